@@ -1,0 +1,204 @@
+"""Ingest: files -> parse (pure) -> intake gate (pseudonymise complainants) -> store.
+
+One transaction per file.  A file that cannot be read, parsed or validated is rejected with a
+reason naming the file and the JSON path, recorded in the quarantine, and nothing of it is
+written; the other files go on.  The same file twice changes nothing (content hash).
+Memory does not grow with the number of files: files are streamed one at a time (parsing runs
+in worker processes when `workers > 1`, with a bounded number of files in flight).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable, Iterator
+
+import orjson
+
+from ..governance.pseudonym import Keyring
+from ..model import ParsedList
+from ..store import Archive
+from . import gate
+from .errors import Rejected
+
+#: file suffixes ingest reads, and the parser for each
+FORMATS = {".json": "cath-json", ".csv": "csv"}
+SIDECAR = ".meta.json"
+
+
+@dataclass
+class FileOutcome:
+    file: str
+    status: str                        # accepted | duplicate | rejected
+    reason: str | None = None
+    json_path: str | None = None
+    hearings: int = 0
+    publication_id: int | None = None
+    complainants: int = 0
+    unparsed_complainant_refs: int = 0
+
+
+@dataclass
+class IngestReport:
+    files: int = 0
+    accepted: int = 0
+    duplicates: int = 0
+    hearings: int = 0
+    complainants: int = 0
+    rejected: list[dict] = field(default_factory=list)
+
+    def add(self, o: FileOutcome) -> None:
+        self.files += 1
+        if o.status == "accepted":
+            self.accepted += 1
+            self.hearings += o.hearings
+            self.complainants += o.complainants
+        elif o.status == "duplicate":
+            self.duplicates += 1
+        else:
+            self.rejected.append({"file": o.file, "reason": o.reason, "json_path": o.json_path})
+
+    def as_dict(self) -> dict:
+        return {"files": self.files, "accepted": self.accepted, "duplicates": self.duplicates,
+                "rejected": self.rejected, "hearings": self.hearings, "complainants": self.complainants}
+
+
+def iter_input_files(paths: Iterable[str | Path]) -> Iterator[Path]:
+    """Files to ingest, in a stable order: the paths given, folders walked recursively.
+    Sidecars (`<file>.meta.json`) are metadata, not lists, and are skipped."""
+    for p in map(Path, paths):
+        if p.is_dir():
+            for root, dirs, files in os.walk(p):
+                dirs.sort()
+                for name in sorted(files):
+                    f = Path(root) / name
+                    if _wanted(f):
+                        yield f
+        else:
+            yield p
+
+
+def _wanted(f: Path) -> bool:
+    return not f.name.endswith(SIDECAR) and f.suffix.lower() in FORMATS
+
+
+def read_sidecar(f: Path) -> dict:
+    side = f.with_name(f.name + SIDECAR) if not f.name.endswith(".json") else f.with_name(f.name[:-5] + SIDECAR)
+    for cand in (side, f.with_name(f.name + SIDECAR)):
+        if cand.exists():
+            try:
+                meta = orjson.loads(cand.read_bytes())
+            except orjson.JSONDecodeError as e:
+                raise Rejected(f"sidecar {cand.name} is not valid JSON: {e}", None) from None
+            if not isinstance(meta, dict):
+                raise Rejected(f"sidecar {cand.name} must hold a JSON object of headers", None)
+            return {str(k).lower(): v for k, v in meta.items()}
+    return {}
+
+
+def content_hash(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def parse_file(data: bytes, *, source_name: str, headers: dict, list_type: str | None,
+               fmt: str, max_bytes: int) -> ParsedList:
+    if fmt == "csv":
+        from .csv_register import parse_csv
+
+        return parse_csv(data, source_name=source_name, headers=headers)
+    from .cath import parse_document
+
+    return parse_document(data, source_name=source_name, headers=headers, list_type=list_type,
+                          max_bytes=max_bytes)
+
+
+# ----------------------------------------------------------------- worker side (pure, no DB)
+_KEYRING: Keyring | None = None
+
+
+def _init_worker(key: bytes, key_id_old: list) -> None:
+    global _KEYRING
+    _KEYRING = Keyring(key, old_keys=key_id_old)
+
+
+def _prepare(task: tuple) -> tuple:
+    """Read, parse and gate one file. Returns (path, hash, parsed | None, rejection | None)."""
+    path, headers_override, list_type, max_bytes = task
+    f = Path(path)
+    try:
+        if f.stat().st_size > max_bytes:
+            raise Rejected(f"file is {f.stat().st_size} bytes, over the {max_bytes}-byte limit", None)
+        data = f.read_bytes()
+        h = content_hash(data)
+        headers = read_sidecar(f)
+        headers.update(headers_override)
+        fmt = FORMATS.get(f.suffix.lower(), "cath-json")
+        parsed = parse_file(data, source_name=f.name, headers=headers, list_type=list_type, fmt=fmt,
+                            max_bytes=max_bytes)
+        parsed.meta.source_name = str(path)
+        parsed.meta.source_format = fmt
+        report = gate.apply(parsed, _KEYRING)
+        return path, h, parsed, None, report
+    except Rejected as e:
+        return path, locals().get("h"), None, (e.reason, e.json_path), None
+    except OSError as e:
+        return path, None, None, (f"cannot read file: {e.strerror or e}", None), None
+    except RecursionError:
+        return path, locals().get("h"), None, ("document nested too deeply", None), None
+    except Exception as e:  # a parser defect must not stop the run, nor pass silently
+        return path, locals().get("h"), None, (f"internal parser error ({type(e).__name__}: {e})", None), None
+
+
+# ----------------------------------------------------------------- driver
+def ingest(archive: Archive, paths: Iterable[str | Path], *, keyring: Keyring,
+           headers: dict | None = None, list_type: str | None = None, workers: int = 1,
+           max_bytes: int = 200 * 1024 * 1024,
+           on_file: Callable[[FileOutcome], None] | None = None) -> IngestReport:
+    """Ingest files or folders into the archive. Returns a report; never raises for bad input."""
+    archive.require_initialised()
+    headers = {str(k).lower(): v for k, v in (headers or {}).items()}
+    report = IngestReport()
+    tasks = ((str(p), headers, list_type, max_bytes) for p in iter_input_files(paths))
+
+    def handle(result) -> None:
+        path, h, parsed, rejection, gate_report = result
+        if rejection is not None:
+            reason, jp = rejection
+            archive.quarantine(source_name=path, reason=reason, json_path=jp, content_hash=h)
+            o = FileOutcome(path, "rejected", reason=reason, json_path=jp)
+        else:
+            try:
+                w = archive.write(parsed, content_hash=h)
+            except Exception as e:  # e.g. a constraint the parser did not foresee: reject the file
+                reason = f"store refused the document ({type(e).__name__}: {str(e).splitlines()[0]})"
+                archive.quarantine(source_name=path, reason=reason, content_hash=h)
+                o = FileOutcome(path, "rejected", reason=reason)
+            else:
+                o = FileOutcome(path, w.status, hearings=w.hearings, publication_id=w.publication_id,
+                                complainants=w.complainants,
+                                unparsed_complainant_refs=getattr(gate_report, "unparsed_total", 0))
+        report.add(o)
+        if on_file:
+            on_file(o)
+
+    if workers <= 1:
+        _init_worker(keyring.key, keyring.old_keys)
+        for t in tasks:
+            handle(_prepare(t))
+        return report
+
+    with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker,
+                             initargs=(keyring.key, keyring.old_keys)) as pool:
+        # bounded in-flight window: memory stays flat however many files there are
+        window = workers * 4
+        pending = []
+        for t in tasks:
+            pending.append(pool.submit(_prepare, t))
+            if len(pending) >= window:
+                handle(pending.pop(0).result())
+        for fut in pending:
+            handle(fut.result())
+    return report

@@ -1,0 +1,171 @@
+"""The `courtarchive` command line. Each command mirrors a Python API function."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import orjson
+import typer
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from ..config import settings
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="courtarchive: archive, link and analyse England & Wales court lists, lawfully.")
+console = Console(stderr=True)
+out = Console()
+
+
+def _archive(db: str | None):
+    from ..store import Archive
+
+    return Archive.open(db or settings().db_url)
+
+
+def _json(obj) -> None:
+    sys.stdout.write(orjson.dumps(obj, option=orjson.OPT_INDENT_2, default=str).decode() + "\n")
+
+
+DbOpt = typer.Option(None, "--db", help="database URL (default: $COURTARCHIVE_DB or a SQLite file in $COURTARCHIVE_HOME)")
+
+
+@app.command()
+def init(db: Optional[str] = DbOpt,
+         reset: bool = typer.Option(False, help="drop every table first (destroys the archive)")) -> None:
+    """Create (or upgrade) the archive and the pseudonym key."""
+    from ..governance.pseudonym import Keyring
+
+    s = settings()
+    a = _archive(db)
+    if reset:
+        a.drop_all()
+    info = a.init()
+    if not s.key_hex and not s.key_file.exists():
+        Keyring.create(s.key_file)
+        console.print(f"created pseudonym key {s.key_file} (mode 0600) - keep it secret, back it up")
+    console.print(f"archive ready at {a.engine.url.render_as_string()} (schema {info['revision']}, "
+                  f"{info['courts_loaded']} reference courts loaded)")
+
+
+@app.command()
+def ingest(paths: List[Path] = typer.Argument(..., help="files or folders (recursive)"),
+           db: Optional[str] = DbOpt,
+           list_type: Optional[str] = typer.Option(None, "--list-type", help="override the detected CaTH list type"),
+           sensitivity: Optional[str] = typer.Option(None, help="x-sensitivity: PUBLIC | PRIVATE | CLASSIFIED"),
+           content_date: Optional[str] = typer.Option(None, help="x-content-date YYYY-MM-DD"),
+           court_id: Optional[str] = typer.Option(None, help="x-court-id (FaCT court id or slug)"),
+           language: Optional[str] = typer.Option(None, help="x-language"),
+           provenance: Optional[str] = typer.Option(None, help="x-provenance"),
+           display_from: Optional[str] = typer.Option(None, help="x-display-from (ISO date-time)"),
+           display_to: Optional[str] = typer.Option(None, help="x-display-to (ISO date-time)"),
+           workers: int = typer.Option(min(2, os.cpu_count() or 1), help="parser processes"),
+           as_json: bool = typer.Option(False, "--json", help="print the report as JSON")) -> None:
+    """Ingest CaTH JSON lists and CSV registers. Exit code 1 when any file was rejected."""
+    from ..governance.pseudonym import Keyring
+    from ..ingest.pipeline import ingest as run, iter_input_files
+
+    s = settings()
+    a = _archive(db)
+    a.require_initialised()
+    keyring = Keyring.from_settings(s)
+    headers = {k: v for k, v in {"x-list-type": list_type, "x-sensitivity": sensitivity,
+                                 "x-content-date": content_date, "x-court-id": court_id,
+                                 "x-language": language, "x-provenance": provenance,
+                                 "x-display-from": display_from, "x-display-to": display_to}.items() if v}
+    total = sum(1 for _ in iter_input_files(paths))
+    with Progress(SpinnerColumn(), TextColumn("[progress.description]{task.description}"), BarColumn(),
+                  TextColumn("{task.completed}/{task.total} files"), TimeElapsedColumn(),
+                  console=console, disable=as_json or not console.is_terminal) as progress:
+        task = progress.add_task("ingesting", total=total)
+        report = run(a, paths, keyring=keyring, headers=headers, list_type=list_type, workers=workers,
+                     max_bytes=s.max_file_bytes, on_file=lambda o: progress.advance(task))
+    d = report.as_dict()
+    if as_json:
+        _json({k: d[k] for k in ("files", "accepted", "duplicates", "rejected", "hearings")})
+    else:
+        console.print(f"{d['files']} files: {d['accepted']} accepted, {d['duplicates']} already archived, "
+                      f"{len(d['rejected'])} rejected; {d['hearings']} hearing entries")
+        for r in d["rejected"]:
+            where = f" at {r['json_path']}" if r["json_path"] else ""
+            console.print(f"[red]rejected[/red] {r['file']}{where}: {r['reason']}")
+    raise typer.Exit(1 if d["rejected"] else 0)
+
+
+@app.command()
+def stats(db: Optional[str] = DbOpt, as_json: bool = typer.Option(False, "--json")) -> None:
+    """Counts of publications, courts, cases, hearings, parties and offences."""
+    a = _archive(db)
+    a.require_initialised()
+    st = a.stats()
+    if as_json:
+        _json(st)
+        return
+    t = Table("what", "count", title="courtarchive")
+    for k, v in st.items():
+        t.add_row(k.replace("_", " "), f"{v:,}")
+    out.print(t)
+
+
+@app.command()
+def case(ref: str = typer.Argument(..., help="URN or case number"), db: Optional[str] = DbOpt,
+         as_json: bool = typer.Option(False, "--json")) -> None:
+    """A case's timeline across hearings and courts."""
+    a = _archive(db)
+    a.require_initialised()
+    tl = a.case_timeline(ref)
+    if tl is None:
+        console.print(f"no case {ref!r} in the archive")
+        raise typer.Exit(1)
+    if as_json:
+        _json(tl)
+        return
+    c = tl["case"]
+    t = Table("date", "time", "court", "room", "hearing", "list", "parties",
+              title=f"case {c['urn'] or c['case_number']}")
+    for h in tl["hearings"]:
+        parties = "; ".join(f"{p['role'].lower()}: {p['name']}" for p in h["parties"])
+        flag = " (superseded)" if h["superseded_by"] else ""
+        t.add_row(str(h["sitting_date"] or ""), h["sitting_time"] or "", h["court"] or "", h["room"] or "",
+                  h["hearing_type"] or "", (h["list_type"] or "") + flag, parties)
+    out.print(t)
+
+
+@app.command()
+def export(what: str = typer.Option("hearing", help="table: hearing, party, offence, case, publication, court"),
+           fmt: str = typer.Option("parquet", "--format", help="csv | parquet"),
+           out_path: Path = typer.Option(..., "--out", help="file to write"),
+           db: Optional[str] = DbOpt) -> None:
+    """Export a table as CSV or Parquet (streamed)."""
+    from ..serve.export import export_table
+
+    a = _archive(db)
+    a.require_initialised()
+    n = export_table(a, what, fmt, out_path)
+    console.print(f"wrote {n:,} rows to {out_path}")
+
+
+def _register_optional() -> None:
+    """Commands from other stages register here (kept import-light at start-up)."""
+    try:
+        from ..generate.cli import app as generate_app
+    except ImportError:  # pragma: no cover - generator not installed in this build
+        return
+    for cmd in generate_app.registered_commands:
+        app.registered_commands.append(cmd)
+
+
+_register_optional()
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,559 @@
+"""The archive store: the only code that reads or writes the SQL tables.
+
+SQLite (one file, WAL, foreign keys on) is the embedded default; PostgreSQL the server mode.
+Both sit behind the same functions.  Writes of a parsed document happen in ONE transaction:
+either everything of a file is stored, or nothing (and a quarantine row says why).
+Bulk rows go in with the DBAPI's executemany (SQLite) or COPY (PostgreSQL); ids come from
+`id_sequence` blocks taken inside the same transaction.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import importlib.resources
+import re
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Iterator
+
+import msgspec
+import pyarrow as pa
+import sqlalchemy as sa
+
+from ..model import ENTITIES, ParsedList
+from ..model.declaration import Entity
+from . import migrate
+from .engine import is_sqlite, make_engine
+from .tables import TABLES, id_sequence
+
+T = TABLES
+
+
+class StoreError(Exception):
+    pass
+
+
+@dataclass
+class WriteResult:
+    status: str                      # accepted | duplicate
+    publication_id: int
+    hearings: int = 0
+    parties: int = 0
+    offences: int = 0
+    complainants: int = 0
+    superseded: list[int] = field(default_factory=list)
+
+
+# --------------------------------------------------------------------------- value adaptors
+def _sqlite_value(kind: str):
+    if kind == "date":
+        return lambda v: None if v is None else v.isoformat()
+    if kind == "datetime":
+        return lambda v: None if v is None else v.isoformat(sep=" ", timespec="microseconds")
+    if kind == "bool":
+        return lambda v: None if v is None else int(v)
+    return None
+
+
+def _pg_value(kind: str):
+    return None
+
+
+def _norm(s: str | None) -> str:
+    s = (s or "").casefold().replace("'", "").replace("’", "")
+    return re.sub(r"[^a-z0-9]+", " ", s).strip()
+
+
+_COURT_WORDS = re.compile(r"\b(magistrates|crown|court|courts|combined|centre|center|justice|law|the|and|county|family|of)\b")
+
+
+def _name_core(s: str | None) -> str:
+    return re.sub(r"\s+", " ", _COURT_WORDS.sub(" ", _norm(s))).strip()
+
+
+class CourtResolver:
+    """Finds the court a list means: by FaCT id, Crown code, name, then postcode."""
+
+    def __init__(self, rows: list[dict]):
+        self.by_id = {r["id"]: r for r in rows}
+        self.by_fact = {str(r["fact_court_id"]): r for r in rows if r["fact_court_id"]}
+        self.by_slug = {r["slug"]: r for r in rows if r["slug"]}
+        self.by_crown: dict[str, dict] = {}
+        self.by_name: dict[str, dict] = {}
+        self.by_core: dict[tuple[str, str], list[dict]] = {}
+        self.by_postcode: dict[str, list[dict]] = {}
+        for r in rows:
+            if r["crown_court_code"] and "Crown" in (r["court_types"] or ""):
+                self.by_crown.setdefault(str(r["crown_court_code"]), r)
+            self.by_name.setdefault(_norm(r["name"]), r)
+            for fam in ("magistrates", "crown", "other"):
+                self.by_core.setdefault((fam, _name_core(r["name"])), []).append(r)
+            if r["postcode"]:
+                self.by_postcode.setdefault(r["postcode"].replace(" ", "").upper(), []).append(r)
+
+    @staticmethod
+    def _family(list_type: str) -> str:
+        lt = (list_type or "").upper()
+        if lt.startswith("CROWN"):
+            return "crown"
+        if lt.startswith(("MAGISTRATES", "SJP")):
+            return "magistrates"
+        return "other"
+
+    def resolve(self, *, list_type: str, name: str | None, code: str | None,
+                postcode: str | None) -> dict | None:
+        fam = self._family(list_type)
+        want = {"crown": "Crown Court", "magistrates": "Magistrates' Court"}.get(fam)
+        if code:
+            c = str(code).strip()
+            if c in self.by_fact:
+                return self.by_fact[c]
+            if c in self.by_slug:
+                return self.by_slug[c]
+            if fam == "crown" and c in self.by_crown:
+                return self.by_crown[c]
+        if name:
+            r = self.by_name.get(_norm(name))
+            if r:
+                return r
+            cands = self.by_core.get((fam, _name_core(name)), [])
+            if want:
+                typed = [c for c in cands if want in (c["court_types"] or "")]
+                cands = typed or cands
+            if cands:
+                return sorted(cands, key=lambda c: (c["source"] != "reference", c["id"]))[0]
+        if postcode:
+            cands = self.by_postcode.get(postcode.replace(" ", "").upper(), [])
+            if want:
+                cands = [c for c in cands if want in (c["court_types"] or "")] or cands
+            if len(cands) >= 1:
+                return cands[0]
+        return None
+
+    def add(self, row: dict) -> None:
+        self.by_id[row["id"]] = row
+        self.by_name.setdefault(_norm(row["name"]), row)
+        for fam in ("magistrates", "crown", "other"):
+            self.by_core.setdefault((fam, _name_core(row["name"])), []).append(row)
+
+
+def _case_key(h, parties_of_hearing: list, court_id: int | None) -> str | None:
+    urn = (h.case_key or h.case_urn or "").strip()
+    if h.case_key:
+        return h.case_key
+    if urn:
+        return "urn:" + re.sub(r"\s+", "", urn).upper()
+    cn = (h.case_number or "").strip()
+    defendant = next((p for p in parties_of_hearing if p.role == "DEFENDANT"), None)
+    dkey = ""
+    if defendant is not None:
+        dkey = _norm(" ".join(x for x in (defendant.surname, defendant.forenames,
+                                           defendant.organisation_name, defendant.name_as_listed) if x))
+    if cn:
+        return f"cn:{court_id or h.court_name or ''}:{cn.upper()}:{dkey}"
+    if h.case_name:
+        return f"name:{court_id or h.court_name or ''}:{_norm(h.case_name)}"
+    return None
+
+
+class Archive:
+    """One archive: a database (SQLite file or PostgreSQL) holding the canonical model."""
+
+    def __init__(self, url: str):
+        self.url = url
+        self.engine = make_engine(url)
+        self._courts: CourtResolver | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+    @classmethod
+    def open(cls, url: str | None = None) -> "Archive":
+        if url is None:
+            from ..config import settings
+
+            url = settings().db_url
+        return cls(url)
+
+    @property
+    def sqlite(self) -> bool:
+        return is_sqlite(self.engine)
+
+    def init(self) -> dict:
+        """Create or upgrade the schema (Alembic) and load the court reference table."""
+        migrate.upgrade(self.engine)
+        loaded = self._load_reference_courts()
+        return {"revision": migrate.current(self.engine), "courts_loaded": loaded}
+
+    def is_initialised(self) -> bool:
+        return migrate.current(self.engine) is not None
+
+    def require_initialised(self) -> None:
+        if not self.is_initialised():
+            raise StoreError(f"the archive at {self.engine.url.render_as_string()} is not initialised: "
+                             "run `courtarchive init` first")
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def drop_all(self) -> None:
+        """Remove every table (tests, and `init --reset`)."""
+        from .tables import metadata
+
+        with self.engine.begin() as conn:
+            metadata.drop_all(conn)
+            conn.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
+
+    # ------------------------------------------------------------------ ids and bulk rows
+    def _take_ids(self, conn, name: str, n: int) -> int:
+        """Reserve n ids for table `name`; returns the first. Runs inside the caller's txn."""
+        if n <= 0:
+            return 0
+        row = conn.execute(
+            sa.update(id_sequence).where(id_sequence.c.name == name)
+            .values(next_id=id_sequence.c.next_id + n).returning(id_sequence.c.next_id)
+        ).first()
+        if row is None:
+            conn.execute(sa.insert(id_sequence).values(name=name, next_id=1 + n))
+            return 1
+        return row[0] - n
+
+    def _bulk_insert(self, conn, entity: Entity, rows: list[tuple], columns: list[str]) -> None:
+        if not rows:
+            return
+        if self.sqlite:
+            sql = (f'INSERT INTO "{entity.name}" ({", ".join(columns)}) '
+                   f'VALUES ({", ".join("?" * len(columns))})')
+            conn.connection.driver_connection.executemany(sql, rows)
+        else:
+            raw = conn.connection.driver_connection
+            with raw.cursor().copy(f'COPY "{entity.name}" ({", ".join(columns)}) FROM STDIN') as cp:
+                for r in rows:
+                    cp.write_row(r)
+
+    def _rows(self, entity: Entity, records: Iterable, extra: dict[str, list]) -> tuple[list[str], list[tuple]]:
+        """Turn records into tuples for the entity's stored columns (plus resolved extras)."""
+        recfields = [f for f in entity.columns if f.parsed and f.name != "id"]
+        cols = ["id"] + [f.name for f in recfields] + list(extra)
+        adapt = _sqlite_value if self.sqlite else _pg_value
+        conv = [adapt(f.kind) for f in recfields]
+        extra_lists = list(extra.values())
+        out = []
+        for i, rec in enumerate(records):
+            vals = [getattr(rec, f.name) for f in recfields]
+            vals = [c(v) if c else v for c, v in zip(conv, vals)]
+            out.append(tuple([None] + vals + [lst[i] for lst in extra_lists]))
+        return cols, out
+
+    # ------------------------------------------------------------------ courts
+    def _load_reference_courts(self) -> int:
+        with self.engine.begin() as conn:
+            have = conn.execute(sa.select(sa.func.count()).select_from(T["court"])
+                                .where(T["court"].c.source == "reference")).scalar_one()
+            if have:
+                return 0
+            text = importlib.resources.files("courtarchive.data").joinpath("courts.csv").read_text("utf-8")
+            rows = list(csv.DictReader(text.splitlines()))
+            first = self._take_ids(conn, "court", len(rows))
+            recs = []
+            for i, r in enumerate(rows):
+                recs.append(dict(
+                    id=first + i, fact_court_id=int(r["fact_court_id"]), name=r["name"], slug=r["slug"],
+                    court_types=r["court_types"] or None, town=r["town"] or None,
+                    postcode=r["postcode"] or None,
+                    lat=float(r["lat"]) if r["lat"] else None, lon=float(r["lon"]) if r["lon"] else None,
+                    crown_court_code=r["crown_court_code"] or None, magistrate_code=r["magistrate_code"] or None,
+                    police_force_area=r["police_force_area"] or None, country=r["country"] or None,
+                    region=r["fact_region"] or None, source="reference"))
+            conn.execute(sa.insert(T["court"]), recs)
+            self._courts = None
+            return len(recs)
+
+    def _court_resolver(self, conn) -> CourtResolver:
+        if self._courts is None:
+            rows = [dict(r._mapping) for r in conn.execute(sa.select(T["court"]))]
+            self._courts = CourtResolver(rows)
+        return self._courts
+
+    def _resolve_court(self, conn, *, list_type, name, code, postcode) -> int | None:
+        res = self._court_resolver(conn)
+        r = res.resolve(list_type=list_type, name=name, code=code, postcode=postcode)
+        if r is not None:
+            return r["id"]
+        if not name:
+            return None
+        # a court we do not know: keep it, marked as seen in a list
+        cid = self._take_ids(conn, "court", 1)
+        row = dict(id=cid, name=name.strip(), postcode=postcode, source="list", fact_court_id=None,
+                   slug=None, court_types=None, town=None, lat=None, lon=None,
+                   crown_court_code=code if res._family(list_type) == "crown" else None,
+                   magistrate_code=None, police_force_area=None, country=None, region=None)
+        conn.execute(sa.insert(T["court"]), [row])
+        self._pending_courts.append(row)
+        res.add(row)  # forgotten again (cache reset) if the transaction rolls back
+        return cid
+
+    # ------------------------------------------------------------------ writing a document
+    def has_publication(self, content_hash: str) -> int | None:
+        with self.engine.connect() as conn:
+            return conn.execute(sa.select(T["publication"].c.id)
+                                .where(T["publication"].c.content_hash == content_hash)).scalar()
+
+    def write(self, parsed: ParsedList, *, content_hash: str) -> WriteResult:
+        """Store one parsed, gated document in one transaction. Idempotent by content hash."""
+        if parsed.raw_complainants:
+            raise StoreError("refusing to store a document whose complainants have not passed the "
+                             "intake gate (ParsedList.raw_complainants is not empty)")
+        self._pending_courts: list[dict] = []
+        try:
+            with self.engine.begin() as conn:
+                return self._write(conn, parsed, content_hash)
+        except Exception:
+            # courts created in a rolled-back transaction must not stay in the cache
+            if self._pending_courts:
+                self._courts = None
+            raise
+        finally:
+            self._pending_courts = []
+
+    def _write(self, conn, parsed: ParsedList, content_hash: str) -> WriteResult:
+        P = T["publication"]
+        existing = conn.execute(sa.select(P.c.id).where(P.c.content_hash == content_hash)).scalar()
+        if existing is not None:
+            return WriteResult("duplicate", existing)
+        meta = parsed.meta
+        court_id = self._resolve_court(conn, list_type=meta.list_type, name=meta.court_name,
+                                       code=meta.court_code, postcode=meta.court_postcode)
+        pub_id = self._take_ids(conn, "publication", 1)
+        pub = msgspec.structs.asdict(meta)
+        pub.update(id=pub_id, court_id=court_id, content_hash=content_hash,
+                   ingested_at=dt.datetime.now(dt.timezone.utc).replace(tzinfo=None),
+                   entry_count=len(parsed.hearings), superseded_by=None, raw_expired_at=None)
+        conn.execute(sa.insert(P), [pub])
+
+        # hearings: resolve courts and cases
+        hearings = parsed.hearings
+        parties_by_h: dict[int, list] = {}
+        for p in parsed.parties:
+            parties_by_h.setdefault(p.hearing_ref, []).append(p)
+        h_court = []
+        court_cache: dict[tuple, int | None] = {}
+        for h in hearings:
+            k = (h.court_name, h.court_code)
+            if k not in court_cache:
+                court_cache[k] = (court_id if (not h.court_name and not h.court_code) else
+                                  self._resolve_court(conn, list_type=meta.list_type, name=h.court_name,
+                                                      code=h.court_code, postcode=None) or court_id)
+            h_court.append(court_cache[k])
+        keys = [_case_key(h, parties_by_h.get(i, []), h_court[i]) for i, h in enumerate(hearings)]
+        case_ids = self._cases(conn, hearings, keys, h_court, pub_id)
+
+        h0 = self._take_ids(conn, "hearing", len(hearings))
+        hearing_ids = [h0 + i for i in range(len(hearings))]
+        self._insert(conn, "hearing", hearings, hearing_ids,
+                     publication_id=[pub_id] * len(hearings), case_id=case_ids, court_id=h_court)
+
+        parties = parsed.parties
+        p0 = self._take_ids(conn, "party", len(parties))
+        party_ids = [p0 + i for i in range(len(parties))]
+        self._insert(conn, "party", parties, party_ids,
+                     publication_id=[pub_id] * len(parties),
+                     hearing_id=[hearing_ids[p.hearing_ref] for p in parties],
+                     case_id=[case_ids[p.hearing_ref] for p in parties],
+                     pseudonymised=[False] * len(parties))
+
+        offences = parsed.offences
+        o0 = self._take_ids(conn, "offence", len(offences))
+        offence_ids = [o0 + i for i in range(len(offences))]
+        o_h = [parties[o.party_ref].hearing_ref for o in offences]
+        self._insert(conn, "offence", offences, offence_ids,
+                     publication_id=[pub_id] * len(offences),
+                     party_id=[party_ids[o.party_ref] for o in offences],
+                     hearing_id=[hearing_ids[h] for h in o_h],
+                     case_id=[case_ids[h] for h in o_h])
+
+        comps = parsed.complainants
+        c0 = self._take_ids(conn, "complainant", len(comps))
+        self._insert(conn, "complainant", comps, [c0 + i for i in range(len(comps))],
+                     publication_id=[pub_id] * len(comps),
+                     offence_id=[None if c.offence_ref is None else offence_ids[c.offence_ref] for c in comps],
+                     hearing_id=[hearing_ids[c.hearing_ref] for c in comps],
+                     case_id=[case_ids[c.hearing_ref] for c in comps])
+
+        superseded = self._supersede(conn, pub_id, meta, court_id)
+        return WriteResult("accepted", pub_id, len(hearings), len(parties), len(offences), len(comps),
+                           superseded)
+
+    def _insert(self, conn, name: str, records: list, ids: list[int], **extra: list) -> None:
+        if not records:
+            return
+        entity = ENTITIES[name]
+        cols, rows = self._rows(entity, records, extra)
+        rows = [(i,) + r[1:] for i, r in zip(ids, rows)]
+        self._bulk_insert(conn, entity, rows, cols)
+
+    def _cases(self, conn, hearings, keys, h_court, pub_id) -> list[int | None]:
+        C = T["case"]
+        wanted = sorted({k for k in keys if k})
+        found: dict[str, int] = {}
+        for i in range(0, len(wanted), 500):
+            chunk = wanted[i:i + 500]
+            for cid, key in conn.execute(sa.select(C.c.id, C.c.case_key).where(C.c.case_key.in_(chunk))):
+                found[key] = cid
+        new = [k for k in wanted if k not in found]
+        first = self._take_ids(conn, "case", len(new))
+        for j, k in enumerate(new):
+            found[k] = first + j
+        new_set = set(new)
+        rows, seen, fill = [], set(), []
+        for h, k, court in zip(hearings, keys, h_court):
+            if not k:
+                continue
+            if k in new_set and k not in seen:
+                seen.add(k)
+                urn = k[4:] if k.startswith("urn:") else None
+                rows.append((found[k], k, urn, h.case_number, court, pub_id))
+            elif k not in new_set and h.case_number:
+                fill.append({"i": found[k], "cn": h.case_number})
+        self._bulk_insert(conn, ENTITIES["case"], rows,
+                          ["id", "case_key", "urn", "case_number", "first_court_id", "first_publication_id"])
+        if fill:
+            conn.execute(sa.update(C).where(C.c.id == sa.bindparam("i"), C.c.case_number.is_(None))
+                         .values(case_number=sa.bindparam("cn")), fill)
+        return [found[k] if k else None for k in keys]
+
+    def _supersede(self, conn, pub_id: int, meta, court_id) -> list[int]:
+        """Among versions of one list (court, type, content date) the latest is current."""
+        if meta.content_date is None:
+            return []
+        P = T["publication"]
+        same_court = (P.c.court_id == court_id) if court_id is not None else (P.c.court_name == meta.court_name)
+        rows = conn.execute(sa.select(P.c.id, P.c.published_at, P.c.version, P.c.superseded_by)
+                            .where(P.c.list_type == meta.list_type, P.c.content_date == meta.content_date,
+                                   same_court)).all()
+        if len(rows) < 2:
+            return []
+
+        def order(r):
+            return (r.published_at or dt.datetime.min, _version_key(r.version), r.id)
+
+        latest = max(rows, key=order).id
+        changed = [r.id for r in rows if r.id != latest and r.superseded_by != latest]
+        conn.execute(sa.update(P).where(P.c.id.in_([r.id for r in rows if r.id != latest]))
+                     .values(superseded_by=latest))
+        conn.execute(sa.update(P).where(P.c.id == latest).values(superseded_by=None))
+        return changed
+
+    def quarantine(self, *, source_name: str, reason: str, json_path: str | None = None,
+                   content_hash: str | None = None) -> int:
+        with self.engine.begin() as conn:
+            qid = self._take_ids(conn, "quarantine", 1)
+            conn.execute(sa.insert(T["quarantine"]).values(
+                id=qid, source_name=source_name, reason=reason, json_path=json_path,
+                content_hash=content_hash, rejected_at=dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)))
+            return qid
+
+    # ------------------------------------------------------------------ reading
+    def current_publications(self):
+        """Select of publications not superseded by a later version."""
+        P = T["publication"]
+        return sa.select(P.c.id).where(P.c.superseded_by.is_(None))
+
+    def stats(self) -> dict[str, int]:
+        P, H, Pa, O, Co, C, Q = (T[n] for n in ("publication", "hearing", "party", "offence",
+                                                "complainant", "case", "quarantine"))
+        cur = self.current_publications()
+        with self.engine.connect() as conn:
+            def count(q):
+                return conn.execute(q).scalar_one()
+            return {
+                "publications": count(sa.select(sa.func.count()).select_from(P)),
+                "publications_superseded": count(sa.select(sa.func.count()).select_from(P)
+                                                 .where(P.c.superseded_by.is_not(None))),
+                "courts": count(sa.select(sa.func.count(sa.distinct(H.c.court_id)))
+                                .where(H.c.publication_id.in_(cur))),
+                "cases": count(sa.select(sa.func.count()).select_from(C)),
+                "hearings": count(sa.select(sa.func.count()).select_from(H).where(H.c.publication_id.in_(cur))),
+                "parties": count(sa.select(sa.func.count()).select_from(Pa).where(Pa.c.publication_id.in_(cur))),
+                "defendants": count(sa.select(sa.func.count()).select_from(Pa)
+                                    .where(Pa.c.publication_id.in_(cur), Pa.c.role == "DEFENDANT")),
+                "offences": count(sa.select(sa.func.count()).select_from(O).where(O.c.publication_id.in_(cur))),
+                "complainant_mentions": count(sa.select(sa.func.count()).select_from(Co)
+                                              .where(Co.c.publication_id.in_(cur))),
+                "quarantined": count(sa.select(sa.func.count()).select_from(Q)),
+            }
+
+    def quarantined(self) -> list[dict]:
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(sa.select(T["quarantine"]).order_by(T["quarantine"].c.id))]
+
+    def case_timeline(self, ref: str) -> dict | None:
+        """A case (by URN or case number) and every listing of it, across courts, in date order."""
+        C, H, P, Ct, Pa, O = (T[n] for n in ("case", "hearing", "publication", "court", "party", "offence"))
+        key = re.sub(r"\s+", "", ref).upper()
+        with self.engine.connect() as conn:
+            case = conn.execute(sa.select(C).where(sa.or_(C.c.urn == key, C.c.case_number == ref.strip()))
+                                .order_by(C.c.id).limit(1)).first()
+            if case is None:
+                return None
+            rows = conn.execute(
+                sa.select(H.c.id, H.c.sitting_date, H.c.sitting_time, H.c.room, H.c.hearing_type,
+                          H.c.case_number, Ct.c.name.label("court"), P.c.list_type, P.c.id.label("publication_id"),
+                          P.c.superseded_by, P.c.sensitivity, H.c.reporting_restriction)
+                .join(P, P.c.id == H.c.publication_id).outerjoin(Ct, Ct.c.id == H.c.court_id)
+                .where(H.c.case_id == case.id).order_by(H.c.sitting_date, H.c.sitting_time, H.c.id)).all()
+            parties = conn.execute(
+                sa.select(Pa.c.hearing_id, Pa.c.role, Pa.c.forenames, Pa.c.surname, Pa.c.organisation_name,
+                          Pa.c.name_as_listed, Pa.c.id)
+                .where(Pa.c.case_id == case.id)).all()
+            offences = conn.execute(sa.select(O.c.party_id, O.c.title, O.c.plea, O.c.code)
+                                    .where(O.c.case_id == case.id)).all()
+        offs: dict[int, list] = {}
+        for o in offences:
+            offs.setdefault(o.party_id, []).append(dict(code=o.code, title=o.title, plea=o.plea))
+        by_h: dict[int, list] = {}
+        for p in parties:
+            name = " ".join(x for x in (p.forenames, p.surname) if x) or p.organisation_name or p.name_as_listed
+            by_h.setdefault(p.hearing_id, []).append(dict(role=p.role, name=name, offences=offs.get(p.id, [])))
+        return {
+            "case": dict(case._mapping),
+            "hearings": [dict(r._mapping) | {"parties": by_h.get(r.id, [])} for r in rows],
+        }
+
+    def iter_arrow(self, name: str, *, columns: list[str] | None = None, batch_size: int = 100_000,
+                   current_only: bool = False) -> Iterator[pa.RecordBatch]:
+        """Stream a table as Arrow record batches (analytics engines and exports read this)."""
+        t = T[name]
+        cols = [t.c[c] for c in columns] if columns else list(t.c)
+        q = sa.select(*cols)
+        if current_only and "publication_id" in t.c:
+            q = q.where(t.c.publication_id.in_(self.current_publications()))
+        q = q.order_by(t.c.id) if "id" in t.c else q
+        schema = pa.schema([pa.field(c.name, _arrow_type(ENTITIES[name].field(c.name).kind)) for c in cols])
+        with self.engine.connect().execution_options(stream_results=True, yield_per=batch_size) as conn:
+            result = conn.execute(q)
+            for part in result.partitions(batch_size):
+                arrays = list(zip(*part)) if part else [[] for _ in cols]
+                yield pa.RecordBatch.from_arrays(
+                    [pa.array(list(a), type=f.type) for a, f in zip(arrays, schema)], schema=schema)
+
+    def to_arrow(self, name: str, **kw) -> pa.Table:
+        batches = list(self.iter_arrow(name, **kw))
+        if not batches:
+            t = T[name]
+            cols = kw.get("columns") or [c.name for c in t.c]
+            return pa.table({c: pa.array([], type=_arrow_type(ENTITIES[name].field(c).kind)) for c in cols})
+        return pa.Table.from_batches(batches)
+
+
+_ARROW = {"str": pa.string(), "text": pa.string(), "int": pa.int64(), "bigint": pa.int64(),
+          "float": pa.float64(), "bool": pa.bool_(), "date": pa.date32(), "datetime": pa.timestamp("us"),
+          "bytes": pa.binary(), "json": pa.string()}
+
+
+def _arrow_type(kind: str) -> pa.DataType:
+    return _ARROW[kind]
+
+
+def _version_key(v: str | None) -> tuple:
+    if not v:
+        return ()
+    return tuple((0, int(x), "") if x.isdigit() else (1, 0, x) for x in re.split(r"[.\-_ ]", str(v)) if x)

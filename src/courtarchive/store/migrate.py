@@ -1,0 +1,65 @@
+"""Alembic, driven programmatically (no alembic.ini needed by users).
+
+`upgrade(engine)` brings a database to the newest schema; `check(engine)` returns the
+differences between the migrated schema and the model (empty when they agree).
+Developers: after changing the model, `python -m courtarchive.store.migrate revision "msg"`
+autogenerates the next migration from the model; review it, then commit it.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from alembic.migration import MigrationContext
+from alembic.autogenerate import compare_metadata
+
+from .tables import metadata
+
+HERE = Path(__file__).parent
+
+
+def alembic_config(engine: sa.Engine | None = None, connection=None) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(HERE / "migrations"))
+    if engine is not None:
+        cfg.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False).replace("%", "%%"))
+    if connection is not None:
+        cfg.attributes["connection"] = connection
+    return cfg
+
+
+def upgrade(engine: sa.Engine, revision: str = "head") -> None:
+    with engine.begin() as conn:
+        command.upgrade(alembic_config(connection=conn), revision)
+
+
+def current(engine: sa.Engine) -> str | None:
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+def check(engine: sa.Engine) -> list:
+    with engine.connect() as conn:
+        mc = MigrationContext.configure(conn, opts={"compare_type": True})
+        return compare_metadata(mc, metadata)
+
+
+def main(argv: list[str]) -> None:  # developer tool
+    from .engine import make_engine
+
+    if len(argv) >= 2 and argv[0] == "revision":
+        url = "sqlite:////tmp/courtarchive-autogen.db"
+        Path("/tmp/courtarchive-autogen.db").unlink(missing_ok=True)
+        engine = make_engine(url)
+        upgrade(engine)
+        command.revision(alembic_config(engine), message=argv[1], autogenerate=True)
+    else:
+        raise SystemExit("usage: python -m courtarchive.store.migrate revision MESSAGE")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

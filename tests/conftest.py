@@ -1,0 +1,64 @@
+"""Shared fixtures. The store suite runs on SQLite and, when COURTARCHIVE_TEST_PG is set, on
+PostgreSQL (each test in a schema of its own, dropped afterwards)."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+CATH = SHARED / "cath"
+PG = os.environ.get("COURTARCHIVE_TEST_PG")
+
+
+def pg_schema_url(base: str, schema: str) -> str:
+    u = sa.make_url(base)
+    return u.set(query={**u.query, "options": f"-csearch_path={schema}"}).render_as_string(hide_password=False)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request, tmp_path):
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'archive.db'}"
+        return
+    if not PG:
+        pytest.skip("COURTARCHIVE_TEST_PG is not set: PostgreSQL store tests skipped")
+    schema = "t_" + uuid.uuid4().hex[:12]
+    eng = sa.create_engine(PG)
+    with eng.begin() as c:
+        c.exec_driver_sql(f"CREATE SCHEMA {schema}")
+    try:
+        yield pg_schema_url(PG, schema)
+    finally:
+        with eng.begin() as c:
+            c.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+        eng.dispose()
+
+
+@pytest.fixture
+def archive(db_url):
+    from courtarchive.store import Archive
+
+    a = Archive.open(db_url)
+    a.init()
+    yield a
+    a.close()
+
+
+@pytest.fixture
+def keyring(tmp_path):
+    from courtarchive.governance.pseudonym import Keyring
+
+    return Keyring(bytes(range(32)))
+
+
+@pytest.fixture
+def shared_cath():
+    if not CATH.exists():
+        pytest.skip(f"{CATH} not found: the shared CaTH schemas/examples sit beside the checkout in CI")
+    return CATH

@@ -1,0 +1,172 @@
+"""The store on both backends: migrations, writes, idempotency, superseding, cases, reads."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+import sqlalchemy as sa
+
+from courtarchive.model import Complainant, Hearing, Offence, ParsedList, Party, PublicationMeta, RawComplainant
+from courtarchive.store import StoreError, migrate
+from courtarchive.store.tables import TABLES
+
+
+def doc(*, court="Preston Magistrates' Court", date=dt.date(2024, 3, 4), version="1.0",
+        published=dt.datetime(2024, 3, 3, 18, 0), urn="06AA1234524", defendant=("John", "SMITH"),
+        list_type="MAGISTRATES_STANDARD_LIST", n_hearings=1) -> ParsedList:
+    p = ParsedList(meta=PublicationMeta(list_type=list_type, sensitivity="CLASSIFIED", court_name=court,
+                                        content_date=date, version=version, published_at=published))
+    for i in range(n_hearings):
+        u = urn if n_hearings == 1 else f"{urn}{i}"
+        p.hearings.append(Hearing(json_path=f"$.h[{i}]", court_name=court, sitting_date=date,
+                                  sitting_time="10:00", room="1", hearing_type="First hearing",
+                                  case_urn=u, case_number=f"CN{i}"))
+        p.parties.append(Party(json_path=f"$.h[{i}].p[0]", hearing_ref=i, role="DEFENDANT",
+                               forenames=defendant[0], surname=defendant[1],
+                               date_of_birth=dt.date(1990, 1, 2), age=34, address="1 High St",
+                               town="Preston", postcode="PR1 1AA"))
+        p.parties.append(Party(json_path=f"$.h[{i}].p[1]", hearing_ref=i, role="PROSECUTING_AUTHORITY",
+                               organisation_name="Crown Prosecution Service"))
+        p.offences.append(Offence(json_path=f"$.h[{i}].p[0].o[0]", party_ref=2 * i, seq=1, code="SX03001",
+                                  title="Rape", wording="did rape [complainant:0a1b2c3d]",
+                                  reporting_restriction=True))
+        p.complainants.append(Complainant(json_path=f"$.h[{i}].p[0].o[0].offenceWording", offence_ref=i,
+                                          hearing_ref=i, kind="named", token="0a1b2c3d" * 4, key_id="k1",
+                                          bloom=b"\x01\x02"))
+    return p
+
+
+def test_migrations_match_model(db_url):
+    from courtarchive.store import Archive
+
+    a = Archive.open(db_url)
+    assert migrate.current(a.engine) is None
+    a.init()
+    assert migrate.current(a.engine) == "0001"
+    assert migrate.check(a.engine) == [], "the Alembic migrations and the model declaration disagree"
+    assert a.init()["courts_loaded"] == 0, "reference courts are loaded once"
+    a.close()
+
+
+def test_reference_courts_loaded(archive):
+    with archive.engine.connect() as c:
+        n = c.execute(sa.select(sa.func.count()).select_from(TABLES["court"])).scalar_one()
+        row = c.execute(sa.select(TABLES["court"]).where(TABLES["court"].c.name == "Preston Magistrates' Court")).first()
+    assert n == 438
+    assert row.police_force_area == "Lancashire Constabulary" and row.lat is not None
+
+
+def test_write_and_read_back(archive):
+    w = archive.write(doc(), content_hash="h1")
+    assert w.status == "accepted" and w.hearings == 1 and w.parties == 2 and w.offences == 1
+    st = archive.stats()
+    assert st["publications"] == 1 and st["hearings"] == 1 and st["parties"] == 2
+    assert st["defendants"] == 1 and st["offences"] == 1 and st["cases"] == 1 and st["courts"] == 1
+    tl = archive.case_timeline("06AA1234524")
+    assert tl["case"]["urn"] == "06AA1234524"
+    [h] = tl["hearings"]
+    assert h["court"] == "Preston Magistrates' Court" and h["sitting_date"] == dt.date(2024, 3, 4)
+    assert {p["name"] for p in h["parties"]} == {"John SMITH", "Crown Prosecution Service"}
+    # provenance: every fact points at its publication and JSON path
+    party = archive.to_arrow("party").to_pylist()
+    assert all(r["publication_id"] == w.publication_id and r["json_path"].startswith("$.h[0]") for r in party)
+
+
+def test_idempotent_same_hash(archive):
+    archive.write(doc(), content_hash="h1")
+    before = archive.stats()
+    w = archive.write(doc(), content_hash="h1")
+    assert w.status == "duplicate"
+    assert archive.stats() == before
+
+
+def test_later_version_supersedes_and_earlier_stays(archive):
+    w1 = archive.write(doc(version="1.0", published=dt.datetime(2024, 3, 3, 18)), content_hash="v1")
+    w2 = archive.write(doc(version="2.0", published=dt.datetime(2024, 3, 4, 7)), content_hash="v2")
+    assert w2.superseded == [w1.publication_id]
+    st = archive.stats()
+    assert st["publications"] == 2 and st["publications_superseded"] == 1
+    assert st["hearings"] == 1, "only the current version's hearings count"
+    # an older version arriving late is stored, and superseded at once
+    w0 = archive.write(doc(version="0.9", published=dt.datetime(2024, 3, 2, 18)), content_hash="v0")
+    P = TABLES["publication"]
+    with archive.engine.connect() as c:
+        rows = dict(c.execute(sa.select(P.c.id, P.c.superseded_by)).all())
+    assert rows == {w0.publication_id: w2.publication_id, w1.publication_id: w2.publication_id,
+                    w2.publication_id: None}
+
+
+def test_case_spans_courts_by_urn(archive):
+    archive.write(doc(court="Preston Magistrates' Court"), content_hash="m")
+    archive.write(doc(court="Preston Crown Court", list_type="CROWN_DAILY_PDDA_LIST",
+                      date=dt.date(2024, 6, 1)), content_hash="c")
+    tl = archive.case_timeline("06AA1234524")
+    # "Preston Crown Court" as a list names it resolves to the reference building
+    assert [h["court"] for h in tl["hearings"]] == ["Preston Magistrates' Court", "Preston Combined Court Centre"]
+    assert archive.stats()["cases"] == 1
+
+
+def test_case_without_urn_keys_on_number_court_defendant(archive):
+    a = doc(urn=None, defendant=("Ann", "JONES"))
+    b = doc(urn=None, defendant=("Bob", "BROWN"), date=dt.date(2024, 3, 5))
+    archive.write(a, content_hash="a")
+    archive.write(b, content_hash="b")
+    assert archive.stats()["cases"] == 2, "same case number, different defendants: two cases"
+    c = doc(urn=None, defendant=("Ann", "JONES"), date=dt.date(2024, 4, 1))
+    archive.write(c, content_hash="c")
+    assert archive.stats()["cases"] == 2, "same number, court and defendant: the same case"
+
+
+def test_unknown_court_is_kept_as_list_court(archive):
+    archive.write(doc(court="Nowhere Special Court"), content_hash="x")
+    C = TABLES["court"]
+    with archive.engine.connect() as c:
+        r = c.execute(sa.select(C).where(C.c.name == "Nowhere Special Court")).one()
+    assert r.source == "list"
+
+
+def test_store_refuses_ungated_complainants(archive):
+    d = doc()
+    d.raw_complainants.append(RawComplainant(hearing_ref=0, name="Jane DOE", json_path="$.x"))
+    with pytest.raises(StoreError, match="intake gate"):
+        archive.write(d, content_hash="r")
+    assert archive.stats()["publications"] == 0
+
+
+def test_failed_write_leaves_nothing(archive):
+    d = doc(n_hearings=3)
+    d.offences[2].party_ref = 999  # a broken reference deep in the document
+    with pytest.raises(IndexError):
+        archive.write(d, content_hash="broken")
+    st = archive.stats()
+    assert st["publications"] == 0 and st["cases"] == 0
+    with archive.engine.connect() as c:
+        for t in ("hearing", "party", "offence", "complainant"):
+            assert c.execute(sa.select(sa.func.count()).select_from(TABLES[t])).scalar_one() == 0
+    assert archive.write(doc(n_hearings=3), content_hash="ok").status == "accepted"
+
+
+def test_quarantine(archive):
+    archive.quarantine(source_name="bad.json", reason="not JSON", json_path="$", content_hash="q")
+    [q] = archive.quarantined()
+    assert q["source_name"] == "bad.json" and q["reason"] == "not JSON"
+    assert archive.stats()["quarantined"] == 1
+
+
+def test_arrow_roundtrip_types(archive):
+    archive.write(doc(n_hearings=5), content_hash="a")
+    t = archive.to_arrow("hearing", current_only=True)
+    assert t.num_rows == 5
+    assert str(t.schema.field("sitting_date").type) == "date32[day]"
+    assert t.column("sitting_date").to_pylist()[0] == dt.date(2024, 3, 4)
+    o = archive.to_arrow("offence").to_pylist()
+    assert o[0]["reporting_restriction"] is True
+
+
+def test_uninitialised_archive_says_so(db_url):
+    from courtarchive.store import Archive
+
+    a = Archive.open(db_url)
+    with pytest.raises(StoreError, match="courtarchive init"):
+        a.require_initialised()
