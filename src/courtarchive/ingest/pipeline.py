@@ -117,11 +117,15 @@ def parse_file(data: bytes, *, source_name: str, headers: dict, list_type: str |
 
 # ----------------------------------------------------------------- worker side (pure, no DB)
 _KEYRING: Keyring | None = None
+_SEEN: Callable[[str], int | None] | None = None
 
 
-def _init_worker(key: bytes, key_id_old: list) -> None:
-    global _KEYRING
-    _KEYRING = Keyring(key, old_keys=key_id_old)
+def _init_worker(key: bytes, old_keys: list, seen: str | Callable[[str], int | None]) -> None:
+    """Per worker: the keyring, and a look-up of archived hashes (a database URL to open, or the
+    function itself) so that files already in the archive are not parsed again."""
+    global _KEYRING, _SEEN
+    _KEYRING = Keyring(key, old_keys=old_keys)
+    _SEEN = Archive.open(seen).has_publication if isinstance(seen, str) else seen
 
 
 def _prepare(task: tuple) -> tuple:
@@ -133,6 +137,8 @@ def _prepare(task: tuple) -> tuple:
             raise Rejected(f"file is {f.stat().st_size} bytes, over the {max_bytes}-byte limit", None)
         data = f.read_bytes()
         h = content_hash(data)
+        if _SEEN is not None and (pub := _SEEN(h)) is not None:
+            return path, h, None, None, pub
         headers = read_sidecar(f)
         headers.update(headers_override)
         fmt = FORMATS.get(f.suffix.lower(), "cath-json")
@@ -165,7 +171,9 @@ def ingest(archive: Archive, paths: Iterable[str | Path], *, keyring: Keyring,
 
     def handle(result) -> None:
         path, h, parsed, rejection, gate_report = result
-        if rejection is not None:
+        if parsed is None and rejection is None:  # already archived: nothing to parse or write
+            o = FileOutcome(path, "duplicate", publication_id=gate_report)
+        elif rejection is not None:
             reason, jp = rejection
             archive.quarantine(source_name=path, reason=reason, json_path=jp, content_hash=h)
             o = FileOutcome(path, "rejected", reason=reason, json_path=jp)
@@ -185,13 +193,13 @@ def ingest(archive: Archive, paths: Iterable[str | Path], *, keyring: Keyring,
             on_file(o)
 
     if workers <= 1:
-        _init_worker(keyring.key, keyring.old_keys)
+        _init_worker(keyring.key, keyring.old_keys, archive.has_publication)
         for t in tasks:
             handle(_prepare(t))
         return report
 
     with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker,
-                             initargs=(keyring.key, keyring.old_keys)) as pool:
+                             initargs=(keyring.key, keyring.old_keys, archive.url)) as pool:
         # bounded in-flight window: memory stays flat however many files there are
         window = workers * 4
         pending = []

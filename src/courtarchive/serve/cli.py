@@ -11,7 +11,7 @@ from typing import List, Optional
 import orjson
 import typer
 from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from ..config import settings
@@ -29,7 +29,7 @@ def _archive(db: str | None):
 
 
 def _json(obj) -> None:
-    sys.stdout.write(orjson.dumps(obj, option=orjson.OPT_INDENT_2, default=str).decode() + "\n")
+    sys.stdout.write(orjson.dumps(obj, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS, default=str).decode() + "\n")
 
 
 DbOpt = typer.Option(None, "--db", help="database URL (default: $COURTARCHIVE_DB or a SQLite file in $COURTARCHIVE_HOME)")
@@ -150,17 +150,33 @@ def export(what: str = typer.Option("hearing", help="table: hearing, party, offe
     console.print(f"wrote {n:,} rows to {out_path}")
 
 
-def _register_optional() -> None:
-    """Commands from other stages register here (kept import-light at start-up)."""
-    try:
-        from ..generate.cli import app as generate_app
-    except ImportError:  # pragma: no cover - generator not installed in this build
-        return
-    for cmd in generate_app.registered_commands:
-        app.registered_commands.append(cmd)
+#: commands contributed by other stages: (module, how to mount it)
+#:   "commands": the module's `app` holds top-level commands (e.g. `courtarchive generate`)
+#:   "group":    the module's `app` is mounted as a sub-command group (e.g. `courtarchive link ...`)
+STAGE_CLIS = (
+    ("courtarchive.generate.cli", "commands", None),
+    ("courtarchive.link.cli", "group", "link"),
+    ("courtarchive.analyse.cli", "commands", None),
+)
 
 
-_register_optional()
+def _register_stages() -> None:
+    import importlib
+
+    for module, how, name in STAGE_CLIS:
+        try:
+            sub = importlib.import_module(module).app
+        except ModuleNotFoundError as e:
+            if e.name == module:  # that stage has no CLI (yet)
+                continue
+            raise
+        if how == "group":
+            app.add_typer(sub, name=name)
+        else:
+            app.registered_commands.extend(sub.registered_commands)
+
+
+_register_stages()
 
 
 def main() -> None:

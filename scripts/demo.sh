@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The main job end to end on the embedded default (SQLite). Called by `make demo`.
+set -euo pipefail
+OUT=${1:-demo-out}
+CASES=${2:-3000}
+export COURTARCHIVE_HOME=${COURTARCHIVE_HOME:-$OUT/home}
+SHARED_EXAMPLES="$(cd "$(dirname "$0")/.." && pwd)/../shared/cath/examples"
+
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+step "init: a fresh archive and pseudonym key in $COURTARCHIVE_HOME"
+courtarchive init
+
+if [ -d "$SHARED_EXAMPLES" ]; then
+  step "ingest the official CaTH example lists (the *Invalid* ones must be rejected)"
+  courtarchive ingest "$SHARED_EXAMPLES" || echo "(exit $?: rejected files are listed above and kept in the quarantine)"
+fi
+
+if courtarchive generate --help >/dev/null 2>&1; then
+  step "generate a synthetic corpus: $CASES cases with planted truth"
+  courtarchive generate --cases "$CASES" --seed 1 --out "$OUT/corpus"
+  step "ingest the synthetic corpus"
+  courtarchive ingest "$OUT/corpus/lists"
+  step "ingest it again: nothing changes (idempotent)"
+  courtarchive ingest "$OUT/corpus/lists"
+fi
+
+step "archive statistics"
+courtarchive stats
+
+step "export hearings as Parquet"
+courtarchive export --what hearing --format parquet --out "$OUT/exports/hearings.parquet"

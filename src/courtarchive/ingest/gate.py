@@ -1,0 +1,352 @@
+"""The intake gate: complainants are pseudonymised the moment a list is read.
+
+`apply(parsed, keyring)` runs between the (pure) parser and the store and mutates the
+`ParsedList` in place so that no complainant identity survives in it:
+
+1. every offence wording goes through `link.complainants.extract`; identifying spans become
+   ``[complainant:<first 8 hex of the token>]`` and each mention becomes a `Complainant` record
+   (offence_ref = the offence's index, hearing_ref = its party's hearing, json_path = the
+   offence's path + ``.offenceWording``);
+2. every complainant named as a party (`RawComplainant`, put aside by the parser) becomes a
+   `Complainant` of kind ``party``, and ``raw_complainants`` is emptied -- the store refuses a
+   list where it is not;
+3. the names found in 1 and 2 are scrubbed from the list's other free text: hearing
+   ``list_note``, ``case_name`` and ``reporting_restriction_detail``, offence ``title``,
+   ``reporting_restriction_detail`` and ``wording`` (a name the rules missed in one wording but
+   found in another), and the parser's ``warnings``.
+
+Tokens (``Keyring.token("complainant", identity)``)
+    * a full name (two words or more; wording mention or party): ``normalise_name(name)``.  The
+      party's date of birth is *not* part of it, on purpose: wording never carries a date of
+      birth, so including it would stop the same person linking between a party list and offence
+      wording; ``normalise_name`` (variants, order, case) carries the linking instead.  Full names
+      also get a keyed Bloom encoding (``Keyring.bloom``) for error-tolerant linkage.
+    * initials, labels and collar numbers ("J.S.", "Child A", "PC 1234") and one-word names
+      ("PC Smith", "namely Smith"): these identify a person only inside one case, so the
+      identity is prefixed with the kind and the case ("initials", URN or court + case number);
+      "Child A" of two cases get two tokens, and initials never collide with full names.
+      No Bloom encoding (a surname alone would score close to every full name bearing it).
+    * described-only mentions ("a girl under 16") get no token: there is nobody to link.
+
+Nothing cleartext leaves this module: the report counts kinds and unparsed rule shapes, errors
+name offence indexes and exception types only, and nothing is logged.
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import unicodedata
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Iterable
+
+from ..governance.pseudonym import Keyring, name_words, normalise_initials, normalise_name
+from ..link.complainants import Extraction, extract
+from ..model.records import Complainant, ParsedList
+
+TOKEN_KIND = "complainant"
+LABEL_HEX = 8
+_SEP = "\x1f"
+
+
+class GateError(ValueError):
+    """The list cannot be gated (bad local references, an extractor failure). No cleartext."""
+
+
+@dataclass
+class GateReport:
+    """What the gate did to one list: counts only, never cleartext."""
+
+    offences_scanned: int = 0
+    offences_redacted: int = 0
+    complainants: Counter = field(default_factory=Counter)      # by kind: named/initials/described/party
+    unparsed: Counter = field(default_factory=Counter)          # by rule shape, e.g. "namely:'X'"
+    fields_scrubbed: int = 0                                    # other free-text fields rewritten
+
+    @property
+    def complainants_total(self) -> int:
+        return sum(self.complainants.values())
+
+    @property
+    def unparsed_total(self) -> int:
+        return sum(self.unparsed.values())
+
+    def as_dict(self) -> dict:
+        return {"offences_scanned": self.offences_scanned, "offences_redacted": self.offences_redacted,
+                "complainants": dict(self.complainants), "unparsed": dict(self.unparsed),
+                "fields_scrubbed": self.fields_scrubbed}
+
+
+# ------------------------------------------------------------------------------------ identities
+
+def case_scope(hearing) -> str:
+    """The case a hearing belongs to, as far as the list says (scope of weak identities)."""
+    if getattr(hearing, "case_key", None):
+        return str(hearing.case_key)
+    urn = (getattr(hearing, "case_urn", None) or "").strip()
+    if urn:
+        return "urn:" + urn.upper().replace(" ", "")
+    number = (getattr(hearing, "case_number", None) or "").strip()
+    if number:
+        court = getattr(hearing, "court_code", None) or getattr(hearing, "court_name", None) or ""
+        return f"cn:{court}:{number}".upper()
+    return f"hearing:{getattr(hearing, 'json_path', None) or id(hearing)}"
+
+
+def _is_initials(name: str) -> bool:
+    """ "J.S.", "J S", "JS" (two or three capitals): initials rather than a name."""
+    letters = [w for w in re.split(r"[\s.]+", name.strip()) if w]
+    if not letters:
+        return False
+    if all(len(w) == 1 and w.isalpha() for w in letters):
+        return True
+    return len(letters) == 1 and letters[0].isalpha() and letters[0].isupper() and len(letters[0]) <= 3
+
+
+@dataclass(frozen=True)
+class _Identity:
+    token: str | None
+    bloom: bytes | None
+    strong: bool          # a full name: linkable across cases, scrubbed from other fields
+
+
+def _identity(keyring: Keyring, kind: str, cleartext: str | None, scope: str) -> _Identity:
+    """Token (and Bloom encoding) of one mention; see the module docstring for the rules."""
+    if kind == "described" or not cleartext:
+        return _Identity(None, None, False)
+    if kind == "initials" or _is_initials(cleartext):
+        label = normalise_initials(cleartext)
+        if not label:
+            return _Identity(None, None, False)
+        return _Identity(keyring.token(TOKEN_KIND, f"initials{_SEP}{scope}{_SEP}{label}"), None, False)
+    words = name_words(cleartext)
+    if not words:
+        return _Identity(None, None, False)
+    if len(words) == 1:
+        return _Identity(keyring.token(TOKEN_KIND, f"name1{_SEP}{scope}{_SEP}{words[0]}"), None, False)
+    return _Identity(keyring.token(TOKEN_KIND, normalise_name(cleartext)), keyring.bloom(cleartext), True)
+
+
+# ------------------------------------------------------------------------------------ scrubbing
+
+_NAME_WORD = re.compile(r"[^\W\d_]+(?:['\u2019\-][^\W\d_]+)*")
+_JOIN = r"[\s,.]+"
+_TITLE = r"(?:(?:mr|mrs|miss|ms|mx|dr)\.?\s+)?"
+
+
+class _Scrubber:
+    """Finds the list's complainant names in any text: word orders "Jane Mary SMITH",
+    "SMITH, Jane Mary", "Jane SMITH", "SMITH Jane"; any case; with or without accents; a leading
+    title.  Only full names (two words or more) and dotted initials are scrubbed: a surname alone
+    may be a defendant's too (and saying so would tell the reader they are related).
+
+    Each name has its own small pattern; a field is tokenised once and only the patterns of names
+    whose first and last words both occur in it are run, so scrubbing stays cheap however many
+    names a list holds.
+    """
+
+    def __init__(self) -> None:
+        self._names: list[tuple[frozenset[str], str, str]] = []   # (needed words, pattern source, label)
+        self._compiled: dict[int, re.Pattern] = {}                 # compiled on first use: most never are
+        self._by_word: dict[str, list[int]] = {}
+        self._seen: set[str] = set()
+
+    def add(self, cleartext: str, label: str) -> None:
+        if cleartext in self._seen:
+            return
+        self._seen.add(cleartext)
+        forms = {cleartext, _folded(cleartext)}
+        words = _NAME_WORD.findall(cleartext)
+        if len(words) >= 2:
+            alts = set()
+            for form in forms:
+                w = _NAME_WORD.findall(form)
+                first, last = w[0], w[-1]
+                for order in {tuple(w), (last, *w[:-1]), (first, last), (last, first)}:
+                    alts.add(_TITLE + _JOIN.join(re.escape(x) for x in order))
+            needed = frozenset({_folded(words[0]).casefold(), _folded(words[-1]).casefold()})
+        elif _is_initials(cleartext) and "." in cleartext:
+            letters = [c for c in cleartext if c.isalpha()]
+            alts = {r"\.\s?".join(letters) + r"\.?"}
+            needed = frozenset()                      # initials: tried on every text with a dot
+        else:
+            return
+        body = "|".join(sorted(alts, key=len, reverse=True))
+        idx = len(self._names)
+        self._names.append((needed, rf"(?<![\w])(?:{body})(?![\w])", f"[complainant:{label}]"))
+        for w in needed or ("",):
+            self._by_word.setdefault(w, []).append(idx)
+
+    def __bool__(self) -> bool:
+        return bool(self._names)
+
+    def scrub(self, text: str) -> str:
+        low = text.casefold()
+        if not low.isascii():
+            low = _folded(low)
+        present = set(_NAME_WORD.findall(low))
+        todo = {i for w in present & self._by_word.keys() for i in self._by_word[w]}
+        if "." in text:
+            todo.update(self._by_word.get("", ()))
+        for i in sorted(todo):
+            needed, source, placeholder = self._names[i]
+            if needed <= present:
+                pattern = self._compiled.get(i)
+                if pattern is None:
+                    pattern = self._compiled[i] = re.compile(source, re.IGNORECASE)
+                text = pattern.sub(placeholder, text)
+                folded = _folded(text)
+                if folded != text and pattern.search(folded):   # "Siobhán" listed, "Siobhan" written
+                    text = pattern.sub(placeholder, folded)
+        return text
+
+
+def _folded(text: str) -> str:
+    """Accents stripped, offsets not preserved."""
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+
+
+# ------------------------------------------------------------------------------------ the gate
+
+def _check_refs(parsed: ParsedList) -> None:
+    nh, np_, no = len(parsed.hearings), len(parsed.parties), len(parsed.offences)
+    for i, o in enumerate(parsed.offences):
+        if not (isinstance(o.party_ref, int) and 0 <= o.party_ref < np_):
+            raise GateError(f"offence {i}: party_ref out of range")
+        if not (isinstance(parsed.parties[o.party_ref].hearing_ref, int)
+                and 0 <= parsed.parties[o.party_ref].hearing_ref < nh):
+            raise GateError(f"party {o.party_ref}: hearing_ref out of range")
+    for i, rc in enumerate(parsed.raw_complainants):
+        if not (isinstance(rc.hearing_ref, int) and 0 <= rc.hearing_ref < nh):
+            raise GateError(f"raw complainant {i}: hearing_ref out of range")
+        if rc.offence_ref is not None and not (isinstance(rc.offence_ref, int) and 0 <= rc.offence_ref < no):
+            raise GateError(f"raw complainant {i}: offence_ref out of range")
+
+
+def apply(parsed: ParsedList, keyring: Keyring) -> GateReport:
+    """Pseudonymise every complainant in ``parsed`` (in place); see the module docstring.
+
+    Everything is worked out before anything is changed: on `GateError` the list is as it was
+    (and, its ``raw_complainants`` being still there, the store would refuse it anyway).
+    """
+    _check_refs(parsed)
+    report = GateReport()
+    scrubber = _Scrubber()
+    scopes: dict[int, str] = {}
+
+    def scope_of(hearing_ref: int) -> str:
+        s = scopes.get(hearing_ref)
+        if s is None:
+            s = scopes[hearing_ref] = case_scope(parsed.hearings[hearing_ref])
+        return s
+
+    new: list = []
+    rewritten: list[tuple[int, str]] = []
+    # 1. offence wording
+    for i, offence in enumerate(parsed.offences):
+        if not offence.wording:
+            continue
+        report.offences_scanned += 1
+        try:
+            ex: Extraction = extract(offence.wording)
+        except Exception as e:  # never let an extractor defect pass cleartext on, nor show it
+            raise GateError(f"offence {i}: complainant extraction failed ({type(e).__name__})") from None
+        for shape in ex.unparsed:
+            report.unparsed[shape] += 1
+        if not ex.mentions:
+            continue
+        hearing_ref = parsed.parties[offence.party_ref].hearing_ref
+        labels: dict[int, str] = {}
+        json_path = f"{offence.json_path}.offenceWording" if offence.json_path else ".offenceWording"
+        for n, m in enumerate(ex.mentions):
+            ident = _identity(keyring, m.kind, m.identity, scope_of(hearing_ref))
+            if ident.token:
+                labels[n] = ident.token[:LABEL_HEX]
+                if ident.strong or m.kind == "initials":
+                    scrubber.add(m.identity, labels[n])
+            new.append(Complainant(
+                json_path=json_path, offence_ref=i, hearing_ref=hearing_ref, kind=m.kind,
+                token=ident.token, key_id=keyring.key_id if ident.token else None, bloom=ident.bloom,
+                descriptor=m.descriptor, evidence=m.evidence))
+            report.complainants[m.kind] += 1
+        if ex.slots:
+            rewritten.append((i, ex.relabel(labels)))
+    # 2. complainants listed as parties
+    for rc in parsed.raw_complainants:
+        ident = _identity(keyring, "party", rc.name, scope_of(rc.hearing_ref))
+        if ident.token:
+            scrubber.add(rc.name, ident.token[:LABEL_HEX])
+        new.append(Complainant(
+            json_path=rc.json_path, offence_ref=rc.offence_ref, hearing_ref=rc.hearing_ref, kind="party",
+            token=ident.token, key_id=keyring.key_id if ident.token else None, bloom=ident.bloom,
+            descriptor=None, evidence="party"))
+        report.complainants["party"] += 1
+    # now change the list
+    for i, wording in rewritten:
+        parsed.offences[i].wording = wording
+    report.offences_redacted = len(rewritten)
+    parsed.raw_complainants.clear()
+    parsed.complainants.extend(new)
+    # 3. the same names anywhere else in the list's free text
+    if scrubber:
+        report.fields_scrubbed = _scrub_fields(parsed, scrubber)
+    return report
+
+
+_HEARING_TEXT = ("list_note", "case_name", "reporting_restriction_detail")
+_OFFENCE_TEXT = ("title", "reporting_restriction_detail", "wording")
+
+
+def _scrub_fields(parsed: ParsedList, scrubber: _Scrubber) -> int:
+    changed = 0
+
+    def clean(value):
+        nonlocal changed
+        if not isinstance(value, str) or not value:
+            return value
+        out = scrubber.scrub(value)
+        changed += out != value
+        return out
+
+    for records, names in ((parsed.hearings, _HEARING_TEXT), (parsed.offences, _OFFENCE_TEXT)):
+        for rec in records:
+            for name in names:
+                value = getattr(rec, name, None)
+                if value:
+                    setattr(rec, name, clean(value))
+    parsed.warnings[:] = [clean(w) for w in parsed.warnings]
+    return changed
+
+
+# ------------------------------------------------------------------------------------ tests' helper
+
+def assert_no_cleartext(parsed: ParsedList, names: Iterable[str], *, words: bool = True) -> None:
+    """Fail if any of ``names`` can be read anywhere in ``parsed`` once serialised.
+
+    Searches the ``msgspec.json.encode`` bytes (Bloom encodings, which are base64 noise, taken
+    out first), case-insensitively and with or without accents, for each full name in its usual
+    orders ("Jane SMITH", "SMITH, Jane", "SMITH Jane") and, with ``words=True``, for each word of
+    three letters or more (as a whole word).  The error names the index of the name, not the name.
+    """
+    import msgspec
+
+    raw = msgspec.json.encode(parsed).decode("utf-8")
+    for c in parsed.complainants:
+        if c.bloom:
+            raw = raw.replace(base64.b64encode(c.bloom).decode("ascii"), "")
+    haystacks = {raw.casefold(), _folded(raw).casefold()}
+    for i, name in enumerate(names):
+        ws = _NAME_WORD.findall(name)
+        full = {" ".join(name.split())}
+        if len(ws) >= 2:
+            full |= {f"{ws[-1]}, {' '.join(ws[:-1])}", f"{ws[-1]} {' '.join(ws[:-1])}"}
+        parts = {w for w in ws if len(w) >= 3} if words else set()
+        for what, needles in (("the full name", full), ("a word of name", parts)):
+            for needle in needles | {_folded(n) for n in needles}:
+                found = re.compile(rf"(?<![^\W\d_]){re.escape(needle.casefold())}(?![^\W\d_])")
+                if any(found.search(h) for h in haystacks):
+                    raise AssertionError(f"cleartext: {what} #{i} is still in the parsed list")
+
+
+__all__ = ["GateError", "GateReport", "apply", "assert_no_cleartext", "case_scope"]
