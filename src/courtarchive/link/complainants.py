@@ -105,6 +105,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from operator import attrgetter, itemgetter
 from typing import Callable, Mapping
 
 from ..governance.pseudonym import load_name_variants
@@ -448,6 +449,8 @@ _DOTS_MARKED = re.compile(r"(?<![\w#.])#\. ?#\.")                               
 #: dotted abbreviations that are not initials of a person ("P.C." before a number is a rank)
 _NOT_INITIALS = frozenset("UK US ID TV HM HMP NHS CPS ABH GBH MOT RTA DNA DVD".split())
 _DIGIT_NEXT = re.compile(r"\s*\d")
+_OFFICER_VICTIM_HINTS = ("assault", "obstruct", "resist", "wound", "threat", "kick", "punch", "stru", "strik",
+                         "bit", "spat", "push", "attack", "headbutt", "harass", "injur", "emergency", "execution")
 #: an officer is a complainant only after one of these (within 80 characters)
 _OFFICER_VICTIM = re.compile(
     r"(?i:\b(?:assault(?:ed|s)?|obstruct(?:ed)?|resist(?:ed)?|wound(?:ed)?|threaten(?:ed)?|kick(?:ed)?|"
@@ -898,7 +901,8 @@ def _officer(m: re.Match, text: str, rule: Rule, found: list, resolved: set) -> 
     """"assaulted PC 1234 Smith": keep the rank, redact collar number and name.  Only where the
     officer is the victim; "required to do so by PC 1234 Smith" is a witness, not a complainant."""
     resolved.add(m.end("rank"))
-    if not _OFFICER_VICTIM.search(text, max(0, m.start() - 80), m.start()):
+    before = text[max(0, m.start() - 80):m.start()].lower()
+    if not (any(v in before for v in _OFFICER_VICTIM_HINTS) and _OFFICER_VICTIM.search(before)):
         return 0
     name_g = "name" if m.group("name") else ("name2" if m.group("name2") else None)
     collar = m.span("collar") if m.group("collar") else None
@@ -947,6 +951,10 @@ def _unparsed(text: str, cues: list[tuple[int, str]], resolved: set[int], found:
     return out
 
 
+_START = itemgetter(2)
+_SPAN_START = attrgetter("span")
+
+
 def _assemble(text: str, found: list, described: list, unparsed: list[str]) -> Extraction:
     """Mentions (same name twice = one mention; a description next to a name joins it) and the
     wording with placeholders."""
@@ -955,19 +963,24 @@ def _assemble(text: str, found: list, described: list, unparsed: list[str]) -> E
         ph = "[complainant:0]"
         return Extraction(text[:s] + ph + text[e:], [Mention(kind, evidence, (s, e), identity, None, ((s, e),))],
                           unparsed, ((s, s + len(ph), 0),))
-    found.sort(key=lambda f: f[2])
-    # dedupe: the same name twice in one wording is one mention with two spans
     mentions: list[Mention] = []
-    by_identity: dict[tuple[str, str], int] = {}
-    for kind, evidence, s, e, identity in found:
-        key = (kind, " ".join(_key(identity or "").replace(".", " ").split()))
-        idx = by_identity.get(key)
-        if idx is None:
-            by_identity[key] = len(mentions)
-            mentions.append(Mention(kind, evidence, (s, e), identity, None, ((s, e),)))
-        else:
-            mentions[idx].spans += ((s, e),)
+    if len(found) == 1:
+        kind, evidence, s, e, identity = found[0]
+        mentions.append(Mention(kind, evidence, (s, e), identity, None, ((s, e),)))
+    elif found:
+        # dedupe: the same name twice in one wording is one mention with two spans
+        found.sort(key=_START)
+        by_identity: dict[tuple[str, str], int] = {}
+        for kind, evidence, s, e, identity in found:
+            key = (kind, " ".join(_key(identity or "").replace(".", " ").split()))
+            idx = by_identity.get(key)
+            if idx is None:
+                by_identity[key] = len(mentions)
+                mentions.append(Mention(kind, evidence, (s, e), identity, None, ((s, e),)))
+            else:
+                mentions[idx].spans += ((s, e),)
     # descriptions: merge with an adjacent named/initials mention, else stand alone
+    alone = False
     for evidence, ds, de, descriptor in described:
         target = None
         for mt in mentions:
@@ -982,7 +995,9 @@ def _assemble(text: str, found: list, described: list, unparsed: list[str]) -> E
             target.evidence = f"{target.evidence}+{evidence}"
         else:
             mentions.append(Mention("described", evidence, (ds, de), None, descriptor, ()))
-    mentions.sort(key=lambda mt: mt.span[0])
+            alone = True
+    if alone:
+        mentions.sort(key=_SPAN_START)
     # render placeholders
     spans = sorted((s, e, i) for i, mt in enumerate(mentions) for s, e in mt.spans)
     out, slots, last, length = [], [], 0, 0
