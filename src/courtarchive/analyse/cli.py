@@ -1,0 +1,108 @@
+"""`courtarchive analyse`: findings.json + report.html (merged into the top-level CLI)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+import time
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+app = typer.Typer(add_completion=False)
+
+
+def _date(s: str | None, name: str) -> dt.date | None:
+    if not s:
+        return None
+    try:
+        return dt.date.fromisoformat(s)
+    except ValueError:
+        raise typer.BadParameter(f"{name}: expected YYYY-MM-DD, got {s!r}")
+
+
+def headline(f: dict) -> str:
+    """The findings in one sentence, in the shape of the inquiry's ("25,118 cases; ...")."""
+    def n(v):
+        return f"{v:,}" if isinstance(v, int) else str(v)
+    scope = {"child-sexual-abuse": "victims of child abuse", "all": "complainants"}.get(f["scope"],
+                                                                                     f"complainants ({f['scope']})")
+    total = (f.get("data") or {}).get("cases_in_archive")
+    filtered = any((f.get("filters") or {}).values())
+    if f["scope"] == "all" and not filtered:
+        first = f"{n(f['cases'])} cases"
+    else:
+        first = f"{n(f['cases'])} cases in scope {f['scope']}" + (f" (of {n(total)} in the archive)" if total else "")
+    parts = [first,
+             f"{n(f['victims_linked_to_2plus_defendants'])} {scope} linked to two or more defendants",
+             f"in {n(f['cases_with_network_3plus'])} cases defendants were linked to three or more defendants, "
+             f"{n(f['cases_with_network_5plus'])} to five or more"]
+    locs = f.get("multi_defendant_cases_by_location") or []
+    if locs:
+        parts.append(f"{locs[0]['town']} the most frequent location of cases with two or more defendants "
+                     f"({n(locs[0]['multi_defendant_cases'])})")
+    return "; ".join(parts)
+
+
+@app.command()
+def analyse(
+    out: Path = typer.Option(..., "--out", help="folder to write findings.json and report.html into"),
+    scope: str = typer.Option("child-sexual-abuse", help="child-sexual-abuse | all | an offence group (data/offences.csv)"),
+    date_from: Optional[str] = typer.Option(None, "--from", help="first hearing on or after (YYYY-MM-DD)"),
+    date_to: Optional[str] = typer.Option(None, "--to", help="first hearing on or before (YYYY-MM-DD)"),
+    area: Optional[str] = typer.Option(None, help="police force area or town the cases are located in"),
+    location_by: str = typer.Option("chain", "--location-by", help="chain | offence | residence | court"),
+    oracle: Optional[Path] = typer.Option(None, help="generator truth.json: person/victim ids from the truth (testing)"),
+    engine: str = typer.Option("duckdb", help="duckdb | spark"),
+    as_json: bool = typer.Option(False, "--json", help="print findings.json to stdout"),
+    db: Optional[str] = typer.Option(None, "--db", help="database URL (default: $COURTARCHIVE_DB)"),
+    min_cell: int = typer.Option(5, "--min-cell", help="complainant counts below this are shown as '<N' (0: off)"),
+    top: int = typer.Option(20, help="locations listed"),
+    cache: bool = typer.Option(True, help="reuse derived inputs while the archive is unchanged"),
+    report: bool = typer.Option(True, help="write report.html"),
+    km: str = typer.Option("auto", "--km", help="Kaplan-Meier: auto (numpy, = lifelines) | numpy | lifelines"),
+) -> None:
+    """Find the patterns: linked victims, networks, locations, delays, repeat and cross-boundary offending."""
+    import orjson
+
+    from ..config import settings
+    from ..store import Archive
+    from . import definitions as D
+    from .inputs import from_archive
+    from .run import compute
+
+    t0 = time.perf_counter()
+    if location_by not in D.LOCATION_BY:
+        raise typer.BadParameter(f"--location-by: one of {', '.join(D.LOCATION_BY)}")
+    if engine not in ("duckdb", "spark"):
+        raise typer.BadParameter("--engine: duckdb or spark")
+    if oracle is not None and not oracle.exists():
+        raise typer.BadParameter(f"--oracle: {oracle} does not exist")
+    s = settings()
+    archive = Archive.open(db or s.db_url)
+    archive.require_initialised()
+    cache_dir = (Path(s.home) / "cache" / "analyse") if cache else None
+    data = from_archive(archive, oracle=oracle, engine=engine, cache_dir=cache_dir)
+    try:
+        f = compute(data, scope=scope, location_by=location_by, date_from=_date(date_from, "--from"),
+                    date_to=_date(date_to, "--to"), area=area, top=top, min_cell=min_cell, km_method=km)
+    except ValueError as e:
+        raise typer.BadParameter(str(e))
+    out.mkdir(parents=True, exist_ok=True)
+    f["generated_at"] = dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
+    if report:
+        from .report import write_report
+
+        t1 = time.perf_counter()
+        write_report(f, out / "report.html")
+        f["timings"]["report_s"] = round(time.perf_counter() - t1, 3)
+    f["timings"]["total_s"] = round(time.perf_counter() - t0, 3)
+    blob = orjson.dumps(f, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS, default=str)
+    (out / "findings.json").write_bytes(blob)
+    if as_json:
+        sys.stdout.write(blob.decode() + "\n")
+        return
+    typer.echo(headline(f))
+    typer.echo(f"wrote {out / 'findings.json'}" + (f" and {out / 'report.html'}" if report else "")
+               + f" in {f['timings']['total_s']:.1f} s")

@@ -1,0 +1,129 @@
+"""Where the analytics SQL runs: DuckDB (embedded, over Arrow) or Spark (national scale).
+
+The SQL is written once, in DuckDB's dialect (``analyse/sql.py``).  `DuckEngine` runs it as is
+over Arrow tables registered zero-copy; `SparkEngine` transpiles every statement to Spark SQL with
+sqlglot (a Splink dependency) and runs it over the same Arrow inputs (``spark.createDataFrame``).
+Both hand results back as Arrow tables, so everything downstream (the definitions, the
+statistics, the report) is the same code whichever engine ran.
+
+DuckDB 2.x here cannot load extensions (see shared/MEASURED.md): data moves in and out as Arrow,
+never through sqlite_scanner/postgres_scanner.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Protocol
+
+import pyarrow as pa
+
+__all__ = ["Engine", "DuckEngine", "SparkEngine", "make_engine", "to_spark_sql", "ENGINES"]
+
+ENGINES = ("duckdb", "spark")
+
+
+class Engine(Protocol):
+    name: str
+
+    def register(self, name: str, table: pa.Table) -> None: ...
+
+    def create(self, name: str, sql: str) -> None: ...
+
+    def fetch(self, sql: str) -> pa.Table: ...
+
+    def close(self) -> None: ...
+
+
+class DuckEngine:
+    """An in-memory DuckDB connection over registered Arrow tables."""
+
+    name = "duckdb"
+
+    def __init__(self, threads: int | None = None):
+        import duckdb
+
+        self.con = duckdb.connect(":memory:")
+        if threads:
+            self.con.execute(f"SET threads = {int(threads)}")
+
+    def register(self, name: str, table: pa.Table) -> None:
+        self.con.register(name, table)
+
+    def create(self, name: str, sql: str) -> None:
+        self.con.execute(f"CREATE OR REPLACE TABLE {name} AS {sql}")
+
+    def fetch(self, sql: str) -> pa.Table:
+        return self.con.sql(sql).to_arrow_table()
+
+    def close(self) -> None:
+        self.con.close()
+
+
+def to_spark_sql(sql: str) -> str:
+    """One DuckDB-dialect statement in Spark SQL (sqlglot)."""
+    import sqlglot
+
+    return sqlglot.transpile(sql, read="duckdb", write="spark")[0]
+
+
+class SparkEngine:
+    """A local (or configured) SparkSession; statements are transpiled from DuckDB SQL."""
+
+    name = "spark"
+
+    def __init__(self, master: str | None = None):
+        os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+        os.environ.setdefault("PYSPARK_PYTHON", os.environ.get("PYSPARK_PYTHON") or _python())
+        from pyspark.sql import SparkSession
+
+        self.spark = (SparkSession.builder
+                      .master(master or os.environ.get("COURTARCHIVE_SPARK_MASTER", "local[2]"))
+                      .appName("courtarchive-analyse")
+                      .config("spark.ui.enabled", "false")
+                      .config("spark.sql.shuffle.partitions", "4")
+                      .config("spark.sql.session.timeZone", "UTC")
+                      .config("spark.sql.ansi.enabled", "false")
+                      .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+                      .getOrCreate())
+        self.spark.sparkContext.setLogLevel("ERROR")
+        self._frames: dict = {}
+
+    def register(self, name: str, table: pa.Table) -> None:
+        if table.num_rows == 0:
+            from pyspark.sql.pandas.types import from_arrow_schema
+
+            df = self.spark.createDataFrame([], schema=from_arrow_schema(table.schema))
+        else:
+            df = self.spark.createDataFrame(table)
+        df.createOrReplaceTempView(name)
+        self._frames[name] = df
+
+    def create(self, name: str, sql: str) -> None:
+        df = self.spark.sql(to_spark_sql(sql)).cache()
+        df.createOrReplaceTempView(name)
+        self._frames[name] = df
+
+    def fetch(self, sql: str) -> pa.Table:
+        return self.spark.sql(to_spark_sql(sql)).toArrow()
+
+    def close(self) -> None:
+        for df in self._frames.values():
+            try:
+                df.unpersist()
+            except Exception:  # pragma: no cover - best effort
+                pass
+        self._frames.clear()
+
+
+def _python() -> str:
+    import sys
+
+    return sys.executable
+
+
+def make_engine(name: str = "duckdb") -> Engine:
+    if name == "duckdb":
+        return DuckEngine()
+    if name == "spark":
+        return SparkEngine()
+    raise ValueError(f"engine {name!r}: expected one of {ENGINES}")

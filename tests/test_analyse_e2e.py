@@ -1,0 +1,163 @@
+"""Analysis stage end to end: generate a corpus with planted truth, ingest it, analyse it with the
+truth's person/victim ids (``--oracle``) and compare every count with the generator's truth;
+write the report and render it in headless Chromium."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from courtarchive.analyse import definitions as D
+from courtarchive.analyse import inputs as I
+from courtarchive.analyse import run as R
+
+CHROMIUM = Path("/usr/bin/chromium")
+SCOPES = (D.SCOPE_CSA, D.SCOPE_ALL)
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    gen = pytest.importorskip("courtarchive.generate")
+    from courtarchive.governance.pseudonym import Keyring
+    from courtarchive.ingest.pipeline import ingest
+    from courtarchive.store import Archive
+
+    root = tmp_path_factory.mktemp("analyse")
+    out = root / "corpus"
+    gen.generate(out, cases=400, seed=7, years=2)
+    url = f"sqlite:///{root / 'archive.db'}"
+    a = Archive.open(url)
+    a.init()
+    rep = ingest(a, [out / "lists"], keyring=Keyring(bytes(range(32))), workers=1)
+    assert not rep.as_dict()["rejected"]
+    data = I.from_archive(a, oracle=out / "truth.json")
+    a.close()
+    return {"root": root, "out": out, "url": url, "data": data,
+            "truth": json.loads((out / "truth.json").read_bytes())}
+
+
+def _listed_truth(out: Path) -> D.Inputs:
+    """The generator's truth tables, limited to the cases that appear in at least one list."""
+    from courtarchive.generate.truth import read_inputs
+
+    t = read_inputs(out / "truth", I.offences_frame())
+    keep = t.cases.filter(pl.col("hearings") > 0)["case_id"].implode()
+    f = lambda x: x.filter(pl.col("case_id").is_in(keep))  # noqa: E731
+    return D.Inputs(f(t.cases), f(t.case_defendants), f(t.case_offences), f(t.offence_complainants), t.offences)
+
+
+# outcomes the lists never print (Crown Court pleas/verdicts before a sentence hearing after the
+# end of the data, SJP withdrawals) feed these; they are compared within a tolerance below
+UNOBSERVABLE = ("delays", "repeat_offending")
+
+
+@pytest.mark.parametrize("scope", SCOPES)
+def test_oracle_counts_equal_truth(corpus, scope):
+    mine = R.compute(corpus["data"], scope=scope, min_cell=0)
+    truth = D.findings(_listed_truth(corpus["out"]), scope)
+    exact = {k: v for k, v in truth.items() if k not in UNOBSERVABLE}
+    exact["delays"] = {"offence_to_first_hearing": truth["delays"]["offence_to_first_hearing"]}
+    assert R.matches_truth(mine, exact) == []
+    # case-level inputs: the sets of people and links are those of the truth, exactly
+    t = _listed_truth(corpus["out"])
+    got = corpus["data"].inputs
+    for name, cols in (("case_defendants", ["case_id", "defendant_id"]),
+                       ("offence_complainants", ["case_id", "defendant_id", "complainant_id"])):
+        a = getattr(got, name).select(cols).unique().sort(cols)
+        b = getattr(t, name).select(cols).unique().sort(cols)
+        assert a.equals(b), name
+    # what the lists cannot show moves these only a little
+    ro, tro = mine["repeat_offending"], truth["repeat_offending"]
+    assert abs(ro["convicted_defendants"] - tro["convicted_defendants"]) <= max(5, 0.6 * tro["convicted_defendants"])
+    n_mine = mine["delays"]["first_hearing_to_completion"]["n"]
+    n_truth = truth["delays"]["first_hearing_to_completion"]["n"]
+    assert abs(n_mine - n_truth) <= max(5, 0.25 * n_truth)
+
+
+@pytest.mark.xfail(strict=False, reason="truth.json also counts cases never listed (first hearing after the "
+                   "period) and outcomes no list prints; see test_oracle_counts_equal_truth")
+@pytest.mark.parametrize("scope", SCOPES)
+def test_oracle_equals_truth_json(corpus, scope):
+    mine = R.compute(corpus["data"], scope=scope, min_cell=0)
+    assert R.matches_truth(mine, corpus["truth"]["findings"][scope]) == []
+
+
+def test_findings_shape_and_disclosure(corpus):
+    f = R.compute(corpus["data"], scope=D.SCOPE_ALL, min_cell=10 ** 6)
+    for k in ("cases", "hearings", "defendants", "victims_linked_to_2plus_defendants", "cases_with_network_3plus",
+              "cases_with_network_5plus", "multi_defendant_cases_by_location", "delays", "repeat_offending",
+              "cross_boundary", "hotspots", "linkage", "filters", "scope"):
+        assert k in f, k
+    assert str(f["victims_linked_to_2plus_defendants"]).startswith("<")
+    row = f["multi_defendant_cases_by_location"][0]
+    assert {"pfa", "all_cases", "rate", "p_value", "q_value", "significant"} <= set(row)
+    km = f["delays"]["kaplan_meier"]["first_hearing_to_completion"]
+    assert km["overall"]["n"] == f["cases"] and km["by_year"]
+    blob = json.dumps(f, default=str)
+    victims = corpus["data"].inputs.offence_complainants["complainant_id"].unique().to_list()
+    assert not any(v in blob for v in victims[:200])
+
+
+def test_cli_writes_findings_and_report(corpus, tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from courtarchive.analyse.cli import app
+
+    monkeypatch.setenv("COURTARCHIVE_HOME", str(tmp_path / "home"))
+    out = tmp_path / "out"
+    args = ["--out", str(out), "--db", corpus["url"], "--oracle", str(corpus["out"] / "truth.json")]
+    r = CliRunner().invoke(app, args)
+    assert r.exit_code == 0, r.output
+    assert "cases in scope child-sexual-abuse" in r.output and "linked to two or more defendants" in r.output
+    f = json.loads((out / "findings.json").read_text())
+    assert f["scope"] == D.SCOPE_CSA and f["linkage"]["source"] == "oracle"
+    html = (out / "report.html").read_text()
+    assert "<link" not in html and "<script src" not in html          # everything inline
+    r2 = CliRunner().invoke(app, args + ["--scope", "all", "--json", "--no-report", "--min-cell", "0"])
+    assert r2.exit_code == 0, r2.output
+    assert json.loads(r2.output)["cases"] == corpus["data"].inputs.cases.height
+    assert json.loads(r2.output)["timings"]["cache"] == "hit"       # second run reuses the inputs
+    r3 = CliRunner().invoke(app, args + ["--scope", "no-such-group"])
+    assert r3.exit_code != 0
+
+
+def test_without_oracle_names_floor(corpus):
+    from courtarchive.store import Archive
+
+    a = Archive.open(corpus["url"])
+    data = I.from_archive(a)
+    a.close()
+    assert data.linkage["source"] in ("names", "linkage")
+    f = R.compute(data, scope=D.SCOPE_ALL)
+    assert f["cases"] == corpus["data"].inputs.cases.height
+
+
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="/usr/bin/chromium is not installed (apt-get install -y chromium)")
+def test_report_renders_in_chromium(corpus, tmp_path):
+    pw = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    from courtarchive.analyse.report import write_report
+
+    f = R.compute(corpus["data"], scope=D.SCOPE_ALL)
+    page_file = write_report(f, tmp_path / "report.html")
+    errors, remote = [], []
+    with pw.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=str(CHROMIUM),
+                              args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        try:
+            page = b.new_page()
+            page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.on("request", lambda r: remote.append(r.url) if not r.url.startswith(("file:", "data:", "about:")) else None)
+            page.goto(page_file.resolve().as_uri())
+            page.wait_for_selector(".vega-embed svg", timeout=20_000)
+            page.wait_for_timeout(500)
+            charts = page.locator(".vega-embed svg").count()
+            courts = page.locator("#map path.court").count()
+            networks = page.locator("svg.network").count()
+        finally:
+            b.close()
+    assert errors == [] and remote == []
+    assert charts >= 3 and courts >= 1 and networks >= 1
