@@ -1,6 +1,6 @@
 """Ingest: files -> parse (pure) -> intake gate (pseudonymise complainants) -> store.
 
-One transaction per file.  A file that cannot be read, parsed or validated is rejected with a
+Each file is atomic (one savepoint; files are committed in small groups).  A file that cannot be read, parsed or validated is rejected with a
 reason naming the file and the JSON path, recorded in the quarantine, and nothing of it is
 written; the other files go on.  The same file twice changes nothing (content hash).
 Memory does not grow with the number of files: files are streamed one at a time (parsing runs
@@ -10,6 +10,7 @@ in worker processes when `workers > 1`, with a bounded number of files in flight
 from __future__ import annotations
 
 import hashlib
+from collections import deque
 import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -169,44 +170,46 @@ def ingest(archive: Archive, paths: Iterable[str | Path], *, keyring: Keyring,
     report = IngestReport()
     tasks = ((str(p), headers, list_type, max_bytes) for p in iter_input_files(paths))
 
-    def handle(result) -> None:
+    def handle(w, result) -> None:
         path, h, parsed, rejection, gate_report = result
         if parsed is None and rejection is None:  # already archived: nothing to parse or write
             o = FileOutcome(path, "duplicate", publication_id=gate_report)
         elif rejection is not None:
             reason, jp = rejection
-            archive.quarantine(source_name=path, reason=reason, json_path=jp, content_hash=h)
+            w.quarantine(source_name=path, reason=reason, json_path=jp, content_hash=h)
             o = FileOutcome(path, "rejected", reason=reason, json_path=jp)
         else:
             try:
-                w = archive.write(parsed, content_hash=h)
+                res = w.write(parsed, content_hash=h)
             except Exception as e:  # e.g. a constraint the parser did not foresee: reject the file
                 reason = f"store refused the document ({type(e).__name__}: {str(e).splitlines()[0]})"
-                archive.quarantine(source_name=path, reason=reason, content_hash=h)
+                w.quarantine(source_name=path, reason=reason, content_hash=h)
                 o = FileOutcome(path, "rejected", reason=reason)
             else:
-                o = FileOutcome(path, w.status, hearings=w.hearings, publication_id=w.publication_id,
-                                complainants=w.complainants,
+                o = FileOutcome(path, res.status, hearings=res.hearings, publication_id=res.publication_id,
+                                complainants=res.complainants,
                                 unparsed_complainant_refs=getattr(gate_report, "unparsed_total", 0))
         report.add(o)
         if on_file:
             on_file(o)
 
-    if workers <= 1:
-        _init_worker(keyring.key, keyring.old_keys, archive.has_publication)
-        for t in tasks:
-            handle(_prepare(t))
-        return report
+    # each file is atomic (a savepoint); files are committed in groups (Archive.writer)
+    with archive.writer() as w:
+        if workers <= 1:
+            _init_worker(keyring.key, keyring.old_keys, archive.has_publication)
+            for t in tasks:
+                handle(w, _prepare(t))
+            return report
 
-    with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker,
-                             initargs=(keyring.key, keyring.old_keys, archive.url)) as pool:
-        # bounded in-flight window: memory stays flat however many files there are
-        window = workers * 4
-        pending = []
-        for t in tasks:
-            pending.append(pool.submit(_prepare, t))
-            if len(pending) >= window:
-                handle(pending.pop(0).result())
-        for fut in pending:
-            handle(fut.result())
+        with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker,
+                                 initargs=(keyring.key, keyring.old_keys, archive.url)) as pool:
+            # bounded in-flight window: memory stays flat however many files there are
+            window = workers * 8
+            pending: deque = deque()
+            for t in tasks:
+                pending.append(pool.submit(_prepare, t))
+                if len(pending) >= window:
+                    handle(w, pending.popleft().result())
+            while pending:
+                handle(w, pending.popleft().result())
     return report

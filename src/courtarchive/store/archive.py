@@ -12,7 +12,10 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import importlib.resources
+import functools
+import operator
 import re
+import time
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator
 
@@ -20,13 +23,16 @@ import msgspec
 import pyarrow as pa
 import sqlalchemy as sa
 
-from ..model import ENTITIES, ParsedList
+from ..model import ENTITIES, RECORD_TYPES, ParsedList
 from ..model.declaration import Entity
 from . import migrate
 from .engine import is_sqlite, make_engine
 from .tables import TABLES, id_sequence
 
 T = TABLES
+
+#: ids reserved from id_sequence per round trip (see Archive._take_ids)
+ID_BLOCK = 10_000
 
 
 class StoreError(Exception):
@@ -163,6 +169,9 @@ class Archive:
         self.url = url
         self.engine = make_engine(url)
         self._courts: CourtResolver | None = None
+        self._id_blocks: dict[str, tuple[int, int]] = {}
+        self._pending_courts: list[dict] = []
+        self._ph = "?" if is_sqlite(self.engine) else "%s"   # DBAPI placeholder
 
     # ------------------------------------------------------------------ lifecycle
     @classmethod
@@ -204,17 +213,30 @@ class Archive:
 
     # ------------------------------------------------------------------ ids and bulk rows
     def _take_ids(self, conn, name: str, n: int) -> int:
-        """Reserve n ids for table `name`; returns the first. Runs inside the caller's txn."""
+        """Reserve n ids for table `name`; returns the first. Runs inside the caller's txn.
+
+        Ids are reserved from `id_sequence` in blocks of at least ID_BLOCK and handed out from
+        memory; the block belongs to the transaction that reserved it (`_forget_ids` drops it
+        when that transaction rolls back, so no id can be handed out twice)."""
         if n <= 0:
             return 0
-        row = conn.execute(
-            sa.update(id_sequence).where(id_sequence.c.name == name)
-            .values(next_id=id_sequence.c.next_id + n).returning(id_sequence.c.next_id)
-        ).first()
-        if row is None:
-            conn.execute(sa.insert(id_sequence).values(name=name, next_id=1 + n))
-            return 1
-        return row[0] - n
+        nxt, end = self._id_blocks.get(name, (0, 0))
+        if nxt + n > end:
+            size = max(n, ID_BLOCK)
+            row = conn.exec_driver_sql(
+                f"UPDATE id_sequence SET next_id = next_id + {int(size)} WHERE name = {self._ph} RETURNING next_id",
+                (name,)).first()
+            if row is None:
+                conn.exec_driver_sql(f"INSERT INTO id_sequence (name, next_id) VALUES ({self._ph}, {self._ph})",
+                                     (name, 1 + size))
+                nxt, end = 1, 1 + size
+            else:
+                nxt, end = row[0] - size, row[0]
+        self._id_blocks[name] = (nxt + n, end)
+        return nxt
+
+    def _forget_ids(self) -> None:
+        self._id_blocks = {}
 
     def _bulk_insert(self, conn, entity: Entity, rows: list[tuple], columns: list[str]) -> None:
         if not rows:
@@ -229,19 +251,32 @@ class Archive:
                 for r in rows:
                     cp.write_row(r)
 
-    def _rows(self, entity: Entity, records: Iterable, extra: dict[str, list]) -> tuple[list[str], list[tuple]]:
-        """Turn records into tuples for the entity's stored columns (plus resolved extras)."""
+    @functools.lru_cache(maxsize=None)
+    def _row_plan(self, name: str):
+        """Per entity: stored record fields, their positions in the record, value adaptors."""
+        entity = ENTITIES[name]
+        rtype = RECORD_TYPES[name]
+        order = {f: i for i, f in enumerate(rtype.__struct_fields__)}
         recfields = [f for f in entity.columns if f.parsed and f.name != "id"]
-        cols = ["id"] + [f.name for f in recfields] + list(extra)
+        idx = [order[f.name] for f in recfields]
         adapt = _sqlite_value if self.sqlite else _pg_value
-        conv = [adapt(f.kind) for f in recfields]
-        extra_lists = list(extra.values())
-        out = []
-        for i, rec in enumerate(records):
-            vals = [getattr(rec, f.name) for f in recfields]
-            vals = [c(v) if c else v for c, v in zip(conv, vals)]
-            out.append(tuple([None] + vals + [lst[i] for lst in extra_lists]))
-        return cols, out
+        conv = [(j, adapt(f.kind)) for j, f in enumerate(recfields) if adapt(f.kind)]
+        return [f.name for f in recfields], idx, conv
+
+    def _rows(self, name: str, records: list, ids: list[int], extra: dict[str, list]) -> tuple[list[str], list[tuple]]:
+        """Turn records into tuples: id, the entity's stored record fields, resolved extras."""
+        names, idx, conv = self._row_plan(name)
+        astuple = msgspec.structs.astuple
+        getter = operator.itemgetter(*idx)
+        cols = ["id"] + names + list(extra)
+        vals = [list(getter(astuple(r))) for r in records]
+        for j, c in conv:
+            for v in vals:
+                x = v[j]
+                if x is not None:
+                    v[j] = c(x)
+        extra_rows = list(zip(*extra.values())) if extra else [()] * len(records)
+        return cols, [(i, *v, *e) for i, v, e in zip(ids, vals, extra_rows)]
 
     # ------------------------------------------------------------------ courts
     def _load_reference_courts(self) -> int:
@@ -299,24 +334,23 @@ class Archive:
 
     def write(self, parsed: ParsedList, *, content_hash: str) -> WriteResult:
         """Store one parsed, gated document in one transaction. Idempotent by content hash."""
+        with self.writer() as w:
+            return w.write(parsed, content_hash=content_hash)
+
+    def writer(self, *, max_files: int = 200, max_seconds: float = 1.0) -> "Writer":
+        """A writing session for many files: each file is atomic (its own SAVEPOINT: all of it
+        or nothing of it), and files are committed in groups (every `max_files` files or
+        `max_seconds`), which saves a commit per small file.  A crash loses at most the
+        uncommitted group, which the next (idempotent) run stores again."""
+        return Writer(self, max_files=max_files, max_seconds=max_seconds)
+
+    def _write(self, conn, parsed: ParsedList, content_hash: str) -> WriteResult:
         if parsed.raw_complainants:
             raise StoreError("refusing to store a document whose complainants have not passed the "
                              "intake gate (ParsedList.raw_complainants is not empty)")
-        self._pending_courts: list[dict] = []
-        try:
-            with self.engine.begin() as conn:
-                return self._write(conn, parsed, content_hash)
-        except Exception:
-            # courts created in a rolled-back transaction must not stay in the cache
-            if self._pending_courts:
-                self._courts = None
-            raise
-        finally:
-            self._pending_courts = []
-
-    def _write(self, conn, parsed: ParsedList, content_hash: str) -> WriteResult:
         P = T["publication"]
-        existing = conn.execute(sa.select(P.c.id).where(P.c.content_hash == content_hash)).scalar()
+        existing = conn.exec_driver_sql(f"SELECT id FROM publication WHERE content_hash = {self._ph}",
+                                        (content_hash,)).scalar()
         if existing is not None:
             return WriteResult("duplicate", existing)
         meta = parsed.meta
@@ -385,10 +419,8 @@ class Archive:
     def _insert(self, conn, name: str, records: list, ids: list[int], **extra: list) -> None:
         if not records:
             return
-        entity = ENTITIES[name]
-        cols, rows = self._rows(entity, records, extra)
-        rows = [(i,) + r[1:] for i, r in zip(ids, rows)]
-        self._bulk_insert(conn, entity, rows, cols)
+        cols, rows = self._rows(name, records, ids, extra)
+        self._bulk_insert(conn, ENTITIES[name], rows, cols)
 
     def _cases(self, conn, hearings, keys, h_court, pub_id) -> list[int | None]:
         C = T["case"]
@@ -396,7 +428,9 @@ class Archive:
         found: dict[str, int] = {}
         for i in range(0, len(wanted), 500):
             chunk = wanted[i:i + 500]
-            for cid, key in conn.execute(sa.select(C.c.id, C.c.case_key).where(C.c.case_key.in_(chunk))):
+            marks = ", ".join([self._ph] * len(chunk))
+            for cid, key in conn.exec_driver_sql(
+                    f'SELECT id, case_key FROM "case" WHERE case_key IN ({marks})', tuple(chunk)):
                 found[key] = cid
         new = [k for k in wanted if k not in found]
         first = self._take_ids(conn, "case", len(new))
@@ -425,12 +459,18 @@ class Archive:
         if meta.content_date is None:
             return []
         P = T["publication"]
+        ph = self._ph
+        court_col, court_val = ("court_id", court_id) if court_id is not None else ("court_name", meta.court_name)
+        day = meta.content_date.isoformat() if self.sqlite else meta.content_date
+        n = conn.exec_driver_sql(
+            f"SELECT count(*) FROM publication WHERE list_type = {ph} AND content_date = {ph} AND {court_col} = {ph}",
+            (meta.list_type, day, court_val)).scalar()
+        if n < 2:
+            return []
         same_court = (P.c.court_id == court_id) if court_id is not None else (P.c.court_name == meta.court_name)
         rows = conn.execute(sa.select(P.c.id, P.c.published_at, P.c.version, P.c.superseded_by)
                             .where(P.c.list_type == meta.list_type, P.c.content_date == meta.content_date,
                                    same_court)).all()
-        if len(rows) < 2:
-            return []
 
         def order(r):
             return (r.published_at or dt.datetime.min, _version_key(r.version), r.id)
@@ -445,11 +485,17 @@ class Archive:
     def quarantine(self, *, source_name: str, reason: str, json_path: str | None = None,
                    content_hash: str | None = None) -> int:
         with self.engine.begin() as conn:
-            qid = self._take_ids(conn, "quarantine", 1)
-            conn.execute(sa.insert(T["quarantine"]).values(
-                id=qid, source_name=source_name, reason=reason, json_path=json_path,
-                content_hash=content_hash, rejected_at=dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)))
-            return qid
+            try:
+                return self._quarantine(conn, source_name, reason, json_path, content_hash)
+            finally:
+                self._forget_ids()
+
+    def _quarantine(self, conn, source_name, reason, json_path, content_hash) -> int:
+        qid = self._take_ids(conn, "quarantine", 1)
+        conn.execute(sa.insert(T["quarantine"]).values(
+            id=qid, source_name=source_name, reason=reason, json_path=json_path,
+            content_hash=content_hash, rejected_at=dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)))
+        return qid
 
     # ------------------------------------------------------------------ reading
     def current_publications(self):
@@ -542,6 +588,76 @@ class Archive:
             cols = kw.get("columns") or [c.name for c in t.c]
             return pa.table({c: pa.array([], type=_arrow_type(ENTITIES[name].field(c).kind)) for c in cols})
         return pa.Table.from_batches(batches)
+
+
+class Writer:
+    """A batched writing session (see `Archive.writer`). Use as a context manager."""
+
+    def __init__(self, archive: Archive, *, max_files: int, max_seconds: float):
+        self.a = archive
+        self.max_files, self.max_seconds = max_files, max_seconds
+        self.conn = None
+        self.txn = None
+        self.files = 0
+        self.started = 0.0
+
+    def __enter__(self) -> "Writer":
+        self.conn = self.a.engine.connect().execution_options(writer=True)
+        return self
+
+    def _begin(self) -> None:
+        if self.txn is None:
+            self.txn = self.conn.begin()
+            self.files = 0
+            self.started = time.monotonic()
+
+    def _file(self, fn):
+        """Run fn(conn) for one file inside a SAVEPOINT of the group transaction."""
+        self._begin()
+        sp = self.conn.begin_nested()
+        blocks = dict(self.a._id_blocks)
+        courts = list(self.a._pending_courts)
+        try:
+            out = fn(self.conn)
+        except BaseException:
+            sp.rollback()
+            # ids taken in the savepoint were rolled back with it: take them again later
+            self.a._id_blocks = blocks
+            if len(self.a._pending_courts) != len(courts):
+                self.a._courts = None      # courts created in the savepoint are gone
+                self.a._pending_courts = courts
+            raise
+        sp.commit()
+        self.files += 1
+        if self.files >= self.max_files or time.monotonic() - self.started >= self.max_seconds:
+            self.commit()
+        return out
+
+    def write(self, parsed: ParsedList, *, content_hash: str) -> WriteResult:
+        return self._file(lambda conn: self.a._write(conn, parsed, content_hash))
+
+    def quarantine(self, *, source_name: str, reason: str, json_path: str | None = None,
+                   content_hash: str | None = None) -> int:
+        return self._file(lambda conn: self.a._quarantine(conn, source_name, reason, json_path, content_hash))
+
+    def commit(self) -> None:
+        if self.txn is not None:
+            self.txn.commit()
+            self.txn = None
+            self.a._pending_courts = []
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        try:
+            if exc_type is None:
+                self.commit()
+            elif self.txn is not None:
+                self.txn.rollback()
+                self.txn = None
+                self.a._courts = None
+                self.a._pending_courts = []
+        finally:
+            self.a._forget_ids()
+            self.conn.close()
 
 
 _ARROW = {"str": pa.string(), "text": pa.string(), "int": pa.int64(), "bigint": pa.int64(),

@@ -29,9 +29,13 @@ def make_engine(url: str) -> sa.Engine:
 
         @event.listens_for(engine, "begin")
         def _begin(conn):  # pragma: no cover
-            # IMMEDIATE: take the write lock at the start, so two writers queue instead of
-            # failing half-way with "database is locked" on upgrade from a read lock
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
+            # writers (connections with execution option writer=True) take the write lock at
+            # the start (IMMEDIATE), so two writers queue instead of failing half-way with
+            # "database is locked"; readers begin DEFERRED and never wait for a writer (WAL)
+            if conn.get_execution_options().get("writer"):
+                conn.exec_driver_sql("BEGIN IMMEDIATE")
+            else:
+                conn.exec_driver_sql("BEGIN")
 
         return engine
     if u.get_backend_name() == "postgresql":
