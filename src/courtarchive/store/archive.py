@@ -566,20 +566,40 @@ class Archive:
 
     def iter_arrow(self, name: str, *, columns: list[str] | None = None, batch_size: int = 100_000,
                    current_only: bool = False) -> Iterator[pa.RecordBatch]:
-        """Stream a table as Arrow record batches (analytics engines and exports read this)."""
+        """Stream a table as Arrow record batches (analytics engines and exports read this).
+
+        Reads with the raw DBAPI cursor (no per-row SQLAlchemy objects) and converts whole
+        columns: on SQLite, dates/times arrive as ISO text and are cast by Arrow."""
         t = T[name]
         cols = [t.c[c] for c in columns] if columns else list(t.c)
         q = sa.select(*cols)
         if current_only and "publication_id" in t.c:
             q = q.where(t.c.publication_id.in_(self.current_publications()))
         q = q.order_by(t.c.id) if "id" in t.c else q
-        schema = pa.schema([pa.field(c.name, _arrow_type(ENTITIES[name].field(c.name).kind)) for c in cols])
-        with self.engine.connect().execution_options(stream_results=True, yield_per=batch_size) as conn:
-            result = conn.execute(q)
-            for part in result.partitions(batch_size):
-                arrays = list(zip(*part)) if part else [[] for _ in cols]
-                yield pa.RecordBatch.from_arrays(
-                    [pa.array(list(a), type=f.type) for a, f in zip(arrays, schema)], schema=schema)
+        kinds = [ENTITIES[name].field(c.name).kind for c in cols]
+        schema = pa.schema([pa.field(c.name, _arrow_type(k)) for c, k in zip(cols, kinds)])
+        compiled = q.compile(dialect=self.engine.dialect, compile_kwargs={"literal_binds": True})
+        with self.engine.connect() as conn:
+            raw = conn.connection.driver_connection
+            cur = raw.cursor(name=f"arrow_{id(self)}") if not self.sqlite else raw.cursor()
+            try:
+                cur.execute(str(compiled))
+                while True:
+                    rows = cur.fetchmany(batch_size)
+                    if not rows:
+                        break
+                    yield pa.RecordBatch.from_arrays(
+                        [self._arrow_column(list(col), kind, field.type)
+                         for col, kind, field in zip(zip(*rows), kinds, schema)], schema=schema)
+            finally:
+                cur.close()
+
+    def _arrow_column(self, values: list, kind: str, typ: pa.DataType) -> pa.Array:
+        if self.sqlite and kind in ("date", "datetime"):
+            return pa.array(values, pa.string()).cast(typ)
+        if self.sqlite and kind == "bool":
+            return pa.array(values, pa.int64()).cast(pa.bool_())
+        return pa.array(values, typ)
 
     def to_arrow(self, name: str, **kw) -> pa.Table:
         batches = list(self.iter_arrow(name, **kw))
