@@ -42,6 +42,13 @@ def current(engine: sa.Engine) -> str | None:
         return MigrationContext.configure(conn).get_current_revision()
 
 
+def head() -> str:
+    """The newest revision the shipped migrations define."""
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
 def check(engine: sa.Engine) -> list:
     with engine.connect() as conn:
         mc = MigrationContext.configure(conn, opts={"compare_type": True})
