@@ -283,3 +283,328 @@ QUARANTINE = _add(Entity(
 
 #: which entities a parser emits, in dependency order
 PARSED_ENTITIES: tuple[str, ...] = ("hearing", "party", "offence", "complainant")
+
+
+# ---- link stage ----
+# Entities written by `courtarchive link` (package courtarchive.link; store side in
+# store/linkage.py).  A *person* is a linked cluster of mentions (defendant party rows, or
+# pseudonymised complainant rows) with an id that stays stable across runs; a *network* is a
+# component or Leiden community of the defendant graph.  No cleartext of complainants here either:
+# complainant persons are clusters of tokens.
+
+LINK_RUN = _add(Entity(
+    "link_run", "One run of the link stage (full or incremental): its model, thresholds and counts.",
+    (
+        F("id", "bigint", "internal", nullable=False, parsed=False),
+        F("mode", "str", "internal", nullable=False, doc="full | incremental"),
+        F("engine", "str", "internal", doc="duckdb | spark"),
+        F("started_at", "datetime", "internal", nullable=False),
+        F("finished_at", "datetime", "internal"),
+        F("status", "str", "internal", nullable=False, doc="running | done | failed"),
+        F("threshold", "float", "internal", doc="match probability at or above which pairs link"),
+        F("review_low", "float", "internal", doc="lower bound of the review band"),
+        F("review_high", "float", "internal", doc="upper bound (exclusive) of the review band"),
+        F("model", "json", "internal",
+          doc="the trained Splink model (settings with m/u parameters); incremental runs reuse it"),
+        F("stats", "json", "internal", doc="counts: mentions, persons, merges, splits, unlinkable ..."),
+    ),
+    parsed=False,
+))
+
+PERSON = _add(Entity(
+    "person", "A linked person: a cluster of defendant mentions or of complainant mentions. "
+              "The id is stable across runs (a re-formed cluster keeps the id of the cluster it "
+              "shares most mentions with).",
+    (
+        F("id", "bigint", "internal", nullable=False, parsed=False),
+        F("kind", "str", "internal", nullable=False, index=True, doc="defendant | complainant"),
+        F("mentions", "int", "internal", doc="number of mentions in the cluster"),
+        F("created_run_id", "bigint", "internal", ref="link_run"),
+        F("updated_run_id", "bigint", "internal", ref="link_run"),
+        F("retired_run_id", "bigint", "internal", ref="link_run",
+          doc="set when the cluster no longer exists (merged into another or split up)"),
+        F("merged_into", "bigint", "internal", ref="person", doc="the person this one was merged into"),
+    ),
+    parsed=False,
+))
+
+PERSON_MENTION = _add(Entity(
+    "person_mention", "Which person each mention belongs to (current assignment; one row per mention).",
+    (
+        F("id", "bigint", "internal", nullable=False, parsed=False),
+        F("person_id", "bigint", "internal", nullable=False, ref="person", index=True),
+        F("kind", "str", "internal", nullable=False, doc="defendant | complainant"),
+        F("party_id", "bigint", "internal", ref="party", unique=True, doc="the defendant mention"),
+        F("complainant_id", "bigint", "internal", ref="complainant", unique=True,
+          doc="the complainant mention"),
+        F("run_id", "bigint", "internal", ref="link_run", doc="the run that last assigned it"),
+        F("probability", "float", "internal",
+          doc="highest match probability of an edge joining the mention to its cluster (null: alone)"),
+    ),
+    parsed=False,
+))
+
+NETWORK = _add(Entity(
+    "network", "A network of linked defendants: a connected component of the defendant graph, or "
+               "a Leiden community inside one.  Stable ids as for persons.",
+    (
+        F("id", "bigint", "internal", nullable=False, parsed=False),
+        F("kind", "str", "internal", nullable=False, index=True, doc="component | community"),
+        F("parent_id", "bigint", "internal", ref="network", doc="for a community: its component"),
+        F("size", "int", "internal", doc="distinct defendants (persons)"),
+        F("cases", "int", "internal", doc="distinct cases of its defendants"),
+        F("complainants", "int", "internal", doc="distinct complainant persons linked to it"),
+        F("created_run_id", "bigint", "internal", ref="link_run"),
+        F("updated_run_id", "bigint", "internal", ref="link_run"),
+        F("retired_run_id", "bigint", "internal", ref="link_run"),
+    ),
+    parsed=False,
+))
+
+NETWORK_MEMBER = _add(Entity(
+    "network_member", "A defendant (person) in a network (current membership).",
+    (
+        F("id", "bigint", "internal", nullable=False, parsed=False),
+        F("network_id", "bigint", "internal", nullable=False, ref="network", index=True),
+        F("person_id", "bigint", "internal", nullable=False, ref="person", index=True),
+        F("run_id", "bigint", "internal", ref="link_run"),
+    ),
+    parsed=False,
+    uniques=(("network_id", "person_id"),),
+))
+
+REVIEW_DECISION = _add(Entity(
+    "review_decision", "A reviewer's decision on a pair of defendant mentions; every later run respects "
+                       "it (same: must-link; different: cannot-link).  The latest decision on a pair wins.",
+    (
+        F("id", "bigint", "internal", nullable=False, parsed=False),
+        F("party_a", "bigint", "internal", nullable=False, ref="party", index=True, doc="smaller party id"),
+        F("party_b", "bigint", "internal", nullable=False, ref="party", index=True, doc="larger party id"),
+        F("decision", "str", "internal", nullable=False, doc="same | different"),
+        F("reviewer", "str", "internal", nullable=False),
+        F("decided_at", "datetime", "internal", nullable=False),
+        F("note", "text", "internal"),
+        F("applied_run_id", "bigint", "internal", ref="link_run", doc="first run that applied it"),
+    ),
+    parsed=False,
+))
+
+REVIEW_QUEUE = _add(Entity(
+    "review_queue", "Pairs of defendant mentions whose match probability fell in the review band at "
+                    "the latest run, with no decision yet.  Replaced by every run.",
+    (
+        F("id", "bigint", "internal", nullable=False, parsed=False),
+        F("run_id", "bigint", "internal", ref="link_run", index=True),
+        F("party_a", "bigint", "internal", nullable=False, ref="party", index=True),
+        F("party_b", "bigint", "internal", nullable=False, ref="party"),
+        F("match_probability", "float", "internal"),
+        F("match_weight", "float", "internal"),
+        F("person_a", "bigint", "internal", ref="person"),
+        F("person_b", "bigint", "internal", ref="person"),
+    ),
+    parsed=False,
+))
+
+
+# ---- governance ----
+# Entities written by package courtarchive.governance (store side in store/governance.py): the
+# accounts the disclosure gate knows, reporting-restriction orders, legal holds, retention runs and
+# the coarse attributes kept when raw identities expire, the hash-chained audit log, rights
+# requests, convictions (spent-conviction computation), exports and approved recipient domains.
+# No cleartext of a data subject is stored in any of them: subjects appear as ids or keyed tokens.
+
+ACCOUNT = _add(Entity(
+    "account", "A user of the archive with a role; verified media carry a verification record "
+               "(press card, employer, who verified, expiry 365 days after verification).",
+    (
+        F("id", "bigint", "internal", nullable=False, parsed=False),
+        F("username", "str", "internal", nullable=False, unique=True),
+        F("email", "str", "internal"),
+        F("role", "str", "internal", nullable=False, doc="public | verified_media | analyst | admin"),
+        F("organisation", "str", "internal", doc="employer / organisation"),
+        F("press_card", "str", "internal", doc="press card number (e.g. UK Press Card)"),
+        F("press_card_issuer", "str", "internal"),
+        F("verified_by", "str", "internal", doc="the person who checked the accreditation"),
+        F("verified_at", "datetime", "internal"),
+        F("verification_expires", "datetime", "internal", doc="verified_at + 365 days"),
+        F("active", "bool", "internal"),
+        F("created_at", "datetime", "internal", nullable=False),
+    ),
+    parsed=False,
+))
+
+RESTRICTION = _add(Entity(
+    "restriction", "A reporting restriction attached to a case (or one party of it): the law, the "
+                   "scope, start and end; read from list flags / reportingRestrictionDetail or "
+                   "entered by a person.  Lifting needs a person (lifted_by).",
+    (
+        F("id", "bigint", "internal", nullable=False, parsed=False),
+        F("rule", "str", "internal", nullable=False, index=True, doc="rule id in governance.rules"),
+        F("law", "str", "internal", nullable=False, doc="citation, e.g. YJCEA 1999 s.45"),
+        F("case_id", "bigint", "internal", ref="case", index=True),
+        F("party_id", "bigint", "internal", ref="party", index=True),
+        F("hearing_id", "bigint", "internal", ref="hearing"),
+        F("scope", "str", "internal", nullable=False, doc="case | party | wording"),
+        F("start_date", "date", "internal"),
+        F("end_kind", "str", "internal", nullable=False, doc="until_18 | lifetime | date | until_lifted"),
+        F("end_date", "date", "internal"),
+        F("source", "str", "internal", nullable=False, doc="list_flag | detail_text | manual"),
+        F("source_hash", "str", "internal", unique=True,
+          doc="sha256 of (rule, case, party, hearing, source text): makes syncing idempotent"),
+        F("created_at", "datetime", "internal", nullable=False),
+        F("created_by", "str", "internal"),
+        F("lifted_at", "datetime", "internal"),
+        F("lifted_by", "str", "internal"),
+        F("lift_reason", "text", "internal"),
+    ),
+    parsed=False,
+))
+
+HOLD = _add(Entity(
+    "hold", "A legal hold: pauses retention expiry and erasure for its scope until released.",
+    (
+        F("id", "bigint", "internal", nullable=False, parsed=False),
+        F("scope", "str", "internal", nullable=False, doc="archive | court | case | person"),
+        F("ref", "str", "internal", doc="court id, case id/URN, person id or party:<id>; none for archive"),
+        F("reason", "text", "internal", nullable=False),
+        F("authority", "text", "internal", nullable=False, doc="who or what requires it (order, claim, regulator)"),
+        F("created_at", "datetime", "internal", nullable=False),
+        F("created_by", "str", "internal", nullable=False),
+        F("released_at", "datetime", "internal"),
+        F("released_by", "str", "internal"),
+        F("release_reason", "text", "internal"),
+    ),
+    parsed=False,
+))
+
+RETENTION_RUN = _add(Entity(
+    "retention_run", "One run of the expiry job (pseudonymise-on-expiry) or of an erasure: counts "
+                     "and a proof hash chained over every committed batch.",
+    (
+        F("id", "bigint", "internal", nullable=False, parsed=False),
+        F("kind", "str", "internal", nullable=False, doc="expire | erase"),
+        F("started_at", "datetime", "internal", nullable=False),
+        F("finished_at", "datetime", "internal"),
+        F("status", "str", "internal", nullable=False, doc="running | done | failed | interrupted"),
+        F("as_of", "date", "internal", nullable=False, doc="the 'now' the cut-offs were computed from"),
+        F("actor", "str", "internal"),
+        F("profile", "json", "internal", doc="the licence profile's retention settings used"),
+        F("counts", "json", "internal", doc="publications, parties, fields, held, hooks ..."),
+        F("proof_hash", "str", "internal", doc="sha256 chain over the committed batches' row ids and tokens"),
+        F("batches", "int", "internal"),
+    ),
+    parsed=False,
+))
+
+PARTY_COARSE = _add(Entity(
+    "party_coarse", "Coarse attributes kept for a party whose raw identity expired (analysis keeps "
+                    "working): its keyed person token, age band, outward postcode, police force area.",
+    (
+        F("id", "bigint", "internal", nullable=False, parsed=False),
+        F("party_id", "bigint", "internal", nullable=False, ref="party", unique=True),
+        F("token", "str", "pseudonym", index=True, doc="Keyring.token('person', normalised name|dob)"),
+        F("key_id", "str", "internal"),
+        F("age_band", "str", "pseudonym", doc="e.g. 18-24, 25-34, under 18"),
+        F("outward_postcode", "str", "pseudonym"),
+        F("police_force_area", "str", "pseudonym"),
+        F("run_id", "bigint", "internal", ref="retention_run"),
+    ),
+    parsed=False,
+))
+
+AUDIT_EVENT = _add(Entity(
+    "audit_event", "Append-only, hash-chained log of every search, view, export, alert, admin action "
+                   "and deletion.  hash = sha256(prev_hash + canonical event); never updated.",
+    (
+        F("id", "bigint", "internal", nullable=False, parsed=False, doc="equals seq"),
+        F("seq", "bigint", "internal", nullable=False, unique=True, doc="1, 2, 3 ... without gaps"),
+        F("time", "datetime", "internal", nullable=False),
+        F("actor", "str", "internal", nullable=False),
+        F("role", "str", "internal", nullable=False),
+        F("action", "str", "internal", nullable=False, index=True),
+        F("purpose", "str", "internal"),
+        F("object", "text", "internal", doc="what was touched: entity:id list, never a cleartext identity"),
+        F("details", "json", "internal"),
+        F("prev_hash", "str", "internal", nullable=False),
+        F("hash", "str", "internal", nullable=False),
+    ),
+    parsed=False,
+))
+
+RIGHTS_REQUEST = _add(Entity(
+    "rights_request", "A data subject's request (access, erasure, rectification, objection) and the "
+                      "decision on it, incl. the journalism exemption (DPA 2018 Sch 2 para 26) with reasons.",
+    (
+        F("id", "bigint", "internal", nullable=False, parsed=False),
+        F("kind", "str", "internal", nullable=False, doc="access | erasure | rectification | objection"),
+        F("received_at", "datetime", "internal", nullable=False),
+        F("subject_token", "str", "pseudonym", doc="keyed token of the subject's name (and DOB): no cleartext"),
+        F("found", "json", "internal", doc="what was found: counts and row ids per table"),
+        F("status", "str", "internal", nullable=False, doc="open | decided | done"),
+        F("decision", "str", "internal", doc="comply | partial | refuse_exempt"),
+        F("exemption", "str", "internal", doc="e.g. DPA 2018 Sch 2 para 26"),
+        F("reasons", "text", "internal"),
+        F("decided_by", "str", "internal"),
+        F("decided_at", "datetime", "internal"),
+        F("completed_at", "datetime", "internal"),
+    ),
+    parsed=False,
+))
+
+CONVICTION = _add(Entity(
+    "conviction", "A conviction with its sentence, and when it becomes spent (Rehabilitation of "
+                  "Offenders Act 1974 as amended 2023).",
+    (
+        F("id", "bigint", "internal", nullable=False, parsed=False),
+        F("party_id", "bigint", "internal", ref="party", index=True),
+        F("case_id", "bigint", "internal", ref="case", index=True),
+        F("offence_id", "bigint", "internal", ref="offence"),
+        F("offence_code", "str", "internal"),
+        F("conviction_date", "date", "internal", nullable=False),
+        F("sentence_type", "str", "internal", nullable=False,
+          doc="custody | suspended | community | yro | fine | conditional_discharge | absolute_discharge | "
+              "bind_over | life | ipp | extended"),
+        F("custody_months", "float", "internal", doc="length of custodial sentence (incl. suspended)"),
+        F("sentence_end", "date", "internal", doc="end of the sentence incl. licence / end of the order"),
+        F("under_18", "bool", "internal", doc="under 18 at conviction"),
+        F("sch18", "bool", "internal", doc="Sentencing Code Sch 18 offence"),
+        F("spent_on", "date", "internal", doc="null when never spent"),
+        F("never_spent", "bool", "internal"),
+        F("basis", "text", "internal", doc="how spent_on was computed"),
+    ),
+    parsed=False,
+))
+
+EXPORT_RECORD = _add(Entity(
+    "export_record", "An export or alert delivery made through the disclosure gate: who, for whom, "
+                     "watermark, and whether its file was purged on expiry.",
+    (
+        F("id", "bigint", "internal", nullable=False, parsed=False),
+        F("username", "str", "internal", nullable=False),
+        F("role", "str", "internal", nullable=False),
+        F("kind", "str", "internal", nullable=False, doc="export | alert | digest"),
+        F("what", "str", "internal"),
+        F("path", "text", "internal", doc="file written (exports cache)"),
+        F("rows", "int", "internal"),
+        F("recipient", "str", "internal"),
+        F("recipient_domain", "str", "internal", index=True),
+        F("watermark", "str", "internal"),
+        F("created_at", "datetime", "internal", nullable=False),
+        F("purged_at", "datetime", "internal"),
+    ),
+    parsed=False,
+))
+
+DOMAIN_APPROVAL = _add(Entity(
+    "domain_approval", "A recipient e-mail domain an admin approved (free webmail is refused otherwise).",
+    (
+        F("id", "bigint", "internal", nullable=False, parsed=False),
+        F("domain", "str", "internal", nullable=False, index=True),
+        F("organisation", "str", "internal"),
+        F("approved_by", "str", "internal", nullable=False),
+        F("reason", "text", "internal", nullable=False),
+        F("approved_at", "datetime", "internal", nullable=False),
+        F("revoked_at", "datetime", "internal"),
+    ),
+    parsed=False,
+))

@@ -157,6 +157,7 @@ STAGE_CLIS = (
     ("courtarchive.generate.cli", "commands", None),
     ("courtarchive.link.cli", "group", "link"),
     ("courtarchive.analyse.cli", "commands", None),
+    ("courtarchive.governance.cli", "commands", None),
 )
 
 

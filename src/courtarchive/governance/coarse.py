@@ -1,0 +1,112 @@
+"""Keyed person tokens and coarse attributes: what replaces a raw identity.
+
+Used by the disclosure gate (analysts see tokens and coarse attributes, never names) and by the
+expiry job (pseudonymise-on-expiry writes the same token into the name fields, so links made
+before and after expiry join).  The token is ``Keyring.token("person", identity)`` where
+``identity = normalise_name(full name) + "|" + ISO date of birth`` (empty when unknown).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from functools import lru_cache
+
+from .pseudonym import Keyring, normalise_name
+
+TOKEN_PREFIX = "~p:"     # marks a name field that holds a pseudonym (never a real name)
+
+_POSTCODE = re.compile(r"^\s*([A-Za-z]{1,2}[0-9][A-Za-z0-9]?)\s*([0-9][A-Za-z]{2})?\s*$")
+_POSTCODE_ANY = re.compile(r"\b([A-Za-z]{1,2}[0-9][A-Za-z0-9]?)\s*[0-9][A-Za-z]{2}\b")
+
+AGE_BANDS = ((0, 17, "under 18"), (18, 24, "18-24"), (25, 34, "25-34"), (35, 44, "35-44"),
+             (45, 54, "45-54"), (55, 64, "55-64"), (65, 200, "65+"))
+
+
+def full_name(party: dict) -> str:
+    parts = [party.get(k) for k in ("forenames", "middle_names", "surname")]
+    name = " ".join(p for p in parts if p)
+    return name or (party.get("name_as_listed") or "")
+
+
+def person_identity(party: dict) -> str | None:
+    """The normalised identity a person token is made from; None for a nameless party."""
+    name = full_name(party)
+    if not name or is_token(name):
+        return None
+    norm = normalise_name(name)
+    if not norm:
+        return None
+    dob = party.get("date_of_birth")
+    return norm + "|" + (dob.isoformat() if isinstance(dob, dt.date) else (str(dob) if dob else ""))
+
+
+def person_token(keyring: Keyring, party: dict) -> str | None:
+    """The party's keyed person token (already-pseudonymised parties keep theirs)."""
+    existing = party.get("surname") or party.get("name_as_listed") or ""
+    if party.get("pseudonymised") or is_token(existing):
+        return strip_token(existing) or None
+    ident = person_identity(party)
+    return None if ident is None else keyring.token("person", ident)
+
+
+def is_token(value: str | None) -> bool:
+    return bool(value) and str(value).startswith(TOKEN_PREFIX)
+
+
+def strip_token(value: str | None) -> str:
+    v = str(value or "")
+    return v[len(TOKEN_PREFIX):] if v.startswith(TOKEN_PREFIX) else v
+
+
+def age_on(dob: dt.date | None, when: dt.date) -> int | None:
+    if dob is None:
+        return None
+    return when.year - dob.year - ((when.month, when.day) < (dob.month, dob.day))
+
+
+def age_band(age: int | None) -> str | None:
+    if age is None:
+        return None
+    for lo, hi, label in AGE_BANDS:
+        if lo <= age <= hi:
+            return label
+    return None
+
+
+def outward_postcode(postcode: str | None) -> str | None:
+    """The outward code (district) of a UK postcode: ``PR1 1AA`` -> ``PR1``."""
+    if not postcode:
+        return None
+    m = _POSTCODE.match(postcode)
+    if m:
+        return m.group(1).upper()
+    m = _POSTCODE_ANY.search(postcode)
+    return m.group(1).upper() if m else None
+
+
+@lru_cache(maxsize=4096)
+def police_force_area(town: str | None, county: str | None = None, fallback: str | None = None) -> str | None:
+    """Police force area of a town (shipped gazetteer), else ``fallback`` (e.g. the court's)."""
+    if town:
+        try:
+            from ..data.reference import find_towns
+
+            found = find_towns(town)
+        except Exception:  # pragma: no cover - reference data missing
+            found = []
+        areas = {t.get("police_force_area") for t in found if t.get("police_force_area")}
+        if len(areas) == 1:
+            return areas.pop()
+    return fallback
+
+
+def coarse_party(party: dict, *, on: dt.date | None = None, court_pfa: str | None = None) -> dict:
+    """Coarse attributes of a party: age band, outward postcode, police force area."""
+    on = on or dt.date.today()
+    age = party.get("age")
+    dob = party.get("date_of_birth")
+    if isinstance(dob, dt.date):
+        age = age_on(dob, on)
+    return {"age_band": age_band(age), "outward_postcode": outward_postcode(party.get("postcode")),
+            "police_force_area": police_force_area(party.get("town"), party.get("county"), court_pfa)}

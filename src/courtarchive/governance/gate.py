@@ -1,0 +1,483 @@
+"""THE disclosure gate: every web page, API response, export, alert, digest and report gets its
+data through `disclose`.
+
+    result = disclose(records, viewer, purpose="journalism", context={"archive": a, "output": "web"})
+
+``records`` are plain dicts tagged with their entity (``{"_entity": "party", ...}``; rows of an
+`Archive` read plus ``_entity``); a value that is a list of tagged dicts (a case page's hearings,
+a hearing's parties) is disclosed recursively.  The gate, in order:
+
+1. publication sensitivity (CaTH PUBLIC / PRIVATE / CLASSIFIED) per record -> withheld if the role
+   may not see that list;
+2. restriction rules (governance.rules) in force for the record's case today: s.4(2) withholds the
+   case; identity/wording/personal/relationship effects redact fields for EVERY role;
+3. spent convictions (ROA 1974) hidden from the configured roles/outputs;
+4. the role x field policy (governance.policy: show / drop / pseudonymise / coarse; personal-level
+   data only for the role's purposes);
+5. small-cell suppression of complainant aggregates;
+6. contempt-risk flag (CCA 1981 ss.1-2) when an output links a defendant's other cases while one of
+   them is active; shareable outputs keep only the subject case of such a defendant;
+7. one audit event (who, role, purpose, output, which records; never a cleartext identity).
+
+It returns redacted copies (each with ``_redacted``: the fields removed or replaced, and
+``_restrictions``: the rules applied) plus flags.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+from . import policy as pol
+from . import rules as R
+from .coarse import TOKEN_PREFIX, coarse_party, person_token
+
+SHAREABLE_OUTPUTS = frozenset({"export", "alert", "digest", "share", "web", "api", "person_page", "report"})
+ALLOWED_COMPLAINANT_DIMS = frozenset({"court", "court_id", "court_name", "region", "police_force_area", "year",
+                                      "quarter", "offence_group", "list_type", "country"})
+_AGG_KEYS = frozenset({"_entity", "subject", "count", "dims"})
+_FREE_TEXT = {"hearing": ("list_note",), "offence": ()}
+_DETAIL = {"hearing": "reporting_restriction_detail", "offence": "reporting_restriction_detail"}
+_TEXT_FIELDS = ("title", "wording", "list_note", "case_name", "hearing_type", "reporting_restriction_detail",
+                "legislation", "max_penalty", "name")
+_NAME_FIELDS = ("surname", "name_as_listed", "name")
+
+
+class GovernanceError(RuntimeError):
+    pass
+
+
+@dataclass
+class Context:
+    archive: Any = None
+    keyring: Any = None
+    now: dt.datetime | None = None
+    output: str = "view"               # view | search | person_page | export | alert | digest | api | web | report
+    shareable: bool | None = None      # default: output in SHAREABLE_OUTPUTS or the role is public
+    subject_case_id: int | None = None
+    profile: Any = None
+    audit_sink: list | None = None     # without an archive (tests): events go here
+    facts: dict | None = None          # {case_id: rules.CaseFacts}: given instead of loaded
+    publications: dict | None = None   # {publication_id: {"sensitivity": ...}}
+    persons: dict | None = None        # {party_id: person_id}
+    convictions: dict | None = None    # {party_id: [conviction rows]}
+    identities: dict | None = None     # {party_id: identity row} for analysts' tokens
+    audit: bool = True
+
+    @classmethod
+    def of(cls, context) -> "Context":
+        if context is None:
+            return cls()
+        if isinstance(context, Context):
+            return context
+        return cls(**context)
+
+
+@dataclass
+class Disclosure:
+    records: list[dict]
+    flags: list[dict] = field(default_factory=list)
+    withheld: dict[str, int] = field(default_factory=dict)
+    role: str = "public"
+    audit_seq: int | None = None
+
+    def flag(self, name: str) -> list[dict]:
+        return [f for f in self.flags if f["flag"] == name]
+
+
+# --------------------------------------------------------------------------- helpers
+def _walk(records: Iterable[dict]):
+    for r in records:
+        if not isinstance(r, dict):
+            continue
+        yield r
+        for v in r.values():
+            if isinstance(v, list) and v and isinstance(v[0], dict):
+                yield from _walk(v)
+
+
+def _entity(r: dict) -> str:
+    e = r.get("_entity")
+    if not e:
+        raise GovernanceError("disclose: every record must be tagged with its entity ('_entity')")
+    return e
+
+
+def _ids(records: list[dict]) -> dict[str, set]:
+    out: dict[str, set] = {"case": set(), "publication": set(), "party": set(), "lookup": set()}
+    for r in _walk(records):
+        e = _entity(r)
+        if e == "case" and r.get("id") is not None:
+            out["case"].add(r["id"])
+        if r.get("case_id") is not None:
+            out["case"].add(r["case_id"])
+        if e == "publication" and r.get("id") is not None:
+            out["publication"].add(r["id"])
+        if r.get("publication_id") is not None:
+            out["publication"].add(r["publication_id"])
+        if e == "party" and r.get("id") is not None:
+            out["party"].add(r["id"])
+        if r.get("party_id") is not None:
+            out["party"].add(r["party_id"])
+        if e in ("hearing", "party", "offence", "complainant") and r.get("id") is not None and \
+                ("case_id" not in r or "publication_id" not in r):
+            out["lookup"].add((e, r["id"]))
+    return out
+
+
+def _facts_from(d: dict, case_id: int) -> R.CaseFacts:
+    orders = [R.Order(o["rule"], start=o.get("start_date"), end=o.get("end_date"), party_id=o.get("party_id"),
+                      lifted=o.get("lifted_at") is not None, source=o.get("source", "manual"), id=o.get("id"))
+              for o in d.get("orders", [])]
+    return R.CaseFacts(case_id, hearings=d.get("hearings", []), parties=d.get("parties", []),
+                       offences=d.get("offences", []), orders=orders)
+
+
+_SENS_ORDER = {"PUBLIC": 0, "PRIVATE": 1, "CLASSIFIED": 2}
+
+
+# --------------------------------------------------------------------------- the gate
+def disclose(records: Iterable[dict], viewer: pol.Viewer, *, purpose: str, context=None) -> Disclosure:
+    ctx = Context.of(context)
+    now = ctx.now or dt.datetime.now()
+    today = now.date()
+    role = viewer.effective_role(now)
+    records = [r for r in records]
+    archive = ctx.archive
+    prof = ctx.profile
+    if prof is None:
+        from .profile import load
+
+        prof = load()
+    shareable = ctx.shareable if ctx.shareable is not None else (ctx.output in SHAREABLE_OUTPUTS or role == "public")
+    res = Disclosure([], role=role)
+    if role != viewer.role:
+        res.flags.append({"flag": "verification_invalid", "detail": f"{viewer.role} without a valid verification "
+                          f"(press card checked within {pol.VERIFICATION_DAYS} days): treated as public"})
+
+    # ---- facts --------------------------------------------------------------
+    ids = _ids(records)
+    refs: dict[tuple, dict] = {}
+    if archive is not None and ids["lookup"]:
+        from ..store import governance as sg
+
+        by_ent: dict[str, list[int]] = {}
+        for e, i in ids["lookup"]:
+            by_ent.setdefault(e, []).append(i)
+        for e, lst in by_ent.items():
+            for i, m in sg.record_refs(archive, e, lst).items():
+                refs[(e, i)] = m
+                if m.get("case_id") is not None:
+                    ids["case"].add(m["case_id"])
+                if m.get("publication_id") is not None:
+                    ids["publication"].add(m["publication_id"])
+
+    def ref(r: dict, key: str):
+        if r.get(key) is not None:
+            return r[key]
+        e = r.get("_entity")
+        if e == key.removesuffix("_id") and r.get("id") is not None:
+            return r["id"]
+        return refs.get((e, r.get("id")), {}).get(key)
+
+    raw_facts: dict[int, dict] = {}
+    if ctx.facts is not None:
+        facts = {cid: (f if isinstance(f, R.CaseFacts) else _facts_from(f, cid)) for cid, f in ctx.facts.items()}
+    else:
+        facts = {}
+        if archive is not None and ids["case"]:
+            from ..store import governance as sg
+
+            raw_facts = sg.case_facts(archive, ids["case"])
+            facts = {cid: _facts_from(d, cid) for cid, d in raw_facts.items()}
+    active: dict[int, list[R.Active]] = {cid: R.evaluate(f, today) for cid, f in facts.items()}
+    pubs = ctx.publications
+    if pubs is None:
+        pubs = {}
+        if archive is not None and ids["publication"]:
+            from ..store import governance as sg
+
+            pubs = sg.publication_info(archive, ids["publication"])
+    case_sens: dict[int, str] = {}
+    for cid, f in facts.items():
+        ss = [(h.get("sensitivity") or pubs.get(h.get("publication_id"), {}).get("sensitivity") or "CLASSIFIED").upper()
+              for h in f.hearings]
+        case_sens[cid] = min(ss, key=lambda s: _SENS_ORDER.get(s, 2)) if ss else "CLASSIFIED"
+    party_ids = ids["party"] | {p["id"] for f in facts.values() for p in f.parties}
+    convs = ctx.convictions
+    if convs is None:
+        convs = {}
+        if archive is not None and party_ids:
+            from ..store import governance as sg
+
+            convs = sg.convictions_of(archive, party_ids)
+    persons = ctx.persons
+    if persons is None:
+        persons = {}
+        if archive is not None and party_ids:
+            from ..store import governance as sg
+
+            persons = sg.persons_of(archive, party_ids)
+    idents = ctx.identities
+    if idents is None:
+        idents = {}
+        if archive is not None and role == "analyst" and ids["party"]:
+            from ..store import governance as sg
+
+            idents = sg.party_identities(archive, ids["party"])
+
+    spent_roles = set(prof.get("disclosure", "spent_hidden_from_roles", ["public"]))
+    spent_outputs = set(prof.get("disclosure", "spent_hidden_from_outputs", []))
+    hide_spent = role in spent_roles or ctx.output in spent_outputs
+    spent_parties = {pid for pid, cs in convs.items()
+                     if cs and all(c.get("never_spent") is not True and c.get("spent_on") is not None
+                                   and c["spent_on"] <= today for c in cs)} if hide_spent else set()
+
+    # ---- contempt risk: a defendant's other cases linked while one is active ---
+    party_role = {p["id"]: (p.get("role") or "").upper() for f in facts.values() for p in f.parties}
+    party_case = {p["id"]: f.case_id for f in facts.values() for p in f.parties}
+    for r in _walk(records):
+        if r.get("_entity") == "party" and r.get("id") is not None:
+            party_role.setdefault(r["id"], (r.get("role") or "").upper())
+            party_case.setdefault(r["id"], ref(r, "case_id"))
+    out_cases: dict[int, list[int]] = {}
+    order = [r["id"] for r in _walk(records) if r.get("_entity") == "party" and r.get("id") is not None]
+    order += [r["party_id"] for r in _walk(records) if r.get("party_id") is not None]
+    for pid in dict.fromkeys(order):
+        person = persons.get(pid)
+        cid = party_case.get(pid)
+        if person is not None and cid is not None and party_role.get(pid) == "DEFENDANT":
+            lst = out_cases.setdefault(person, [])
+            if cid not in lst:
+                lst.append(cid)
+    drop_cases_for: dict[int, int] = {}     # person -> the one case a shareable output keeps
+    for person, cases in out_cases.items():
+        if len(cases) < 2:
+            continue
+        live = [c for c in cases if any(a.rule == "cca_active" for a in active.get(c, []))]
+        if not live:
+            continue
+        res.flags.append({"flag": "contempt_risk", "rule": "cca_active", "law": R.RULES["cca_active"].law,
+                          "cases": sorted(cases), "active_cases": sorted(live),
+                          "action": "other cases withheld (shareable output)" if shareable else "review before sharing"})
+        if shareable:
+            # keep the subject case (default: the first active case in the output)
+            keep = ctx.subject_case_id if ctx.subject_case_id in cases else live[0]
+            drop_cases_for[person] = keep
+    other_cases: set[int] = set()          # shown nowhere beside the active case in a shareable output
+    for person, keep in drop_cases_for.items():
+        other_cases |= {c for c in out_cases[person] if c != keep}
+    other_cases -= set(drop_cases_for.values())
+
+    # ---- restriction flags (once per case) -----------------------------------
+    for cid in sorted(active):
+        for a in active[cid]:
+            if a.rule == "cca_active":
+                continue
+            res.flags.append({"flag": "restriction", "rule": a.rule, "law": a.law, "case_id": cid,
+                              "until": a.until.isoformat() if a.until else None, "summary": a.summary(),
+                              **({"note": a.note} if a.note else {})})
+
+    # ---- records -------------------------------------------------------------
+    def withhold(reason: str) -> None:
+        res.withheld[reason] = res.withheld.get(reason, 0) + 1
+
+    agg_cells: list[dict] = []
+
+    def one(r: dict, parent_case: int | None) -> dict | None:
+        e = _entity(r)
+        cid = ref(r, "case_id") if e != "case" else r.get("id")
+        cid = cid if cid is not None else parent_case
+        acts = active.get(cid, []) if cid is not None else []
+        rules_here = sorted({a.rule for a in acts if a.rule != "cca_active"})
+        if e == "aggregate":
+            return _aggregate(r, res, agg_cells, prof)
+        # 1. publication sensitivity
+        pid_pub = ref(r, "publication_id")
+        sens = (r.get("sensitivity") if e in ("publication",) or "sensitivity" in r else None) or \
+            pubs.get(pid_pub, {}).get("sensitivity") or (case_sens.get(cid) if cid is not None else None)
+        if e not in ("court",) and not pol.may_see_publication(role, sens):
+            withhold("publication_sensitivity")
+            return None
+        # 2. s.4(2): withhold every output of the case
+        if any("withhold_case" in a.effects for a in acts):
+            withhold("cca_s4_2")
+            return None
+        if e == "complainant" and role not in ("analyst", "admin"):
+            withhold("complainant")
+            return None
+        party_id = r.get("id") if e == "party" else r.get("party_id")
+        if party_id in spent_parties:
+            withhold("spent_conviction")
+            return None
+        if cid in other_cases:
+            withhold("contempt_other_case")
+            return None
+
+        out: dict = {"_entity": e}
+        redacted: list[str] = []
+        protected = set().union(*[a.party_ids for a in acts if "identity" in a.effects]) if acts else set()
+        s11_all = any(a.rule == "cca_s11" and not a.party_ids for a in acts)
+        s11_party = set().union(*[a.party_ids for a in acts if a.rule == "cca_s11"]) if acts else set()
+        wording_rules = [a for a in acts if "wording" in a.effects]
+        rel = [a for a in acts if "relationship" in a.effects]
+        rel_offences = set().union(*[a.offence_ids for a in rel]) if rel else set()
+        is_protected = e == "party" and (r.get("id") in protected or r.get("id") in s11_party)
+        ident = idents.get(r.get("id")) if e == "party" else None
+        token = None
+        coarse = None
+
+        for k, v in r.items():
+            k = str(k)          # plain str keys (SQLAlchemy row keys may be str subclasses)
+            if k.startswith("_"):
+                continue
+            if isinstance(v, list) and v and isinstance(v[0], dict):
+                kids = [x for x in (one(c, cid) for c in v) if x is not None]
+                out[k] = kids
+                continue
+            cls = pol.field_class(e, k)
+            act = pol.action_for(role, cls, purpose)
+            # restriction effects (every role)
+            if cls in ("identity", "personal") and (is_protected or (e == "hearing" and k == "case_name" and protected)):
+                act = "withheld"
+            if cls == "personal" and s11_all:
+                act = "withheld"
+            if k == "case_name" and (s11_all or wording_rules or rel):
+                act = "withheld"
+            if e == "offence" and k == "wording" and wording_rules:
+                scoped = [a for a in wording_rules if not a.offence_ids or r.get("id") in a.offence_ids]
+                if scoped or any(a.rule not in ("soaa1992", "fgm2003", "editors_code_cl7") for a in wording_rules):
+                    act = "withheld"
+            if k in _FREE_TEXT.get(e, ()) and wording_rules:
+                act = "withheld"
+            if k == _DETAIL.get(e) and v:
+                out[k] = "; ".join(a.summary() for a in acts if a.rule != "cca_active") or None
+                if out[k] != v:
+                    redacted.append(k)
+                continue
+            if act in ("drop", "withheld"):
+                out[k] = None
+                if v is not None:
+                    redacted.append(k)
+                continue
+            if act == "pseudonymise":
+                if e == "party" or k == "name":
+                    if token is None:
+                        src = dict(ident or r)
+                        token = person_token(ctx.keyring, src) if ctx.keyring is not None or src.get("pseudonymised") else None
+                    out[k] = (TOKEN_PREFIX + token) if (token and k in _NAME_FIELDS) else None
+                else:
+                    out[k] = None
+                if v is not None:
+                    redacted.append(k)
+                continue
+            if act == "coarse":
+                if coarse is None:
+                    src = dict(ident or r)
+                    if src.get("age_band") or src.get("outward_postcode"):
+                        coarse = {k2: src.get(k2) for k2 in ("age_band", "outward_postcode", "police_force_area")}
+                    else:
+                        coarse = coarse_party(src, on=src.get("sitting_date") or today, court_pfa=src.get("court_pfa"))
+                out[k] = None
+                if v is not None:
+                    redacted.append(k)
+                continue
+            out[k] = v
+        if coarse is not None:
+            out.update(coarse)
+        # relationship words (Editors' Code cl.7): generic offence, scrubbed text, every role
+        if rel:
+            if e == "offence" and (r.get("id") in rel_offences or not rel_offences):
+                for k2, val in (("title", R.GENERIC_CHILD_SEXUAL_TITLE), ("code", None), ("legislation", None)):
+                    if k2 in out and out[k2] != val:
+                        out[k2] = val
+                        redacted.append(k2)
+            for k2 in _TEXT_FIELDS:
+                if isinstance(out.get(k2), str):
+                    s = R.scrub_relationship(out[k2])
+                    if s != out[k2]:
+                        out[k2] = s
+                        redacted.append(k2)
+        out["_redacted"] = sorted(set(redacted))
+        out["_restrictions"] = rules_here
+        return out
+
+    for r in records:
+        o = one(r, None)
+        if o is not None:
+            res.records.append(o)
+    _secondary_suppression(agg_cells)
+    if spent_parties and res.withheld.get("spent_conviction"):
+        res.flags.append({"flag": "spent_hidden", "rule": "roa_spent", "law": R.RULES["roa_spent"].law,
+                          "count": res.withheld["spent_conviction"]})
+
+    # ---- audit ---------------------------------------------------------------
+    if ctx.audit:
+        objects: dict[str, list[int]] = {}
+        for r in _walk(res.records):
+            if r.get("_entity") not in (None, "aggregate") and r.get("id") is not None:
+                objects.setdefault(r["_entity"], []).append(r["id"])
+        details = {"records": len(res.records), "withheld": res.withheld, "account_role": viewer.role,
+                   "output": ctx.output, "flags": sorted({f["flag"] + ":" + f.get("rule", "") for f in res.flags}),
+                   "redacted_fields": sum(len(r.get("_redacted", [])) for r in _walk(res.records))}
+        if archive is not None:
+            from .audit import record
+
+            res.audit_seq = record(archive, actor=viewer.username, role=role, action=ctx.output, purpose=purpose,
+                                   objects=objects, details=details)
+        elif ctx.audit_sink is not None:
+            from .audit import objects_ref
+
+            ctx.audit_sink.append({"actor": viewer.username, "role": role, "action": ctx.output,
+                                   "purpose": purpose, "object": objects_ref(objects), "details": details})
+        else:
+            raise GovernanceError("disclose needs an archive (or an audit_sink) to write the audit event")
+    return res
+
+
+def _aggregate(r: dict, res: Disclosure, cells: list[dict], prof) -> dict:
+    """Complainant aggregates: counts only, small cells suppressed, no identifying drill-down."""
+    out = {"_entity": "aggregate", "_redacted": [], "_restrictions": []}
+    about_complainants = (r.get("subject") or "") in ("complainant", "complainants", "victim", "victims")
+    threshold = int(prof.get("disclosure", "small_cell_threshold", 5))
+    for k, v in r.items():
+        if k.startswith("_"):
+            continue
+        if about_complainants and k not in _AGG_KEYS and k not in ALLOWED_COMPLAINANT_DIMS:
+            out["_redacted"].append(k)
+            continue
+        if k == "dims" and about_complainants and isinstance(v, dict):
+            bad = [d for d in v if d not in ALLOWED_COMPLAINANT_DIMS]
+            out["dims"] = {d: x for d, x in v.items() if d not in bad}
+            out["_redacted"] += [f"dims.{d}" for d in bad]
+            continue
+        out[k] = v
+    if about_complainants:
+        out["_restrictions"] = ["small_cells"]
+        c = r.get("count")
+        if c is not None and 0 < c < threshold:
+            out["count"] = None
+            out["suppressed"] = f"<{threshold}"
+            out["_redacted"].append("count")
+            res.flags.append({"flag": "small_cell", "rule": "small_cells", "law": R.RULES["small_cells"].law,
+                              "threshold": threshold})
+        cells.append(out)
+        if out["_redacted"] and any(x != "count" for x in out["_redacted"]):
+            res.flags.append({"flag": "drill_down_refused", "rule": "small_cells",
+                              "law": R.RULES["small_cells"].law, "fields": sorted(out["_redacted"])})
+    return out
+
+
+def _secondary_suppression(cells: list[dict]) -> None:
+    """If exactly one cell of a complainant table is suppressed, totals would reveal it: suppress the
+    next smallest cell too."""
+    supp = [c for c in cells if c.get("suppressed")]
+    if len(supp) != 1:
+        return
+    others = sorted((c for c in cells if not c.get("suppressed") and c.get("count") is not None),
+                    key=lambda c: c["count"])
+    if others:
+        o = others[0]
+        o["count"], o["suppressed"] = None, "secondary"
+        o["_redacted"].append("count")

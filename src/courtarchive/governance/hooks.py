@@ -1,0 +1,130 @@
+"""Derived stores: the registry the expiry job and erasures cascade into.
+
+Every stage that keeps a copy of archive data outside the archive tables (search index, linkage
+inputs, exports cache, alert queues ...) registers a hook, either by naming it in the licence
+profile (``[derived_stores] hooks = ["module:function", ...]``; a module that is not installed is
+skipped and reported) or by calling `register` at import time.  A hook receives an `ExpiryEvent`
+(which rows were pseudonymised or erased, when the run started) and must remove or rewrite its
+copies of them; it returns a dict of counts for the run's record.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+log = logging.getLogger("courtarchive.governance")
+
+
+@dataclass
+class ExpiryEvent:
+    archive: object
+    run_id: int | None
+    kind: str                                   # expire | erase
+    started_at: dt.datetime
+    party_ids: list[int] = field(default_factory=list)
+    hearing_ids: list[int] = field(default_factory=list)
+    offence_ids: list[int] = field(default_factory=list)
+    case_ids: list[int] = field(default_factory=list)
+    publication_ids: list[int] = field(default_factory=list)
+    home: Path | None = None
+    profile: object = None
+    dry_run: bool = False
+
+    @property
+    def touched(self) -> bool:
+        return bool(self.party_ids or self.hearing_ids or self.offence_ids or self.case_ids or self.publication_ids)
+
+
+Hook = Callable[[ExpiryEvent], dict]
+_REGISTRY: dict[str, Hook] = {}
+
+
+def register(name: str, hook: Hook) -> None:
+    _REGISTRY[name] = hook
+
+
+def registered() -> dict[str, Hook]:
+    return dict(_REGISTRY)
+
+
+def resolve(specs: list[str]) -> tuple[dict[str, Hook], list[str]]:
+    """Hooks named in the profile plus registered ones; returns (hooks, specs not installed)."""
+    hooks, missing = {}, []
+    for spec in specs:
+        mod, _, fn = spec.partition(":")
+        try:
+            m = importlib.import_module(mod)
+        except ModuleNotFoundError as e:
+            if e.name and mod.startswith(e.name):
+                missing.append(spec)
+                continue
+            raise
+        f = getattr(m, fn or "governance_hook", None)
+        if f is None:
+            missing.append(spec)
+            continue
+        hooks[spec] = f
+    for name, f in _REGISTRY.items():
+        hooks.setdefault(name, f)
+    return hooks, missing
+
+
+def run(event: ExpiryEvent, specs: list[str]) -> dict:
+    hooks, missing = resolve(specs)
+    out: dict = {"not_installed": missing}
+    for name, f in hooks.items():
+        out[name] = f(event) or {}
+        log.info("derived store %s: %s", name, out[name])
+    return out
+
+
+# --------------------------------------------------------------------------- built-in hooks
+def _shred(path: Path) -> bool:
+    """Overwrite a file with zeros, flush, then unlink it."""
+    try:
+        size = path.stat().st_size
+        with open(path, "r+b") as fh:
+            fh.write(b"\0" * size)
+            fh.flush()
+            os.fsync(fh.fileno())
+        path.unlink()
+        return True
+    except FileNotFoundError:
+        return False
+
+
+def exports_cache(ev: ExpiryEvent) -> dict:
+    """Exports made before the run may hold data that has now expired: shred them (registered
+    exports and any file in the exports cache folder older than the run)."""
+    from ..store import governance as sg
+
+    if ev.dry_run or not ev.touched:
+        return {"purged": 0}
+    purged = 0
+    for e in sg.exports(ev.archive, unpurged_before=ev.started_at):
+        if e.get("path") and _shred(Path(e["path"])):
+            purged += 1
+        sg.update_export(ev.archive, e["id"], purged_at=sg.now())
+    if ev.home is not None and ev.profile is not None:
+        folder = ev.profile.exports_dir(Path(ev.home))
+        if folder.exists():
+            cutoff = ev.started_at.replace(tzinfo=dt.timezone.utc).timestamp()
+            for p in folder.rglob("*"):
+                if p.is_file() and p.stat().st_mtime < cutoff and _shred(p):
+                    purged += 1
+    return {"purged": purged}
+
+
+def linkage_inputs(ev: ExpiryEvent) -> dict:
+    """Reviewers' free-text notes on pairs of expired mentions may quote names: cleared."""
+    from ..store import governance as sg
+
+    if ev.dry_run or not ev.party_ids:
+        return {"review_notes_cleared": 0}
+    return {"review_notes_cleared": sg.clear_review_notes(ev.archive, ev.party_ids)}

@@ -1,0 +1,159 @@
+"""The licence profile (TOML): retention periods, expiry actions per field, derived-store hooks,
+disclosure settings, recipient policy and named external processors.
+
+Found at: an explicit path, else ``$COURTARCHIVE_PROFILE``, else ``<home>/profile.toml``, else the
+built-in `DEFAULTS` (identical to ``profiles/default.toml``; a test checks).  A profile file only
+needs the keys it changes: it is merged over the defaults.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..model.declaration import ENTITIES
+
+EXPIRY_ACTIONS = ("delete", "token", "band", "outward", "summary", "keep")
+
+_FREE_WEBMAIL = ["gmail.com", "googlemail.com", "yahoo.com", "yahoo.co.uk", "hotmail.com", "hotmail.co.uk",
+                 "outlook.com", "live.com", "live.co.uk", "msn.com", "icloud.com", "me.com", "aol.com",
+                 "protonmail.com", "proton.me", "gmx.com", "gmx.co.uk", "mail.com", "yandex.com", "zoho.com",
+                 "btinternet.com", "sky.com", "virginmedia.com", "talktalk.net"]
+
+DEFAULTS: dict = {
+    "licence": {"name": "HMCTS media protocol (default profile)", "licensor": "HM Courts & Tribunals Service",
+                "use": "reporting court proceedings (journalism)", "controller": "the archive operator"},
+    "retention": {"raw_personal_months": 6, "batch_size": 200,
+                  "classes": {"identity": 6, "personal": 6, "wording": 6}},
+    "expiry": {"fields": {
+        "party.title": "delete", "party.forenames": "delete", "party.middle_names": "delete",
+        "party.surname": "token", "party.name_as_listed": "token", "party.date_of_birth": "delete",
+        "party.age": "band", "party.gender": "keep", "party.address": "delete", "party.town": "keep",
+        "party.county": "keep", "party.postcode": "outward", "party.asn": "delete", "party.pnc_id": "delete",
+        "party.in_custody": "keep", "party.nationality": "delete", "hearing.case_name": "delete",
+        "hearing.list_note": {"action": "delete", "class": "wording"},
+        "hearing.reporting_restriction_detail": {"action": "summary", "class": "wording"},
+        "offence.wording": "delete",
+        "offence.reporting_restriction_detail": {"action": "summary", "class": "wording"},
+        "case.case_key": {"action": "token", "class": "identity"},
+        "publication.source_name": {"action": "delete", "class": "identity"},
+    }},
+    "derived_stores": {"hooks": ["courtarchive.governance.hooks:exports_cache",
+                                 "courtarchive.governance.hooks:linkage_inputs",
+                                 "courtarchive.serve.search:governance_hook",
+                                 "courtarchive.serve.alerts:governance_hook"],
+                       "exports_cache": "exports"},
+    "disclosure": {"small_cell_threshold": 5, "spent_hidden_from_roles": ["public"],
+                   "spent_hidden_from_outputs": ["alert", "digest"]},
+    "distribution": {"free_webmail": _FREE_WEBMAIL, "legal_adviser_domains": []},
+    "processors": {"named": []},
+}
+
+
+class ProfileError(ValueError):
+    pass
+
+
+def _merge(base: dict, over: dict) -> dict:
+    out = copy.deepcopy(base)
+    for k, v in over.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict) and k != "fields":
+            out[k] = _merge(out[k], v)
+        elif k == "fields" and isinstance(v, dict):
+            out[k] = {**out.get(k, {}), **v}
+        else:
+            out[k] = copy.deepcopy(v)
+    return out
+
+
+@dataclass(frozen=True)
+class FieldAction:
+    table: str
+    field: str
+    action: str
+    cls: str
+
+
+@dataclass
+class Profile:
+    data: dict
+    path: str | None = None
+
+    # ------------------------------------------------------------------ retention
+    def months(self, cls: str) -> int:
+        r = self.data["retention"]
+        return int(r.get("classes", {}).get(cls, r["raw_personal_months"]))
+
+    def cutoff(self, cls: str, as_of: dt.date) -> dt.date:
+        """Content dates before this are due for class ``cls`` on day ``as_of``."""
+        return add_months(as_of, -self.months(cls))
+
+    @property
+    def batch_size(self) -> int:
+        return int(self.data["retention"].get("batch_size", 200))
+
+    def field_actions(self) -> list[FieldAction]:
+        out = []
+        for key, v in self.data["expiry"]["fields"].items():
+            table, _, fname = key.partition(".")
+            action, cls = (v, None) if isinstance(v, str) else (v.get("action"), v.get("class"))
+            if table not in ENTITIES:
+                raise ProfileError(f"expiry.fields: unknown table in {key!r}")
+            f = ENTITIES[table].field(fname)
+            if action not in EXPIRY_ACTIONS:
+                raise ProfileError(f"expiry.fields.{key}: action {action!r} not one of {EXPIRY_ACTIONS}")
+            out.append(FieldAction(table, fname, action, cls or f.sensitivity))
+        return out
+
+    @property
+    def classes(self) -> list[str]:
+        return sorted({fa.cls for fa in self.field_actions() if fa.action != "keep"})
+
+    # ------------------------------------------------------------------ other sections
+    def get(self, section: str, key: str, default=None):
+        return self.data.get(section, {}).get(key, default)
+
+    @property
+    def processors(self) -> list[dict]:
+        return list(self.data.get("processors", {}).get("named", []))
+
+    def exports_dir(self, home: Path) -> Path:
+        p = Path(self.data["derived_stores"].get("exports_cache", "exports"))
+        return p if p.is_absolute() else home / p
+
+    def retention_summary(self) -> dict:
+        r = self.data["retention"]
+        return {"raw_personal_months": r["raw_personal_months"], "classes": dict(r.get("classes", {})),
+                "batch_size": self.batch_size}
+
+
+def add_months(d: dt.date, months: int) -> dt.date:
+    y, m = divmod(d.month - 1 + months, 12)
+    year, month = d.year + y, m + 1
+    for day in (d.day, 30, 29, 28):
+        try:
+            return dt.date(year, month, min(d.day, day))
+        except ValueError:
+            continue
+    raise ValueError(d)  # pragma: no cover
+
+
+def load(path: str | os.PathLike | None = None, *, home: Path | None = None) -> Profile:
+    if path is None:
+        path = os.environ.get("COURTARCHIVE_PROFILE")
+    if path is None and home is not None and (Path(home) / "profile.toml").exists():
+        path = Path(home) / "profile.toml"
+    if path is None:
+        prof = Profile(copy.deepcopy(DEFAULTS), None)
+    else:
+        with open(path, "rb") as fh:
+            prof = Profile(_merge(DEFAULTS, tomllib.load(fh)), str(path))
+    prof.field_actions()  # validate
+    for p in prof.processors:
+        if not p.get("name") or not p.get("purpose"):
+            raise ProfileError("every [[processors.named]] entry needs a name and a purpose")
+    return prof

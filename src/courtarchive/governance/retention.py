@@ -1,0 +1,304 @@
+"""Retention and pseudonymise-on-expiry (LAW.md rule 8; the licence profile sets the periods).
+
+`expire` is a resumable, idempotent, batched job.  For every publication whose content date is
+older than a data class's period it rewrites the fields the profile lists (names -> keyed person
+token ``~p:<hmac>``, DOB/address deleted, postcode -> outward code, age -> age band in
+`party_coarse`, free text deleted or reduced to the restriction citations), marks parties
+``pseudonymised`` and the publication ``raw_expired_at``.  Each batch is one transaction (SQLite:
+``secure_delete`` on), so a killed run leaves whole batches; re-running finishes the rest, and
+re-running a finished job changes nothing.  Rows under a legal hold are skipped and logged; their
+publication stays un-expired so the next run after the release catches up.  Then derived stores
+are cascaded (governance.hooks) and the database is compacted so no old bytes remain (SQLite VACUUM
++ WAL truncate; PostgreSQL VACUUM FULL of the touched tables).
+
+The token is the same one the gate shows analysts and that a later expiry of the same person
+produces: ``Keyring.token("person", normalise_name(name) + "|" + DOB)``.  Links survive.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+from collections import Counter
+from pathlib import Path
+
+from ..store import governance as sg
+from . import audit, hooks, restrictions
+from .coarse import TOKEN_PREFIX, coarse_party, is_token, outward_postcode, person_token
+from .profile import Profile, load
+from .rules import RULES, parse_detail
+
+log = logging.getLogger("courtarchive.governance")
+TOUCHED_TABLES = ("party", "party_coarse", "hearing", "offence", "case", "publication", "review_decision")
+
+
+def _day(p: dict) -> dt.date | None:
+    d = p.get("content_date_end") or p.get("content_date")
+    if d is None and p.get("ingested_at") is not None:
+        d = p["ingested_at"].date()
+    return d
+
+
+def _summary(text: str | None, sitting: dt.date | None) -> str | None:
+    if not text:
+        return text
+    orders = parse_detail(text, sitting=sitting)
+    if not orders:
+        return "reporting restriction (details removed on expiry)"
+    return "; ".join(RULES[o.rule].law + (f" until {o.end.isoformat()}" if o.end else "") for o in orders)
+
+
+def _case_key(key: str, keyring) -> str:
+    """``cn:<court>:<number>:<defendant name>`` / ``name:<court>:<case name>``: the name part -> token."""
+    if key.startswith("cn:"):
+        head, _, name = key.rpartition(":")
+        if name and not is_token(name):
+            return f"{head}:{TOKEN_PREFIX}{keyring.token('casekey', name)}"
+    elif key.startswith("name:"):
+        parts = key.split(":", 2)
+        if len(parts) == 3 and parts[2] and not is_token(parts[2]):
+            return f"{parts[0]}:{parts[1]}:{TOKEN_PREFIX}{keyring.token('casekey', parts[2])}"
+    return key
+
+
+class _Held:
+    def __init__(self, scopes: dict):
+        self.s = scopes
+
+    def party(self, p: dict) -> int | None:
+        if self.s["archive"]:
+            return self.s["archive"][0]
+        return (self.s["party"].get(p["id"]) or self.s["case"].get(p.get("case_id"))
+                or self.s["court"].get(p.get("_court_id")))
+
+    def place(self, r: dict) -> int | None:
+        if self.s["archive"]:
+            return self.s["archive"][0]
+        return self.s["case"].get(r.get("case_id")) or self.s["court"].get(r.get("_court_id") or r.get("court_id"))
+
+
+def plan_batch(rows: dict, *, due: dict[int, set[str]], actions, keyring, held: _Held, run_id: int | None,
+               now: dt.datetime) -> dict:
+    """What one batch changes: {"updates": {table: [rows]}, "coarse": [...], "held": Counter, ...}."""
+    by_table: dict[str, list] = {}
+    for a in actions:
+        if a.action != "keep":
+            by_table.setdefault(a.table, []).append(a)
+    upd: dict[str, list[dict]] = {t: [] for t in ("party", "hearing", "offence", "case", "publication")}
+    coarse, held_ct, fields = [], Counter(), Counter()
+    held_pubs: set[int] = set()
+    held_parties = {p["id"]: h for p in rows["party"] if (h := held.party(p))}
+    held_hearings: dict[int, int] = {}
+    for h in rows["hearing"]:
+        hid = held.place(h) or next((held_parties[p["id"]] for p in rows["party"]
+                                     if p["hearing_id"] == h["id"] and p["id"] in held_parties), None)
+        if hid:
+            held_hearings[h["id"]] = hid
+
+    def change(table: str, r: dict, extra: dict | None = None) -> dict:
+        ch = {}
+        for a in by_table.get(table, []):
+            if a.cls not in due.get(r.get("publication_id", r.get("id")), set()) and table != "case":
+                continue
+            v = r.get(a.field)
+            if v is None:
+                continue
+            if a.action == "delete" or a.action == "band":
+                new = None
+            elif a.action == "outward":
+                new = outward_postcode(v)
+            elif a.action == "summary":
+                new = _summary(v, (extra or {}).get("sitting"))
+            elif a.action == "token":
+                if table == "case":
+                    new = _case_key(v, keyring)
+                elif is_token(v):
+                    continue
+                else:
+                    tok = (extra or {}).get("token")
+                    if not tok:
+                        continue            # an organisation's name, or nothing to key: kept
+                    new = TOKEN_PREFIX + tok
+            else:
+                continue
+            if new != v:
+                ch[a.field] = new
+                fields[f"{table}.{a.field}"] += 1
+        return ch
+
+    for p in rows["party"]:
+        if p["id"] in held_parties:
+            held_ct[held_parties[p["id"]]] += 1
+            held_pubs.add(p["publication_id"])
+            continue
+        d = due.get(p["publication_id"], set())
+        if "identity" not in d and "personal" not in d:
+            continue
+        tok = person_token(keyring, p) if not p.get("organisation_name") or p.get("surname") else None
+        ch = change("party", p, {"token": tok})
+        if "identity" in d and not p.get("pseudonymised"):
+            ch["pseudonymised"] = True
+        if ch:
+            upd["party"].append({"id": p["id"], **ch})
+        personal_changed = any(k in ch for k in ("date_of_birth", "age", "postcode", "address"))
+        if tok and "personal" in d and (personal_changed or not p.get("pseudonymised")):
+            c = coarse_party(p, on=p.get("_sitting_date") or now.date(), court_pfa=p.get("_court_pfa"))
+            coarse.append({"party_id": p["id"], "token": tok, "key_id": keyring.key_id, "run_id": run_id, **c})
+    for h in rows["hearing"]:
+        if h["id"] in held_hearings:
+            held_ct[held_hearings[h["id"]]] += 1
+            held_pubs.add(h["publication_id"])
+            continue
+        ch = change("hearing", h, {"sitting": h.get("sitting_date")})
+        if ch:
+            upd["hearing"].append({"id": h["id"], **ch})
+    for o in rows["offence"]:
+        hid = held_hearings.get(o["hearing_id"]) or held_parties.get(o["party_id"])
+        if hid:
+            held_ct[hid] += 1
+            held_pubs.add(o["publication_id"])
+            continue
+        ch = change("offence", o)
+        if ch:
+            upd["offence"].append({"id": o["id"], **ch})
+    held_cases = {h["case_id"] for h in rows["hearing"] if h["id"] in held_hearings}
+    all_due = set().union(*due.values()) if due else set()
+    for c in rows["case"]:
+        if c["_other_raw"] or c["id"] in held_cases or held.place({"case_id": c["id"]}) or "identity" not in all_due:
+            continue
+        ch = change("case", c)
+        if ch:
+            upd["case"].append({"id": c["id"], **ch})
+    full = {pid for pid, d in due.items() if d >= set(a.cls for a in actions if a.action != "keep")}
+    for pub in rows["publication"]:
+        if pub["id"] in held_pubs:
+            continue
+        ch = change("publication", {**pub, "publication_id": pub["id"]}) if "identity" in due.get(pub["id"], set()) else {}
+        if pub["id"] in full:
+            ch["raw_expired_at"] = now
+        if ch:
+            upd["publication"].append({"id": pub["id"], **ch})
+    return {"updates": upd, "coarse": coarse, "held": held_ct, "fields": fields, "held_publications": held_pubs}
+
+
+def _digest(plan: dict) -> str:
+    h = hashlib.sha256()
+    for table in sorted(plan["updates"]):
+        for r in sorted(plan["updates"][table], key=lambda r: r["id"]):
+            h.update(f"{table}:{r['id']}:{','.join(sorted(k for k in r if k != 'id'))}\n".encode())
+    for c in sorted(plan["coarse"], key=lambda c: c["party_id"]):
+        h.update(f"coarse:{c['party_id']}:{c['token']}\n".encode())
+    return h.hexdigest()
+
+
+def expire(archive, *, keyring, profile: Profile | None = None, as_of: dt.date | None = None,
+           dry_run: bool = False, actor: str = "system", batch_size: int | None = None,
+           home: Path | None = None, max_batches: int | None = None, compact: bool = True) -> dict:
+    """Run the expiry job (see module doc).  Returns a report (counts only: never a value)."""
+    prof = profile or load(home=home)
+    as_of = as_of or dt.date.today()
+    actions = prof.field_actions()
+    classes = sorted({a.cls for a in actions if a.action != "keep"})
+    cutoffs = {c: prof.cutoff(c, as_of) for c in classes}
+    latest = max(cutoffs.values())
+    size = batch_size or prof.batch_size
+    started = sg.now()
+    synced = {"created": []} if dry_run else restrictions.sync(archive, actor=actor)
+    run_id = None if dry_run else sg.start_run(archive, kind="expire", as_of=as_of, actor=actor,
+                                               profile=prof.retention_summary())
+    report = {"run_id": run_id, "dry_run": dry_run, "as_of": as_of.isoformat(),
+              "cutoffs": {c: d.isoformat() for c, d in cutoffs.items()}, "publications": 0,
+              "publications_expired": 0, "parties_pseudonymised": 0, "coarse_rows": 0, "fields": Counter(),
+              "held": Counter(), "held_publications": 0, "batches": 0, "restrictions_synced": len(synced["created"]),
+              "oldest_content_date": None, "newest_content_date": None}
+    touched = {k: set() for k in ("party", "hearing", "offence", "case", "publication")}
+    proof = sg.GENESIS
+    after = 0
+    try:
+        while True:
+            cands = sg.expiry_candidates(archive, cutoff=latest, after_id=after, limit=size)
+            if not cands:
+                break
+            after = cands[-1]["id"]
+            due = {c["id"]: {cls for cls, cut in cutoffs.items() if (_day(c) or as_of) < cut} for c in cands}
+            days = [d for c in cands if (d := _day(c))]
+            if days:
+                lo, hi = min(days).isoformat(), max(days).isoformat()
+                report["oldest_content_date"] = min(filter(None, [report["oldest_content_date"], lo]))
+                report["newest_content_date"] = max(filter(None, [report["newest_content_date"], hi]))
+            with archive.engine.begin() as conn:
+                sg.secure_delete_on(archive, conn)
+                rows = sg.batch_rows(archive, conn, [c["id"] for c in cands])
+                held = _Held(sg.hold_scopes(archive, conn))
+                plan = plan_batch(rows, due=due, actions=actions, keyring=keyring, held=held, run_id=run_id,
+                                  now=started)
+                digest = _digest(plan)
+                if not dry_run:
+                    for table, upd in plan["updates"].items():
+                        sg.apply_updates(conn, table, upd)
+                    sg.save_coarse(archive, conn, plan["coarse"])
+                    proof = hashlib.sha256((proof + digest).encode()).hexdigest()
+                    counts = {"parties": sum(1 for r in plan["updates"]["party"] if r.get("pseudonymised")),
+                              "fields": dict(plan["fields"]), "held": {str(k): v for k, v in plan["held"].items()}}
+                    audit.record(archive, actor=actor, role="admin", action="expire_batch", purpose="retention",
+                                 objects={t: [r["id"] for r in u] for t, u in plan["updates"].items() if t == "publication"},
+                                 details={"run_id": run_id, "batch": report["batches"] + 1, "digest": digest, **counts},
+                                 conn=conn)
+                    sg.update_run(archive, run_id, conn=conn, proof_hash=proof, batches=report["batches"] + 1)
+            report["batches"] += 1
+            report["publications"] += len(cands)
+            report["publications_expired"] += sum(1 for r in plan["updates"]["publication"] if r.get("raw_expired_at"))
+            report["parties_pseudonymised"] += sum(1 for r in plan["updates"]["party"] if r.get("pseudonymised"))
+            report["coarse_rows"] += len(plan["coarse"])
+            report["fields"].update(plan["fields"])
+            report["held"].update(plan["held"])
+            report["held_publications"] += len(plan["held_publications"])
+            for t, u in plan["updates"].items():
+                touched[t] |= {r["id"] for r in u}
+            for hold_id, n in plan["held"].items():
+                log.info("expiry: %d row(s) skipped under legal hold %s", n, hold_id)
+            if max_batches is not None and report["batches"] >= max_batches:
+                report["stopped_early"] = True
+                break
+        report["fields"] = dict(report["fields"])
+        report["held"] = {str(k): v for k, v in report["held"].items()}
+        if dry_run:
+            audit.record(archive, actor=actor, role="admin", action="expire_dry_run", purpose="retention",
+                         details={k: v for k, v in report.items() if k in ("publications", "fields", "held", "as_of")})
+            return report
+        ev = hooks.ExpiryEvent(archive, run_id, "expire", started, party_ids=sorted(touched["party"]),
+                               hearing_ids=sorted(touched["hearing"]), offence_ids=sorted(touched["offence"]),
+                               case_ids=sorted(touched["case"]), publication_ids=sorted(touched["publication"]),
+                               home=home, profile=prof)
+        report["derived_stores"] = hooks.run(ev, prof.data["derived_stores"]["hooks"])
+        if compact and ev.touched:
+            report["compaction"] = sg.compact(archive, [t for t in TOUCHED_TABLES])
+        report["proof_hash"] = proof
+        final = {k: report[k] for k in ("publications", "publications_expired", "parties_pseudonymised",
+                                        "coarse_rows", "fields", "held", "held_publications", "batches",
+                                        "restrictions_synced")}
+        final["derived_stores"] = {k: v for k, v in report["derived_stores"].items()}
+        sg.update_run(archive, run_id, status="done", finished_at=sg.now(), counts=final, proof_hash=proof)
+        audit.record(archive, actor=actor, role="admin", action="expire", purpose="retention",
+                     objects={"retention_run": [run_id]}, details={**final, "proof_hash": proof})
+        return report
+    except BaseException:
+        if run_id is not None:
+            try:
+                sg.update_run(archive, run_id, status="failed", finished_at=sg.now())
+            except Exception:  # pragma: no cover
+                pass
+        raise
+
+
+def status(archive, *, profile: Profile | None = None, as_of: dt.date | None = None) -> dict:
+    """Retention status: the oldest raw record against the limit, holds, last runs."""
+    prof = profile or load()
+    as_of = as_of or dt.date.today()
+    oldest = sg.oldest_raw(archive)
+    limit = prof.cutoff("identity", as_of)
+    overdue = bool(oldest and oldest["content_date"] and oldest["content_date"] < limit)
+    return {"as_of": as_of.isoformat(), "limit_months": prof.months("identity"), "cutoff": limit.isoformat(),
+            "oldest_raw": oldest, "overdue": overdue, "holds": sg.holds(archive, active_only=True),
+            "runs": sg.runs(archive)[-5:], "parties": sg.party_counts(archive)}

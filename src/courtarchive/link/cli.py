@@ -1,0 +1,143 @@
+"""`courtarchive link ...`: run the linkage, explain a pair, review uncertain pairs, evaluate."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Optional
+
+import orjson
+import typer
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Link people (defendants, complainants), cases and networks across lists.")
+console = Console(stderr=True)
+out = Console()
+
+DbOpt = typer.Option(None, "--db", help="database URL (default: $COURTARCHIVE_DB or the home folder's SQLite file)")
+
+
+def _archive(db: str | None):
+    from ..config import settings
+    from ..store import Archive
+
+    a = Archive.open(db or settings().db_url)
+    a.require_initialised()
+    return a
+
+
+def _json(obj) -> None:
+    sys.stdout.write(orjson.dumps(obj, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS, default=str).decode() + "\n")
+
+
+@app.command("run")
+def run_cmd(db: Optional[str] = DbOpt,
+            full: bool = typer.Option(False, "--full", help="retrain and re-link everything (ids stay stable)"),
+            engine: str = typer.Option("duckdb", help="duckdb | spark"),
+            threshold: Optional[float] = typer.Option(None, help="match probability to link at (default: model's)"),
+            as_json: bool = typer.Option(False, "--json")) -> None:
+    """Link newly ingested mentions into existing persons (or everything, with --full)."""
+    from . import model as M
+    from .run import run
+
+    a = _archive(db)
+    st = run(a, full=full, engine=engine, threshold=threshold if threshold is not None else M.MATCH_THRESHOLD)
+    if as_json:
+        _json(st)
+        return
+    d, c, n = st["defendants"], st["complainants"], st["networks"]
+    console.print(f"run {st['run_id']} ({d['mode']}, {st['seconds']} s): {d['mentions']:,} defendant mentions -> "
+                  f"{d['persons']:,} persons ({d['created']:,} new, {d['retired']:,} retired); "
+                  f"{d['review_queue_added']:,} pairs queued for review")
+    console.print(f"complainants: {c['mentions']:,} mentions, {c['linkable']:,} linkable -> {c.get('persons', 0):,} "
+                  f"persons; {c['unlinkable']:,} not linkable (described only)")
+    console.print(f"networks: {n['components']:,} components, {n['communities']:,} communities, "
+                  f"largest {n['largest']:,} defendants")
+
+
+@app.command()
+def explain(a: int = typer.Argument(..., help="party id"), b: int = typer.Argument(..., help="party id"),
+            db: Optional[str] = DbOpt, engine: str = typer.Option("duckdb"),
+            as_json: bool = typer.Option(False, "--json")) -> None:
+    """Each comparison's level and match weight for two defendant mentions."""
+    from .run import explain as ex
+
+    res = ex(_archive(db), a, b, engine=engine)
+    if as_json:
+        _json(res)
+        return
+    t = Table("comparison", "level", "match weight", title=f"party {a} vs party {b}")
+    for c in res["comparisons"]:
+        if c["comparison"] == "TOTAL":
+            t.add_row("TOTAL", f"probability {c['match_probability']:.4f}", f"{c['match_weight']:+.2f}")
+        else:
+            tf = f" (tf {c['tf_adjustment_weight']:+.2f})" if c.get("tf_adjustment_weight") else ""
+            t.add_row(c["comparison"], str(c["level"]), f"{c['match_weight']:+.2f}{tf}")
+    out.print(t)
+
+
+@app.command()
+def review(db: Optional[str] = DbOpt, limit: int = typer.Option(50, help="pairs to list (0: all)"),
+           as_json: bool = typer.Option(False, "--json")) -> None:
+    """Pairs whose match probability fell in the review band, most uncertain first."""
+    from ..store import linkage as store
+
+    a = _archive(db)
+    rows = store.review_queue(a, limit or None)
+    details = store.party_details(a, [r["party_a"] for r in rows] + [r["party_b"] for r in rows])
+
+    def who(p: int) -> dict:
+        d = details.get(p, {})
+        return {k: d.get(k) for k in ("forenames", "middle_names", "surname", "date_of_birth", "age", "town",
+                                      "postcode", "case_id", "sitting_date")}
+    if as_json:
+        _json([dict(r, a=who(r["party_a"]), b=who(r["party_b"])) for r in rows])
+        return
+    t = Table("A", "B", "p", "A: name / dob / town", "B: name / dob / town", title="review queue")
+    for r in rows:
+        fa, fb = who(r["party_a"]), who(r["party_b"])
+        show = lambda f: " ".join(x for x in (f["forenames"], f["middle_names"], f["surname"]) if x) + \
+            f" / {f['date_of_birth'] or ('age ' + str(f['age']) if f['age'] is not None else '-')} / {f['town'] or '-'}"  # noqa: E731
+        t.add_row(str(r["party_a"]), str(r["party_b"]), f"{r['match_probability']:.3f}", show(fa), show(fb))
+    out.print(t)
+    console.print("decide with: courtarchive link decide A B same|different --reviewer NAME")
+
+
+@app.command()
+def decide(a: int = typer.Argument(...), b: int = typer.Argument(...),
+           decision: str = typer.Argument(..., help="same | different"),
+           reviewer: str = typer.Option(..., "--reviewer"), note: Optional[str] = typer.Option(None, "--note"),
+           db: Optional[str] = DbOpt) -> None:
+    """Record a reviewer's decision on two defendant mentions; every later run respects it."""
+    from ..store import linkage as store
+
+    try:
+        did = store.add_review_decision(_archive(db), a, b, decision, reviewer, note)
+    except ValueError as e:
+        console.print(f"[red]{e}[/red]")
+        raise typer.Exit(2)
+    console.print(f"decision {did} stored: {a} and {b} are {decision}; applied at the next `courtarchive link run`")
+
+
+@app.command()
+def evaluate(truth: Path = typer.Option(..., "--truth", help="the generator's truth.json or its folder"),
+             db: Optional[str] = DbOpt, as_json: bool = typer.Option(False, "--json")) -> None:
+    """Pairwise precision/recall/F1 and B-cubed against the generator's truth."""
+    from .evaluate import evaluate as ev
+
+    res = ev(_archive(db), truth)
+    if as_json:
+        _json(res)
+        return
+    t = Table("who", "mentions", "pairwise P", "pairwise R", "pairwise F1", "B3 P", "B3 R", "B3 F1")
+    for k in ("defendants", "complainants"):
+        m = res[k]
+        if not m.get("pairwise"):
+            t.add_row(k, "0", *["-"] * 6)
+            continue
+        p, b = m["pairwise"], m["bcubed"]
+        t.add_row(k, f"{m['mentions']:,}", *(f"{x:.4f}" for x in (p["precision"], p["recall"], p["f1"],
+                                                                    b["precision"], b["recall"], b["f1"])))
+    out.print(t)

@@ -1,0 +1,250 @@
+"""Clustering scored pairs into persons, with reviewers' constraints, and stable person ids.
+
+`cluster` takes the mention ids, the scored pairs, optional *base groups* (mentions already known to
+be one person: the existing persons in an incremental run), *must-link* pairs (reviewer: same) and
+*cannot-link* pairs (reviewer: different):
+
+1. Connected components of the graph whose edges are the pairs at or above the threshold, the
+   must-link pairs and the base groups -- computed by Splink's
+   ``cluster_pairwise_predictions_at_threshold`` on the engine's database API.
+2. Components holding both ends of a cannot-link pair (reviewers', or *conflicts* found in the
+   components, e.g. two dates of birth that cannot be one person's) are re-clustered greedily (Kruskal order:
+   must-link edges, then base-group edges, then scored pairs by falling probability), skipping
+   any edge whose union would put a cannot-link pair in one cluster.  A cannot-link therefore
+   splits a person even when the two mentions are linked only transitively; if a must-link
+   contradicts a reviewer's cannot-link (A=B, B=C, A!=C) the cannot-link wins, while a
+   reviewer's must-link overrides a conflict found automatically.
+
+`stable_ids` then names the clusters: a cluster takes the id of the previous person it shares the
+most mentions with (ties: the smallest id; each previous id is used once), the others get new ids
+from the store.  Previous persons left without a cluster are *retired*, with ``merged_into`` the
+person that now holds most of their mentions.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Iterable
+
+import numpy as np
+import polars as pl
+import pyarrow as pa
+
+__all__ = ["cluster", "stable_ids"]
+
+
+def _components(ids: np.ndarray, a: np.ndarray, b: np.ndarray, db_api=None) -> np.ndarray:
+    """Component label (the smallest member id) per id, via Splink's clusterer (igraph fallback)."""
+    if db_api is not None:
+        from splink.clustering import cluster_pairwise_predictions_at_threshold
+
+        nodes = pa.table({"unique_id": pa.array(ids, pa.int64())})
+        edges = pa.table({"unique_id_l": pa.array(a, pa.int64()), "unique_id_r": pa.array(b, pa.int64())})
+        res = cluster_pairwise_predictions_at_threshold(nodes, edges, db_api, "unique_id")
+        t = pl.from_arrow(res.as_pyarrow_table().select(["unique_id", "cluster_id"]))
+        res.drop_table_from_database_and_remove_from_cache()
+        t = t.with_columns(pl.col("unique_id").min().over("cluster_id").alias("label"))
+        lab = pl.DataFrame({"unique_id": ids}).join(t, on="unique_id", how="left")
+        return lab["label"].fill_null(lab["unique_id"]).to_numpy()
+    import igraph as ig
+
+    index = {int(x): i for i, x in enumerate(ids)}
+    g = ig.Graph(n=len(ids), edges=list(zip([index[int(x)] for x in a], [index[int(x)] for x in b])))
+    memb = np.asarray(g.connected_components().membership)
+    lab = pl.DataFrame({"unique_id": ids, "c": memb}).with_columns(pl.col("unique_id").min().over("c").alias("l"))
+    return lab["l"].to_numpy()
+
+
+class _UF:
+    def __init__(self, nodes: Iterable[int]):
+        self.parent = {n: n for n in nodes}
+        self.members = {n: {n} for n in self.parent}
+
+    def find(self, x: int) -> int:
+        p = self.parent
+        while p[x] != x:
+            p[x] = p[p[x]]
+            x = p[x]
+        return x
+
+    def union(self, a: int, b: int, cannot: dict[int, set[int]]) -> bool:
+        ra, rb = self.find(a), self.find(b)
+        if ra == rb:
+            return True
+        ma, mb = self.members[ra], self.members[rb]
+        if len(ma) > len(mb):
+            ra, rb, ma, mb = rb, ra, mb, ma
+        for x in ma:
+            c = cannot.get(x)
+            if c and not c.isdisjoint(mb):
+                return False
+        self.parent[ra] = rb
+        mb |= ma
+        del self.members[ra]
+        return True
+
+
+def cluster(ids: Iterable[int], pairs: pa.Table | None, *, threshold: float,
+            groups: dict[int, int] | None = None, must: Iterable[tuple[int, int]] = (),
+            cannot: Iterable[tuple[int, int]] = (), db_api=None,
+            group_probability: dict[int, float] | None = None,
+            conflicts: Callable[[pl.DataFrame], list[tuple[int, int]]] | None = None) -> pl.DataFrame:
+    """Cluster mentions.  Returns a DataFrame mention_id, label (smallest mention id of the
+    cluster), probability (highest edge probability joining the mention to its cluster; null alone).
+
+    ``pairs``: unique_id_l, unique_id_r, match_probability (any pairs; those below ``threshold``
+    are ignored).  ``groups``: mention -> group key for mentions already known to be together.
+    ``conflicts(components)``: given the unconstrained components (mention_id, label), more
+    cannot-link pairs (e.g. two different dates of birth chained together through a mention that
+    has none); they are enforced like the reviewers' ones."""
+    ids_arr = np.unique(np.fromiter((int(i) for i in ids), dtype=np.int64))
+    idset = set(ids_arr.tolist())
+    if pairs is not None and pairs.num_rows:
+        e = pl.from_arrow(pairs).select("unique_id_l", "unique_id_r", "match_probability")
+        e = e.filter(pl.col("match_probability") >= threshold)
+    else:
+        e = pl.DataFrame(schema={"unique_id_l": pl.Int64, "unique_id_r": pl.Int64, "match_probability": pl.Float64})
+    must = [(int(a), int(b)) for a, b in must if int(a) in idset and int(b) in idset]
+    cannot_l = [(int(a), int(b)) for a, b in cannot if int(a) in idset and int(b) in idset]
+    base = pl.DataFrame(schema={"unique_id_l": pl.Int64, "unique_id_r": pl.Int64, "match_probability": pl.Float64})
+    if groups:
+        g = pl.DataFrame({"m": list(groups.keys()), "g": list(groups.values())},
+                         schema={"m": pl.Int64, "g": pl.Int64}).filter(pl.col("m").is_in(ids_arr))
+        g = g.with_columns(pl.col("m").min().over("g").alias("rep")).filter(pl.col("m") != pl.col("rep"))
+        base = g.select(pl.col("rep").alias("unique_id_l"), pl.col("m").alias("unique_id_r"),
+                        pl.lit(1.0).alias("match_probability"))
+    mdf = pl.DataFrame({"unique_id_l": [a for a, _ in must], "unique_id_r": [b for _, b in must],
+                        "match_probability": [1.0] * len(must)},
+                       schema={"unique_id_l": pl.Int64, "unique_id_r": pl.Int64, "match_probability": pl.Float64})
+    all_e = pl.concat([mdf.with_columns(pl.lit(0).alias("k")), base.with_columns(pl.lit(1).alias("k")),
+                       e.with_columns(pl.lit(2).alias("k"))])
+    labels = _components(ids_arr, all_e["unique_id_l"].to_numpy(), all_e["unique_id_r"].to_numpy(), db_api)
+    lab = dict(zip(ids_arr.tolist(), labels.tolist()))
+    soft_l = []
+    if conflicts is not None:
+        soft_l = [(int(a), int(b)) for a, b in conflicts(pl.DataFrame({"mention_id": ids_arr, "label": labels}))]
+    # constrained re-clustering of the components holding a cannot-link pair.  Reviewers'
+    # cannot-links are hard (they bind must-links too); conflicts are soft: a reviewer's "same"
+    # overrides them, every other edge respects them.
+    hard: dict[int, set[int]] = {}
+    cannot: dict[int, set[int]] = {}
+    bad = set()
+    for pairs_, targets in ((cannot_l, (hard, cannot)), (soft_l, (cannot,))):
+        for a, b in pairs_:
+            for t in targets:
+                t.setdefault(a, set()).add(b)
+                t.setdefault(b, set()).add(a)
+            if lab[a] == lab[b]:
+                bad.add(lab[a])
+    if bad:
+        nodes = [m for m, l in lab.items() if l in bad]
+        uf = _UF(nodes)
+        sub = all_e.filter(pl.col("unique_id_l").is_in(nodes)).sort(["k", "match_probability"],
+                                                                     descending=[False, True])
+        for a, b, _p, k in sub.iter_rows():
+            uf.union(a, b, hard if k == 0 else cannot)
+        for root, mem in uf.members.items():
+            m0 = min(mem)
+            for m in mem:
+                lab[m] = m0
+    # probability: best edge that joins a mention to its (final) cluster
+    out = pl.DataFrame({"mention_id": list(lab.keys()), "label": list(lab.values())},
+                       schema={"mention_id": pl.Int64, "label": pl.Int64})
+    ee = pl.concat([mdf, e])
+    if ee.height:
+        ll = out.rename({"mention_id": "unique_id_l", "label": "la"})
+        rr = out.rename({"mention_id": "unique_id_r", "label": "lb"})
+        ee = ee.join(ll, on="unique_id_l").join(rr, on="unique_id_r").filter(pl.col("la") == pl.col("lb"))
+        best = pl.concat([ee.select(pl.col("unique_id_l").alias("mention_id"), "match_probability"),
+                          ee.select(pl.col("unique_id_r").alias("mention_id"), "match_probability")]
+                         ).group_by("mention_id").agg(pl.col("match_probability").max().alias("probability"))
+        out = out.join(best, on="mention_id", how="left")
+    else:
+        out = out.with_columns(pl.lit(None, pl.Float64).alias("probability"))
+    if group_probability:
+        gp = pl.DataFrame({"mention_id": list(group_probability), "gp": list(group_probability.values())},
+                          schema={"mention_id": pl.Int64, "gp": pl.Float64})
+        out = out.join(gp, on="mention_id", how="left").with_columns(
+            pl.max_horizontal("probability", "gp").alias("probability")).drop("gp")
+    return out.sort("mention_id")
+
+
+def stable_ids(labels: pl.DataFrame, old: dict[int, int], new_ids: Callable[[int], list[int]]
+               ) -> tuple[pl.DataFrame, list[int], dict[int, int | None]]:
+    """Name clusters with stable person ids.
+
+    ``labels``: mention_id, label (+ any columns, kept).  ``old``: mention -> previous person id.
+    ``new_ids(n)``: n fresh ids.  Returns (labels with person_id, created ids, retired ids ->
+    merged_into)."""
+    o = pl.DataFrame({"mention_id": list(old.keys()), "old": list(old.values())},
+                     schema={"mention_id": pl.Int64, "old": pl.Int64})
+    j = labels.select("mention_id", "label").join(o, on="mention_id", how="inner")
+    ov = j.group_by("label", "old").len().sort(["len", "old", "label"], descending=[True, False, False])
+    taken_old: set[int] = set()
+    chosen: dict[int, int] = {}
+    for label, oldp, _n in ov.iter_rows():
+        if label in chosen or oldp in taken_old:
+            continue
+        chosen[label] = oldp
+        taken_old.add(oldp)
+    all_labels = labels["label"].unique().sort().to_list()
+    fresh = [l for l in all_labels if l not in chosen]
+    ids = new_ids(len(fresh))
+    chosen.update(zip(fresh, ids))
+    mp = pl.DataFrame({"label": list(chosen.keys()), "person_id": list(chosen.values())},
+                      schema={"label": pl.Int64, "person_id": pl.Int64})
+    out = labels.join(mp, on="label", how="left")
+    old_persons = set(old.values())
+    gone = old_persons - taken_old
+    retired: dict[int, int | None] = {}
+    if gone:
+        where = (j.filter(pl.col("old").is_in(list(gone))).join(mp, on="label")
+                 .group_by("old", "person_id").len().sort(["len", "person_id"], descending=[True, False]))
+        for oldp, pid, _n in where.iter_rows():
+            retired.setdefault(oldp, pid)
+        for g in gone:
+            retired.setdefault(g, None)
+    return out, ids, retired
+
+
+def _dl1(a: str, b: str) -> bool:
+    """Damerau-Levenshtein distance of two equal-format strings <= 1 (one edit or transposition)."""
+    if a == b:
+        return True
+    if len(a) == len(b):
+        diff = [i for i in range(len(a)) if a[i] != b[i]]
+        return len(diff) == 1 or (len(diff) == 2 and diff[1] == diff[0] + 1
+                                  and a[diff[0]] == b[diff[1]] and a[diff[1]] == b[diff[0]])
+    if abs(len(a) - len(b)) != 1:
+        return False
+    s, t = (a, b) if len(a) < len(b) else (b, a)
+    return any(s == t[:i] + t[i + 1:] for i in range(len(t)))
+
+
+def dob_conflicts(std: pl.DataFrame) -> Callable[[pl.DataFrame], list[tuple[int, int]]]:
+    """A ``conflicts`` callback for `cluster`: inside one component, mentions whose dates of birth
+    cannot be one person's -- both known and neither equal, day/month swapped nor one character
+    apart; or birth-year ranges (from DOB or age at hearing) more than a year apart.  Such chains
+    arise when a mention with a name only (public lists) links to two people of that name."""
+    prof = std.select(pl.col("unique_id").alias("mention_id"), "dob", "dob_sw", "by_lo", "by_hi")
+
+    def find(components: pl.DataFrame) -> list[tuple[int, int]]:
+        d = components.join(prof, on="mention_id").filter(pl.col("by_lo").is_not_null())
+        d = d.with_columns(pl.struct("dob", "dob_sw", "by_lo", "by_hi").n_unique().over("label").alias("np"))
+        d = d.filter(pl.col("np") > 1)
+        out: list[tuple[int, int]] = []
+        for _, g in d.group_by("label"):
+            profiles: dict[tuple, list[int]] = {}
+            for m, dob, sw, lo, hi in g.select("mention_id", "dob", "dob_sw", "by_lo", "by_hi").iter_rows():
+                profiles.setdefault((dob, sw, lo, hi), []).append(m)
+            keys = list(profiles)
+            for i in range(len(keys)):
+                for j in range(i + 1, len(keys)):
+                    (d1, s1, l1, h1), (d2, s2, l2, h2) = keys[i], keys[j]
+                    if d1 and d2:
+                        ok = d1 == d2 or d1 == s2 or d2 == s1 or _dl1(d1, d2)
+                    else:
+                        ok = l1 <= h2 + 1 and l2 <= h1 + 1
+                    if not ok:
+                        out.extend((a, b) for a in profiles[keys[i]] for b in profiles[keys[j]])
+        return out
+    return find

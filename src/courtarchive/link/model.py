@@ -1,0 +1,430 @@
+"""The defendant linkage model (Splink 5, Fellegi-Sunter): comparisons, blocking, training, scoring.
+
+Columns compared are those of `standardise` (see there).  One settings object serves both engines
+(`engine="duckdb"`, the default, or `engine="spark"`): every level is built from Splink's level
+library or from plain SQL that DuckDB and Spark SQL both accept.
+
+Comparisons (levels in order; the first level that holds decides)
+    forename   null | exact (term-frequency adjusted) | equal through the variant table
+               (Bob = Robert, Mohd = Mohammed) | swapped with the surname | Jaro-Winkler >= 0.92 |
+               >= 0.80 | one side an initial that agrees | else
+    surname    null | exact (tf) | equal through the variant table | swapped with the forename |
+               Jaro-Winkler >= 0.92 | >= 0.80 | one contains the other (double-barrelled) | else
+    middle     null (either side has none: a missing middle name is no evidence) | exact |
+               Jaro-Winkler >= 0.88 | else
+    dob        null (neither DOB nor age on one side) | exact | day/month swapped |
+               one character apart (Damerau-Levenshtein <= 1) | two apart | DOB on one side only, birth-year
+               ranges from the age at the hearing overlap | both DOBs known, same year |
+               birth years within 1 | else
+    address    null | same postcode | postcode one character apart | same outward code | same town |
+               town Jaro-Winkler >= 0.92 | same postcode area (SJP public lists give only that) | else
+    asn, pnc   null | exact | one character apart (a typo) | else
+    case       null | same case and the names agree (canonical forename and surname equal, or
+               Jaro-Winkler >= 0.88, or swapped) | else.  Lists of one case repeat its defendants
+               at every hearing, public lists with names only: the case carries the DOB-less
+               mentions to the mentions that have one.  Same case with disagreeing names is
+               *not* a level of its own: those pairs are mostly co-defendants (family members
+               share surname and address), and a separate level had a tiny, unstable u that
+               turned "co-defendant" into strong evidence of "same person".
+Blocking (a pair is scored when any rule holds; designed for 1M mentions in minutes, see
+`BLOCKING_RULES` and bench/linkage.py): same DOB + surname Soundex; same DOB + canonical forename;
+canonical forename + surname with overlapping (or unknown) birth years; forename/surname swapped;
+same postcode + surname Soundex; same DOB + town; same ASN; same PNC id; same case; same surname
+and initial when one forename is only an initial (SJP public lists); forename and surname Soundex
+with birth years within a year.
+Training: u by random sampling (fixed seed; a level never seen among the sampled pairs gets
+u = 1/pairs sampled), m by EM on two blocking rules (same DOB; same canonical forename +
+surname), m floored at `M_FLOOR` (a level never seen among the training matches -- "middle names
+similar", "PNC differs" -- would otherwise weigh -30 or less, and one typo in real data would
+then break a link), the prior (probability two random mentions match) from a deterministic rule
+with an assumed recall.  An archive with fewer than `MIN_TRAIN` person mentions uses the shipped
+`default_model.json` (trained by `build_default_model` on synthetic mentions), its prior rescaled
+to the archive's size.
+Threshold: `MATCH_THRESHOLD` (documented there).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+import splink.comparison_level_library as cll
+import splink.comparison_library as cl
+from splink import Linker, SettingsCreator, block_on
+
+__all__ = ["MATCH_THRESHOLD", "REVIEW_BAND", "BLOCKING_RULES", "MIN_TRAIN", "settings", "Model", "train",
+           "load", "db_api", "model_input", "default_model", "build_default_model"]
+
+#: Pairs at or above this match probability are linked (match weight log2(0.9/0.1) = 3.17).
+#: Measured: on a generated 10k-case corpus (`link evaluate`) defendant pairwise precision /
+#: recall are 0.9989 / 0.9838 at 0.8, 0.9989 / 0.9837 at 0.9 and 1.0000 / 0.9836 at 0.95 (the
+#: missed links are mostly SJP public-list mentions -- initial and surname only -- that no
+#: threshold reaches); on FEBRL4, where corrupted duplicates sit lower, 0.9 keeps F1 >= 0.996.
+#: Chained false merges are cut by the DOB-conflict constraint (`cluster.dob_conflicts`), not by
+#: the threshold.
+MATCH_THRESHOLD = 0.9
+#: Pairs with match probability in [low, high) are listed for review: those at or above the
+#: threshold (linked, perhaps wrongly) and those below it whose mentions ended in different
+#: persons (perhaps a missed link); a pair below the threshold whose mentions are linked anyway
+#: through stronger pairs needs no reviewer.  The band brackets the threshold.
+REVIEW_BAND = (0.5, 0.95)
+
+_BY_OVERLAP = "l.by_lo <= r.by_hi + {k} AND r.by_lo <= l.by_hi + {k}"          # blocking (l./r.)
+_BY_OVERLAP_LV = "by_lo_l <= by_hi_r + {k} AND by_lo_r <= by_hi_l + {k}"         # levels (_l/_r)
+
+#: blocking rules for prediction (SQL over l./r. standardised columns)
+BLOCKING_RULES: list = [
+    block_on("dob", "sn_sdx"),
+    block_on("dob", "fn_c"),
+    "l.fn_c = r.fn_c AND l.sn = r.sn AND (l.by_lo IS NULL OR r.by_lo IS NULL OR " + _BY_OVERLAP.format(k=0) + ")",
+    "l.fn_c = r.sn_c AND l.sn_c = r.fn_c",
+    block_on("pc", "sn_sdx"),
+    block_on("dob", "town"),
+    block_on("asn"),
+    block_on("pnc"),
+    block_on("case_id"),
+    "l.sn = r.sn AND l.fi = r.fi AND (length(l.fn) = 1 OR length(r.fn) = 1)",
+    "l.fn_sdx = r.fn_sdx AND l.sn_sdx = r.sn_sdx AND " + _BY_OVERLAP.format(k=1),
+]
+
+
+def _name_comparison(col: str, canon: str, other_canon: str, label: str, extra: list) -> cl.CustomComparison:
+    return cl.CustomComparison(
+        output_column_name=label,
+        comparison_description=f"{label}: exact, variant table, swapped, Jaro-Winkler",
+        comparison_levels=[
+            cll.NullLevel(col),
+            cll.ExactMatchLevel(col, term_frequency_adjustments=True),
+            cll.ExactMatchLevel(canon).configure(label_for_charts=f"{canon} equal (variant table)"),
+            cll.ColumnsReversedLevel(canon, other_canon).configure(label_for_charts="forename/surname swapped"),
+            cll.JaroWinklerLevel(col, 0.92),
+            cll.JaroWinklerLevel(col, 0.80),
+            *extra,
+            cll.ElseLevel(),
+        ],
+    )
+
+
+def comparisons() -> list:
+    forename = _name_comparison("fn", "fn_c", "sn_c", "forename", [
+        cll.CustomLevel("(length(fn_l) = 1 OR length(fn_r) = 1) AND substr(fn_l, 1, 1) = substr(fn_r, 1, 1)",
+                        "initial agrees"),
+    ])
+    surname = _name_comparison("sn", "sn_c", "fn_c", "surname", [
+        cll.CustomLevel("length(sn_l) >= 4 AND length(sn_r) >= 4 AND "
+                        "(sn_l LIKE concat('%', sn_r, '%') OR sn_r LIKE concat('%', sn_l, '%'))",
+                        "one surname contains the other"),
+    ])
+    middle = cl.CustomComparison(
+        output_column_name="middle", comparison_description="middle names",
+        comparison_levels=[cll.NullLevel("mn"), cll.ExactMatchLevel("mn"), cll.JaroWinklerLevel("mn", 0.88),
+                           cll.ElseLevel()])
+    dob = cl.CustomComparison(
+        output_column_name="dob", comparison_description="date of birth / age at hearing",
+        comparison_levels=[
+            cll.CustomLevel("by_lo_l IS NULL OR by_lo_r IS NULL", "no DOB or age").configure(is_null_level=True),
+            cll.ExactMatchLevel("dob"),
+            cll.CustomLevel("dob_l = dob_sw_r", "day/month swapped"),
+            cll.DamerauLevenshteinLevel("dob", 1),
+            cll.DamerauLevenshteinLevel("dob", 2),
+            cll.CustomLevel("(dob_l IS NULL OR dob_r IS NULL) AND " + _BY_OVERLAP_LV.format(k=0),
+                            "age consistent (DOB on one side only)"),
+            cll.CustomLevel("by_lo_l = by_lo_r", "same birth year"),
+            cll.CustomLevel(_BY_OVERLAP_LV.format(k=1), "birth years within 1"),
+            cll.ElseLevel(),
+        ])
+    address = cl.CustomComparison(
+        output_column_name="address", comparison_description="postcode / outward code / town",
+        comparison_levels=[
+            cll.CustomLevel("(pc_area_l IS NULL AND town_l IS NULL) OR (pc_area_r IS NULL AND town_r IS NULL)",
+                            "no address").configure(is_null_level=True),
+            cll.ExactMatchLevel("pc"),
+            cll.DamerauLevenshteinLevel("pc", 1),
+            cll.ExactMatchLevel("pc_out"),
+            cll.ExactMatchLevel("town"),
+            cll.JaroWinklerLevel("town", 0.92),
+            cll.ExactMatchLevel("pc_area"),
+            cll.ElseLevel(),
+        ])
+    asn = cl.CustomComparison(output_column_name="asn", comparison_description="Arrest Summons Number",
+                              comparison_levels=[cll.NullLevel("asn"), cll.ExactMatchLevel("asn"),
+                                                 cll.DamerauLevenshteinLevel("asn", 1), cll.ElseLevel()])
+    pnc = cl.CustomComparison(output_column_name="pnc", comparison_description="PNC id",
+                              comparison_levels=[cll.NullLevel("pnc"), cll.ExactMatchLevel("pnc"),
+                                                 cll.DamerauLevenshteinLevel("pnc", 1), cll.ElseLevel()])
+    names_agree = cll.And(
+        cll.Or(cll.ExactMatchLevel("fn_c"), cll.JaroWinklerLevel("fn", 0.88), cll.ColumnsReversedLevel("fn_c", "sn_c")),
+        cll.Or(cll.ExactMatchLevel("sn_c"), cll.JaroWinklerLevel("sn", 0.88), cll.ColumnsReversedLevel("fn_c", "sn_c")))
+    case = cl.CustomComparison(
+        output_column_name="case", comparison_description="same prosecution case (URN)",
+        comparison_levels=[
+            cll.NullLevel("case_id"),
+            cll.And(cll.ExactMatchLevel("case_id"), names_agree).configure(
+                label_for_charts="same case, names agree"),
+            cll.ElseLevel().configure(label_for_charts="different cases, or names disagree"),
+        ])
+    return [forename, surname, middle, dob, address, asn, pnc, case]
+
+
+def settings(blocking_rules: list | None = None, link_type: str = "dedupe_only") -> SettingsCreator:
+    return SettingsCreator(
+        link_type=link_type,
+        unique_id_column_name="unique_id",
+        comparisons=comparisons(),
+        blocking_rules_to_generate_predictions=blocking_rules or BLOCKING_RULES,
+        retain_intermediate_calculation_columns=False,
+        retain_matching_columns=False,
+        additional_columns_to_retain=[],
+    )
+
+
+# --------------------------------------------------------------------------- engines
+def _spark_session():
+    """A local Spark session set up as MEASURED.md says works offline (Splink's jar, checkpoints)."""
+    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+    import tempfile
+
+    from pyspark.sql import SparkSession
+    from splink.internals.spark.jar_location import similarity_jar_location
+
+    spark = (SparkSession.builder.master("local[2]").appName("courtarchive-link")
+             .config("spark.jars", similarity_jar_location())
+             .config("spark.sql.shuffle.partitions", "8")
+             .config("spark.driver.memory", "3g")
+             .config("spark.ui.enabled", "false").getOrCreate())
+    spark.sparkContext.setCheckpointDir(tempfile.mkdtemp(prefix="courtarchive-spark-"))
+    spark.sparkContext.setLogLevel("ERROR")
+    return spark
+
+
+def db_api(engine: str = "duckdb", **kw):
+    """The Splink database API for an engine name: ``duckdb`` (embedded) or ``spark``."""
+    if engine == "duckdb":
+        import duckdb
+        from splink import DuckDBAPI
+
+        if "connection" not in kw:
+            con = duckdb.connect()
+            con.execute("SET enable_progress_bar = false")
+            kw["connection"] = con
+        return DuckDBAPI(**kw)
+    if engine == "spark":
+        from splink import SparkAPI
+
+        return SparkAPI(spark_session=kw.pop("spark_session", None) or _spark_session(), **kw)
+    raise ValueError(f"unknown engine {engine!r}: duckdb | spark")
+
+
+_SPLINK_COLUMNS = ("unique_id", "fn", "fn_c", "sn", "sn_c", "mn", "fn_sdx", "sn_sdx", "dob", "dob_sw",
+                   "by_lo", "by_hi", "pc", "pc_out", "pc_area", "fi", "town", "asn", "pnc", "case_id")
+
+
+def model_input(std: pa.Table) -> pa.Table:
+    """The columns Splink needs, from the standardised table (person mentions only)."""
+    return std.select(list(_SPLINK_COLUMNS))
+
+
+@dataclass
+class Model:
+    """A trained (or loaded) model over a registered table of standardised mentions."""
+    linker: Linker
+    db: Any
+    engine: str
+    sdf: Any
+    trained: bool = True
+
+    def to_json(self) -> dict:
+        return copy.deepcopy(self.linker.misc.save_model_to_json())
+
+    def predict(self, threshold: float | None = None) -> pa.Table:
+        """Scored pairs (unique_id_l, unique_id_r, match_weight, match_probability) above threshold."""
+        df = self.linker.inference.predict(threshold_match_probability=threshold, warning_mode="never")
+        out = _pairs(df)
+        df.drop_table_from_database_and_remove_from_cache()
+        return out
+
+    def predict_between(self, existing: pa.Table, new: pa.Table, threshold: float | None = None) -> pa.Table:
+        """Pairs new x existing and new x new (incremental linking), scored with this model."""
+        e = self.db.register(model_input(existing))
+        n = self.db.register(model_input(new))
+        parts = []
+        for df in (self.linker.inference.predict_between(e, n, threshold_match_probability=threshold,
+                                                         warning_mode="never"),
+                   self.linker.inference.predict_within(n, threshold_match_probability=threshold,
+                                                        warning_mode="never")):
+            parts.append(_pairs(df))
+            df.drop_table_from_database_and_remove_from_cache()
+        return pa.concat_tables(parts)
+
+    def explain(self, left: dict, right: dict) -> list[dict]:
+        """Each comparison's level and match weight for one pair of standardised mentions."""
+        df = self.linker.inference.score_pair(left, right)
+        row = df.as_pyarrow_table().to_pylist()[0]
+        out = []
+        for c in self.linker._settings_obj.comparisons:
+            name = c.output_column_name
+            gamma = row.get(f"gamma_{name}")
+            lvl = next((l for l in c.comparison_levels if l.comparison_vector_value == gamma), None)
+            mw, tf = row.get(f"mw_{name}"), row.get(f"mw_tf_adj_{name}")
+            out.append({"comparison": name, "level": lvl.label_for_charts if lvl else str(gamma),
+                        "gamma": gamma, "match_weight": mw, "tf_adjustment_weight": tf})
+        out.append({"comparison": "TOTAL", "level": "", "match_weight": row["match_weight"],
+                    "match_probability": row["match_probability"]})
+        return out
+
+
+def _pairs(df) -> pa.Table:
+    t = df.as_pyarrow_table()
+    return t.select(["unique_id_l", "unique_id_r", "match_weight", "match_probability"])
+
+
+def _quiet() -> None:
+    # Splink's warnings ("level not observed, unable to train m") are expected here: rare levels
+    # keep their defaults.  Errors still show.
+    for name in ("splink", "py4j"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    _guard_em_underflow()
+
+
+_M_U_FLOOR = 1e-12
+
+
+def _guard_em_underflow() -> None:
+    """Splink 5.0.0 rejects m/u probabilities below 1e-300, but its EM can produce exactly 0 or a
+    subnormal one (a level never seen among the matches of a training block, e.g. "PNC differs"
+    in a DOB block), which aborts training.  Floor the EM's per-level estimates at 1e-12 (a match
+    weight of about -40: "never" for any purpose) before Splink validates them."""
+    from splink.internals import expectation_maximisation as em
+
+    if getattr(em.populate_m_u_from_lookup, "_courtarchive_floor", False):
+        return
+    original = em.populate_m_u_from_lookup
+
+    def floored(training_fixed_probabilities, comparison_level, output_column_name, m_u_records_lookup):
+        for rec in m_u_records_lookup.get(output_column_name, {}).values():
+            for k in ("m_probability", "u_probability"):
+                v = rec.get(k)
+                if isinstance(v, (int, float)) and v < _M_U_FLOOR:
+                    rec[k] = _M_U_FLOOR
+        return original(training_fixed_probabilities, comparison_level, output_column_name, m_u_records_lookup)
+
+    floored._courtarchive_floor = True
+    em.populate_m_u_from_lookup = floored
+
+
+#: below this many person mentions an archive is too small to train on (EM needs thousands of
+#: blocked pairs): the shipped default model is used instead (see `default_model`)
+MIN_TRAIN = 2000
+DEFAULT_MODEL = Path(__file__).with_name("default_model.json")
+
+
+def default_model(n_mentions: int) -> dict:
+    """The shipped model (trained by `build_default_model` on 200k synthetic mentions), with the
+    prior rescaled to an archive of ``n_mentions`` (a mention's expected matches stay the same)."""
+    js = json.loads(DEFAULT_MODEL.read_text("utf-8"))
+    n_train = js.pop("courtarchive_trained_on", 200_000)
+    lam = js["probability_two_random_records_match"] * n_train / max(n_mentions, 2)
+    js["probability_two_random_records_match"] = min(0.01, lam)
+    return js
+
+
+def build_default_model(n: int = 200_000, seed: int = 42) -> dict:
+    """Train on synthetic mentions and write `DEFAULT_MODEL` (a developer step; the file ships)."""
+    from . import synthetic
+    from .standardise import standardise
+
+    std = standardise(synthetic.mentions(n, seed=seed))
+    js = train(std, seed=seed).to_json()
+    js["courtarchive_trained_on"] = std.num_rows
+    DEFAULT_MODEL.write_text(json.dumps(js, indent=1), "utf-8")
+    return js
+
+
+def train(std: pa.Table | list[pa.Table], *, engine: str = "duckdb", seed: int = 42,
+          u_max_pairs: float | None = None, em_max_pairs: float = 2e6, db=None, allow_default: bool = True,
+          link_type: str = "dedupe_only") -> Model:
+    """Train the model on standardised mentions: prior, u by sampling (``u_max_pairs``, default
+    2M pairs, fewer for small inputs), m by EM.  Fewer than `MIN_TRAIN` mentions: the shipped
+    default model instead (``Model.trained`` is False).  A list of tables with
+    ``link_type="link_only"`` links them to each other (benchmarks: FEBRL)."""
+    if isinstance(std, list):
+        n_rows = sum(t.num_rows for t in std)
+        allow_default = False
+    else:
+        n_rows = std.num_rows
+    if allow_default and n_rows < MIN_TRAIN and DEFAULT_MODEL.exists():
+        m = load(default_model(std.num_rows), std, engine=engine, db=db)
+        m.trained = False
+        return m
+    if u_max_pairs is None:
+        u_max_pairs = min(2e6, max(1e5, 20.0 * n_rows))
+    _quiet()
+    db = db or db_api(engine)
+    sdf = [db.register(model_input(t)) for t in std] if isinstance(std, list) else db.register(model_input(std))
+    linker = Linker(sdf, settings(link_type=link_type), log_level=logging.WARNING)
+    tr = linker.training
+    tr.estimate_probability_two_random_records_match([block_on("fn_c", "sn", "dob")], recall=0.7)
+    tr.estimate_u_using_random_sampling(max_pairs=u_max_pairs, seed=seed)
+    # a level never seen among u_max_pairs random pairs is rarer than 1 / u_max_pairs
+    js = linker.misc.save_model_to_json()
+    if _fill_unobserved_u(js, 1.0 / u_max_pairs):
+        linker = Linker(sdf, js, log_level=logging.WARNING)
+        tr = linker.training
+    for rule in (block_on("dob"), block_on("fn_c", "sn")):
+        tr.estimate_parameters_using_expectation_maximisation(rule, max_pairs=em_max_pairs)
+    # EM drives m of levels never seen among the training block's matches to ~0 ("middle names
+    # similar but not equal", "PNC differs"): a weight of -30 or less, which one typo in real data
+    # would turn into a missed link.  Floor m at M_FLOOR (weights stay strongly negative, not absolute).
+    js = linker.misc.save_model_to_json()
+    if _floor_probabilities(js, M_FLOOR, keys=("m_probability",)):
+        linker = Linker(sdf, js, log_level=logging.WARNING)
+    return Model(linker, db, engine, sdf)
+
+
+#: the smallest m probability a trained model keeps (see `train`)
+M_FLOOR = 1e-4
+
+
+def _fill_unobserved_u(js: dict, u: float) -> bool:
+    """Give every non-null level that random sampling never observed the u probability ``u``."""
+    changed = False
+    for comp in js.get("comparisons", []):
+        for lv in comp.get("comparison_levels", []):
+            if not lv.get("is_null_level") and lv.get("u_probability") is None:
+                lv["u_probability"] = u
+                changed = True
+    return changed
+
+
+def _floor_probabilities(js: dict, eps: float = 1e-6, keys=("m_probability", "u_probability")) -> bool:
+    changed = False
+    for comp in js.get("comparisons", []):
+        for lv in comp.get("comparison_levels", []):
+            for k in keys:
+                if lv.get(k) is not None and lv[k] < eps:
+                    lv[k] = eps
+                    changed = True
+    return changed
+
+
+def load(model_json: dict, std: pa.Table, *, engine: str = "duckdb", db=None, explain: bool = False) -> Model:
+    """A model with stored trained parameters over (all) standardised mentions.  ``explain``
+    keeps the per-comparison Bayes factors in scored output (for `Model.explain`)."""
+    _quiet()
+    db = db or db_api(engine)
+    sdf = db.register(model_input(std))
+    js = copy.deepcopy(model_json)
+    _floor_probabilities(js)
+    if explain:
+        js["retain_intermediate_calculation_columns"] = True
+    linker = Linker(sdf, js, log_level=logging.WARNING)
+    for col in ("fn", "sn"):
+        linker.table_management.compute_tf_table(col)
+    return Model(linker, db, engine, sdf)

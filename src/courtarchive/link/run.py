@@ -1,0 +1,209 @@
+"""The link stage, end to end: defendants, complainants, networks, review queue.
+
+`run(archive)` is incremental when it can be: with a trained model stored by an earlier full run
+and existing persons, only *fresh* mentions are scored -- mentions not linked before, plus every
+mention of a person that a new "different" decision splits -- against all existing mentions
+(Splink ``predict_between``) and among themselves (``predict_within``), with the stored model
+parameters; existing persons enter the clustering as fixed groups, so a fresh mention joins an
+existing cluster (or joins two, merging them).  `run(archive, full=True)` retrains and re-scores
+everything.  Both keep person ids stable (`cluster.stable_ids`) and respect every review
+decision (must-link / cannot-link, `cluster.cluster`).
+
+Organisation defendants (no forename or surname, an organisation name) are linked by exact
+normalised organisation name; mentions with no name at all stay alone.  Complainants are
+re-clustered in full on every run (cheap: token equality plus Bloom comparisons in blocks), with
+stable ids.  Networks are rebuilt on every run, with stable ids.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Callable
+
+import polars as pl
+import pyarrow as pa
+
+from ..store import Archive
+from ..store import linkage as store
+from . import model as M
+from .cluster import cluster, dob_conflicts, stable_ids
+from .networks import graph_inputs, networks
+from .standardise import standardise
+from .victims import link_complainants
+
+__all__ = ["run", "explain", "link_defendants"]
+
+
+def _empty_pairs() -> pa.Table:
+    return pa.table({"unique_id_l": pa.array([], pa.int64()), "unique_id_r": pa.array([], pa.int64()),
+                     "match_weight": pa.array([], pa.float64()), "match_probability": pa.array([], pa.float64())})
+
+
+def _ids(archive: Archive, name: str) -> Callable[[int], list[int]]:
+    return lambda n: store.take_ids(archive, name, n)
+
+
+def link_defendants(archive: Archive, run_id: int, *, full: bool, engine: str, threshold: float,
+                    band: tuple[float, float], seed: int) -> tuple[dict, pl.DataFrame]:
+    t0 = time.perf_counter()
+    mentions = store.defendant_mentions(archive)
+    std = pl.from_arrow(standardise(mentions))
+    is_person = pl.col("fn").is_not_null() | pl.col("sn").is_not_null()
+    persons = std.filter(is_person)
+    orgs = std.filter(~is_person & pl.col("org").is_not_null())
+    others = std.filter(~is_person & pl.col("org").is_null())
+    old_t = pl.from_arrow(store.person_assignments(archive, "defendant"))
+    old = dict(zip(old_t["mention_id"].to_list(), old_t["person_id"].to_list()))
+    old_prob = dict(zip(old_t["mention_id"].to_list(), old_t["probability"].to_list()))
+    current = set(std["unique_id"].to_list())
+    decisions = [d for d in store.review_decisions(archive)
+                 if d["party_a"] in current and d["party_b"] in current]
+    must = [(d["party_a"], d["party_b"]) for d in decisions if d["decision"] == "same"]
+    cannot = [(d["party_a"], d["party_b"]) for d in decisions if d["decision"] == "different"]
+    prev = store.latest_run(archive, with_model=True)
+    incremental = not full and prev is not None and bool(old)
+    stats: dict = {"mentions": std.height, "person_mentions": persons.height,
+                   "organisation_mentions": orgs.height, "unnamed_mentions": others.height,
+                   "mode": "incremental" if incremental else "full",
+                   "decisions_applied": len(decisions)}
+    pid = persons["unique_id"].to_list()
+    groups = group_prob = None
+    model_json = None
+    if persons.height == 0:
+        pairs, db = _empty_pairs(), None
+        fresh_ids: set[int] = set()
+    elif incremental:
+        model = M.load(prev["model"], persons.to_arrow(), engine=engine)
+        dissolve = {old[a] for a, b in cannot if a in old and b in old and old[a] == old[b]}
+        fresh_ids = {m for m in pid if m not in old or old[m] in dissolve}
+        stats.update(fresh=len(fresh_ids), dissolved_persons=len(dissolve))
+        if fresh_ids:
+            fresh = persons.filter(pl.col("unique_id").is_in(list(fresh_ids)))
+            existing = persons.filter(~pl.col("unique_id").is_in(list(fresh_ids)))
+            pairs = model.predict_between(existing.to_arrow(), fresh.to_arrow(), threshold=band[0])
+        else:
+            pairs = _empty_pairs()
+        groups = {m: old[m] for m in pid if m not in fresh_ids}
+        group_prob = {m: old_prob[m] for m in groups if old_prob.get(m) is not None}
+        db = model.db
+    else:
+        model = M.train(persons.to_arrow(), engine=engine, seed=seed)
+        model_json = model.to_json()
+        stats["model"] = "trained" if model.trained else f"default (fewer than {M.MIN_TRAIN} mentions to train on)"
+        pairs = model.predict(threshold=band[0])
+        fresh_ids = set(pid)
+        db = model.db
+    stats["pairs_scored_above_band"] = pairs.num_rows
+    t1 = time.perf_counter()
+    lab = cluster(pid, pairs, threshold=threshold, groups=groups, must=must, cannot=cannot, db_api=db,
+                  group_probability=group_prob, conflicts=dob_conflicts(persons))
+    org_lab = orgs.select(pl.col("unique_id").alias("mention_id"),
+                          pl.col("unique_id").min().over("org").alias("label"),
+                          pl.lit(None, pl.Float64).alias("probability"))
+    lone = others.select(pl.col("unique_id").alias("mention_id"), pl.col("unique_id").alias("label"),
+                         pl.lit(None, pl.Float64).alias("probability"))
+    lab = pl.concat([lab, org_lab, lone])
+    named, created, retired = stable_ids(lab, old, _ids(archive, "person"))
+    w = store.save_persons(archive, run_id, "defendant",
+                           named.select("mention_id", "person_id", "probability").to_arrow(),
+                           created=created, retired=retired)
+    stats.update(persons=named["person_id"].n_unique(), **w)
+    # review queue: uncertain pairs
+    pq = pl.from_arrow(pairs).filter((pl.col("match_probability") >= band[0]) & (pl.col("match_probability") < band[1]))
+    pmap = named.select(pl.col("mention_id"), "person_id")
+    pq = (pq.join(pmap.rename({"mention_id": "unique_id_l", "person_id": "person_a"}), on="unique_id_l", how="left")
+          .join(pmap.rename({"mention_id": "unique_id_r", "person_id": "person_b"}), on="unique_id_r", how="left")
+          .filter((pl.col("match_probability") >= threshold) | (pl.col("person_a") != pl.col("person_b"))))
+    rows = [dict(party_a=a, party_b=b, match_weight=mw, match_probability=p, person_a=x, person_b=y)
+            for a, b, mw, p, x, y in pq.select("unique_id_l", "unique_id_r", "match_weight", "match_probability",
+                                                "person_a", "person_b").iter_rows()]
+    stats["review_queue_added"] = store.replace_review_queue(
+        archive, run_id, rows, replace=not incremental, drop_parties=fresh_ids if incremental else ())
+    store.mark_decisions_applied(archive, run_id)
+    stats["seconds"] = {"score": round(t1 - t0, 2), "cluster_and_store": round(time.perf_counter() - t1, 2)}
+    mentions_p = mentions.select(["party_id", "case_id"])
+    out = pl.from_arrow(mentions_p).join(named.select(pl.col("mention_id").alias("party_id"), "person_id"),
+                                         on="party_id", how="left")
+    return {"stats": stats, "model": model_json}, out
+
+
+def link_victims(archive: Archive, run_id: int, defendants: pl.DataFrame | None = None, *,
+                 scheme: str = "block") -> tuple[dict, pl.DataFrame]:
+    """Cluster complainant mentions.  ``defendants`` (party_id, person_id) gives each mention its
+    charge key: case, defendant person, offence code and number, position within the offence."""
+    cm = store.complainant_mentions(archive)
+    if defendants is not None and cm.num_rows:
+        df = pl.from_arrow(cm).join(defendants.select("party_id", pl.col("person_id").alias("dperson")),
+                                    on="party_id", how="left")
+        df = df.with_columns(pl.col("complainant_id").rank("ordinal").over("offence_id").alias("pos"))
+        df = df.with_columns(pl.when(pl.col("dperson").is_not_null() & pl.col("case_id").is_not_null()
+                                     & pl.col("offence_code").is_not_null())
+                             .then(pl.format("{}|{}|{}|{}|{}", "case_id", "dperson", "offence_code",
+                                             pl.col("offence_seq").fill_null(0), "pos"))
+                             .alias("charge")).drop("dperson", "pos")
+        cm = df.to_arrow()
+    lab, report = link_complainants(cm, scheme=scheme)
+    old_t = pl.from_arrow(store.person_assignments(archive, "complainant"))
+    old = dict(zip(old_t["mention_id"].to_list(), old_t["person_id"].to_list()))
+    named, created, retired = stable_ids(lab, old, _ids(archive, "person"))
+    w = store.save_persons(archive, run_id, "complainant",
+                           named.select("mention_id", "person_id", "probability").to_arrow(),
+                           created=created, retired=retired)
+    report.update(persons=named["person_id"].n_unique() if named.height else 0, **w)
+    df = pl.from_arrow(cm).select("complainant_id", "case_id", "party_id")
+    out = df.join(named.select(pl.col("mention_id").alias("complainant_id"), "person_id"),
+                  on="complainant_id", how="left")
+    return report, out
+
+
+def link_networks(archive: Archive, run_id: int, defendants: pl.DataFrame, victims: pl.DataFrame) -> dict:
+    cd, oc = graph_inputs(defendants, victims)
+    nets, members = store.network_state(archive)
+    kinds = {n["id"]: n["kind"] for n in nets}
+    m = pl.from_arrow(members)
+    old_c = {p: n for n, p in m.iter_rows() if kinds.get(n) == "component"}
+    old_k = {p: n for n, p in m.iter_rows() if kinds.get(n) == "community"}
+    rows, mem, retired, stats = networks(cd, oc, old_components=old_c, old_communities=old_k,
+                                         new_ids=_ids(archive, "network"))
+    store.save_networks(archive, run_id, rows, mem, retired)
+    stats["retired"] = len(retired)
+    return stats
+
+
+def run(archive: Archive, *, full: bool = False, engine: str = "duckdb", threshold: float = M.MATCH_THRESHOLD,
+        review_band: tuple[float, float] = M.REVIEW_BAND, seed: int = 42, complainant_scheme: str = "block") -> dict:
+    """Run the link stage (see the module docstring).  Returns the run's statistics."""
+    archive.require_initialised()
+    run_id = store.start_run(archive, mode="full" if full else "incremental", engine=engine, threshold=threshold,
+                             review_low=review_band[0], review_high=review_band[1])
+    t0 = time.perf_counter()
+    try:
+        d, dmap = link_defendants(archive, run_id, full=full, engine=engine, threshold=threshold,
+                                  band=review_band, seed=seed)
+        v, vmap = link_victims(archive, run_id, dmap, scheme=complainant_scheme)
+        n = link_networks(archive, run_id, dmap, vmap)
+        stats = {"run_id": run_id, "defendants": d["stats"], "complainants": v, "networks": n,
+                 "seconds": round(time.perf_counter() - t0, 2)}
+        store.finish_run(archive, run_id, model=d["model"], stats=stats)
+        return stats
+    except BaseException as e:
+        store.finish_run(archive, run_id, status="failed", stats={"error": f"{type(e).__name__}: {e}"})
+        raise
+
+
+def explain(archive: Archive, a: int, b: int, *, engine: str = "duckdb") -> dict:
+    """Each comparison's level and match weight for two defendant mentions (party ids), with the
+    latest stored model.  Term frequencies come from all current defendant mentions."""
+    prev = store.latest_run(archive, with_model=True)
+    if prev is None:
+        raise ValueError("no trained model yet: run `courtarchive link run --full` first")
+    std = pl.from_arrow(standardise(store.defendant_mentions(archive)))
+    two = std.filter(pl.col("unique_id").is_in([int(a), int(b)]))
+    if two.height != 2:
+        raise ValueError(f"parties {a} and {b} are not both current defendant mentions")
+    persons = std.filter(pl.col("fn").is_not_null() | pl.col("sn").is_not_null())
+    model = M.load(prev["model"], persons.to_arrow(), engine=engine, explain=True)
+    rec = {r["unique_id"]: r for r in M.model_input(two.to_arrow()).to_pylist()}
+    levels = model.explain(rec[int(a)], rec[int(b)])
+    return {"party_a": int(a), "party_b": int(b), "model_run": prev["id"], "threshold": prev["threshold"],
+            "comparisons": levels}

@@ -1,0 +1,758 @@
+"""Store side of governance: the SQL for the audit chain, holds, accounts, restrictions, retention,
+rights requests, convictions, exports and the disclosure gate's fact look-ups.
+
+Only `store` issues SQL; `courtarchive.governance` calls these functions with an `Archive`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from typing import Any, Iterable, Iterator, Sequence
+
+import orjson
+import sqlalchemy as sa
+
+from .archive import Archive
+from .tables import TABLES as T
+
+GENESIS = "0" * 64
+_CHUNK = 500
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+
+def _chunks(ids: Iterable, n: int = _CHUNK) -> Iterator[list]:
+    ids = list(ids)
+    for i in range(0, len(ids), n):
+        yield ids[i:i + n]
+
+
+def _rows(conn, q) -> list[dict]:
+    return [dict(r._mapping) for r in conn.execute(q)]
+
+
+# =========================================================================== audit chain
+def audit_canonical(ev: dict) -> bytes:
+    """The bytes an audit event's hash covers (everything but the hashes themselves)."""
+    t = ev["time"]
+    body = {"seq": int(ev["seq"]), "time": t.isoformat(timespec="microseconds") if isinstance(t, dt.datetime) else str(t),
+            "actor": ev["actor"], "role": ev["role"], "action": ev["action"], "purpose": ev.get("purpose"),
+            "object": ev.get("object"), "details": ev.get("details")}
+    return orjson.dumps(body, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS)
+
+
+def audit_hash(prev_hash: str, ev: dict) -> str:
+    return hashlib.sha256(prev_hash.encode() + b"\n" + audit_canonical(ev)).hexdigest()
+
+
+def append_audit(archive: Archive, *, actor: str, role: str, action: str, purpose: str | None = None,
+                 object: str | None = None, details: dict | None = None, conn=None,
+                 time: dt.datetime | None = None) -> int:
+    """Append one event to the chain (inside ``conn``'s transaction when given); returns its seq."""
+    if conn is None:
+        with archive.engine.begin() as c:
+            return append_audit(archive, actor=actor, role=role, action=action, purpose=purpose,
+                                object=object, details=details, conn=c, time=time)
+    A = T["audit_event"]
+    if not archive.sqlite:
+        # one writer at a time extends the chain (SQLite: BEGIN IMMEDIATE already serialises)
+        conn.exec_driver_sql("SELECT pg_advisory_xact_lock(72217001)")
+    last = conn.execute(sa.select(A.c.seq, A.c.hash).order_by(A.c.seq.desc()).limit(1)).first()
+    seq, prev = (last.seq + 1, last.hash) if last else (1, GENESIS)
+    ev = {"seq": seq, "time": time or now(), "actor": actor or "unknown", "role": role or "unknown",
+          "action": action, "purpose": purpose, "object": object,
+          "details": orjson.loads(orjson.dumps(details or {}, default=str, option=orjson.OPT_NON_STR_KEYS))}
+    ev["hash"] = audit_hash(prev, ev)
+    conn.execute(sa.insert(A).values(id=seq, prev_hash=prev, **ev))
+    return seq
+
+
+def iter_audit(archive: Archive, *, batch: int = 5000, since: int = 0) -> Iterator[dict]:
+    A = T["audit_event"]
+    with archive.engine.connect() as conn:
+        last = since
+        while True:
+            rows = _rows(conn, sa.select(A).where(A.c.seq > last).order_by(A.c.seq).limit(batch))
+            if not rows:
+                return
+            yield from rows
+            last = rows[-1]["seq"]
+
+
+def audit_events(archive: Archive, *, action: str | None = None, limit: int | None = None) -> list[dict]:
+    A = T["audit_event"]
+    q = sa.select(A).order_by(A.c.seq.desc() if limit else A.c.seq)
+    if action:
+        q = q.where(A.c.action == action)
+    if limit:
+        q = q.limit(limit)
+    with archive.engine.connect() as conn:
+        return _rows(conn, q)
+
+
+def audit_summary(archive: Archive) -> dict:
+    A = T["audit_event"]
+    with archive.engine.connect() as conn:
+        by = conn.execute(sa.select(A.c.role, A.c.action, sa.func.count()).group_by(A.c.role, A.c.action)).all()
+        head = conn.execute(sa.select(A.c.seq, A.c.hash).order_by(A.c.seq.desc()).limit(1)).first()
+    return {"by_role_action": [{"role": r, "action": a, "count": n} for r, a, n in by],
+            "head": {"seq": head.seq, "hash": head.hash} if head else None}
+
+
+# =========================================================================== accounts
+def save_account(archive: Archive, row: dict, conn=None) -> int:
+    if conn is None:
+        with archive.engine.begin() as c:
+            return save_account(archive, row, conn=c)
+    Acc = T["account"]
+    have = conn.execute(sa.select(Acc.c.id).where(Acc.c.username == row["username"])).scalar()
+    if have is None:
+        aid = archive._take_ids(conn, "account", 1)
+        conn.execute(sa.insert(Acc).values(id=aid, created_at=now(), active=True, **row))
+        return aid
+    conn.execute(sa.update(Acc).where(Acc.c.id == have).values(**row))
+    return have
+
+
+def get_account(archive: Archive, username: str) -> dict | None:
+    Acc = T["account"]
+    with archive.engine.connect() as conn:
+        r = conn.execute(sa.select(Acc).where(Acc.c.username == username)).first()
+    return dict(r._mapping) if r else None
+
+
+def list_accounts(archive: Archive) -> list[dict]:
+    with archive.engine.connect() as conn:
+        return _rows(conn, sa.select(T["account"]).order_by(T["account"].c.id))
+
+
+# =========================================================================== holds
+def add_hold(archive: Archive, *, scope: str, ref: str | None, reason: str, authority: str, actor: str,
+             conn) -> int:
+    hid = archive._take_ids(conn, "hold", 1)
+    conn.execute(sa.insert(T["hold"]).values(id=hid, scope=scope, ref=ref, reason=reason, authority=authority,
+                                             created_at=now(), created_by=actor))
+    return hid
+
+
+def release_hold(archive: Archive, hold_id: int, *, actor: str, reason: str | None, conn) -> bool:
+    H = T["hold"]
+    res = conn.execute(sa.update(H).where(H.c.id == hold_id, H.c.released_at.is_(None))
+                       .values(released_at=now(), released_by=actor, release_reason=reason))
+    return res.rowcount == 1
+
+
+def holds(archive: Archive, *, active_only: bool = False, conn=None) -> list[dict]:
+    H = T["hold"]
+    q = sa.select(H).order_by(H.c.id)
+    if active_only:
+        q = q.where(H.c.released_at.is_(None))
+    if conn is not None:
+        return _rows(conn, q)
+    with archive.engine.connect() as c:
+        return _rows(c, q)
+
+
+def resolve_court(archive: Archive, ref: str) -> int | None:
+    C = T["court"]
+    with archive.engine.connect() as conn:
+        if ref.isdigit():
+            r = conn.execute(sa.select(C.c.id).where(sa.or_(C.c.id == int(ref), C.c.fact_court_id == int(ref)))
+                             .order_by((C.c.id != int(ref)))).scalar()
+            if r is not None:
+                return r
+        return conn.execute(sa.select(C.c.id).where(sa.or_(C.c.slug == ref, sa.func.lower(C.c.name) == ref.lower()))
+                            .order_by(C.c.id)).scalar()
+
+
+def resolve_case(archive: Archive, ref: str) -> int | None:
+    C = T["case"]
+    key = "".join(ref.split()).upper()
+    with archive.engine.connect() as conn:
+        if ref.isdigit():
+            r = conn.execute(sa.select(C.c.id).where(C.c.id == int(ref))).scalar()
+            if r is not None:
+                return r
+        return conn.execute(sa.select(C.c.id).where(sa.or_(C.c.urn == key, C.c.case_number == ref.strip(),
+                                                           C.c.case_key == ref)).order_by(C.c.id)).scalar()
+
+
+def resolve_person(archive: Archive, ref: str) -> str | None:
+    """``person`` scope refs: a linked person id, or ``party:<id>`` for one mention."""
+    with archive.engine.connect() as conn:
+        if ref.startswith("party:") and ref[6:].isdigit():
+            ok = conn.execute(sa.select(T["party"].c.id).where(T["party"].c.id == int(ref[6:]))).scalar()
+            return ref if ok is not None else None
+        if ref.isdigit():
+            ok = conn.execute(sa.select(T["person"].c.id).where(T["person"].c.id == int(ref))).scalar()
+            return ref if ok is not None else None
+    return None
+
+
+def hold_scopes(archive: Archive, conn) -> dict:
+    """Active holds resolved to id sets: {archive: [hold ids], court: {court_id: hold}, case: ..., party: ...}."""
+    out: dict[str, Any] = {"archive": [], "court": {}, "case": {}, "party": {}}
+    active = holds(archive, active_only=True, conn=conn)
+    persons: dict[int, int] = {}
+    for h in active:
+        if h["scope"] == "archive":
+            out["archive"].append(h["id"])
+        elif h["scope"] == "court" and h["ref"]:
+            out["court"][int(h["ref"])] = h["id"]
+        elif h["scope"] == "case" and h["ref"]:
+            out["case"][int(h["ref"])] = h["id"]
+        elif h["scope"] == "person" and h["ref"]:
+            if h["ref"].startswith("party:"):
+                out["party"][int(h["ref"][6:])] = h["id"]
+            else:
+                persons[int(h["ref"])] = h["id"]
+    if persons:
+        PM, P = T["person_mention"], T["person"]
+        # a held person's mentions, following merges (a cluster merged into another keeps the hold)
+        want = dict(persons)
+        frontier = list(persons)
+        while frontier:
+            nxt = []
+            for chunk in _chunks(frontier):
+                for pid, into in conn.execute(sa.select(P.c.id, P.c.merged_into).where(P.c.id.in_(chunk))):
+                    if into is not None and into not in want:
+                        want[into] = want[pid]
+                        nxt.append(into)
+            frontier = nxt
+        for chunk in _chunks(list(want)):
+            for party_id, person_id in conn.execute(sa.select(PM.c.party_id, PM.c.person_id)
+                                                    .where(PM.c.person_id.in_(chunk), PM.c.party_id.is_not(None))):
+                out["party"].setdefault(party_id, want[person_id])
+    return out
+
+
+# =========================================================================== disclosure look-ups
+def record_refs(archive: Archive, entity: str, ids: Sequence[int]) -> dict[int, dict]:
+    """For hearing/party/offence/complainant ids: their case, publication and hearing ids."""
+    t = T[entity]
+    cols = [t.c.id, t.c.case_id, t.c.publication_id]
+    if "hearing_id" in t.c:
+        cols.append(t.c.hearing_id)
+    out: dict[int, dict] = {}
+    with archive.engine.connect() as conn:
+        for chunk in _chunks(sorted(set(ids))):
+            for r in conn.execute(sa.select(*cols).where(t.c.id.in_(chunk))):
+                m = dict(r._mapping)
+                out[m.pop("id")] = m
+    return out
+
+
+def publication_info(archive: Archive, pub_ids: Iterable[int]) -> dict[int, dict]:
+    P = T["publication"]
+    out = {}
+    with archive.engine.connect() as conn:
+        for chunk in _chunks(sorted(set(pub_ids))):
+            for r in conn.execute(sa.select(P.c.id, P.c.sensitivity, P.c.list_type, P.c.content_date,
+                                            P.c.raw_expired_at).where(P.c.id.in_(chunk))):
+                out[r.id] = dict(r._mapping)
+    return out
+
+
+def case_facts(archive: Archive, case_ids: Iterable[int]) -> dict[int, dict]:
+    """Everything the restriction rules read about each case (all versions of its lists)."""
+    H, P, Pa, O, R = (T[n] for n in ("hearing", "publication", "party", "offence", "restriction"))
+    out: dict[int, dict] = {}
+    with archive.engine.connect() as conn:
+        for chunk in _chunks(sorted(set(c for c in case_ids if c is not None))):
+            for cid in chunk:
+                out[cid] = {"hearings": [], "parties": [], "offences": [], "orders": [], "sensitivities": set()}
+            for r in conn.execute(
+                    sa.select(H.c.id, H.c.case_id, H.c.sitting_date, H.c.panel, H.c.court_name, H.c.hearing_type,
+                              H.c.reporting_restriction, H.c.reporting_restriction_detail, H.c.publication_id,
+                              P.c.list_type, P.c.sensitivity)
+                    .join(P, P.c.id == H.c.publication_id).where(H.c.case_id.in_(chunk))):
+                m = dict(r._mapping)
+                out[m["case_id"]]["hearings"].append(m)
+                out[m["case_id"]]["sensitivities"].add((m["sensitivity"] or "").upper())
+            for r in conn.execute(sa.select(Pa.c.id, Pa.c.case_id, Pa.c.hearing_id, Pa.c.role, Pa.c.date_of_birth,
+                                            Pa.c.age, Pa.c.organisation_name)
+                                  .where(Pa.c.case_id.in_(chunk))):
+                m = dict(r._mapping)
+                out[m["case_id"]]["parties"].append(m)
+            for r in conn.execute(sa.select(O.c.id, O.c.case_id, O.c.party_id, O.c.code, O.c.title, O.c.legislation,
+                                            O.c.reporting_restriction, O.c.reporting_restriction_detail)
+                                  .where(O.c.case_id.in_(chunk))):
+                m = dict(r._mapping)
+                out[m["case_id"]]["offences"].append(m)
+            for r in conn.execute(sa.select(R).where(R.c.case_id.in_(chunk))):
+                m = dict(r._mapping)
+                out[m["case_id"]]["orders"].append(m)
+    return out
+
+
+def persons_of(archive: Archive, party_ids: Iterable[int]) -> dict[int, int]:
+    PM = T["person_mention"]
+    out = {}
+    with archive.engine.connect() as conn:
+        for chunk in _chunks(sorted(set(party_ids))):
+            for party_id, person_id in conn.execute(sa.select(PM.c.party_id, PM.c.person_id)
+                                                    .where(PM.c.party_id.in_(chunk))):
+                out[party_id] = person_id
+    return out
+
+
+def convictions_of(archive: Archive, party_ids: Iterable[int]) -> dict[int, list[dict]]:
+    Cv = T["conviction"]
+    out: dict[int, list[dict]] = {}
+    with archive.engine.connect() as conn:
+        for chunk in _chunks(sorted(set(party_ids))):
+            for r in conn.execute(sa.select(Cv).where(Cv.c.party_id.in_(chunk))):
+                out.setdefault(r.party_id, []).append(dict(r._mapping))
+    return out
+
+
+# =========================================================================== restrictions
+def save_restriction(archive: Archive, row: dict, conn=None) -> tuple[int, bool]:
+    """Insert a restriction unless one with the same ``source_hash`` exists: (id, created)."""
+    if conn is None:
+        with archive.engine.begin() as c:
+            return save_restriction(archive, row, conn=c)
+    R = T["restriction"]
+    if row.get("source_hash"):
+        have = conn.execute(sa.select(R.c.id).where(R.c.source_hash == row["source_hash"])).scalar()
+        if have is not None:
+            return have, False
+    rid = archive._take_ids(conn, "restriction", 1)
+    conn.execute(sa.insert(R).values(id=rid, created_at=now(), **row))
+    return rid, True
+
+
+def lift_restriction(archive: Archive, rid: int, *, actor: str, reason: str, conn) -> bool:
+    R = T["restriction"]
+    res = conn.execute(sa.update(R).where(R.c.id == rid, R.c.lifted_at.is_(None))
+                       .values(lifted_at=now(), lifted_by=actor, lift_reason=reason))
+    return res.rowcount == 1
+
+
+def restrictions(archive: Archive, *, case_id: int | None = None, active_only: bool = False) -> list[dict]:
+    R = T["restriction"]
+    q = sa.select(R).order_by(R.c.id)
+    if case_id is not None:
+        q = q.where(R.c.case_id == case_id)
+    if active_only:
+        q = q.where(R.c.lifted_at.is_(None))
+    with archive.engine.connect() as conn:
+        return _rows(conn, q)
+
+
+def flagged_rows(archive: Archive, entity: str, *, after_id: int = 0, limit: int = 5000) -> list[dict]:
+    """Hearing or offence rows carrying a restriction flag or detail text (for syncing orders),
+    with the sitting date of their hearing."""
+    t, H = T[entity], T["hearing"]
+    cols = [t.c.id, t.c.case_id, t.c.reporting_restriction, t.c.reporting_restriction_detail, H.c.sitting_date]
+    q = sa.select(*cols)
+    q = q.select_from(t) if entity == "hearing" else q.select_from(t.join(H, H.c.id == t.c.hearing_id))
+    if entity != "hearing":
+        cols.append(t.c.hearing_id)
+        q = q.add_columns(t.c.hearing_id)
+    q = (q.where(t.c.id > after_id, sa.or_(t.c.reporting_restriction.is_(True),
+                                           t.c.reporting_restriction_detail.is_not(None)))
+         .order_by(t.c.id).limit(limit))
+    with archive.engine.connect() as conn:
+        return _rows(conn, q)
+
+
+# =========================================================================== retention
+def expiry_candidates(archive: Archive, *, cutoff: dt.date, after_id: int = 0, limit: int = 200) -> list[dict]:
+    """Publications whose raw identities are due (content date before ``cutoff``) and not yet expired."""
+    P = T["publication"]
+    day = sa.func.coalesce(P.c.content_date_end, P.c.content_date)
+    q = (sa.select(P.c.id, P.c.content_date, P.c.content_date_end, P.c.court_id, P.c.ingested_at)
+         .where(P.c.raw_expired_at.is_(None), P.c.id > after_id,
+                sa.or_(day < cutoff, sa.and_(day.is_(None), P.c.ingested_at < dt.datetime.combine(cutoff, dt.time()))))
+         .order_by(P.c.id).limit(limit))
+    with archive.engine.connect() as conn:
+        return _rows(conn, q)
+
+
+def oldest_raw(archive: Archive) -> dict | None:
+    """The oldest publication whose raw identities are still held."""
+    P = T["publication"]
+    day = sa.func.coalesce(P.c.content_date_end, P.c.content_date)
+    with archive.engine.connect() as conn:
+        r = conn.execute(sa.select(P.c.id, day.label("day")).where(P.c.raw_expired_at.is_(None), day.is_not(None))
+                         .order_by(day, P.c.id).limit(1)).first()
+        n = conn.execute(sa.select(sa.func.count()).select_from(P).where(P.c.raw_expired_at.is_(None))).scalar_one()
+    return None if r is None else {"publication_id": r.id, "content_date": r.day, "raw_publications": n}
+
+
+def raw_beyond(archive: Archive, cutoff: dt.date, *, limit: int = 10_000) -> list[int]:
+    """Publications still holding raw identities although their content date is before ``cutoff``."""
+    return [r["id"] for r in expiry_candidates(archive, cutoff=cutoff, limit=limit)]
+
+
+def batch_rows(archive: Archive, conn, pub_ids: Sequence[int]) -> dict[str, list[dict]]:
+    """The rows of these publications the expiry job reads (parties with their hearing's date and
+    court's police force area, hearings, offences, cases first listed in them)."""
+    Pa, H, O, C, Ct, P = (T[n] for n in ("party", "hearing", "offence", "case", "court", "publication"))
+    parties = _rows(conn, sa.select(Pa, H.c.sitting_date.label("_sitting_date"), H.c.court_id.label("_court_id"),
+                                    Ct.c.police_force_area.label("_court_pfa"))
+                    .join(H, H.c.id == Pa.c.hearing_id).outerjoin(Ct, Ct.c.id == H.c.court_id)
+                    .where(Pa.c.publication_id.in_(pub_ids)).order_by(Pa.c.id))
+    hearings = _rows(conn, sa.select(H).where(H.c.publication_id.in_(pub_ids)).order_by(H.c.id))
+    offences = _rows(conn, sa.select(O, H.c.court_id.label("_court_id"))
+                     .join(H, H.c.id == O.c.hearing_id).where(O.c.publication_id.in_(pub_ids)).order_by(O.c.id))
+    case_ids = sorted({h["case_id"] for h in hearings if h["case_id"] is not None})
+    cases = []
+    for chunk in _chunks(case_ids):
+        cases += _rows(conn, sa.select(C).where(C.c.id.in_(chunk)))
+    # a case key may carry a name only once none of its publications holds raw identities any more
+    live: set[int] = set()
+    for chunk in _chunks(case_ids):
+        live |= {r[0] for r in conn.execute(
+            sa.select(H.c.case_id).join(P, P.c.id == H.c.publication_id)
+            .where(H.c.case_id.in_(chunk), P.c.raw_expired_at.is_(None), P.c.id.not_in(list(pub_ids))).distinct())}
+    for c in cases:
+        c["_other_raw"] = c["id"] in live
+    pubs = _rows(conn, sa.select(P.c.id, P.c.source_name, P.c.court_id).where(P.c.id.in_(pub_ids)))
+    return {"party": parties, "hearing": hearings, "offence": offences, "case": cases, "publication": pubs}
+
+
+def apply_updates(conn, table: str, rows: list[dict]) -> int:
+    """UPDATE rows by id; each row: {"id": ..., column: new value, ...} (grouped by column set)."""
+    t = T[table]
+    groups: dict[tuple, list[dict]] = {}
+    for r in rows:
+        cols = tuple(sorted(k for k in r if k != "id"))
+        if cols:
+            groups.setdefault(cols, []).append(r)
+    n = 0
+    for cols, rs in groups.items():
+        stmt = sa.update(t).where(t.c.id == sa.bindparam("_id")).values({c: sa.bindparam("v_" + c) for c in cols})
+        conn.execute(stmt, [{"_id": r["id"], **{"v_" + c: r[c] for c in cols}} for r in rs])
+        n += len(rs)
+    return n
+
+
+def save_coarse(archive: Archive, conn, rows: list[dict]) -> int:
+    """Insert or replace party_coarse rows (by party_id)."""
+    if not rows:
+        return 0
+    PC = T["party_coarse"]
+    ids = [r["party_id"] for r in rows]
+    have = set()
+    for chunk in _chunks(ids):
+        have |= {r[0] for r in conn.execute(sa.select(PC.c.party_id).where(PC.c.party_id.in_(chunk)))}
+    new = [r for r in rows if r["party_id"] not in have]
+    old = [r for r in rows if r["party_id"] in have]
+    if new:
+        first = archive._take_ids(conn, "party_coarse", len(new))
+        conn.execute(sa.insert(PC), [{"id": first + i, **r} for i, r in enumerate(new)])
+    for r in old:
+        conn.execute(sa.update(PC).where(PC.c.party_id == r["party_id"]).values(**{k: v for k, v in r.items() if k != "party_id"}))
+    return len(rows)
+
+
+def start_run(archive: Archive, *, kind: str, as_of: dt.date, actor: str, profile: dict) -> int:
+    R = T["retention_run"]
+    with archive.engine.begin() as conn:
+        # a run that died half-way is marked interrupted: its committed batches stand
+        conn.execute(sa.update(R).where(R.c.status == "running", R.c.kind == kind).values(status="interrupted"))
+        rid = archive._take_ids(conn, "retention_run", 1)
+        conn.execute(sa.insert(R).values(id=rid, kind=kind, started_at=now(), status="running", as_of=as_of,
+                                         actor=actor, profile=profile, counts={}, proof_hash=GENESIS, batches=0))
+    return rid
+
+
+def update_run(archive: Archive, run_id: int, conn=None, **values) -> None:
+    R = T["retention_run"]
+    if conn is None:
+        with archive.engine.begin() as c:
+            c.execute(sa.update(R).where(R.c.id == run_id).values(**values))
+        return
+    conn.execute(sa.update(R).where(R.c.id == run_id).values(**values))
+
+
+def get_run(archive: Archive, run_id: int, conn=None) -> dict:
+    R = T["retention_run"]
+    if conn is not None:
+        return dict(conn.execute(sa.select(R).where(R.c.id == run_id)).first()._mapping)
+    with archive.engine.connect() as c:
+        return dict(c.execute(sa.select(R).where(R.c.id == run_id)).first()._mapping)
+
+
+def runs(archive: Archive) -> list[dict]:
+    with archive.engine.connect() as conn:
+        return _rows(conn, sa.select(T["retention_run"]).order_by(T["retention_run"].c.id))
+
+
+def secure_delete_on(archive: Archive, conn) -> None:
+    """SQLite: freed cells and pages are overwritten with zeros for this connection's writes."""
+    if archive.sqlite:
+        conn.exec_driver_sql("PRAGMA secure_delete=ON")
+
+
+def compact(archive: Archive, tables: Sequence[str]) -> dict:
+    """Leave no old bytes behind after pseudonymising/erasing: SQLite VACUUM + WAL checkpoint
+    (TRUNCATE); PostgreSQL VACUUM FULL of the touched tables (dead tuples rewritten away)."""
+    if archive.sqlite:
+        archive.engine.dispose()          # other pooled connections hold no snapshot
+        raw = archive.engine.raw_connection()
+        try:
+            db = raw.driver_connection
+            db.execute("PRAGMA secure_delete=ON")
+            db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            db.execute("VACUUM")
+            busy, log, done = db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        finally:
+            raw.close()
+        archive.engine.dispose()
+        return {"vacuum": True, "wal_checkpoint": {"busy": busy, "log": log, "checkpointed": done}}
+    with archive.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        for t in tables:
+            conn.exec_driver_sql(f'VACUUM FULL "{t}"')
+    return {"vacuum_full": list(tables)}
+
+
+def all_text_values(archive: Archive) -> Iterator[tuple[str, str, str]]:
+    """(table, column, value) for every text-like column of every table (canary scans, PG and SQLite)."""
+    with archive.engine.connect() as conn:
+        insp = sa.inspect(conn)
+        for tname in insp.get_table_names():
+            cols = insp.get_columns(tname)
+            for c in cols:
+                ty = c["type"]
+                if isinstance(ty, (sa.String, sa.Text, sa.JSON, sa.LargeBinary, sa.Date, sa.DateTime)) or \
+                        type(ty).__name__.upper() in ("JSON", "JSONB", "BYTEA", "BLOB"):
+                    col = sa.column(c["name"])
+                    q = sa.select(sa.cast(col, sa.Text)).select_from(sa.table(tname)).where(col.is_not(None))
+                    for (v,) in conn.execute(q):
+                        yield tname, c["name"], v if isinstance(v, str) else str(v)
+
+
+# =========================================================================== rights requests
+def parties_by_name_words(archive: Archive, words: Sequence[str], *, limit: int = 100_000) -> list[dict]:
+    """Candidate (not pseudonymised) parties whose surname or listed name contains one of the words."""
+    Pa = T["party"]
+    conds = []
+    for w in words:
+        w = w.lower()
+        conds += [sa.func.lower(Pa.c.surname) == w, sa.func.lower(Pa.c.forenames) == w,
+                  sa.func.lower(Pa.c.name_as_listed).like(f"%{w}%")]
+    if not conds:
+        return []
+    with archive.engine.connect() as conn:
+        return _rows(conn, sa.select(Pa).where(sa.or_(*conds)).order_by(Pa.c.id).limit(limit))
+
+
+def parties_by_tokens(archive: Archive, tokens: Iterable[str]) -> list[int]:
+    PC = T["party_coarse"]
+    with archive.engine.connect() as conn:
+        return sorted({r[0] for chunk in _chunks(sorted(set(tokens)))
+                       for r in conn.execute(sa.select(PC.c.party_id).where(PC.c.token.in_(chunk)))})
+
+
+def parties_of_persons(archive: Archive, person_ids: Iterable[int]) -> list[int]:
+    PM = T["person_mention"]
+    with archive.engine.connect() as conn:
+        return sorted({r[0] for chunk in _chunks(sorted(set(person_ids)))
+                       for r in conn.execute(sa.select(PM.c.party_id).where(PM.c.person_id.in_(chunk),
+                                                                             PM.c.party_id.is_not(None)))})
+
+
+def subject_rows(archive: Archive, party_ids: Sequence[int]) -> dict[str, list[dict]]:
+    """Every stored row about these party mentions, per table."""
+    Pa, O, H, C, PC, PM, Cv, R = (T[n] for n in ("party", "offence", "hearing", "case", "party_coarse",
+                                                 "person_mention", "conviction", "restriction"))
+    out: dict[str, list[dict]] = {k: [] for k in ("party", "offence", "hearing", "case", "party_coarse",
+                                                  "person_mention", "conviction", "restriction")}
+    with archive.engine.connect() as conn:
+        for chunk in _chunks(sorted(set(party_ids))):
+            out["party"] += _rows(conn, sa.select(Pa).where(Pa.c.id.in_(chunk)))
+            out["offence"] += _rows(conn, sa.select(O).where(O.c.party_id.in_(chunk)))
+            out["party_coarse"] += _rows(conn, sa.select(PC).where(PC.c.party_id.in_(chunk)))
+            out["person_mention"] += _rows(conn, sa.select(PM).where(PM.c.party_id.in_(chunk)))
+            out["conviction"] += _rows(conn, sa.select(Cv).where(Cv.c.party_id.in_(chunk)))
+            out["restriction"] += _rows(conn, sa.select(R).where(R.c.party_id.in_(chunk)))
+        hids = sorted({p["hearing_id"] for p in out["party"] if p["hearing_id"]})
+        cids = sorted({p["case_id"] for p in out["party"] if p["case_id"]})
+        for chunk in _chunks(hids):
+            out["hearing"] += _rows(conn, sa.select(H).where(H.c.id.in_(chunk)))
+        for chunk in _chunks(cids):
+            out["case"] += _rows(conn, sa.select(C).where(C.c.id.in_(chunk)))
+    return out
+
+
+def save_rights_request(archive: Archive, row: dict, conn=None) -> int:
+    if conn is None:
+        with archive.engine.begin() as c:
+            return save_rights_request(archive, row, conn=c)
+    RR = T["rights_request"]
+    if row.get("id"):
+        rid = row["id"]
+        conn.execute(sa.update(RR).where(RR.c.id == rid).values(**{k: v for k, v in row.items() if k != "id"}))
+        return rid
+    rid = archive._take_ids(conn, "rights_request", 1)
+    conn.execute(sa.insert(RR).values(id=rid, **row))
+    return rid
+
+
+def rights_requests(archive: Archive) -> list[dict]:
+    with archive.engine.connect() as conn:
+        return _rows(conn, sa.select(T["rights_request"]).order_by(T["rights_request"].c.id))
+
+
+def get_rights_request(archive: Archive, rid: int) -> dict | None:
+    RR = T["rights_request"]
+    with archive.engine.connect() as conn:
+        r = conn.execute(sa.select(RR).where(RR.c.id == rid)).first()
+    return dict(r._mapping) if r else None
+
+
+# =========================================================================== convictions
+def save_conviction(archive: Archive, row: dict, conn=None) -> int:
+    if conn is None:
+        with archive.engine.begin() as c:
+            return save_conviction(archive, row, conn=c)
+    Cv = T["conviction"]
+    if row.get("id"):
+        conn.execute(sa.update(Cv).where(Cv.c.id == row["id"]).values(**{k: v for k, v in row.items() if k != "id"}))
+        return row["id"]
+    cid = archive._take_ids(conn, "conviction", 1)
+    conn.execute(sa.insert(Cv).values(id=cid, **row))
+    return cid
+
+
+def convictions(archive: Archive, *, party_ids: Iterable[int] | None = None) -> list[dict]:
+    Cv = T["conviction"]
+    with archive.engine.connect() as conn:
+        if party_ids is None:
+            return _rows(conn, sa.select(Cv).order_by(Cv.c.id))
+        return [r for chunk in _chunks(sorted(set(party_ids)))
+                for r in _rows(conn, sa.select(Cv).where(Cv.c.party_id.in_(chunk)))]
+
+
+# =========================================================================== exports and recipients
+def record_export(archive: Archive, row: dict, conn=None) -> int:
+    if conn is None:
+        with archive.engine.begin() as c:
+            return record_export(archive, row, conn=c)
+    eid = archive._take_ids(conn, "export_record", 1)
+    conn.execute(sa.insert(T["export_record"]).values(id=eid, created_at=row.pop("created_at", None) or now(), **row))
+    return eid
+
+
+def update_export(archive: Archive, export_id: int, conn=None, **values) -> None:
+    E = T["export_record"]
+    if conn is None:
+        with archive.engine.begin() as c:
+            c.execute(sa.update(E).where(E.c.id == export_id).values(**values))
+        return
+    conn.execute(sa.update(E).where(E.c.id == export_id).values(**values))
+
+
+def exports(archive: Archive, *, unpurged_before: dt.datetime | None = None) -> list[dict]:
+    E = T["export_record"]
+    q = sa.select(E).order_by(E.c.id)
+    if unpurged_before is not None:
+        q = q.where(E.c.purged_at.is_(None), E.c.created_at < unpurged_before)
+    with archive.engine.connect() as conn:
+        return _rows(conn, q)
+
+
+def approve_domain(archive: Archive, *, domain: str, organisation: str | None, approved_by: str, reason: str,
+                   conn) -> int:
+    did = archive._take_ids(conn, "domain_approval", 1)
+    conn.execute(sa.insert(T["domain_approval"]).values(id=did, domain=domain.lower(), organisation=organisation,
+                                                         approved_by=approved_by, reason=reason, approved_at=now()))
+    return did
+
+
+def revoke_domain(archive: Archive, domain: str, conn) -> int:
+    D = T["domain_approval"]
+    return conn.execute(sa.update(D).where(D.c.domain == domain.lower(), D.c.revoked_at.is_(None))
+                        .values(revoked_at=now())).rowcount
+
+
+def approved_domains(archive: Archive) -> list[dict]:
+    D = T["domain_approval"]
+    with archive.engine.connect() as conn:
+        return _rows(conn, sa.select(D).where(D.c.revoked_at.is_(None)).order_by(D.c.id))
+
+
+# =========================================================================== figures
+def count(archive: Archive, table: str, *where) -> int:
+    t = T[table]
+    with archive.engine.connect() as conn:
+        return conn.execute(sa.select(sa.func.count()).select_from(t).where(*where)).scalar_one()
+
+
+def table_counts(archive: Archive) -> dict[str, int]:
+    with archive.engine.connect() as conn:
+        return {n: conn.execute(sa.select(sa.func.count()).select_from(t)).scalar_one() for n, t in T.items()}
+
+
+def party_counts(archive: Archive) -> dict[str, int]:
+    Pa = T["party"]
+    with archive.engine.connect() as conn:
+        total = conn.execute(sa.select(sa.func.count()).select_from(Pa)).scalar_one()
+        pseud = conn.execute(sa.select(sa.func.count()).select_from(Pa).where(Pa.c.pseudonymised.is_(True))).scalar_one()
+    return {"parties": total, "pseudonymised": pseud, "raw": total - pseud}
+
+
+def party_identities(archive: Archive, party_ids: Iterable[int]) -> dict[int, dict]:
+    """Identity and personal fields of parties (the gate makes analysts' tokens/coarse values from them)."""
+    Pa, H, Ct, PC = T["party"], T["hearing"], T["court"], T["party_coarse"]
+    out = {}
+    with archive.engine.connect() as conn:
+        for chunk in _chunks(sorted(set(party_ids))):
+            q = (sa.select(Pa.c.id, Pa.c.role, Pa.c.forenames, Pa.c.middle_names, Pa.c.surname, Pa.c.name_as_listed,
+                           Pa.c.organisation_name, Pa.c.date_of_birth, Pa.c.age, Pa.c.postcode, Pa.c.town,
+                           Pa.c.county, Pa.c.pseudonymised, Pa.c.case_id, H.c.sitting_date,
+                           Ct.c.police_force_area.label("court_pfa"), PC.c.age_band, PC.c.outward_postcode,
+                           PC.c.police_force_area)
+                 .outerjoin(H, H.c.id == Pa.c.hearing_id).outerjoin(Ct, Ct.c.id == H.c.court_id)
+                 .outerjoin(PC, PC.c.party_id == Pa.c.id).where(Pa.c.id.in_(chunk)))
+            for r in conn.execute(q):
+                out[r.id] = dict(r._mapping)
+    return out
+
+
+def clear_review_notes(archive: Archive, party_ids: Iterable[int]) -> int:
+    RD = T["review_decision"]
+    n = 0
+    with archive.engine.begin() as conn:
+        secure_delete_on(archive, conn)
+        for chunk in _chunks(sorted(set(party_ids))):
+            n += conn.execute(sa.update(RD).where(sa.or_(RD.c.party_a.in_(chunk), RD.c.party_b.in_(chunk)),
+                                                  RD.c.note.is_not(None)).values(note=None)).rowcount
+    return n
+
+
+def subject_batch(archive: Archive, conn, party_ids: Sequence[int]) -> dict[str, list[dict]]:
+    """Rows an erasure rewrites: the parties (with hearing date/court), their hearings and offences,
+    their cases (case keys may carry the name)."""
+    Pa, H, O, C, Ct = (T[n] for n in ("party", "hearing", "offence", "case", "court"))
+    out: dict[str, list[dict]] = {"party": [], "hearing": [], "offence": [], "case": [], "publication": []}
+    for chunk in _chunks(sorted(set(party_ids))):
+        out["party"] += _rows(conn, sa.select(Pa, H.c.sitting_date.label("_sitting_date"),
+                                              H.c.court_id.label("_court_id"),
+                                              Ct.c.police_force_area.label("_court_pfa"))
+                              .join(H, H.c.id == Pa.c.hearing_id).outerjoin(Ct, Ct.c.id == H.c.court_id)
+                              .where(Pa.c.id.in_(chunk)))
+        out["offence"] += _rows(conn, sa.select(O, H.c.court_id.label("_court_id"))
+                                .join(H, H.c.id == O.c.hearing_id).where(O.c.party_id.in_(chunk)))
+    for chunk in _chunks(sorted({p["hearing_id"] for p in out["party"]})):
+        out["hearing"] += _rows(conn, sa.select(H).where(H.c.id.in_(chunk)))
+    for chunk in _chunks(sorted({p["case_id"] for p in out["party"] if p["case_id"]})):
+        out["case"] += [dict(r, _other_raw=False) for r in _rows(conn, sa.select(C).where(C.c.id.in_(chunk)))]
+    return out
+
+
+def unlink_parties(archive: Archive, conn, party_ids: Sequence[int], *, drop_coarse: bool) -> dict:
+    """Erasure (delete mode): the mentions leave their linked persons; coarse rows go too."""
+    PM, PC = T["person_mention"], T["party_coarse"]
+    n_pm = n_pc = 0
+    for chunk in _chunks(sorted(set(party_ids))):
+        n_pm += conn.execute(sa.delete(PM).where(PM.c.party_id.in_(chunk))).rowcount
+        if drop_coarse:
+            n_pc += conn.execute(sa.delete(PC).where(PC.c.party_id.in_(chunk))).rowcount
+    return {"person_mentions_deleted": n_pm, "coarse_deleted": n_pc}

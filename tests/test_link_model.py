@@ -1,0 +1,118 @@
+"""Defendant linkage: standardisation and every level of every comparison of the Splink model."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+import pyarrow as pa
+import pytest
+
+from courtarchive.link import model as M
+from courtarchive.link.standardise import soundex, split_listed_name, standardise
+
+
+def mention(**kw) -> dict:
+    base = dict(party_id=1, case_id=1, hearing_id=1, publication_id=1, sitting_date=dt.date(2024, 3, 1),
+                court_id=1, forenames="John", middle_names=None, surname="SMITH", organisation_name=None,
+                name_as_listed=None, date_of_birth=dt.date(1990, 5, 6), age=33, gender=None, town="Preston",
+                postcode="PR1 2AB", asn=None, pnc_id=None)
+    base.update(kw)
+    return base
+
+
+def std(*rows: dict) -> list[dict]:
+    return standardise(pa.Table.from_pylist(list(rows), schema=_schema())).to_pylist()
+
+
+def test_standardise_columns():
+    a, b, c = std(mention(forenames="Bob James", middle_names="Lee", surname="O'NEILL"),
+                  mention(party_id=2, forenames=None, surname=None, name_as_listed="SMITH, Mohd", date_of_birth=None,
+                          age=40, postcode="m1  1ae"),
+                  mention(party_id=3, date_of_birth=dt.date(1990, 5, 16)))
+    assert (a["fn"], a["fn_c"], a["mn"], a["sn"]) == ("bob", "robert", "james lee", "oneill")
+    assert (b["fn"], b["fn_c"], b["sn"]) == ("mohd", "mohammed", "smith")
+    assert a["dob"] == "1990-05-06" and a["dob_sw"] == "1990-06-05" and c["dob_sw"] is None
+    assert (a["by_lo"], a["by_hi"]) == (1990, 1990) and (b["by_lo"], b["by_hi"]) == (1983, 1984)
+    assert (b["pc"], b["pc_out"]) == ("M11AE", "M1") and a["town"] == "preston"
+    assert soundex("smith") == soundex("smyth") == "S530" and soundex("robert") == "R163"
+    assert split_listed_name("John Paul SMITH") == ("John Paul", "SMITH")
+    assert split_listed_name("SMITH, John") == ("John", "SMITH")
+
+
+@pytest.fixture(scope="module")
+def scorer():
+    base = std(mention())
+    db = M.db_api("duckdb")
+    from splink import Linker
+
+    linker = Linker(db.register(M.model_input(standardise(pa.Table.from_pylist(
+        [mention(party_id=i) for i in range(1, 3)], schema=_schema())))), M.settings(), log_level=logging.ERROR)
+
+    def level(comparison: str, left: dict, right: dict) -> str:
+        l, r = std(mention(**left)), std(mention(party_id=2, **right))
+        row = linker.inference.score_pair(M.model_input(pa.Table.from_pylist(l)).to_pylist()[0],
+                                          M.model_input(pa.Table.from_pylist(r)).to_pylist()[0]).as_pyarrow_table().to_pylist()[0]
+        comp = next(c for c in linker._settings_obj.comparisons if c.output_column_name == comparison)
+        g = row[f"gamma_{comparison}"]
+        return next(lv.label_for_charts for lv in comp.comparison_levels if lv.comparison_vector_value == g)
+    assert base
+    return level
+
+
+def _schema() -> pa.Schema:
+    m = mention()
+    return pa.schema([(k, pa.date32() if k in ("sitting_date", "date_of_birth") else
+                       pa.int64() if k in _INTS else pa.string()) for k in m])
+
+
+_INTS = {"party_id", "case_id", "hearing_id", "publication_id", "court_id", "age"}
+
+
+CASES = [
+    # comparison, left, right, expected level label (substring)
+    ("forename", {}, {}, "Exact match on fn"),
+    ("forename", {}, {"forenames": None}, "is NULL"),
+    ("forename", {"forenames": "Robert"}, {"forenames": "Bob"}, "variant table"),
+    ("forename", {"forenames": "John", "surname": "DAVIES"}, {"forenames": "Davies", "surname": "JOHN"}, "swapped"),
+    ("forename", {"forenames": "Brandon"}, {"forenames": "Brendon"}, "Jaro-Winkler distance of fn >= 0.92"),
+    ("forename", {"forenames": "Kieran"}, {"forenames": "Kiernan"}, "Jaro-Winkler distance of fn >= 0.92"),
+    ("forename", {"forenames": "Marcus"}, {"forenames": "Marco"}, "Jaro-Winkler distance of fn >= 0.8"),
+    ("forename", {"forenames": "J"}, {"forenames": "James"}, "initial agrees"),
+    ("forename", {"forenames": "John"}, {"forenames": "Peter"}, "All other"),
+    ("surname", {}, {}, "Exact match on sn"),
+    ("surname", {"surname": "NEAL"}, {"surname": "NEIL"}, "variant table"),
+    ("surname", {"surname": "SMITH"}, {"surname": "SMYTH"}, "Jaro-Winkler distance of sn >= 0.8"),
+    ("surname", {"surname": "JOHNSON"}, {"surname": "JOHNSTON"}, "Jaro-Winkler distance of sn >= 0.92"),
+    ("surname", {"surname": "SMITH-JONES"}, {"surname": "JONES"}, "contains"),
+    ("surname", {"surname": "SMITH"}, {"surname": "PATEL"}, "All other"),
+    ("middle", {"middle_names": "Paul"}, {"middle_names": "Paul"}, "Exact match on mn"),
+    ("middle", {"middle_names": "Paul"}, {}, "is NULL"),
+    ("middle", {"middle_names": "Stephen"}, {"middle_names": "Stephan"}, "Jaro-Winkler"),
+    ("middle", {"middle_names": "Paul"}, {"middle_names": "George"}, "All other"),
+    ("dob", {}, {}, "Exact match on dob"),
+    ("dob", {"date_of_birth": None, "age": None}, {}, "no DOB or age"),
+    ("dob", {}, {"date_of_birth": dt.date(1990, 6, 5)}, "day/month swapped"),
+    ("dob", {}, {"date_of_birth": dt.date(1990, 5, 8)}, "Damerau"),
+    ("dob", {}, {"date_of_birth": None, "age": 33}, "age consistent"),
+    ("dob", {}, {"date_of_birth": dt.date(1990, 11, 23)}, "same birth year"),
+    ("dob", {}, {"date_of_birth": dt.date(1991, 11, 23)}, "within 1"),
+    ("dob", {}, {"date_of_birth": None, "age": 50}, "All other"),
+    ("address", {}, {}, "Exact match on pc"),
+    ("address", {}, {"postcode": "PR1 9ZZ"}, "Exact match on pc_out"),
+    ("address", {}, {"postcode": "PR2 9ZZ"}, "Exact match on town"),
+    ("address", {}, {"postcode": "M1 1AA", "town": "Manchester"}, "All other"),
+    ("address", {"postcode": None, "town": None}, {}, "no address"),
+    ("asn", {"asn": "0101AB12345678"}, {"asn": "01 01ab12345678"}, "Exact match on asn"),
+    ("asn", {"asn": "0101AB12345678"}, {"asn": "0101AB99999999"}, "All other"),
+    ("asn", {}, {}, "is NULL"),
+    ("pnc", {"pnc_id": "2001/1234567A"}, {"pnc_id": "20011234567A"}, "Exact match on pnc"),
+    ("pnc", {"pnc_id": "2001/1234567A"}, {"pnc_id": "2002/7654321B"}, "All other"),
+]
+
+
+@pytest.mark.parametrize("comparison,left,right,want", CASES,
+                         ids=[f"{c[0]}-{c[3][:24]}-{i}" for i, c in enumerate(CASES)])
+def test_comparison_levels(scorer, comparison, left, right, want):
+    got = scorer(comparison, left, right)
+    assert want.lower() in got.lower(), f"{comparison}: got level {got!r}"
