@@ -54,6 +54,17 @@ def test_same_seed_byte_identical(corpus, tmp_path):
     assert a == b
 
 
+def test_rendering_process_byte_identical(tmp_path):
+    """Lists rendered in a child process (workers=1) are the bytes rendered in-process."""
+    a, b = tmp_path / "local", tmp_path / "child"
+    sa = generate(a, cases=700, seed=5, years=1.5, workers=0, config={"reissue_rate": 0.1})
+    sb = generate(b, cases=700, seed=5, years=1.5, workers=1, config={"reissue_rate": 0.1})
+    assert sa["render_processes"] == 0 and sb["render_processes"] == 1
+    ha, hb = _hashes(a), _hashes(b)
+    assert ha.keys() == hb.keys()
+    assert ha == hb
+
+
 def test_different_seed_differs(corpus, tmp_path):
     out, _ = corpus
     other = tmp_path / "other"
@@ -175,6 +186,29 @@ def test_every_mention_references_truth(corpus):
     assert set(zip(oc["case_id"], oc["complainant_id"])) <= seen
     worded = cm.filter(pl.col("kind") != "party")
     assert set(worded["kind"]) <= {"named", "initials", "described"}
+
+
+def test_truth_is_as_listed(corpus):
+    """The truth is what the lists show (see the truth module): every case listed in the period,
+    SJP cases with no court town (SJP lists name no court), outcomes only from listed hearings."""
+    out, s = corpus
+    t = out / "truth"
+    cases = pl.read_parquet(t / "cases.parquet")
+    cd = pl.read_parquet(t / "case_defendants.parquet")
+    end = pl.lit(s["period"]["end"]).str.to_date()
+    assert s["unlisted_cases"] == 0
+    assert cases.filter(pl.col("first_hearing_date") > end).height == 0
+    assert cases.filter(pl.col("completion_date") > end).height == 0
+    sjp = cases.filter(pl.col("kind") == "sjp")
+    assert sjp.height > 0 and sjp["court_town"].null_count() == sjp.height
+    assert sjp["court_pfa"].null_count() == sjp.height
+    assert set(sjp["outcome"].drop_nulls()) == {"convicted"}          # SJP lists print no outcome
+    assert "withdrawn" in set(sjp["actual_outcome"].drop_nulls())      # ... but some were withdrawn
+    other = cases.filter(pl.col("kind") != "sjp")
+    assert other["court_town"].null_count() == 0
+    # a conviction is listed, and never after the end of the period
+    assert cd.filter(pl.col("convicted") != pl.col("conviction_date").is_not_null()).height == 0
+    assert cd.filter(pl.col("conviction_date") > end).height == 0
 
 
 def test_planted_structure(corpus):

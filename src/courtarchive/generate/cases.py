@@ -216,11 +216,10 @@ def _plan_mags(rng: random.Random, c: Case, withdraw: bool) -> None:
     H.append(Hearing(d0, MAGS, first, ""))
     last = d0
     if not all(guilty):
-        t = d0
-        if r() < 0.3:
-            t = m.next_sitting(t + _days(rng, 14, 35))
-            H.append(Hearing(t, MAGS, "Pre-trial review", ""))
+        ptr = m.next_sitting(d0 + _days(rng, 14, 35)) if r() < 0.3 else None
         trial = m.next_sitting(d0 + _days(rng, 42, 120))
+        if ptr is not None and ptr < trial:                   # a court sitting rarely: no review
+            H.append(Hearing(ptr, MAGS, "Pre-trial review", ""))
         if r() < 0.2:                                         # trial adjourned on the day
             H.append(Hearing(trial, MAGS, "Trial - adjourned", ""))
             trial = m.next_sitting(trial + _days(rng, 35, 90))

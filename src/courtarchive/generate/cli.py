@@ -27,6 +27,9 @@ def generate(
     hotspot: Optional[list[str]] = typer.Option(None, "--hotspot", help="hotspot town (repeat; first comes out on top)"),
     config: Optional[Path] = typer.Option(None, "--config", help="JSON file of generator settings"),
     as_json: bool = typer.Option(False, "--json", help="print the summary as JSON"),
+    workers: Optional[int] = typer.Option(None, "--workers", min=0, max=1,
+                                          help="render lists in this process (0) or one child process (1); "
+                                               "default: by CPUs and size (same bytes either way)"),
 ) -> None:
     """Generate --cases cases of CaTH lists with --seed into --out."""
     try:
@@ -45,7 +48,7 @@ def generate(
 
         summary = _generate(out, cases=cases, seed=seed, start=first, years=years,
                             hotspots=tuple(hotspot) if hotspot else DEFAULT_HOTSPOTS,
-                            config=settings, progress=progress)
+                            config=settings, progress=progress, workers=workers)
     secs = time.perf_counter() - t0
     if as_json:
         typer.echo(json.dumps({**summary, "seconds": round(secs, 2)}, indent=2, default=str))

@@ -114,7 +114,7 @@ class _FileWriter:
             except BaseException as e:  # noqa: BLE001 - re-raised on the main thread
                 self.error = e
 
-    def write(self, path: Path, data: bytes) -> None:
+    def write(self, path: str, data: bytes) -> None:
         if self.error is not None:
             raise self.error
         if self.sync:
@@ -141,7 +141,8 @@ class ListWriter:
         self.lists = out / "lists"
         self.cfg, self.rng, self.pools, self.sink = cfg, rng, pools, sink
         self.rates = cfg.variants
-        self._dirs: set[Path] = set()
+        self._root = str(self.lists)
+        self._dirs: set[str] = set()
         self.files = 0
         self.entries = 0
         self.by_type: dict[str, int] = {t: 0 for t in LIST_TYPES}
@@ -153,9 +154,9 @@ class ListWriter:
     def _emit(self, lt: str, content: date, court, doc: dict, published: str,
               display_to: date, n_entries: int, reissue_fn) -> None:
         rel_dir = f"{content.year:04d}/{content.month:02d}"
-        d = self.lists / rel_dir
+        d = f"{self._root}/{rel_dir}"
         if d not in self._dirs:
-            d.mkdir(parents=True, exist_ok=True)
+            os.makedirs(d, exist_ok=True)
             self._dirs.add(d)
         stem = f"{content.isoformat()}_{court.slug}_{lt}"
         versions = [(stem, doc, published)]
@@ -166,7 +167,7 @@ class ListWriter:
             self.reissued += 1
         for st, body, pub in versions:
             rel = f"{rel_dir}/{st}.json"
-            self.io.write(d / f"{st}.json", orjson.dumps(body))
+            self.io.write(f"{d}/{st}.json", orjson.dumps(body))
             meta = {"x-list-type": lt, "x-sensitivity": SENSITIVITY[lt], "x-content-date": content.isoformat(),
                     "x-court-id": str(court.fact_id), "x-language": "ENGLISH",
                     "x-display-from": pub.replace(".000Z", "Z"),
@@ -174,7 +175,7 @@ class ListWriter:
                     "x-provenance": PROVENANCE[lt],
                     "x-source-artefact-id": str(uuid.UUID(int=self.rng.getrandbits(128), version=4)),
                     "x-type": "LIST"}
-            self.io.write(d / f"{st}.meta.json", orjson.dumps(meta, option=orjson.OPT_INDENT_2))
+            self.io.write(f"{d}/{st}.meta.json", orjson.dumps(meta, option=orjson.OPT_INDENT_2))
             self.sink.extend("defendant_mentions", [(rel,) + m for m in self._dm])
             self.sink.extend("complainant_mentions", [(rel,) + m for m in self._cm])
             self.files += 1

@@ -13,8 +13,6 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from itertools import accumulate
 
-from faker import Faker
-
 from .config import VariantRates
 
 __all__ = ["NamePools", "Person", "Victim", "Mention", "render_person", "age_on", "VARIANT_KEYS"]
@@ -68,6 +66,8 @@ class NamePools:
     """Names drawn from Faker once per run; weighted samplers over them (``random.Random``)."""
 
     def __init__(self, seed: int, variants: dict[str, list[str]]):
+        from faker import Faker      # here: the list-rendering process never needs it
+
         fk = Faker("en_GB")
         fk.seed_instance(seed)
         self.male = _unique([fk.first_name_male() for _ in range(700)] + list(EXTRA_MALE))

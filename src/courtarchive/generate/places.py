@@ -16,9 +16,13 @@ from itertools import accumulate
 
 from .reference import Court, Reference, Town, haversine_km
 
-__all__ = ["CourtPlan", "Places"]
+__all__ = ["CourtPlan", "Places", "SJP_COURT"]
 
 _INWARD_LETTERS = "ABDEFGHJLNPQRSTUWXYZ"
+#: the "court" of the national SJP lists (they name no court; FaCT id 0)
+SJP_COURT = Court(idx=-1, fact_id="0", name="Single Justice Procedure", slug="single-justice-procedure",
+                  lat=0.0, lon=0.0, postcode="", town="", county="", address="", pfa="",
+                  crown_code=None, is_mags=True, is_crown=False)
 
 
 @dataclass
@@ -69,6 +73,20 @@ def _pattern(sittings_per_week: float, i: int) -> tuple[tuple[int, ...], int, in
     return (i % 5,), period, i
 
 
+def _points(items) -> list[tuple[float, float, float]]:
+    """(latitude in radians, its cosine, longitude in degrees) of each item."""
+    return [(math.radians(x.lat), math.cos(math.radians(x.lat)), x.lon) for x in items]
+
+
+def _distances(lat: float, lon: float, pts: list) -> list[float]:
+    """`haversine_km` from (lat, lon) to every point, the same arithmetic (the same floats)."""
+    sin, asin, sqrt, rad = math.sin, math.asin, math.sqrt, math.radians
+    p1 = rad(lat)
+    c1 = math.cos(p1)
+    return [12742.0 * asin(min(1.0, sqrt(sin((p2 - p1) / 2) ** 2 + c1 * c2 * sin(rad(lon2 - lon) / 2) ** 2)))
+            for p2, c2, lon2 in pts]
+
+
 def _pick_weighted(rng: random.Random, items: list, weights: list[float], k: int) -> list:
     """k distinct items, weighted (Efraimidis-Spirakis keys), deterministic for the rng."""
     keyed = sorted(((rng.random() ** (1.0 / max(w, 1e-9)), i) for i, w in enumerate(weights)), reverse=True)
@@ -117,13 +135,12 @@ class Places:
             c.towns, c.towns_cum = self._towns_near(c.court)
             per_week = n_cases * load_c[id(c)] * 0.2 * 5.0 / weeks
             c.set_days(*_pattern(per_week / crown_per_day, i * 2 + 1))
-        sjp_court = Court(idx=-1, fact_id="0", name="Single Justice Procedure", slug="single-justice-procedure",
-                          lat=0.0, lon=0.0, postcode="", town="", county="", address="", pfa="",
-                          crown_code=None, is_mags=True, is_crown=False)
         #: the national SJP list (CaTH publishes SJP lists for all of England and Wales)
-        self.sjp = CourtPlan(sjp_court, 1.0)
+        self.sjp = CourtPlan(SJP_COURT, 1.0)
         self.sjp.set_days(*_pattern(n_cases * 0.16 / weeks / 40.0, 2))
         self._outward: dict[str, str] = {}
+        self._town_pts: list | None = None
+        self._court_pts: list | None = None
         self._near_cache: dict[tuple, list[Town]] = {}
         self._court_for: dict[int, CourtPlan] = {}
 
@@ -156,8 +173,11 @@ class Places:
     def towns_near_town(self, t: Town, km: float = 30.0) -> list[Town]:
         got = self._near_cache.get((t.idx, km))
         if got is None:
-            dist = [(haversine_km(t.lat, t.lon, u.lat, u.lon), u.name, u.idx, u) for u in self.ref.towns if u is not t]
-            got = [u for d, _, _, u in sorted(x for x in dist if x[0] <= km)]
+            if self._town_pts is None:
+                self._town_pts = _points(self.ref.towns)
+            ds = _distances(t.lat, t.lon, self._town_pts)
+            got = [u for d, _, _, u in sorted((d, u.name, u.idx, u) for d, u in zip(ds, self.ref.towns)
+                                              if u is not t and d <= km)]
             self._near_cache[(t.idx, km)] = got
         return got
 
@@ -166,7 +186,10 @@ class Places:
         """A postcode district consistent with the town: the nearest court's district."""
         o = self._outward.get(t.name)
         if o is None:
-            c = min(self.ref.courts, key=lambda c: haversine_km(t.lat, t.lon, c.lat, c.lon))
+            if self._court_pts is None:
+                self._court_pts = _points(self.ref.courts)
+            ds = _distances(t.lat, t.lon, self._court_pts)
+            c = self.ref.courts[ds.index(min(ds))]          # the first nearest, as min() picks
             o = (c.postcode.split() or ["ZZ1"])[0]
             self._outward[t.name] = o
         return o
