@@ -28,5 +28,23 @@ fi
 step "archive statistics"
 courtarchive stats
 
+if courtarchive link --help >/dev/null 2>&1 && [ -d "$OUT/corpus" ]; then
+  step "link: the same defendants and complainants across lists, networks"
+  courtarchive link run
+  step "linkage quality against the generator's truth"
+  courtarchive link evaluate --truth "$OUT/corpus"
+fi
+
+if courtarchive analyse --help >/dev/null 2>&1 && [ -d "$OUT/corpus" ]; then
+  step "analyse: findings.json and an offline report.html (scope child-sexual-abuse)"
+  courtarchive analyse --out "$OUT/analysis"
+  echo "report: $OUT/analysis/report.html"
+fi
+
+if courtarchive compliance --help >/dev/null 2>&1; then
+  step "compliance report (retention, holds, audit, rule coverage)"
+  courtarchive compliance report --out "$OUT/compliance"
+fi
+
 step "export hearings as Parquet"
 courtarchive export --what hearing --format parquet --out "$OUT/exports/hearings.parquet"
