@@ -243,3 +243,20 @@ def test_generated_complainants_never_survive(template, forename, surname, as_pa
                                                  json_path="$.h[0].p[1]"))
     apply(p, Keyring(KEY))
     assert_no_cleartext(p, [f"{forename} {surname}"])
+
+
+def test_named_complainant_carries_its_initials_token_for_the_case(keyring):
+    """'Jane SMITH' in one offence and 'J.S.' in another of the same case can be linked: the named
+    mention carries the token the initials get in that case (and only in that case)."""
+    p = new_list()
+    add_case(p, "U1", "John BROWN", ["sexually touched a girl aged 14, namely Jane SMITH", "namely J.S."])
+    add_case(p, "U2", "Gary WILSON", ["namely J.S."])
+    add_case(p, "U3", "Paul GREEN", ["sexually touched a girl aged 15, namely SMITH, Jane Mary"])
+    apply(p, keyring)
+    by_offence = {c.offence_ref: c for c in p.complainants if c.kind != "described"}
+    named, initials_same_case, initials_other_case, surname_first = (by_offence[i] for i in range(4))
+    assert named.initials_token == initials_same_case.token
+    assert named.initials_token != initials_other_case.token
+    assert initials_same_case.initials_token is None
+    assert surname_first.token == named.token or surname_first.initials_token != named.initials_token
+    assert b"SMITH" not in msgspec.json.encode(p).upper().replace(b"GARY", b"")

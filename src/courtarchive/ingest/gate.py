@@ -109,6 +109,17 @@ class _Identity:
     token: str | None
     bloom: bytes | None
     strong: bool          # a full name: linkable across cases, scrubbed from other fields
+    initials_token: str | None = None   # a full name's initials, as that case would token them
+
+
+def _initials_of(cleartext: str) -> str:
+    """Forename and surname initials as registers abbreviate a name: "Jane Mary SMITH" and
+    "SMITH, Jane" -> "JS" (the first and last words, after putting a "SURNAME, Forename" right)."""
+    if "," in cleartext:
+        surname, _, rest = cleartext.partition(",")
+        cleartext = f"{rest} {surname}"
+    words = name_words(cleartext)
+    return normalise_initials(words[0][0] + words[-1][0]) if len(words) >= 2 else ""
 
 
 def _identity(keyring: Keyring, kind: str, cleartext: str | None, scope: str) -> _Identity:
@@ -125,7 +136,10 @@ def _identity(keyring: Keyring, kind: str, cleartext: str | None, scope: str) ->
         return _Identity(None, None, False)
     if len(words) == 1:
         return _Identity(keyring.token(TOKEN_KIND, f"name1{_SEP}{scope}{_SEP}{words[0]}"), None, False)
-    return _Identity(keyring.token(TOKEN_KIND, normalise_name(cleartext)), keyring.bloom(cleartext), True)
+    label = _initials_of(cleartext)
+    initials = keyring.token(TOKEN_KIND, f"initials{_SEP}{scope}{_SEP}{label}") if label else None
+    return _Identity(keyring.token(TOKEN_KIND, normalise_name(cleartext)), keyring.bloom(cleartext), True,
+                     initials)
 
 
 # ------------------------------------------------------------------------------------ scrubbing
@@ -268,7 +282,7 @@ def apply(parsed: ParsedList, keyring: Keyring) -> GateReport:
             new.append(Complainant(
                 json_path=json_path, offence_ref=i, hearing_ref=hearing_ref, kind=m.kind,
                 token=ident.token, key_id=keyring.key_id if ident.token else None, bloom=ident.bloom,
-                descriptor=m.descriptor, evidence=m.evidence))
+                descriptor=m.descriptor, evidence=m.evidence, initials_token=ident.initials_token))
             report.complainants[m.kind] += 1
         if ex.slots:
             rewritten.append((i, ex.relabel(labels)))
@@ -280,7 +294,7 @@ def apply(parsed: ParsedList, keyring: Keyring) -> GateReport:
         new.append(Complainant(
             json_path=rc.json_path, offence_ref=rc.offence_ref, hearing_ref=rc.hearing_ref, kind="party",
             token=ident.token, key_id=keyring.key_id if ident.token else None, bloom=ident.bloom,
-            descriptor=None, evidence="party"))
+            descriptor=None, evidence="party", initials_token=ident.initials_token))
         report.complainants["party"] += 1
     # now change the list
     for i, wording in rewritten:

@@ -265,6 +265,9 @@ COMPLAINANT = _add(Entity(
         F("bloom", "bytes", "pseudonym", doc="keyed Bloom-filter encoding of name q-grams (PPRL)"),
         F("descriptor", "str", "never", doc="coarse description (e.g. 'girl under 16'); never output"),
         F("evidence", "str", "internal", doc="which extractor rule matched"),
+        F("initials_token", "str", "pseudonym", index=True,
+          doc="for a named complainant: the token the same person's initials get in this case, "
+              "so 'Jane SMITH' and 'J.S.' of one case link without cleartext"),
     ),
 ))
 
