@@ -258,5 +258,5 @@ def test_named_complainant_carries_its_initials_token_for_the_case(keyring):
     assert named.initials_token == initials_same_case.token
     assert named.initials_token != initials_other_case.token
     assert initials_same_case.initials_token is None
-    assert surname_first.token == named.token or surname_first.initials_token != named.initials_token
-    assert b"SMITH" not in msgspec.json.encode(p).upper().replace(b"GARY", b"")
+    assert surname_first.initials_token not in (None, named.initials_token)   # "SMITH, Jane" -> J.S., case U3
+    assert b"SMITH" not in msgspec.json.encode(p).upper()

@@ -87,8 +87,9 @@ def _wanted(f: Path) -> bool:
 
 
 def read_sidecar(f: Path) -> dict:
-    side = f.with_name(f.name + SIDECAR) if not f.name.endswith(".json") else f.with_name(f.name[:-5] + SIDECAR)
-    for cand in (side, f.with_name(f.name + SIDECAR)):
+    """Headers from `<stem>.meta.json` (for `<stem>.json`) or `<name>.meta.json`, if present."""
+    cands = ((f.with_name(f.stem + SIDECAR),) if f.suffix == ".json" else ()) + (f.with_name(f.name + SIDECAR),)
+    for cand in cands:
         if cand.exists():
             try:
                 meta = orjson.loads(cand.read_bytes())
@@ -134,8 +135,9 @@ def _prepare(task: tuple) -> tuple:
     path, headers_override, list_type, max_bytes = task
     f = Path(path)
     try:
-        if f.stat().st_size > max_bytes:
-            raise Rejected(f"file is {f.stat().st_size} bytes, over the {max_bytes}-byte limit", None)
+        size = f.stat().st_size
+        if size > max_bytes:
+            raise Rejected(f"file is {size} bytes, over the {max_bytes}-byte limit", None)
         data = f.read_bytes()
         h = content_hash(data)
         if _SEEN is not None and (pub := _SEEN(h)) is not None:

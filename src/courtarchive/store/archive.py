@@ -61,10 +61,6 @@ def _sqlite_value(kind: str):
     return None
 
 
-def _pg_value(kind: str):
-    return None
-
-
 def _norm(s: str | None) -> str:
     s = (s or "").casefold().replace("'", "").replace("’", "")
     return re.sub(r"[^a-z0-9]+", " ", s).strip()
@@ -259,8 +255,9 @@ class Archive:
         order = {f: i for i, f in enumerate(rtype.__struct_fields__)}
         recfields = [f for f in entity.columns if f.parsed and f.name != "id"]
         idx = [order[f.name] for f in recfields]
-        adapt = _sqlite_value if self.sqlite else _pg_value
-        conv = [(j, adapt(f.kind)) for j, f in enumerate(recfields) if adapt(f.kind)]
+        # psycopg takes Python values as they are; SQLite gets the text SQLAlchemy would store
+        conv = [(j, _sqlite_value(f.kind)) for j, f in enumerate(recfields)
+                if self.sqlite and _sqlite_value(f.kind)]
         return [f.name for f in recfields], idx, conv
 
     def _rows(self, name: str, records: list, ids: list[int], extra: dict[str, list]) -> tuple[list[str], list[tuple]]:
@@ -484,11 +481,12 @@ class Archive:
 
     def quarantine(self, *, source_name: str, reason: str, json_path: str | None = None,
                    content_hash: str | None = None) -> int:
-        with self.engine.begin() as conn:
-            try:
+        try:
+            with self.engine.begin() as conn:
                 return self._quarantine(conn, source_name, reason, json_path, content_hash)
-            finally:
-                self._forget_ids()
+        except BaseException:
+            self._forget_ids()   # a block reserved in the rolled-back transaction is not ours
+            raise
 
     def _quarantine(self, conn, source_name, reason, json_path, content_hash) -> int:
         qid = self._take_ids(conn, "quarantine", 1)
