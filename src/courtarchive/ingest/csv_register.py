@@ -288,7 +288,7 @@ def _party_key(row: dict) -> tuple:
     return ("organisation", _norm(row.get("organisation")))
 
 
-def parse_csv(data: bytes, *, source_name: str, headers: dict | None = None,
+def parse_csv(data: bytes, *, source_name: str, headers: dict | None = None, list_type: str | None = None,
               max_bytes: int = DEFAULT_MAX_BYTES) -> ParsedList:
     """A CSV register (format above) -> `ParsedList`; `Rejected` on any fault, naming row/column."""
     try:

@@ -25,8 +25,16 @@ from ..store import Archive
 from . import gate
 from .errors import Rejected
 
-#: file suffixes ingest reads, and the parser for each
-FORMATS = {".json": "cath-json", ".csv": "csv"}
+#: file suffixes ingest reads, and the format of each
+FORMATS = {".json": "cath-json", ".csv": "csv", ".pdf": "pdf", ".xlsx": "xlsx"}
+#: the parser of each format ("module:function"; called as f(data, source_name=, headers=, list_type=,
+#: max_bytes=) and returning a ParsedList, raising ingest.errors.Rejected for bad input)
+PARSERS = {
+    "cath-json": "courtarchive.ingest.cath:parse_document",
+    "csv": "courtarchive.ingest.csv_register:parse_csv",
+    "pdf": "courtarchive.ingest.pdf:parse_pdf",
+    "xlsx": "courtarchive.ingest.xlsx:parse_xlsx",
+}
 SIDECAR = ".meta.json"
 
 
@@ -107,14 +115,14 @@ def content_hash(data: bytes) -> str:
 
 def parse_file(data: bytes, *, source_name: str, headers: dict, list_type: str | None,
                fmt: str, max_bytes: int) -> ParsedList:
-    if fmt == "csv":
-        from .csv_register import parse_csv
+    import importlib
 
-        return parse_csv(data, source_name=source_name, headers=headers)
-    from .cath import parse_document
-
-    return parse_document(data, source_name=source_name, headers=headers, list_type=list_type,
-                          max_bytes=max_bytes)
+    mod, _, fn = PARSERS.get(fmt, PARSERS["cath-json"]).partition(":")
+    try:
+        parser = getattr(importlib.import_module(mod), fn)
+    except (ModuleNotFoundError, AttributeError):
+        raise Rejected(f"no parser for {fmt} files in this installation", None) from None
+    return parser(data, source_name=source_name, headers=headers, list_type=list_type, max_bytes=max_bytes)
 
 
 # ----------------------------------------------------------------- worker side (pure, no DB)

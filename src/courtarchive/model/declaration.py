@@ -432,6 +432,7 @@ ACCOUNT = _add(Entity(
         F("verification_expires", "datetime", "internal", doc="verified_at + 365 days"),
         F("active", "bool", "internal"),
         F("created_at", "datetime", "internal", nullable=False),
+        F("password_hash", "str", "never", doc="argon2id hash (argon2-cffi); null: cannot sign in"),
     ),
     parsed=False,
 ))
@@ -608,6 +609,117 @@ DOMAIN_APPROVAL = _add(Entity(
         F("reason", "text", "internal", nullable=False),
         F("approved_at", "datetime", "internal", nullable=False),
         F("revoked_at", "datetime", "internal"),
+    ),
+    parsed=False,
+))
+
+
+# ---- serve ----
+# Entities written by package courtarchive.serve (store side in store/serve.py and store/search.py):
+# web sessions, API tokens, login attempts (rate limits), alert subscriptions and the matches sent,
+# and the name search index (a derived store: rebuilt from party/hearing rows, rewritten on expiry
+# and erasure through a governance hook).  Secrets are stored as hashes only.
+
+WEB_SESSION = _add(Entity(
+    "web_session", "A signed-in browser session: the cookie carries a random token, the store keeps "
+                   "its SHA-256 and the session's CSRF token.",
+    (
+        F("id", "bigint", "internal", nullable=False, parsed=False),
+        F("account_id", "bigint", "internal", nullable=False, ref="account", index=True),
+        F("token_hash", "str", "never", nullable=False, unique=True),
+        F("csrf_token", "str", "never", nullable=False),
+        F("created_at", "datetime", "internal", nullable=False),
+        F("expires_at", "datetime", "internal", nullable=False),
+        F("last_seen", "datetime", "internal"),
+        F("ip", "str", "internal"),
+        F("user_agent", "str", "internal"),
+    ),
+    parsed=False,
+))
+
+API_TOKEN = _add(Entity(
+    "api_token", "A bearer token for the JSON API (shown once; stored as its SHA-256).",
+    (
+        F("id", "bigint", "internal", nullable=False, parsed=False),
+        F("account_id", "bigint", "internal", nullable=False, ref="account", index=True),
+        F("name", "str", "internal", nullable=False),
+        F("token_hash", "str", "never", nullable=False, unique=True),
+        F("prefix", "str", "internal", doc="first characters, to tell tokens apart in listings"),
+        F("created_at", "datetime", "internal", nullable=False),
+        F("expires_at", "datetime", "internal"),
+        F("last_used_at", "datetime", "internal"),
+        F("revoked_at", "datetime", "internal"),
+    ),
+    parsed=False,
+))
+
+LOGIN_ATTEMPT = _add(Entity(
+    "login_attempt", "A sign-in attempt (for rate limits per username and per address).",
+    (
+        F("id", "bigint", "internal", nullable=False, parsed=False),
+        F("username", "str", "internal", index=True),
+        F("ip", "str", "internal", index=True),
+        F("at", "datetime", "internal", nullable=False, index=True),
+        F("ok", "bool", "internal", nullable=False),
+    ),
+    parsed=False,
+))
+
+SUBSCRIPTION = _add(Entity(
+    "subscription", "An alert subscription: a person name (fuzzy), URN, court, offence group or saved "
+                    "search, or a followed case / person / network; matches go out as e-mail digests.",
+    (
+        F("id", "bigint", "internal", nullable=False, parsed=False),
+        F("account_id", "bigint", "internal", nullable=False, ref="account", index=True),
+        F("kind", "str", "internal", nullable=False,
+          doc="name | urn | court | offence_group | search | case | person | network"),
+        F("query", "text", "identity", doc="the name, URN, court id/slug, group or search text followed"),
+        F("params", "json", "internal", doc="extra parameters (search facets, date of birth, threshold)"),
+        F("label", "str", "internal"),
+        F("unsubscribe_token", "str", "never", nullable=False, unique=True),
+        F("active", "bool", "internal", nullable=False),
+        F("created_at", "datetime", "internal", nullable=False),
+        F("last_run_at", "datetime", "internal"),
+    ),
+    parsed=False,
+))
+
+ALERT_MATCH = _add(Entity(
+    "alert_match", "A listing that matched a subscription; sent once, in a digest.",
+    (
+        F("id", "bigint", "internal", nullable=False, parsed=False),
+        F("subscription_id", "bigint", "internal", nullable=False, ref="subscription", index=True),
+        F("hearing_id", "bigint", "internal", ref="hearing", index=True),
+        F("case_id", "bigint", "internal", ref="case"),
+        F("score", "float", "internal"),
+        F("event", "str", "internal", doc="listed | adjourned | court_changed | plea | outcome"),
+        F("matched_at", "datetime", "internal", nullable=False),
+        F("sent_at", "datetime", "internal"),
+        F("export_record_id", "bigint", "internal", ref="export_record"),
+    ),
+    parsed=False,
+    uniques=(("subscription_id", "hearing_id"),),
+))
+
+SEARCH_NAME = _add(Entity(
+    "search_name", "Name search index: one row per party mention (derived from party + hearing; "
+                   "rebuilt at will; expired or erased parties are removed through a governance hook).",
+    (
+        F("id", "bigint", "internal", nullable=False, parsed=False),
+        F("party_id", "bigint", "internal", nullable=False, ref="party", unique=True),
+        F("person_id", "bigint", "internal", ref="person", index=True),
+        F("case_id", "bigint", "internal", ref="case", index=True),
+        F("hearing_id", "bigint", "internal", ref="hearing"),
+        F("court_id", "bigint", "internal", ref="court", index=True),
+        F("sitting_date", "date", "public", index=True),
+        F("role", "str", "public"),
+        F("name_norm", "str", "identity", nullable=False, doc="normalised full name (search key)"),
+        F("surname_norm", "str", "identity", index=True),
+        F("forenames_norm", "str", "identity"),
+        F("name_keys", "str", "identity", doc="variant keys (nicknames, phonetic) separated by spaces"),
+        F("birth_year", "int", "personal"),
+        F("town", "str", "personal"),
+        F("offence_groups", "str", "public"),
     ),
     parsed=False,
 ))

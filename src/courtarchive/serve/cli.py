@@ -85,15 +85,21 @@ def ingest(paths: List[Path] = typer.Argument(..., help="files or folders (recur
         task = progress.add_task("ingesting", total=total)
         report = run(a, paths, keyring=keyring, headers=headers, list_type=list_type, workers=workers,
                      max_bytes=s.max_file_bytes, on_file=lambda o: progress.advance(task))
+    from .postingest import run as after_ingest
+
+    after = after_ingest(a, report) if report.accepted else {}
     d = report.as_dict()
     if as_json:
-        _json({k: d[k] for k in ("files", "accepted", "duplicates", "rejected", "hearings")})
+        _json({**{k: d[k] for k in ("files", "accepted", "duplicates", "rejected", "hearings")}, "after_ingest": after})
     else:
         console.print(f"{d['files']} files: {d['accepted']} accepted, {d['duplicates']} already archived, "
                       f"{len(d['rejected'])} rejected; {d['hearings']} hearing entries")
         for r in d["rejected"]:
             where = f" at {r['json_path']}" if r["json_path"] else ""
             console.print(f"[red]rejected[/red] {r['file']}{where}: {r['reason']}")
+        for step, res in after.items():
+            if "error" in res:
+                console.print(f"[yellow]after ingest[/yellow] {step}: {res['error']}")
     raise typer.Exit(1 if d["rejected"] else 0)
 
 
