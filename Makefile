@@ -7,7 +7,7 @@ PG_DSN ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 DEMO_DIR ?= demo-out
 DEMO_CASES ?= 3000
 
-.PHONY: install test test-slow demo bench clean
+.PHONY: install browser test test-slow demo bench clean
 
 $(UV):
 	@command -v uv >/dev/null 2>&1 || $(PYTHON) -m pip install --user --quiet uv
@@ -18,8 +18,20 @@ $(UV):
 
 install: .venv/.installed
 
+# Debian's Chromium drives the browser tests (Playwright never downloads a browser).
+browser:
+	@if [ ! -x /usr/bin/chromium ]; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+			echo "installing Debian's chromium for the browser tests"; \
+			apt-get install -y -q chromium >/dev/null 2>&1 || { apt-get update -q >/dev/null 2>&1 && apt-get install -y -q chromium >/dev/null 2>&1; } || true; \
+		elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then \
+			sudo apt-get install -y -q chromium >/dev/null 2>&1 || true; \
+		fi; \
+		[ -x /usr/bin/chromium ] || echo "no /usr/bin/chromium: browser tests will be skipped (apt-get install -y chromium)"; \
+	fi
+
 # PostgreSQL store tests run when the server answers (CI and this machine); else they skip visibly.
-test: install
+test: install browser
 	@if [ -z "$$COURTARCHIVE_TEST_PG" ] && $(UV) run --frozen python -c "import psycopg; psycopg.connect('host=127.0.0.1 port=5432 user=postgres dbname=test', connect_timeout=3).close()" 2>/dev/null; then \
 		export COURTARCHIVE_TEST_PG=$(PG_DSN); echo "PostgreSQL answers: store suite runs on SQLite and PostgreSQL"; \
 	fi; \

@@ -260,3 +260,20 @@ def test_named_complainant_carries_its_initials_token_for_the_case(keyring):
     assert initials_same_case.initials_token is None
     assert surname_first.initials_token not in (None, named.initials_token)   # "SMITH, Jane" -> J.S., case U3
     assert b"SMITH" not in msgspec.json.encode(p).upper()
+
+
+def test_double_barrelled_and_particle_surnames_get_register_initials(keyring):
+    """Registers abbreviate 'Abigail O'SULLIVAN-LOWE' as 'A.O.' and 'Ana DE LA CRUZ' as 'A.D.': the
+    named mention's initials token must equal the initials mention's token in the same case."""
+    p = new_list()
+    add_case(p, "U1", "John BROWN", ["incited a girl aged 15, namely O'SULLIVAN-LOWE, Abigail", "incited A.O."])
+    add_case(p, "U2", "Gary WILSON", ["touched a girl aged 14, namely Tina BALDWIN-STONE", "namely T.B."])
+    add_case(p, "U3", "Paul GREEN", ["touched a girl aged 13, namely Ana DE LA CRUZ", "namely A.D."])
+    add_case(p, "U4", "Mark WHITE", ["touched a girl aged 13, namely Mary-Jane SMITH", "namely M.S."])
+    apply(p, keyring)
+    by_offence = {c.offence_ref: c for c in p.complainants if c.kind != "described"}
+    assert len(by_offence) == 8
+    for named, initials in ((0, 1), (2, 3), (4, 5), (6, 7)):
+        assert by_offence[named].initials_token is not None
+        assert by_offence[named].initials_token == by_offence[initials].token
+    assert by_offence[0].initials_token != by_offence[3].token          # other case: never equal

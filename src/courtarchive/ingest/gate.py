@@ -114,12 +114,23 @@ class _Identity:
 
 def _initials_of(cleartext: str) -> str:
     """Forename and surname initials as registers abbreviate a name: "Jane Mary SMITH" and
-    "SMITH, Jane" -> "JS" (the first and last words, after putting a "SURNAME, Forename" right)."""
+    "SMITH, Jane" -> "JS".  The surname is the part before a comma, else the trailing run of
+    capitalised words ("Ana DE LA CRUZ" -> D), else the last word; a double-barrelled surname keeps
+    its first letter only ("O'SULLIVAN-LOWE, Abigail" -> "AO", as registers print "A.O.")."""
     if "," in cleartext:
         surname, _, rest = cleartext.partition(",")
-        cleartext = f"{rest} {surname}"
-    words = name_words(cleartext)
-    return normalise_initials(words[0][0] + words[-1][0]) if len(words) >= 2 else ""
+    else:
+        parts = cleartext.split()
+        k = len(parts)
+        while k > 1 and any(c.isalpha() for c in parts[k - 1]) and parts[k - 1].upper() == parts[k - 1]:
+            k -= 1
+        k = k if k < len(parts) else len(parts) - 1
+        rest, surname = " ".join(parts[:k]), " ".join(parts[k:])
+    fore, sur = name_words(rest), name_words(surname)
+    if not fore or not sur:
+        return ""
+    first = next((c for c in surname if c.isalpha()), "")
+    return normalise_initials(fore[0][0] + (first or sur[0][0]))
 
 
 def _identity(keyring: Keyring, kind: str, cleartext: str | None, scope: str) -> _Identity:
