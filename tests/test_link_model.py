@@ -75,6 +75,14 @@ CASES = [
     ("forename", {}, {"forenames": None}, "is NULL"),
     ("forename", {"forenames": "Robert"}, {"forenames": "Bob"}, "variant table"),
     ("forename", {"forenames": "John", "surname": "DAVIES"}, {"forenames": "Davies", "surname": "JOHN"}, "swapped"),
+    ("forename", {"forenames": "Leon", "surname": "TUCKER-GILBERT"}, {"forenames": "Tucker-Gilbert", "surname": "LEON"},
+     "swapped"),
+    ("surname", {"forenames": "Leon", "surname": "TUCKER-GILBERT"}, {"forenames": "Tucker-Gilbert", "surname": "LEON"},
+     "swapped"),
+    ("forename", {"forenames": "Terence", "surname": "PATTON"}, {"forenames": "Patton", "surname": "TERNCE"}, "swapped"),
+    ("surname", {"forenames": "Terence", "surname": "PATTON"}, {"forenames": "Patton", "surname": "TERNCE"}, "swapped"),
+    ("surname", {"forenames": "John", "surname": "JOHNSON"}, {"forenames": "John", "surname": "JOHNSTON"},
+     "Jaro-Winkler distance of sn >= 0.92"),
     ("forename", {"forenames": "Brandon"}, {"forenames": "Brendon"}, "Jaro-Winkler distance of fn >= 0.92"),
     ("forename", {"forenames": "Kieran"}, {"forenames": "Kiernan"}, "Jaro-Winkler distance of fn >= 0.92"),
     ("forename", {"forenames": "Marcus"}, {"forenames": "Marco"}, "Jaro-Winkler distance of fn >= 0.8"),
@@ -108,6 +116,13 @@ CASES = [
     ("asn", {}, {}, "is NULL"),
     ("pnc", {"pnc_id": "2001/1234567A"}, {"pnc_id": "20011234567A"}, "Exact match on pnc"),
     ("pnc", {"pnc_id": "2001/1234567A"}, {"pnc_id": "2002/7654321B"}, "All other"),
+    ("case", {"forenames": "Adil", "surname": "QUINN-BURKE"}, {"forenames": "Ayil", "surname": "QUINN-BURKE"},
+     "same case, names agree"),
+    ("case", {"forenames": "Kim"}, {"forenames": "Kum"}, "same case, names agree"),
+    ("case", {"forenames": "Leon", "surname": "TUCKER-GILBERT"}, {"forenames": "Tucker-Gilbert", "surname": "LEON"},
+     "same case, names agree"),
+    ("case", {"forenames": "John"}, {"forenames": "Peter"}, "names disagree"),
+    ("case", {"case_id": 1}, {"case_id": 2}, "different cases"),
 ]
 
 

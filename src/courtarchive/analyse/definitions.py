@@ -14,7 +14,8 @@ Input tables (column contracts)
                              conviction_date (date, null unless convicted)
     ``case_offences``        case_id, defendant_id, offence_code (str)
     ``offence_complainants`` case_id, defendant_id, complainant_id (str): the defendant is charged
-                             with an offence against the complainant in that case
+                             with an offence against the complainant in that case, and a list
+                             *identifies* the complainant on that charge (see IDENTIFYING_KINDS)
     ``offences``             the declared offence table (``data/offences.csv``): code,
                              offence_group, child_sexual_abuse (bool), ...
 
@@ -28,7 +29,11 @@ Definitions
         complainant.  The *defendant graph* has the distinct defendants of the in-scope cases as
         vertices and an edge for every linked pair (in-scope cases only).
     ``victims_linked_to_2plus_defendants``: distinct complainants linked to >= 2 distinct
-        defendants (a complainant is linked to a defendant charged with an offence against them).
+        defendants (a complainant is linked to a defendant charged with an offence against them,
+        where the list identifies the complainant on that charge: by name, initials or label, or as
+        a complainant party -- ``IDENTIFYING_KINDS``.  A charge whose wording only describes the
+        complainant ("a girl aged 14") or does not mention them identifies nobody: no list can say
+        whose complainant that is, so it links no one.  The generator's truth applies the same rule).
     *network size of a case*: distinct defendants in the connected component of the defendant
         graph that holds the case's defendants.  ``cases_with_network_3plus`` / ``_5plus``: cases
         whose network size is >= 3 / >= 5.
@@ -57,7 +62,12 @@ from typing import Iterable
 
 import polars as pl
 
+#: complainant mention kinds that identify a complainant (the intake gate's kinds): a charge links
+#: its defendant to its complainant only when the list shows the complainant in one of these forms
+IDENTIFYING_KINDS = frozenset({"named", "initials", "party"})
+
 __all__ = [
+    "IDENTIFYING_KINDS",
     "Inputs", "SCOPE_ALL", "SCOPE_CSA", "LOCATION_BY", "scope_case_ids", "restrict",
     "defendant_edges", "defendant_components", "victims_linked_to_2plus_defendants",
     "case_network_sizes", "cases_with_network", "cases_with_network_3plus",

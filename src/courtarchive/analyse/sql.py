@@ -99,7 +99,7 @@ SELECT o.case_id AS cid, o.hearing_id, o.party_id, t.victim_id AS complainant_id
 FROM offence_raw o
 JOIN pub_file f ON f.publication_id = o.publication_id
 JOIN truth_cm t ON t.file = f.file AND t.json_path = o.json_path
-WHERE t.kind <> 'party' AND o.case_id IS NOT NULL
+WHERE t.kind IN ('named', 'initials') AND o.case_id IS NOT NULL   -- definitions.IDENTIFYING_KINDS
 UNION ALL
 SELECT c.case_id AS cid, c.hearing_id, CAST(NULL AS BIGINT) AS party_id, t.victim_id AS complainant_id
 FROM complainant_raw c

@@ -23,6 +23,7 @@ from typing import Callable
 import numpy as np
 import orjson
 
+from ..analyse.definitions import IDENTIFYING_KINDS
 from .cases import CROWN, MAGS, SJP, WARNED, Case
 from .config import GenConfig
 from .names import NamePools
@@ -154,7 +155,7 @@ class _Run:
                         d.conviction_date if result == "convicted" else None))
             for ch in d.charges:
                 offs.add((c.case_id, d.person.pid, ch.offence.code))
-                if ch.victim is not None:
+                if ch.victim is not None and ch.style in IDENTIFYING_KINDS:   # listed so as to identify
                     links.add((c.case_id, d.person.pid, ch.victim.vid))
         if c.complainant_party is not None:
             for d in defs:
@@ -233,21 +234,24 @@ def _write(run: _Run, cases: int, seed: int, start: date, end: date,
 def generate(out: Path | str, *, cases: int, seed: int, start: date = date(2019, 1, 1),
              years: float = 5, hotspots: tuple[str, ...] | list[str] = DEFAULT_HOTSPOTS,
              config: dict | GenConfig | None = None,
-             progress: Callable[[int, int], None] | None = None, workers: int | None = None) -> dict:
+             progress: Callable[[int, int], None] | None = None, workers: int | None = None,
+             formats: tuple[str, ...] | list[str] = ("json",)) -> dict:
     """Write a synthetic CaTH corpus of ``cases`` cases to ``out`` (lists/ + truth/ + truth.json).
 
     Deterministic for (cases, seed, start, years, hotspots, config): byte-identical files.
     Existing ``lists/``, ``truth/`` and ``truth.json`` under ``out`` are replaced.
     ``progress(done, total)`` is called as cases are created.  ``workers``: lists rendered in this
     process (0) or in one child process (1; default: by CPUs and size, see `_workers`) -- the
-    same bytes either way.  Returns the summary dict."""
+    same bytes either way.  ``formats``: besides the JSON lists (always written), ``pdf`` and/or
+    ``xlsx`` copies of every list in CaTH's column layouts under ``out/pdf`` and ``out/xlsx``
+    (`render_pdf.copies`).  Returns the summary dict."""
     if cases < 1:
         raise ValueError("cases must be >= 1")
     t0 = time.perf_counter()
     cfg = GenConfig.from_mapping(config)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    for old in (out / "lists", out / "truth"):
+    for old in (out / "lists", out / "truth", out / "pdf", out / "xlsx"):
         if old.exists():
             shutil.rmtree(old)
     (out / "truth.json").unlink(missing_ok=True)
@@ -288,11 +292,16 @@ def generate(out: Path | str, *, cases: int, seed: int, start: date = date(2019,
         "files": {"lists": "lists", "truth": {t: f"truth/{t}.parquet" for t in SCHEMAS}},
     }
     (out / "truth.json").write_bytes(orjson.dumps(truth, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS))
+    rendered = {}
+    if set(formats) - {"json"}:
+        from .render_pdf import copies
+
+        rendered = copies(out, formats)
     t4 = time.perf_counter()
     # wall-clock timings are returned to the caller only, never written (output stays deterministic)
     timings = {"setup": t1 - t0, "lists": t2 - t1, "lists_main_thread_cpu": run.lists_cpu,
                "truth_tables": t3 - t2, "findings": t4 - t3, "total": t4 - t0}
-    return {**summary, "findings": findings, "render_processes": n_workers,
+    return {**summary, "findings": findings, "render_processes": n_workers, "copies": rendered,
             "timings": {k: round(v, 3) for k, v in timings.items()}}
 
 

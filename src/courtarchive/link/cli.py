@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Optional
@@ -36,12 +37,16 @@ def _json(obj) -> None:
 def run_cmd(db: Optional[str] = DbOpt,
             full: bool = typer.Option(False, "--full", help="retrain and re-link everything (ids stay stable)"),
             engine: str = typer.Option("duckdb", help="duckdb | spark"),
+            spark_master: Optional[str] = typer.Option(None, "--spark-master",
+                                                       help="Spark master URL (default $COURTARCHIVE_SPARK_MASTER or local[2])"),
             threshold: Optional[float] = typer.Option(None, help="match probability to link at (default: model's)"),
             as_json: bool = typer.Option(False, "--json")) -> None:
     """Link newly ingested mentions into existing persons (or everything, with --full)."""
     from . import model as M
     from .run import run
 
+    if spark_master:
+        os.environ["COURTARCHIVE_SPARK_MASTER"] = spark_master
     a = _archive(db)
     st = run(a, full=full, engine=engine, threshold=threshold if threshold is not None else M.MATCH_THRESHOLD)
     if as_json:

@@ -6,7 +6,8 @@ library or from plain SQL that DuckDB and Spark SQL both accept.
 
 Comparisons (levels in order; the first level that holds decides)
     forename   null | exact (term-frequency adjusted) | equal through the variant table
-               (Bob = Robert, Mohd = Mohammed) | swapped with the surname | Jaro-Winkler >= 0.92 |
+               (Bob = Robert, Mohd = Mohammed) | swapped with the surname (both ways; a typo, variant or
+               double-barrelled split allowed: `SwappedNamesLevel`) | Jaro-Winkler >= 0.92 |
                >= 0.80 | one side an initial that agrees | else
     surname    null | exact (tf) | equal through the variant table | swapped with the forename |
                Jaro-Winkler >= 0.92 | >= 0.80 | one contains the other (double-barrelled) | else
@@ -19,8 +20,9 @@ Comparisons (levels in order; the first level that holds decides)
     address    null | same postcode | postcode one character apart | same outward code | same town |
                town Jaro-Winkler >= 0.92 | same postcode area (SJP public lists give only that) | else
     asn, pnc   null | exact | one character apart (a typo) | else
-    case       null | same case and the names agree (canonical forename and surname equal, or
-               Jaro-Winkler >= 0.88, or swapped) | else.  Lists of one case repeat its defendants
+    case       null | same case and the names agree (forename: canonical equal, Jaro-Winkler >=
+               0.80 or one edit apart; surname: canonical equal, Jaro-Winkler >= 0.88 or one edit
+               apart; or the two swapped) | else.  Lists of one case repeat its defendants
                at every hearing, public lists with names only: the case carries the DOB-less
                mentions to the mentions that have one.  Same case with disagreeing names is
                *not* a level of its own: those pairs are mostly co-defendants (family members
@@ -58,6 +60,7 @@ import pyarrow as pa
 import splink.comparison_level_library as cll
 import splink.comparison_library as cl
 from splink import Linker, SettingsCreator, block_on
+from splink.internals.comparison_level_creator import ComparisonLevelCreator
 
 __all__ = ["MATCH_THRESHOLD", "REVIEW_BAND", "BLOCKING_RULES", "MIN_TRAIN", "settings", "Model", "train",
            "load", "db_api", "model_input", "default_model", "build_default_model"]
@@ -95,6 +98,27 @@ BLOCKING_RULES: list = [
 ]
 
 
+class SwappedNamesLevel(ComparisonLevelCreator):
+    """Forename and surname swapped between the two mentions, allowing a typo or a variant on
+    either side and double-barrelled names split differently: ("Terence", "PATTON") ~ ("Patton",
+    "TERNCE"); ("Leon", "TUCKER-GILBERT") ~ ("Tucker-Gilbert", "LEON").  Both directions must hold.
+    SQL per dialect (the Jaro-Winkler function is the dialect's, as in Splink's own levels)."""
+
+    def __init__(self, threshold: float = 0.9):
+        self.threshold = threshold
+
+    def create_sql(self, sql_dialect) -> str:
+        jw, t = sql_dialect.jaro_winkler_function_name, self.threshold
+        a = f"(fn_c_l = sn_c_r OR fn1_l = sn_r OR {jw}(fn_l, sn_r) >= {t})"
+        b = f"(sn_c_l = fn_c_r OR sn_l = fn1_r OR {jw}(sn_l, fn_r) >= {t})"
+        # a real swap has different forenames on the two sides ("John JOHNSON" vs "John JOHNSTON"
+        # is not a swap, though "johnson" is close to "john")
+        return f"({a} AND {b} AND fn_c_l <> fn_c_r)"
+
+    def create_label_for_charts(self) -> str:
+        return "forename/surname swapped"
+
+
 def _name_comparison(col: str, canon: str, other_canon: str, label: str, extra: list) -> cl.CustomComparison:
     return cl.CustomComparison(
         output_column_name=label,
@@ -103,7 +127,7 @@ def _name_comparison(col: str, canon: str, other_canon: str, label: str, extra: 
             cll.NullLevel(col),
             cll.ExactMatchLevel(col, term_frequency_adjustments=True),
             cll.ExactMatchLevel(canon).configure(label_for_charts=f"{canon} equal (variant table)"),
-            cll.ColumnsReversedLevel(canon, other_canon).configure(label_for_charts="forename/surname swapped"),
+            SwappedNamesLevel(),
             cll.JaroWinklerLevel(col, 0.92),
             cll.JaroWinklerLevel(col, 0.80),
             *extra,
@@ -160,8 +184,10 @@ def comparisons() -> list:
                               comparison_levels=[cll.NullLevel("pnc"), cll.ExactMatchLevel("pnc"),
                                                  cll.DamerauLevenshteinLevel("pnc", 1), cll.ElseLevel()])
     names_agree = cll.And(
-        cll.Or(cll.ExactMatchLevel("fn_c"), cll.JaroWinklerLevel("fn", 0.88), cll.ColumnsReversedLevel("fn_c", "sn_c")),
-        cll.Or(cll.ExactMatchLevel("sn_c"), cll.JaroWinklerLevel("sn", 0.88), cll.ColumnsReversedLevel("fn_c", "sn_c")))
+        cll.Or(cll.ExactMatchLevel("fn_c"), cll.JaroWinklerLevel("fn", 0.80), cll.DamerauLevenshteinLevel("fn", 1),
+               SwappedNamesLevel()),
+        cll.Or(cll.ExactMatchLevel("sn_c"), cll.JaroWinklerLevel("sn", 0.88), cll.DamerauLevenshteinLevel("sn", 1),
+               SwappedNamesLevel()))
     case = cl.CustomComparison(
         output_column_name="case", comparison_description="same prosecution case (URN)",
         comparison_levels=[
@@ -187,14 +213,16 @@ def settings(blocking_rules: list | None = None, link_type: str = "dedupe_only")
 
 # --------------------------------------------------------------------------- engines
 def _spark_session():
-    """A local Spark session set up as MEASURED.md says works offline (Splink's jar, checkpoints)."""
+    """A Spark session set up as MEASURED.md says works offline (Splink's jar, checkpoints); master
+    from $COURTARCHIVE_SPARK_MASTER (a cluster URL such as spark://host:7077), default local[2]."""
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     import tempfile
 
     from pyspark.sql import SparkSession
     from splink.internals.spark.jar_location import similarity_jar_location
 
-    spark = (SparkSession.builder.master("local[2]").appName("courtarchive-link")
+    master = os.environ.get("COURTARCHIVE_SPARK_MASTER", "local[2]")
+    spark = (SparkSession.builder.master(master).appName("courtarchive-link")
              .config("spark.jars", similarity_jar_location())
              .config("spark.sql.shuffle.partitions", "8")
              .config("spark.driver.memory", "3g")
@@ -222,7 +250,7 @@ def db_api(engine: str = "duckdb", **kw):
     raise ValueError(f"unknown engine {engine!r}: duckdb | spark")
 
 
-_SPLINK_COLUMNS = ("unique_id", "fn", "fn_c", "sn", "sn_c", "mn", "fn_sdx", "sn_sdx", "dob", "dob_sw",
+_SPLINK_COLUMNS = ("unique_id", "fn", "fn1", "fn_c", "sn", "sn_c", "mn", "fn_sdx", "sn_sdx", "dob", "dob_sw",
                    "by_lo", "by_hi", "pc", "pc_out", "pc_area", "fi", "town", "asn", "pnc", "case_id")
 
 

@@ -6,6 +6,8 @@ mention, with its hearing's sitting date).  Output (Arrow, one row per mention):
 =============== =====================================================================================
 unique_id       the party id
 fn              first forename, normalised (casefolded, accents and punctuation stripped, titles dropped)
+fn1             the first forename as written, its parts joined ("Tucker-Gilbert" -> "tuckergilbert"):
+                a double-barrelled surname listed in the forename field compares with ``sn``
 fn_c            ``fn`` mapped through the shared name-variant table (Bob -> robert, Mohd -> mohammed)
 sn              surname, normalised, words joined ("O'Neill" = "oneill", "Smith-Jones" = "smithjones")
 sn_c            ``sn`` mapped through the variant table word by word (surnames that are variants coincide)
@@ -43,7 +45,7 @@ from ..governance.pseudonym import load_name_variants
 
 __all__ = ["standardise", "soundex", "norm_words", "split_listed_name", "COLUMNS"]
 
-COLUMNS = ("unique_id", "fn", "fn_c", "sn", "sn_c", "mn", "fn_sdx", "sn_sdx", "dob", "dob_sw",
+COLUMNS = ("unique_id", "fn", "fn1", "fn_c", "sn", "sn_c", "mn", "fn_sdx", "sn_sdx", "dob", "dob_sw",
            "by_lo", "by_hi", "pc", "pc_out", "pc_area", "fi", "town", "asn", "pnc")
 
 _SPECIAL = str.maketrans({"ø": "o", "ł": "l", "đ": "d", "ð": "d", "þ": "th", "æ": "ae", "œ": "oe",
@@ -131,7 +133,8 @@ def _names(df: pl.DataFrame) -> pl.DataFrame:
     mid = pl.select(pl.concat_list(rest.fill_null([]), mw.fill_null([]))).to_series()
     mn = mid.list.join(" ")
     mn = pl.select(pl.when(mn == "").then(None).otherwise(mn)).to_series()
-    return pl.DataFrame({"fn": fn, "mn": mn, "sn": sw})
+    f1 = _map_unique(fore, lambda s: "".join(norm_words(s.split()[0])) or None if s.split() else None)
+    return pl.DataFrame({"fn": fn, "fn1": f1, "mn": mn, "sn": sw})
 
 
 def standardise(mentions: pa.Table) -> pa.Table:
@@ -148,7 +151,7 @@ def standardise(mentions: pa.Table) -> pa.Table:
         pl.col("party_id").alias("unique_id"),
         "case_id", "hearing_id", "court_id", "sitting_date",
     ).with_columns(
-        names["fn"].alias("fn"), fn_c.alias("fn_c"), names["sn"].alias("sn"), sn_c.alias("sn_c"),
+        names["fn"].alias("fn"), names["fn1"].alias("fn1"), fn_c.alias("fn_c"), names["sn"].alias("sn"), sn_c.alias("sn_c"),
         names["mn"].alias("mn"),
         _map_unique(fn_c, soundex).alias("fn_sdx"), _map_unique(names["sn"], soundex).alias("sn_sdx"),
     )

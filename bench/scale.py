@@ -1,0 +1,170 @@
+"""End-to-end scale benchmark (issue 9): generate -> ingest -> link -> analyse, time and peak RSS
+per stage, for the embedded mode (SQLite + DuckDB) and the server mode (PostgreSQL + Spark).
+
+    uv run python bench/scale.py --entries 100000 [--entries 1000000 ...]
+                                 [--mode embedded|server|both] [--pg DSN] [--spark-master URL]
+                                 [--workers 2] [--keep] [--plot]
+
+Every stage runs the real CLI as a child process (what a user runs); peak RSS is the sum over the
+process tree (Spark's JVM included), sampled every 100 ms.  The number of cases is chosen from the
+target number of hearing entries (≈ 5.3 entries per case on the generator's default mix; the
+figure actually ingested is what is reported).  Corpora are cached in bench/out/scale-<entries>.
+Server mode ingests into a fresh PostgreSQL database (created and dropped on the server of --pg),
+then links and analyses with --engine spark.  Each run appends one JSON line per stage to
+bench/out/scale.jsonl; --plot draws bench/scale.png (Altair; time per stage against entries, log-log).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import psutil
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "bench" / "out"
+ENTRIES_PER_CASE = 5.3
+
+
+def run_measured(cmd: list[str], env: dict, *, ok=(0,)) -> dict:
+    t0 = time.perf_counter()
+    p = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = psutil.Process(p.pid)
+    peak = 0
+    while p.poll() is None:
+        try:
+            rss = proc.memory_info().rss + sum(c.memory_info().rss for c in proc.children(recursive=True))
+            peak = max(peak, rss)
+        except psutil.Error:
+            pass
+        time.sleep(0.1)
+    out, err = p.communicate()
+    if p.returncode not in ok:
+        raise SystemExit(f"{' '.join(cmd)} failed ({p.returncode}):\n{err[-3000:]}")
+    return {"seconds": round(time.perf_counter() - t0, 1), "peak_rss_gib": round(peak / 2**30, 2),
+            "stdout": out}
+
+
+def pg_database(dsn: str, name: str, *, drop: bool = False) -> str:
+    import sqlalchemy as sa
+
+    u = sa.make_url(dsn)
+    eng = sa.create_engine(u.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with eng.connect() as c:
+        c.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        if not drop:
+            c.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    eng.dispose()
+    return u.set(database=name).render_as_string(hide_password=False)
+
+
+def corpus_for(entries: int, cli: list[str], env: dict, workers: int) -> tuple[Path, dict | None]:
+    cases = max(100, round(entries / ENTRIES_PER_CASE))
+    corpus = OUT / f"scale-{entries}"
+    if (corpus / "truth.json").exists():
+        return corpus, None
+    corpus.parent.mkdir(parents=True, exist_ok=True)
+    r = run_measured(cli + ["generate", "--cases", str(cases), "--seed", "9", "--out", str(corpus),
+                            "--workers", str(workers)], env)
+    return corpus, {"stage": "generate", "cases": cases, **{k: r[k] for k in ("seconds", "peak_rss_gib")}}
+
+
+def one(mode: str, entries: int, a, cli: list[str]) -> list[dict]:
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    rows: list[dict] = []
+    corpus, gen = corpus_for(entries, cli, env, a.workers)
+    if gen:
+        rows.append(gen)
+    home = OUT / f"scale-home-{mode}-{entries}"
+    subprocess.run(["rm", "-rf", str(home)], check=True)
+    env["COURTARCHIVE_HOME"] = str(home)
+    dbname = None
+    if mode == "server":
+        if not a.pg:
+            raise SystemExit("server mode needs --pg DSN (or COURTARCHIVE_TEST_PG)")
+        dbname = "courtarchive_scale_" + uuid.uuid4().hex[:8]
+        env["COURTARCHIVE_DB"] = pg_database(a.pg, dbname)
+        if a.spark_master:
+            env["COURTARCHIVE_SPARK_MASTER"] = a.spark_master
+    engine = "spark" if mode == "server" else "duckdb"
+    try:
+        run_measured(cli + ["init"], env)
+        r = run_measured(cli + ["ingest", str(corpus / "lists"), "--json", "--workers", str(a.workers)], env, ok=(0, 1))
+        rep = json.loads(r["stdout"])
+        rows.append({"stage": "ingest", "entries_ingested": rep["hearings"], "files": rep["files"],
+                     "rejected": len(rep["rejected"]), "seconds": r["seconds"], "peak_rss_gib": r["peak_rss_gib"],
+                     "entries_per_s": round(rep["hearings"] / max(r["seconds"], 1e-9))})
+        r = run_measured(cli + ["link", "run", "--full", "--engine", engine, "--json"], env)
+        st = json.loads(r["stdout"])
+        rows.append({"stage": "link", "engine": engine, "defendant_mentions": st["defendants"]["mentions"],
+                     "persons": st["defendants"]["persons"], "seconds": r["seconds"],
+                     "peak_rss_gib": r["peak_rss_gib"]})
+        r = run_measured(cli + ["analyse", "--out", str(home / "analysis"), "--engine", engine, "--no-cache"], env)
+        f = json.loads((home / "analysis" / "findings.json").read_text())
+        rows.append({"stage": "analyse", "engine": engine, "seconds": r["seconds"], "peak_rss_gib": r["peak_rss_gib"],
+                     "cases_in_scope": f.get("cases"),
+                     "victims_linked_to_2plus_defendants": f.get("victims_linked_to_2plus_defendants")})
+    finally:
+        if dbname and not a.keep:
+            pg_database(a.pg, dbname, drop=True)
+        if not a.keep:
+            subprocess.run(["rm", "-rf", str(home)], check=False)
+    stamp = dt.datetime.now().isoformat(timespec="seconds")
+    for row in rows:
+        row.update(mode=mode, entries=entries, at=stamp, machine=f"{platform.node()} {os.cpu_count()} cpu "
+                   f"{psutil.virtual_memory().total / 2**30:.0f} GiB", load=os.getloadavg()[0])
+    return rows
+
+
+def plot(lines: list[dict], path: Path) -> None:
+    import altair as alt
+    import polars as pl
+
+    df = pl.DataFrame([{k: r[k] for k in ("mode", "stage", "entries", "seconds")} for r in lines])
+    df = df.group_by("mode", "stage", "entries").agg(pl.col("seconds").min()).sort("entries")
+    ch = (alt.Chart(df.to_pandas()).mark_line(point=True)
+          .encode(x=alt.X("entries:Q", scale=alt.Scale(type="log"), title="hearing entries"),
+                  y=alt.Y("seconds:Q", scale=alt.Scale(type="log"), title="seconds"),
+                  color="stage:N", strokeDash="mode:N")
+          .properties(title="courtarchive end to end: time per stage", width=520, height=320))
+    ch.save(str(path), scale_factor=1.5)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--entries", type=int, action="append", help="target hearing entries (repeatable)")
+    ap.add_argument("--mode", default="embedded", choices=("embedded", "server", "both"))
+    ap.add_argument("--pg", default=os.environ.get("COURTARCHIVE_TEST_PG"))
+    ap.add_argument("--spark-master", default=None)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--keep", action="store_true", help="keep the archives (and PostgreSQL databases)")
+    ap.add_argument("--plot", action="store_true")
+    a = ap.parse_args()
+    cli = [sys.executable, "-m", "courtarchive.serve.cli"]
+    modes = ("embedded", "server") if a.mode == "both" else (a.mode,)
+    log = OUT / "scale.jsonl"
+    OUT.mkdir(parents=True, exist_ok=True)
+    print("| mode | entries | stage | seconds | peak RSS GiB | detail |\n|---|---|---|---|---|---|")
+    for entries in a.entries or [100_000]:
+        for mode in modes:
+            for row in one(mode, entries, a, cli):
+                with log.open("a") as fh:
+                    fh.write(json.dumps(row) + "\n")
+                detail = {k: v for k, v in row.items() if k not in ("mode", "entries", "stage", "seconds",
+                                                                    "peak_rss_gib", "at", "machine", "load")}
+                print(f"| {row['mode']} | {row['entries']:,} | {row['stage']} | {row['seconds']} | "
+                      f"{row['peak_rss_gib']} | {detail} |", flush=True)
+    if a.plot and log.exists():
+        plot([json.loads(x) for x in log.read_text().splitlines() if x.strip()], ROOT / "bench" / "scale.png")
+
+
+if __name__ == "__main__":
+    main()
