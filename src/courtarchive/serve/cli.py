@@ -162,6 +162,7 @@ def export(what: str = typer.Option("hearing", help="table: hearing, party, offe
 STAGE_CLIS = (
     ("courtarchive.generate.cli", "commands", None),
     ("courtarchive.link.cli", "group", "link"),
+    ("courtarchive.link.screen_cli", "commands", None),
     ("courtarchive.analyse.cli", "commands", None),
     ("courtarchive.governance.cli", "commands", None),
 )

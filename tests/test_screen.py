@@ -1,0 +1,213 @@
+"""Bulk name screening (issue 10 §4): reading the spreadsheet, the engine against planted people,
+and the governed path (role check, disclosure through the gate, audit, export registration)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+
+import polars as pl
+import pytest
+from typer.testing import CliRunner
+
+from courtarchive.link import screen as S
+from courtarchive.link import synthetic
+from courtarchive.link.model import default_model
+
+from test_governance_support import PURPOSE, person, plant, viewers
+
+
+# --------------------------------------------------------------------------- reading the file
+def test_read_csv_with_aliases_and_dates(tmp_path):
+    f = tmp_path / "names.csv"
+    f.write_text("First Name,Last Name,DOB,Town\nJohn,SMITH,14/07/1988,Preston\n\nJane,DOE,,\n", "utf-8")
+    rows = S.read_names(f)
+    assert rows["row"].to_list() == [2, 4]                         # spreadsheet rows; the blank line skipped
+    assert rows["surname"].to_list() == ["SMITH", "DOE"]
+    assert rows["date_of_birth"].to_list() == [dt.date(1988, 7, 14), None]
+    assert rows["town"].to_list() == ["Preston", None]
+
+
+def test_read_xlsx_full_name_column(tmp_path):
+    import openpyxl
+
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["Name", "Date of birth"])
+    ws.append(["SMITH, John Paul", dt.datetime(1988, 7, 14)])
+    ws.append(["Mary JONES", None])
+    f = tmp_path / "names.xlsx"
+    wb.save(f)
+    rows = S.read_names(f)
+    assert rows["name_as_listed"].to_list() == ["SMITH, John Paul", "Mary JONES"]
+    assert rows["date_of_birth"].to_list() == [dt.date(1988, 7, 14), None]
+
+
+@pytest.mark.parametrize("content,message", [
+    ("Town,Postcode\nPreston,PR1 1AA\n", "needs a 'name' column"),
+    ("name,dob\nJohn SMITH,31/02/1990\n", "row 2, column date_of_birth"),
+    ("name\n1234\n", "row 2: no name"),
+    ("name\n", "no names to screen"),
+    ("", "empty"),
+])
+def test_bad_input_names_row_and_column(tmp_path, content, message):
+    f = tmp_path / "bad.csv"
+    f.write_text(content, "utf-8")
+    with pytest.raises(S.ScreeningError, match=message):
+        S.read_names(f)
+
+
+def test_not_utf8_or_not_a_spreadsheet(tmp_path):
+    f = tmp_path / "latin1.csv"
+    f.write_bytes("name\nJos\xe9 GARC\xcdA\n".encode("latin-1"))
+    with pytest.raises(S.ScreeningError, match="UTF-8"):
+        S.read_names(f)
+    g = tmp_path / "names.xlsx"
+    g.write_bytes(b"not a zip")
+    with pytest.raises(S.ScreeningError, match="Excel"):
+        S.read_names(g)
+    (tmp_path / "x.pdf").write_bytes(b"%PDF-1.4")
+    with pytest.raises(S.ScreeningError, match=".csv or .xlsx"):
+        S.read_names(tmp_path / "x.pdf")
+
+
+# --------------------------------------------------------------------------- the engine
+@pytest.fixture(scope="module")
+def population():
+    m = pl.from_arrow(synthetic.mentions(6000, seed=5))
+    cand = S.standardise_candidates(m.drop("true_id").to_arrow(),
+                                    m.select(pl.col("party_id").alias("mention_id"),
+                                             pl.col("true_id").alias("person_id")).to_arrow())
+    return m, cand
+
+
+def test_engine_finds_planted_people_with_typos_and_no_dob(population):
+    m, cand = population
+    rnd = random.Random(3)
+    picks = (m.filter(pl.col("forenames").str.len_chars() > 1).sample(fraction=1.0, shuffle=True, seed=3)
+             .unique("true_id", keep="first").head(120))
+    recs, truth = [], {}
+    for i, r in enumerate(picks.iter_rows(named=True)):
+        sn = r["surname"]
+        if i % 4 == 0 and len(sn) > 4:                       # a transposition typo
+            j = rnd.randrange(1, len(sn) - 2)
+            sn = sn[:j] + sn[j + 1] + sn[j] + sn[j + 2:]
+        fn, sn = (sn, r["forenames"]) if i % 10 == 5 else (r["forenames"], sn)     # swapped order
+        recs.append({"row": i + 2, "forenames": fn, "middle_names": None, "surname": sn, "name_as_listed": None,
+                     "date_of_birth": r["date_of_birth"] if i % 2 else None, "town": None, "postcode": None})
+        truth[i + 2] = r["true_id"]
+    recs.append({"row": 999, "forenames": "Zebedee", "middle_names": None, "surname": "QUIXLEY-ABERNATHY",
+                 "name_as_listed": None, "date_of_birth": dt.date(1901, 1, 1), "town": None, "postcode": None})
+    rows = pl.DataFrame(recs, schema=S.ROW_SCHEMA)
+    res = S.screen(rows, cand, default_model(cand.height), threshold=0.01, top=5)
+    found = set(zip(res["row"].to_list(), res["person_id"].to_list()))
+    recall = sum((r, p) in found for r, p in truth.items()) / len(truth)
+    assert recall >= 0.95, recall
+    assert res.filter(pl.col("row") == 999).height == 0       # nobody of that name
+    assert (res["rank"] >= 1).all() and (res["match_probability"] >= 0.01).all()
+    with_dob = [r for r in truth if r % 2 == 1]               # rows with a date of birth: their person ranks first
+    first = set(zip(res.filter(pl.col("rank") == 1)["row"].to_list(), res.filter(pl.col("rank") == 1)["person_id"].to_list()))
+    assert sum((r, truth[r]) in first for r in with_dob) / len(with_dob) >= 0.9
+
+
+def test_engine_empty_inputs(population):
+    _, cand = population
+    rows = pl.DataFrame([{"row": 2, "forenames": "A", "surname": "B"}], schema=S.ROW_SCHEMA)
+    assert S.screen(rows, cand.head(0), default_model(10)).height == 0
+    assert S.screen(rows.head(0), cand, default_model(10)).height == 0
+
+
+# --------------------------------------------------------------------------- governed path
+@pytest.fixture
+def screened_archive(archive, tmp_path):
+    from courtarchive.link.run import run
+
+    # one list per court and day (a later list of the same court and day supersedes the earlier)
+    plant(archive, people=[person(forenames="Zebedee", surname="QUIXLEY")], date=dt.date(2024, 3, 4))
+    plant(archive, people=[person(forenames="Zeb", surname="QUIXLEY", dob=None)], date=dt.date(2024, 3, 11))
+    plant(archive, people=[person(forenames="Ptolemy", surname="WRENFIELD", dob=dt.date(2008, 5, 1), age=17)],
+          detail="Section 45 of the Youth Justice and Criminal Evidence Act 1999",
+          list_type="CROWN_DAILY_LIST", court="Preston Crown Court", date=dt.date(2025, 5, 20))
+    plant(archive, people=[person(forenames="Hortensia", surname="BLACKWOOD-PRYCE", dob=dt.date(1979, 2, 3),
+                                  postcode="BB1 1AA", town="Blackburn")], date=dt.date(2024, 3, 18))
+    run(archive, full=True)
+    f = tmp_path / "names.csv"
+    f.write_text("forenames,surname,date_of_birth\nZebedee,QUIXLEY,1988-07-14\nPtolemy,WRENFIELD,\n"
+                 "Hortensia,BLACKWOOD-PRICE,\nNobody,NOWHERE-ATALL,\n", "utf-8")
+    return archive, S.read_names(f)
+
+
+def _governed(archive, rows, role, tmp_path, fmt="csv"):
+    from courtarchive.governance.profile import load
+    from courtarchive.governance.pseudonym import Keyring
+
+    now = dt.datetime(2025, 6, 1, 12, 0)
+    return S.screen_archive(archive, rows, viewers(now)[role], purpose=PURPOSE[role], keyring=Keyring(bytes(range(32))),
+                            profile=load(home=tmp_path), home=tmp_path, fmt=fmt, now=now)
+
+
+@pytest.mark.parametrize("role", ["public", "analyst"])
+def test_roles_that_do_not_see_identities_may_not_screen(screened_archive, tmp_path, role):
+    archive, rows = screened_archive
+    with pytest.raises(PermissionError):
+        _governed(archive, rows, role, tmp_path)
+    assert not list(tmp_path.rglob("export-*"))                       # nothing written
+
+
+def test_verified_media_gets_candidates_disclosed_audited_and_registered(screened_archive, tmp_path):
+    import sqlalchemy as sa
+
+    from courtarchive.store.tables import TABLES
+
+    archive, rows = screened_archive
+    res = _governed(archive, rows, "verified_media", tmp_path)
+    text = res["path"].read_text("utf-8")
+    lines = text.splitlines()
+    assert lines[0].startswith("# ") and res["watermark"] in lines[0]
+    assert "QUIXLEY" in text and "BLACKWOOD-PRYCE" in text          # found, with the typo'd surname too
+    assert "WRENFIELD" not in text.split("\n", 2)[2].replace("Ptolemy WRENFIELD", "")   # only the name entered
+    assert "2008-05-01" not in text                                  # the s.45 youth's identity is withheld
+    assert res["rows"] == 4 and res["rows_with_matches"] >= 2
+    body = lines[2:]
+    nobody = [x for x in body if x.startswith("5,")]
+    assert nobody and nobody[0].split(",")[2] == ""                  # row 5: no candidate
+    with archive.engine.connect() as c:
+        ex = c.execute(sa.select(TABLES["export_record"]).where(TABLES["export_record"].c.what == "screening")).all()
+        ev = c.execute(sa.select(TABLES["audit_event"]).where(TABLES["audit_event"].c.actor == "reporter")).all()
+    assert len(ex) == 1 and ex[0].username == "reporter"
+    assert ev                                                        # the disclosure was audited
+
+
+def test_xlsx_output(screened_archive, tmp_path):
+    import openpyxl
+
+    archive, rows = screened_archive
+    res = _governed(archive, rows, "admin", tmp_path, fmt="xlsx")
+    ws = openpyxl.load_workbook(res["path"], read_only=True).worksheets[0]
+    values = [r for r in ws.iter_rows(values_only=True)]
+    assert values[0][0] == res["watermark"] and "row" in values[1]
+    assert any("QUIXLEY" in str(v) for r in values[2:] for v in r)
+
+
+def test_cli_screen(screened_archive, tmp_path, monkeypatch):
+    from courtarchive.governance import accounts
+    from courtarchive.serve.cli import app
+
+    archive, _ = screened_archive
+    monkeypatch.setenv("COURTARCHIVE_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("COURTARCHIVE_KEY", bytes(range(32)).hex())
+    accounts.add(archive, username="ed", role="verified_media", actor="dpo", email="ed@paper.example",
+                 organisation="The Paper")
+    accounts.verify(archive, username="ed", press_card="UKPC-9", verified_by="desk.editor")
+    f = tmp_path / "n.csv"
+    f.write_text("name\nZebedee QUIXLEY\n", "utf-8")
+    url = archive.url
+    r = CliRunner().invoke(app, ["screen", str(f), "--as", "ed", "--db", url, "--json"])
+    assert r.exit_code == 0, r.output
+    assert '"rows_with_matches": 1' in r.stdout, r.stdout
+    r = CliRunner().invoke(app, ["screen", str(f), "--as", "nobody-known", "--db", url])
+    assert r.exit_code == 3 and "refused" in r.output
+    bad = tmp_path / "bad.csv"
+    bad.write_text("town\nPreston\n", "utf-8")
+    r = CliRunner().invoke(app, ["screen", str(bad), "--as", "ed", "--db", url])
+    assert r.exit_code == 2 and "needs a 'name' column" in r.output
