@@ -76,7 +76,7 @@ def ours_input(df: pl.DataFrame) -> pl.DataFrame:
     year = pl.select(pl.when(ok).then(dob.str.slice(0, 4).cast(pl.Int32, strict=False))).to_series()
     return pl.DataFrame({
         "unique_id": df["rec_id"], "source_dataset": df["source_dataset"],
-        "fn": fn, "fn_c": fn.map_elements(lambda x: var.get(x, x), return_dtype=pl.Utf8),
+        "fn": fn, "fn1": fn, "fn_c": fn.map_elements(lambda x: var.get(x, x), return_dtype=pl.Utf8),
         "sn": sn, "sn_c": sn.map_elements(lambda x: var.get(x, x), return_dtype=pl.Utf8),
         "mn": pl.Series([None] * df.height, dtype=pl.Utf8),
         "fn_sdx": fn.map_elements(soundex, return_dtype=pl.Utf8), "sn_sdx": sn.map_elements(soundex, return_dtype=pl.Utf8),
