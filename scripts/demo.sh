@@ -46,5 +46,17 @@ if courtarchive compliance --help >/dev/null 2>&1; then
   courtarchive compliance report --out "$OUT/compliance"
 fi
 
-step "export hearings as Parquet"
-courtarchive export --what hearing --format parquet --out "$OUT/exports/hearings.parquet"
+step "an operator account (admin), then export hearings as Parquet through the disclosure gate"
+courtarchive account add operator --role admin --email operator@example.org >/dev/null
+courtarchive export --what hearing --format parquet --out "$OUT/exports/hearings.parquet" --as operator
+
+step "web portal: an admin account to sign in with"
+courtarchive account add admin --role admin --email admin@example.org >/dev/null
+echo "demo-admin-change-me" | courtarchive account password admin --password-stdin >/dev/null
+cat <<EOT
+The archive is ready. Start the web portal and JSON API with
+    COURTARCHIVE_HOME=$COURTARCHIVE_HOME uv run courtarchive serve --host 127.0.0.1 --port 8000
+then open http://127.0.0.1:8000/ (sign in as admin / demo-admin-change-me; change it with
+\`courtarchive account password admin\`).  API: http://127.0.0.1:8000/api/v1/docs
+EOT
+

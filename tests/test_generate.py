@@ -179,15 +179,22 @@ def test_every_mention_references_truth(corpus):
     assert set(zip(dm["case_id"], dm["person_id"])) <= set(zip(cd["case_id"], cd["defendant_id"]))
     # a charge links its complainant only when a list identifies them (definitions.IDENTIFYING_KINDS)
     ident = cm.filter(pl.col("kind").is_in(["named", "initials", "party"]))
-    assert set(ident["victim_id"]) <= set(oc["complainant_id"])
+    base = {x.split("@")[0] for x in oc["complainant_id"]}
+    assert set(ident["victim_id"]) <= base
     described_only = set(cm["victim_id"]) - set(ident["victim_id"])
-    assert described_only and not (described_only & set(oc["complainant_id"]))
+    assert described_only and not (described_only & base)
+    # shown only by initials in a case: identified within that case alone ("V@case")
+    named_in = set(zip(cm.filter(pl.col("kind").is_in(["named", "party"]))["case_id"],
+                       cm.filter(pl.col("kind").is_in(["named", "party"]))["victim_id"]))
+    for case_id, cid in zip(oc["case_id"], oc["complainant_id"]):
+        vid, _, scope = cid.partition("@")
+        assert (scope == case_id) if (case_id, vid) not in named_in else (scope == "")
     assert set(dm["case_id"]) == set(cases["case_id"])            # every case is listed
     files = {str(p.relative_to(out / "lists")) for p in (out / "lists").rglob("*.json")}
     assert set(dm["file"]) <= files and set(cm["file"]) <= files
     # every (case, defendant, complainant) link is visible in some list
     seen = set(zip(ident["case_id"], ident["victim_id"]))
-    assert set(zip(oc["case_id"], oc["complainant_id"])) <= seen
+    assert {(c, v.split("@")[0]) for c, v in zip(oc["case_id"], oc["complainant_id"])} <= seen
     worded = cm.filter(pl.col("kind") != "party")
     assert set(worded["kind"]) <= {"named", "initials", "described"}
 

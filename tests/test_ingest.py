@@ -174,9 +174,10 @@ def test_cli_ingest_json_and_exit_code(cli_env, tmp_path, shared_cath):
     st1, st2 = json.loads(s1.stdout), json.loads(s2.stdout)
     st1.pop("quarantined"), st2.pop("quarantined")
     assert st1 == st2, "ingest twice -> identical stats"
-    c = _cli(["case", "URN00000001", "--json"], cli_env)
+    assert _cli(["account", "add", "ops", "--role", "admin", "--email", "ops@example.org"], cli_env).returncode == 0
+    c = _cli(["case", "URN00000001", "--json", "--as", "ops"], cli_env)
     assert c.returncode == 0 and json.loads(c.stdout)["case"]["urn"] == "URN00000001"
-    e = _cli(["export", "--what", "hearing", "--format", "csv", "--out", str(tmp_path / "h.csv")], cli_env)
+    e = _cli(["export", "--what", "hearing", "--format", "csv", "--out", str(tmp_path / "h.csv"), "--as", "ops"], cli_env)
     assert e.returncode == 0 and (tmp_path / "h.csv").read_text().count("\n") == 1 + json.loads(s2.stdout)["hearings"]
 
 
@@ -218,3 +219,32 @@ def test_kill_during_ingest_then_rerun(tmp_path, db_url, shared_cath):
     b = Archive.open(f"sqlite:///{clean}")
     assert after_kill == b.stats()
     assert after_kill["publications"] == len(files)
+
+
+# the intake gate's accent folding: the fast path (ASCII as is, one regex over the combining
+# marks) must fold exactly as NFKD + dropping every combining character one by one did
+def _folded_reference(text: str) -> str:
+    import unicodedata
+
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+
+
+@pytest.mark.parametrize("text", ["", "SMITH, Jane", "Siobhán Ó Dálaigh", "Zoë", "ﬁ ligature", "Ångström",
+                                  "a\u0301\u0316b", "\u0344\u0f73", "Ἀθῆναι", "한국어", "x\U0001d167y"])
+def test_gate_folding_matches_reference(text):
+    from courtarchive.ingest.gate import _folded
+
+    assert _folded(text) == _folded_reference(text)
+
+
+def test_gate_folding_matches_reference_on_random_text():
+    from hypothesis import given, settings, strategies as st
+
+    from courtarchive.ingest.gate import _folded
+
+    @settings(max_examples=300, deadline=None)
+    @given(st.text(max_size=40))
+    def check(text):
+        assert _folded(text) == _folded_reference(text)
+
+    check()

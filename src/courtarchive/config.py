@@ -6,6 +6,15 @@ COURTARCHIVE_DB        SQLAlchemy URL; default sqlite:///<home>/courtarchive.db
 COURTARCHIVE_KEY       pseudonym key as hex (overrides the key file); never commit it
 COURTARCHIVE_KEY_FILE  pseudonym key file (default <home>/keys/pseudonym.key, mode 0600)
 COURTARCHIVE_MAX_FILE_MB  largest input file accepted (default 200)
+COURTARCHIVE_SMTP_HOST alert digests: SMTP server; unset -> digests are queued, not sent
+COURTARCHIVE_SMTP_PORT SMTP port (default 25)
+COURTARCHIVE_SMTP_FROM sender address of digests (default courtarchive@localhost)
+COURTARCHIVE_SMTP_USER / COURTARCHIVE_SMTP_PASSWORD  optional SMTP login
+COURTARCHIVE_SMTP_STARTTLS  1 -> STARTTLS before login (default 0; port 465 means implicit TLS)
+COURTARCHIVE_BASE_URL  public URL of the web portal, for links in mails (unsubscribe, cases);
+                       default http://localhost:8000
+COURTARCHIVE_USER      the account the CLI acts as (`case`, `export`, `analyse`, `alerts`);
+                       default: the operating-system user name (an unknown account is `public`)
 """
 
 from __future__ import annotations
@@ -22,6 +31,14 @@ class Settings:
     key_hex: str | None
     key_file: Path
     max_file_bytes: int
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_from: str = "courtarchive@localhost"
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    smtp_starttls: bool = False
+    base_url: str = "http://localhost:8000"
+    user: str | None = None
 
     @classmethod
     def from_env(cls, **overrides) -> "Settings":
@@ -31,10 +48,27 @@ class Settings:
         key_file = Path(overrides.pop("key_file", None) or env.get("COURTARCHIVE_KEY_FILE") or home / "keys" / "pseudonym.key")
         key_hex = overrides.pop("key_hex", None) or env.get("COURTARCHIVE_KEY")
         max_mb = float(overrides.pop("max_file_mb", None) or env.get("COURTARCHIVE_MAX_FILE_MB") or 200)
+        smtp_host = overrides.pop("smtp_host", None) or env.get("COURTARCHIVE_SMTP_HOST") or None
+        port = overrides.pop("smtp_port", None) or env.get("COURTARCHIVE_SMTP_PORT") or 25
+        try:
+            smtp_port = int(port)
+        except ValueError:
+            raise ValueError(f"COURTARCHIVE_SMTP_PORT: expected a port number, got {port!r}") from None
+        smtp_from = overrides.pop("smtp_from", None) or env.get("COURTARCHIVE_SMTP_FROM") or "courtarchive@localhost"
+        smtp_user = overrides.pop("smtp_user", None) or env.get("COURTARCHIVE_SMTP_USER") or None
+        smtp_password = overrides.pop("smtp_password", None) or env.get("COURTARCHIVE_SMTP_PASSWORD") or None
+        starttls = overrides.pop("smtp_starttls", None)
+        if starttls is None:
+            starttls = (env.get("COURTARCHIVE_SMTP_STARTTLS") or "0").strip().lower() in ("1", "true", "yes", "on")
+        base_url = (overrides.pop("base_url", None) or env.get("COURTARCHIVE_BASE_URL")
+                    or "http://localhost:8000").rstrip("/")
+        user = overrides.pop("user", None) or env.get("COURTARCHIVE_USER") or None
         if overrides:
             raise TypeError(f"unknown settings: {sorted(overrides)}")
-        return cls(home=home, db_url=db_url, key_hex=key_hex, key_file=key_file,
-                   max_file_bytes=int(max_mb * 1024 * 1024))
+        return cls(user=user, home=home, db_url=db_url, key_hex=key_hex, key_file=key_file,
+                   max_file_bytes=int(max_mb * 1024 * 1024), smtp_host=smtp_host, smtp_port=smtp_port,
+                   smtp_from=smtp_from, smtp_user=smtp_user, smtp_password=smtp_password,
+                   smtp_starttls=bool(starttls), base_url=base_url)
 
 
 def settings(**overrides) -> Settings:

@@ -57,11 +57,15 @@ def analyse(
     engine: str = typer.Option("duckdb", help="duckdb | spark"),
     as_json: bool = typer.Option(False, "--json", help="print findings.json to stdout"),
     db: Optional[str] = typer.Option(None, "--db", help="database URL (default: $COURTARCHIVE_DB)"),
-    min_cell: int = typer.Option(5, "--min-cell", help="complainant counts below this are shown as '<N' (0: off)"),
+    min_cell: int = typer.Option(5, "--min-cell", help="complainant counts below this are shown as '<N' (the "
+                                 "licence profile's small_cell_threshold is enforced by the gate in any case)"),
     top: int = typer.Option(20, help="locations listed"),
     cache: bool = typer.Option(True, help="reuse derived inputs while the archive is unchanged"),
     report: bool = typer.Option(True, help="write report.html"),
     km: str = typer.Option("auto", "--km", help="Kaplan-Meier: auto (numpy, = lifelines) | numpy | lifelines"),
+    as_user: Optional[str] = typer.Option(None, "--as", help="the account the outputs are for (default: "
+                                          "$COURTARCHIVE_USER, else the OS user; unknown: public)"),
+    purpose: Optional[str] = typer.Option(None, "--purpose", help="why (default by role)"),
 ) -> None:
     """Find the patterns: linked victims, networks, locations, delays, repeat and cross-boundary offending."""
     import orjson
@@ -70,7 +74,8 @@ def analyse(
     from ..store import Archive
     from . import definitions as D
     from .inputs import from_archive
-    from .run import compute
+    from ..serve.export import default_purpose, operator
+    from .run import compute, disclose_findings
 
     t0 = time.perf_counter()
     if location_by not in D.LOCATION_BY:
@@ -89,6 +94,9 @@ def analyse(
                     date_to=_date(date_to, "--to"), area=area, top=top, min_cell=min_cell, km_method=km)
     except ValueError as e:
         raise typer.BadParameter(str(e))
+    # every output below (findings.json, report.html, the headline) is the gated view: one audit event
+    viewer = operator(archive, as_user)
+    f = disclose_findings(f, viewer, archive=archive, purpose=purpose or default_purpose(viewer))
     out.mkdir(parents=True, exist_ok=True)
     f["generated_at"] = dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
     if report:

@@ -33,7 +33,10 @@ Definitions
         where the list identifies the complainant on that charge: by name, initials or label, or as
         a complainant party -- ``IDENTIFYING_KINDS``.  A charge whose wording only describes the
         complainant ("a girl aged 14") or does not mention them identifies nobody: no list can say
-        whose complainant that is, so it links no one.  The generator's truth applies the same rule).
+        whose complainant that is, so it links no one.  A complainant shown only by initials in a
+        case is identified within that case alone ("J.S." of one case is nobody in particular in
+        another); one named in a case is the same complainant in every case that names them.  The
+        generator's truth applies the same rules).
     *network size of a case*: distinct defendants in the connected component of the defendant
         graph that holds the case's defendants.  ``cases_with_network_3plus`` / ``_5plus``: cases
         whose network size is >= 3 / >= 5.

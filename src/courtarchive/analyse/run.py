@@ -21,7 +21,7 @@ from . import definitions as D
 from . import stats as S
 from .inputs import AnalysisData
 
-__all__ = ["compute", "matches_truth", "restrict_to", "filter_case_ids", "MEASURES", "REPEAT_DAYS"]
+__all__ = ["compute", "disclose_findings", "matches_truth", "restrict_to", "filter_case_ids", "MEASURES", "REPEAT_DAYS"]
 
 MEASURES = {
     "offence_to_first_hearing": ("offence_date", "first_hearing_date"),
@@ -371,3 +371,75 @@ def compute(data: AnalysisData, *, scope: str = D.SCOPE_CSA, location_by: str = 
                                  "attributes are output (LAW.md rule 7)"}
     out["timings"] = {**data.timings, "findings_s": round(time.perf_counter() - t0, 3)}
     return out
+
+
+# ------------------------------------------------------------------ the outputs, through the gate
+#: top-level findings that count complainants (each one cell: no table to recompute it from)
+COMPLAINANT_TOTALS = ("complainants", "victims_linked_to_2plus_defendants")
+
+
+def disclose_findings(findings: dict, viewer, *, archive, purpose: str, profile=None,
+                      now: dt.datetime | None = None, output: str = "report") -> dict:
+    """The findings as ``viewer`` may receive them (findings.json, report.html, the headline).
+
+    What in the findings is personal data: nothing names or identifies a person.  Counts,
+    rates, delays and statistics are aggregates over cases; locations are towns and police force
+    areas; courts are public reference data; the network diagrams carry labels made for this report
+    (N-0001, D-1 ...) that no other output uses, so they link to no one.  There is no per-case or
+    per-defendant listing.  What the law restricts are the **complainant counts** (LAW.md rule 7):
+    each goes through the gate's aggregate path (``governance.disclose`` with ``_entity:
+    "aggregate"`` records: small-cell suppression at the licence profile's threshold, only the
+    allowed dimensions); a complainant count by network is a drill-down the gate does not allow
+    (network is not an allowed dimension), so it is withheld.  Suppression applies to every role
+    (the gate's policy has no role exception), on top of any ``min_cell`` the run used.
+
+    One audit event is written for the run (who, role, purpose, what was suppressed)."""
+    import copy
+
+    from ..governance import audit
+    from ..governance.gate import disclose
+
+    f = copy.deepcopy(findings)
+    ctx = {"archive": archive, "output": output, "now": now, "audit": False,
+           **({"profile": profile} if profile is not None else {})}
+    role = viewer.effective_role(now)
+    withheld: list[str] = []
+    suppressed: list[str] = list(f.get("disclosure", {}).get("suppressed", []))
+    threshold = None
+    for key in COMPLAINANT_TOTALS:
+        v = f.get(key)
+        if not isinstance(v, int) or isinstance(v, bool):
+            continue
+        d = disclose([{"_entity": "aggregate", "subject": "complainants", "count": v}], viewer, purpose=purpose,
+                     context=ctx)
+        cell = d.records[0]
+        if cell.get("count") is None:
+            f[key] = cell.get("suppressed")
+            suppressed.append(key)
+        threshold = threshold or next((x["threshold"] for x in d.flags if x["flag"] == "small_cell"), None)
+    nets = [n for n in f.get("networks") or [] if isinstance(n.get("complainants"), int)]
+    if nets:
+        d = disclose([{"_entity": "aggregate", "subject": "complainants", "count": n["complainants"],
+                       "dims": {"network": n["network"]}} for n in nets], viewer, purpose=purpose, context=ctx)
+        for n, cell in zip(nets, d.records):
+            if "dims.network" in cell.get("_redacted", []):
+                n["complainants"] = None
+                withheld.append(f"networks.{n['network']}.complainants")
+            elif cell.get("count") is None:
+                n["complainants"] = cell.get("suppressed")
+                suppressed.append(f"networks.{n['network']}.complainants")
+    disc = dict(f.get("disclosure") or {})
+    disc.update({"suppressed": suppressed, "withheld": withheld, "viewer": viewer.username, "role": role,
+                 "purpose": purpose, "gate": "governance.disclose (aggregate path)",
+                 "gate_rule": "complainant counts below the licence profile's small_cell_threshold suppressed; "
+                              "complainant counts only by court, region, police force area, year, quarter, offence "
+                              "group, list type or country (LAW.md rule 7)"})
+    if threshold:
+        disc["gate_threshold"] = threshold
+    f["disclosure"] = disc
+    disc["audit_seq"] = audit.record(
+        archive, actor=viewer.username, role=role, action=output, purpose=purpose,
+        details={"output": "analysis", "scope": f.get("scope"), "filters": f.get("filters"),
+                 "linkage": (f.get("linkage") or {}).get("source"), "suppressed": len(suppressed),
+                 "withheld": len(withheld), "account_role": viewer.role})
+    return f

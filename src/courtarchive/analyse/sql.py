@@ -95,17 +95,26 @@ LEFT JOIN offence_raw o ON o.id = c.offence_id
 WHERE c.case_id IS NOT NULL
 """,
     "oracle": """
-SELECT o.case_id AS cid, o.hearing_id, o.party_id, t.victim_id AS complainant_id
+WITH m AS (
+SELECT o.case_id AS cid, o.hearing_id, o.party_id, t.victim_id, t.kind
 FROM offence_raw o
 JOIN pub_file f ON f.publication_id = o.publication_id
 JOIN truth_cm t ON t.file = f.file AND t.json_path = o.json_path
 WHERE t.kind IN ('named', 'initials') AND o.case_id IS NOT NULL   -- definitions.IDENTIFYING_KINDS
 UNION ALL
-SELECT c.case_id AS cid, c.hearing_id, CAST(NULL AS BIGINT) AS party_id, t.victim_id AS complainant_id
+SELECT c.case_id AS cid, c.hearing_id, CAST(NULL AS BIGINT) AS party_id, t.victim_id, t.kind
 FROM complainant_raw c
 JOIN pub_file f ON f.publication_id = c.publication_id
 JOIN truth_cm t ON t.file = f.file AND t.json_path = c.json_path
-WHERE c.kind = 'party' AND t.kind = 'party' AND c.case_id IS NOT NULL
+WHERE c.kind = 'party' AND t.kind = 'party' AND c.case_id IS NOT NULL),
+n AS (SELECT m.*, max(CASE WHEN kind IN ('named', 'party') THEN 1 ELSE 0 END)
+                      OVER (PARTITION BY cid, victim_id) AS named_here FROM m)
+-- definitions: a complainant named in a case is one person wherever named; shown by initials only,
+-- within that case alone
+SELECT n.cid, n.hearing_id, n.party_id,
+       CASE WHEN n.named_here = 1 THEN n.victim_id
+            ELSE n.victim_id || '@' || coalesce(k.urn, k.case_key) END AS complainant_id
+FROM n JOIN case_raw k ON k.id = n.cid
 """,
     "names": """
 SELECT c.case_id AS cid, c.hearing_id, o.party_id, 'T:' || c.token AS complainant_id

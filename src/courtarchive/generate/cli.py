@@ -30,6 +30,9 @@ def generate(
     workers: Optional[int] = typer.Option(None, "--workers", min=0, max=1,
                                           help="render lists in this process (0) or one child process (1); "
                                                "default: by CPUs and size (same bytes either way)"),
+    formats: str = typer.Option("json", "--formats",
+                                help="comma-separated output formats: json (always written), pdf, xlsx - "
+                                     "PDF / Excel copies in CaTH's column layouts under OUT/pdf, OUT/xlsx"),
 ) -> None:
     """Generate --cases cases of CaTH lists with --seed into --out."""
     try:
@@ -37,6 +40,10 @@ def generate(
     except ValueError:
         raise typer.BadParameter("--start must be YYYY-MM-DD") from None
     settings = json.loads(config.read_text("utf-8")) if config else None
+    fmts = tuple(f.strip().lower() for f in formats.split(",") if f.strip())
+    bad = sorted(set(fmts) - {"json", "pdf", "xlsx"})
+    if bad:
+        raise typer.BadParameter(f"--formats: unknown format(s) {', '.join(bad)} (json, pdf, xlsx)")
     console = Console(stderr=True)
     t0 = time.perf_counter()
     with Progress(TextColumn("[bold]generate"), BarColumn(), MofNCompleteColumn(), TextColumn("cases"),
@@ -48,7 +55,7 @@ def generate(
 
         summary = _generate(out, cases=cases, seed=seed, start=first, years=years,
                             hotspots=tuple(hotspot) if hotspot else DEFAULT_HOTSPOTS,
-                            config=settings, progress=progress, workers=workers)
+                            config=settings, progress=progress, workers=workers, formats=fmts)
     secs = time.perf_counter() - t0
     if as_json:
         typer.echo(json.dumps({**summary, "seconds": round(secs, 2)}, indent=2, default=str))

@@ -148,6 +148,15 @@ class _Run:
                     c.network_id, c.youth, c.restriction, emitted, actual, actual_done]
         cds, offs, links = [], set(), set()
         defs = c.defs[:v.n_defs]
+        # a complainant the case's lists name (or list as a party) is the same person wherever else
+        # they are named; one shown only by initials is identified within this case alone
+        named = {ch.victim.vid for d in defs for ch in d.charges if ch.victim is not None and ch.style == "named"}
+        if c.complainant_party is not None:
+            named.add(c.complainant_party.vid)
+
+        def listed_id(vid: str) -> str:
+            return vid if vid in named else f"{vid}@{c.case_id}"
+
         for d, conv in zip(defs, v.convictions):
             done = d.conviction_date is not None and d.conviction_date <= end
             result = d.result if (d.result == "convicted" and done) or actual is not None else None
@@ -156,7 +165,7 @@ class _Run:
             for ch in d.charges:
                 offs.add((c.case_id, d.person.pid, ch.offence.code))
                 if ch.victim is not None and ch.style in IDENTIFYING_KINDS:   # listed so as to identify
-                    links.add((c.case_id, d.person.pid, ch.victim.vid))
+                    links.add((c.case_id, d.person.pid, listed_id(ch.victim.vid)))
         if c.complainant_party is not None:
             for d in defs:
                 links.add((c.case_id, d.person.pid, c.complainant_party.vid))

@@ -48,4 +48,5 @@ def viewer(archive, username: str) -> Viewer:
 
 
 def listing(archive) -> list[dict]:
-    return sg.list_accounts(archive)
+    """Accounts without their secrets (the password hash never leaves the store)."""
+    return [{k: v for k, v in r.items() if k != "password_hash"} for r in sg.list_accounts(archive)]

@@ -25,6 +25,7 @@ It returns redacted copies (each with ``_redacted``: the fields removed or repla
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any, Iterable
@@ -137,6 +138,62 @@ def _facts_from(d: dict, case_id: int) -> R.CaseFacts:
 _SENS_ORDER = {"PUBLIC": 0, "PRIVATE": 1, "CLASSIFIED": 2}
 
 
+def _load(archive, ctx: Context, ids: dict[str, set], role: str, stack: contextlib.ExitStack):
+    """Everything the gate reads from the store for one call: record refs, case facts, publications,
+    convictions, person ids, analysts' identities (what ``ctx`` does not give) -- one query per table
+    for all the call's records, over one read connection."""
+    conn = None
+
+    def c():
+        nonlocal conn
+        if conn is None:
+            conn = stack.enter_context(sg.reading(archive))
+        return conn
+
+    from ..store import governance as sg
+
+    refs: dict[tuple, dict] = {}
+    if archive is not None and ids["lookup"]:
+        by_ent: dict[str, list[int]] = {}
+        for e, i in ids["lookup"]:
+            by_ent.setdefault(e, []).append(i)
+        for e, lst in by_ent.items():
+            for i, m in sg.record_refs(archive, e, lst, conn=c()).items():
+                refs[(e, i)] = m
+                if m.get("case_id") is not None:
+                    ids["case"].add(m["case_id"])
+                if m.get("publication_id") is not None:
+                    ids["publication"].add(m["publication_id"])
+    if ctx.facts is not None:
+        facts = {cid: (f if isinstance(f, R.CaseFacts) else _facts_from(f, cid)) for cid, f in ctx.facts.items()}
+    else:
+        facts = {}
+        if archive is not None and ids["case"]:
+            facts = {cid: _facts_from(d, cid) for cid, d in sg.case_facts(archive, ids["case"], conn=c()).items()}
+    pubs = ctx.publications
+    if pubs is None:
+        pubs = {}
+        if archive is not None and ids["publication"]:
+            pubs = sg.publication_info(archive, ids["publication"], conn=c())
+    party_ids = ids["party"] | {p["id"] for f in facts.values() for p in f.parties}
+    convs = ctx.convictions
+    if convs is None:
+        convs = {}
+        if archive is not None and party_ids:
+            convs = sg.convictions_of(archive, party_ids, conn=c())
+    persons = ctx.persons
+    if persons is None:
+        persons = {}
+        if archive is not None and party_ids:
+            persons = sg.persons_of(archive, party_ids, conn=c())
+    idents = ctx.identities
+    if idents is None:
+        idents = {}
+        if archive is not None and role == "analyst" and ids["party"]:
+            idents = sg.party_identities(archive, ids["party"], conn=c())
+    return facts, refs, pubs, convs, persons, idents
+
+
 # --------------------------------------------------------------------------- the gate
 def disclose(records: Iterable[dict], viewer: pol.Viewer, *, purpose: str, context=None) -> Disclosure:
     ctx = Context.of(context)
@@ -158,20 +215,14 @@ def disclose(records: Iterable[dict], viewer: pol.Viewer, *, purpose: str, conte
 
     # ---- facts --------------------------------------------------------------
     ids = _ids(records)
-    refs: dict[tuple, dict] = {}
-    if archive is not None and ids["lookup"]:
-        from ..store import governance as sg
-
-        by_ent: dict[str, list[int]] = {}
-        for e, i in ids["lookup"]:
-            by_ent.setdefault(e, []).append(i)
-        for e, lst in by_ent.items():
-            for i, m in sg.record_refs(archive, e, lst).items():
-                refs[(e, i)] = m
-                if m.get("case_id") is not None:
-                    ids["case"].add(m["case_id"])
-                if m.get("publication_id") is not None:
-                    ids["publication"].add(m["publication_id"])
+    with contextlib.ExitStack() as stack:
+        facts, refs, pubs, convs, persons, idents = _load(archive, ctx, ids, role, stack)
+    active: dict[int, list[R.Active]] = {cid: R.evaluate(f, today) for cid, f in facts.items()}
+    case_sens: dict[int, str] = {}
+    for cid, f in facts.items():
+        ss = [(h.get("sensitivity") or pubs.get(h.get("publication_id"), {}).get("sensitivity") or "CLASSIFIED").upper()
+              for h in f.hearings]
+        case_sens[cid] = min(ss, key=lambda s: _SENS_ORDER.get(s, 2)) if ss else "CLASSIFIED"
 
     def ref(r: dict, key: str):
         if r.get(key) is not None:
@@ -180,52 +231,6 @@ def disclose(records: Iterable[dict], viewer: pol.Viewer, *, purpose: str, conte
         if e == key.removesuffix("_id") and r.get("id") is not None:
             return r["id"]
         return refs.get((e, r.get("id")), {}).get(key)
-
-    raw_facts: dict[int, dict] = {}
-    if ctx.facts is not None:
-        facts = {cid: (f if isinstance(f, R.CaseFacts) else _facts_from(f, cid)) for cid, f in ctx.facts.items()}
-    else:
-        facts = {}
-        if archive is not None and ids["case"]:
-            from ..store import governance as sg
-
-            raw_facts = sg.case_facts(archive, ids["case"])
-            facts = {cid: _facts_from(d, cid) for cid, d in raw_facts.items()}
-    active: dict[int, list[R.Active]] = {cid: R.evaluate(f, today) for cid, f in facts.items()}
-    pubs = ctx.publications
-    if pubs is None:
-        pubs = {}
-        if archive is not None and ids["publication"]:
-            from ..store import governance as sg
-
-            pubs = sg.publication_info(archive, ids["publication"])
-    case_sens: dict[int, str] = {}
-    for cid, f in facts.items():
-        ss = [(h.get("sensitivity") or pubs.get(h.get("publication_id"), {}).get("sensitivity") or "CLASSIFIED").upper()
-              for h in f.hearings]
-        case_sens[cid] = min(ss, key=lambda s: _SENS_ORDER.get(s, 2)) if ss else "CLASSIFIED"
-    party_ids = ids["party"] | {p["id"] for f in facts.values() for p in f.parties}
-    convs = ctx.convictions
-    if convs is None:
-        convs = {}
-        if archive is not None and party_ids:
-            from ..store import governance as sg
-
-            convs = sg.convictions_of(archive, party_ids)
-    persons = ctx.persons
-    if persons is None:
-        persons = {}
-        if archive is not None and party_ids:
-            from ..store import governance as sg
-
-            persons = sg.persons_of(archive, party_ids)
-    idents = ctx.identities
-    if idents is None:
-        idents = {}
-        if archive is not None and role == "analyst" and ids["party"]:
-            from ..store import governance as sg
-
-            idents = sg.party_identities(archive, ids["party"])
 
     spent_roles = set(prof.get("disclosure", "spent_hidden_from_roles", ["public"]))
     spent_outputs = set(prof.get("disclosure", "spent_hidden_from_outputs", []))
@@ -237,13 +242,17 @@ def disclose(records: Iterable[dict], viewer: pol.Viewer, *, purpose: str, conte
     # ---- contempt risk: a defendant's other cases linked while one is active ---
     party_role = {p["id"]: (p.get("role") or "").upper() for f in facts.values() for p in f.parties}
     party_case = {p["id"]: f.case_id for f in facts.values() for p in f.parties}
+    order: list = []            # party records' ids (in walk order), then party_id references
+    party_refs: list = []
     for r in _walk(records):
         if r.get("_entity") == "party" and r.get("id") is not None:
             party_role.setdefault(r["id"], (r.get("role") or "").upper())
             party_case.setdefault(r["id"], ref(r, "case_id"))
+            order.append(r["id"])
+        if r.get("party_id") is not None:
+            party_refs.append(r["party_id"])
+    order += party_refs
     out_cases: dict[int, list[int]] = {}
-    order = [r["id"] for r in _walk(records) if r.get("_entity") == "party" and r.get("id") is not None]
-    order += [r["party_id"] for r in _walk(records) if r.get("party_id") is not None]
     for pid in dict.fromkeys(order):
         person = persons.get(pid)
         cid = party_case.get(pid)
@@ -284,6 +293,7 @@ def disclose(records: Iterable[dict], viewer: pol.Viewer, *, purpose: str, conte
         res.withheld[reason] = res.withheld.get(reason, 0) + 1
 
     agg_cells: list[dict] = []
+    field_actions: dict[tuple, tuple[str, str]] = {}
 
     def one(r: dict, parent_case: int | None) -> dict | None:
         e = _entity(r)
@@ -336,8 +346,11 @@ def disclose(records: Iterable[dict], viewer: pol.Viewer, *, purpose: str, conte
                 kids = [x for x in (one(c, cid) for c in v) if x is not None]
                 out[k] = kids
                 continue
-            cls = pol.field_class(e, k)
-            act = pol.action_for(role, cls, purpose)
+            ca = field_actions.get((e, k))
+            if ca is None:      # the policy is a pure function of (entity, key) for this role and purpose
+                c0 = pol.field_class(e, k)
+                ca = field_actions[(e, k)] = (c0, pol.action_for(role, c0, purpose))
+            cls, act = ca
             # restriction effects (every role)
             if cls in ("identity", "personal") and (is_protected or (e == "hearing" and k == "case_name" and protected)):
                 act = "withheld"
@@ -415,12 +428,14 @@ def disclose(records: Iterable[dict], viewer: pol.Viewer, *, purpose: str, conte
     # ---- audit ---------------------------------------------------------------
     if ctx.audit:
         objects: dict[str, list[int]] = {}
+        n_redacted = 0
         for r in _walk(res.records):
             if r.get("_entity") not in (None, "aggregate") and r.get("id") is not None:
                 objects.setdefault(r["_entity"], []).append(r["id"])
+            n_redacted += len(r.get("_redacted", []))
         details = {"records": len(res.records), "withheld": res.withheld, "account_role": viewer.role,
                    "output": ctx.output, "flags": sorted({f["flag"] + ":" + f.get("rule", "") for f in res.flags}),
-                   "redacted_fields": sum(len(r.get("_redacted", [])) for r in _walk(res.records))}
+                   "redacted_fields": n_redacted}
         if archive is not None:
             from .audit import record
 

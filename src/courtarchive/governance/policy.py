@@ -81,6 +81,7 @@ DERIVED_FIELDS: dict[str, str] = {
     "name": "identity", "court": "public", "court_id": "key", "list_type": "public",
     "sensitivity": "public", "offences": "public", "parties": "public", "hearings": "public",
     "person_id": "key", "network_id": "key", "case": "public", "count": "public",
+    "superseded_by": "public", "content_date": "public",
 }
 
 VERIFICATION_DAYS = 365

@@ -41,6 +41,10 @@ DEFAULTS: dict = {
         "offence.reporting_restriction_detail": {"action": "summary", "class": "wording"},
         "case.case_key": {"action": "token", "class": "identity"},
         "publication.source_name": {"action": "delete", "class": "identity"},
+        "search_name.name_norm": "delete", "search_name.surname_norm": "delete",
+        "search_name.forenames_norm": "delete", "search_name.name_keys": "delete",
+        "search_name.birth_year": "delete", "search_name.town": "delete",
+        "subscription.query": {"action": "keep", "class": "identity"},
     }},
     "derived_stores": {"hooks": ["courtarchive.governance.hooks:exports_cache",
                                  "courtarchive.governance.hooks:linkage_inputs",
@@ -51,6 +55,7 @@ DEFAULTS: dict = {
                    "spent_hidden_from_outputs": ["alert", "digest"]},
     "distribution": {"free_webmail": _FREE_WEBMAIL, "legal_adviser_domains": []},
     "processors": {"named": []},
+    "intake": {"mail_senders": ["@justice.gov.uk", "*.justice.gov.uk", "@hmcts.net"]},
 }
 
 

@@ -35,7 +35,9 @@ name offence indexes and exception types only, and nothing is logged.
 from __future__ import annotations
 
 import base64
+import functools
 import re
+import sys
 import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
@@ -228,8 +230,29 @@ class _Scrubber:
 
 
 def _folded(text: str) -> str:
-    """Accents stripped, offsets not preserved."""
-    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+    """Accents stripped (NFKD, then every character of a non-zero combining class dropped),
+    offsets not preserved."""
+    if text.isascii():          # NFKD leaves ASCII as it is and it has no combining marks
+        return text
+    return _combining().sub("", unicodedata.normalize("NFKD", text))
+
+
+@functools.lru_cache(maxsize=1)
+def _combining() -> re.Pattern:
+    """One character class of every code point with a non-zero combining class (built once per
+    process: the same set `unicodedata.combining` tests one character at a time)."""
+    ranges, start, prev = [], None, None
+    for cp in range(0x300, sys.maxunicode + 1):
+        if unicodedata.combining(chr(cp)):
+            if start is None:
+                start = cp
+            elif cp != prev + 1:
+                ranges.append((start, prev))
+                start = cp
+            prev = cp
+    ranges.append((start, prev))
+    return re.compile("[" + "".join(re.escape(chr(a)) + ("-" + re.escape(chr(b)) if b > a else "")
+                                    for a, b in ranges) + "]")
 
 
 # ------------------------------------------------------------------------------------ the gate

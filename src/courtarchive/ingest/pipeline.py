@@ -1,6 +1,8 @@
 """Ingest: files -> parse (pure) -> intake gate (pseudonymise complainants) -> store.
 
-Each file is atomic (one savepoint; files are committed in small groups).  A file that cannot be read, parsed or validated is rejected with a
+Each file is atomic: files are written in groups (one executemany / COPY per table per group,
+one transaction), and a group that fails is written again file by file, each in a savepoint, so
+that only the bad file is rejected.  A file that cannot be read, parsed or validated is rejected with a
 reason naming the file and the JSON path, recorded in the quarantine, and nothing of it is
 written; the other files go on.  The same file twice changes nothing (content hash).
 Memory does not grow with the number of files: files are streamed one at a time (parsing runs
@@ -180,46 +182,59 @@ def ingest(archive: Archive, paths: Iterable[str | Path], *, keyring: Keyring,
     report = IngestReport()
     tasks = ((str(p), headers, list_type, max_bytes) for p in iter_input_files(paths))
 
-    def handle(w, result) -> None:
+    # outcomes are reported in file order; a stored file's outcome is known once its group is written
+    slots: deque = deque()
+
+    def settle(done: list) -> None:
+        for (slot, path, h, gate_report), res in done:
+            if isinstance(res, Exception):   # e.g. a constraint the parser did not foresee: reject the file
+                first = (str(res).splitlines() or [""])[0]
+                reason = f"store refused the document ({type(res).__name__}: {first})"
+                w.quarantine(source_name=path, reason=reason, content_hash=h)
+                slot[0] = FileOutcome(path, "rejected", reason=reason)
+            else:
+                slot[0] = FileOutcome(path, res.status, hearings=res.hearings, publication_id=res.publication_id,
+                                      complainants=res.complainants,
+                                      unparsed_complainant_refs=getattr(gate_report, "unparsed_total", 0))
+        while slots and slots[0][0] is not None:
+            o = slots.popleft()[0]
+            report.add(o)
+            if on_file:
+                on_file(o)
+
+    def handle(result) -> None:
         path, h, parsed, rejection, gate_report = result
+        slot: list = [None]
+        slots.append(slot)
         if parsed is None and rejection is None:  # already archived: nothing to parse or write
-            o = FileOutcome(path, "duplicate", publication_id=gate_report)
+            slot[0] = FileOutcome(path, "duplicate", publication_id=gate_report)
         elif rejection is not None:
             reason, jp = rejection
             w.quarantine(source_name=path, reason=reason, json_path=jp, content_hash=h)
-            o = FileOutcome(path, "rejected", reason=reason, json_path=jp)
+            slot[0] = FileOutcome(path, "rejected", reason=reason, json_path=jp)
         else:
-            try:
-                res = w.write(parsed, content_hash=h)
-            except Exception as e:  # e.g. a constraint the parser did not foresee: reject the file
-                reason = f"store refused the document ({type(e).__name__}: {str(e).splitlines()[0]})"
-                w.quarantine(source_name=path, reason=reason, content_hash=h)
-                o = FileOutcome(path, "rejected", reason=reason)
-            else:
-                o = FileOutcome(path, res.status, hearings=res.hearings, publication_id=res.publication_id,
-                                complainants=res.complainants,
-                                unparsed_complainant_refs=getattr(gate_report, "unparsed_total", 0))
-        report.add(o)
-        if on_file:
-            on_file(o)
+            # queued: written with other files in one go (Archive.writer / Writer.add), each file atomic
+            settle(w.add(parsed, content_hash=h, tag=(slot, path, h, gate_report)))
+            return
+        settle([])
 
-    # each file is atomic (a savepoint); files are committed in groups (Archive.writer)
     with archive.writer() as w:
         if workers <= 1:
             _init_worker(keyring.key, keyring.old_keys, archive.has_publication)
             for t in tasks:
-                handle(w, _prepare(t))
-            return report
-
-        with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker,
-                                 initargs=(keyring.key, keyring.old_keys, archive.url)) as pool:
-            # bounded in-flight window: memory stays flat however many files there are
-            window = workers * 8
-            pending: deque = deque()
-            for t in tasks:
-                pending.append(pool.submit(_prepare, t))
-                if len(pending) >= window:
-                    handle(w, pending.popleft().result())
-            while pending:
-                handle(w, pending.popleft().result())
+                handle(_prepare(t))
+        else:
+            with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker,
+                                     initargs=(keyring.key, keyring.old_keys, archive.url)) as pool:
+                # bounded in-flight window: memory stays flat however many files there are; wide
+                # enough that the workers keep parsing while a group is being written
+                window = workers * 32
+                pending: deque = deque()
+                for t in tasks:
+                    pending.append(pool.submit(_prepare, t))
+                    if len(pending) >= window:
+                        handle(pending.popleft().result())
+                while pending:
+                    handle(pending.popleft().result())
+        settle(w.flush())
     return report

@@ -8,9 +8,10 @@ Comparisons (levels in order; the first level that holds decides)
     forename   null | exact (term-frequency adjusted) | equal through the variant table
                (Bob = Robert, Mohd = Mohammed) | swapped with the surname (both ways; a typo, variant or
                double-barrelled split allowed: `SwappedNamesLevel`) | Jaro-Winkler >= 0.92 |
-               >= 0.80 | one side an initial that agrees | else
+               >= 0.80 | one edit apart (short names) | one side an initial that agrees | else
     surname    null | exact (tf) | equal through the variant table | swapped with the forename |
-               Jaro-Winkler >= 0.92 | >= 0.80 | one contains the other (double-barrelled) | else
+               Jaro-Winkler >= 0.92 | >= 0.80 | one edit apart | one contains the other
+               (double-barrelled) | else
     middle     null (either side has none: a missing middle name is no evidence) | exact |
                Jaro-Winkler >= 0.88 | else
     dob        null (neither DOB nor age on one side) | exact | day/month swapped |
@@ -109,8 +110,9 @@ class SwappedNamesLevel(ComparisonLevelCreator):
 
     def create_sql(self, sql_dialect) -> str:
         jw, t = sql_dialect.jaro_winkler_function_name, self.threshold
-        a = f"(fn_c_l = sn_c_r OR fn1_l = sn_r OR {jw}(fn_l, sn_r) >= {t})"
-        b = f"(sn_c_l = fn_c_r OR sn_l = fn1_r OR {jw}(sn_l, fn_r) >= {t})"
+        dl = sql_dialect.damerau_levenshtein_function_name
+        a = f"(fn_c_l = sn_c_r OR fn1_l = sn_r OR {jw}(fn_l, sn_r) >= {t} OR {dl}(fn_l, sn_r) <= 1)"
+        b = f"(sn_c_l = fn_c_r OR sn_l = fn1_r OR {jw}(sn_l, fn_r) >= {t} OR {dl}(sn_l, fn_r) <= 1)"
         # a real swap has different forenames on the two sides ("John JOHNSON" vs "John JOHNSTON"
         # is not a swap, though "johnson" is close to "john")
         return f"({a} AND {b} AND fn_c_l <> fn_c_r)"
@@ -130,6 +132,8 @@ def _name_comparison(col: str, canon: str, other_canon: str, label: str, extra: 
             SwappedNamesLevel(),
             cll.JaroWinklerLevel(col, 0.92),
             cll.JaroWinklerLevel(col, 0.80),
+            # one edit in a short name ("Som"/"Smo", "Jay"/"Jya") is far below Jaro-Winkler 0.8
+            cll.DamerauLevenshteinLevel(col, 1),
             *extra,
             cll.ElseLevel(),
         ],

@@ -165,7 +165,7 @@ HEARING = _add(Entity(
         F("id", "bigint", "internal", nullable=False, parsed=False),
         *_prov(),
         F("case_id", "bigint", "internal", ref="case", parsed=False, index=True),
-        F("court_id", "bigint", ref="court", parsed=False, index=True),
+        F("court_id", "bigint", ref="court", parsed=False),   # indexed by (court_id, sitting_date)
         F("court_name", "str", doc="court house named at this entry"),
         F("court_code", "str"),
         F("sitting_date", "date", index=True),
@@ -200,7 +200,7 @@ PARTY = _add(Entity(
         F("hearing_id", "bigint", "internal", ref="hearing", parsed=False, index=True),
         F("hearing_ref", "int", "internal", local="hearing", stored=False, nullable=False),
         F("case_id", "bigint", "internal", ref="case", parsed=False, index=True),
-        F("role", "str", nullable=False, index=True, doc="DEFENDANT, PROSECUTING_AUTHORITY, APPLICANT, RESPONDENT, ..."),
+        F("role", "str", nullable=False, doc="DEFENDANT, PROSECUTING_AUTHORITY, APPLICANT, RESPONDENT, ..."),
         F("title", "str", "identity"),
         F("forenames", "str", "identity"),
         F("middle_names", "str", "identity"),

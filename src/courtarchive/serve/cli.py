@@ -66,7 +66,7 @@ def ingest(paths: List[Path] = typer.Argument(..., help="files or folders (recur
            display_to: Optional[str] = typer.Option(None, help="x-display-to (ISO date-time)"),
            workers: int = typer.Option(min(2, os.cpu_count() or 1), help="parser processes"),
            as_json: bool = typer.Option(False, "--json", help="print the report as JSON")) -> None:
-    """Ingest CaTH JSON lists and CSV registers. Exit code 1 when any file was rejected."""
+    """Ingest CaTH JSON lists, CSV registers and PDF/Excel lists. Exit code 1 when any file was rejected."""
     from ..governance.pseudonym import Keyring
     from ..ingest.pipeline import ingest as run, iter_input_files
 
@@ -118,42 +118,94 @@ def stats(db: Optional[str] = DbOpt, as_json: bool = typer.Option(False, "--json
     out.print(t)
 
 
+AsOpt = typer.Option(None, "--as", help="the account to act as (default: $COURTARCHIVE_USER, else the OS user; "
+                                         "an unknown account is the public role)")
+PurposeOpt = typer.Option(None, "--purpose", help="why (default by role: journalism for verified media, "
+                                                  "administration for admin, analysis for analysts)")
+
+
 @app.command()
 def case(ref: str = typer.Argument(..., help="URN or case number"), db: Optional[str] = DbOpt,
-         as_json: bool = typer.Option(False, "--json")) -> None:
-    """A case's timeline across hearings and courts."""
+         as_json: bool = typer.Option(False, "--json"), as_user: Optional[str] = AsOpt,
+         purpose: Optional[str] = PurposeOpt) -> None:
+    """A case's timeline across hearings and courts, as the account may see it (audited)."""
+    from ..governance import disclose
+    from ..store import outputs
+    from .export import default_purpose, operator
+
     a = _archive(db)
     a.require_initialised()
-    tl = a.case_timeline(ref)
-    if tl is None:
+    viewer = operator(a, as_user)
+    purpose = purpose or default_purpose(viewer)
+    cid = outputs.find_case(a, ref)
+    rec = outputs.case_record(a, cid) if cid is not None else None
+    if rec is None:
         console.print(f"no case {ref!r} in the archive")
         raise typer.Exit(1)
+    keyring = None
+    if viewer.effective_role() == "analyst":    # analysts get keyed pseudonyms instead of names
+        from ..governance.pseudonym import Keyring, KeyringError
+
+        try:
+            keyring = Keyring.from_settings(settings())
+        except KeyringError:
+            keyring = None                       # without the key the names are simply dropped
+    d = disclose([rec], viewer, purpose=purpose, context={"archive": a, "output": "view", "keyring": keyring})
+    restrictions = [f for f in d.flags if f["flag"] == "restriction"]
+    others = [f for f in d.flags if f["flag"] != "restriction"]
     if as_json:
-        _json(tl)
-        return
-    c = tl["case"]
+        _json({"case": d.records[0] if d.records else None, "viewer": {"username": viewer.username, "role": d.role},
+               "purpose": purpose, "flags": d.flags, "withheld": d.withheld})
+        raise typer.Exit(0 if d.records else 1)
+    for f in restrictions:
+        console.print(f"[bold red]reporting restriction[/bold red] {f['summary']} ({f['law']})")
+    for f in others:
+        console.print(f"[yellow]{f['flag']}[/yellow] " + ", ".join(f"{k}: {v}" for k, v in f.items() if k != "flag"))
+    if not d.records:
+        console.print(f"case {ref!r} is withheld from {viewer.username} ({d.role}): "
+                      + ", ".join(f"{k} x{v}" for k, v in d.withheld.items()))
+        raise typer.Exit(1)
+    c = d.records[0]
     t = Table("date", "time", "court", "room", "hearing", "list", "parties",
-              title=f"case {c['urn'] or c['case_number']}")
-    for h in tl["hearings"]:
-        parties = "; ".join(f"{p['role'].lower()}: {p['name']}" for p in h["parties"])
-        flag = " (superseded)" if h["superseded_by"] else ""
-        t.add_row(str(h["sitting_date"] or ""), h["sitting_time"] or "", h["court"] or "", h["room"] or "",
-                  h["hearing_type"] or "", (h["list_type"] or "") + flag, parties)
+              title=f"case {c.get('urn') or c.get('case_number') or c.get('id')} (as {viewer.username}, {d.role})")
+    for h in c.get("hearings") or []:
+        parties = []
+        for p in h.get("parties") or []:
+            offs = ", ".join(o.get("title") or o.get("code") or "" for o in p.get("offences") or [])
+            who = p.get("name") or ("[withheld]" if "name" in p.get("_redacted", []) else "")
+            parties.append(f"{(p.get('role') or '').lower()}: {who}" + (f" ({offs})" if offs else ""))
+        flag = " (superseded)" if h.get("superseded_by_id") else ""
+        t.add_row(str(h.get("sitting_date") or ""), h.get("sitting_time") or "", h.get("court") or "",
+                  h.get("room") or "", h.get("hearing_type") or "", (h.get("list_type") or "") + flag,
+                  "; ".join(parties))
     out.print(t)
+    if d.withheld:
+        console.print("withheld: " + ", ".join(f"{k} x{v}" for k, v in d.withheld.items()))
 
 
 @app.command()
 def export(what: str = typer.Option("hearing", help="table: hearing, party, offence, case, publication, court"),
            fmt: str = typer.Option("parquet", "--format", help="csv | parquet"),
            out_path: Path = typer.Option(..., "--out", help="file to write"),
-           db: Optional[str] = DbOpt) -> None:
-    """Export a table as CSV or Parquet (streamed)."""
-    from ..serve.export import export_table
+           db: Optional[str] = DbOpt, as_user: Optional[str] = AsOpt, purpose: Optional[str] = PurposeOpt) -> None:
+    """Export a table as CSV or Parquet through the governance gate: only to accounts that may
+    receive exports; disclosed for the account's role, watermarked, audited, purged on expiry."""
+    from ..governance.distribution import DistributionError
+    from ..serve.export import ExportError, export_table, operator
 
     a = _archive(db)
     a.require_initialised()
-    n = export_table(a, what, fmt, out_path)
-    console.print(f"wrote {n:,} rows to {out_path}")
+    viewer = operator(a, as_user)
+    try:
+        res = export_table(a, what, fmt, out_path, viewer=viewer, purpose=purpose)
+    except (ExportError, DistributionError) as e:
+        console.print(f"[red]export refused[/red]: {e}")
+        raise typer.Exit(1)
+    console.print(f"wrote {res['rows']:,} rows to {out_path} for {viewer.username} (export #{res['id']}, "
+                  f"{res['watermark']})")
+    for f in res["flags"]:
+        if f["flag"] != "restriction":
+            console.print(f"[yellow]{f['flag']}[/yellow] {f.get('law') or f.get('detail') or ''}")
 
 
 #: commands contributed by other stages: (module, how to mount it)
@@ -165,6 +217,11 @@ STAGE_CLIS = (
     ("courtarchive.link.screen_cli", "commands", None),
     ("courtarchive.analyse.cli", "commands", None),
     ("courtarchive.governance.cli", "commands", None),
+    # after governance: its `account` adds the `password` action to governance's `account`
+    ("courtarchive.serve.web_cli", "commands", None),
+    ("courtarchive.ingest.intake_cli", "group", "intake"),
+    ("courtarchive.serve.search_cli", "commands", None),
+    ("courtarchive.serve.alerts_cli", "group", "alerts"),
 )
 
 

@@ -13,7 +13,6 @@ import csv
 import datetime as dt
 import importlib.resources
 import functools
-import operator
 import re
 import time
 from dataclasses import dataclass, field
@@ -23,7 +22,7 @@ import msgspec
 import pyarrow as pa
 import sqlalchemy as sa
 
-from ..model import ENTITIES, RECORD_TYPES, ParsedList
+from ..model import ENTITIES, RECORD_TYPES, ParsedList, PublicationMeta
 from ..model.declaration import Entity
 from . import migrate
 from .engine import is_sqlite, make_engine
@@ -139,12 +138,15 @@ class CourtResolver:
             self.by_core.setdefault((fam, _name_core(row["name"])), []).append(row)
 
 
+_SPACES = re.compile(r"\s+")
+
+
 def _case_key(h, parties_of_hearing: list, court_id: int | None) -> str | None:
     urn = (h.case_key or h.case_urn or "").strip()
     if h.case_key:
         return h.case_key
     if urn:
-        return "urn:" + re.sub(r"\s+", "", urn).upper()
+        return "urn:" + _SPACES.sub("", urn).upper()
     cn = (h.case_number or "").strip()
     defendant = next((p for p in parties_of_hearing if p.role == "DEFENDANT"), None)
     dkey = ""
@@ -251,7 +253,7 @@ class Archive:
     def _row_plan(self, name: str):
         """Per entity: stored record fields, their positions in the record, value adaptors."""
         entity = ENTITIES[name]
-        rtype = RECORD_TYPES[name]
+        rtype = RECORD_TYPES[name] if name in RECORD_TYPES else PublicationMeta
         order = {f: i for i, f in enumerate(rtype.__struct_fields__)}
         recfields = [f for f in entity.columns if f.parsed and f.name != "id"]
         idx = [order[f.name] for f in recfields]
@@ -260,20 +262,19 @@ class Archive:
                 if self.sqlite and _sqlite_value(f.kind)]
         return [f.name for f in recfields], idx, conv
 
-    def _rows(self, name: str, records: list, ids: list[int], extra: dict[str, list]) -> tuple[list[str], list[tuple]]:
-        """Turn records into tuples: id, the entity's stored record fields, resolved extras."""
+    def _rows(self, name: str, records: list, ids, extra: dict[str, list]) -> tuple[list[str], list[tuple]]:
+        """Turn records into tuples: id, the entity's stored record fields, resolved extras.
+        Works column by column (a transpose, then the adaptors on the few columns that need one)."""
         names, idx, conv = self._row_plan(name)
         astuple = msgspec.structs.astuple
-        getter = operator.itemgetter(*idx)
-        cols = ["id"] + names + list(extra)
-        vals = [list(getter(astuple(r))) for r in records]
+        fields = list(zip(*map(astuple, records)))            # one tuple per record field
+        columns = [ids] + [fields[j] for j in idx]
         for j, c in conv:
-            for v in vals:
-                x = v[j]
-                if x is not None:
-                    v[j] = c(x)
-        extra_rows = list(zip(*extra.values())) if extra else [()] * len(records)
-        return cols, [(i, *v, *e) for i, v, e in zip(ids, vals, extra_rows)]
+            col = columns[1 + j]
+            if any(v is not None for v in col):
+                columns[1 + j] = [None if v is None else c(v) for v in col]
+        columns += extra.values()
+        return ["id"] + names + list(extra), list(zip(*columns))
 
     # ------------------------------------------------------------------ courts
     def _load_reference_courts(self) -> int:
@@ -334,12 +335,15 @@ class Archive:
         with self.writer() as w:
             return w.write(parsed, content_hash=content_hash)
 
-    def writer(self, *, max_files: int = 200, max_seconds: float = 1.0) -> "Writer":
-        """A writing session for many files: each file is atomic (its own SAVEPOINT: all of it
-        or nothing of it), and files are committed in groups (every `max_files` files or
+    def writer(self, *, max_files: int = 200, max_seconds: float = 1.0, max_rows: int = 50_000) -> "Writer":
+        """A writing session for many files: each file is atomic (all of it or nothing of it),
+        and files are committed in groups (every `max_files` files, `max_rows` rows or
         `max_seconds`), which saves a commit per small file.  A crash loses at most the
-        uncommitted group, which the next (idempotent) run stores again."""
-        return Writer(self, max_files=max_files, max_seconds=max_seconds)
+        uncommitted group, which the next (idempotent) run stores again.
+
+        `Writer.write` stores one file at once (in a SAVEPOINT); `Writer.add` buffers files and
+        stores a whole group with one executemany / COPY per table (see `_write_group`)."""
+        return Writer(self, max_files=max_files, max_seconds=max_seconds, max_rows=max_rows)
 
     def _write(self, conn, parsed: ParsedList, content_hash: str) -> WriteResult:
         if parsed.raw_complainants:
@@ -413,6 +417,263 @@ class Archive:
         return WriteResult("accepted", pub_id, len(hearings), len(parties), len(offences), len(comps),
                            superseded)
 
+    # ------------------------------------------------------------------ writing a group of documents
+    def _write_group(self, conn, docs: list[tuple[ParsedList, str]]) -> list[WriteResult]:
+        """Store many parsed, gated documents at once: one executemany (SQLite) or COPY
+        (PostgreSQL) per table for the whole group, a handful of look-ups in all.
+
+        The outcome is the one `_write` gives file after file, in order: duplicates (already
+        archived, or the same content twice in the group), case keys, case numbers filled in,
+        superseding and each file's `WriteResult` are worked out in memory in file order.  The
+        caller runs it in one transaction and, should it fail, writes the group again file by
+        file (`Writer.flush`), so that a bad file is quarantined and the others land."""
+        for parsed, _ in docs:
+            if parsed.raw_complainants:
+                raise StoreError("refusing to store a document whose complainants have not passed the "
+                                 "intake gate (ParsedList.raw_complainants is not empty)")
+        results: list[WriteResult | None] = [None] * len(docs)
+        known = self._existing_hashes(conn, [h for _, h in docs])
+        fresh: list[int] = []
+        first_of: dict[str, int] = {}
+        for i, (_, h) in enumerate(docs):
+            if h in known:
+                results[i] = WriteResult("duplicate", known[h])
+            elif h in first_of:
+                results[i] = first_of[h]          # resolved to the first copy's id below
+            else:
+                first_of[h] = i
+                fresh.append(i)
+        if not fresh:
+            return results
+        pub0 = self._take_ids(conn, "publication", len(fresh))
+
+        # pass 1: courts and case keys of every document
+        plan = []
+        all_keys: set[str] = set()
+        for n, i in enumerate(fresh):
+            parsed, h = docs[i]
+            meta = parsed.meta
+            court_id = self._resolve_court(conn, list_type=meta.list_type, name=meta.court_name,
+                                           code=meta.court_code, postcode=meta.court_postcode)
+            hearings = parsed.hearings
+            parties_by_h: dict[int, list] = {}
+            for p in parsed.parties:
+                parties_by_h.setdefault(p.hearing_ref, []).append(p)
+            h_court = []
+            court_cache: dict[tuple, int | None] = {}
+            for hr in hearings:
+                k = (hr.court_name, hr.court_code)
+                if k not in court_cache:
+                    court_cache[k] = (court_id if (not hr.court_name and not hr.court_code) else
+                                      self._resolve_court(conn, list_type=meta.list_type, name=hr.court_name,
+                                                          code=hr.court_code, postcode=None) or court_id)
+                h_court.append(court_cache[k])
+            keys = [_case_key(hr, parties_by_h.get(j, []), h_court[j]) for j, hr in enumerate(hearings)]
+            all_keys.update(k for k in keys if k)
+            plan.append((i, pub0 + n, court_id, h_court, keys))
+        found, unnumbered = self._case_ids(conn, all_keys)
+        fill: dict[str, str] = {}              # archived case without a number -> the first one listed
+        case_next = self._take_ids(conn, "case", len(all_keys - found.keys()))
+
+        # pass 2: ids, cases and rows, file after file
+        counts = {name: 0 for name in ("hearing", "party", "offence", "complainant")}
+        for i, *_ in plan:
+            parsed = docs[i][0]
+            counts["hearing"] += len(parsed.hearings)
+            counts["party"] += len(parsed.parties)
+            counts["offence"] += len(parsed.offences)
+            counts["complainant"] += len(parsed.complainants)
+        base = {name: self._take_ids(conn, name, n) for name, n in counts.items()}
+        now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+        pubs: list = []
+        pub_x: dict[str, list] = {c: [] for c in ("court_id", "content_hash", "ingested_at", "entry_count",
+                                                  "superseded_by", "raw_expired_at")}
+        recs: dict[str, list] = {name: [] for name in counts}
+        ids: dict[str, list] = {name: [] for name in counts}
+        x: dict[str, dict[str, list]] = {
+            "hearing": {"publication_id": [], "case_id": [], "court_id": []},
+            "party": {"publication_id": [], "hearing_id": [], "case_id": [], "pseudonymised": []},
+            "offence": {"publication_id": [], "party_id": [], "hearing_id": [], "case_id": []},
+            "complainant": {"publication_id": [], "offence_id": [], "hearing_id": [], "case_id": []},
+        }
+        case_rows: list[list] = []
+        new_cases: dict[str, list] = {}
+        stamp = _sqlite_value("datetime")(now) if self.sqlite else now
+        for i, pub_id, court_id, h_court, keys in plan:
+            parsed, h = docs[i]
+            pubs.append(parsed.meta)
+            for c, v in (("court_id", court_id), ("content_hash", h), ("ingested_at", stamp),
+                         ("entry_count", len(parsed.hearings)), ("superseded_by", None), ("raw_expired_at", None)):
+                pub_x[c].append(v)
+            # cases, as `_cases` would find and create them for this file
+            mine = set()
+            for k in sorted({k for k in keys if k}):
+                if k not in found:
+                    found[k] = case_next
+                    case_next += 1
+                    mine.add(k)
+            seen = set()
+            for hr, k, court in zip(parsed.hearings, keys, h_court):
+                if not k:
+                    continue
+                if k in mine:
+                    if k not in seen:
+                        seen.add(k)
+                        row = [found[k], k, k[4:] if k.startswith("urn:") else None, hr.case_number, court, pub_id]
+                        new_cases[k] = row
+                        case_rows.append(row)
+                elif hr.case_number:
+                    # `_cases`: UPDATE ... SET case_number WHERE case_number IS NULL, in file order
+                    row = new_cases.get(k)
+                    if row is None:
+                        if k in unnumbered:
+                            fill.setdefault(k, hr.case_number)
+                    elif row[3] is None:
+                        row[3] = hr.case_number
+            case_ids = [found[k] if k else None for k in keys]
+            # rows of the four bulk tables, local references resolved
+            hb = base["hearing"] + len(ids["hearing"])
+            hearing_ids = range(hb, hb + len(parsed.hearings))
+            pb = base["party"] + len(ids["party"])
+            party_ids = range(pb, pb + len(parsed.parties))
+            ob = base["offence"] + len(ids["offence"])
+            offence_ids = range(ob, ob + len(parsed.offences))
+            cb = base["complainant"] + len(ids["complainant"])
+            parties, offences, comps = parsed.parties, parsed.offences, parsed.complainants
+
+            recs["hearing"] += parsed.hearings
+            ids["hearing"] += hearing_ids
+            xh = x["hearing"]
+            xh["publication_id"] += [pub_id] * len(parsed.hearings)
+            xh["case_id"] += case_ids
+            xh["court_id"] += h_court
+
+            recs["party"] += parties
+            ids["party"] += party_ids
+            xp = x["party"]
+            xp["publication_id"] += [pub_id] * len(parties)
+            p_h = [p.hearing_ref for p in parties]
+            xp["hearing_id"] += [hearing_ids[j] for j in p_h]
+            xp["case_id"] += [case_ids[j] for j in p_h]
+            xp["pseudonymised"] += [False] * len(parties)
+
+            recs["offence"] += offences
+            ids["offence"] += offence_ids
+            xo = x["offence"]
+            o_p = [o.party_ref for o in offences]
+            o_h = [parties[j].hearing_ref for j in o_p]
+            xo["publication_id"] += [pub_id] * len(offences)
+            xo["party_id"] += [party_ids[j] for j in o_p]
+            xo["hearing_id"] += [hearing_ids[j] for j in o_h]
+            xo["case_id"] += [case_ids[j] for j in o_h]
+
+            recs["complainant"] += comps
+            ids["complainant"] += range(cb, cb + len(comps))
+            xc = x["complainant"]
+            xc["publication_id"] += [pub_id] * len(comps)
+            xc["offence_id"] += [None if c.offence_ref is None else offence_ids[c.offence_ref] for c in comps]
+            xc["hearing_id"] += [hearing_ids[c.hearing_ref] for c in comps]
+            xc["case_id"] += [case_ids[c.hearing_ref] for c in comps]
+
+            results[i] = WriteResult("accepted", pub_id, len(parsed.hearings), len(parties), len(offences),
+                                     len(comps))
+
+        # write: parents before children (foreign keys)
+        self._insert(conn, "publication", pubs, [p[1] for p in plan], **pub_x)
+        self._bulk_insert(conn, ENTITIES["case"], [tuple(r) for r in case_rows],
+                          ["id", "case_key", "urn", "case_number", "first_court_id", "first_publication_id"])
+        if fill:
+            conn.connection.driver_connection.cursor().executemany(
+                f'UPDATE "case" SET case_number = {self._ph} WHERE id = {self._ph} AND case_number IS NULL',
+                [(cn, found[k]) for k, cn in fill.items()])
+        for name in ("hearing", "party", "offence", "complainant"):
+            self._insert(conn, name, recs[name], ids[name], **x[name])
+        changed = self._supersede_group(conn, [(p[1], docs[p[0]][0].meta, p[2]) for p in plan])
+        for i, pub_id, *_ in plan:
+            results[i].superseded = changed.get(pub_id, [])
+        for i, r in enumerate(results):
+            if isinstance(r, int):                # a second copy of a file in the group
+                results[i] = WriteResult("duplicate", results[r].publication_id)
+        return results
+
+    def _existing_hashes(self, conn, hashes: list[str]) -> dict[str, int]:
+        out: dict[str, int] = {}
+        wanted = sorted(set(hashes))
+        for j in range(0, len(wanted), 500):
+            chunk = wanted[j:j + 500]
+            marks = ", ".join([self._ph] * len(chunk))
+            out.update((h, pid) for h, pid in conn.exec_driver_sql(
+                f"SELECT content_hash, id FROM publication WHERE content_hash IN ({marks})", tuple(chunk)))
+        return out
+
+    def _case_ids(self, conn, keys) -> tuple[dict[str, int], set[str]]:
+        """Archived cases among `keys`: key -> id, and the keys whose case number is not known yet."""
+        found: dict[str, int] = {}
+        no_number: set[str] = set()
+        wanted = sorted(keys)
+        for j in range(0, len(wanted), 500):
+            chunk = wanted[j:j + 500]
+            marks = ", ".join([self._ph] * len(chunk))
+            for cid, key, number in conn.exec_driver_sql(
+                    f'SELECT id, case_key, case_number FROM "case" WHERE case_key IN ({marks})', tuple(chunk)):
+                found[key] = cid
+                if number is None:
+                    no_number.add(key)
+        return found, no_number
+
+    def _supersede_group(self, conn, new: list[tuple[int, Any, int | None]]) -> dict[int, list[int]]:
+        """`_supersede` for a group of new publications (id, meta, court id), in file order: one
+        read of every version of the lists concerned, the end state and each file's "changed"
+        list worked out in memory, one executemany of the rows whose superseded_by changes."""
+        new = [(pid, m, cid) for pid, m, cid in new
+               if m.content_date is not None and (cid is not None or m.court_name is not None)]
+        if not new:
+            return {}
+        P = T["publication"]
+        by_court = [c for c in {cid for _, _, cid in new} if c is not None]
+        by_name = [n for n in {m.court_name for _, m, cid in new if cid is None}]
+        where_court = sa.or_(*([P.c.court_id.in_(by_court)] if by_court else []),
+                             *([P.c.court_name.in_(by_name)] if by_name else []))
+        rows = conn.execute(
+            sa.select(P.c.id, P.c.list_type, P.c.content_date, P.c.court_id, P.c.court_name,
+                      P.c.published_at, P.c.version, P.c.superseded_by)
+            .where(P.c.content_date.in_(sorted({m.content_date for _, m, _ in new})),
+                   P.c.list_type.in_(sorted({m.list_type for _, m, _ in new})), where_court)).all()
+        new_ids = {pid for pid, _, _ in new}
+        row_of = {r.id: r for r in rows}
+        initial = {r.id: r.superseded_by for r in rows}
+        state = dict(initial)
+        by_cid: dict[tuple, list] = {}
+        by_nm: dict[tuple, list] = {}
+
+        def show(r) -> None:
+            by_cid.setdefault((r.list_type, r.content_date, r.court_id), []).append(r)
+            by_nm.setdefault((r.list_type, r.content_date, r.court_name), []).append(r)
+
+        for r in rows:
+            if r.id not in new_ids:
+                show(r)
+
+        def order(r):
+            return (r.published_at or dt.datetime.min, _version_key(r.version), r.id)
+
+        changed: dict[int, list[int]] = {}
+        for pid, m, cid in new:
+            show(row_of[pid])
+            same = (by_cid[(m.list_type, m.content_date, cid)] if cid is not None
+                    else by_nm[(m.list_type, m.content_date, m.court_name)])
+            if len(same) < 2:
+                continue
+            latest = max(same, key=order).id
+            changed[pid] = sorted(r.id for r in same if r.id != latest and state[r.id] != latest)
+            for r in same:
+                state[r.id] = None if r.id == latest else latest
+        updates = [(sb, rid) for rid, sb in state.items() if sb != initial[rid]]
+        if updates:
+            conn.connection.driver_connection.cursor().executemany(
+                f"UPDATE publication SET superseded_by = {self._ph} WHERE id = {self._ph}", updates)
+        return changed
+
     def _insert(self, conn, name: str, records: list, ids: list[int], **extra: list) -> None:
         if not records:
             return
@@ -473,7 +734,7 @@ class Archive:
             return (r.published_at or dt.datetime.min, _version_key(r.version), r.id)
 
         latest = max(rows, key=order).id
-        changed = [r.id for r in rows if r.id != latest and r.superseded_by != latest]
+        changed = sorted(r.id for r in rows if r.id != latest and r.superseded_by != latest)
         conn.execute(sa.update(P).where(P.c.id.in_([r.id for r in rows if r.id != latest]))
                      .values(superseded_by=latest))
         conn.execute(sa.update(P).where(P.c.id == latest).values(superseded_by=None))
@@ -611,13 +872,16 @@ class Archive:
 class Writer:
     """A batched writing session (see `Archive.writer`). Use as a context manager."""
 
-    def __init__(self, archive: Archive, *, max_files: int, max_seconds: float):
+    def __init__(self, archive: Archive, *, max_files: int, max_seconds: float, max_rows: int = 50_000):
         self.a = archive
-        self.max_files, self.max_seconds = max_files, max_seconds
+        self.max_files, self.max_seconds, self.max_rows = max_files, max_seconds, max_rows
         self.conn = None
         self.txn = None
         self.files = 0
         self.started = 0.0
+        self._group: list[tuple[Any, ParsedList, str]] = []
+        self._group_rows = 0
+        self._group_started = 0.0
 
     def __enter__(self) -> "Writer":
         self.conn = self.a.engine.connect().execution_options(writer=True)
@@ -652,7 +916,67 @@ class Writer:
         return out
 
     def write(self, parsed: ParsedList, *, content_hash: str) -> WriteResult:
+        """Store one file now (its own SAVEPOINT)."""
         return self._file(lambda conn: self.a._write(conn, parsed, content_hash))
+
+    def add(self, parsed: ParsedList, *, content_hash: str, tag: Any = None) -> list[tuple[Any, Any]]:
+        """Queue one file for the next group write.  Returns the outcomes of the files written by
+        this call (when the group is full: `max_files`, `max_rows` or `max_seconds`), as
+        (tag, WriteResult | Exception) in the order the files were added; an exception means
+        that file was not stored (nothing of it) and the caller should quarantine it.  Call
+        `flush` at the end for the rest."""
+        if not self._group:
+            self._group_started = time.monotonic()
+        self._group.append((tag, parsed, content_hash))
+        self._group_rows += (len(parsed.hearings) + len(parsed.parties) + len(parsed.offences)
+                             + len(parsed.complainants))
+        if (len(self._group) >= self.max_files or self._group_rows >= self.max_rows
+                or time.monotonic() - self._group_started >= self.max_seconds):
+            return self.flush()
+        return []
+
+    def flush(self) -> list[tuple[Any, Any]]:
+        """Write and commit the queued files: first all at once (`Archive._write_group`, one
+        transaction); if that fails, file by file, each in its own SAVEPOINT, so one bad file
+        costs only itself.  Returns (tag, WriteResult | Exception) per file, in order."""
+        group, self._group, self._group_rows = self._group, [], 0
+        if not group:
+            return []
+        self.commit()                  # what single-file calls wrote so far stands on its own
+        blocks = dict(self.a._id_blocks)
+        txn = self.conn.begin()
+        try:
+            results = self.a._write_group(self.conn, [(p, h) for _, p, h in group])
+        except Exception:
+            txn.rollback()
+            self._reset_after_rollback(blocks)
+        except BaseException:
+            txn.rollback()
+            self._reset_after_rollback(blocks)
+            raise
+        else:
+            try:
+                txn.commit()
+            except BaseException:
+                self._reset_after_rollback(blocks)
+                raise
+            self.a._pending_courts = []
+            return [(tag, r) for (tag, _, _), r in zip(group, results)]
+        out: list[tuple[Any, Any]] = []
+        for tag, parsed, h in group:
+            try:
+                out.append((tag, self.write(parsed, content_hash=h)))
+            except Exception as e:
+                out.append((tag, e))
+        self.commit()
+        return out
+
+    def _reset_after_rollback(self, blocks: dict) -> None:
+        # ids reserved in the rolled-back transaction are not ours; courts created in it are gone
+        self.a._id_blocks = blocks
+        if self.a._pending_courts:
+            self.a._courts = None
+            self.a._pending_courts = []
 
     def quarantine(self, *, source_name: str, reason: str, json_path: str | None = None,
                    content_hash: str | None = None) -> int:
@@ -667,12 +991,18 @@ class Writer:
     def __exit__(self, exc_type, exc, tb) -> None:
         try:
             if exc_type is None:
+                failed = [r for _, r in self.flush() if isinstance(r, Exception)]
                 self.commit()
-            elif self.txn is not None:
-                self.txn.rollback()
-                self.txn = None
-                self.a._courts = None
-                self.a._pending_courts = []
+                if failed:
+                    raise StoreError(f"{len(failed)} queued file(s) could not be stored and were not "
+                                     f"collected with flush(): first error {failed[0]!r}") from failed[0]
+            else:
+                self._group = []
+                if self.txn is not None:
+                    self.txn.rollback()
+                    self.txn = None
+                    self.a._courts = None
+                    self.a._pending_courts = []
         finally:
             self.a._forget_ids()
             self.conn.close()

@@ -6,6 +6,7 @@ Only `store` issues SQL; `courtarchive.governance` calls these functions with an
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 from typing import Any, Iterable, Iterator, Sequence
@@ -53,7 +54,9 @@ def append_audit(archive: Archive, *, actor: str, role: str, action: str, purpos
                  time: dt.datetime | None = None) -> int:
     """Append one event to the chain (inside ``conn``'s transaction when given); returns its seq."""
     if conn is None:
-        with archive.engine.begin() as c:
+        # a writer transaction (SQLite: BEGIN IMMEDIATE), so concurrent appenders wait their turn
+        # instead of failing when both read the same last seq
+        with archive.engine.connect().execution_options(writer=True) as c, c.begin():
             return append_audit(archive, actor=actor, role=role, action=action, purpose=purpose,
                                 object=object, details=details, conn=c, time=time)
     A = T["audit_event"]
@@ -230,82 +233,127 @@ def hold_scopes(archive: Archive, conn) -> dict:
 
 
 # =========================================================================== disclosure look-ups
-def record_refs(archive: Archive, entity: str, ids: Sequence[int]) -> dict[int, dict]:
+# The gate calls these on every output, so they are kept cheap: each statement is built once
+# (an expanding IN parameter, so SQLAlchemy's compiled cache is hit on every call), rows come back
+# as plain dicts without per-row mapping objects, and all look-ups of one `disclose` call can share
+# one read connection (``conn``; see `reading`).
+def reading(archive: Archive):
+    """A read connection for several look-ups in a row (one snapshot, one pool checkout)."""
+    return archive.engine.connect()
+
+
+@contextlib.contextmanager
+def _using(archive: Archive, conn):
+    if conn is not None:
+        yield conn
+    else:
+        with archive.engine.connect() as c:
+            yield c
+
+
+_STMTS: dict[str, Any] = {}
+
+
+def _stmt(name: str):
+    """The look-up statement ``name`` (built on first use; ``:ids`` is an expanding IN list)."""
+    s = _STMTS.get(name)
+    if s is not None:
+        return s
+    ids = sa.bindparam("ids", expanding=True)
+    H, P, Pa, O, R, PM, Cv = (T[n] for n in ("hearing", "publication", "party", "offence", "restriction",
+                                               "person_mention", "conviction"))
+    if name == "hearings":
+        s = (sa.select(H.c.id, H.c.case_id, H.c.sitting_date, H.c.panel, H.c.court_name, H.c.hearing_type,
+                       H.c.reporting_restriction, H.c.reporting_restriction_detail, H.c.publication_id,
+                       P.c.list_type, P.c.sensitivity)
+             .join(P, P.c.id == H.c.publication_id).where(H.c.case_id.in_(ids)))
+    elif name == "parties":
+        s = sa.select(Pa.c.id, Pa.c.case_id, Pa.c.hearing_id, Pa.c.role, Pa.c.date_of_birth, Pa.c.age,
+                      Pa.c.organisation_name).where(Pa.c.case_id.in_(ids))
+    elif name == "offences":
+        s = sa.select(O.c.id, O.c.case_id, O.c.party_id, O.c.code, O.c.title, O.c.legislation,
+                      O.c.reporting_restriction, O.c.reporting_restriction_detail).where(O.c.case_id.in_(ids))
+    elif name == "orders":
+        s = sa.select(R).where(R.c.case_id.in_(ids))
+    elif name == "publications":
+        s = sa.select(P.c.id, P.c.sensitivity, P.c.list_type, P.c.content_date,
+                      P.c.raw_expired_at).where(P.c.id.in_(ids))
+    elif name == "persons":
+        s = sa.select(PM.c.party_id, PM.c.person_id).where(PM.c.party_id.in_(ids))
+    elif name == "convictions":
+        s = sa.select(Cv).where(Cv.c.party_id.in_(ids))
+    elif name.startswith("refs:"):
+        t = T[name[5:]]
+        cols = [t.c.id, t.c.case_id, t.c.publication_id]
+        if "hearing_id" in t.c:
+            cols.append(t.c.hearing_id)
+        s = sa.select(*cols).where(t.c.id.in_(ids))
+    else:
+        raise KeyError(name)
+    _STMTS[name] = s
+    return s
+
+
+def _dicts(conn, name: str, ids: list) -> Iterator[dict]:
+    res = conn.execute(_stmt(name), {"ids": ids})
+    keys = list(res.keys())
+    for row in res:
+        yield dict(zip(keys, row))
+
+
+def record_refs(archive: Archive, entity: str, ids: Sequence[int], *, conn=None) -> dict[int, dict]:
     """For hearing/party/offence/complainant ids: their case, publication and hearing ids."""
-    t = T[entity]
-    cols = [t.c.id, t.c.case_id, t.c.publication_id]
-    if "hearing_id" in t.c:
-        cols.append(t.c.hearing_id)
+    T[entity]       # KeyError for an unknown entity, as before
     out: dict[int, dict] = {}
-    with archive.engine.connect() as conn:
+    with _using(archive, conn) as c:
         for chunk in _chunks(sorted(set(ids))):
-            for r in conn.execute(sa.select(*cols).where(t.c.id.in_(chunk))):
-                m = dict(r._mapping)
+            for m in _dicts(c, "refs:" + entity, chunk):
                 out[m.pop("id")] = m
     return out
 
 
-def publication_info(archive: Archive, pub_ids: Iterable[int]) -> dict[int, dict]:
-    P = T["publication"]
+def publication_info(archive: Archive, pub_ids: Iterable[int], *, conn=None) -> dict[int, dict]:
     out = {}
-    with archive.engine.connect() as conn:
+    with _using(archive, conn) as c:
         for chunk in _chunks(sorted(set(pub_ids))):
-            for r in conn.execute(sa.select(P.c.id, P.c.sensitivity, P.c.list_type, P.c.content_date,
-                                            P.c.raw_expired_at).where(P.c.id.in_(chunk))):
-                out[r.id] = dict(r._mapping)
+            for m in _dicts(c, "publications", chunk):
+                out[m["id"]] = m
     return out
 
 
-def case_facts(archive: Archive, case_ids: Iterable[int]) -> dict[int, dict]:
-    """Everything the restriction rules read about each case (all versions of its lists)."""
-    H, P, Pa, O, R = (T[n] for n in ("hearing", "publication", "party", "offence", "restriction"))
+def case_facts(archive: Archive, case_ids: Iterable[int], *, conn=None) -> dict[int, dict]:
+    """Everything the restriction rules read about each case (all versions of its lists): one
+    query per table for all the cases (per chunk of 500), only the columns the rules read."""
     out: dict[int, dict] = {}
-    with archive.engine.connect() as conn:
-        for chunk in _chunks(sorted(set(c for c in case_ids if c is not None))):
+    with _using(archive, conn) as c:
+        for chunk in _chunks(sorted(set(x for x in case_ids if x is not None))):
             for cid in chunk:
                 out[cid] = {"hearings": [], "parties": [], "offences": [], "orders": [], "sensitivities": set()}
-            for r in conn.execute(
-                    sa.select(H.c.id, H.c.case_id, H.c.sitting_date, H.c.panel, H.c.court_name, H.c.hearing_type,
-                              H.c.reporting_restriction, H.c.reporting_restriction_detail, H.c.publication_id,
-                              P.c.list_type, P.c.sensitivity)
-                    .join(P, P.c.id == H.c.publication_id).where(H.c.case_id.in_(chunk))):
-                m = dict(r._mapping)
-                out[m["case_id"]]["hearings"].append(m)
-                out[m["case_id"]]["sensitivities"].add((m["sensitivity"] or "").upper())
-            for r in conn.execute(sa.select(Pa.c.id, Pa.c.case_id, Pa.c.hearing_id, Pa.c.role, Pa.c.date_of_birth,
-                                            Pa.c.age, Pa.c.organisation_name)
-                                  .where(Pa.c.case_id.in_(chunk))):
-                m = dict(r._mapping)
-                out[m["case_id"]]["parties"].append(m)
-            for r in conn.execute(sa.select(O.c.id, O.c.case_id, O.c.party_id, O.c.code, O.c.title, O.c.legislation,
-                                            O.c.reporting_restriction, O.c.reporting_restriction_detail)
-                                  .where(O.c.case_id.in_(chunk))):
-                m = dict(r._mapping)
-                out[m["case_id"]]["offences"].append(m)
-            for r in conn.execute(sa.select(R).where(R.c.case_id.in_(chunk))):
-                m = dict(r._mapping)
-                out[m["case_id"]]["orders"].append(m)
+            for m in _dicts(c, "hearings", chunk):
+                d = out[m["case_id"]]
+                d["hearings"].append(m)
+                d["sensitivities"].add((m["sensitivity"] or "").upper())
+            for kind in ("parties", "offences", "orders"):
+                for m in _dicts(c, kind, chunk):
+                    out[m["case_id"]][kind].append(m)
     return out
 
 
-def persons_of(archive: Archive, party_ids: Iterable[int]) -> dict[int, int]:
-    PM = T["person_mention"]
+def persons_of(archive: Archive, party_ids: Iterable[int], *, conn=None) -> dict[int, int]:
     out = {}
-    with archive.engine.connect() as conn:
+    with _using(archive, conn) as c:
         for chunk in _chunks(sorted(set(party_ids))):
-            for party_id, person_id in conn.execute(sa.select(PM.c.party_id, PM.c.person_id)
-                                                    .where(PM.c.party_id.in_(chunk))):
+            for party_id, person_id in c.execute(_stmt("persons"), {"ids": chunk}):
                 out[party_id] = person_id
     return out
 
 
-def convictions_of(archive: Archive, party_ids: Iterable[int]) -> dict[int, list[dict]]:
-    Cv = T["conviction"]
+def convictions_of(archive: Archive, party_ids: Iterable[int], *, conn=None) -> dict[int, list[dict]]:
     out: dict[int, list[dict]] = {}
-    with archive.engine.connect() as conn:
+    with _using(archive, conn) as c:
         for chunk in _chunks(sorted(set(party_ids))):
-            for r in conn.execute(sa.select(Cv).where(Cv.c.party_id.in_(chunk))):
-                out.setdefault(r.party_id, []).append(dict(r._mapping))
+            for m in _dicts(c, "convictions", chunk):
+                out.setdefault(m["party_id"], []).append(m)
     return out
 
 
@@ -698,11 +746,11 @@ def party_counts(archive: Archive) -> dict[str, int]:
     return {"parties": total, "pseudonymised": pseud, "raw": total - pseud}
 
 
-def party_identities(archive: Archive, party_ids: Iterable[int]) -> dict[int, dict]:
+def party_identities(archive: Archive, party_ids: Iterable[int], *, conn=None) -> dict[int, dict]:
     """Identity and personal fields of parties (the gate makes analysts' tokens/coarse values from them)."""
     Pa, H, Ct, PC = T["party"], T["hearing"], T["court"], T["party_coarse"]
     out = {}
-    with archive.engine.connect() as conn:
+    with _using(archive, conn) as c:
         for chunk in _chunks(sorted(set(party_ids))):
             q = (sa.select(Pa.c.id, Pa.c.role, Pa.c.forenames, Pa.c.middle_names, Pa.c.surname, Pa.c.name_as_listed,
                            Pa.c.organisation_name, Pa.c.date_of_birth, Pa.c.age, Pa.c.postcode, Pa.c.town,
@@ -711,7 +759,7 @@ def party_identities(archive: Archive, party_ids: Iterable[int]) -> dict[int, di
                            PC.c.police_force_area)
                  .outerjoin(H, H.c.id == Pa.c.hearing_id).outerjoin(Ct, Ct.c.id == H.c.court_id)
                  .outerjoin(PC, PC.c.party_id == Pa.c.id).where(Pa.c.id.in_(chunk)))
-            for r in conn.execute(q):
+            for r in c.execute(q):
                 out[r.id] = dict(r._mapping)
     return out
 

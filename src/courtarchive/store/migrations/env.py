@@ -2,6 +2,7 @@
 
 from alembic import context
 
+from courtarchive.store.migrate import include_name
 from courtarchive.store.tables import metadata
 
 config = context.config
@@ -21,7 +22,8 @@ def run_migrations_online() -> None:
 
 def _run(connection) -> None:
     context.configure(connection=connection, target_metadata=metadata,
-                      render_as_batch=connection.dialect.name == "sqlite", compare_type=True)
+                      render_as_batch=connection.dialect.name == "sqlite", compare_type=True,
+                      include_name=include_name)
     with context.begin_transaction():
         context.run_migrations()
 

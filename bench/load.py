@@ -1,0 +1,293 @@
+"""Load test of the web portal and JSON API: N concurrent clients for S seconds on loopback against
+a real `courtarchive serve` (uvicorn, its own process) over a generated archive.
+
+    uv run python bench/load.py [--cases 1000] [--clients 50] [--seconds 60] [--think 0]
+                                [--workers 1] [--work /tmp/ca-bench-load] [--no-record]
+
+Builds (once, reused) a generated corpus and a linked, indexed archive with a verified media
+account and an API token, starts the server, then runs the clients (httpx async) over a mix of
+requests: fuzzy name search (misspelt names) and URN search through the API, case / person /
+network / day-list pages as HTML (signed-in session) and as JSON (bearer token), and public
+court lists.  Every request is a valid one, so every answer must be 200: anything else is an
+error.  Prints the figures as JSON and appends them to bench/RESULTS.md under
+"Web and API load (issue 8)" (append only; --no-record to skip).  ``--think`` adds a pause (s)
+between one client's requests (0: closed loop, each client fires as fast as it is answered).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import os
+import platform
+import random
+import re
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+KEY = bytes(range(32)).hex()
+PASSWORD = "load test passphrase"
+SERVE = "from courtarchive.serve.web_cli import app; app()"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def build(work: Path, cases: int, seed: int) -> tuple[str, dict]:
+    """Archive (generated, ingested, linked, indexed) + accounts; returns (url, sample ids)."""
+    import sqlalchemy as sa
+
+    from courtarchive.governance import accounts
+    from courtarchive.governance.pseudonym import Keyring
+    from courtarchive.serve import auth
+    from courtarchive.store import Archive
+    from courtarchive.store import serve as ss
+    from courtarchive.store.tables import TABLES
+
+    work.mkdir(parents=True, exist_ok=True)
+    corpus, db, meta = work / f"corpus-{cases}-{seed}", work / f"archive-{cases}-{seed}.db", work / f"meta-{cases}-{seed}.json"
+    url = f"sqlite:///{db}"
+    if not meta.exists():
+        from courtarchive.generate import generate
+        from courtarchive.ingest.pipeline import ingest
+        from courtarchive.link.run import run as link_run
+        from courtarchive.serve.postingest import run as after_ingest
+
+        t = time.perf_counter()
+        generate(corpus, cases=cases, seed=seed, years=2)
+        db.unlink(missing_ok=True)
+        a = Archive.open(url)
+        a.init()
+        rep = ingest(a, [corpus / "lists"], keyring=Keyring(bytes.fromhex(KEY)), workers=2)
+        link_run(a, full=True)
+        after_ingest(a, rep)
+        accounts.add(a, username="loadtest", role="verified_media", actor="bench", email="loadtest@example.org",
+                     organisation="Bench Gazette")
+        accounts.verify(a, username="loadtest", press_card="UKPC-LOAD", verified_by="bench")
+        auth.set_password(a, "loadtest", PASSWORD, actor="bench")
+        token = auth.create_token(a, "loadtest", name="bench/load.py", actor="bench")["token"]
+        ids = ss.sample_ids(a, 200)
+        with a.engine.connect() as c:
+            Pa = TABLES["party"]
+            names = [f"{r.forenames} {r.surname}" for r in c.execute(
+                sa.select(Pa.c.forenames, Pa.c.surname).where(Pa.c.role == "DEFENDANT", Pa.c.forenames.is_not(None),
+                                                              Pa.c.surname.is_not(None)).limit(300))]
+        a.close()
+        meta.write_text(json.dumps({"token": token, "names": names, "case_urns": ids["case_urns"],
+                                    "persons": ids["persons"], "networks": ids["networks"],
+                                    "court_days": [[c, d.isoformat()] for c, d in ids["court_days"]]}))
+        print(f"# built the archive ({cases} cases) in {time.perf_counter() - t:.0f} s", file=sys.stderr)
+    return url, json.loads(meta.read_text())
+
+
+def misspell(name: str, rnd: random.Random) -> str:
+    """One typo in the longer word (drop, double or swap a letter)."""
+    words = name.split()
+    i = max(range(len(words)), key=lambda k: len(words[k]))
+    w = words[i]
+    j = rnd.randrange(1, max(2, len(w) - 1))
+    op = rnd.choice(("drop", "double", "swap"))
+    if op == "drop":
+        w = w[:j] + w[j + 1:]
+    elif op == "double":
+        w = w[:j] + w[j] + w[j:]
+    elif j + 1 < len(w):
+        w = w[:j] + w[j + 1] + w[j] + w[j + 2:]
+    words[i] = w
+    return " ".join(words)
+
+
+def requests_mix(meta: dict, rnd: random.Random):
+    """(kind, method, url, auth) -- auth: token | session | none."""
+    urn = rnd.choice(meta["case_urns"])
+    person = rnd.choice(meta["persons"])
+    court, day = rnd.choice(meta["court_days"])
+    name = misspell(rnd.choice(meta["names"]), rnd)
+    net = rnd.choice(meta["networks"]) if meta["networks"] else None
+    choices = [
+        (20, ("api_search_name", f"/api/v1/search?q={name}&mode=name", "token")),
+        (8, ("api_search_urn", f"/api/v1/search?q={urn}", "none")),
+        (12, ("api_case", f"/api/v1/cases/{urn}", "token")),
+        (10, ("api_person", f"/api/v1/persons/{person}", "token")),
+        (8, ("api_day_list", f"/api/v1/courts/{court}/lists/{day}", "token")),
+        (10, ("page_search_name", f"/search?q={name}&mode=name", "session")),
+        (12, ("page_case", f"/cases/{urn}", "session")),
+        (8, ("page_person", f"/persons/{person}", "session")),
+        (5, ("page_day_list_public", f"/courts/{court}/lists/{day}", "none")),
+        (4, ("api_courts_public", "/api/v1/courts", "none")),
+    ]
+    if net:
+        choices.append((3, ("page_network", f"/networks/{net}", "session")))
+    total = sum(w for w, _ in choices)
+    x = rnd.uniform(0, total)
+    for w, c in choices:
+        x -= w
+        if x <= 0:
+            return c
+    return choices[-1][1]
+
+
+def sign_in(base: str) -> dict:
+    """One signed-in session (cookies), made before the load starts (argon2 is slow on purpose)."""
+    import httpx
+
+    with httpx.Client(base_url=base, timeout=60) as c:
+        r = c.get("/login")
+        tok = re.search(r'name="csrf_token" value="([^"]+)"', r.text).group(1)
+        r = c.post("/login", data={"username": "loadtest", "password": PASSWORD, "csrf_token": tok})
+        if "ca_session" not in c.cookies:
+            raise SystemExit(f"sign-in failed: {r.status_code} {r.text[:300]}")
+        return {"ca_session": c.cookies["ca_session"]}
+
+
+async def client(i: int, base: str, meta: dict, until: float, think: float, out: list, errors: list,
+                 session_cookies: dict) -> None:
+    import httpx
+
+    rnd = random.Random(1000 + i)
+    limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
+    async with httpx.AsyncClient(base_url=base, timeout=30, limits=limits) as c:
+        bearer = {"Authorization": f"Bearer {meta['token']}"}
+        while time.monotonic() < until:
+            kind, url, how = requests_mix(meta, rnd)
+            headers = bearer if how == "token" else {}
+            cookies = session_cookies if how == "session" else {}
+            c.cookies.clear()
+            for k, v in cookies.items():
+                c.cookies.set(k, v)
+            t = time.perf_counter()
+            try:
+                r = await c.get(url, headers=headers)
+                ms = (time.perf_counter() - t) * 1000
+                if r.status_code != 200:
+                    errors.append((kind, r.status_code, r.text[:200]))
+                out.append((kind, ms))
+            except Exception as e:          # a refused or dropped connection is an error too
+                errors.append((kind, type(e).__name__, str(e)[:200]))
+            if think:
+                await asyncio.sleep(think)
+
+
+def pct(xs: list[float], p: float) -> float:
+    if not xs:
+        return float("nan")
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))]
+
+
+async def run_clients(base: str, meta: dict, n: int, seconds: float, think: float,
+                      sessions: list[dict]) -> tuple[list, list, float]:
+    out, errors = [], []
+    t0 = time.monotonic()
+    until = t0 + seconds
+    await asyncio.gather(*(client(i, base, meta, until, think, out, errors, sessions[i]) for i in range(n)))
+    return out, errors, time.monotonic() - t0
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--cases", type=int, default=1000)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--clients", type=int, default=50)
+    ap.add_argument("--seconds", type=float, default=60)
+    ap.add_argument("--think", type=float, default=0.0)
+    ap.add_argument("--work", type=Path, default=Path("/tmp/ca-bench-load"))
+    ap.add_argument("--workers", type=int, default=1,
+                    help="uvicorn worker processes (>1: uvicorn --factory --workers N, an experiment)")
+    ap.add_argument("--no-record", action="store_true")
+    args = ap.parse_args()
+
+    url, meta = build(args.work, args.cases, args.seed)
+    port = _free_port()
+    home = args.work / "home"
+    env = dict(os.environ, COURTARCHIVE_DB=url, COURTARCHIVE_KEY=KEY, COURTARCHIVE_HOME=str(home))
+    if args.workers > 1:
+        # what `courtarchive serve` would do with several uvicorn worker processes (the app factory
+        # reads the same COURTARCHIVE_* settings); experiment only, `serve` runs one process
+        cmd = [sys.executable, "-m", "uvicorn", "courtarchive.serve.app:create_app", "--factory", "--host",
+               "127.0.0.1", "--port", str(port), "--workers", str(args.workers), "--log-level", "warning"]
+    else:
+        cmd = [sys.executable, "-c", SERVE, "serve", "--host", "127.0.0.1", "--port", str(port),
+               "--log-level", "warning"]
+    server = subprocess.Popen(cmd, env=env)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        import httpx
+
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(base + "/api/v1/me", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit("the server did not start")
+            time.sleep(0.2)
+        sessions = [sign_in(base) for _ in range(args.clients)]
+        load_before = os.getloadavg()
+        out, errors, wall = asyncio.run(run_clients(base, meta, args.clients, args.seconds, args.think, sessions))
+        load_after = os.getloadavg()
+    finally:
+        server.terminate()
+        server.wait(10)
+    lat = [ms for _, ms in out]
+    by_kind: dict[str, list[float]] = {}
+    for k, ms in out:
+        by_kind.setdefault(k, []).append(ms)
+    res = {
+        "when": dt.datetime.now().isoformat(timespec="seconds"), "cases": args.cases, "clients": args.clients,
+        "seconds": round(wall, 1), "think_s": args.think, "workers": args.workers, "requests": len(out), "errors": len(errors),
+        "rps": round(len(out) / wall, 1), "p50_ms": round(pct(lat, 50), 1), "p95_ms": round(pct(lat, 95), 1),
+        "p99_ms": round(pct(lat, 99), 1), "max_ms": round(max(lat, default=0), 1),
+        "by_kind": {k: {"n": len(v), "p50_ms": round(pct(v, 50), 1), "p95_ms": round(pct(v, 95), 1)}
+                    for k, v in sorted(by_kind.items())},
+        "loadavg_before": [round(x, 2) for x in load_before], "loadavg_after": [round(x, 2) for x in load_after],
+        "cpus": os.cpu_count(), "python": platform.python_version(),
+        "error_samples": errors[:5],
+    }
+    print(json.dumps(res, indent=2))
+    if not args.no_record:
+        record(res)
+
+
+def record(res: dict) -> None:
+    path = Path(__file__).with_name("RESULTS.md")
+    text = path.read_text() if path.exists() else ""
+    lines = []
+    if "## Web and API load (issue 8)" not in text:
+        lines += ["", "## Web and API load (issue 8)", "",
+                  "`bench/load.py`: N concurrent clients (httpx async, closed loop unless a think time is given) on",
+                  "loopback against `courtarchive serve` (uvicorn, one process, SQLite) over a generated, linked and",
+                  "indexed archive; mix of fuzzy name search, URN search, case / person / network / day-list pages",
+                  "(HTML, signed in) and JSON (bearer token) and public lists.  Target: 50 clients for 60 s, 0 errors,",
+                  "p95 < 200 ms.  Caveat: measured while other sessions shared the 2-core machine (load average",
+                  "below); to be re-run when the box is idle.", "",
+                  "| when | cases | clients | think s | s | requests | req/s | errors | p50 ms | p95 ms | p99 ms | load avg (1 min) before / after |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    row = (f"| {res['when']} | {res['cases']} | {res['clients']} | {res['think_s']} | {res['seconds']} | "
+           f"{res['requests']} | {res['rps']} | {res['errors']} | {res['p50_ms']} | {res['p95_ms']} | "
+           f"{res['p99_ms']} | {res['loadavg_before'][0]} / {res['loadavg_after'][0]} |")
+    if lines:
+        with open(path, "a") as fh:
+            fh.write("\n".join(lines + [row]) + "\n")
+        return
+    # the section exists: the row goes under the last row of its table (other sections may follow)
+    out = text.splitlines()
+    start = out.index("## Web and API load (issue 8)")
+    end = next((i for i in range(start + 1, len(out)) if out[i].startswith("## ")), len(out))
+    last = max((i for i in range(start, end) if out[i].startswith("| 20")), default=end - 1)   # dated rows
+    out.insert(last + 1, row)
+    path.write_text("\n".join(out) + "\n")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,121 @@
+"""``courtarchive intake maildir PATH`` and ``courtarchive intake imap --host --user``: lists that
+arrive by e-mail (`courtarchive.ingest.mail`).  Mounted by the main CLI as the ``intake`` group.
+
+Exit code 1 when any message was quarantined or any attachment rejected; 2 when the mailbox
+cannot be read (no such Maildir, IMAP connection or login failure).
+"""
+
+from __future__ import annotations
+
+import imaplib
+import os
+import sys
+from pathlib import Path
+from typing import Optional
+
+import orjson
+import typer
+from rich.console import Console
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="Take in lists that arrive by e-mail (Maildir or IMAP).")
+console = Console(stderr=True)
+
+DbOpt = typer.Option(None, "--db", help="database URL (default: $COURTARCHIVE_DB or a SQLite file in $COURTARCHIVE_HOME)")
+ProfileOpt = typer.Option(None, "--profile", help="licence profile TOML (default: $COURTARCHIVE_PROFILE, "
+                                                  "<home>/profile.toml, built-in); its [intake] mail_senders apply")
+
+
+def _setup(db: str | None, profile: Path | None):
+    from ..config import settings
+    from ..governance.profile import load
+    from ..governance.pseudonym import Keyring
+    from ..store import Archive
+    from .mail import mail_senders
+
+    s = settings()
+    a = Archive.open(db or s.db_url)
+    a.require_initialised()
+    senders = mail_senders(load(profile, home=s.home))
+    return s, a, Keyring.from_settings(s), senders
+
+
+def _finish(a, report, as_json: bool) -> None:
+    from ..serve.postingest import run as after_ingest
+
+    after = after_ingest(a, report.ingest) if report.ingest.accepted else {}
+    d = report.as_dict()
+    if as_json:
+        d.pop("detail")
+        d["after_ingest"] = after
+        sys.stdout.write(orjson.dumps(d, option=orjson.OPT_INDENT_2, default=str).decode() + "\n")
+    else:
+        att = d["attachments"]
+        console.print(f"{d['messages']} messages ({', '.join(f'{v} {k}' for k, v in d['by_status'].items()) or 'none'}); "
+                      f"attachments: {att['accepted']} accepted, {att['duplicates']} already archived, "
+                      f"{len(att['rejected'])} rejected; {att['hearings']} hearing entries")
+        for q in d["quarantined"]:
+            console.print(f"[red]quarantined[/red] message {q['message_id'] or q['ref']}: {q['reason']}")
+        for r in att["rejected"]:
+            where = f" at {r['json_path']}" if r["json_path"] else ""
+            console.print(f"[red]rejected[/red] {r['file']}{where}: {r['reason']}")
+    raise typer.Exit(1 if report.failed else 0)
+
+
+@app.command("maildir")
+def maildir(path: Path = typer.Argument(..., help="the Maildir (with new/, cur/, tmp/)"),
+            db: Optional[str] = DbOpt, profile: Optional[Path] = ProfileOpt,
+            list_type: Optional[str] = typer.Option(None, "--list-type", help="override the list type of every attachment"),
+            reread: bool = typer.Option(False, "--reread", help="also messages already marked Seen (idempotent by hash)"),
+            as_json: bool = typer.Option(False, "--json", help="print the report as JSON")) -> None:
+    """Ingest the list attachments of the Maildir's unread messages; processed messages move to cur/ (Seen)."""
+    from .mail import intake_maildir
+
+    s, a, keyring, senders = _setup(db, profile)
+    try:
+        report = intake_maildir(a, path, keyring=keyring, senders=senders, list_type=list_type,
+                                max_bytes=s.max_file_bytes, reread=reread)
+    except (FileNotFoundError, OSError) as e:
+        console.print(f"[red]cannot read the Maildir[/red] {path}: {e}")
+        raise typer.Exit(2)
+    _finish(a, report, as_json)
+
+
+@app.command("imap")
+def imap(host: str = typer.Option(..., "--host", help="IMAP server"),
+         user: str = typer.Option(..., "--user", help="login name"),
+         password_env: str = typer.Option("COURTARCHIVE_IMAP_PASSWORD", "--password-env",
+                                          help="environment variable holding the password (never a command-line argument)"),
+         folder: str = typer.Option("INBOX", "--folder", help="folder to read (its UNSEEN messages)"),
+         processed_folder: Optional[str] = typer.Option(None, "--processed-folder",
+                                                        help="move handled messages here (default: only flag them Seen)"),
+         port: Optional[int] = typer.Option(None, "--port", help="default 993 (IMAPS) or 143 (--no-ssl)"),
+         ssl: bool = typer.Option(True, "--ssl/--no-ssl", help="IMAPS (default) or plain IMAP"),
+         starttls: bool = typer.Option(False, "--starttls", help="with --no-ssl: upgrade with STARTTLS"),
+         db: Optional[str] = DbOpt, profile: Optional[Path] = ProfileOpt,
+         list_type: Optional[str] = typer.Option(None, "--list-type", help="override the list type of every attachment"),
+         as_json: bool = typer.Option(False, "--json", help="print the report as JSON")) -> None:
+    """Poll an IMAP folder once: ingest the list attachments of its unseen messages."""
+    from .mail import poll_imap
+
+    password = os.environ.get(password_env)
+    if password is None:
+        console.print(f"[red]no password[/red]: set the environment variable {password_env}")
+        raise typer.Exit(2)
+    s, a, keyring, senders = _setup(db, profile)
+    try:
+        report = poll_imap(a, host, user, password, keyring=keyring, folder=folder, port=port, ssl=ssl,
+                           starttls=starttls, senders=senders, processed_folder=processed_folder,
+                           list_type=list_type, max_bytes=s.max_file_bytes)
+    except (imaplib.IMAP4.error, OSError) as e:
+        console.print(f"[red]IMAP failed[/red] {host}: {e}")
+        raise typer.Exit(2)
+    _finish(a, report, as_json)
+
+
+def main() -> None:  # pragma: no cover
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,180 @@
+"""The web portal and JSON API: ``create_app(archive_url=None, *, settings=None) -> FastAPI``.
+
+Server-rendered pages (Jinja2; HTMX only as an enhancement: every core flow works without
+JavaScript), the JSON API under ``/api/v1`` (OpenAPI at ``/api/v1/openapi.json``, a plain docs page
+at ``/api/v1/docs`` -- no CDN), and the static assets served from the package (htmx, Leaflet, the
+England & Wales outline).  ``courtarchive serve`` runs it on uvicorn.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, RedirectResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from . import auth
+from . import views as V
+from .deps import Json, WebSettings
+
+HERE = Path(__file__).resolve().parent
+ANALYSE_STATIC = HERE.parent / "analyse" / "static"
+
+
+def _status_of(exc: Exception) -> tuple[int, str]:
+    from ..governance.distribution import DistributionError
+
+    if isinstance(exc, auth.RateLimited):
+        return 429, str(exc)
+    if isinstance(exc, auth.AuthError):
+        return 401, str(exc)
+    if isinstance(exc, (auth.CsrfError, V.Forbidden, DistributionError)):
+        return 403, str(exc)
+    if isinstance(exc, V.NotFound):
+        return 404, str(exc).strip("'\"")
+    if isinstance(exc, V.Unavailable):
+        return 503, str(exc)
+    if isinstance(exc, ValueError):
+        return 422, str(exc)
+    return 500, "internal error"
+
+
+def create_app(archive_url: str | None = None, *, settings: WebSettings | None = None) -> FastAPI:
+    from ..config import settings as core_settings
+    from ..governance.pseudonym import Keyring, KeyringError
+    from ..store import Archive
+
+    ws = settings or WebSettings.from_env()
+    url = archive_url or ws.db_url or core_settings().db_url
+    archive = Archive.open(url)
+    archive.require_initialised()
+    try:
+        keyring = Keyring.from_settings(core_settings())
+    except (KeyringError, OSError, ValueError):
+        keyring = None          # analysts then see no tokens; exports refuse (no watermark key)
+    portal = V.Portal(archive, keyring=keyring, home=Path(ws.home), reports_dir=ws.reports_dir)
+    from ..analyse import report as _report  # noqa: F401  (igraph for network diagrams: import once, not on a request)
+
+    _warm_up()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app):
+        # sync routes run in anyio's thread pool (40 threads by default); the work is CPU-bound Python
+        # (GIL) over a small connection pool, so more threads only add switching: a few run at a time,
+        # the rest of the requests wait their turn (COURTARCHIVE_WEB_THREADS)
+        import anyio.to_thread
+
+        anyio.to_thread.current_default_thread_limiter().total_tokens = ws.threads
+        yield
+        archive.close()
+
+    app = FastAPI(lifespan=lifespan, title="courtarchive API", version="1", openapi_url="/api/v1/openapi.json", docs_url=None,
+                  redoc_url=None, default_response_class=Json,
+                  description="England & Wales court lists archive. Every record passes the governance "
+                              "disclosure gate for the caller's role.")
+    app.state.portal = portal
+    app.state.settings = ws
+
+    from . import api, pages
+
+    app.include_router(api.router)
+    app.include_router(pages.router)
+    app.mount("/static/analyse", StaticFiles(directory=ANALYSE_STATIC), name="analyse_static")
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+
+    def wants_json(request: Request) -> bool:
+        return request.url.path.startswith("/api/") or "application/json" in request.headers.get("accept", "")
+
+    def error(request: Request, status: int, message: str, details=None, headers=None):
+        if wants_json(request):
+            body = {"error": {"status": status, "message": message}}
+            if details is not None:
+                body["error"]["details"] = details
+            return Json(body, status_code=status, headers=headers)
+        if status == 401 or (status == 403 and not getattr(getattr(request.state, "principal", None), "signed_in", True)):
+            if request.method == "GET" and status == 401:
+                return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+        return pages.error_page(request, status, message, headers=headers)
+
+    async def handle(request: Request, exc: Exception):
+        status, msg = _status_of(exc)
+        headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, auth.RateLimited) else None
+        if status == 401 and wants_json(request):
+            headers = {"WWW-Authenticate": "Bearer"}
+        return error(request, status, msg, headers=headers)
+
+    from ..governance.distribution import DistributionError
+
+    # bad input anywhere below (search, alerts, holds, accounts raise ValueError subclasses) is a 422;
+    # anything else unexpected stays a 500 (and is logged), never dressed up as a client error
+    for exc_type in (auth.AuthError, auth.CsrfError, V.Forbidden, V.NotFound, V.Unavailable, DistributionError,
+                     ValueError):
+        app.add_exception_handler(exc_type, handle)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError):
+        details = [{"loc": [str(x) for x in e.get("loc", ())], "msg": e.get("msg")} for e in exc.errors()]
+        msg = "; ".join(f"{'.'.join(d['loc'][1:]) or d['loc'][0]}: {d['msg']}" for d in details) or "invalid input"
+        return error(request, 422, msg, details=details)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException):
+        msg = exc.detail if isinstance(exc.detail, str) else "error"
+        if exc.status_code == 404 and msg == "Not Found":
+            msg = f"no page {request.url.path}"
+        return error(request, exc.status_code, msg, headers=getattr(exc, "headers", None))
+
+    @app.get("/api/v1/docs", include_in_schema=False, response_class=HTMLResponse)
+    def api_docs(request: Request):
+        return pages.api_docs(request, app.openapi())
+
+    @app.get("/api/v1", include_in_schema=False)
+    def api_root():
+        return RedirectResponse("/api/v1/docs", status_code=307)
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next):
+        resp = await call_next(request)
+        resp.headers.setdefault("X-Content-Type-Options", "nosniff")
+        resp.headers.setdefault("Referrer-Policy", "same-origin")
+        resp.headers.setdefault("X-Frame-Options", "DENY")
+        resp.headers.setdefault("Content-Security-Policy",
+                                "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+                                "script-src 'self'; connect-src 'self'; frame-ancestors 'none'")
+        if not request.url.path.startswith("/static"):
+            resp.headers.setdefault("Cache-Control", "no-store")
+        return resp
+
+    return app
+
+
+def _warm_up() -> None:
+    """Draw a two-node network once at start: igraph imports its drawing stack (matplotlib) on the
+    first layout, which took seconds on the first network page request, under load stalling others."""
+    try:
+        V.network_svg([{"n": 1}, {"n": 2}], [(0, 1, "co-defendants")], 0)
+    except ImportError:         # no igraph: network pages say so themselves
+        pass
+
+
+def route_table(app: FastAPI) -> list[tuple[str, frozenset[str], object]]:
+    """Every HTTP route of the app as (path, methods, route) -- including those of included routers
+    (the role sweep test walks this)."""
+    from fastapi.routing import APIRoute
+
+    out: list = []
+
+    def walk(routes, prefix=""):
+        for r in routes:
+            inner = getattr(r, "original_router", None)
+            if inner is not None:
+                walk(inner.routes, prefix + (getattr(getattr(r, "include_context", None), "prefix", "") or ""))
+            elif isinstance(r, APIRoute):
+                out.append((prefix + r.path, frozenset(r.methods), r))
+
+    walk(app.routes)
+    return out

@@ -1,0 +1,490 @@
+"""Name and case search: the index (`search_name`), kept in step with ingest, linkage, expiry and
+erasure, and the fuzzy query engine.  The SQL is in `store.search`; this module normalises,
+builds keys and ranks.
+
+Index rows
+    One per party mention of a current publication that names a natural person (defendants,
+    applicants, respondents ...; never authorities, lawyers, masked or pseudonymised parties; and
+    complainants are never parties at all).  ``name_norm`` is the name folded as the pseudonym
+    module folds names (accents, case, apostrophes, punctuation, titles, particles joined) but
+    *without* the nickname mapping, in listed order (forenames, middle names, surname).
+    ``name_keys`` are the variant keys of every word, space-separated:
+
+    ``e<word>``      the word, its nickname-table canonical form (Bob -> robert), and every form
+                     of either with one letter deleted (symmetric-deletion keys: two words within
+                     one edit - insertion, deletion, substitution, adjacent swap - share a key)
+    ``a<letters>``   the word's letters sorted (4+ letters): any number of swapped letters
+                     (Smyth/Symht) share it
+    ``p<metaphone>`` the Metaphone code (jellyfish) of the word and of its canonical form
+                     (Thompson/Tomson, Stephen/Steven: two edits apart, one code)
+
+Queries
+    Pass 1: rows where two query words (the only word of a one-word query) appear as written or
+    in canonical form - exact names, nicknames and variants, any order, middle names missing or
+    extra, a letter left out.  Only when nothing scores well (best < RELAX_BELOW) do the wider
+    passes run.  Pass 2: one word within one edit (the deletion keys on both sides), with swapped
+    letters or sounding alike, the other as written; rows containing every query word of 3+
+    letters as a substring (trigram FTS5 / pg_trgm LIKE: partial names).  Pass 3: both words
+    within one edit, on PostgreSQL rows trigram-similar to the whole query
+    (``OPERATOR(public.%)``, too slow for pass 2: 1-2 s at 100k rows), then two edits in one word (keys of one word, and a trigram or the first two letters of
+    the others).  Why in passes: the deletion keys of common names have long posting lists
+    (every Smith is under "smth", "smih", ...) and OR-ing a dozen of them per word is what costs
+    (bench/RESULTS.md); most queries are answered by pass 1.  Ranking is in Python with
+    jellyfish (Jaro-Winkler, Damerau-Levenshtein, Metaphone) over a best word-to-word
+    assignment, so order does not matter (swapped forename/surname; "SURNAME, Forenames" is read
+    as lists write it), missing or extra middle names cost a little, nicknames almost nothing.
+    Hits are grouped: a linked person (``person_id``) appears once with their best mention; an
+    unlinked mention stands for itself.
+
+What comes out is ids, dates and scores - never a name: the web/API layer fetches the records
+and passes them through ``governance.disclose`` (which decides what each role may see).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+import time
+from collections import Counter
+from itertools import combinations
+from functools import lru_cache
+
+import jellyfish
+
+from ..governance.pseudonym import _APOSTROPHES, _NON_WORD, _PARTICLES, _TITLES, _fold, load_name_variants
+from ..store import search as ss
+
+log = logging.getLogger("courtarchive.serve")
+
+#: rows fetched for ranking at most (a bound on the work of one query; `total_exact` says when hit)
+CANDIDATE_CAP = 2000
+SINGLE_WORD_CAP = 1000
+RELAXED_CAP = 2000
+#: a hit needs at least this score
+MIN_SCORE = 0.75
+#: below this best score the relaxed (two-edit) pass runs as well
+RELAX_BELOW = 0.9
+MAX_LIMIT = 200
+
+
+class SearchError(ValueError):
+    """Bad search input (the message says what to change)."""
+
+
+# =========================================================================== normalisation and keys
+def words(name: str | None) -> list[str]:
+    """The folded words of a name in the order given (pseudonym.name_words without the variant
+    mapping: accents, case, apostrophes, punctuation, leading titles, particles joined)."""
+    out: list[str] = []
+    for part in _fold(name or "").split(","):
+        ws = _NON_WORD.sub(" ", _APOSTROPHES.sub("", part)).split()
+        while len(ws) > 1 and ws[0] in _TITLES:
+            del ws[0]
+        i = 0
+        while i < len(ws):
+            w = ws[i]
+            while ws[i] in _PARTICLES and i + 1 < len(ws):
+                i += 1
+                w += ws[i]
+            out.append(w)
+            i += 1
+    return out
+
+
+def canonical(word: str) -> str:
+    return load_name_variants().get(word, word)
+
+
+@lru_cache(maxsize=200_000)
+def _metaphone(word: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", jellyfish.metaphone(word).lower()) if word.isalpha() else ""
+
+
+@lru_cache(maxsize=200_000)
+def word_keys(word: str) -> frozenset[str]:
+    """The variant keys of one folded word (see the module docstring)."""
+    out: set[str] = set()
+    for x in {word, canonical(word)}:
+        out.add("e" + x)
+        if len(x) >= 3:
+            out.update("e" + x[:i] + x[i + 1:] for i in range(len(x)))
+        if len(x) >= 4:
+            out.add("a" + "".join(sorted(x)))
+        if len(x) >= 2:
+            m = _metaphone(x)
+            if m:
+                out.add("p" + m)
+    return frozenset(out)
+
+
+@lru_cache(maxsize=200_000)
+def exact_keys(word: str) -> frozenset[str]:
+    """The cheapest keys of a query word (pass 1): the word and its canonical form.  Against the
+    stored keys (which hold the deletions) they find the word as written, its nicknames and
+    variants, and a stored word the query left a letter out of."""
+    return frozenset({"e" + word, "e" + canonical(word)})
+
+
+def name_keys(ws: list[str]) -> str:
+    keys: set[str] = set()
+    for w in ws:
+        keys |= word_keys(w)
+    return " ".join(sorted(keys))
+
+
+def _split_name(forenames, middle, surname, as_listed) -> tuple[list[str], list[str], list[str]]:
+    """(all words in listed order, surname words, forename+middle words)."""
+    sur = words(surname)
+    fore = words(forenames) + words(middle)
+    if not sur and not fore:
+        allw = words(as_listed)
+        if "," in (as_listed or ""):                     # "SURNAME, Forenames"
+            head, _, tail = as_listed.partition(",")
+            sur, fore = words(head), words(tail)
+            return fore + sur, sur, fore
+        return allw, allw[-1:], allw[:-1]
+    return fore + sur, sur, fore
+
+
+@lru_cache(maxsize=4096)
+def _groups_of(codes: str | None) -> str | None:
+    if not codes:
+        return None
+    from ..data.reference import offence_by_code
+
+    gs = sorted({o["offence_group"] for c in codes.split(",") if (o := offence_by_code(c)) and o.get("offence_group")})
+    return " ".join(gs) or None
+
+
+def _index_row(r: tuple) -> tuple | None:
+    (party_id, person_id, case_id, hearing_id, court_id, sitting_date, role, fore, middle, sur, listed, dob,
+     town, codes) = r
+    allw, surw, forew = _split_name(fore, middle, sur, listed)
+    if not allw:
+        return None
+    by = None
+    if dob is not None:
+        by = dob.year if hasattr(dob, "year") else int(str(dob)[:4])
+    return (party_id, person_id, case_id, hearing_id, court_id, sitting_date, role, " ".join(allw),
+            " ".join(surw) or None, " ".join(forew) or None, name_keys(allw), by, town, _groups_of(codes))
+
+
+# =========================================================================== maintenance
+def _fill(archive, conn, **kw) -> int:
+    n = 0
+    for batch in ss.source_rows(archive, conn, **kw):
+        rows = [x for r in batch if (x := _index_row(r)) is not None]
+        n += ss.insert_rows(archive, conn, rows)
+    return n
+
+
+def refresh(archive, report=None) -> dict:
+    """Bring the index up to date (after an ingest, a link run, or on its own): remove rows of
+    superseded publications and of pseudonymised/masked parties, add parties not yet indexed,
+    set person ids from the latest linkage.  One transaction; bulk SQL throughout."""
+    t0 = time.perf_counter()
+    with ss.writer(archive) as conn, conn.begin():
+        ss.lock(archive, conn)
+        removed = ss.delete_stale(archive, conn)
+        added = _fill(archive, conn, missing_only=True)
+        persons = ss.sync_persons(archive, conn)
+    archive._forget_ids()
+    return {"added": added, **removed, "person_ids_updated": persons,
+            "seconds": round(time.perf_counter() - t0, 3)}
+
+
+def rebuild(archive) -> dict:
+    """Empty the index and build it again from the archive (one transaction)."""
+    t0 = time.perf_counter()
+    with ss.writer(archive) as conn, conn.begin():
+        ss.lock(archive, conn)
+        cleared = ss.clear(archive, conn)
+        added = _fill(archive, conn, missing_only=False)
+    archive._forget_ids()
+    return {"cleared": cleared, "added": added, "seconds": round(time.perf_counter() - t0, 3)}
+
+
+def status(archive) -> dict:
+    """Rows, linked persons, parties waiting to be indexed (``missing``)."""
+    return ss.status(archive)
+
+
+def governance_hook(ev) -> dict:
+    """Expiry and erasure reach the index: rows of the parties the run touched are removed and
+    re-derived from what the archive now holds (a pseudonymised party is not indexed again; a
+    party whose personal fields alone expired comes back without them); then the engine
+    indexes are purged of the deleted postings."""
+    if ev.dry_run or not ev.party_ids:
+        return {"removed": 0, "reindexed": 0}
+    archive = ev.archive
+    with ss.writer(archive) as conn, conn.begin():
+        ss.lock(archive, conn)
+        if archive.sqlite:
+            conn.exec_driver_sql("PRAGMA secure_delete=ON")
+        removed = ss.delete_parties(archive, conn, ev.party_ids)
+        added = _fill(archive, conn, party_ids=ev.party_ids, missing_only=True) if removed else 0
+    archive._forget_ids()
+    out = {"removed": removed, "reindexed": added}
+    if removed:
+        out.update(ss.purge_deleted(archive))
+    return out
+
+
+# =========================================================================== ranking
+@lru_cache(maxsize=500_000)
+def _word_sim(q: str, s: str) -> tuple[float, str]:
+    if q == s:
+        return 1.0, "exact"
+    qc, sc = canonical(q), canonical(s)
+    if qc == sc:
+        return 0.96, "variant"
+    if len(q) == 1 or len(s) == 1:
+        return (0.82, "initial") if q[0] == s[0] else (0.0, "")
+    if len(q) >= 3 and s.startswith(q):
+        return 0.86, "partial"
+    best, kind = jellyfish.jaro_winkler_similarity(q, s), "typo"
+    if qc != q or sc != s:
+        best = max(best, jellyfish.jaro_winkler_similarity(qc, sc))
+    if best < 0.9 and min(len(q), len(s)) >= 4:
+        d = jellyfish.damerau_levenshtein_distance(q, s)
+        if d <= 2:
+            best = max(best, 0.95 - 0.04 * d)
+    if best < 0.88 and _metaphone(q) and _metaphone(q) == _metaphone(s):
+        best, kind = 0.88, "phonetic"
+    if best < 0.88 and len(q) >= 3 and q in s:
+        best, kind = 0.8, "partial"
+    return min(best, 0.94), kind
+
+
+def score_name(query_words: list[str], stored_words: list[str]) -> tuple[float, str]:
+    """How well a query names a stored name: (score 0..1, what matched: exact | variant | typo |
+    phonetic | partial | initial, joined with + and +swapped / +middle_missing / +extra_word).
+    Word order is free; each query word pairs with its best stored word (greedy, best first)."""
+    if not query_words or not stored_words:
+        return 0.0, ""
+    pairs = sorted(((*_word_sim(q, s), i, j) for i, q in enumerate(query_words) for j, s in enumerate(stored_words)),
+                   reverse=True)
+    used_q: dict[int, tuple] = {}
+    used_s: set[int] = set()
+    for sim, kind, i, j in pairs:
+        if sim < 0.7:
+            break
+        if i in used_q or j in used_s:
+            continue
+        used_q[i] = (sim, kind, j)
+        used_s.add(j)
+    need = min(2, len(query_words))
+    if len(used_q) < need:
+        return 0.0, ""
+    total = sum(v[0] for v in used_q.values())
+    score = total / len(used_q)
+    extra_q = len(query_words) - len(used_q)
+    extra_s = len(stored_words) - len(used_s)
+    score -= 0.08 * extra_q + 0.025 * extra_s
+    kinds = {v[1] for v in used_q.values()} - {"exact"}
+    order = [used_q[i][2] for i in sorted(used_q)]
+    if order != sorted(order):
+        score -= 0.01
+        kinds.add("swapped")
+    if extra_s:
+        kinds.add("middle_missing" if len(query_words) >= 2 else "partial")
+    if extra_q:
+        kinds.add("extra_word")
+    main = sorted(k for k in kinds if k not in ("swapped", "middle_missing", "extra_word"))
+    tail = sorted(k for k in kinds if k in ("swapped", "middle_missing", "extra_word"))
+    return round(max(score, 0.0), 4), "+".join(main + tail) or "exact"
+
+
+# =========================================================================== queries
+def _check_paging(limit: int, offset: int) -> None:
+    if not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
+        raise SearchError(f"limit must be between 1 and {MAX_LIMIT}, not {limit!r}")
+    if not isinstance(offset, int) or offset < 0:
+        raise SearchError(f"offset must be 0 or more, not {offset!r}")
+
+
+def _day(v, what: str) -> dt.date | None:
+    if v is None or isinstance(v, dt.date):
+        return v
+    try:
+        return dt.date.fromisoformat(str(v))
+    except ValueError:
+        raise SearchError(f"{what} must be a date YYYY-MM-DD, not {v!r}") from None
+
+
+def _filters(court_id, date_from, date_to, offence_group, role) -> dict:
+    f = {"court_id": court_id, "date_from": _day(date_from, "date_from"), "date_to": _day(date_to, "date_to"),
+         "offence_group": offence_group or None, "role": (role or "").upper() or None}
+    if f["date_from"] and f["date_to"] and f["date_from"] > f["date_to"]:
+        raise SearchError("date_from is after date_to")
+    if f["offence_group"] and not re.fullmatch(r"[a-z_]+", f["offence_group"]):
+        raise SearchError(f"offence_group must be a group name such as 'theft' or 'public_order', not {offence_group!r}")
+    if court_id is not None:
+        try:
+            f["court_id"] = int(court_id)
+        except (TypeError, ValueError):
+            raise SearchError(f"court_id must be a number, not {court_id!r}") from None
+    return f
+
+
+@lru_cache(maxsize=200_000)
+def _score_cached(qw: tuple[str, ...], name_norm: str) -> tuple[float, str]:
+    return score_name(list(qw), name_norm.split())
+
+
+def _rank(rows: list[tuple], qw: list[str], scored: dict) -> None:
+    key = tuple(qw)
+    for r in rows:
+        if r[0] not in scored:          # namesakes share a name_norm: scored once (cached)
+            scored[r[0]] = (*_score_cached(key, r[8]), r)
+
+
+def search_names(archive, q: str, *, court_id: int | None = None, date_from: dt.date | None = None,
+                 date_to: dt.date | None = None, offence_group: str | None = None, role: str | None = None,
+                 limit: int = 20, offset: int = 0, exhaustive: bool = False) -> dict:
+    """Fuzzy person-name search.  Returns ``{"query": {...}, "total": groups, "total_exact": bool,
+    "hits": [{party_id, person_id, case_id, hearing_id, court_id, sitting_date, score,
+    matched_on, mentions}], "facets": {"court": {id: n}, "year": {yyyy: n}, "offence_group": {g: n}},
+    "took_ms": float, "passes": 1-3, "candidates": n}``.  Facets count matching mentions; ``total``
+    counts groups (a linked person once, an unlinked mention once).  No name is returned.
+    The wider (typo) passes run only when nothing close was found, unless ``exhaustive``: then
+    "John Smith" also brings "Jon Smyth" (slower: see bench/RESULTS.md)."""
+    t0 = time.perf_counter()
+    _check_paging(limit, offset)
+    if not isinstance(q, str):
+        raise SearchError("the query must be text")
+    head, comma, tail = q.partition(",")
+    qw = (words(tail) + words(head) if comma else words(q))[:6]      # "SURNAME, Forenames" as lists write it
+    if not qw or not any(len(w) >= 2 for w in qw):
+        raise SearchError("give a name to search for (at least two letters)")
+    f = _filters(court_id, date_from, date_to, offence_group, role)
+    full = [sorted(word_keys(w)) for w in qw]
+    exact = [sorted(exact_keys(w)) for w in qw]
+    combos = list(combinations(range(len(qw)), min(2, len(qw))))
+    subs = [w for w in qw if len(w) >= 3]
+    cap = CANDIDATE_CAP if len(qw) >= 2 else SINGLE_WORD_CAP
+    scored: dict[int, tuple] = {}
+
+    def best() -> float:
+        return max((v[0] for v in scored.values()), default=0.0)
+
+    def fetch(clauses, substrings=(), fuzzy=None) -> bool:
+        rows = ss.candidates(archive, clauses=clauses, substrings=list(substrings), fuzzy_text=fuzzy, filters=f,
+                             cap=cap)
+        _rank(rows, qw, scored)
+        return len(rows) >= cap
+
+    # pass 1: two query words (one for a one-word query) as written or as their canonical form
+    capped = fetch([[exact[i] for i in c] for c in combos])
+    passes = 1
+    if exhaustive or best() < RELAX_BELOW:
+        # pass 2: one word within one edit (deletion keys), swapped letters or sounding alike, the
+        # other as written; substrings (partial names: trigram index)
+        passes = 2
+        clauses = [[full[j] if j == i else exact[j] for j in c] for c in combos for i in c]
+        capped = fetch(clauses, subs) or capped
+        if exhaustive or best() < RELAX_BELOW:
+            # pass 3: both words within one edit; then two edits in one word (keys of one word,
+            # a trigram or the first two letters of the others)
+            passes = 3
+            if len(qw) >= 2 or not archive.sqlite:
+                # (PostgreSQL: pg_trgm similarity here, not in pass 2 - it costs 1-2 s at 100k)
+                capped = fetch([[full[i] for i in c] for c in combos] if len(qw) >= 2 else [],
+                               fuzzy=None if archive.sqlite else " ".join(qw)) or capped
+            if len(qw) >= 2:
+                for i in range(len(qw)):
+                    others = [x for j, x in enumerate(qw) if j != i and len(x) >= 3]
+                    grams = sorted({x[k:k + 3] for x in others for k in range(len(x) - 2)})
+                    heads = sorted({x[:2] for x in others})
+                    _rank(ss.relaxed_candidates(archive, keys=full[i], grams=grams, heads=heads, filters=f,
+                                                cap=RELAXED_CAP), qw, scored)
+    groups: dict[tuple, dict] = {}
+    facets = {"court": Counter(), "year": Counter(), "offence_group": Counter()}
+    for sc, how, r in scored.values():
+        if sc < MIN_SCORE:
+            continue
+        (rid, party_id, person_id, case_id, hearing_id, court_id_, day, role_, _n, _s, groups_) = r
+        day = ss._date(archive, day)
+        facets["court"][court_id_] += 1
+        if day:
+            facets["year"][day.year] += 1
+        for g in (groups_ or "").split():
+            facets["offence_group"][g] += 1
+        gk = ("person", person_id) if person_id is not None else ("party", party_id)
+        hit = {"party_id": party_id, "person_id": person_id, "case_id": case_id, "hearing_id": hearing_id,
+               "court_id": court_id_, "sitting_date": day, "score": sc, "matched_on": how}
+        cur = groups.get(gk)
+        if cur is None:
+            groups[gk] = hit | {"mentions": 1}
+        else:
+            n = cur["mentions"] + 1
+            if (sc, day or dt.date.min) > (cur["score"], cur["sitting_date"] or dt.date.min):
+                groups[gk] = hit | {"mentions": n}
+            else:
+                cur["mentions"] = n
+    hits = sorted(groups.values(), key=lambda h: (-h["score"], -(h["sitting_date"] or dt.date.min).toordinal(),
+                                                  h["party_id"]))
+    return {
+        "query": {"q": q, "words": len(qw), "court_id": f["court_id"], "date_from": f["date_from"],
+                  "date_to": f["date_to"], "offence_group": f["offence_group"], "role": f["role"],
+                  "limit": limit, "offset": offset},
+        "total": len(hits), "total_exact": not capped,
+        "hits": hits[offset:offset + limit],
+        "facets": {k: dict(v.most_common()) for k, v in facets.items()},
+        "candidates": len(scored), "passes": passes,
+        "took_ms": round((time.perf_counter() - t0) * 1000, 3),
+    }
+
+
+def _offence_codes(text: str) -> tuple[list[str], list[str]]:
+    """Reference offence codes whose title holds every word of `text` (and a code typed as such)."""
+    from ..data.reference import offence_by_code, offences
+
+    ws = [w for w in re.findall(r"[a-z0-9]+", text.casefold()) if len(w) >= 2]
+    if not ws:
+        return [], []
+    codes = []
+    for o in offences():
+        title = set(re.findall(r"[a-z0-9]+", o["title"].casefold()))
+        if all(any(t.startswith(w) for t in title) for w in ws):
+            codes.append(o["code"])
+    one = text.strip().upper()
+    if offence_by_code(one) and one not in codes:
+        codes.append(one)
+    return sorted(codes), ws
+
+
+def search_cases(archive, q: str, *, court_id: int | None = None, date_from: dt.date | None = None,
+                 date_to: dt.date | None = None, limit: int = 20, offset: int = 0) -> dict:
+    """Cases by URN or case number (prefix; spaces and case ignored), else by offence title words
+    (every word a prefix of a word of the title: "sexual ass" finds sexual assault).  Hits:
+    ``{case_id, urn, case_number, court_id, sitting_date (latest), hearings, score, matched_on}``
+    (public facts only; never the case key, which can hold a defendant's name)."""
+    t0 = time.perf_counter()
+    _check_paging(limit, offset)
+    if not isinstance(q, str) or not q.strip():
+        raise SearchError("give a URN, a case number or offence words to search for")
+    f = _filters(court_id, date_from, date_to, None, None)
+    ref = re.sub(r"\s+", "", q).upper()
+    hits, total, how = [], 0, None
+    if re.fullmatch(r"[A-Z0-9/\-]{3,}", ref) and re.search(r"\d", ref):
+        rows = ss.cases_by_ref(archive, ref, filters=f, cap=offset + limit + 1000)
+        for cid, urn, cn, last, n, court in rows:
+            exact = ref in (urn, (cn or "").upper())
+            hits.append({"case_id": cid, "urn": urn, "case_number": cn, "court_id": court, "sitting_date": last,
+                         "hearings": n, "score": 1.0 if exact else round(0.9 * len(ref) / max(len(urn or cn or ref), 1), 4),
+                         "matched_on": "urn" if urn and urn.startswith(ref) else "case_number"})
+        hits.sort(key=lambda h: (-h["score"], -(h["sitting_date"] or dt.date.min).toordinal(), h["case_id"]))
+        total, how = len(hits), "reference"
+        hits = hits[offset:offset + limit]
+    if not hits and not total:
+        codes, _ws = _offence_codes(q)
+        rows, total = ss.cases_by_codes(archive, codes, filters=f, cap=offset + limit)
+        hits = [{"case_id": cid, "urn": urn, "case_number": cn, "court_id": court, "sitting_date": last,
+                 "hearings": n, "score": 1.0, "matched_on": "offence"} for cid, urn, cn, last, n, court in rows]
+        hits = hits[offset:offset + limit]
+        how = "offence"
+    return {"query": {"q": q, "court_id": f["court_id"], "date_from": f["date_from"], "date_to": f["date_to"],
+                      "limit": limit, "offset": offset, "by": how},
+            "total": total, "hits": hits, "took_ms": round((time.perf_counter() - t0) * 1000, 3)}

@@ -1,0 +1,544 @@
+"""The data layer the pages and the JSON API share.
+
+Every function reads the store (``store.serve`` and the governance/linkage read functions) and
+returns what ``governance.disclose`` released for the viewer: records, the gate's flags
+(restrictions with their statutory basis, contempt risk, verification state) and what was
+withheld.  Nothing here decides who sees which field: the role x field policy, the restriction
+rules, publication sensitivity, spent convictions and the audit event are the gate's.  The few
+permission questions the web layer must ask before it even searches (may this role search by
+name? may it receive an export?) are asked of governance too (`policy.action_for`,
+`distribution.check_receiver`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import datetime as dt
+import html
+import importlib
+import io
+import re
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from ..governance import policy as pol
+from ..governance.gate import Disclosure, disclose
+from ..governance.policy import Viewer
+from ..store import serve as ss
+
+#: the purpose each role's accesses are made for (governance.policy Role.personal_purposes:
+#: verified media -> journalism; admin -> administration; analysts and the public get no
+#: personal-level data whatever the purpose)
+PURPOSE = {"public": "public_interest", "verified_media": "journalism", "analyst": "analysis",
+           "admin": "administration"}
+
+
+class NotFound(LookupError):
+    pass
+
+
+class Forbidden(PermissionError):
+    pass
+
+
+class Unavailable(RuntimeError):
+    """A part the portal needs is not installed or not configured (e.g. alerts, pseudonym key)."""
+
+
+@dataclass
+class Portal:
+    """What the views need: the archive, the pseudonym keyring (analysts' tokens, watermarks), the
+    licence profile, the working folder (exports cache) and where analysis reports are."""
+
+    archive: Any
+    keyring: Any = None
+    profile: Any = None
+    home: Path = Path("courtarchive-data")
+    reports_dir: Path | None = None
+    #: SQLite: one at a time for the portal's multi-statement writes (accounts, subscriptions, exports,
+    #: admin actions); not taken around disclosure (see `_gate`)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def writing(self):
+        """Serialise the portal's own write actions in this process (SQLite; PostgreSQL: a no-op).
+        Audit appends no longer need it (writer transactions queue at the database)."""
+        return self.lock if self.archive.sqlite else contextlib.nullcontext()
+
+    def __post_init__(self):
+        if self.profile is None:
+            from ..governance.profile import load
+
+            self.profile = load(home=self.home)
+
+
+def purpose_for(viewer: Viewer) -> str:
+    return PURPOSE.get(viewer.role, "public_interest")
+
+
+def _gate(p: Portal, records: list[dict], viewer: Viewer, *, output: str, **ctx) -> Disclosure:
+    # not under `Portal.writing`: the gate only reads, and its one write (the audit event) is a
+    # writer transaction of its own (SQLite: BEGIN IMMEDIATE), so concurrent requests queue at the
+    # database for that append only instead of running the whole disclosure one at a time
+    context = {"archive": p.archive, "keyring": p.keyring, "profile": p.profile, "output": output, **ctx}
+    return disclose(records, viewer, purpose=purpose_for(viewer), context=context)
+
+
+def _result(d: Disclosure, **extra) -> dict:
+    return {"records": d.records, "flags": d.flags, "withheld": d.withheld, "role": d.role, **extra}
+
+
+# --------------------------------------------------------------------------- permissions (asked of governance)
+def may_search_names(viewer: Viewer) -> bool:
+    """Searching by a person's name is itself use of identity: allowed only to roles the policy
+    shows identity to, for their purpose (public: identity is dropped; analysts: pseudonyms only)."""
+    role = viewer.effective_role()
+    return pol.action_for(role, "identity", purpose_for(viewer)) == "show"
+
+
+def may_receive(viewer: Viewer) -> bool:
+    from ..governance.distribution import DistributionError, check_receiver
+
+    try:
+        check_receiver(viewer)
+        return True
+    except DistributionError:
+        return False
+
+
+def display_name(party: dict) -> str:
+    """A disclosed party's name as shown (from the fields the gate released)."""
+    if not party:
+        return ""
+    name = " ".join(x for x in (party.get("forenames"), party.get("middle_names"), party.get("surname")) if x)
+    return name or party.get("organisation_name") or party.get("name_as_listed") or ""
+
+
+def restrictions(flags: list[dict]) -> list[dict]:
+    return [f for f in flags if f.get("flag") == "restriction"]
+
+
+# --------------------------------------------------------------------------- search
+def _search_module():
+    try:
+        return importlib.import_module("courtarchive.serve.search")
+    except ModuleNotFoundError as e:
+        if e.name == "courtarchive.serve.search":
+            raise Unavailable("the search index is not installed (courtarchive.serve.search)") from e
+        raise
+
+
+_URN = re.compile(r"^\s*\d{2}[A-Z]{2}\d{5,9}\s*$", re.I)
+
+
+def search(p: Portal, viewer: Viewer, q: str, *, mode: str = "auto", court_id: int | None = None,
+           date_from: dt.date | None = None, date_to: dt.date | None = None, offence_group: str | None = None,
+           role: str | None = None, limit: int = 20, offset: int = 0, output: str = "search") -> dict:
+    """Search names (fuzzy; roles that may see identity) or cases (URN, case number, offence words).
+    ``mode``: name | case | auto (a URN-looking query or a viewer who may not search names: cases)."""
+    q = (q or "").strip()
+    limit = max(1, min(int(limit), 100))
+    offset = max(0, int(offset))
+    if mode not in ("auto", "name", "case"):
+        raise ValueError("mode must be name, case or auto")
+    if mode == "auto":
+        mode = "case" if (_URN.match(q) or not may_search_names(viewer)) else "name"
+    if mode == "name" and not may_search_names(viewer):
+        raise Forbidden(f"searching by name needs a verified media account (role {viewer.effective_role()} "
+                        "does not see identities): search by URN, court, offence or date instead")
+    facets = dict(court_id=court_id, date_from=date_from, date_to=date_to, offence_group=offence_group)
+    sm = _search_module()
+    if mode == "name":
+        if not q:
+            raise ValueError("enter a name to search for")
+        res = sm.search_names(p.archive, q, role=role, limit=limit, offset=offset, **facets)
+        hits = res.get("hits", [])
+        trees = ss.cases_for_parties(p.archive, [h["party_id"] for h in hits])
+        d = _gate(p, trees, viewer, output=output)
+        by_party: dict[int, dict] = {}
+        for c in d.records:
+            for h in c.get("hearings", []):
+                for pa in h.get("parties", []):
+                    by_party[pa["id"]] = {"case": c, "hearing": h, "party": pa}
+        out = []
+        for h in hits:
+            got = by_party.get(h["party_id"])
+            if got is not None:
+                out.append({"score": h.get("score"), "matched_on": h.get("matched_on"), "person_id": h.get("person_id"),
+                            **got})
+        return _result(d, mode="name", q=q, hits=out, total=res.get("total", len(out)), facets=res.get("facets", {}),
+                       limit=limit, offset=offset)
+    if not q:
+        raise ValueError("give a URN, a case number or offence words to search for")
+    res = sm.search_cases(p.archive, q, court_id=court_id, date_from=date_from, date_to=date_to, limit=limit,
+                          offset=offset)
+    ids = [h["case_id"] for h in res.get("hits", [])]
+    exact = ss.find_case(p.archive, q) if q and offset == 0 else None
+    if exact is not None and exact not in ids:
+        ids.insert(0, exact)
+    d = _gate(p, ss.cases_brief(p.archive, ids), viewer, output=output)
+    by_case = {c["id"]: c for c in d.records}
+    scores = {h["case_id"]: h for h in res.get("hits", [])}
+    out = [{"score": scores.get(i, {}).get("score"), "matched_on": scores.get(i, {}).get("matched_on", "urn"),
+            "case": by_case[i], "hearing": (by_case[i].get("hearings") or [None])[0], "party": None}
+           for i in ids if i in by_case]
+    total = max(res.get("total", 0), len(out))
+    return _result(d, mode="case", q=q, hits=out, total=total, facets=res.get("facets", {}), limit=limit,
+                   offset=offset)
+
+
+# --------------------------------------------------------------------------- cases, lists, courts
+def case(p: Portal, viewer: Viewer, ref: str, *, output: str = "web") -> dict:
+    cid = ss.find_case(p.archive, ref)
+    if cid is None:
+        raise NotFound(f"no case {ref!r} in the archive")
+    tree = ss.case_tree(p.archive, cid)
+    d = _gate(p, [tree], viewer, output=output, subject_case_id=cid)
+    return _result(d, case=d.records[0] if d.records else None, case_id=cid)
+
+
+def courts(p: Portal, viewer: Viewer, *, listed_only: bool = True, output: str = "web") -> dict:
+    d = _gate(p, ss.courts(p.archive, listed_only=listed_only), viewer, output=output)
+    return _result(d, courts=d.records)
+
+
+def court(p: Portal, viewer: Viewer, ref: str | int, *, output: str = "web") -> dict:
+    c = ss.court(p.archive, ref)
+    if c is None:
+        raise NotFound(f"no court {ref!r}")
+    d = _gate(p, [c], viewer, output=output)
+    return _result(d, court=d.records[0] if d.records else None, dates=ss.court_dates(p.archive, c["id"]))
+
+
+def day_list(p: Portal, viewer: Viewer, court_ref: str | int, day: dt.date, *, output: str = "web") -> dict:
+    c = ss.court(p.archive, court_ref)
+    if c is None:
+        raise NotFound(f"no court {court_ref!r}")
+    pubs = ss.day_lists(p.archive, c["id"], day)
+    d = _gate(p, [c] + pubs, viewer, output=output)
+    crt = next((r for r in d.records if r["_entity"] == "court"), None)
+    return _result(d, court=crt, date=day, publications=[r for r in d.records if r["_entity"] == "publication"],
+                   listed=len(pubs))
+
+
+def map_data(p: Portal, viewer: Viewer, *, output: str = "web") -> dict:
+    d = _gate(p, ss.courts(p.archive, listed_only=True), viewer, output=output)
+    pts = [{"id": c["id"], "name": c.get("name"), "lat": c.get("lat"), "lon": c.get("lon"), "count": c.get("count"),
+            "town": c.get("town")} for c in d.records if c.get("lat") is not None and c.get("lon") is not None]
+    return _result(d, points=pts)
+
+
+# --------------------------------------------------------------------------- persons and networks
+def person(p: Portal, viewer: Viewer, person_id: int, *, output: str = "person_page") -> dict:
+    row = ss.live_person(p.archive, int(person_id))
+    if row is None or row.get("kind") != "defendant":
+        raise NotFound(f"no person {person_id}")
+    pid = row["id"]
+    trees = ss.person_cases(p.archive, pid)
+    nets = ss.networks_of(p.archive, [pid]).get(pid, [])
+    co = ss.codefendants(p.archive, pid)
+    linked_ids = set(co)
+    if nets:
+        comp = ss.network(p.archive, nets[0])
+        linked_ids |= set(comp["members"]) if comp else set()
+    linked_ids.discard(pid)
+    linked_ids = set(sorted(linked_ids)[:200])
+    reps = ss.representative_parties(p.archive, sorted(linked_ids))
+    d = _gate(p, trees + [reps[x] for x in sorted(reps)], viewer, output=output)
+    cases = [r for r in d.records if r["_entity"] == "case"]
+    linked = [r for r in d.records if r["_entity"] == "party"]
+    variants: dict[str, int] = {}
+    for c in cases:
+        for h in c.get("hearings", []):
+            for pa in h.get("parties", []):
+                n = pa.get("name_as_listed") or display_name(pa)
+                if n:
+                    variants[n] = variants.get(n, 0) + 1
+    linked_out = [{"person_id": r.get("person_id"), "name": display_name(r), "party": r,
+                   "shared_cases": co.get(r.get("person_id"), [])} for r in linked]
+    return _result(d, person={"id": pid, "mentions": row.get("mentions"), "networks": nets}, cases=cases,
+                   variants=sorted(variants.items(), key=lambda kv: (-kv[1], kv[0])), linked=linked_out)
+
+
+def networks(p: Portal, viewer: Viewer, *, limit: int = 50, offset: int = 0) -> dict:
+    rows, total = ss.networks(p.archive, limit=limit, offset=offset)
+    # ids, kinds and sizes only: complainant counts are not shown (small cells; the gate's
+    # aggregate rules would apply), defendants appear on each network's own page
+    rows = [{k: r[k] for k in ("id", "kind", "size", "cases")} for r in rows]
+    # network rows hold only counts and ids (no personal data); still recorded as a view
+    d = _gate(p, [], viewer, output="web")
+    return _result(d, networks=rows, total=total, limit=limit, offset=offset)
+
+
+def network(p: Portal, viewer: Viewer, network_id: int, *, output: str = "web") -> dict:
+    net = ss.network(p.archive, int(network_id))
+    if net is None or net.get("retired_run_id") is not None:
+        raise NotFound(f"no network {network_id}")
+    reps = ss.representative_parties(p.archive, net["members"])
+    d = _gate(p, [reps[m] for m in net["members"] if m in reps], viewer, output=output)
+    shown = {r.get("person_id"): r for r in d.records}
+    nodes = []
+    for i, m in enumerate(net["members"]):
+        r = shown.get(m)
+        nodes.append({"n": i + 1, "person_id": m, "name": display_name(r) if r else None, "withheld": r is None})
+    index = {m: i for i, m in enumerate(net["members"])}
+    edges = [(index[a], index[b], k) for a, b, k in net["edges"] if a in index and b in index]
+    return _result(d, network={k: net[k] for k in ("id", "kind", "size", "cases", "parent_id")},
+                   nodes=nodes, edges=[{"a": nodes[a]["person_id"], "b": nodes[b]["person_id"], "kind": k}
+                                       for a, b, k in edges],
+                   communities=net["communities"], svg=network_svg(nodes, edges, net["id"]))
+
+
+def network_svg(nodes: list[dict], edges: list[tuple[int, int, str]], net_id: int) -> str:
+    """The analysis report's network diagram (igraph layout, inline SVG); nodes carry numbers, the
+    page's table gives the (disclosed) names."""
+    from ..analyse.report import _network_svg
+
+    if not nodes:
+        return ""
+    size = 260 if len(nodes) <= 12 else 420
+    svg = _network_svg({"network": f"network {net_id}", "nodes": [str(n["n"]) for n in nodes], "edges": edges},
+                       size=size)
+    return svg
+
+
+# --------------------------------------------------------------------------- reports
+def reports(p: Portal, viewer: Viewer) -> list[dict]:
+    """Analysis reports (``courtarchive analyse`` output folders holding report.html), newest first.
+    Reports are sent only to accounts that may receive data (distribution policy)."""
+    if not may_receive(viewer):
+        raise Forbidden("analysis reports are for signed-in verified accounts (distribution policy)")
+    base = p.reports_dir
+    if base is None or not Path(base).exists():
+        return []
+    base = Path(base)
+    found = [f for f in [base / "report.html", *base.glob("*/report.html")] if f.is_file()]
+    found.sort(key=lambda f: f.stat().st_mtime, reverse=True)
+    return [{"name": "." if f.parent == base else f.parent.name, "path": f,
+             "modified": dt.datetime.fromtimestamp(f.stat().st_mtime).replace(microsecond=0)} for f in found]
+
+
+def report_file(p: Portal, viewer: Viewer, name: str | None = None) -> Path:
+    rs = reports(p, viewer)
+    if not rs:
+        raise NotFound("no analysis report yet: run `courtarchive analyse --out DIR` into the reports folder")
+    if name is None:
+        hit = rs[0]
+    else:
+        hit = next((r for r in rs if r["name"] == name), None)
+        if hit is None:
+            raise NotFound(f"no report {name!r}")
+    from ..governance import audit
+
+    with p.writing():
+        audit.record(p.archive, actor=viewer.username, role=viewer.effective_role(), action="report",
+                     purpose=purpose_for(viewer), details={"report": hit["name"]})
+    return hit["path"]
+
+
+# --------------------------------------------------------------------------- exports
+EXPORT_WHAT = ("search", "case", "day")
+
+
+def _flatten(records: list[dict]) -> list[dict]:
+    """Nested disclosed records -> one row per leaf (columns ``entity.field``)."""
+    rows: list[dict] = []
+
+    def walk(r: dict, ctx: dict) -> None:
+        e = r.get("_entity", "record")
+        mine = dict(ctx)
+        kids = []
+        for k, v in r.items():
+            if k in ("_entity", "_watermark"):
+                continue
+            if isinstance(v, list) and v and isinstance(v[0], dict):
+                kids.append(v)
+                continue
+            if k in ("_redacted", "_restrictions"):
+                v = ";".join(v or [])
+                k = k[1:]
+            if isinstance(v, (dict, list)):
+                v = orjson.dumps(v, default=str).decode()
+            mine[f"{e}.{k}"] = v
+        if not kids:
+            rows.append(mine)
+            return
+        for group in kids:
+            for c in group:
+                walk(c, mine)
+
+    for r in records:
+        walk(r, {})
+    return rows
+
+
+def export_records(p: Portal, viewer: Viewer, what: str, *, q: str | None = None, ref: str | None = None,
+                   court_ref: str | None = None, day: dt.date | None = None, mode: str = "auto",
+                   limit: int = 100) -> list[dict]:
+    """The raw (undisclosed) records of an export; `export` sends them through the gate."""
+    if what == "case":
+        cid = ss.find_case(p.archive, ref or "")
+        if cid is None:
+            raise NotFound(f"no case {ref!r}")
+        return [ss.case_tree(p.archive, cid)]
+    if what == "day":
+        c = ss.court(p.archive, court_ref or "")
+        if c is None or day is None:
+            raise NotFound(f"no court {court_ref!r}" if c is None else "a day export needs a date")
+        return ss.day_lists(p.archive, c["id"], day)
+    if what == "search":
+        if mode == "auto":
+            mode = "case" if (_URN.match(q or "") or not may_search_names(viewer)) else "name"
+        if mode == "name" and not may_search_names(viewer):
+            raise Forbidden("searching by name needs a verified media account")
+        sm = _search_module()
+        if mode == "name":
+            res = sm.search_names(p.archive, q or "", limit=limit, offset=0)
+            return ss.cases_for_parties(p.archive, [h["party_id"] for h in res.get("hits", [])])
+        res = sm.search_cases(p.archive, q or "", limit=limit, offset=0)
+        return ss.cases_brief(p.archive, [h["case_id"] for h in res.get("hits", [])])
+    raise ValueError(f"cannot export {what!r}: one of {', '.join(EXPORT_WHAT)}")
+
+
+def export(p: Portal, viewer: Viewer, what: str, fmt: str, **params) -> dict:
+    """A CSV or Parquet export: role-checked, disclosed, watermarked, audited and registered for
+    purge by ``governance.distribution.export``; the file served is made from what it wrote."""
+    from ..governance.distribution import DistributionError, check_receiver
+    from ..governance.distribution import export as gexport
+
+    if fmt not in ("csv", "parquet"):
+        raise ValueError("format must be csv or parquet")
+    try:
+        check_receiver(viewer)
+    except DistributionError as e:
+        raise Forbidden(str(e)) from e
+    if p.keyring is None:
+        raise Unavailable("exports are watermarked with the pseudonym key: none is configured")
+    records = export_records(p, viewer, what, **params)
+    with p.writing():
+        res = gexport(p.archive, records, viewer, purpose=purpose_for(viewer), keyring=p.keyring,
+                      profile=p.profile, home=p.home, what=what, kind="export")
+    lines = Path(res["path"]).read_bytes().splitlines()
+    disclosed = [orjson.loads(x) for x in lines[1:]]
+    rows = _flatten(disclosed)
+    wm = res["watermark"]
+    for r in rows:
+        r["watermark"] = wm
+    name = f"courtarchive-{what}-{res['id']}.{fmt}"
+    if fmt == "csv":
+        cols = list(dict.fromkeys(k for r in rows for k in r)) or ["watermark"]
+        buf = io.StringIO()
+        buf.write(f"# {wm}\n")
+        w = csv.DictWriter(buf, fieldnames=cols, extrasaction="ignore")
+        w.writeheader()
+        w.writerows(rows)
+        body = buf.getvalue().encode("utf-8")
+        media = "text/csv; charset=utf-8"
+    else:
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        cols = list(dict.fromkeys(k for r in rows for k in r)) or ["watermark"]
+        table = pa.table({c: pa.array([None if r.get(c) is None else str(r.get(c)) for r in rows], pa.string())
+                          for c in cols})
+        table = table.replace_schema_metadata({"courtarchive.watermark": wm, "courtarchive.flags":
+                                               orjson.dumps(res["flags"], default=str).decode()})
+        buf = io.BytesIO()
+        pq.write_table(table, buf)
+        body = buf.getvalue()
+        media = "application/vnd.apache.parquet"
+    return {"body": body, "media_type": media, "filename": name, "export_id": res["id"], "rows": len(rows),
+            "watermark": wm, "flags": res["flags"]}
+
+
+# --------------------------------------------------------------------------- alerts (helper "alerts")
+def _alerts():
+    try:
+        return importlib.import_module("courtarchive.serve.alerts")
+    except ModuleNotFoundError as e:
+        if e.name == "courtarchive.serve.alerts":
+            raise Unavailable("alerts are not installed (courtarchive.serve.alerts)") from e
+        raise
+
+
+def subscriptions(p: Portal, viewer: Viewer) -> list[dict]:
+    """The viewer's own active subscriptions (their own input: no data subject's record)."""
+    return [s for s in _alerts().list_subscriptions(p.archive, viewer.username) if s.get("active", True)]
+
+
+def subscribe(p: Portal, viewer: Viewer, *, kind: str, query: str, params: dict | None = None,
+              label: str | None = None) -> dict:
+    from ..governance.distribution import DistributionError, check_receiver
+
+    if viewer.username == "anonymous":
+        raise Forbidden("sign in to subscribe to alerts")
+    if kind in ("name", "search") and not may_search_names(viewer):
+        raise Forbidden(f"following a {'name' if kind == 'name' else 'saved search'} needs a verified media account "
+                        f"(role {viewer.effective_role()} does not see identities)")
+    try:
+        check_receiver(viewer)
+        with p.writing():
+            return _alerts().subscribe(p.archive, username=viewer.username, kind=kind, query=query, params=params,
+                                       label=label)
+    except DistributionError as e:
+        raise Forbidden(str(e)) from e
+
+
+def cancel(p: Portal, viewer: Viewer, subscription_id: int) -> bool:
+    with p.writing():
+        return bool(_alerts().cancel(p.archive, username=viewer.username, subscription_id=int(subscription_id)))
+
+
+def unsubscribe(p: Portal, token: str) -> bool:
+    with p.writing():
+        return bool(_alerts().unsubscribe(p.archive, token))
+
+
+# --------------------------------------------------------------------------- admin (accounts, holds, audit)
+_ACCOUNT_COLS = ("id", "username", "email", "role", "organisation", "press_card", "press_card_issuer",
+                 "verified_by", "verified_at", "verification_expires", "active", "created_at")
+
+
+def require_admin(viewer: Viewer) -> None:
+    if viewer.effective_role() != "admin":
+        raise Forbidden("administration is for admin accounts")
+
+
+def admin_overview(p: Portal, viewer: Viewer, *, audit_n: int = 50) -> dict:
+    """Accounts (no secrets), legal holds and the audit tail -- administration data, not data
+    subjects' records; the page view itself is audited."""
+    from ..governance import accounts as gacc
+    from ..governance import audit, holds
+    from ..store import governance as sg
+
+    require_admin(viewer)
+    now = dt.datetime.now()
+    accs = []
+    for a in gacc.listing(p.archive):
+        row = {k: a.get(k) for k in _ACCOUNT_COLS}
+        row["has_password"] = bool(a.get("password_hash"))
+        row["effective_role"] = Viewer.from_account(a).effective_role(now)
+        accs.append(row)
+    with p.writing():
+        audit.record(p.archive, actor=viewer.username, role="admin", action="admin_view", purpose="administration")
+    return {"accounts": accs, "holds": holds.listing(p.archive), "audit": sg.audit_events(p.archive, limit=audit_n),
+            "roles": list(pol.ROLES)}
+
+
+def audit_verify(p: Portal, viewer: Viewer) -> dict:
+    from ..governance import audit
+
+    require_admin(viewer)
+    with p.writing():
+        res = audit.verify(p.archive).as_dict()
+        audit.record(p.archive, actor=viewer.username, role="admin", action="audit_verify", purpose="audit",
+                     details={"ok": res["ok"], "events": res["events"]})
+    return res
+
+
+def esc(s: Any) -> str:
+    return html.escape("" if s is None else str(s))

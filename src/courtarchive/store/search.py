@@ -1,0 +1,423 @@
+"""Search index SQL: the `search_name` rows and the engine indexes migration 0006 puts on them.
+
+All SQL of name and case search lives here (serve.search holds the Python side: normalisation,
+keys, ranking).  Two backends, one set of functions:
+
+SQLite      candidates come from two FTS5 tables (external content = search_name) that the
+            writers below keep in step in the same transaction (set-based statements; see
+            migration 0006 for why not triggers): ``fts_search_keys`` (exact variant keys, ``detail=none``) and ``fts_search_name``
+            (trigram substrings).  One statement per search: ``id IN (keys MATCH ... UNION
+            trigram MATCH ...)`` plus the facet filters.
+PostgreSQL  the same keys through a GIN index on ``string_to_array(name_keys, ' ')`` (``&&``),
+            substrings through the pg_trgm GIN index (``LIKE``), typos also through
+            ``OPERATOR(public.%)`` (trigram similarity).  Functions are schema-qualified: the
+            extension lives in ``public`` whatever the search_path.
+
+Writers use bulk paths only: INSERT ... SELECT / UPDATE ... FROM / DELETE ... IN (SELECT ...),
+and the store's executemany / COPY for the rows whose keys are computed in Python.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Iterable, Iterator, Sequence
+
+import sqlalchemy as sa
+
+from ..model.declaration import ENTITIES
+from .archive import Archive
+from .tables import TABLES
+
+T = TABLES
+SN = ENTITIES["search_name"]
+
+#: parties never indexed: authorities, lawyers, and (defensively: the intake gate never stores
+#: them as parties) complainants and victims
+EXCLUDED_ROLES = ("PROSECUTING_AUTHORITY", "COMPLAINANT", "COMPLAINANTS", "VICTIM", "APPLICANT_REPRESENTATIVE",
+                  "APPLICANT_PETITIONER_REPRESENTATIVE", "RESPONDENT_REPRESENTATIVE", "CLAIMANT_REPRESENTATIVE",
+                  "CLAIMANT_PETITIONER_REPRESENTATIVE", "DEFENDANT_REPRESENTATIVE", "PROSECUTOR")
+
+#: columns written for each index row, in this order (serve.search builds the tuples)
+INSERT_COLUMNS = ["id", "party_id", "person_id", "case_id", "hearing_id", "court_id", "sitting_date", "role",
+                  "name_norm", "surname_norm", "forenames_norm", "name_keys", "birth_year", "town",
+                  "offence_groups"]
+
+#: columns a search reads back (no name beyond what ranking needs)
+HIT_COLUMNS = ["id", "party_id", "person_id", "case_id", "hearing_id", "court_id", "sitting_date", "role",
+               "name_norm", "surname_norm", "offence_groups"]
+
+_CHUNK = 500
+
+
+def _chunks(ids: Sequence, n: int = _CHUNK) -> Iterator[list]:
+    ids = list(ids)
+    for i in range(0, len(ids), n):
+        yield ids[i:i + n]
+
+
+def _date(archive: Archive, v):
+    if v is None:
+        return None
+    if archive.sqlite:
+        if isinstance(v, str):
+            return dt.date.fromisoformat(v[:10])
+        return v
+    return v
+
+
+# =========================================================================== maintenance
+def lock(archive: Archive, conn) -> None:
+    """Serialise index writers (SQLite: the caller's connection is a writer, BEGIN IMMEDIATE)."""
+    if not archive.sqlite:
+        conn.exec_driver_sql("SELECT pg_advisory_xact_lock(hashtext(current_schema() || '.search_name'))")
+
+
+def writer(archive: Archive):
+    return archive.engine.connect().execution_options(writer=True)
+
+
+def _eligible_where(alias: str = "p") -> str:
+    roles = ", ".join(f"'{r}'" for r in EXCLUDED_ROLES)
+    return (f"pub.superseded_by IS NULL AND {alias}.pseudonymised IS NOT TRUE AND {alias}.is_masked IS NOT TRUE "
+            f"AND {alias}.organisation_name IS NULL AND {alias}.role NOT IN ({roles}) "
+            f"AND ({alias}.surname IS NOT NULL OR {alias}.forenames IS NOT NULL OR {alias}.name_as_listed IS NOT NULL) "
+            f"AND ({alias}.surname IS NULL OR substr({alias}.surname, 1, 3) <> '~p:') "
+            f"AND ({alias}.name_as_listed IS NULL OR substr({alias}.name_as_listed, 1, 3) <> '~p:')")
+
+
+def source_rows(archive: Archive, conn, *, party_ids: Sequence[int] | None = None, missing_only: bool = True,
+                batch: int = 20_000) -> Iterator[list[tuple]]:
+    """Parties the index should hold and does not (or: these parties), with what an index row
+    needs: (party_id, person_id, case_id, hearing_id, court_id, sitting_date, role, forenames,
+    middle_names, surname, name_as_listed, date_of_birth, town, offence codes 'A,B')."""
+    codes = ("(SELECT group_concat(DISTINCT o.code) FROM offence o WHERE o.party_id = p.id)" if archive.sqlite
+             else "(SELECT string_agg(DISTINCT o.code, ',') FROM offence o WHERE o.party_id = p.id)")
+    sql = (f"SELECT p.id, pm.person_id, p.case_id, p.hearing_id, h.court_id, h.sitting_date, p.role, p.forenames, "
+           f"p.middle_names, p.surname, p.name_as_listed, p.date_of_birth, p.town, {codes} "
+           f"FROM party p JOIN hearing h ON h.id = p.hearing_id JOIN publication pub ON pub.id = p.publication_id "
+           f"LEFT JOIN person_mention pm ON pm.party_id = p.id "
+           + ("LEFT JOIN search_name s ON s.party_id = p.id " if missing_only else "")
+           + f"WHERE {_eligible_where()} " + ("AND s.id IS NULL " if missing_only else ""))
+    ph = archive._ph
+    if party_ids is not None:
+        for chunk in _chunks(sorted(set(party_ids))):
+            rows = conn.exec_driver_sql(sql + f"AND p.id IN ({', '.join([ph] * len(chunk))})", tuple(chunk)).fetchall()
+            if rows:
+                yield [tuple(r) for r in rows]
+        return
+    cur = conn.exec_driver_sql(sql + "ORDER BY p.id")
+    while True:
+        rows = cur.fetchmany(batch)
+        if not rows:
+            break
+        yield [tuple(r) for r in rows]
+
+
+FTS = (("fts_search_name", "name_norm"), ("fts_search_keys", "name_keys"))
+
+
+def insert_rows(archive: Archive, conn, rows: list[tuple]) -> int:
+    """rows: tuples of INSERT_COLUMNS without the id (ids are taken here, one contiguous block)."""
+    if not rows:
+        return 0
+    first = archive._take_ids(conn, "search_name", len(rows))
+    if archive.sqlite:
+        rows = [(first + i, *r[:5], None if r[5] is None else r[5].isoformat() if hasattr(r[5], "isoformat") else r[5],
+                 *r[6:]) for i, r in enumerate(rows)]
+    else:
+        rows = [(first + i, *r) for i, r in enumerate(rows)]
+    archive._bulk_insert(conn, SN, rows, INSERT_COLUMNS)
+    if archive.sqlite:
+        for t, col in FTS:
+            conn.exec_driver_sql(f"INSERT INTO {t}(rowid, {col}) SELECT id, {col} FROM search_name "
+                                 f"WHERE id >= ? AND id < ?", (first, first + len(rows)))
+    return len(rows)
+
+
+def _delete_where(archive: Archive, conn, where: str, params: tuple = ()) -> int:
+    """Delete index rows; on SQLite first tell both FTS tables which (rowid, stored text) go."""
+    if archive.sqlite:
+        for t, col in FTS:
+            conn.exec_driver_sql(f"INSERT INTO {t}({t}, rowid, {col}) SELECT 'delete', id, {col} FROM search_name "
+                                 f"WHERE {where}", params)
+    return max(conn.exec_driver_sql(f"DELETE FROM search_name WHERE {where}", params).rowcount, 0)
+
+
+def delete_stale(archive: Archive, conn) -> dict:
+    """Rows whose party no longer belongs in the index: its publication was superseded by a later
+    version, or the party was pseudonymised (expiry/erasure) or masked since."""
+    n_sup = _delete_where(archive, conn, "party_id IN (SELECT p.id FROM party p JOIN publication pub "
+                                         "ON pub.id = p.publication_id WHERE pub.superseded_by IS NOT NULL)")
+    n_pse = _delete_where(archive, conn, "party_id IN (SELECT p.id FROM party p WHERE p.pseudonymised IS TRUE "
+                                         "OR p.is_masked IS TRUE OR substr(p.surname, 1, 3) = '~p:')")
+    return {"removed_superseded": n_sup, "removed_pseudonymised": n_pse}
+
+
+def sync_persons(archive: Archive, conn) -> int:
+    """person_id follows the link stage's current assignment (person_mention)."""
+    if archive.sqlite:      # correlated look-ups on the unique person_mention.party_id index
+        sub = "(SELECT pm.person_id FROM person_mention pm WHERE pm.party_id = search_name.party_id)"
+        return max(conn.exec_driver_sql(f"UPDATE search_name SET person_id = {sub} WHERE person_id IS NOT {sub}")
+                   .rowcount, 0)
+    # PostgreSQL: one hash join instead of two sub-plans per row
+    return max(conn.exec_driver_sql(
+        "UPDATE search_name s SET person_id = x.person_id FROM (SELECT s2.id, pm.person_id FROM search_name s2 "
+        "LEFT JOIN person_mention pm ON pm.party_id = s2.party_id) x "
+        "WHERE x.id = s.id AND s.person_id IS DISTINCT FROM x.person_id").rowcount, 0)
+
+
+def delete_parties(archive: Archive, conn, party_ids: Iterable[int]) -> int:
+    ph, n = archive._ph, 0
+    for chunk in _chunks(sorted(set(party_ids))):
+        n += _delete_where(archive, conn, f"party_id IN ({', '.join([ph] * len(chunk))})", tuple(chunk))
+    return n
+
+
+def clear(archive: Archive, conn) -> int:
+    n = max(conn.exec_driver_sql("DELETE FROM search_name").rowcount, 0)
+    if archive.sqlite:
+        for t, _col in FTS:
+            conn.exec_driver_sql(f"INSERT INTO {t}({t}) VALUES ('delete-all')")
+    return n
+
+
+def purge_deleted(archive: Archive) -> dict:
+    """After rows were removed for governance: no fragment of them may stay in the engine indexes.
+    SQLite: FTS5 'optimize' merges every segment, dropping deleted postings (the expiry job's
+    VACUUM then frees the pages); PostgreSQL: VACUUM FULL rewrites the table and its indexes
+    without the dead tuples."""
+    if archive.sqlite:
+        with writer(archive) as conn, conn.begin():
+            conn.exec_driver_sql("PRAGMA secure_delete=ON")
+            for t in ("fts_search_name", "fts_search_keys"):
+                conn.exec_driver_sql(f"INSERT INTO {t}({t}) VALUES ('optimize')")
+        return {"fts_optimized": True}
+    with archive.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.exec_driver_sql("VACUUM FULL search_name")
+    return {"vacuum_full": ["search_name"]}
+
+
+def status(archive: Archive) -> dict:
+    with archive.engine.connect() as conn:
+        rows, persons, parties_linked, newest = conn.exec_driver_sql(
+            "SELECT count(*), count(DISTINCT person_id), count(person_id), max(sitting_date) FROM search_name").one()
+        missing = conn.exec_driver_sql(
+            "SELECT count(*) FROM party p JOIN publication pub ON pub.id = p.publication_id "
+            "LEFT JOIN search_name s ON s.party_id = p.id WHERE s.id IS NULL AND " + _eligible_where()).scalar()
+        out = {"rows": rows, "persons": persons, "rows_linked": parties_linked,
+               "newest_sitting_date": str(_date(archive, newest)) if newest else None, "missing": missing,
+               "backend": "sqlite" if archive.sqlite else "postgresql"}
+        if archive.sqlite:
+            out["fts"] = {t: conn.exec_driver_sql(f"SELECT count(*) FROM {t}_docsize").scalar()
+                          for t in ("fts_search_name",)}
+        return out
+
+
+# =========================================================================== querying
+def _filters(archive: Archive, f: dict, params: list) -> str:
+    ph, where = archive._ph, []
+    if f.get("court_id") is not None:
+        where.append(f"s.court_id = {ph}")
+        params.append(int(f["court_id"]))
+    if f.get("date_from") is not None:
+        where.append(f"s.sitting_date >= {ph}")
+        params.append(f["date_from"].isoformat() if archive.sqlite else f["date_from"])
+    if f.get("date_to") is not None:
+        where.append(f"s.sitting_date <= {ph}")
+        params.append(f["date_to"].isoformat() if archive.sqlite else f["date_to"])
+    if f.get("offence_group"):
+        where.append(f"(' ' || s.offence_groups || ' ') LIKE {ph}")
+        params.append(f"% {f['offence_group']} %")
+    if f.get("role"):
+        where.append(f"s.role = {ph}")
+        params.append(f["role"])
+    return "".join(f" AND {w}" for w in where)
+
+
+def _fts_string(s: str) -> str:
+    return '"' + s.replace('"', '""') + '"'
+
+
+def candidates(archive: Archive, *, clauses: list[list[list[str]]], substrings: list[str], fuzzy_text: str | None,
+               filters: dict, cap: int) -> list[tuple]:
+    """Index rows (HIT_COLUMNS) matching any clause - a clause is a list of key groups, each of
+    which must share a key with the row - or containing every one of `substrings`, or
+    (PostgreSQL) trigram-similar to `fuzzy_text`; filtered; at most `cap` rows."""
+    cols = ", ".join(f"s.{c}" for c in HIT_COLUMNS)
+    clauses = [[g for g in c if g] for c in clauses]
+    clauses = [c for c in clauses if c]
+    params: list = []
+    if archive.sqlite:
+        subs = []
+        if clauses:
+            expr = " OR ".join("(" + " AND ".join("(" + " OR ".join(_fts_string(k) for k in g) + ")" for g in c) + ")"
+                               for c in clauses)
+            subs.append("SELECT rowid FROM fts_search_keys WHERE fts_search_keys MATCH ?")
+            params.append(expr)
+        if substrings:
+            subs.append("SELECT rowid FROM fts_search_name WHERE fts_search_name MATCH ?")
+            params.append(" AND ".join(_fts_string(s) for s in substrings))
+        if not subs:
+            return []
+        sql = f"SELECT {cols} FROM search_name s WHERE s.id IN ({' UNION '.join(subs)})"
+        sql += _filters(archive, filters, params) + f" LIMIT {int(cap)}"
+        return _fetch(archive, sql, params)
+    # PostgreSQL
+    conds = []
+    if clauses:
+        arr = "string_to_array(s.name_keys, ' ')"
+        parts = []
+        for c in clauses:
+            parts.append("(" + " AND ".join(f"{arr} && %s::text[]" for _ in c) + ")")
+            params.extend(list(g) for g in c)
+        conds.append("(" + " OR ".join(parts) + ")")
+    if substrings:
+        conds.append("(" + " AND ".join("s.name_norm LIKE %s" for _ in substrings) + ")")
+        params.extend(f"%{_like_escape(s)}%" for s in substrings)
+    if fuzzy_text:
+        conds.append("s.name_norm OPERATOR(public.%%) %s")
+        params.append(fuzzy_text)
+    if not conds:
+        return []
+    sql = f"SELECT {cols} FROM search_name s WHERE ({' OR '.join(conds)})"
+    sql += _filters(archive, filters, params) + f" LIMIT {int(cap)}"
+    return _fetch(archive, sql, params)
+
+
+def _fetch(archive: Archive, sql: str, params: list) -> list[tuple]:
+    """A read on the pooled DBAPI connection itself: the hot path of a search skips
+    SQLAlchemy's statement machinery and (SQLite, autocommit) the BEGIN/ROLLBACK round trip."""
+    raw = archive.engine.raw_connection()
+    try:
+        cur = raw.driver_connection.cursor()
+        try:
+            cur.execute(sql, tuple(params))
+            return cur.fetchall()
+        finally:
+            cur.close()
+    finally:
+        raw.close()
+
+
+def _like_escape(s: str) -> str:
+    return s.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def case_urns(archive: Archive, case_ids: Iterable[int]) -> dict[int, dict]:
+    """Public facts of cases for listings: URN and case number (never the case key)."""
+    C = T["case"]
+    out: dict[int, dict] = {}
+    with archive.engine.connect() as conn:
+        for chunk in _chunks(sorted({c for c in case_ids if c is not None})):
+            for r in conn.execute(sa.select(C.c.id, C.c.urn, C.c.case_number).where(C.c.id.in_(chunk))):
+                out[r.id] = {"urn": r.urn, "case_number": r.case_number}
+    return out
+
+
+def court_names(archive: Archive, court_ids: Iterable[int]) -> dict[int, str]:
+    Ct = T["court"]
+    out: dict[int, str] = {}
+    with archive.engine.connect() as conn:
+        for chunk in _chunks(sorted({c for c in court_ids if c is not None})):
+            out.update({r.id: r.name for r in conn.execute(sa.select(Ct.c.id, Ct.c.name).where(Ct.c.id.in_(chunk)))})
+    return out
+
+
+def _case_filter(archive: Archive, f: dict, params: list) -> str:
+    ph, where = archive._ph, []
+    if f.get("court_id") is not None:
+        where.append(f"h.court_id = {ph}")
+        params.append(int(f["court_id"]))
+    if f.get("date_from") is not None:
+        where.append(f"h.sitting_date >= {ph}")
+        params.append(f["date_from"].isoformat() if archive.sqlite else f["date_from"])
+    if f.get("date_to") is not None:
+        where.append(f"h.sitting_date <= {ph}")
+        params.append(f["date_to"].isoformat() if archive.sqlite else f["date_to"])
+    return "".join(f" AND {w}" for w in where)
+
+
+def cases_by_ref(archive: Archive, prefix: str, *, filters: dict, cap: int) -> list[tuple]:
+    """Cases whose URN or case number starts with `prefix` (already upper-cased, spaces removed):
+    (case_id, urn, case_number, last sitting date, court of the last hearing, hearings).
+    B-tree range scans on case.urn / case.case_number (no LIKE: it would not use the index)."""
+    if not prefix:
+        return []
+    hi = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+    ph = archive._ph
+    params: list = [prefix, hi, prefix, hi]
+    flt = _case_filter(archive, filters, params)
+    sql = (f"SELECT c.id, c.urn, c.case_number, max(h.sitting_date), count(h.id) FROM \"case\" c "
+           f"JOIN hearing h ON h.case_id = c.id JOIN publication pub ON pub.id = h.publication_id "
+           f"WHERE c.id IN (SELECT id FROM \"case\" WHERE urn >= {ph} AND urn < {ph} "
+           f"UNION SELECT id FROM \"case\" WHERE case_number >= {ph} AND case_number < {ph}) "
+           f"AND pub.superseded_by IS NULL{flt} GROUP BY c.id, c.urn, c.case_number "
+           f"ORDER BY max(h.sitting_date) DESC, c.id LIMIT {int(cap)}")
+    with archive.engine.connect() as conn:
+        rows = [tuple(r) for r in conn.exec_driver_sql(sql, tuple(params))]
+    return _with_last_court(archive, rows)
+
+
+def cases_by_codes(archive: Archive, codes: Sequence[str], *, filters: dict, cap: int) -> tuple[list[tuple], int]:
+    """Cases charged with any of these offence codes (current publications), latest first, and
+    how many there are in all."""
+    if not codes:
+        return [], 0
+    ph = archive._ph
+    params: list = list(codes)
+    flt = _case_filter(archive, filters, params)
+    base = (f"FROM offence o JOIN hearing h ON h.id = o.hearing_id JOIN publication pub ON pub.id = o.publication_id "
+            f"WHERE o.code IN ({', '.join([ph] * len(codes))}) AND pub.superseded_by IS NULL{flt}")
+    with archive.engine.connect() as conn:
+        total = conn.exec_driver_sql(f"SELECT count(DISTINCT o.case_id) {base}", tuple(params)).scalar()
+        rows = [tuple(r) for r in conn.exec_driver_sql(
+            f"SELECT o.case_id, max(h.sitting_date), count(DISTINCT h.id) {base} GROUP BY o.case_id "
+            f"ORDER BY max(h.sitting_date) DESC, o.case_id LIMIT {int(cap)}", tuple(params))]
+    refs = case_urns(archive, [r[0] for r in rows])
+    rows = [(cid, refs.get(cid, {}).get("urn"), refs.get(cid, {}).get("case_number"), last, n)
+            for cid, last, n in rows]
+    return _with_last_court(archive, rows), total
+
+
+def _with_last_court(archive: Archive, rows: list[tuple]) -> list[tuple]:
+    """Append the court of each case's latest current hearing."""
+    if not rows:
+        return rows
+    ph = archive._ph
+    courts: dict[int, int] = {}
+    with archive.engine.connect() as conn:
+        for chunk in _chunks([r[0] for r in rows]):
+            for cid, court, _d in conn.exec_driver_sql(
+                    f"SELECT h.case_id, h.court_id, h.sitting_date FROM hearing h JOIN publication pub "
+                    f"ON pub.id = h.publication_id WHERE pub.superseded_by IS NULL AND h.case_id IN "
+                    f"({', '.join([ph] * len(chunk))}) ORDER BY h.case_id, h.sitting_date, h.id", tuple(chunk)):
+                courts[cid] = court                 # the last one in date order wins
+    return [(*r[:3], _date(archive, r[3]), r[4], courts.get(r[0])) for r in rows]
+
+
+def relaxed_candidates(archive: Archive, *, keys: list[str], grams: list[str], heads: list[str], filters: dict,
+                       cap: int) -> list[tuple]:
+    """Rows sharing a variant key with one query word and, with the other words, a trigram or a
+    word beginning with the same two letters (the pass for a word two edits away)."""
+    if not keys or not (grams or heads):
+        return []
+    cols = ", ".join(f"s.{c}" for c in HIT_COLUMNS)
+    if archive.sqlite:
+        anykey = " OR ".join(_fts_string(k) for k in keys)
+        heads_q = " OR ".join(f'"e{h}" *' for h in heads if h.isalnum())
+        parts, params = [], []
+        if grams:          # (compound SELECTs run left to right: the INTERSECT goes first)
+            parts.append("SELECT rowid FROM fts_search_keys WHERE fts_search_keys MATCH ? INTERSECT "
+                         "SELECT rowid FROM fts_search_name WHERE fts_search_name MATCH ?")
+            params += [anykey, " OR ".join(_fts_string(g) for g in grams)]
+        if heads_q:
+            parts.append("SELECT rowid FROM fts_search_keys WHERE fts_search_keys MATCH ?")
+            params.append(f"({anykey}) AND ({heads_q})")
+        sql = f"SELECT {cols} FROM search_name s WHERE s.id IN ({' UNION '.join(parts)})"
+    else:
+        params = [list(keys)] + [f"%{_like_escape(g)}%" for g in grams] + [f"% {_like_escape(h)}%" for h in heads]
+        sql = (f"SELECT {cols} FROM search_name s WHERE string_to_array(s.name_keys, ' ') && %s::text[] AND ("
+               + " OR ".join(["s.name_norm LIKE %s"] * len(grams) + ["(' ' || s.name_norm) LIKE %s"] * len(heads))
+               + ")")
+    sql += _filters(archive, filters, params) + f" LIMIT {int(cap)}"
+    return _fetch(archive, sql, params)

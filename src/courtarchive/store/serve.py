@@ -1,0 +1,507 @@
+"""Store side of the web portal and JSON API (package ``courtarchive.serve``).
+
+Two kinds of SQL live here:
+
+- accounts' secrets and sign-in state: web sessions, API tokens (both stored as SHA-256 of the
+  random token, never the token), login attempts (rate limits), the account's argon2 hash;
+- the reads the pages and the API show: a case with its hearings, parties and offences; a day's
+  list at a court; a linked person with their mentions; a network with its members and edges;
+  courts with their listings.  Rows come back as plain dicts *tagged with their entity*
+  (``_entity``) and nested the way the disclosure gate walks them (case -> hearings -> parties ->
+  offences), so the caller hands them to ``governance.disclose`` unchanged.  Nothing here decides
+  what a viewer may see.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Iterable, Sequence
+
+import sqlalchemy as sa
+
+from .archive import Archive
+from .tables import TABLES as T
+
+_CHUNK = 500
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+
+def _chunks(ids: Iterable, n: int = _CHUNK):
+    ids = list(ids)
+    for i in range(0, len(ids), n):
+        yield ids[i:i + n]
+
+
+def _tag(row, entity: str, **extra) -> dict:
+    d = dict(row._mapping) if hasattr(row, "_mapping") else dict(row)
+    d["_entity"] = entity
+    d.update(extra)
+    return d
+
+
+# =========================================================================== accounts
+def set_password_hash(archive: Archive, username: str, password_hash: str | None) -> bool:
+    Acc = T["account"]
+    with archive.engine.begin() as conn:
+        n = conn.execute(sa.update(Acc).where(Acc.c.username == username)
+                         .values(password_hash=password_hash)).rowcount
+    return n == 1
+
+
+def account_by_id(archive: Archive, account_id: int) -> dict | None:
+    Acc = T["account"]
+    with archive.engine.connect() as conn:
+        r = conn.execute(sa.select(Acc).where(Acc.c.id == account_id)).first()
+    return dict(r._mapping) if r else None
+
+
+# =========================================================================== sessions
+def create_session(archive: Archive, *, account_id: int, token_hash: str, csrf_token: str,
+                   expires_at: dt.datetime, ip: str | None, user_agent: str | None) -> int:
+    with archive.engine.begin() as conn:
+        sid = archive._take_ids(conn, "web_session", 1)
+        conn.execute(sa.insert(T["web_session"]).values(
+            id=sid, account_id=account_id, token_hash=token_hash, csrf_token=csrf_token, created_at=now(),
+            expires_at=expires_at, last_seen=now(), ip=ip, user_agent=(user_agent or "")[:300]))
+    return sid
+
+
+def get_session(archive: Archive, token_hash: str) -> dict | None:
+    """The session and its account's username (None when unknown)."""
+    S, Acc = T["web_session"], T["account"]
+    with archive.engine.connect() as conn:
+        r = conn.execute(sa.select(S, Acc.c.username, Acc.c.active)
+                         .join(Acc, Acc.c.id == S.c.account_id).where(S.c.token_hash == token_hash)).first()
+    return dict(r._mapping) if r else None
+
+
+def set_session_expiry(archive: Archive, session_id: int, expires_at: dt.datetime) -> None:
+    S = T["web_session"]
+    with archive.engine.begin() as conn:
+        conn.execute(sa.update(S).where(S.c.id == session_id).values(expires_at=expires_at))
+
+
+def delete_session(archive: Archive, token_hash: str) -> bool:
+    S = T["web_session"]
+    with archive.engine.begin() as conn:
+        return conn.execute(sa.delete(S).where(S.c.token_hash == token_hash)).rowcount > 0
+
+
+def delete_sessions_of(archive: Archive, account_id: int) -> int:
+    S = T["web_session"]
+    with archive.engine.begin() as conn:
+        return conn.execute(sa.delete(S).where(S.c.account_id == account_id)).rowcount
+
+
+def purge_sessions(archive: Archive, before: dt.datetime | None = None) -> int:
+    S = T["web_session"]
+    with archive.engine.begin() as conn:
+        return conn.execute(sa.delete(S).where(S.c.expires_at < (before or now()))).rowcount
+
+
+# =========================================================================== API tokens
+def create_token(archive: Archive, *, account_id: int, name: str, token_hash: str, prefix: str,
+                 expires_at: dt.datetime | None) -> int:
+    with archive.engine.begin() as conn:
+        tid = archive._take_ids(conn, "api_token", 1)
+        conn.execute(sa.insert(T["api_token"]).values(
+            id=tid, account_id=account_id, name=name, token_hash=token_hash, prefix=prefix, created_at=now(),
+            expires_at=expires_at))
+    return tid
+
+
+def get_token(archive: Archive, token_hash: str) -> dict | None:
+    K, Acc = T["api_token"], T["account"]
+    with archive.engine.connect() as conn:
+        r = conn.execute(sa.select(K, Acc.c.username, Acc.c.active)
+                         .join(Acc, Acc.c.id == K.c.account_id).where(K.c.token_hash == token_hash)).first()
+    return dict(r._mapping) if r else None
+
+
+def touch_token(archive: Archive, token_id: int) -> None:
+    K = T["api_token"]
+    with archive.engine.begin() as conn:
+        conn.execute(sa.update(K).where(K.c.id == token_id).values(last_used_at=now()))
+
+
+def list_tokens(archive: Archive, *, account_id: int | None = None) -> list[dict]:
+    K, Acc = T["api_token"], T["account"]
+    q = (sa.select(K.c.id, K.c.name, K.c.prefix, K.c.created_at, K.c.expires_at, K.c.last_used_at,
+                   K.c.revoked_at, Acc.c.username).join(Acc, Acc.c.id == K.c.account_id).order_by(K.c.id))
+    if account_id is not None:
+        q = q.where(K.c.account_id == account_id)
+    with archive.engine.connect() as conn:
+        return [dict(r._mapping) for r in conn.execute(q)]
+
+
+def revoke_token(archive: Archive, token_id: int, *, account_id: int | None = None) -> bool:
+    K = T["api_token"]
+    q = sa.update(K).where(K.c.id == token_id, K.c.revoked_at.is_(None))
+    if account_id is not None:
+        q = q.where(K.c.account_id == account_id)
+    with archive.engine.begin() as conn:
+        return conn.execute(q.values(revoked_at=now())).rowcount == 1
+
+
+# =========================================================================== login attempts
+def record_login_attempt(archive: Archive, *, username: str | None, ip: str | None, ok: bool,
+                         at: dt.datetime | None = None) -> int:
+    with archive.engine.begin() as conn:
+        lid = archive._take_ids(conn, "login_attempt", 1)
+        conn.execute(sa.insert(T["login_attempt"]).values(id=lid, username=username, ip=ip, at=at or now(), ok=ok))
+    return lid
+
+
+def failed_logins(archive: Archive, *, since: dt.datetime, username: str | None = None,
+                  ip: str | None = None) -> int:
+    """Failed attempts since ``since`` for a username (or an address), not counting those before
+    that username's (address's) last successful sign-in."""
+    L = T["login_attempt"]
+    col, val = (L.c.username, username) if username is not None else (L.c.ip, ip)
+    with archive.engine.connect() as conn:
+        last_ok = conn.execute(sa.select(sa.func.max(L.c.at)).where(col == val, L.c.ok.is_(True),
+                                                                     L.c.at >= since)).scalar()
+        q = sa.select(sa.func.count()).select_from(L).where(col == val, L.c.ok.is_(False), L.c.at >= since)
+        if last_ok is not None:
+            q = q.where(L.c.at > last_ok)
+        return conn.execute(q).scalar_one()
+
+
+# =========================================================================== reads for views
+def _court_names(conn, ids: Iterable[int | None]) -> dict[int, str]:
+    Ct = T["court"]
+    want = sorted({i for i in ids if i is not None})
+    out: dict[int, str] = {}
+    for chunk in _chunks(want):
+        for r in conn.execute(sa.select(Ct.c.id, Ct.c.name).where(Ct.c.id.in_(chunk))):
+            out[r.id] = r.name
+    return out
+
+
+def _nest(conn, hearings: list[dict], *, party_ids: set[int] | None = None) -> None:
+    """Attach each hearing's parties (all, or only ``party_ids``) and each party's offences."""
+    Pa, O = T["party"], T["offence"]
+    hids = [h["id"] for h in hearings]
+    parties: dict[int, list[dict]] = {}
+    for chunk in _chunks(hids):
+        q = sa.select(Pa).where(Pa.c.hearing_id.in_(chunk)).order_by(Pa.c.id)
+        for r in conn.execute(q):
+            if party_ids is not None and r.id not in party_ids:
+                continue
+            parties.setdefault(r.hearing_id, []).append(_tag(r, "party"))
+    pids = [p["id"] for ps in parties.values() for p in ps]
+    offences: dict[int, list[dict]] = {}
+    for chunk in _chunks(pids):
+        for r in conn.execute(sa.select(O).where(O.c.party_id.in_(chunk)).order_by(O.c.party_id, O.c.seq, O.c.id)):
+            offences.setdefault(r.party_id, []).append(_tag(r, "offence"))
+    for ps in parties.values():
+        for p in ps:
+            p["offences"] = offences.get(p["id"], [])
+    for h in hearings:
+        h["parties"] = parties.get(h["id"], [])
+
+
+def _hearing_select():
+    H, P = T["hearing"], T["publication"]
+    return (sa.select(H, P.c.list_type, P.c.sensitivity, P.c.superseded_by, P.c.content_date)
+            .join(P, P.c.id == H.c.publication_id))
+
+
+def find_case(archive: Archive, ref: str) -> int | None:
+    """A case id by URN, case number or id."""
+    import re
+
+    C = T["case"]
+    ref = (ref or "").strip()
+    if not ref:
+        return None
+    key = re.sub(r"\s+", "", ref).upper()
+    with archive.engine.connect() as conn:
+        cid = conn.execute(sa.select(C.c.id).where(sa.or_(C.c.urn == key, C.c.case_number == ref))
+                           .order_by(C.c.id).limit(1)).scalar()
+        if cid is None and ref.isdigit() and len(ref) < 18:
+            cid = conn.execute(sa.select(C.c.id).where(C.c.id == int(ref))).scalar()
+    return cid
+
+
+def case_tree(archive: Archive, case_id: int, *, current_only: bool = False) -> dict | None:
+    """A case with every hearing of it (date order; superseded list versions marked), each with its
+    parties and their offences -- tagged records for the gate."""
+    C, H, P = T["case"], T["hearing"], T["publication"]
+    with archive.engine.connect() as conn:
+        c = conn.execute(sa.select(C).where(C.c.id == case_id)).first()
+        if c is None:
+            return None
+        q = _hearing_select().where(H.c.case_id == case_id)
+        if current_only:
+            q = q.where(P.c.superseded_by.is_(None))
+        hearings = [_tag(r, "hearing") for r in conn.execute(q.order_by(H.c.sitting_date, H.c.sitting_time, H.c.id))]
+        names = _court_names(conn, [h["court_id"] for h in hearings] + [c.first_court_id])
+        for h in hearings:
+            h["court"] = names.get(h["court_id"]) or h.get("court_name")
+        _nest(conn, hearings)
+    return _tag(c, "case", court=names.get(c.first_court_id), hearings=hearings)
+
+
+def cases_for_parties(archive: Archive, party_ids: Sequence[int]) -> list[dict]:
+    """For search hits: one case tree per case holding only the hearings and parties hit."""
+    Pa, C, H = T["party"], T["case"], T["hearing"]
+    pids = sorted({int(p) for p in party_ids})
+    if not pids:
+        return []
+    with archive.engine.connect() as conn:
+        hearing_ids: set[int] = set()
+        for chunk in _chunks(pids):
+            hearing_ids |= {r.hearing_id for r in conn.execute(sa.select(Pa.c.hearing_id).where(Pa.c.id.in_(chunk)))}
+        hearings = []
+        for chunk in _chunks(sorted(hearing_ids)):
+            hearings += [_tag(r, "hearing") for r in conn.execute(_hearing_select().where(H.c.id.in_(chunk)))]
+        names = _court_names(conn, [h["court_id"] for h in hearings])
+        for h in hearings:
+            h["court"] = names.get(h["court_id"]) or h.get("court_name")
+        _nest(conn, hearings, party_ids=set(pids))
+        cids = sorted({h["case_id"] for h in hearings if h["case_id"] is not None})
+        cases = {}
+        for chunk in _chunks(cids):
+            for r in conn.execute(sa.select(C).where(C.c.id.in_(chunk))):
+                cases[r.id] = _tag(r, "case", hearings=[])
+    for h in sorted(hearings, key=lambda h: (h["sitting_date"] or dt.date.min, h["id"])):
+        if h["case_id"] in cases:
+            cases[h["case_id"]]["hearings"].append(h)
+    return list(cases.values())
+
+
+def cases_brief(archive: Archive, case_ids: Sequence[int]) -> list[dict]:
+    """Cases with their latest current hearing (court, date) -- for case search results."""
+    C, H, P = T["case"], T["hearing"], T["publication"]
+    ids = [int(i) for i in dict.fromkeys(case_ids)]
+    out: dict[int, dict] = {}
+    with archive.engine.connect() as conn:
+        for chunk in _chunks(ids):
+            for r in conn.execute(sa.select(C).where(C.c.id.in_(chunk))):
+                out[r.id] = _tag(r, "case", hearings=[])
+            last: dict[int, dict] = {}
+            for r in conn.execute(_hearing_select().where(H.c.case_id.in_(chunk), P.c.superseded_by.is_(None))
+                                  .order_by(H.c.sitting_date, H.c.id)):
+                last[r.case_id] = _tag(r, "hearing")
+            names = _court_names(conn, [h["court_id"] for h in last.values()])
+            for cid, h in last.items():
+                h["court"] = names.get(h["court_id"]) or h.get("court_name")
+                _nest(conn, [h])
+                out[cid]["hearings"] = [h]
+    return [out[i] for i in ids if i in out]
+
+
+def courts(archive: Archive, *, listed_only: bool = True) -> list[dict]:
+    """Courts (tagged) with ``count``: hearing entries on current lists; listed_only: those with any."""
+    Ct, H, P = T["court"], T["hearing"], T["publication"]
+    with archive.engine.connect() as conn:
+        counts = dict(conn.execute(sa.select(H.c.court_id, sa.func.count())
+                                   .where(H.c.publication_id.in_(sa.select(P.c.id).where(P.c.superseded_by.is_(None))))
+                                   .group_by(H.c.court_id)).all())
+        q = sa.select(Ct.c.id, Ct.c.name, Ct.c.slug, Ct.c.town, Ct.c.postcode, Ct.c.lat, Ct.c.lon,
+                      Ct.c.court_types, Ct.c.region, Ct.c.police_force_area).order_by(Ct.c.name)
+        rows = [_tag(r, "court", count=counts.get(r.id, 0)) for r in conn.execute(q)]
+    return [r for r in rows if r["count"] or not listed_only]
+
+
+def court(archive: Archive, ref: str | int) -> dict | None:
+    Ct = T["court"]
+    with archive.engine.connect() as conn:
+        q = sa.select(Ct)
+        if isinstance(ref, int) or (isinstance(ref, str) and ref.isdigit()):
+            q = q.where(Ct.c.id == int(ref))
+        else:
+            q = q.where(sa.or_(Ct.c.slug == ref, Ct.c.name == ref))
+        r = conn.execute(q.limit(1)).first()
+    return _tag(r, "court") if r else None
+
+
+def court_dates(archive: Archive, court_id: int, *, limit: int = 400) -> list[dict]:
+    """Days with lists at a court (newest first): date and number of publications."""
+    P = T["publication"]
+    with archive.engine.connect() as conn:
+        rows = conn.execute(sa.select(P.c.content_date, sa.func.count()).where(P.c.court_id == court_id,
+                                                                               P.c.content_date.is_not(None))
+                            .group_by(P.c.content_date).order_by(P.c.content_date.desc()).limit(limit)).all()
+    return [{"date": d, "publications": n} for d, n in rows]
+
+
+def day_lists(archive: Archive, court_id: int, day: dt.date) -> list[dict]:
+    """The publications of a court for a day, as published: each with its hearings in list order
+    (the order the parser read them: ids ascend in list order), parties and offences.  Current
+    versions first, superseded versions after (provenance)."""
+    P, H = T["publication"], T["hearing"]
+    with archive.engine.connect() as conn:
+        pubs = [_tag(r, "publication") for r in conn.execute(
+            sa.select(P).where(P.c.court_id == court_id, P.c.content_date == day)
+            .order_by(P.c.superseded_by.is_not(None), P.c.list_type, P.c.id))]
+        for p in pubs:
+            hs = [_tag(r, "hearing") for r in conn.execute(_hearing_select().where(H.c.publication_id == p["id"])
+                                                           .order_by(H.c.id))]
+            names = _court_names(conn, [h["court_id"] for h in hs])
+            for h in hs:
+                h["court"] = names.get(h["court_id"]) or h.get("court_name")
+            _nest(conn, hs)
+            p["hearings"] = hs
+    return pubs
+
+
+# --------------------------------------------------------------------------- persons and networks
+def live_person(archive: Archive, person_id: int) -> dict | None:
+    """The person row; a merged person resolves to the person it was merged into."""
+    Pe = T["person"]
+    with archive.engine.connect() as conn:
+        seen = set()
+        while person_id not in seen:
+            seen.add(person_id)
+            r = conn.execute(sa.select(Pe).where(Pe.c.id == person_id)).first()
+            if r is None:
+                return None
+            if r.retired_run_id is not None and r.merged_into is not None:
+                person_id = r.merged_into
+                continue
+            return dict(r._mapping)
+    return None
+
+
+def person_party_ids(archive: Archive, person_ids: Sequence[int]) -> dict[int, list[int]]:
+    PM = T["person_mention"]
+    out: dict[int, list[int]] = {}
+    with archive.engine.connect() as conn:
+        for chunk in _chunks(sorted(set(person_ids))):
+            for r in conn.execute(sa.select(PM.c.person_id, PM.c.party_id)
+                                  .where(PM.c.person_id.in_(chunk), PM.c.party_id.is_not(None))
+                                  .order_by(PM.c.party_id)):
+                out.setdefault(r.person_id, []).append(r.party_id)
+    return out
+
+
+def person_cases(archive: Archive, person_id: int) -> list[dict]:
+    """Case trees of a defendant person: every case they are listed in, with their hearings and
+    only their own party mentions (co-defendants are reached through linked people)."""
+    pids = person_party_ids(archive, [person_id]).get(person_id, [])
+    return cases_for_parties(archive, pids)
+
+
+def networks_of(archive: Archive, person_ids: Sequence[int]) -> dict[int, list[int]]:
+    """person -> live networks it is a member of (components and communities)."""
+    N, NM = T["network"], T["network_member"]
+    out: dict[int, list[int]] = {}
+    with archive.engine.connect() as conn:
+        for chunk in _chunks(sorted(set(person_ids))):
+            for r in conn.execute(sa.select(NM.c.person_id, NM.c.network_id).join(N, N.c.id == NM.c.network_id)
+                                  .where(NM.c.person_id.in_(chunk), N.c.retired_run_id.is_(None))
+                                  .order_by(N.c.kind, NM.c.network_id)):
+                out.setdefault(r.person_id, []).append(r.network_id)
+    return out
+
+
+def codefendants(archive: Archive, person_id: int) -> dict[int, list[int]]:
+    """Other defendant persons listed in the same cases: {person_id: [shared case ids]}."""
+    PM, Pa = T["person_mention"], T["party"]
+    with archive.engine.connect() as conn:
+        cases = [r[0] for r in conn.execute(sa.select(Pa.c.case_id).distinct().join(PM, PM.c.party_id == Pa.c.id)
+                                            .where(PM.c.person_id == person_id, Pa.c.case_id.is_not(None)))]
+        out: dict[int, set[int]] = {}
+        for chunk in _chunks(cases):
+            for r in conn.execute(sa.select(PM.c.person_id, Pa.c.case_id).join(Pa, Pa.c.id == PM.c.party_id)
+                                  .where(Pa.c.case_id.in_(chunk), Pa.c.role == "DEFENDANT",
+                                         PM.c.person_id != person_id)):
+                out.setdefault(r.person_id, set()).add(r.case_id)
+    return {p: sorted(c) for p, c in out.items()}
+
+
+def representative_parties(archive: Archive, person_ids: Sequence[int]) -> dict[int, dict]:
+    """Each person's latest party mention (tagged party record, without offences)."""
+    PM, Pa, H = T["person_mention"], T["party"], T["hearing"]
+    out: dict[int, dict] = {}
+    with archive.engine.connect() as conn:
+        for chunk in _chunks(sorted(set(person_ids))):
+            rows = conn.execute(sa.select(Pa, PM.c.person_id.label("_person"), H.c.sitting_date.label("_d"))
+                                .join(PM, PM.c.party_id == Pa.c.id).join(H, H.c.id == Pa.c.hearing_id)
+                                .where(PM.c.person_id.in_(chunk)).order_by(H.c.sitting_date, Pa.c.id))
+            for r in rows:
+                d = dict(r._mapping)
+                person = d.pop("_person")
+                d.pop("_d")
+                d["_entity"] = "party"
+                d["person_id"] = person
+                out[person] = d          # the latest wins
+    return out
+
+
+def network(archive: Archive, network_id: int) -> dict | None:
+    """A network row, its member persons and its edges: persons listed as co-defendants in one case
+    (``co-defendants``), and persons of the network linked through a shared complainant person
+    (``shared complainant``, from the pseudonymised complainant links)."""
+    N, NM, PM, Pa, O, Co = (T[n] for n in ("network", "network_member", "person_mention", "party", "offence",
+                                          "complainant"))
+    with archive.engine.connect() as conn:
+        r = conn.execute(sa.select(N).where(N.c.id == network_id)).first()
+        if r is None:
+            return None
+        net = dict(r._mapping)
+        members = [m[0] for m in conn.execute(sa.select(NM.c.person_id).where(NM.c.network_id == network_id)
+                                              .order_by(NM.c.person_id))]
+        case_people: dict[int, set[int]] = {}
+        for chunk in _chunks(members):
+            for p, c in conn.execute(sa.select(PM.c.person_id, Pa.c.case_id).join(Pa, Pa.c.id == PM.c.party_id)
+                                     .where(PM.c.person_id.in_(chunk), Pa.c.case_id.is_not(None))):
+                case_people.setdefault(c, set()).add(p)
+        victim_people: dict[int, set[int]] = {}
+        for chunk in _chunks(members):
+            VM = PM.alias("vm")
+            q = (sa.select(PM.c.person_id, VM.c.person_id)
+                 .select_from(PM.join(Pa, Pa.c.id == PM.c.party_id).join(O, O.c.party_id == Pa.c.id)
+                              .join(Co, Co.c.offence_id == O.c.id).join(VM, VM.c.complainant_id == Co.c.id))
+                 .where(PM.c.person_id.in_(chunk)))
+            for p, v in conn.execute(q):
+                victim_people.setdefault(v, set()).add(p)
+        subs = [dict(x._mapping) for x in conn.execute(sa.select(N.c.id, N.c.kind, N.c.size)
+                                                       .where(N.c.parent_id == network_id, N.c.retired_run_id.is_(None))
+                                                       .order_by(N.c.id))]
+    edges: dict[tuple[int, int], str] = {}
+    for group, kind in ((case_people, "co-defendants"), (victim_people, "shared complainant")):
+        for people in group.values():
+            ps = sorted(people)
+            for i, a in enumerate(ps):
+                for b in ps[i + 1:]:
+                    edges.setdefault((a, b), kind)
+    net["members"] = members
+    net["edges"] = [(a, b, k) for (a, b), k in sorted(edges.items())]
+    net["case_ids"] = sorted(c for c, ps in case_people.items())
+    net["communities"] = subs
+    return net
+
+
+def networks(archive: Archive, *, limit: int = 50, offset: int = 0) -> tuple[list[dict], int]:
+    N = T["network"]
+    with archive.engine.connect() as conn:
+        total = conn.execute(sa.select(sa.func.count()).select_from(N).where(N.c.retired_run_id.is_(None),
+                                                                            N.c.kind == "component")).scalar_one()
+        rows = [dict(r._mapping) for r in conn.execute(
+            sa.select(N.c.id, N.c.kind, N.c.size, N.c.cases, N.c.complainants)
+            .where(N.c.retired_run_id.is_(None), N.c.kind == "component")
+            .order_by(N.c.size.desc(), N.c.id).limit(limit).offset(offset))]
+    return rows, total
+
+
+def sample_ids(archive: Archive, n: int = 20) -> dict[str, list]:
+    """Some real ids of each kind (tests, benchmarks, the OpenAPI examples)."""
+    C, H, PM, N = T["case"], T["hearing"], T["person_mention"], T["network"]
+    with archive.engine.connect() as conn:
+        return {
+            "case_urns": [r[0] for r in conn.execute(sa.select(C.c.urn).where(C.c.urn.is_not(None))
+                                                     .order_by(C.c.id).limit(n))],
+            "persons": [r[0] for r in conn.execute(sa.select(PM.c.person_id).distinct()
+                                                   .where(PM.c.party_id.is_not(None)).limit(n))],
+            "networks": [r[0] for r in conn.execute(sa.select(N.c.id).where(N.c.retired_run_id.is_(None))
+                                                    .order_by(N.c.size.desc()).limit(n))],
+            "court_days": [(r[0], r[1]) for r in conn.execute(
+                sa.select(H.c.court_id, H.c.sitting_date).where(H.c.court_id.is_not(None))
+                .group_by(H.c.court_id, H.c.sitting_date).limit(n))],
+        }

@@ -1,0 +1,403 @@
+"""Name and case search (issue 8 §5) on both backends: typos, variants, order, middle names, URNs,
+facets, incremental refresh, superseded lists, person grouping, expiry/erasure reaching the index,
+the migration both ways, the CLI, and a generated corpus."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import orjson
+import pytest
+import sqlalchemy as sa
+
+from courtarchive.governance.pseudonym import Keyring
+from courtarchive.serve import search as S
+from courtarchive.store.tables import TABLES
+from test_governance_support import person, plant, rows
+
+KR = Keyring(bytes(range(32)))
+PRESTON = "Preston Magistrates' Court"
+LEEDS = "Leeds Magistrates' Court"
+
+
+def defendant_of(archive, write_result) -> int:
+    return next(p["id"] for p in rows(archive, "party", publication_id=write_result.publication_id)
+                if p["role"] == "DEFENDANT")
+
+
+def top(res) -> int | None:
+    return res["hits"][0]["party_id"] if res["hits"] else None
+
+
+def found(res) -> set[int]:
+    return {h["party_id"] for h in res["hits"]}
+
+
+@pytest.fixture
+def people(archive):
+    """Four defendants in lists of distinct days (so no list supersedes another)."""
+    ids = {
+        "robert": plant(archive, date=dt.date(2024, 3, 1), court=PRESTON,
+                        people=[person(forenames="Robert James", surname="McALLISTER")]),
+        "kath": plant(archive, date=dt.date(2024, 4, 2), court=LEEDS, code="CJ88001", title="Common assault",
+                      people=[person(forenames="Katherine", surname="O'SULLIVAN-PRICE")]),
+        "john": plant(archive, date=dt.date(2025, 1, 10), court=PRESTON,
+                      people=[person(forenames="John", surname="SMITH")]),
+        "jon": plant(archive, date=dt.date(2025, 2, 11), court=LEEDS, code="CJ88001", title="Common assault",
+                     people=[person(forenames="Jon", surname="SMYTH")]),
+    }
+    ids = {k: defendant_of(archive, w) for k, w in ids.items()}
+    rep = S.refresh(archive)
+    assert rep["added"] == 4                    # the prosecutors (organisations) are not indexed
+    return ids
+
+
+# --------------------------------------------------------------------------- fuzzy names
+@pytest.mark.parametrize("q,who,how", [
+    ("Robert James McAllister", "robert", "exact"),
+    ("robert mcallister", "robert", "middle_missing"),          # middle name left out
+    ("Bob McAllister", "robert", "variant"),                     # nickname (name-variant table)
+    ("mcalister robert", "robert", "typo"),                      # one edit + swapped order
+    ("ROBERT  Mc-Allister", "robert", None),                     # case, spacing, punctuation, particle
+    ("Robert Makallister", "robert", "typo"),                    # two edits in one word
+    ("Katharine O Sullivan Price", "kath", "variant"),           # spelling variant + apostrophe/hyphen
+    ("osullivan-price, kathrine", "kath", "variant"),            # "SURNAME, Forename", a variant spelling
+    ("osulivan-price, katherine", "kath", "typo"),              # ... and a typo
+    ("John Paul Smith", "john", "extra_word"),                  # a middle name the list lacks
+    ("SMYTH, Jon", "jon", "exact"),
+    ("Jon Symht", "jon", "typo"),                                # two swaps (the sorted-letters key)
+])
+def test_fuzzy_names_find_the_person_first(archive, people, q, who, how):
+    res = S.search_names(archive, q)
+    assert top(res) == people[who], (q, res["hits"])
+    if how:
+        assert how in res["hits"][0]["matched_on"]
+    assert res["hits"][0]["score"] >= S.MIN_SCORE
+
+
+def test_ranking_orders_exact_before_fuzzy(archive, people):
+    res = S.search_names(archive, "John Smith")
+    assert [h["party_id"] for h in res["hits"]] == [people["john"]] and res["passes"] == 1
+    res = S.search_names(archive, "John Smith", exhaustive=True)       # the typo passes as well
+    assert [h["party_id"] for h in res["hits"]] == [people["john"], people["jon"]] and res["passes"] == 3
+    assert res["hits"][0]["score"] == 1.0 > res["hits"][1]["score"]
+    near = S.search_names(archive, "Jon Smiht")           # one edit from Smith (two from Smyth): Smith first
+    assert top(near) == people["john"] and near["passes"] == 2
+    far = S.search_names(archive, "Jon Smoxh")            # two substitutions: only the third pass finds it
+    assert top(far) == people["jon"] and far["passes"] == 3
+
+
+def test_unrelated_names_find_nothing(archive, people):
+    for q in ("Wilhelmina Fothergill", "Robert Smith", "Katherine Jones"):
+        res = S.search_names(archive, q)
+        assert res["total"] == 0 and res["hits"] == [], (q, res["hits"])
+
+
+def test_partial_name_substring(archive, people):
+    res = S.search_names(archive, "sullivan")
+    assert top(res) == people["kath"]
+    assert "partial" in res["hits"][0]["matched_on"]
+
+
+def test_hits_hold_no_cleartext(archive, people):
+    res = S.search_names(archive, "Robert McAllister")
+    assert res["hits"]
+    assert set(res["hits"][0]) == {"party_id", "person_id", "case_id", "hearing_id", "court_id", "sitting_date",
+                                   "score", "matched_on", "mentions"}
+    blob = orjson.dumps({k: v for k, v in res.items() if k != "query"}, default=str,
+                        option=orjson.OPT_NON_STR_KEYS).decode().lower()
+    for word in ("mcallister", "robert", "james", "preston", "1988"):
+        assert word not in blob
+
+
+def test_bad_input_is_refused(archive, people):
+    for kw in ({"q": ""}, {"q": "  ,. "}, {"q": "x"}, {"q": "john", "limit": 0}, {"q": "john", "limit": 10_000},
+               {"q": "john", "offset": -1}, {"q": "john", "date_from": "2025-02-01", "date_to": "2025-01-01"},
+               {"q": "john", "date_from": "yesterday"}, {"q": "john", "offence_group": "theft' OR 1=1"},
+               {"q": "john", "court_id": "Preston"}):
+        with pytest.raises(S.SearchError):
+            S.search_names(archive, **kw)
+    with pytest.raises(S.SearchError):
+        S.search_cases(archive, "   ")
+
+
+# --------------------------------------------------------------------------- facets and filters
+def test_facets_and_filters(archive, people):
+    res = S.search_names(archive, "john smith", exhaustive=True)
+    courts = {h["court_id"] for h in res["hits"]}
+    assert len(courts) == 2 and sum(res["facets"]["court"].values()) == 2
+    assert res["facets"]["year"] == {2025: 2}
+    assert res["facets"]["offence_group"] == {"theft": 1, "violence": 1}
+    preston = next(h["court_id"] for h in res["hits"] if h["party_id"] == people["john"])
+    only = S.search_names(archive, "john smith", court_id=preston, exhaustive=True)
+    assert found(only) == {people["john"]} and only["facets"]["court"] == {preston: 1}
+    assert found(S.search_names(archive, "john smith", offence_group="violence", exhaustive=True)) == {people["jon"]}
+    assert found(S.search_names(archive, "john smith", date_to=dt.date(2025, 1, 31), exhaustive=True)) == {people["john"]}
+    assert found(S.search_names(archive, "john smith", date_from="2025-02-01")) == {people["jon"]}
+    assert S.search_names(archive, "john smith", role="APPLICANT")["total"] == 0
+    page = S.search_names(archive, "john smith", limit=1, offset=1, exhaustive=True)
+    assert page["total"] == 2 and [h["party_id"] for h in page["hits"]] == [people["jon"]]
+
+
+# --------------------------------------------------------------------------- cases
+def test_case_search_by_urn_case_number_and_offence(archive, people):
+    urn = rows(archive, "case", id=rows(archive, "party", id=people["kath"])[0]["case_id"])[0]["urn"]
+    spaced = f"{urn[:4].lower()} {urn[4:8]} {urn[8:]}"
+    res = S.search_cases(archive, spaced)
+    assert res["hits"][0]["urn"] == urn and res["hits"][0]["score"] == 1.0
+    assert res["hits"][0]["sitting_date"] == dt.date(2024, 4, 2)
+    assert set(res["hits"][0]) == {"case_id", "urn", "case_number", "court_id", "sitting_date", "hearings", "score",
+                                   "matched_on"}
+    prefix = S.search_cases(archive, urn[:6])
+    assert prefix["total"] == 4 and {h["matched_on"] for h in prefix["hits"]} == {"urn"}
+    assert S.search_cases(archive, "06QQ9999")["total"] == 0
+    assault = S.search_cases(archive, "common assault")
+    assert assault["total"] == 2 and {h["matched_on"] for h in assault["hits"]} == {"offence"}
+    assert S.search_cases(archive, "comm ass", date_to=dt.date(2024, 12, 31))["total"] == 1
+    assert S.search_cases(archive, "theft")["total"] == 2
+
+
+# --------------------------------------------------------------------------- index maintenance
+def test_incremental_refresh_after_a_second_ingest(archive, people):
+    assert S.status(archive)["missing"] == 0
+    w = plant(archive, date=dt.date(2025, 3, 3), people=[person(forenames="Priyanka", surname="CHAUDHARY")])
+    assert S.search_names(archive, "Priyanka Chaudhary")["total"] == 0       # not indexed yet
+    assert S.status(archive)["missing"] == 1
+    rep = S.refresh(archive)
+    assert rep["added"] == 1 and rep["removed_superseded"] == 0
+    assert top(S.search_names(archive, "Priyanka Chaudhri")) == defendant_of(archive, w)
+    again = S.refresh(archive)
+    assert again["added"] == 0 and S.status(archive)["rows"] == 5
+    assert S.rebuild(archive)["added"] == 5
+    assert top(S.search_names(archive, "Priyanka Chaudhary")) == defendant_of(archive, w)
+
+
+def test_superseded_list_leaves_the_index(archive):
+    day = dt.date(2025, 5, 5)
+    v1 = plant(archive, date=day, people=[person(forenames="Alice", surname="WONDERLY")])
+    S.refresh(archive)
+    assert top(S.search_names(archive, "Alice Wonderly")) == defendant_of(archive, v1)
+    # the same list (court, type, day) published again, correcting the name
+    v2 = plant(archive, date=day, people=[person(forenames="Alicia", surname="WONDERLEY")])
+    rep = S.refresh(archive)
+    assert rep["removed_superseded"] == 1 and rep["added"] == 1
+    res = S.search_names(archive, "Alice Wonderly")
+    assert found(res) == {defendant_of(archive, v2)}
+
+
+def test_person_grouping_follows_linkage(archive):
+    a = plant(archive, date=dt.date(2025, 1, 1), people=[person(forenames="Darren", surname="HOLLINGSWORTH")])
+    b = plant(archive, date=dt.date(2025, 2, 1), people=[person(forenames="Darren", surname="HOLLINGSWORTH")])
+    S.refresh(archive)
+    assert S.search_names(archive, "Darren Hollingsworth")["total"] == 2        # unlinked: a hit each
+    pa, pb = defendant_of(archive, a), defendant_of(archive, b)
+    with archive.engine.begin() as c:                                            # what a link run writes
+        c.execute(sa.insert(TABLES["person"]).values(id=7, kind="defendant", mentions=2))
+        c.execute(sa.insert(TABLES["person_mention"]), [
+            dict(id=1, person_id=7, kind="defendant", party_id=pa), dict(id=2, person_id=7, kind="defendant", party_id=pb)])
+    assert S.refresh(archive)["person_ids_updated"] == 2
+    res = S.search_names(archive, "Daren Hollingsworth")
+    assert res["total"] == 1
+    hit = res["hits"][0]
+    assert hit["person_id"] == 7 and hit["mentions"] == 2 and hit["party_id"] == pb   # the latest mention
+    with archive.engine.begin() as c:                                            # a later run splits them
+        c.execute(sa.delete(TABLES["person_mention"]).where(TABLES["person_mention"].c.party_id == pa))
+    assert S.refresh(archive)["person_ids_updated"] == 1
+    assert S.search_names(archive, "Darren Hollingsworth")["total"] == 2
+
+
+def test_non_persons_are_not_indexed(archive):
+    from courtarchive.model import Hearing, ParsedList, Party, PublicationMeta
+
+    day = dt.date(2025, 6, 1)
+    p = ParsedList(meta=PublicationMeta(list_type="MAGISTRATES_STANDARD_LIST", sensitivity="CLASSIFIED",
+                                        court_name=PRESTON, content_date=day, version="1"))
+    p.hearings.append(Hearing(json_path="$.h[0]", court_name=PRESTON, sitting_date=day, case_urn="06XY1111111"))
+    p.parties += [
+        Party(json_path="$.a", hearing_ref=0, role="DEFENDANT", forenames="Quentin", surname="BLACKWOOD"),
+        Party(json_path="$.b", hearing_ref=0, role="DEFENDANT", organisation_name="Blackwood Haulage Ltd"),
+        Party(json_path="$.c", hearing_ref=0, role="PROSECUTING_AUTHORITY", organisation_name="Blackwood Council"),
+        Party(json_path="$.d", hearing_ref=0, role="DEFENDANT", forenames="Masked", surname="BLACKWOOD", is_masked=True),
+        Party(json_path="$.e", hearing_ref=0, role="APPLICANT_REPRESENTATIVE", forenames="Quentin", surname="BLACKWOOD"),
+    ]
+    archive.write(p, content_hash="non-persons")
+    assert S.refresh(archive)["added"] == 1
+    assert S.search_names(archive, "Quentin Blackwood")["total"] == 1
+
+
+# --------------------------------------------------------------------------- governance
+CANARY = person(forenames="Zebedee", surname="QUIXLEY", dob=dt.date(1988, 7, 14))
+CONTROL = person(forenames="Wilhelmina", surname="FOTHERGILL", dob=dt.date(1970, 1, 2))
+
+
+def _canary_bytes(archive) -> list[str]:
+    if archive.sqlite:
+        db = Path(archive.engine.url.database)
+        data = b"".join(f.read_bytes() for f in (db, Path(f"{db}-wal")) if f.exists()).lower()
+        return [n for n in ("zebedee", "quixley", "equixley", "ezebedee") if n.encode() in data]
+    from courtarchive.store import governance as sg
+
+    return [f"{t}.{c}" for t, c, v in sg.all_text_values(archive) if "quixley" in v.lower() or "zebedee" in v.lower()]
+
+
+def test_expiry_removes_expired_names_from_the_index(archive, tmp_path):
+    from courtarchive.governance import retention
+    from courtarchive.governance.profile import load
+
+    plant(archive, date=dt.date(2024, 3, 4), people=[CANARY])
+    plant(archive, date=dt.date(2024, 9, 30), people=[CANARY], court=LEEDS)
+    plant(archive, date=dt.date(2025, 5, 20), people=[CONTROL])
+    S.refresh(archive)
+    assert S.search_names(archive, "Zebedee Quixley")["total"] == 2
+    home = tmp_path / "home"
+    prof = load(home=home)
+    assert "courtarchive.serve.search:governance_hook" in prof.data["derived_stores"]["hooks"]
+    rep = retention.expire(archive, keyring=KR, as_of=dt.date(2025, 6, 1), home=home, profile=prof)
+    assert rep["parties_pseudonymised"] >= 2
+    hook = rep["derived_stores"]["courtarchive.serve.search:governance_hook"]
+    assert hook["removed"] == 2 and hook["reindexed"] == 0
+    for q in ("Zebedee Quixley", "Zebedee Quixly", "Quixley", "zebedee"):
+        assert S.search_names(archive, q)["total"] == 0, q
+    assert S.search_names(archive, "Wilhelmina Fothergill")["total"] == 1
+    assert S.refresh(archive)["added"] == 0                      # a pseudonymised party is never re-added
+    assert S.status(archive)["rows"] == 1
+    assert _canary_bytes(archive) == []                          # not in the FTS segments either
+
+
+def test_erasure_reaches_the_index(archive, tmp_path):
+    from courtarchive.governance import rights
+    from courtarchive.governance.profile import load
+
+    w = plant(archive, date=dt.date(2025, 5, 1), people=[CANARY, CONTROL])
+    S.refresh(archive)
+    assert S.search_names(archive, "Zebedee Quixley")["total"] == 1
+    pid = next(p["id"] for p in rows(archive, "party", publication_id=w.publication_id) if p["surname"] == "QUIXLEY")
+    out = rights.erase(archive, [pid], keyring=KR, actor="dpo", mode="delete", profile=load(home=tmp_path),
+                       home=tmp_path)
+    assert out["derived_stores"]["courtarchive.serve.search:governance_hook"]["removed"] == 1
+    assert S.search_names(archive, "Zebedee Quixley")["total"] == 0
+    assert S.search_names(archive, "Wilhelmina Fothergill")["total"] == 1
+    assert S.refresh(archive)["added"] == 0
+    assert _canary_bytes(archive) == []
+
+
+def test_hook_dry_run_and_empty_event_change_nothing(archive, people):
+    from courtarchive.governance.hooks import ExpiryEvent
+
+    before = S.status(archive)["rows"]
+    now = dt.datetime(2025, 6, 1)
+    assert S.governance_hook(ExpiryEvent(archive, None, "expire", now, party_ids=[people["john"]], dry_run=True)) == \
+        {"removed": 0, "reindexed": 0}
+    assert S.governance_hook(ExpiryEvent(archive, None, "expire", now)) == {"removed": 0, "reindexed": 0}
+    # a party whose personal fields alone expired is re-derived (still findable)
+    res = S.governance_hook(ExpiryEvent(archive, None, "expire", now, party_ids=[people["john"]]))
+    assert res["removed"] == 1 and res["reindexed"] == 1
+    assert S.status(archive)["rows"] == before and top(S.search_names(archive, "John Smith")) == people["john"]
+
+
+# --------------------------------------------------------------------------- migration
+def test_migration_0006_downgrades_and_upgrades(db_url):
+    from alembic import command
+
+    from courtarchive.store import Archive, migrate
+
+    a = Archive.open(db_url)
+    a.init()
+
+    def engine_objects() -> set[str]:
+        with a.engine.connect() as c:
+            if a.sqlite:
+                q = "SELECT name FROM sqlite_master WHERE name LIKE 'fts%'"
+            else:
+                q = "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() AND left(indexname, 4) = 'fts_'"
+            return {r[0] for r in c.exec_driver_sql(q)}
+
+    objs = engine_objects()
+    want = ({"fts_search_name", "fts_search_keys", "fts_search_name_data", "fts_search_keys_idx"}
+            if a.sqlite else {"fts_search_name_trgm", "fts_search_name_keys"})
+    assert want <= objs
+    with a.engine.begin() as conn:
+        command.downgrade(migrate.alembic_config(connection=conn), "0005")
+    assert engine_objects() == set() and migrate.current(a.engine) == "0005"
+    a.init()
+    assert want <= engine_objects() and migrate.check(a.engine) == []
+    plant(a, date=dt.date(2025, 1, 1), people=[person(forenames="Ophelia", surname="MARCHBANKS")])
+    S.refresh(a)
+    assert S.search_names(a, "Ofelia Marchbanks")["total"] == 1
+    a.close()
+
+
+# --------------------------------------------------------------------------- CLI
+def test_cli_search_and_index(archive, people):
+    from typer.testing import CliRunner
+
+    from courtarchive.serve.cli import app
+
+    url = archive.engine.url.render_as_string(hide_password=False)
+    r = CliRunner().invoke(app, ["search-index", "status", "--db", url, "--json"])
+    assert r.exit_code == 0, r.output
+    assert orjson.loads(r.stdout)["rows"] == 4
+    r = CliRunner().invoke(app, ["search", "Bob Mcalister", "--db", url, "--json"])
+    assert r.exit_code == 0, r.output
+    res = orjson.loads(r.stdout)
+    assert res["hits"][0]["party_id"] == people["robert"]
+    assert res["hits"][0]["urn"].startswith("06ZZ") and "Preston" in res["hits"][0]["court"]
+    assert "mcallister" not in r.stdout.lower() and "robert" not in r.stdout.lower().replace('"q": "bob mcalister"', "")
+    r = CliRunner().invoke(app, ["search", "john smith", "--court", PRESTON, "--db", url])
+    assert r.exit_code == 0 and "1 people" in r.stdout and "smith" not in r.stdout.lower().split("for")[-1].split("\n", 1)[1]
+    r = CliRunner().invoke(app, ["search", "common assault", "--case", "--db", url, "--json"])
+    assert r.exit_code == 0 and orjson.loads(r.stdout)["total"] == 2
+    r = CliRunner().invoke(app, ["search", "john", "--limit", "0", "--db", url])
+    assert r.exit_code == 2
+    r = CliRunner().invoke(app, ["search-index", "compact", "--db", url])
+    assert r.exit_code == 2
+
+
+# --------------------------------------------------------------------------- a generated corpus
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory):
+    gen = pytest.importorskip("courtarchive.generate")
+    from courtarchive.ingest.pipeline import ingest
+    from courtarchive.store import Archive
+
+    root = tmp_path_factory.mktemp("search-gen")
+    gen.generate(root / "corpus", cases=150, seed=5, years=1)
+    a = Archive.open(f"sqlite:///{root / 'a.db'}")
+    a.init()
+    assert not ingest(a, [root / "corpus" / "lists"], keyring=KR, workers=1).as_dict()["rejected"]
+    S.refresh(a)
+    yield a
+    a.close()
+
+
+def _swap(s: str) -> str:
+    i = len(s) // 2
+    return s[:i - 1] + s[i] + s[i - 1] + s[i + 1:]
+
+
+def test_generated_corpus_misspelt_names_are_found(generated):
+    a = generated
+    with a.engine.connect() as c:
+        ps = c.execute(sa.select(TABLES["search_name"].c.party_id, TABLES["party"].c.forenames,
+                                 TABLES["party"].c.surname)
+                       .join(TABLES["party"], TABLES["party"].c.id == TABLES["search_name"].c.party_id)
+                       .where(TABLES["party"].c.role == "DEFENDANT").order_by(TABLES["search_name"].c.party_id)).all()
+    sample = [p for p in ps if p.forenames and p.surname and len(p.surname) >= 5 and p.surname.isalpha()][::7][:30]
+    assert len(sample) >= 20
+    hits = 0
+    for pid, fore, sur in sample:
+        q = f"{sur.lower()} {_swap(fore.split()[0]).lower()}" if len(fore) >= 4 else f"{fore} {_swap(sur)}"
+        res = S.search_names(a, q, limit=50)
+        hits += pid in found(res)
+    assert hits / len(sample) >= 0.95, f"{hits}/{len(sample)}"
+
+
+def test_after_ingest_step_refreshes_the_index(archive):
+    from courtarchive.serve import postingest
+
+    assert "courtarchive.serve.search:refresh" in postingest.STEPS
+    plant(archive, date=dt.date(2025, 7, 1), people=[person(forenames="Evangeline", surname="TREMAYNE")])
+    out = postingest.run(archive, None, steps=("courtarchive.serve.search:refresh",))
+    assert out["courtarchive.serve.search:refresh"]["added"] == 1
+    assert S.search_names(archive, "Evangeline Tremain")["total"] == 1
