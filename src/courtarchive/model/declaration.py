@@ -695,6 +695,7 @@ ALERT_MATCH = _add(Entity(
         F("event", "str", "internal", doc="listed | adjourned | court_changed | plea | outcome"),
         F("matched_at", "datetime", "internal", nullable=False),
         F("sent_at", "datetime", "internal"),
+        F("seen_at", "datetime", "internal", doc="when the follower saw it in the app (None: unread)"),
         F("export_record_id", "bigint", "internal", ref="export_record"),
     ),
     parsed=False,
