@@ -94,3 +94,98 @@ def test_dob_conflicts_split_chains_through_a_mention_without_dob():
     # a reviewer's "same" overrides the conflict
     lab = labels(cluster(range(1, 6), p, threshold=0.9, must=[(1, 3)], conflicts=dob_conflicts(std)))
     assert lab[1] == lab[3]
+
+
+# ---------------------------------------------------------------- case orphans and masked entries
+import datetime as _dt  # noqa: E402
+
+import polars as pl  # noqa: E402
+
+from courtarchive.link.cluster import RECONCILE_PROBABILITY, reconcile_case_orphans, resolve_masked  # noqa: E402
+
+
+def _std(rows):
+    """rows: (id, case, hearing, day, forename, surname, dob, age_year, postcode, masked)"""
+    cols = ["unique_id", "case_id", "hearing_id", "day", "fn", "sn", "dob", "by", "pc", "masked"]
+    df = pl.DataFrame([dict(zip(cols, r)) for r in rows], schema={
+        "unique_id": pl.Int64, "case_id": pl.Int64, "hearing_id": pl.Int64, "day": pl.Int64, "fn": pl.Utf8,
+        "sn": pl.Utf8, "dob": pl.Utf8, "by": pl.Int32, "pc": pl.Utf8, "masked": pl.Boolean})
+    return df.with_columns(
+        fn_c=pl.col("fn"), sn_c=pl.col("sn"), by_lo=pl.col("by"), by_hi=pl.col("by"),
+        sitting_date=pl.lit(_dt.date(2024, 1, 1)) + pl.duration(days=pl.col("day")))
+
+
+def _lab(mapping):
+    return pl.DataFrame({"mention_id": list(mapping), "label": list(mapping.values()),
+                         "probability": [None] * len(mapping)},
+                        schema={"mention_id": pl.Int64, "label": pl.Int64, "probability": pl.Float64})
+
+
+def test_case_orphan_joins_the_one_compatible_defendant_of_its_case():
+    std = _std([
+        (1, 10, 100, 0, "JAMES", "SPENCERKAY", "1993-12-05", 1993, "OL67WY", False),
+        (2, 10, 100, 0, "MARY", "JONES", "1990-01-01", 1990, "OL61AA", False),
+        (3, 10, 101, 9, "JMMIE", "SPENCERKAY", None, 1993, None, False),   # typo on a nickname, age only
+        (4, 10, 101, 9, "MARY", "JONES", None, None, None, False),
+    ])
+    lab, n = reconcile_case_orphans(std, _lab({1: 1, 2: 2, 3: 3, 4: 2}))
+    got = labels(lab)
+    assert n == 1 and got[3] == got[1] == 1 and got[2] == got[4] == 2
+    assert lab.filter(pl.col("mention_id") == 3)["probability"].item() == RECONCILE_PROBABILITY
+
+
+@pytest.mark.parametrize("why", ["two_candidates", "same_hearing", "two_cases", "age", "cannot", "names", "has_dob"])
+def test_case_orphan_left_alone_when_not_certain(why):
+    rows = [
+        (1, 10, 100, 0, "JAMES", "SMITH", "1993-12-05", 1993, "OL67WY", False),
+        (2, 10, 100, 0, "ANN", "BROWN", "1990-01-01", 1990, "OL61AA", False),
+        (3, 10, 101, 9, "JMMIE", "SMITH", None, None, None, False),
+    ]
+    cannot = []
+    if why == "two_candidates":      # brothers James and Jamie: "Jmmie" could be either
+        rows[1] = (2, 10, 100, 0, "JAMIE", "SMITH", "1995-02-02", 1995, "OL61AA", False)
+    elif why == "same_hearing":      # one hearing lists both: two people
+        rows[2] = (3, 10, 100, 0, "JMMIE", "SMITH", None, None, None, False)
+    elif why == "two_cases":         # a cluster seen in two cases is not a case's orphan
+        rows.append((4, 11, 102, 20, "JMMIE", "SMITH", None, None, None, False))
+    elif why == "age":
+        rows[2] = (3, 10, 101, 9, "JMMIE", "SMITH", None, 1960, None, False)
+    elif why == "cannot":
+        cannot = [(3, 1)]
+    elif why == "names":
+        rows[2] = (3, 10, 101, 9, "PETER", "SMITH", None, None, None, False)
+    elif why == "has_dob":           # a mention with a date of birth is for the model, not for this rule
+        rows[2] = (3, 10, 101, 9, "JMMIE", "SMITH", "1993-12-05", 1993, None, False)
+    std = _std(rows)
+    mapping = {r[0]: r[0] for r in rows}
+    if why == "two_cases":
+        mapping[4] = 3
+    lab, n = reconcile_case_orphans(std, _lab(mapping), cannot)
+    assert n == 0 and labels(lab) == mapping
+
+
+def test_masked_entries_take_the_persons_at_their_place_in_a_named_hearing_of_the_case():
+    std = _std([
+        (1, 10, 100, 0, "DARREN", "JARMUZEK", "2010-09-05", 2010, "WN11WG", False),
+        (2, 10, 100, 0, "ARTHUR", "DUNCANWALTERS", "2003-01-31", 2003, "M39QL", False),
+        (3, 10, 101, 30, None, None, None, None, None, True),
+        (4, 10, 101, 30, None, None, None, None, None, True),
+        (5, 10, 102, 60, None, None, None, None, None, True),     # later hearing lists one defendant only
+        (6, 20, 200, 0, None, None, None, None, None, True),      # a case listed masked throughout:
+        (7, 20, 200, 0, None, None, None, None, None, True),      # its k-th entries are one person each
+        (8, 20, 201, 40, None, None, None, None, None, True),
+        (9, 20, 201, 40, None, None, None, None, None, True),
+        (11, None, 300, 0, None, None, None, None, None, True),   # no case: a person of its own
+    ])
+    got = labels(resolve_masked(std, _lab({1: 1, 2: 2})))
+    assert got[3] == 1 and got[4] == 2           # same count (2) as hearing 100: by position
+    assert got[5] == 5                           # no named hearing of one: slot person of case 10
+    assert got[6] == got[8] == 6 and got[7] == got[9] == 7 and got[6] != got[7]
+    assert got[11] == 11
+    assert set(got) == {3, 4, 5, 6, 7, 8, 9, 11}
+
+
+def test_masked_nothing_to_do():
+    std = _std([(1, 10, 100, 0, "A", "B", None, None, None, False)])
+    assert resolve_masked(std, _lab({1: 1})).height == 0
+    assert resolve_masked(std.drop("masked"), _lab({1: 1})).height == 0

@@ -55,6 +55,9 @@ def analyse(
     location_by: str = typer.Option("chain", "--location-by", help="chain | offence | residence | court"),
     oracle: Optional[Path] = typer.Option(None, help="generator truth.json: person/victim ids from the truth (testing)"),
     engine: str = typer.Option("duckdb", help="duckdb | spark"),
+    spark_master: Optional[str] = typer.Option(None, "--spark-master",
+                                               help="Spark master URL for --engine spark (default "
+                                                    "$COURTARCHIVE_SPARK_MASTER or local[2])"),
     as_json: bool = typer.Option(False, "--json", help="print findings.json to stdout"),
     db: Optional[str] = typer.Option(None, "--db", help="database URL (default: $COURTARCHIVE_DB)"),
     min_cell: int = typer.Option(5, "--min-cell", help="complainant counts below this are shown as '<N' (the "
@@ -82,6 +85,12 @@ def analyse(
         raise typer.BadParameter(f"--location-by: one of {', '.join(D.LOCATION_BY)}")
     if engine not in ("duckdb", "spark"):
         raise typer.BadParameter("--engine: duckdb or spark")
+    if spark_master:
+        if engine != "spark":
+            raise typer.BadParameter("--spark-master needs --engine spark")
+        import os
+
+        os.environ["COURTARCHIVE_SPARK_MASTER"] = spark_master
     if oracle is not None and not oracle.exists():
         raise typer.BadParameter(f"--oracle: {oracle} does not exist")
     s = settings()

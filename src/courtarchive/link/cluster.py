@@ -29,7 +29,7 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
-__all__ = ["cluster", "stable_ids"]
+__all__ = ["cluster", "stable_ids", "reconcile_case_orphans", "resolve_masked", "dob_conflicts"]
 
 
 def _components(ids: np.ndarray, a: np.ndarray, b: np.ndarray, db_api=None) -> np.ndarray:
@@ -248,3 +248,161 @@ def dob_conflicts(std: pl.DataFrame) -> Callable[[pl.DataFrame], list[tuple[int,
                         out.extend((a, b) for a in profiles[keys[i]] for b in profiles[keys[j]])
         return out
     return find
+
+
+#: the probability recorded for a mention joined to its case's person by `reconcile_case_orphans`
+RECONCILE_PROBABILITY = 0.9
+
+
+def reconcile_case_orphans(std: pl.DataFrame, lab: pl.DataFrame,
+                           cannot: Iterable[tuple[int, int]] = ()) -> tuple[pl.DataFrame, int]:
+    """Join a case's *orphan* defendant mentions to the one person of that case they can be.
+
+    An orphan is a cluster whose mentions carry no date of birth and no postcode (public lists give
+    a name only, Crown Court lists a name and an age) and whose mentions are all in one case.  One typo on top of a
+    nickname ("Jmmie" for James, "Stewayt" for Stuart) leaves such a mention below the linkage
+    threshold even with the same-case level, and the case then shows one defendant twice: a
+    two-defendant case becomes a "network of three" in the findings.  Inside the case the
+    question is narrow: which of its defendants can this be?  The orphan joins a cluster of the
+    same case when that cluster is the *only* one whose names are compatible (surname: canonical
+    equal, Jaro-Winkler >= 0.88 or at most two edits apart; forename: canonical equal, an initial
+    that agrees, Jaro-Winkler >= 0.75 or at most two edits apart), the two never appear in one
+    hearing (a hearing that lists both lists two people), their ages at the hearings agree (birth
+    years within one) and no cannot-link (reviewer or automatic)
+    stands between them.  Two compatible candidates (brothers "James" and "Jamie SMITH") leave it
+    alone.  Returns the relabelled clusters and how many orphans were joined."""
+    import duckdb
+
+    m = std.select(pl.col("unique_id").alias("mention_id"), "case_id", "hearing_id", "fn", "fn_c", "sn", "sn_c",
+                   "dob", "by_lo", "by_hi", "pc").join(lab.select("mention_id", "label"), on="mention_id")
+    per = m.group_by("label").agg(
+        pl.col("case_id").drop_nulls().n_unique().alias("n_cases"),
+        pl.col("case_id").drop_nulls().first().alias("case_id"),
+        (pl.col("dob").is_not_null() | pl.col("pc").is_not_null()).any().alias("ident"),
+        pl.col("case_id").is_null().any().alias("caseless"))
+    orphans = per.filter(~pl.col("ident") & (pl.col("n_cases") == 1) & ~pl.col("caseless")).select("label", "case_id")
+    if orphans.height == 0:
+        return lab, 0
+    o_names = m.join(orphans.select("label"), on="label").select(
+        pl.col("label").alias("o"), "case_id", pl.col("fn").alias("ofn"), pl.col("fn_c").alias("ofc"),
+        pl.col("sn").alias("osn"), pl.col("sn_c").alias("osc"), pl.col("by_lo").alias("olo"),
+        pl.col("by_hi").alias("ohi")).unique()
+    c_names = m.filter(pl.col("case_id").is_in(orphans["case_id"].implode())).select(
+        pl.col("label").alias("c"), "case_id", pl.col("fn").alias("cfn"), pl.col("fn_c").alias("cfc"),
+        pl.col("sn").alias("csn"), pl.col("sn_c").alias("csc"), pl.col("by_lo").alias("clo"),
+        pl.col("by_hi").alias("chi")).unique()
+    con = duckdb.connect()
+    try:
+        con.register("o_names", o_names.to_arrow())
+        con.register("c_names", c_names.to_arrow())
+        compat = con.sql("""
+            SELECT o, c FROM o_names JOIN c_names USING (case_id)
+            WHERE o <> c
+            GROUP BY o, c
+            HAVING bool_or(osn IS NOT NULL AND csn IS NOT NULL AND ofn IS NOT NULL AND cfn IS NOT NULL
+                   AND (osc = csc OR jaro_winkler_similarity(osn, csn) >= 0.88 OR damerau_levenshtein(osn, csn) <= 2)
+                   AND (ofc = cfc
+                        OR ((length(ofn) = 1 OR length(cfn) = 1) AND substr(ofn, 1, 1) = substr(cfn, 1, 1))
+                        OR jaro_winkler_similarity(ofn, cfn) >= 0.75 OR damerau_levenshtein(ofn, cfn) <= 2))
+               -- ages at the hearings (birth-year ranges) must not contradict anywhere
+               AND bool_and(olo IS NULL OR clo IS NULL OR (olo <= chi + 1 AND clo <= ohi + 1))
+        """).pl()
+    finally:
+        con.close()
+    if compat.height == 0:
+        return lab, 0
+    # never two clusters that one hearing lists side by side
+    hear = m.select("label", "hearing_id").drop_nulls().unique()
+    together = (hear.rename({"label": "o"}).join(hear.rename({"label": "c"}), on="hearing_id")
+                .select("o", "c").unique())
+    compat = compat.join(together, on=["o", "c"], how="anti")
+    # cannot-links between the two clusters
+    cl = [(int(a), int(b)) for a, b in cannot]
+    if cl:
+        lab_of = dict(zip(lab["mention_id"].to_list(), lab["label"].to_list()))
+        blocked = {(lab_of.get(a), lab_of.get(b)) for a, b in cl} | {(lab_of.get(b), lab_of.get(a)) for a, b in cl}
+        compat = compat.filter(~pl.struct("o", "c").map_elements(lambda r: (r["o"], r["c"]) in blocked,
+                                                                 return_dtype=pl.Boolean))
+    one = compat.group_by("o").agg(pl.col("c").n_unique().alias("k"), pl.col("c").first()).filter(pl.col("k") == 1)
+    if one.height == 0:
+        return lab, 0
+    # orphan -> its candidate; a candidate that is itself a joined orphan resolves in turn (chains end:
+    # each step goes to a cluster with identity or another orphan, never back -- guarded anyway)
+    to = dict(zip(one["o"].to_list(), one["c"].to_list()))
+
+    def final(x: int) -> int:
+        seen = set()
+        while x in to and x not in seen:
+            seen.add(x)
+            x = to[x]
+        return x
+
+    target = {o: final(o) for o in to}
+    groups: dict[int, set[int]] = {}
+    for o, t in target.items():
+        groups.setdefault(t, {t}).add(o)
+    new_label = {}
+    for t, members in groups.items():
+        lo = min(members)
+        for x in members:
+            new_label[x] = lo
+    joined = set(to)
+    nl = pl.DataFrame({"label": list(new_label), "nl": list(new_label.values())},
+                      schema={"label": pl.Int64, "nl": pl.Int64})
+    out = (lab.join(nl, on="label", how="left")
+           .with_columns(pl.col("nl").fill_null(pl.col("label")).alias("label_new"))
+           .with_columns(pl.when(pl.col("label").is_in(list(joined)) & pl.col("probability").is_null())
+                         .then(pl.lit(RECONCILE_PROBABILITY)).otherwise(pl.col("probability")).alias("probability"))
+           .drop("label", "nl").rename({"label_new": "label"})
+           .select("mention_id", "label", "probability").sort("mention_id"))
+    return out, len(joined)
+
+
+def resolve_masked(std: pl.DataFrame, lab: pl.DataFrame) -> pl.DataFrame:
+    """Persons for masked defendant mentions (a list that withholds a youth's name prints "Youth
+    defendant"): mention_id, label, probability.
+
+    A masked mention cannot be linked by its name, and the same case's lists usually name the
+    same defendants elsewhere (an adult co-defendant's lists, or the hearings before the names
+    were withheld).  Counting each masked entry as a defendant of its own would make every such
+    case look bigger -- a two-defendant case with masked listings became a "network of three".
+    So, within a case, a hearing's defendant entries keep their order (the charge sheet's): the
+    k-th entry of a hearing with a masked entry is the person at the k-th entry of the nearest
+    (by sitting date) hearing of the same case that lists the same number of defendants, all
+    named.  Where no such hearing exists (every listing of the case masked) the k-th masked
+    entries of the case are one anonymous person (one youth listed at several hearings).
+    ``std`` holds every defendant mention (with ``masked``, ``case_id``, ``hearing_id``,
+    ``sitting_date``); ``lab`` the labels of the named ones."""
+    empty = pl.DataFrame(schema={"mention_id": pl.Int64, "label": pl.Int64, "probability": pl.Float64})
+    if "masked" not in std.columns or not std["masked"].fill_null(False).any():
+        return empty
+    d = (std.select(pl.col("unique_id").alias("mention_id"), "case_id", "hearing_id", "sitting_date",
+                    pl.col("masked").fill_null(False))
+         .with_columns(pl.col("mention_id").rank("ordinal").over("hearing_id").cast(pl.Int64).alias("k"),
+                       pl.len().over("hearing_id").cast(pl.Int64).alias("n"))
+         .join(lab.select("mention_id", "label"), on="mention_id", how="left"))
+    masked = d.filter(pl.col("masked"))
+    loose = masked.filter(pl.col("case_id").is_null())
+    masked = masked.filter(pl.col("case_id").is_not_null())
+    # hearings whose every entry is a named, labelled person
+    named_h = (d.filter(pl.col("case_id").is_not_null())
+               .group_by("hearing_id").agg((~pl.col("masked") & pl.col("label").is_not_null()).all().alias("ok"))
+               .filter(pl.col("ok")).select("hearing_id"))
+    ref = d.join(named_h, on="hearing_id").select("case_id", pl.col("hearing_id").alias("ref_h"),
+                                                  pl.col("sitting_date").alias("ref_d"), "n", "k",
+                                                  pl.col("label").alias("ref_label"))
+    m_h = masked.select("hearing_id", "case_id", "sitting_date", "n").unique()
+    best = (m_h.join(ref.select("case_id", "ref_h", "ref_d", "n").unique(), on=["case_id", "n"])
+            .with_columns((pl.col("ref_d") - pl.col("sitting_date")).dt.total_days().abs().alias("gap"))
+            .sort(["hearing_id", "gap", "ref_d"], descending=[False, False, True])
+            .group_by("hearing_id", maintain_order=True).first().select("hearing_id", "ref_h"))
+    got = (masked.join(best, on="hearing_id", how="left")
+           .join(ref.select("ref_h", "k", "ref_label"), on=["ref_h", "k"], how="left"))
+    mapped = got.filter(pl.col("ref_label").is_not_null()).select(
+        "mention_id", pl.col("ref_label").alias("label"), pl.lit(RECONCILE_PROBABILITY).alias("probability"))
+    slots = got.filter(pl.col("ref_label").is_null()).select(
+        "mention_id", pl.col("mention_id").min().over("case_id", "k").alias("label"),
+        pl.lit(None, pl.Float64).alias("probability"))
+    lone = loose.select("mention_id", pl.col("mention_id").alias("label"), pl.lit(None, pl.Float64).alias("probability"))
+    return pl.concat([mapped, slots, lone], how="vertical_relaxed").cast(
+        {"mention_id": pl.Int64, "label": pl.Int64, "probability": pl.Float64}).sort("mention_id")

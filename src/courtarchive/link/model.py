@@ -8,9 +8,9 @@ Comparisons (levels in order; the first level that holds decides)
     forename   null | exact (term-frequency adjusted) | equal through the variant table
                (Bob = Robert, Mohd = Mohammed) | swapped with the surname (both ways; a typo, variant or
                double-barrelled split allowed: `SwappedNamesLevel`) | Jaro-Winkler >= 0.92 |
-               >= 0.80 | one edit apart (short names) | one side an initial that agrees | else
+               one edit apart (a typo) | Jaro-Winkler >= 0.80 | one side an initial that agrees | else
     surname    null | exact (tf) | equal through the variant table | swapped with the forename |
-               Jaro-Winkler >= 0.92 | >= 0.80 | one edit apart | one contains the other
+               Jaro-Winkler >= 0.92 | one edit apart | Jaro-Winkler >= 0.80 | one contains the other
                (double-barrelled) | else
     middle     null (either side has none: a missing middle name is no evidence) | exact |
                Jaro-Winkler >= 0.88 | else
@@ -22,8 +22,9 @@ Comparisons (levels in order; the first level that holds decides)
                town Jaro-Winkler >= 0.92 | same postcode area (SJP public lists give only that) | else
     asn, pnc   null | exact | one character apart (a typo) | else
     case       null | same case and the names agree (forename: canonical equal, Jaro-Winkler >=
-               0.80 or one edit apart; surname: canonical equal, Jaro-Winkler >= 0.88 or one edit
-               apart; or the two swapped) | else.  Lists of one case repeat its defendants
+               0.80, one edit apart or an initial that agrees -- the SJP public list's "R CARTWRIGHT"
+               for the press list's "Ryan CARTWRIGHT"; surname: canonical equal, Jaro-Winkler >= 0.88
+               or one edit apart; or the two swapped) | else.  Lists of one case repeat its defendants
                at every hearing, public lists with names only: the case carries the DOB-less
                mentions to the mentions that have one.  Same case with disagreeing names is
                *not* a level of its own: those pairs are mostly co-defendants (family members
@@ -131,20 +132,23 @@ def _name_comparison(col: str, canon: str, other_canon: str, label: str, extra: 
             cll.ExactMatchLevel(canon).configure(label_for_charts=f"{canon} equal (variant table)"),
             SwappedNamesLevel(),
             cll.JaroWinklerLevel(col, 0.92),
-            cll.JaroWinklerLevel(col, 0.80),
-            # one edit in a short name ("Som"/"Smo", "Jay"/"Jya") is far below Jaro-Winkler 0.8
+            # one edit (a typo: "WATTS"/"WAYTS", "Som"/"Smo") before the looser Jaro-Winkler level:
+            # a single typo is far stronger evidence than Jaro-Winkler >= 0.8, whose weight (mostly
+            # different people with similar names) is negative and sank same-case typo pairs
             cll.DamerauLevenshteinLevel(col, 1),
+            cll.JaroWinklerLevel(col, 0.80),
             *extra,
             cll.ElseLevel(),
         ],
     )
 
 
+_INITIAL_AGREES = cll.CustomLevel(
+    "(length(fn_l) = 1 OR length(fn_r) = 1) AND substr(fn_l, 1, 1) = substr(fn_r, 1, 1)", "initial agrees")
+
+
 def comparisons() -> list:
-    forename = _name_comparison("fn", "fn_c", "sn_c", "forename", [
-        cll.CustomLevel("(length(fn_l) = 1 OR length(fn_r) = 1) AND substr(fn_l, 1, 1) = substr(fn_r, 1, 1)",
-                        "initial agrees"),
-    ])
+    forename = _name_comparison("fn", "fn_c", "sn_c", "forename", [_INITIAL_AGREES])
     surname = _name_comparison("sn", "sn_c", "fn_c", "surname", [
         cll.CustomLevel("length(sn_l) >= 4 AND length(sn_r) >= 4 AND "
                         "(sn_l LIKE concat('%', sn_r, '%') OR sn_r LIKE concat('%', sn_l, '%'))",
@@ -187,9 +191,11 @@ def comparisons() -> list:
     pnc = cl.CustomComparison(output_column_name="pnc", comparison_description="PNC id",
                               comparison_levels=[cll.NullLevel("pnc"), cll.ExactMatchLevel("pnc"),
                                                  cll.DamerauLevenshteinLevel("pnc", 1), cll.ElseLevel()])
+    # within one case a forename initial agreeing is enough: the SJP public list prints "R CARTWRIGHT"
+    # (initial, postcode area, no date of birth) for the "Ryan CARTWRIGHT" of the press list
     names_agree = cll.And(
         cll.Or(cll.ExactMatchLevel("fn_c"), cll.JaroWinklerLevel("fn", 0.80), cll.DamerauLevenshteinLevel("fn", 1),
-               SwappedNamesLevel()),
+               SwappedNamesLevel(), _INITIAL_AGREES),
         cll.Or(cll.ExactMatchLevel("sn_c"), cll.JaroWinklerLevel("sn", 0.88), cll.DamerauLevenshteinLevel("sn", 1),
                SwappedNamesLevel()))
     case = cl.CustomComparison(

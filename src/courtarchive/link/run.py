@@ -26,7 +26,7 @@ import pyarrow as pa
 from ..store import Archive
 from ..store import linkage as store
 from . import model as M
-from .cluster import cluster, dob_conflicts, stable_ids
+from .cluster import cluster, dob_conflicts, reconcile_case_orphans, resolve_masked, stable_ids
 from .networks import graph_inputs, networks
 from .standardise import standardise
 from .victims import link_complainants
@@ -97,12 +97,16 @@ def link_defendants(archive: Archive, run_id: int, *, full: bool, engine: str, t
     t1 = time.perf_counter()
     lab = cluster(pid, pairs, threshold=threshold, groups=groups, must=must, cannot=cannot, db_api=db,
                   group_probability=group_prob, conflicts=dob_conflicts(persons))
+    lab, stats["case_orphans_joined"] = reconcile_case_orphans(persons, lab, cannot)
     org_lab = orgs.select(pl.col("unique_id").alias("mention_id"),
                           pl.col("unique_id").min().over("org").alias("label"),
                           pl.lit(None, pl.Float64).alias("probability"))
-    lone = others.select(pl.col("unique_id").alias("mention_id"), pl.col("unique_id").alias("label"),
-                         pl.lit(None, pl.Float64).alias("probability"))
-    lab = pl.concat([lab, org_lab, lone])
+    masked = resolve_masked(std, lab)
+    stats["masked_mentions"] = masked.height
+    lone = others.filter(~pl.col("unique_id").is_in(masked["mention_id"].implode())).select(
+        pl.col("unique_id").alias("mention_id"), pl.col("unique_id").alias("label"),
+        pl.lit(None, pl.Float64).alias("probability"))
+    lab = pl.concat([lab, org_lab, masked, lone])
     named, created, retired = stable_ids(lab, old, _ids(archive, "person"))
     w = store.save_persons(archive, run_id, "defendant",
                            named.select("mention_id", "person_id", "probability").to_arrow(),

@@ -23,6 +23,7 @@ fi              first letter of ``fn`` (blocking: forenames listed as an initial
 town            town, normalised
 asn, pnc        Arrest Summons Number and PNC id, upper-case alphanumerics only
 org             organisation name normalised (organisation defendants are linked by it, not by Splink)
+masked          the list masks the party's name (a youth: "Youth defendant"); no name columns then
 case_id, ...    carried through for networks and incremental runs
 =============== =====================================================================================
 
@@ -118,7 +119,12 @@ def _map_unique(s: pl.Series, fn, dtype=pl.Utf8) -> pl.Series:
 
 
 def _names(df: pl.DataFrame) -> pl.DataFrame:
-    """fn, mn, sn (normalised) from forenames / middle_names / surname / name_as_listed."""
+    """fn, mn, sn (normalised) from forenames / middle_names / surname / name_as_listed.  A masked
+    party (a youth listed as "Youth defendant") has no name: its listed text is a label, not a name."""
+    if "is_masked" in df.columns and df["is_masked"].fill_null(False).any():
+        keep = ~df["is_masked"].fill_null(False)
+        df = df.with_columns(*(pl.when(keep).then(pl.col(c)).otherwise(None).alias(c)
+                               for c in ("forenames", "middle_names", "surname", "name_as_listed")))
     need_split = df["surname"].is_null() & df["name_as_listed"].is_not_null() & df["organisation_name"].is_null()
     fore, sur = df["forenames"], df["surname"]
     if need_split.any():
@@ -178,6 +184,8 @@ def standardise(mentions: pa.Table) -> pa.Table:
         _map_unique(df["town"], lambda s: " ".join(norm_words(s)) or None).alias("town"),
         _ids(df["asn"]).alias("asn"), _ids(df["pnc_id"]).alias("pnc"),
         _map_unique(df["organisation_name"], lambda s: " ".join(norm_words(s)) or None).alias("org"),
+        (df["is_masked"].fill_null(False) if "is_masked" in df.columns
+         else pl.Series([False] * df.height, dtype=pl.Boolean)).alias("masked"),
     )
     return out.to_arrow()
 

@@ -47,7 +47,7 @@ def _typed(table: str, cols: Sequence[str]) -> list[tuple[str, pa.DataType]]:
 
 # --------------------------------------------------------------------------- mentions
 _PARTY_COLS = ("forenames", "middle_names", "surname", "organisation_name", "name_as_listed",
-               "date_of_birth", "age", "gender", "town", "postcode", "asn", "pnc_id")
+               "date_of_birth", "age", "gender", "town", "postcode", "asn", "pnc_id", "is_masked")
 
 
 def defendant_mentions(archive: Archive, *, party_ids: Iterable[int] | None = None) -> pa.Table:
