@@ -2,7 +2,8 @@
 a real `courtarchive serve` (uvicorn, its own process) over a generated archive.
 
     uv run python bench/load.py [--cases 1000] [--clients 50] [--seconds 60] [--think 0]
-                                [--workers 1] [--work /tmp/ca-bench-load] [--no-record]
+                                [--think-dist exp|fixed] [--workers 1] [--work /tmp/ca-bench-load]
+                                [--no-record]
 
 Builds (once, reused) a generated corpus and a linked, indexed archive with a verified media
 account and an API token, starts the server, then runs the clients (httpx async) over a mix of
@@ -10,8 +11,18 @@ requests: fuzzy name search (misspelt names) and URN search through the API, cas
 network / day-list pages as HTML (signed-in session) and as JSON (bearer token), and public
 court lists.  Every request is a valid one, so every answer must be 200: anything else is an
 error.  Prints the figures as JSON and appends them to bench/RESULTS.md under
-"Web and API load (issue 8)" (append only; --no-record to skip).  ``--think`` adds a pause (s)
-between one client's requests (0: closed loop, each client fires as fast as it is answered).
+"Web and API load (issue 8)" (append only; --no-record to skip).
+
+The mix (weights, per request drawn at random): name search API 20 (a misspelt defendant name,
+bearer token), URN search API 8 (anonymous), case API 12, person API 10, day-list API 8 (token),
+name search page 10, case page 12, person page 8, network page 3 (signed-in session), public day
+list page 5 and public courts API 4.  ``--think`` is a pause (s) between one client's requests:
+0 is a closed loop (each client fires the moment it is answered: a flood, not people), otherwise
+its mean, drawn from an exponential distribution (``--think-dist exp``, the default: people do
+not click in lockstep) or fixed; with a think time each client also starts after one such pause
+(else all 50 first requests land in the same millisecond and queue behind each other).  The server is `courtarchive serve` (``--workers N`` processes);
+its CPU seconds (all its processes, from /proc) are reported per request, so that figures taken
+on a shared machine can be compared.
 """
 
 from __future__ import annotations
@@ -33,6 +44,25 @@ from pathlib import Path
 KEY = bytes(range(32)).hex()
 PASSWORD = "load test passphrase"
 SERVE = "from courtarchive.serve.web_cli import app; app()"
+
+
+def _cpu_seconds(pid: int) -> float:
+    """utime + stime of a process and its live children (uvicorn workers), from /proc."""
+    tick = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    pids = [pid]
+    try:
+        for line in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
+            pids.append(int(line))
+    except OSError:
+        pass
+    for p in pids:
+        try:
+            f = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(f[11]) + int(f[12])) / tick
+        except (OSError, IndexError, ValueError):
+            pass
+    return total
 
 
 def _free_port() -> int:
@@ -149,13 +179,15 @@ def sign_in(base: str) -> dict:
 
 
 async def client(i: int, base: str, meta: dict, until: float, think: float, out: list, errors: list,
-                 session_cookies: dict) -> None:
+                 session_cookies: dict, think_dist: str = "exp") -> None:
     import httpx
 
     rnd = random.Random(1000 + i)
     limits = httpx.Limits(max_connections=1, max_keepalive_connections=1)
     async with httpx.AsyncClient(base_url=base, timeout=30, limits=limits) as c:
         bearer = {"Authorization": f"Bearer {meta['token']}"}
+        if think:       # people arrive at their own moment, not all in the first millisecond
+            await asyncio.sleep(rnd.expovariate(1 / think) if think_dist == "exp" else rnd.uniform(0, think))
         while time.monotonic() < until:
             kind, url, how = requests_mix(meta, rnd)
             headers = bearer if how == "token" else {}
@@ -173,7 +205,7 @@ async def client(i: int, base: str, meta: dict, until: float, think: float, out:
             except Exception as e:          # a refused or dropped connection is an error too
                 errors.append((kind, type(e).__name__, str(e)[:200]))
             if think:
-                await asyncio.sleep(think)
+                await asyncio.sleep(rnd.expovariate(1 / think) if think_dist == "exp" else think)
 
 
 def pct(xs: list[float], p: float) -> float:
@@ -184,11 +216,12 @@ def pct(xs: list[float], p: float) -> float:
 
 
 async def run_clients(base: str, meta: dict, n: int, seconds: float, think: float,
-                      sessions: list[dict]) -> tuple[list, list, float]:
+                      sessions: list[dict], think_dist: str = "exp") -> tuple[list, list, float]:
     out, errors = [], []
     t0 = time.monotonic()
     until = t0 + seconds
-    await asyncio.gather(*(client(i, base, meta, until, think, out, errors, sessions[i]) for i in range(n)))
+    await asyncio.gather(*(client(i, base, meta, until, think, out, errors, sessions[i], think_dist)
+                           for i in range(n)))
     return out, errors, time.monotonic() - t0
 
 
@@ -198,10 +231,11 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--clients", type=int, default=50)
     ap.add_argument("--seconds", type=float, default=60)
-    ap.add_argument("--think", type=float, default=0.0)
+    ap.add_argument("--think", type=float, default=0.0,
+                    help="mean pause (s) between one client's requests (0: closed loop)")
+    ap.add_argument("--think-dist", choices=("exp", "fixed"), default="exp")
     ap.add_argument("--work", type=Path, default=Path("/tmp/ca-bench-load"))
-    ap.add_argument("--workers", type=int, default=1,
-                    help="uvicorn worker processes (>1: uvicorn --factory --workers N, an experiment)")
+    ap.add_argument("--workers", type=int, default=1, help="`courtarchive serve --workers N`")
     ap.add_argument("--no-record", action="store_true")
     args = ap.parse_args()
 
@@ -209,14 +243,8 @@ def main() -> None:
     port = _free_port()
     home = args.work / "home"
     env = dict(os.environ, COURTARCHIVE_DB=url, COURTARCHIVE_KEY=KEY, COURTARCHIVE_HOME=str(home))
-    if args.workers > 1:
-        # what `courtarchive serve` would do with several uvicorn worker processes (the app factory
-        # reads the same COURTARCHIVE_* settings); experiment only, `serve` runs one process
-        cmd = [sys.executable, "-m", "uvicorn", "courtarchive.serve.app:create_app", "--factory", "--host",
-               "127.0.0.1", "--port", str(port), "--workers", str(args.workers), "--log-level", "warning"]
-    else:
-        cmd = [sys.executable, "-c", SERVE, "serve", "--host", "127.0.0.1", "--port", str(port),
-               "--log-level", "warning"]
+    cmd = [sys.executable, "-c", SERVE, "serve", "--host", "127.0.0.1", "--port", str(port),
+           "--log-level", "warning", "--workers", str(args.workers)]
     server = subprocess.Popen(cmd, env=env)
     base = f"http://127.0.0.1:{port}"
     try:
@@ -233,8 +261,13 @@ def main() -> None:
                 raise SystemExit("the server did not start")
             time.sleep(0.2)
         sessions = [sign_in(base) for _ in range(args.clients)]
+        for _ in range(2):          # every worker answers once before the clock starts
+            httpx.get(base + "/api/v1/courts", timeout=30)
         load_before = os.getloadavg()
-        out, errors, wall = asyncio.run(run_clients(base, meta, args.clients, args.seconds, args.think, sessions))
+        cpu0, client0 = _cpu_seconds(server.pid), time.process_time()
+        out, errors, wall = asyncio.run(run_clients(base, meta, args.clients, args.seconds, args.think, sessions,
+                                                    args.think_dist))
+        cpu1, client1 = _cpu_seconds(server.pid), time.process_time()
         load_after = os.getloadavg()
     finally:
         server.terminate()
@@ -245,7 +278,12 @@ def main() -> None:
         by_kind.setdefault(k, []).append(ms)
     res = {
         "when": dt.datetime.now().isoformat(timespec="seconds"), "cases": args.cases, "clients": args.clients,
-        "seconds": round(wall, 1), "think_s": args.think, "workers": args.workers, "requests": len(out), "errors": len(errors),
+        "seconds": round(wall, 1), "think_s": args.think, "think_dist": args.think_dist if args.think else None,
+        "workers": args.workers, "requests": len(out), "errors": len(errors),
+        "server_cpu_s": round(cpu1 - cpu0, 1),
+        "server_cpu_ms_per_request": round((cpu1 - cpu0) * 1000 / max(len(out), 1), 1),
+        # the clients run on the same machine: their CPU is taken from the server's cores too
+        "client_cpu_s": round(client1 - client0, 1),
         "rps": round(len(out) / wall, 1), "p50_ms": round(pct(lat, 50), 1), "p95_ms": round(pct(lat, 95), 1),
         "p99_ms": round(pct(lat, 99), 1), "max_ms": round(max(lat, default=0), 1),
         "by_kind": {k: {"n": len(v), "p50_ms": round(pct(v, 50), 1), "p95_ms": round(pct(v, 95), 1)}
@@ -271,11 +309,13 @@ def record(res: dict) -> None:
                   "(HTML, signed in) and JSON (bearer token) and public lists.  Target: 50 clients for 60 s, 0 errors,",
                   "p95 < 200 ms.  Caveat: measured while other sessions shared the 2-core machine (load average",
                   "below); to be re-run when the box is idle.", "",
-                  "| when | cases | clients | think s | s | requests | req/s | errors | p50 ms | p95 ms | p99 ms | load avg (1 min) before / after |",
-                  "|---|---|---|---|---|---|---|---|---|---|---|---|"]
-    row = (f"| {res['when']} | {res['cases']} | {res['clients']} | {res['think_s']} | {res['seconds']} | "
-           f"{res['requests']} | {res['rps']} | {res['errors']} | {res['p50_ms']} | {res['p95_ms']} | "
-           f"{res['p99_ms']} | {res['loadavg_before'][0]} / {res['loadavg_after'][0]} |")
+                  "| when | cases | clients | workers | think s | s | requests | req/s | errors | p50 ms | p95 ms | p99 ms | server CPU ms/req | load avg (1 min) before / after |",
+                  "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    think = f"{res['think_s']} {res['think_dist']}" if res.get("think_dist") else f"{res['think_s']}"
+    row = (f"| {res['when']} | {res['cases']} | {res['clients']} | {res.get('workers', 1)} | {think} | "
+           f"{res['seconds']} | {res['requests']} | {res['rps']} | {res['errors']} | {res['p50_ms']} | "
+           f"{res['p95_ms']} | {res['p99_ms']} | {res.get('server_cpu_ms_per_request', '')} | "
+           f"{res['loadavg_before'][0]} / {res['loadavg_after'][0]} |")
     if lines:
         with open(path, "a") as fh:
             fh.write("\n".join(lines + [row]) + "\n")

@@ -48,7 +48,9 @@ def run_measured(cmd: list[str], env: dict, *, ok=(0,)) -> dict:
         time.sleep(0.1)
     out, err = p.communicate()
     if p.returncode not in ok:
-        raise SystemExit(f"{' '.join(cmd)} failed ({p.returncode}):\n{err[-3000:]}")
+        # the first error lines say what failed (a JVM stack trace's tail only repeats its frames)
+        first = [ln for ln in err.splitlines() if any(w in ln for w in ("Error", "Exception", "error:"))][:8]
+        raise SystemExit(f"{' '.join(cmd)} failed ({p.returncode}):\n" + "\n".join(first) + f"\n...\n{err[-3000:]}")
     return {"seconds": round(time.perf_counter() - t0, 1), "peak_rss_gib": round(peak / 2**30, 2),
             "stdout": out}
 
@@ -72,8 +74,9 @@ def corpus_for(entries: int, cli: list[str], env: dict, workers: int) -> tuple[P
     if (corpus / "truth.json").exists():
         return corpus, None
     corpus.parent.mkdir(parents=True, exist_ok=True)
+    # the generator's --workers is 0 or 1 (a list-writing thread); ingest takes the parser workers
     r = run_measured(cli + ["generate", "--cases", str(cases), "--seed", "9", "--out", str(corpus),
-                            "--workers", str(workers)], env)
+                            "--workers", str(min(workers, 1))], env)
     return corpus, {"stage": "generate", "cases": cases, **{k: r[k] for k in ("seconds", "peak_rss_gib")}}
 
 

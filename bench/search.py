@@ -3,6 +3,8 @@
     uv run python bench/search.py --people 1000000                  # SQLite in a temp folder
     uv run python bench/search.py --people 1000000 --db postgresql+psycopg://postgres@127.0.0.1:5432/test
     uv run python bench/search.py --db sqlite:////tmp/s.db --reuse   # query an archive built before
+    uv run python bench/search.py --db sqlite:////tmp/s.db --reindex # same people, index rebuilt (timed)
+    uv run python bench/search.py --db sqlite:////tmp/s.db --reuse --api 500   # also through the API
 
 How the data gets in (documented, as the brief allows): synthetic people are written through the
 store's real bulk write path (`Archive.writer`, executemany / COPY) as large synthetic lists -
@@ -152,6 +154,68 @@ def pct(xs: list[float], p: float) -> float:
     return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))]
 
 
+def api(a, qs: list[dict], n: int) -> dict:
+    """The same queries through the JSON API of a real `courtarchive serve` on loopback (one
+    client, keep-alive, bearer token of a verified media account made here): search, then every
+    hit disclosed by the gate and the access audited - what a newsroom script sees.  Wall time
+    per request; the server's CPU seconds (from /proc) per request alongside."""
+    import subprocess
+
+    import httpx
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    from load import KEY, SERVE, _cpu_seconds, _free_port
+
+    from courtarchive.governance import accounts
+    from courtarchive.serve import auth
+
+    user = "searchbench"
+    if not any(x["username"] == user for x in accounts.listing(a)):
+        accounts.add(a, username=user, role="verified_media", actor="bench", email="searchbench@example.org",
+                     organisation="Bench Gazette")
+        accounts.verify(a, username=user, press_card="UKPC-SEARCH", verified_by="bench")
+    token = auth.create_token(a, user, name="bench/search.py", actor="bench")["token"]
+    port = _free_port()
+    home = Path(tempfile.mkdtemp(prefix="bench-search-home-"))
+    env = dict(os.environ, COURTARCHIVE_KEY=KEY, COURTARCHIVE_HOME=str(home))
+    env.pop("COURTARCHIVE_DB", None)
+    server = subprocess.Popen([sys.executable, "-c", SERVE, "serve", "--db", a.engine.url.render_as_string(False),
+                               "--port", str(port), "--log-level", "warning"], env=env)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if httpx.get(base + "/api/v1/me", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit("the server did not start")
+            time.sleep(0.3)
+        qs = qs[:n]
+        times, found, errors = [], 0, 0
+        with httpx.Client(base_url=base, timeout=60, headers={"Authorization": f"Bearer {token}"}) as c:
+            for q in qs[:100]:                                   # warm-up
+                c.get("/api/v1/search", params={"q": q["q"], "mode": "name", "limit": 20})
+            cpu0 = _cpu_seconds(server.pid)
+            for q in qs:
+                t0 = time.perf_counter()
+                r = c.get("/api/v1/search", params={"q": q["q"], "mode": "name", "limit": 20})
+                times.append((time.perf_counter() - t0) * 1000)
+                if r.status_code != 200:
+                    errors += 1
+                    continue
+                found += any((h.get("party") or {}).get("id") == q["party_id"] for h in r.json()["hits"])
+            cpu1 = _cpu_seconds(server.pid)
+    finally:
+        server.terminate()
+        server.wait(10)
+    return {"queries": len(qs), "errors": errors, "p50_ms": round(pct(times, 50), 2), "p95_ms": round(pct(times, 95), 2),
+            "p99_ms": round(pct(times, 99), 2), "server_cpu_ms_per_query": round((cpu1 - cpu0) * 1000 / len(qs), 2),
+            "recall@20": round(found / len(qs), 3), "load_average": os.getloadavg()}
+
+
 def run(args) -> dict:
     from courtarchive.serve import search as S
     from courtarchive.store import Archive
@@ -161,15 +225,21 @@ def run(args) -> dict:
         args.db = f"sqlite:///{tmp / 'search.db'}"
     a = Archive.open(args.db)
     out: dict = {"db": a.engine.url.render_as_string(), "people": args.people}
+    if args.reuse or args.reindex:
+        a.init()                                # (an archive written by older code: migrate it)
     if not args.reuse:
-        a.drop_all()
-        a.init()
-        out["build"] = build(a, args.people, args.seed)
-        t0 = time.perf_counter()
+        if not args.reindex:
+            a.drop_all()
+            a.init()
+            out["build"] = build(a, args.people, args.seed)
+        t0, c0 = time.perf_counter(), time.process_time()
         out["index"] = S.rebuild(a)
         out["index"]["rows_per_s"] = round(out["index"]["added"] / (time.perf_counter() - t0))
-        t0 = time.perf_counter()
+        out["index"]["cpu_seconds"] = round(time.process_time() - c0, 1)
+        out["index"]["load_average"] = os.getloadavg()
+        c0 = time.process_time()
         out["refresh_noop"] = S.refresh(a)
+        out["refresh_noop"]["cpu_seconds"] = round(time.process_time() - c0, 2)
     out["status"] = S.status(a)
     if a.sqlite:
         out["db_mb"] = round(Path(a.engine.url.database).stat().st_size / 2**20)
@@ -179,7 +249,7 @@ def run(args) -> dict:
     times: dict[str, list[float]] = {k: [] for k in KINDS}
     found: dict[str, int] = {k: 0 for k in KINDS}
     tied: dict[str, int] = {k: 0 for k in KINDS}
-    cands, relaxed, cpu, passes = [], 0, [], {}
+    cands, ments, relaxed, cpu, passes = [], [], 0, [], {}
     cpu_kind: dict[str, list[float]] = {k: [] for k in KINDS}
     for q in qs:
         c0, t0 = time.process_time(), time.perf_counter()
@@ -189,6 +259,7 @@ def run(args) -> dict:
         cpu_kind[q["kind"]].append(cpu[-1])
         times[q["kind"]].append(ms)
         cands.append(r["candidates"])
+        ments.append(r.get("mentions", 0))
         relaxed += r["passes"] > 1
         passes[r["passes"]] = passes.get(r["passes"], 0) + 1
         if any(h["party_id"] == q["party_id"] for h in r["hits"]):
@@ -216,6 +287,9 @@ def run(args) -> dict:
     out["relaxed_share"] = round(relaxed / len(qs), 3)
     out["passes"] = {k: passes[k] for k in sorted(passes)}
     out["load_average"] = os.getloadavg()
+    out["mentions_read"] = {"p50": pct(ments, 50), "p95": pct(ments, 95), "max": max(ments)}
+    if args.api:
+        out["api"] = api(a, qs, args.api)
     a.close()
     return out
 
@@ -225,7 +299,11 @@ def main() -> None:
     ap.add_argument("--people", type=int, default=1_000_000)
     ap.add_argument("--db", help="database URL (default: a SQLite file in a temp folder)")
     ap.add_argument("--reuse", action="store_true", help="query the archive at --db as it is (no rebuild)")
+    ap.add_argument("--reindex", action="store_true",
+                    help="keep the people already written at --db, rebuild the index (timed), then query")
     ap.add_argument("--queries", type=int, default=2000)
+    ap.add_argument("--api", type=int, default=0, metavar="N",
+                    help="also send the first N queries through the JSON API of `courtarchive serve`")
     ap.add_argument("--seed", type=int, default=1)
     args = ap.parse_args()
     print(json.dumps(run(args), indent=2, default=str))

@@ -50,6 +50,17 @@ step "an operator account (admin), then export hearings as Parquet through the d
 courtarchive account add operator --role admin --email operator@example.org >/dev/null
 courtarchive export --what hearing --format parquet --out "$OUT/exports/hearings.parquet" --as operator
 
+if courtarchive beat --help >/dev/null 2>&1 && [ -d "$OUT/corpus/lists" ]; then
+  step "daily beat digest: Greater Manchester's busiest magistrates' day, ranked by newsworthiness"
+  courtarchive beat add "Greater Manchester" --force "Greater Manchester Police" --as operator >/dev/null
+  # the day with most Greater Manchester magistrates' lists in the corpus
+  DAY=$(ls "$OUT"/corpus/lists/*/*/ | grep -E '(manchester|bolton|wigan|stockport|tameside|oldham|bury|salford|rochdale|trafford).*MAGISTRATES' \
+        | cut -c1-10 | sort | uniq -c | sort -k1,1nr -k2,2 | awk 'NR==1{print $2}')
+  if [ -n "$DAY" ]; then
+    courtarchive digest --beat "Greater Manchester" --date "$DAY" --top 10 --as operator
+  fi
+fi
+
 step "web portal: an admin account to sign in with"
 courtarchive account add admin --role admin --email admin@example.org >/dev/null
 echo "demo-admin-change-me" | courtarchive account password admin --password-stdin >/dev/null

@@ -282,6 +282,35 @@ def test_erasure_reaches_the_index(archive, tmp_path):
     assert _canary_bytes(archive) == []
 
 
+def test_a_name_leaves_search_key_with_its_last_mention(archive, tmp_path):
+    """Namesakes share one search_key row: erasing one keeps the name (the other is still listed),
+    erasing the last removes it, its keys and its FTS postings."""
+    from courtarchive.governance import rights
+    from courtarchive.governance.profile import load
+
+    def names() -> list[str]:
+        with archive.engine.connect() as c:
+            return sorted(r[0] for r in c.exec_driver_sql("SELECT name_norm FROM search_key"))
+
+    w1 = plant(archive, date=dt.date(2025, 5, 1), people=[CANARY, CONTROL])
+    w2 = plant(archive, date=dt.date(2025, 5, 2), people=[CANARY], court=LEEDS)
+    S.refresh(archive)
+    assert names() == ["wilhelmina fothergill", "zebedee quixley"]
+    r = S.search_names(archive, "Zebedee Quixly")
+    assert r["total"] == 2 and r["candidates"] == 1 and r["mentions"] == 2      # one name ranked, two mentions
+    ids = [next(p["id"] for p in rows(archive, "party", publication_id=w.publication_id) if p["surname"] == "QUIXLEY")
+           for w in (w1, w2)]
+    prof = load(home=tmp_path)
+    rights.erase(archive, [ids[0]], keyring=KR, actor="dpo", mode="delete", profile=prof, home=tmp_path)
+    assert names() == ["wilhelmina fothergill", "zebedee quixley"]
+    assert [h["party_id"] for h in S.search_names(archive, "Zebedee Quixley")["hits"]] == [ids[1]]
+    rights.erase(archive, [ids[1]], keyring=KR, actor="dpo", mode="delete", profile=prof, home=tmp_path)
+    assert names() == ["wilhelmina fothergill"]
+    for q in ("Zebedee Quixley", "Quixley", "uixl"):
+        assert S.search_names(archive, q)["total"] == 0, q
+    assert _canary_bytes(archive) == []
+
+
 def test_hook_dry_run_and_empty_event_change_nothing(archive, people):
     from courtarchive.governance.hooks import ExpiryEvent
 
@@ -314,8 +343,8 @@ def test_migration_0006_downgrades_and_upgrades(db_url):
             return {r[0] for r in c.exec_driver_sql(q)}
 
     objs = engine_objects()
-    want = ({"fts_search_name", "fts_search_keys", "fts_search_name_data", "fts_search_keys_idx"}
-            if a.sqlite else {"fts_search_name_trgm", "fts_search_name_keys"})
+    want = ({"fts_search_key_name", "fts_search_key_keys", "fts_search_key_name_data", "fts_search_key_keys_idx"}
+            if a.sqlite else {"fts_search_key_trgm", "fts_search_key_keys"})
     assert want <= objs
     with a.engine.begin() as conn:
         command.downgrade(migrate.alembic_config(connection=conn), "0005")
@@ -325,6 +354,38 @@ def test_migration_0006_downgrades_and_upgrades(db_url):
     plant(a, date=dt.date(2025, 1, 1), people=[person(forenames="Ophelia", surname="MARCHBANKS")])
     S.refresh(a)
     assert S.search_names(a, "Ofelia Marchbanks")["total"] == 1
+    a.close()
+
+
+def test_migration_0010_fills_search_key_from_an_existing_index(db_url):
+    """An archive indexed before 0010 (per-mention engine indexes) upgrades to one search_key row
+    per distinct name, engine indexes on it, ids continuing from the filled rows."""
+    from alembic import command
+
+    from courtarchive.store import Archive, migrate
+
+    a = Archive.open(db_url)
+    a.init()
+    plant(a, date=dt.date(2025, 1, 1), people=[person(forenames="Ophelia", surname="MARCHBANKS"),
+                                                person(forenames="Ophelia", surname="MARCHBANKS"),
+                                                person(forenames="Tobias", surname="WRENFIELD")])
+    S.refresh(a)
+    with a.engine.begin() as conn:
+        command.downgrade(migrate.alembic_config(connection=conn), "0009")
+    with a.engine.connect() as c:
+        assert c.exec_driver_sql("SELECT count(*) FROM search_name").scalar() == 3
+    a.init()
+    assert migrate.check(a.engine) == []
+    with a.engine.connect() as c:
+        assert sorted(r[0] for r in c.exec_driver_sql("SELECT name_norm FROM search_key")) == [
+            "ophelia marchbanks", "tobias wrenfield"]
+    r = S.search_names(a, "Ofelia Marchbanks")
+    assert r["total"] == 2 and r["candidates"] == 1 and r["mentions"] == 2
+    plant(a, date=dt.date(2025, 1, 2), people=[person(forenames="Agatha", surname="PELLINGHAM")])
+    S.refresh(a)          # a new name takes an id after the migrated ones
+    assert S.search_names(a, "Agatha Pellingham")["total"] == 1
+    with a.engine.connect() as c:
+        assert c.exec_driver_sql("SELECT count(DISTINCT id) FROM search_key").scalar() == 3
     a.close()
 
 

@@ -19,6 +19,8 @@ import sqlalchemy as sa
 from test_governance_support import person, plant
 
 KEY = bytes(range(32))
+#: a digest beat covering the planted lists' court (serve.digest)
+BEAT = "Preston"
 PASSWORD = "correct horse battery staple"
 TODAY = dt.date.today()
 PLANT_DAY = TODAY - dt.timedelta(days=20)
@@ -166,6 +168,9 @@ def build(root: Path) -> Site:
                        for r in rows}
     link_run(a, full=True)
     after_ingest(a, None)
+    from courtarchive.serve.digest import add_beat
+
+    add_beat(a, name=BEAT, courts=["Preston Magistrates' Court"], actor="setup")   # the planted cases' court
     ids = ss.sample_ids(a, 50)
     site.urns["generated"] = ids["case_urns"][0]
     site.generated_day = next((cd for cd in ids["court_days"] if cd != site.court_day), None)

@@ -73,3 +73,21 @@ class Settings:
 
 def settings(**overrides) -> Settings:
     return Settings.from_env(**overrides)
+
+
+def spark_conf(app: str) -> dict[str, str]:
+    """Spark settings shared by linkage and analysis sessions (``spark.*`` keys for the builder).
+
+    ``COURTARCHIVE_SPARK_DRIVER_MEMORY`` (default ``6g``: in ``local[N]`` mode the driver is also
+    the executor; 3g ran out of heap linking 145k mentions) and ``COURTARCHIVE_SPARK_SHUFFLE_PARTITIONS``
+    (default 64; adaptive execution coalesces small shuffles, so small data is not slowed by it)."""
+    import os
+
+    return {
+        "spark.app.name": app,
+        "spark.driver.memory": os.environ.get("COURTARCHIVE_SPARK_DRIVER_MEMORY", "6g"),
+        "spark.sql.shuffle.partitions": os.environ.get("COURTARCHIVE_SPARK_SHUFFLE_PARTITIONS", "64"),
+        "spark.sql.adaptive.enabled": "true",
+        "spark.sql.adaptive.coalescePartitions.enabled": "true",
+        "spark.ui.enabled": "false",
+    }

@@ -76,11 +76,12 @@ class SparkEngine:
         os.environ.setdefault("PYSPARK_PYTHON", os.environ.get("PYSPARK_PYTHON") or _python())
         from pyspark.sql import SparkSession
 
-        self.spark = (SparkSession.builder
-                      .master(master or os.environ.get("COURTARCHIVE_SPARK_MASTER", "local[2]"))
-                      .appName("courtarchive-analyse")
-                      .config("spark.ui.enabled", "false")
-                      .config("spark.sql.shuffle.partitions", "4")
+        from ..config import spark_conf
+
+        b = SparkSession.builder.master(master or os.environ.get("COURTARCHIVE_SPARK_MASTER", "local[2]"))
+        for k, v in spark_conf("courtarchive-analyse").items():
+            b = b.config(k, v)
+        self.spark = (b
                       .config("spark.sql.session.timeZone", "UTC")
                       .config("spark.sql.ansi.enabled", "false")
                       .config("spark.sql.execution.arrow.pyspark.enabled", "true")

@@ -20,6 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 
 @dataclass(frozen=True)
@@ -86,7 +87,18 @@ _CHILD = re.compile(r"\b(child|children|under 1[36]|girl|boy)\b", re.I)
 
 
 def classify_offence(code: str | None, title: str | None = None, legislation: str | None = None) -> dict:
-    """Restriction flags of an offence: the declared table first, then the legislation text."""
+    """Restriction flags of an offence: the declared table first, then the legislation text.
+    (A fresh dict each call; the work is cached: every disclosure classifies every offence it
+    shows, and the same few hundred codes and titles come back all day.)"""
+    return dict(_classify(code, title, legislation))
+
+
+@lru_cache(maxsize=50_000)
+def _classify(code: str | None, title: str | None, legislation: str | None) -> tuple:
+    return tuple(_classify_offence(code, title, legislation).items())
+
+
+def _classify_offence(code: str | None, title: str | None = None, legislation: str | None = None) -> dict:
     flags = {"so_aa_1992": False, "fgm": False, "msa_s2": False, "child_sexual_abuse": False,
              "relationship_sensitive": False, "sch18": False, "known": False}
     if code:

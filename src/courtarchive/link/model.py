@@ -231,12 +231,13 @@ def _spark_session():
     from pyspark.sql import SparkSession
     from splink.internals.spark.jar_location import similarity_jar_location
 
+    from ..config import spark_conf
+
     master = os.environ.get("COURTARCHIVE_SPARK_MASTER", "local[2]")
-    spark = (SparkSession.builder.master(master).appName("courtarchive-link")
-             .config("spark.jars", similarity_jar_location())
-             .config("spark.sql.shuffle.partitions", "8")
-             .config("spark.driver.memory", "3g")
-             .config("spark.ui.enabled", "false").getOrCreate())
+    b = SparkSession.builder.master(master).config("spark.jars", similarity_jar_location())
+    for k, v in spark_conf("courtarchive-link").items():
+        b = b.config(k, v)
+    spark = b.getOrCreate()
     spark.sparkContext.setCheckpointDir(tempfile.mkdtemp(prefix="courtarchive-spark-"))
     spark.sparkContext.setLogLevel("ERROR")
     return spark

@@ -702,6 +702,29 @@ ALERT_MATCH = _add(Entity(
     uniques=(("subscription_id", "hearing_id"),),
 ))
 
+BEAT = _add(Entity(
+    "beat", "A news beat: an area (courts, towns, police force areas, a radius around a newsroom) plus "
+            "offence groups; the daily digest ranks the day's listed cases of the beat.  Beats are shared "
+            "by every account of the archive (the owner, when set, and admins may remove one).",
+    (
+        F("id", "bigint", "internal", nullable=False, parsed=False),
+        F("name", "str", "internal", nullable=False, unique=True, doc="the beat's name (unique, as typed)"),
+        F("owner_account_id", "bigint", "internal", ref="account", index=True,
+          doc="the account that created it (null: made from the command line without an account)"),
+        F("courts", "json", "internal", doc="court ids (store court.id) in the beat"),
+        F("towns", "json", "internal", doc="court towns in the beat (as in the court reference)"),
+        F("police_force_areas", "json", "internal", doc="police force areas whose courts are in the beat"),
+        F("centre", "str", "internal", doc="the newsroom: a town of the reference, or lat,lon"),
+        F("centre_lat", "float", "internal", doc="latitude of the centre"),
+        F("centre_lon", "float", "internal", doc="longitude of the centre"),
+        F("radius_km", "float", "internal", doc="courts within this distance of the centre are in the beat"),
+        F("offence_groups", "json", "internal", doc="offence groups (data/offences.csv); empty: every group"),
+        F("created_at", "datetime", "internal", nullable=False),
+        F("created_by", "str", "internal", doc="user name that created it"),
+    ),
+    parsed=False,
+))
+
 SEARCH_NAME = _add(Entity(
     "search_name", "Name search index: one row per party mention (derived from party + hearing; "
                    "rebuilt at will; expired or erased parties are removed through a governance hook).",
@@ -714,13 +737,25 @@ SEARCH_NAME = _add(Entity(
         F("court_id", "bigint", "internal", ref="court", index=True),
         F("sitting_date", "date", "public", index=True),
         F("role", "str", "public"),
-        F("name_norm", "str", "identity", nullable=False, doc="normalised full name (search key)"),
+        F("name_norm", "str", "identity", nullable=False, index=True, doc="normalised full name (search key)"),
         F("surname_norm", "str", "identity", index=True),
         F("forenames_norm", "str", "identity"),
         F("name_keys", "str", "identity", doc="variant keys (nicknames, phonetic) separated by spaces"),
         F("birth_year", "int", "personal"),
         F("town", "str", "personal"),
         F("offence_groups", "str", "public"),
+    ),
+    parsed=False,
+))
+
+SEARCH_KEY = _add(Entity(
+    "search_key", "Name search index, one row per distinct normalised name of search_name (many "
+                  "mentions share a name): the engine looks names up and ranks them here, once, then "
+                  "expands to their mentions.  Derived; a name leaves when its last mention does.",
+    (
+        F("id", "bigint", "internal", nullable=False, parsed=False),
+        F("name_norm", "str", "identity", nullable=False, unique=True, doc="normalised full name"),
+        F("name_keys", "str", "identity", doc="variant keys of its words separated by spaces"),
     ),
     parsed=False,
 ))

@@ -474,6 +474,8 @@ def match(archive, subs: list[dict], hs_of: dict[int, list[dict]], batch: _Batch
             continue
         p = sub.get("params") or {}
         kind = sub["kind"]
+        if kind == "beat":
+            continue        # a beat's daily digest is built when sent (serve.digest.send), not matched
         if kind == "urn":
             out += [(sub["id"], h["id"], 1.0, None) for h in hs if (h.get("urn") or "") == sub["query"]]
         elif kind == "case":
@@ -541,7 +543,10 @@ def after_ingest(archive, report=None, *, now: dt.datetime | None = None, send: 
     res: dict = {"subscriptions": len(subs), "hearings_scanned": 0, "matches": 0,
                  "by_event": {}, "by_kind": {}}
     if subs:
-        start = {s["id"]: (s["last_run_at"] - OVERLAP) if s["last_run_at"] else s["created_at"] for s in subs}
+        # the overlap never reaches back before the subscription itself: a case followed just after its
+        # list came in does not notify that listing on the next run
+        start = {s["id"]: max(s["last_run_at"] - OVERLAP, s["created_at"]) if s["last_run_at"] else s["created_at"]
+                 for s in subs}
         hearings = store.new_hearings(archive, min(start.values()), until=run_at)
         res["hearings_scanned"] = len(hearings)
         rows: list[dict] = []
@@ -634,6 +639,8 @@ def _digest_items(matches: list[dict], cases: list[dict], flags: list[dict], bas
                             "age": p.get("age"), "town": p.get("town"), "offences": offs})
         ref = c.get("urn") or c.get("case_number") or str(c.get("id"))
         sec["entries"].append({
+            "match_id": m["id"], "matched_at": m.get("matched_at"), "seen_at": m.get("seen_at"),
+            "subscription_id": m["subscription_id"], "label": sec["label"],
             "event": m["event"], "event_text": EVENT_TEXT[m["event"]], "case_ref": ref,
             "case_url": f"{base_url}/cases/{quote(str(c.get('urn') or c.get('id')), safe='')}",
             "date": str(h.get("sitting_date") or ""), "time": h.get("sitting_time") or "",
@@ -682,7 +689,6 @@ def send_digests(archive, *, now: dt.datetime | None = None, smtp_host: str | No
     for the governance).  Returns {sent, messages, matches_sent, withheld, undeliverable, failed}."""
     from ..config import settings
     from ..governance import audit, distribution
-    from ..governance.gate import disclose
     from ..governance.policy import Viewer
     from ..governance.profile import load as load_profile
     from ..governance.pseudonym import Keyring
@@ -728,27 +734,8 @@ def send_digests(archive, *, now: dt.datetime | None = None, smtp_host: str | No
             viewer = Viewer.from_account(acc)
             role = viewer.effective_role(now)
             purpose = "journalism" if role == "verified_media" else "administration"
-            want: dict[int, list[int]] = {}
-            for m in ms:
-                want.setdefault(m["case_id"], []).append(m["hearing_id"])
-            records = outputs.cases_with_hearings(archive, want)
-            ctx = {"archive": archive, "keyring": keyring, "profile": profile, "output": "digest", "now": now}
-            trial = disclose(records, viewer, purpose=purpose, context={**ctx, "audit": False})
-            shown = {h["id"]: h for _, h in _walk_hearings(trial.records)}
-            keep, held = [], []
-            for m in ms:
-                h = shown.get(m["hearing_id"])
-                if h is None:
-                    held.append(m)
-                    continue
-                if m["kind"] in IDENTITY_KINDS:
-                    sub = {"id": m["subscription_id"], "kind": m["kind"], "query": m["query"], "params": m["params"]}
-                    hits = _rematch(archive, sub, m["hearing_id"])
-                    parties = {p["id"]: p for p in h.get("parties") or []}
-                    if not hits or not all(_identity_disclosed(parties.get(pid)) for pid in hits if pid is not None):
-                        held.append(m)
-                        continue
-                keep.append(m)
+            keep, held = releasable(archive, viewer, ms, purpose=purpose, keyring=keyring, profile=profile,
+                                    output="digest", now=now)
             res["withheld"] += len(held)
             if not keep:
                 continue
@@ -813,6 +800,153 @@ def send_digests(archive, *, now: dt.datetime | None = None, smtp_host: str | No
             pass
     res["sent"] = res["messages"]
     return res
+
+
+def releasable(archive, viewer, ms: list[dict], *, purpose: str, keyring, profile, output: str,
+               now: dt.datetime | None = None) -> tuple[list[dict], list[dict]]:
+    """Split matches (rows of `store.unsent` / `store.account_matches`) into those that may be shown
+    to ``viewer`` and those held back: the gate withholds the listing (s.4(2) order, sensitivity,
+    spent conviction, contempt rule), or an identity-kind match (name, search, person, network)
+    would identify a party whose identity the gate withholds.  A trial disclosure, not audited:
+    what is then shown is disclosed (and audited) by its output.  Digests and the in-app feed
+    (`notifications`) hold back exactly the same matches."""
+    from ..governance.gate import disclose
+    from ..store import outputs
+
+    if not ms:
+        return [], []
+    want: dict[int, list[int]] = {}
+    for m in ms:
+        want.setdefault(m["case_id"], []).append(m["hearing_id"])
+    records = outputs.cases_with_hearings(archive, want)
+    ctx = {"archive": archive, "keyring": keyring, "profile": profile, "output": output, "now": now,
+           "shareable": True, "audit": False}
+    trial = disclose(records, viewer, purpose=purpose, context=ctx)
+    shown = {h["id"]: h for _, h in _walk_hearings(trial.records)}
+    keep, held = [], []
+    for m in ms:
+        h = shown.get(m["hearing_id"])
+        if h is None:
+            held.append(m)
+            continue
+        if m["kind"] in IDENTITY_KINDS:
+            sub = {"id": m["subscription_id"], "kind": m["kind"], "query": m["query"], "params": m["params"]}
+            hits = _rematch(archive, sub, m["hearing_id"])
+            parties = {p["id"]: p for p in h.get("parties") or []}
+            if not hits or not all(_identity_disclosed(parties.get(pid)) for pid in hits if pid is not None):
+                held.append(m)
+                continue
+        keep.append(m)
+    return keep, held
+
+
+# =========================================================================== in-app notifications
+#: the newest matches the in-app feed looks at (older ones stay in the database, not in the feed)
+FEED_CAP = 500
+#: unread matches the nav badge checks (more: the badge reads "N+")
+BADGE_CAP = 50
+TRACK_KINDS = ("case", "person", "network")
+
+
+def notifications(archive, viewer, *, purpose: str, keyring=None, profile=None, limit: int = 20, offset: int = 0,
+                  unread_only: bool = False, base_url: str = "", now: dt.datetime | None = None) -> dict:
+    """The in-app feed of ``viewer``'s alert matches (active subscriptions, newest first): each
+    event with its case, court and date, disclosed through the gate for the viewer's role exactly as
+    a digest would be (`releasable` holds back the same matches; only the page shown is disclosed
+    and audited, output ``notifications``).  Returns {notifications, total, unread, limit, offset,
+    flags, withheld}; ``total`` and ``unread`` count what the viewer may see."""
+    from ..governance.gate import disclose
+    from ..store import outputs
+
+    acc = _account(archive, viewer.username)
+    limit = max(1, min(int(limit), 100))
+    offset = max(0, int(offset))
+    ms = store.account_matches(archive, acc["id"], unread_only=unread_only, limit=FEED_CAP)
+    keep, _held = releasable(archive, viewer, ms, purpose=purpose, keyring=keyring, profile=profile,
+                             output="notifications", now=now)
+    page = keep[offset:offset + limit]
+    res = {"notifications": [], "total": len(keep), "unread": sum(1 for m in keep if m["seen_at"] is None),
+           "limit": limit, "offset": offset, "flags": [], "withheld": {}}
+    if not page:
+        return res
+    want: dict[int, list[int]] = {}
+    for m in page:
+        want.setdefault(m["case_id"], []).append(m["hearing_id"])
+    d = disclose(outputs.cases_with_hearings(archive, want), viewer, purpose=purpose,
+                 context={"archive": archive, "keyring": keyring, "profile": profile, "output": "notifications",
+                          "shareable": True, "now": now})
+    by_match = {e["match_id"]: e for sec in _digest_items(page, d.records, d.flags, base_url.rstrip("/"))
+                for e in sec["entries"]}
+    for m in page:
+        e = by_match.get(m["id"])
+        if e is None:                 # the gate changed its mind between the trial and now: not shown
+            continue
+        e = {k: v for k, v in e.items() if k != "unsubscribe_url"}
+        e.update(kind=m["kind"], seen=m["seen_at"] is not None, followed=_followed_path(m))
+        res["notifications"].append(e)
+    res["flags"], res["withheld"] = d.flags, d.withheld
+    return res
+
+
+def unread_count(archive, viewer, *, purpose: str, keyring=None, profile=None, now: dt.datetime | None = None
+                 ) -> tuple[int, bool]:
+    """(unread notifications the viewer may see, more than `BADGE_CAP`?) -- for the nav badge; a trial
+    disclosure, not audited (the feed itself is)."""
+    import time
+
+    from ..store import governance as sg
+
+    acc = sg.get_account(archive, viewer.username)
+    if acc is None:
+        return 0, False
+    state = store.unread_state(archive, acc["id"])
+    if not state[0]:
+        return 0, False
+    # the same unread matches for the same role: the answer of the last minute stands (a restriction
+    # lifted or imposed since shows within BADGE_TTL seconds; the feed itself is never cached)
+    key = (str(archive.engine.url), acc["id"], viewer.effective_role(now), purpose)
+    hit = _BADGE_CACHE.get(key)
+    if hit is not None and hit[0] == state and time.monotonic() - hit[1] < BADGE_TTL:
+        return hit[2]
+    ms = store.account_matches(archive, acc["id"], unread_only=True, limit=BADGE_CAP + 1)
+    more = len(ms) > BADGE_CAP
+    keep, _ = releasable(archive, viewer, ms[:BADGE_CAP], purpose=purpose, keyring=keyring, profile=profile,
+                         output="notifications", now=now)
+    out = (len(keep), more and len(keep) == BADGE_CAP)
+    if len(_BADGE_CACHE) > 10_000:
+        _BADGE_CACHE.clear()
+    _BADGE_CACHE[key] = (state, time.monotonic(), out)
+    return out
+
+
+BADGE_TTL = 60.0
+_BADGE_CACHE: dict[tuple, tuple] = {}
+
+
+def mark_seen(archive, viewer, match_ids: list[int] | None = None, *, purpose: str, keyring=None, profile=None,
+              now: dt.datetime | None = None) -> int:
+    """Mark notifications seen: the given ones (of the viewer's own), or every unread one the viewer
+    may see (matches held back by the gate stay unread: they appear when the restriction ends)."""
+    acc = _account(archive, viewer.username)
+    ms = store.account_matches(archive, acc["id"], unread_only=True, limit=FEED_CAP)
+    keep, _ = releasable(archive, viewer, ms, purpose=purpose, keyring=keyring, profile=profile,
+                         output="notifications", now=now)
+    ids = [m["id"] for m in keep]
+    if match_ids is not None:
+        want = {int(x) for x in match_ids}
+        ids = [i for i in ids if i in want]
+    return store.mark_seen(archive, acc["id"], ids, at=now or _now()) if ids else 0
+
+
+def _followed_path(m: dict) -> str | None:
+    p = m.get("params") or {}
+    if m["kind"] == "case":
+        return f"/cases/{quote(str(m['query']), safe='')}"
+    if m["kind"] == "person":
+        return f"/persons/{p.get('person_id') or m['query']}"
+    if m["kind"] == "network":
+        return f"/networks/{p.get('network_id') or m['query']}"
+    return None
 
 
 def _rematch(archive, sub: dict, hearing_id: int) -> list[int | None]:

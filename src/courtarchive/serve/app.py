@@ -83,6 +83,11 @@ def create_app(archive_url: str | None = None, *, settings: WebSettings | None =
 
     app.include_router(api.router)
     app.include_router(pages.router)
+    from . import digest_pages
+    app.include_router(digest_pages.routes)         # /digest, /digest/beats..., /api/v1/digest, /api/v1/beats
+    from . import newsroom_pages
+
+    app.include_router(newsroom_pages.router)        # tracking and screening (issue 10 §3, §4)
     app.mount("/static/analyse", StaticFiles(directory=ANALYSE_STATIC), name="analyse_static")
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 

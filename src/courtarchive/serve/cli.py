@@ -222,6 +222,8 @@ STAGE_CLIS = (
     ("courtarchive.ingest.intake_cli", "group", "intake"),
     ("courtarchive.serve.search_cli", "commands", None),
     ("courtarchive.serve.alerts_cli", "group", "alerts"),
+    ("courtarchive.serve.beat_cli", "group", "beat"),
+    ("courtarchive.serve.digest_cli", "group", "digest"),
 )
 
 

@@ -18,8 +18,14 @@ Index rows
     ``p<metaphone>`` the Metaphone code (jellyfish) of the word and of its canonical form
                      (Thompson/Tomson, Stephen/Steven: two edits apart, one code)
 
+Names
+    The engine indexes are on ``search_key``, one row per distinct ``name_norm`` with its keys
+    (store.search): every pass below looks up *names*, ranks each name once, and only then reads
+    the mentions (``search_name`` rows) of the names scoring at least MIN_SCORE, best names first,
+    with the facet filters.  At 1M mentions that is 631k names, and a common name is one row.
+
 Queries
-    Pass 1: rows where two query words (the only word of a one-word query) appear as written or
+    Pass 1: names where two query words (the only word of a one-word query) appear as written or
     in canonical form - exact names, nicknames and variants, any order, middle names missing or
     extra, a letter left out.  Only when nothing scores well (best < RELAX_BELOW) do the wider
     passes run.  Pass 2: one word within one edit (the deletion keys on both sides), with swapped
@@ -127,8 +133,13 @@ def exact_keys(word: str) -> frozenset[str]:
 
 
 def name_keys(ws: list[str]) -> str:
+    return _name_keys(" ".join(ws))
+
+
+@lru_cache(maxsize=200_000)
+def _name_keys(name_norm: str) -> str:
     keys: set[str] = set()
-    for w in ws:
+    for w in name_norm.split():
         keys |= word_keys(w)
     return " ".join(sorted(keys))
 
@@ -263,18 +274,23 @@ def score_name(query_words: list[str], stored_words: list[str]) -> tuple[float, 
     Word order is free; each query word pairs with its best stored word (greedy, best first)."""
     if not query_words or not stored_words:
         return 0.0, ""
-    pairs = sorted(((*_word_sim(q, s), i, j) for i, q in enumerate(query_words) for j, s in enumerate(stored_words)),
-                   reverse=True)
+    need = min(2, len(query_words))
+    pairs = []
+    for i, q in enumerate(query_words):
+        for j, s in enumerate(stored_words):
+            sim, kind = _word_sim(q, s)
+            if sim >= 0.7:                 # (weaker pairs never count)
+                pairs.append((sim, kind, i, j))
+    if len(pairs) < need:
+        return 0.0, ""
+    pairs.sort(reverse=True)
     used_q: dict[int, tuple] = {}
     used_s: set[int] = set()
     for sim, kind, i, j in pairs:
-        if sim < 0.7:
-            break
         if i in used_q or j in used_s:
             continue
         used_q[i] = (sim, kind, j)
         used_s.add(j)
-    need = min(2, len(query_words))
     if len(used_q) < need:
         return 0.0, ""
     total = sum(v[0] for v in used_q.values())
@@ -333,23 +349,19 @@ def _score_cached(qw: tuple[str, ...], name_norm: str) -> tuple[float, str]:
     return score_name(list(qw), name_norm.split())
 
 
-def _rank(rows: list[tuple], qw: list[str], scored: dict) -> None:
-    key = tuple(qw)
-    for r in rows:
-        if r[0] not in scored:          # namesakes share a name_norm: scored once (cached)
-            scored[r[0]] = (*_score_cached(key, r[8]), r)
-
-
 def search_names(archive, q: str, *, court_id: int | None = None, date_from: dt.date | None = None,
                  date_to: dt.date | None = None, offence_group: str | None = None, role: str | None = None,
                  limit: int = 20, offset: int = 0, exhaustive: bool = False) -> dict:
     """Fuzzy person-name search.  Returns ``{"query": {...}, "total": groups, "total_exact": bool,
     "hits": [{party_id, person_id, case_id, hearing_id, court_id, sitting_date, score,
     matched_on, mentions}], "facets": {"court": {id: n}, "year": {yyyy: n}, "offence_group": {g: n}},
-    "took_ms": float, "passes": 1-3, "candidates": n}``.  Facets count matching mentions; ``total``
-    counts groups (a linked person once, an unlinked mention once).  No name is returned.
-    The wider (typo) passes run only when nothing close was found, unless ``exhaustive``: then
-    "John Smith" also brings "Jon Smyth" (slower: see bench/RESULTS.md)."""
+    "took_ms": float, "passes": 1-3, "candidates": distinct names ranked, "mentions": rows read}``.
+    Facets count matching mentions; ``total`` counts groups (a linked person once, an unlinked
+    mention once).  No name is returned.
+    Each pass looks up distinct *names* (search_key), ranks each once, then reads the mentions of
+    those scoring at least MIN_SCORE, best names first, with the filters.  The wider (typo) passes
+    run only when no mention close enough was found, unless ``exhaustive``: then "John Smith" also
+    brings "Jon Smyth" (slower: see bench/RESULTS.md)."""
     t0 = time.perf_counter()
     _check_paging(limit, offset)
     if not isinstance(q, str):
@@ -364,41 +376,60 @@ def search_names(archive, q: str, *, court_id: int | None = None, date_from: dt.
     combos = list(combinations(range(len(qw)), min(2, len(qw))))
     subs = [w for w in qw if len(w) >= 3]
     cap = CANDIDATE_CAP if len(qw) >= 2 else SINGLE_WORD_CAP
-    scored: dict[int, tuple] = {}
+    key = tuple(qw)
+    names: dict[str, tuple[float, str]] = {}        # every name ranked: name_norm -> (score, how)
+    scored: dict[int, tuple] = {}                   # mentions of the names that scored: row id -> (score, how, row)
+    state = {"capped": False, "best": 0.0}
 
-    def best() -> float:
-        return max((v[0] for v in scored.values()), default=0.0)
+    def take(found: list[tuple], name_cap: int) -> None:
+        state["capped"] |= len(found) >= name_cap
+        new = []
+        for _kid, n in found:
+            if n not in names:
+                names[n] = sc = _score_cached(key, n)
+                if sc[0] >= MIN_SCORE:
+                    new.append((sc[0], n))
+        if not new:
+            return
+        new.sort(reverse=True)
+        left = cap - len(scored)
+        rows = ss.mentions(archive, [n for _s, n in new], filters=f, cap=left)
+        state["capped"] |= len(rows) >= left
+        for r in rows:
+            sc, how = names[r[8]]
+            scored[r[0]] = (sc, how, r)
+            if sc > state["best"]:
+                state["best"] = sc
 
-    def fetch(clauses, substrings=(), fuzzy=None) -> bool:
-        rows = ss.candidates(archive, clauses=clauses, substrings=list(substrings), fuzzy_text=fuzzy, filters=f,
-                             cap=cap)
-        _rank(rows, qw, scored)
-        return len(rows) >= cap
+    def fetch(clauses, substrings=(), fuzzy=None) -> None:
+        take(ss.candidates(archive, clauses=clauses, substrings=list(substrings), fuzzy_text=fuzzy, cap=cap), cap)
 
     # pass 1: two query words (one for a one-word query) as written or as their canonical form
-    capped = fetch([[exact[i] for i in c] for c in combos])
+    fetch([[exact[i] for i in c] for c in combos])
     passes = 1
-    if exhaustive or best() < RELAX_BELOW:
+    if exhaustive or state["best"] < RELAX_BELOW:
         # pass 2: one word within one edit (deletion keys), swapped letters or sounding alike, the
         # other as written; substrings (partial names: trigram index)
         passes = 2
-        clauses = [[full[j] if j == i else exact[j] for j in c] for c in combos for i in c]
-        capped = fetch(clauses, subs) or capped
-        if exhaustive or best() < RELAX_BELOW:
+        fetch([[full[j] if j == i else exact[j] for j in c] for c in combos for i in c], subs)
+        if exhaustive or state["best"] < RELAX_BELOW:
             # pass 3: both words within one edit; then two edits in one word (keys of one word,
             # a trigram or the first two letters of the others)
             passes = 3
             if len(qw) >= 2 or not archive.sqlite:
-                # (PostgreSQL: pg_trgm similarity here, not in pass 2 - it costs 1-2 s at 100k)
-                capped = fetch([[full[i] for i in c] for c in combos] if len(qw) >= 2 else [],
-                               fuzzy=None if archive.sqlite else " ".join(qw)) or capped
-            if len(qw) >= 2:
+                # (PostgreSQL: pg_trgm similarity here, not in pass 2: it is the slow one)
+                fetch([[full[i] for i in c] for c in combos] if len(qw) >= 2 else [],
+                      fuzzy=None if archive.sqlite else " ".join(qw))
+            if len(qw) >= 2 and (exhaustive or state["best"] < RELAX_BELOW):
+                # (only when one edit per word found nothing close: the keys of a common forename
+                # reach tens of thousands of names at 1M, the costliest look-up of all)
                 for i in range(len(qw)):
                     others = [x for j, x in enumerate(qw) if j != i and len(x) >= 3]
                     grams = sorted({x[k:k + 3] for x in others for k in range(len(x) - 2)})
                     heads = sorted({x[:2] for x in others})
-                    _rank(ss.relaxed_candidates(archive, keys=full[i], grams=grams, heads=heads, filters=f,
-                                                cap=RELAXED_CAP), qw, scored)
+                    take(ss.relaxed_candidates(archive, keys=full[i], grams=grams, heads=heads, cap=RELAXED_CAP),
+                         RELAXED_CAP)
+    capped = state["capped"]
     groups: dict[tuple, dict] = {}
     facets = {"court": Counter(), "year": Counter(), "offence_group": Counter()}
     for sc, how, r in scored.values():
@@ -432,7 +463,7 @@ def search_names(archive, q: str, *, court_id: int | None = None, date_from: dt.
         "total": len(hits), "total_exact": not capped,
         "hits": hits[offset:offset + limit],
         "facets": {k: dict(v.most_common()) for k, v in facets.items()},
-        "candidates": len(scored), "passes": passes,
+        "candidates": len(names), "mentions": len(scored), "passes": passes,
         "took_ms": round((time.perf_counter() - t0) * 1000, 3),
     }
 

@@ -65,15 +65,37 @@ class Portal:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def writing(self):
-        """Serialise the portal's own write actions in this process (SQLite; PostgreSQL: a no-op).
-        Audit appends no longer need it (writer transactions queue at the database)."""
-        return self.lock if self.archive.sqlite else contextlib.nullcontext()
+        """Serialise the portal's own write actions (SQLite; PostgreSQL: a no-op): across this
+        process's threads and, with `courtarchive serve --workers N`, across the worker processes
+        (an exclusive `flock` on ``<database>.portal-lock`` next to the archive file).  Audit
+        appends do not need it (writer transactions queue at the database)."""
+        if not self.archive.sqlite:
+            return contextlib.nullcontext()
+        return _process_lock(self.lock, self.archive.engine.url.database)
 
     def __post_init__(self):
         if self.profile is None:
             from ..governance.profile import load
 
             self.profile = load(home=self.home)
+
+
+@contextlib.contextmanager
+def _process_lock(lock: threading.Lock, database: str | None):
+    """The thread lock, then (a file database) an exclusive advisory lock on a file beside it, so
+    that every process serving the same archive takes its turn."""
+    with lock:
+        if not database or database == ":memory:" or database.startswith("file:"):
+            yield
+            return
+        import fcntl
+
+        with open(f"{database}.portal-lock", "a+b") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def purpose_for(viewer: Viewer) -> str:
@@ -476,8 +498,10 @@ def subscribe(p: Portal, viewer: Viewer, *, kind: str, query: str, params: dict 
 
     if viewer.username == "anonymous":
         raise Forbidden("sign in to subscribe to alerts")
-    if kind in ("name", "search") and not may_search_names(viewer):
-        raise Forbidden(f"following a {'name' if kind == 'name' else 'saved search'} needs a verified media account "
+    # following a name, a saved search, a person or a network tells who someone is: identities only
+    if kind in ("name", "search", "person", "network") and not may_search_names(viewer):
+        what = {"name": "a name", "search": "a saved search", "person": "a person", "network": "a network"}[kind]
+        raise Forbidden(f"following {what} needs a verified media account "
                         f"(role {viewer.effective_role()} does not see identities)")
     try:
         check_receiver(viewer)

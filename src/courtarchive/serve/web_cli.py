@@ -58,8 +58,13 @@ def serve(host: str = typer.Option("127.0.0.1", help="address to listen on"),
                                                               "(default: $COURTARCHIVE_REPORTS or $COURTARCHIVE_HOME/analysis)"),
           secure_cookies: bool = typer.Option(False, "--secure-cookies",
                                               help="mark cookies Secure (when served over https)"),
-          log_level: str = typer.Option("info", help="uvicorn log level")) -> None:
+          log_level: str = typer.Option("info", help="uvicorn log level"),
+          workers: int = typer.Option(1, min=1, max=64,
+                                      help="worker processes (uvicorn); several use more than one core. "
+                                           "SQLite: the portal's writes take turns across them")) -> None:
     """Run the web portal and the JSON API (uvicorn)."""
+    import os
+
     import uvicorn
 
     from .app import create_app
@@ -74,9 +79,24 @@ def serve(host: str = typer.Option("127.0.0.1", help="address to listen on"),
     if db:
         ws.db_url = db
     _archive(ws.db_url)      # fail early, with the message, when the archive is not initialised
+    if workers > 1:
+        # each worker process builds its own app from the environment (`create_app` reads the
+        # COURTARCHIVE_* settings): pass this command's options on that way.  The audit chain's
+        # appends are writer transactions; the portal's other writes hold `Portal.writing`, a
+        # file lock beside a SQLite archive, so the processes take turns.
+        if ws.db_url:
+            os.environ["COURTARCHIVE_DB"] = ws.db_url
+        if reports:
+            os.environ["COURTARCHIVE_REPORTS"] = str(reports)
+        if secure_cookies:
+            os.environ["COURTARCHIVE_SECURE_COOKIES"] = "1"
+        console.print(f"courtarchive portal on http://{host}:{port}/  (API: http://{host}:{port}/api/v1/docs), "
+                      f"{workers} worker processes")
+        uvicorn.run("courtarchive.serve.app:create_app", factory=True, workers=workers, host=host, port=port,
+                    log_level=log_level, proxy_headers=ws.trust_proxy)
+        return
     app_ = create_app(ws.db_url, settings=ws)
     console.print(f"courtarchive portal on http://{host}:{port}/  (API: http://{host}:{port}/api/v1/docs)")
-    # one process: the audit chain's SQLite writes are serialised inside it (see views.Portal.writing)
     uvicorn.run(app_, host=host, port=port, log_level=log_level, proxy_headers=ws.trust_proxy)
 
 

@@ -358,3 +358,45 @@ def find_court(archive: Archive, ref: str) -> int | None:
     list_type = "CROWN_DAILY_LIST" if "crown" in low else ("MAGISTRATES_STANDARD_LIST" if "magistrates" in low else "")
     r = res.resolve(list_type=list_type, name=ref, code=None, postcode=None)
     return r["id"] if r else None
+
+
+# =========================================================================== in-app notifications
+def account_matches(archive: Archive, account_id: int, *, unread_only: bool = False,
+                    limit: int | None = None) -> list[dict]:
+    """The matches of an account's active subscriptions, newest first, with their subscription
+    (the rows `unsent` gives, sent or not, plus ``seen_at``)."""
+    M, S, A = T["alert_match"], T["subscription"], T["account"]
+    q = (sa.select(M, S.c.account_id, S.c.kind, S.c.query, S.c.params, S.c.label, S.c.unsubscribe_token,
+                   A.c.username)
+         .join(S, S.c.id == M.c.subscription_id).join(A, A.c.id == S.c.account_id)
+         .where(S.c.account_id == account_id, S.c.active.is_(True))
+         .order_by(M.c.matched_at.desc(), M.c.id.desc()))
+    if unread_only:
+        q = q.where(M.c.seen_at.is_(None))
+    if limit is not None:
+        q = q.limit(int(limit))
+    with archive.engine.connect() as conn:
+        return _rows(conn, q)
+
+
+def unread_state(archive: Archive, account_id: int) -> tuple[int, int | None]:
+    """(how many, newest id) of the unread matches of an account's active subscriptions (before
+    disclosure: the count is an upper bound)."""
+    M, S = T["alert_match"], T["subscription"]
+    q = (sa.select(sa.func.count(), sa.func.max(M.c.id)).select_from(M).join(S, S.c.id == M.c.subscription_id)
+         .where(S.c.account_id == account_id, S.c.active.is_(True), M.c.seen_at.is_(None)))
+    with archive.engine.connect() as conn:
+        n, newest = conn.execute(q).one()
+    return int(n or 0), newest
+
+
+def mark_seen(archive: Archive, account_id: int, match_ids: Sequence[int], *, at: dt.datetime) -> int:
+    """Set ``seen_at`` on these unread matches of the account's subscriptions; returns how many."""
+    M, S = T["alert_match"], T["subscription"]
+    mine = sa.select(S.c.id).where(S.c.account_id == account_id)
+    n = 0
+    with archive.engine.begin() as conn:
+        for chunk in _chunks(sorted(set(match_ids))):
+            n += conn.execute(sa.update(M).where(M.c.id.in_(chunk), M.c.seen_at.is_(None),
+                                                 M.c.subscription_id.in_(mine)).values(seen_at=at)).rowcount
+    return n

@@ -706,6 +706,13 @@ def exports(archive: Archive, *, unpurged_before: dt.datetime | None = None) -> 
         return _rows(conn, q)
 
 
+def get_export(archive: Archive, export_id: int) -> dict | None:
+    E = T["export_record"]
+    with archive.engine.connect() as conn:
+        r = _rows(conn, sa.select(E).where(E.c.id == int(export_id)))
+    return r[0] if r else None
+
+
 def approve_domain(archive: Archive, *, domain: str, organisation: str | None, approved_by: str, reason: str,
                    conn) -> int:
     did = archive._take_ids(conn, "domain_approval", 1)
