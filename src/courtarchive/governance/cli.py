@@ -19,33 +19,22 @@ from __future__ import annotations
 
 import datetime as dt
 import getpass
-import sys
 from pathlib import Path
 from typing import List, Optional
 
-import orjson
 import typer
 from rich.console import Console
 from rich.table import Table
+
+from ..clikit import DbOpt, JsonOpt, open_archive as _archive, print_json as _json
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="governance: holds, expiry, audit, compliance, rights")
 console = Console(stderr=True)
 out = Console()
 
-DbOpt = typer.Option(None, "--db", help="database URL (default: $COURTARCHIVE_DB)")
 ActorOpt = typer.Option(None, "--actor", help="the person acting (default: $USER)")
-JsonOpt = typer.Option(False, "--json", help="print JSON")
 NowOpt = typer.Option(None, "--now", help="act as if today were DATE (YYYY-MM-DD)")
 ProfileOpt = typer.Option(None, "--profile", help="licence profile TOML (default: $COURTARCHIVE_PROFILE or built-in)")
-
-
-def _archive(db):
-    from ..config import settings
-    from ..store import Archive
-
-    a = Archive.open(db or settings().db_url)
-    a.require_initialised()
-    return a
 
 
 def _actor(actor: str | None) -> str:
@@ -78,10 +67,6 @@ def _profile(path):
 
 def _date(s: str | None) -> dt.date | None:
     return dt.date.fromisoformat(s) if s else None
-
-
-def _json(obj) -> None:
-    sys.stdout.write(orjson.dumps(obj, default=str, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS).decode() + "\n")
 
 
 def _fail(msg: str) -> None:

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 from typing import Optional
 
-import orjson
 import typer
 from rich.console import Console
 from rich.table import Table
+
+from ..clikit import open_archive as _archive, print_json as _json
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Link people (defendants, complainants), cases and networks across lists.")
@@ -18,19 +18,6 @@ console = Console(stderr=True)
 out = Console()
 
 DbOpt = typer.Option(None, "--db", help="database URL (default: $COURTARCHIVE_DB or the home folder's SQLite file)")
-
-
-def _archive(db: str | None):
-    from ..config import settings
-    from ..store import Archive
-
-    a = Archive.open(db or settings().db_url)
-    a.require_initialised()
-    return a
-
-
-def _json(obj) -> None:
-    sys.stdout.write(orjson.dumps(obj, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS, default=str).decode() + "\n")
 
 
 @app.command("run")

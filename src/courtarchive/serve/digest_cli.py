@@ -17,20 +17,11 @@ import orjson
 import typer
 from rich.console import Console
 
+from ..clikit import DbOpt, open_archive as _archive
+
 app = typer.Typer(add_completion=False, invoke_without_command=True,
                   help="the daily beat digest: the day's listed cases of a beat ranked by newsworthiness")
 console = Console(stderr=True)
-
-DbOpt = typer.Option(None, "--db", help="database URL (default: $COURTARCHIVE_DB)")
-
-
-def _archive(db):
-    from ..config import settings
-    from ..store import Archive
-
-    a = Archive.open(db or settings().db_url)
-    a.require_initialised()
-    return a
 
 
 def _day(s: str | None) -> dt.date:

@@ -11,32 +11,17 @@ through the disclosure gate, which the web and API layers apply; the console sho
 
 from __future__ import annotations
 
-import sys
 from typing import Optional
 
-import orjson
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from ..clikit import DbOpt, open_archive as _archive, print_json as _json
+
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="search: fuzzy names, cases, the index")
 console = Console(stderr=True)
 out = Console()
-
-DbOpt = typer.Option(None, "--db", help="database URL (default: $COURTARCHIVE_DB)")
-
-
-def _archive(db):
-    from ..config import settings
-    from ..store import Archive
-
-    a = Archive.open(db or settings().db_url)
-    a.require_initialised()
-    return a
-
-
-def _json(obj) -> None:
-    sys.stdout.write(orjson.dumps(obj, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS, default=str).decode() + "\n")
 
 
 def _court(a, ref: str | None) -> int | None:

@@ -20,21 +20,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from ..clikit import DbOpt, open_archive as _archive
+
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="web portal and API")
 console = Console(stderr=True)
 out = Console()
 
-DbOpt = typer.Option(None, "--db", help="database URL (default: $COURTARCHIVE_DB)")
 ActorOpt = typer.Option(None, "--actor", help="the person acting (default: $USER)")
-
-
-def _archive(db):
-    from ..config import settings
-    from ..store import Archive
-
-    a = Archive.open(db or settings().db_url)
-    a.require_initialised()
-    return a
 
 
 def _actor(actor: str | None) -> str:
