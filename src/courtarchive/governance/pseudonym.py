@@ -142,6 +142,8 @@ _PARTICLES = frozenset({
 
 def _fold(text: str) -> str:
     """casefold + accents stripped (NFKD, combining marks dropped)."""
+    if text.isascii():      # the same result: ASCII casefolds to lower case, NFKD leaves it as is
+        return text.lower()
     text = unicodedata.normalize("NFKD", text.casefold().translate(_SPECIAL))
     return "".join(c for c in text if not unicodedata.combining(c))
 
