@@ -326,7 +326,8 @@ def _pairs(df) -> pa.Table:
 
 def _quiet() -> None:
     # Splink's warnings ("level not observed, unable to train m") are expected here: rare levels
-    # keep their defaults.  Errors still show.
+    # keep their defaults.  Errors still show.  (Linker(..., log_level=...) resets the "splink"
+    # logger's level: every Linker here is made with logging.ERROR for the same reason.)
     for name in ("splink", "py4j"):
         logging.getLogger(name).setLevel(logging.ERROR)
     _guard_em_underflow()
@@ -407,14 +408,14 @@ def train(std: pa.Table | list[pa.Table], *, engine: str = "duckdb", seed: int =
     _quiet()
     db = db or db_api(engine)
     sdf = [db.register(model_input(t)) for t in std] if isinstance(std, list) else db.register(model_input(std))
-    linker = Linker(sdf, settings(link_type=link_type), log_level=logging.WARNING)
+    linker = Linker(sdf, settings(link_type=link_type), log_level=logging.ERROR)
     tr = linker.training
     tr.estimate_probability_two_random_records_match([block_on("fn_c", "sn", "dob")], recall=0.7)
     tr.estimate_u_using_random_sampling(max_pairs=u_max_pairs, seed=seed)
     # a level never seen among u_max_pairs random pairs is rarer than 1 / u_max_pairs
     js = linker.misc.save_model_to_json()
     if _fill_unobserved_u(js, 1.0 / u_max_pairs):
-        linker = Linker(sdf, js, log_level=logging.WARNING)
+        linker = Linker(sdf, js, log_level=logging.ERROR)
         tr = linker.training
     for rule in (block_on("dob"), block_on("fn_c", "sn")):
         tr.estimate_parameters_using_expectation_maximisation(rule, max_pairs=em_max_pairs)
@@ -423,7 +424,7 @@ def train(std: pa.Table | list[pa.Table], *, engine: str = "duckdb", seed: int =
     # would turn into a missed link.  Floor m at M_FLOOR (weights stay strongly negative, not absolute).
     js = linker.misc.save_model_to_json()
     if _floor_probabilities(js, M_FLOOR, keys=("m_probability",)):
-        linker = Linker(sdf, js, log_level=logging.WARNING)
+        linker = Linker(sdf, js, log_level=logging.ERROR)
     return Model(linker, db, engine, sdf)
 
 
@@ -463,7 +464,7 @@ def load(model_json: dict, std: pa.Table, *, engine: str = "duckdb", db=None, ex
     _floor_probabilities(js)
     if explain:
         js["retain_intermediate_calculation_columns"] = True
-    linker = Linker(sdf, js, log_level=logging.WARNING)
+    linker = Linker(sdf, js, log_level=logging.ERROR)
     for col in ("fn", "sn"):
         linker.table_management.compute_tf_table(col)
     return Model(linker, db, engine, sdf)

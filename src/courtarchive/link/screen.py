@@ -239,7 +239,7 @@ def screen(rows: pl.DataFrame, candidates: pa.Table | pl.DataFrame, model_json: 
 
     left = db.register(M.model_input(cand.to_arrow()), dataset_display_name="archive")
     right = db.register(M.model_input(q.to_arrow()), dataset_display_name="upload")
-    linker = Linker([left, right], js, log_level=logging.WARNING)
+    linker = Linker([left, right], js, log_level=logging.ERROR)
     for col in ("fn", "sn"):
         linker.table_management.compute_tf_table(col)
     df = linker.inference.predict(threshold_match_probability=threshold, warning_mode="never")
