@@ -30,3 +30,15 @@ def open_archive(db: str | None = None, *, initialised: bool = True):
 def print_json(obj) -> None:
     """Indented JSON on stdout (dates and other objects as strings)."""
     sys.stdout.write(orjson.dumps(obj, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS, default=str).decode() + "\n")
+
+
+def actor_name(actor: str | None = None) -> str:
+    """Who is acting, for the audit log: ``--actor`` if given, else the OS user."""
+    if actor:
+        return actor
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except Exception:  # pragma: no cover - no user database (some containers)
+        return "admin"

@@ -18,7 +18,6 @@ $USER) and every action is audited.
 from __future__ import annotations
 
 import datetime as dt
-import getpass
 from pathlib import Path
 from typing import List, Optional
 
@@ -26,7 +25,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ..clikit import DbOpt, JsonOpt, open_archive as _archive, print_json as _json
+from ..clikit import DbOpt, JsonOpt, open_archive as _archive, print_json as _json, actor_name as _actor
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="governance: holds, expiry, audit, compliance, rights")
 console = Console(stderr=True)
@@ -35,15 +34,6 @@ out = Console()
 ActorOpt = typer.Option(None, "--actor", help="the person acting (default: $USER)")
 NowOpt = typer.Option(None, "--now", help="act as if today were DATE (YYYY-MM-DD)")
 ProfileOpt = typer.Option(None, "--profile", help="licence profile TOML (default: $COURTARCHIVE_PROFILE or built-in)")
-
-
-def _actor(actor: str | None) -> str:
-    if actor:
-        return actor
-    try:
-        return getpass.getuser()
-    except Exception:  # pragma: no cover
-        return "admin"
 
 
 def _keyring():

@@ -86,7 +86,7 @@ from typing import Any, Callable
 from ..model.records import Hearing, Offence, ParsedList, Party, PublicationMeta, RawComplainant
 from .cath import (CLASSIFIED, DEFAULT_MAX_BYTES, check_headers, decode_utf8, markup_in, parse_date,
                    parse_time)
-from .errors import Rejected
+from .errors import Rejected, input_bytes
 
 __all__ = ["parse_csv", "COLUMNS", "ALIASES", "LIST_TYPE", "SOURCE_FORMAT"]
 
@@ -298,13 +298,7 @@ def parse_csv(data: bytes, *, source_name: str, headers: dict | None = None, lis
 
 
 def _parse(data: bytes, source_name: str, headers: dict | None, max_bytes: int) -> ParsedList:
-    if not isinstance(data, (bytes, bytearray, memoryview)):
-        raise Rejected(f"input must be bytes, not {type(data).__name__}")
-    data = bytes(data)
-    if len(data) > max_bytes:
-        raise Rejected(f"input is {len(data)} bytes, over the {max_bytes}-byte limit")
-    if not data.strip():
-        raise Rejected("empty input")
+    data = input_bytes(data, max_bytes)
     h = check_headers(headers, known_list_type=False)
     text = decode_utf8(data)
     _, rows = _rows(text)

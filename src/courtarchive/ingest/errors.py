@@ -33,3 +33,16 @@ class Rejected(Exception):
 
     def __reduce__(self):  # picklable across worker processes
         return (type(self), (self.reason, self.json_path, self.source_name))
+
+
+def input_bytes(data, max_bytes: int) -> bytes:
+    """The raw input of a binary parser (CSV, PDF, Excel) as bytes, refused when it is not bytes,
+    is over ``max_bytes`` or is empty."""
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise Rejected(f"input must be bytes, not {type(data).__name__}")
+    data = bytes(data)
+    if len(data) > max_bytes:
+        raise Rejected(f"input is {len(data)} bytes, over the {max_bytes}-byte limit")
+    if not data.strip():
+        raise Rejected("empty input")
+    return data

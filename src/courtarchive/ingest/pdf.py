@@ -29,7 +29,7 @@ from typing import Iterator
 
 from ..model.records import ParsedList
 from .cath import DEFAULT_MAX_BYTES, check_headers
-from .errors import Rejected
+from .errors import Rejected, input_bytes
 from .layouts import norm_label
 from .layouts.table import build, choose_layout, parse_heading
 
@@ -66,13 +66,7 @@ def _open(data: bytes):
 
 
 def _parse(data, source_name: str, headers: dict | None, list_type: str | None, max_bytes: int) -> ParsedList:
-    if not isinstance(data, (bytes, bytearray, memoryview)):
-        raise Rejected(f"input must be bytes, not {type(data).__name__}")
-    data = bytes(data)
-    if len(data) > max_bytes:
-        raise Rejected(f"input is {len(data)} bytes, over the {max_bytes}-byte limit")
-    if not data.strip():
-        raise Rejected("empty input")
+    data = input_bytes(data, max_bytes)
     if not data.lstrip()[:5] == b"%PDF-":
         raise Rejected("not a PDF (no %PDF- header)")
     h = check_headers(headers)

@@ -23,7 +23,7 @@ import zipfile
 
 from ..model.records import ParsedList
 from .cath import DEFAULT_MAX_BYTES, check_headers
-from .errors import Rejected
+from .errors import Rejected, input_bytes
 from .layouts import layouts, norm_label
 from .layouts.table import build, choose_layout, parse_heading
 
@@ -84,13 +84,7 @@ def _trim(row: tuple) -> list:
 
 
 def _parse(data, source_name: str, headers: dict | None, list_type: str | None, max_bytes: int) -> ParsedList:
-    if not isinstance(data, (bytes, bytearray, memoryview)):
-        raise Rejected(f"input must be bytes, not {type(data).__name__}")
-    data = bytes(data)
-    if len(data) > max_bytes:
-        raise Rejected(f"input is {len(data)} bytes, over the {max_bytes}-byte limit")
-    if not data.strip():
-        raise Rejected("empty input")
+    data = input_bytes(data, max_bytes)
     h = check_headers(headers)
     given = check_headers({"x-list-type": list_type})["list_type"] if list_type else h.get("list_type")
     wb = _open(data, max_bytes)

@@ -20,22 +20,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ..clikit import DbOpt, open_archive as _archive
+from ..clikit import DbOpt, open_archive as _archive, actor_name as _actor
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="web portal and API")
 console = Console(stderr=True)
 out = Console()
 
 ActorOpt = typer.Option(None, "--actor", help="the person acting (default: $USER)")
-
-
-def _actor(actor: str | None) -> str:
-    if actor:
-        return actor
-    try:
-        return getpass.getuser()
-    except Exception:  # pragma: no cover
-        return "admin"
 
 
 def _fail(msg: str) -> None:

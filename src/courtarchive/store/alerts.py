@@ -8,31 +8,16 @@ never a person.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Iterable, Iterator, Sequence
+from typing import Iterable, Sequence
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from .archive import Archive
 from .tables import TABLES as T
+from .util import now, chunks as _chunks, rows as _rows
 
 _CHUNK = 500
-
-
-def now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
-
-
-def _chunks(ids: Iterable, n: int = _CHUNK) -> Iterator[list]:
-    ids = list(ids)
-    for i in range(0, len(ids), n):
-        yield ids[i:i + n]
-
-
-def _rows(conn, q) -> list[dict]:
-    res = conn.execute(q)
-    keys = [str(k) for k in res.keys()]
-    return [dict(zip(keys, r)) for r in res]
 
 
 # =========================================================================== subscriptions

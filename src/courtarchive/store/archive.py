@@ -306,6 +306,25 @@ class Archive:
             self._courts = CourtResolver(rows)
         return self._courts
 
+    def _hearing_courts_and_keys(self, conn, parsed: ParsedList, court_id: int | None
+                                 ) -> tuple[list[int | None], list[str | None]]:
+        """Each hearing's court (its own court name/code when the list gives one, else the
+        list's court) and case key -- the same for a file written alone or in a group."""
+        parties_by_h: dict[int, list] = {}
+        for p in parsed.parties:
+            parties_by_h.setdefault(p.hearing_ref, []).append(p)
+        h_court: list[int | None] = []
+        court_cache: dict[tuple, int | None] = {}
+        for h in parsed.hearings:
+            k = (h.court_name, h.court_code)
+            if k not in court_cache:
+                court_cache[k] = (court_id if (not h.court_name and not h.court_code) else
+                                  self._resolve_court(conn, list_type=parsed.meta.list_type, name=h.court_name,
+                                                      code=h.court_code, postcode=None) or court_id)
+            h_court.append(court_cache[k])
+        keys = [_case_key(h, parties_by_h.get(i, []), h_court[i]) for i, h in enumerate(parsed.hearings)]
+        return h_court, keys
+
     def _resolve_court(self, conn, *, list_type, name, code, postcode) -> int | None:
         res = self._court_resolver(conn)
         r = res.resolve(list_type=list_type, name=name, code=code, postcode=postcode)
@@ -366,19 +385,7 @@ class Archive:
 
         # hearings: resolve courts and cases
         hearings = parsed.hearings
-        parties_by_h: dict[int, list] = {}
-        for p in parsed.parties:
-            parties_by_h.setdefault(p.hearing_ref, []).append(p)
-        h_court = []
-        court_cache: dict[tuple, int | None] = {}
-        for h in hearings:
-            k = (h.court_name, h.court_code)
-            if k not in court_cache:
-                court_cache[k] = (court_id if (not h.court_name and not h.court_code) else
-                                  self._resolve_court(conn, list_type=meta.list_type, name=h.court_name,
-                                                      code=h.court_code, postcode=None) or court_id)
-            h_court.append(court_cache[k])
-        keys = [_case_key(h, parties_by_h.get(i, []), h_court[i]) for i, h in enumerate(hearings)]
+        h_court, keys = self._hearing_courts_and_keys(conn, parsed, court_id)
         case_ids = self._cases(conn, hearings, keys, h_court, pub_id)
 
         h0 = self._take_ids(conn, "hearing", len(hearings))
@@ -455,20 +462,7 @@ class Archive:
             meta = parsed.meta
             court_id = self._resolve_court(conn, list_type=meta.list_type, name=meta.court_name,
                                            code=meta.court_code, postcode=meta.court_postcode)
-            hearings = parsed.hearings
-            parties_by_h: dict[int, list] = {}
-            for p in parsed.parties:
-                parties_by_h.setdefault(p.hearing_ref, []).append(p)
-            h_court = []
-            court_cache: dict[tuple, int | None] = {}
-            for hr in hearings:
-                k = (hr.court_name, hr.court_code)
-                if k not in court_cache:
-                    court_cache[k] = (court_id if (not hr.court_name and not hr.court_code) else
-                                      self._resolve_court(conn, list_type=meta.list_type, name=hr.court_name,
-                                                          code=hr.court_code, postcode=None) or court_id)
-                h_court.append(court_cache[k])
-            keys = [_case_key(hr, parties_by_h.get(j, []), h_court[j]) for j, hr in enumerate(hearings)]
+            h_court, keys = self._hearing_courts_and_keys(conn, parsed, court_id)
             all_keys.update(k for k in keys if k)
             plan.append((i, pub0 + n, court_id, h_court, keys))
         found, unnumbered = self._case_ids(conn, all_keys)

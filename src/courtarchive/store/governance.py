@@ -16,23 +16,10 @@ import sqlalchemy as sa
 
 from .archive import Archive
 from .tables import TABLES as T
+from .util import now, chunks as _chunks, rows as _rows
 
 GENESIS = "0" * 64
 _CHUNK = 500
-
-
-def now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
-
-
-def _chunks(ids: Iterable, n: int = _CHUNK) -> Iterator[list]:
-    ids = list(ids)
-    for i in range(0, len(ids), n):
-        yield ids[i:i + n]
-
-
-def _rows(conn, q) -> list[dict]:
-    return [dict(r._mapping) for r in conn.execute(q)]
 
 
 # =========================================================================== audit chain

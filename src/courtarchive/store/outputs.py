@@ -13,20 +13,14 @@ the records through the gate; nothing here decides what a viewer may see.  The s
 
 from __future__ import annotations
 
-from typing import Iterable
 
 import sqlalchemy as sa
 
 from .archive import Archive
 from .tables import TABLES as T
+from .util import chunks as _chunks
 
 _CHUNK = 500
-
-
-def _chunks(ids: Iterable, n: int = _CHUNK):
-    ids = list(ids)
-    for i in range(0, len(ids), n):
-        yield ids[i:i + n]
 
 
 def display_name(p: dict) -> str | None:

@@ -34,6 +34,7 @@ import sqlalchemy as sa
 from ..model.declaration import ENTITIES
 from .archive import Archive
 from .tables import TABLES
+from .util import chunks as _chunks
 
 T = TABLES
 SN = ENTITIES["search_name"]
@@ -55,12 +56,6 @@ HIT_COLUMNS = ["id", "party_id", "person_id", "case_id", "hearing_id", "court_id
                "name_norm", "surname_norm", "offence_groups"]
 
 _CHUNK = 500
-
-
-def _chunks(ids: Sequence, n: int = _CHUNK) -> Iterator[list]:
-    ids = list(ids)
-    for i in range(0, len(ids), n):
-        yield ids[i:i + n]
 
 
 def _date(archive: Archive, v):

@@ -21,18 +21,9 @@ import sqlalchemy as sa
 
 from .archive import Archive
 from .tables import TABLES as T
+from .util import now, chunks as _chunks
 
 _CHUNK = 500
-
-
-def now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
-
-
-def _chunks(ids: Iterable, n: int = _CHUNK):
-    ids = list(ids)
-    for i in range(0, len(ids), n):
-        yield ids[i:i + n]
 
 
 def _tag(row, entity: str, **extra) -> dict:
