@@ -101,3 +101,43 @@ def test_equal_names_link_within_a_court_or_a_case_only():
     assert c[1] == c[2] == c[4] != c[3]
     c = clusters(link_complainants(t, token_scope="national")[0])
     assert c[1] == c[2] == c[3] == c[4]
+
+
+def test_victim_context_across_cases():
+    """One name in one court: joined across cases only within one victim context; a mention of
+    unknown context joins one context and never bridges two; within a case contexts never split."""
+    t = rows([
+        ("Jane SMITH", 1, "A", "named"),        # 1 sexual
+        ("Jane Smith", 2, "A", "named"),        # 2 sexual, other case: joins 1
+        ("Jane Smith", 3, "A", "named"),        # 3 property (a theft), other case: a namesake
+        ("Jane Smith", 4, "A", "party"),        # 4 unknown context: joins exactly one of them
+        ("Jane Smith", 1, "A", "named"),        # 5 violence, but case 1: joins 1
+        ("Jonathan Wainwright", 5, "A", "named"),  # 6 violence
+        ("Jonathan Wainright", 6, "A", "named"),   # 7 typo, property, other case: not compared
+        ("Jonathan Wainright", 7, "A", "named"),   # 8 typo, violence, other case: Bloom links 6
+    ])
+    t = t.append_column("context", pa.array(["sexual", "sexual", "property", None, "violence",
+                                              "violence", "property", "violence"]))
+    lab, rep = link_complainants(t)
+    c = clusters(lab)
+    assert c[1] == c[2] == c[5]
+    assert c[3] != c[1]
+    assert c[4] in (c[1], c[3])
+    assert c[6] == c[8] and c[7] != c[6]
+    assert rep["context_bridges"] == 3 and rep["context_splits"] == 2   # sexual and violence share case 1
+    off, _ = link_complainants(t, victim_context=False)
+    c = clusters(off)
+    assert c[1] == c[2] == c[3] == c[4] == c[5], "without contexts one name in one court is one person"
+
+
+def test_mention_contexts_from_offence_or_case():
+    import polars as pl
+
+    from courtarchive.link.victims import mention_contexts, offence_context
+
+    assert offence_context("SX03001") == "sexual" and offence_context("TH68001") == "property"
+    assert offence_context("NOPE999") is None and offence_context(None) is None
+    m = pl.DataFrame({"offence_code": ["TH68001", None, None, "NOPE999"], "case_id": [1, 1, 2, 3]})
+    cases = pl.DataFrame({"case_id": [1, 1, 2, 3], "code": ["TH68001", "SX03001", "NOPE999", "TH68001"]})
+    # the offence naming the mention decides; else the case's most serious listed offence
+    assert mention_contexts(m, cases).to_list() == ["property", "sexual", None, "property"]

@@ -29,7 +29,7 @@ from . import model as M
 from .cluster import cluster, dob_conflicts, reconcile_case_orphans, resolve_masked, stable_ids
 from .networks import graph_inputs, networks
 from .standardise import standardise
-from .victims import link_complainants
+from .victims import link_complainants, mention_contexts
 
 __all__ = ["run", "explain", "link_defendants"]
 
@@ -146,6 +146,9 @@ def link_victims(archive: Archive, run_id: int, defendants: pl.DataFrame | None 
                                              pl.col("offence_seq").fill_null(0), "pos"))
                              .alias("charge")).drop("dperson", "pos")
         cm = df.to_arrow()
+    if cm.num_rows:
+        df = pl.from_arrow(cm)
+        cm = df.with_columns(mention_contexts(df, pl.from_arrow(store.complainant_case_offences(archive)))).to_arrow()
     lab, report = link_complainants(cm, scheme=scheme)
     old_t = pl.from_arrow(store.person_assignments(archive, "complainant"))
     old = dict(zip(old_t["mention_id"].to_list(), old_t["person_id"].to_list()))

@@ -18,7 +18,7 @@ from .archive import Archive, _arrow_type
 from .tables import TABLES as T
 
 __all__ = [
-    "defendant_mentions", "complainant_mentions", "mention_provenance", "party_details",
+    "defendant_mentions", "complainant_mentions", "complainant_case_offences", "mention_provenance", "party_details",
     "start_run", "finish_run", "latest_run", "person_assignments", "save_persons",
     "review_decisions", "add_review_decision", "replace_review_queue", "review_queue",
     "network_state", "save_networks", "take_ids", "person_summary",
@@ -90,6 +90,19 @@ def complainant_mentions(archive: Archive) -> pa.Table:
               ("offence_seq", pa.int64()), ("court_id", pa.int64()), ("area", pa.string()), ("kind", pa.string()), ("token", pa.string()), ("key_id", pa.string()),
               ("bloom", pa.binary())] + extra
     return _arrow(archive, q, fields)
+
+
+def complainant_case_offences(archive: Archive) -> pa.Table:
+    """(case_id, code): the distinct offence codes listed in the current publications for every
+    case that has a complainant mention -- the victim context of a complainant named as a party
+    rather than in an offence's wording (`link.victims`)."""
+    C, O = T["complainant"], T["offence"]
+    cur = archive.current_publications()
+    cases = sa.select(C.c.case_id).where(C.c.publication_id.in_(cur), C.c.case_id.is_not(None)).distinct()
+    q = (sa.select(O.c.case_id, O.c.code)
+         .where(O.c.case_id.in_(cases), O.c.publication_id.in_(cur), O.c.code.is_not(None))
+         .distinct().order_by(O.c.case_id, O.c.code))
+    return _arrow(archive, q, [("case_id", pa.int64()), ("code", pa.string())])
 
 
 def mention_provenance(archive: Archive, kind: str) -> pa.Table:
