@@ -3,7 +3,7 @@ per stage, for the embedded mode (SQLite + DuckDB) and the server mode (PostgreS
 
     uv run python bench/scale.py --entries 100000 [--entries 1000000 ...]
                                  [--mode embedded|server|both] [--pg DSN] [--spark-master URL]
-                                 [--workers 2] [--keep] [--plot]
+                                 [--workers 2] [--keep] [--stages ingest,link,analyse] [--plot]
 
 Every stage runs the real CLI as a child process (what a user runs); peak RSS is the sum over the
 process tree (Spark's JVM included), sampled every 100 ms.  The number of cases is chosen from the
@@ -80,50 +80,79 @@ def corpus_for(entries: int, cli: list[str], env: dict, workers: int) -> tuple[P
     return corpus, {"stage": "generate", "cases": cases, **{k: r[k] for k in ("seconds", "peak_rss_gib")}}
 
 
-def one(mode: str, entries: int, a, cli: list[str]) -> list[dict]:
+class _Rows(list):
+    """Rows of one run, each logged (bench/out/scale.jsonl) and printed as its stage ends, so that a
+    long run that fails later keeps what it measured."""
+
+    def __init__(self, mode: str, entries: int, emit):
+        super().__init__()
+        self.mode, self.entries, self.emit = mode, entries, emit
+
+    def append(self, row: dict) -> None:
+        row.update(mode=self.mode, entries=self.entries, at=dt.datetime.now().isoformat(timespec="seconds"),
+                   machine=f"{platform.node()} {os.cpu_count()} cpu "
+                   f"{psutil.virtual_memory().total / 2**30:.0f} GiB", load=os.getloadavg()[0])
+        super().append(row)
+        self.emit(row)
+
+
+def one(mode: str, entries: int, a, cli: list[str], emit) -> list[dict]:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    rows: list[dict] = []
+    rows = _Rows(mode, entries, emit)
     corpus, gen = corpus_for(entries, cli, env, a.workers)
     if gen:
         rows.append(gen)
     home = OUT / f"scale-home-{mode}-{entries}"
-    subprocess.run(["rm", "-rf", str(home)], check=True)
+    stages = a.stages.split(",")
+    resume = "ingest" not in stages
+    if resume and not home.exists():
+        raise SystemExit(f"--stages {a.stages} needs the archive a kept run left in {home} (--keep)")
+    if not resume:
+        subprocess.run(["rm", "-rf", str(home)], check=True)
     env["COURTARCHIVE_HOME"] = str(home)
     dbname = None
     if mode == "server":
         if not a.pg:
             raise SystemExit("server mode needs --pg DSN (or COURTARCHIVE_TEST_PG)")
+        if resume:
+            raise SystemExit("--stages without ingest is for the embedded mode (the server database is dropped)")
         dbname = "courtarchive_scale_" + uuid.uuid4().hex[:8]
         env["COURTARCHIVE_DB"] = pg_database(a.pg, dbname)
         if a.spark_master:
             env["COURTARCHIVE_SPARK_MASTER"] = a.spark_master
     engine = "spark" if mode == "server" else "duckdb"
+    keep = a.keep or resume
     try:
-        run_measured(cli + ["init"], env)
-        r = run_measured(cli + ["ingest", str(corpus / "lists"), "--json", "--workers", str(a.workers)], env, ok=(0, 1))
-        rep = json.loads(r["stdout"])
-        rows.append({"stage": "ingest", "entries_ingested": rep["hearings"], "files": rep["files"],
-                     "rejected": len(rep["rejected"]), "seconds": r["seconds"], "peak_rss_gib": r["peak_rss_gib"],
-                     "entries_per_s": round(rep["hearings"] / max(r["seconds"], 1e-9))})
-        r = run_measured(cli + ["link", "run", "--full", "--engine", engine, "--json"], env)
-        st = json.loads(r["stdout"])
-        rows.append({"stage": "link", "engine": engine, "defendant_mentions": st["defendants"]["mentions"],
-                     "persons": st["defendants"]["persons"], "seconds": r["seconds"],
-                     "peak_rss_gib": r["peak_rss_gib"]})
-        r = run_measured(cli + ["analyse", "--out", str(home / "analysis"), "--engine", engine, "--no-cache"], env)
-        f = json.loads((home / "analysis" / "findings.json").read_text())
-        rows.append({"stage": "analyse", "engine": engine, "seconds": r["seconds"], "peak_rss_gib": r["peak_rss_gib"],
-                     "cases_in_scope": f.get("cases"),
-                     "victims_linked_to_2plus_defendants": f.get("victims_linked_to_2plus_defendants")})
+        if "ingest" in stages:
+            run_measured(cli + ["init"], env)
+            r = run_measured(cli + ["ingest", str(corpus / "lists"), "--json", "--workers", str(a.workers)], env,
+                             ok=(0, 1))
+            rep = json.loads(r["stdout"])
+            # the CLI's after-ingest steps (search index, alerts) are in the stage's time; shown apart
+            after = {k.rsplit(":", 1)[-1].replace("refresh", "search_index"): v.get("seconds")
+                     for k, v in (rep.get("after_ingest") or {}).items() if isinstance(v, dict) and "seconds" in v}
+            rows.append({"stage": "ingest", "entries_ingested": rep["hearings"], "files": rep["files"],
+                         "rejected": len(rep["rejected"]), "seconds": r["seconds"], "peak_rss_gib": r["peak_rss_gib"],
+                         "entries_per_s": round(rep["hearings"] / max(r["seconds"], 1e-9)),
+                         **{f"{k}_s": v for k, v in after.items()}})
+        if "link" in stages:
+            r = run_measured(cli + ["link", "run", "--full", "--engine", engine, "--json"], env)
+            st = json.loads(r["stdout"])
+            rows.append({"stage": "link", "engine": engine, "defendant_mentions": st["defendants"]["mentions"],
+                         "persons": st["defendants"]["persons"], "seconds": r["seconds"],
+                         "peak_rss_gib": r["peak_rss_gib"]})
+        if "analyse" in stages:
+            r = run_measured(cli + ["analyse", "--out", str(home / "analysis"), "--engine", engine, "--no-cache"],
+                             env)
+            f = json.loads((home / "analysis" / "findings.json").read_text())
+            rows.append({"stage": "analyse", "engine": engine, "seconds": r["seconds"],
+                         "peak_rss_gib": r["peak_rss_gib"], "cases_in_scope": f.get("cases"),
+                         "victims_linked_to_2plus_defendants": f.get("victims_linked_to_2plus_defendants")})
     finally:
-        if dbname and not a.keep:
+        if dbname and not keep:
             pg_database(a.pg, dbname, drop=True)
-        if not a.keep:
+        if not keep:
             subprocess.run(["rm", "-rf", str(home)], check=False)
-    stamp = dt.datetime.now().isoformat(timespec="seconds")
-    for row in rows:
-        row.update(mode=mode, entries=entries, at=stamp, machine=f"{platform.node()} {os.cpu_count()} cpu "
-                   f"{psutil.virtual_memory().total / 2**30:.0f} GiB", load=os.getloadavg()[0])
     return rows
 
 
@@ -149,6 +178,8 @@ def main() -> None:
     ap.add_argument("--spark-master", default=None)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--keep", action="store_true", help="keep the archives (and PostgreSQL databases)")
+    ap.add_argument("--stages", default="ingest,link,analyse",
+                    help="comma-separated stages to run; without ingest, reuse the archive a --keep run left")
     ap.add_argument("--plot", action="store_true")
     a = ap.parse_args()
     cli = [sys.executable, "-m", "courtarchive.serve.cli"]
@@ -156,15 +187,17 @@ def main() -> None:
     log = OUT / "scale.jsonl"
     OUT.mkdir(parents=True, exist_ok=True)
     print("| mode | entries | stage | seconds | peak RSS GiB | detail |\n|---|---|---|---|---|---|")
+    def emit(row: dict) -> None:
+        with log.open("a") as fh:
+            fh.write(json.dumps(row) + "\n")
+        detail = {k: v for k, v in row.items() if k not in ("mode", "entries", "stage", "seconds",
+                                                            "peak_rss_gib", "at", "machine", "load")}
+        print(f"| {row['mode']} | {row['entries']:,} | {row['stage']} | {row['seconds']} | "
+              f"{row['peak_rss_gib']} | {detail} |", flush=True)
+
     for entries in a.entries or [100_000]:
         for mode in modes:
-            for row in one(mode, entries, a, cli):
-                with log.open("a") as fh:
-                    fh.write(json.dumps(row) + "\n")
-                detail = {k: v for k, v in row.items() if k not in ("mode", "entries", "stage", "seconds",
-                                                                    "peak_rss_gib", "at", "machine", "load")}
-                print(f"| {row['mode']} | {row['entries']:,} | {row['stage']} | {row['seconds']} | "
-                      f"{row['peak_rss_gib']} | {detail} |", flush=True)
+            one(mode, entries, a, cli, emit)
     if a.plot and log.exists():
         plot([json.loads(x) for x in log.read_text().splitlines() if x.strip()], ROOT / "bench" / "scale.png")
 
