@@ -91,3 +91,31 @@ def spark_conf(app: str) -> dict[str, str]:
         "spark.sql.adaptive.coalescePartitions.enabled": "true",
         "spark.ui.enabled": "false",
     }
+
+
+def duckdb_connect():
+    """An in-memory DuckDB connection for linkage and analysis, with bounded memory.
+
+    DuckDB's own default (80 % of RAM) leaves too little for the Python side of a large link run
+    (the mentions, the scored pairs); ``COURTARCHIVE_DUCKDB_MEMORY`` (default: half of the
+    machine's RAM, e.g. ``12GB``) caps it, and past the cap DuckDB spills to
+    ``COURTARCHIVE_DUCKDB_TEMP`` (default: a folder under the system temporary directory) instead
+    of failing."""
+    import os
+    import tempfile
+
+    import duckdb
+
+    mem = os.environ.get("COURTARCHIVE_DUCKDB_MEMORY")
+    if not mem:
+        try:
+            total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+            mem = f"{max(1, total // 2 // 2**30)}GB"
+        except (ValueError, OSError, AttributeError):
+            mem = None
+    tmp = os.environ.get("COURTARCHIVE_DUCKDB_TEMP") or os.path.join(tempfile.gettempdir(), "courtarchive-duckdb")
+    con = duckdb.connect(":memory:")
+    if mem:
+        con.execute(f"SET memory_limit = '{mem}'")
+    con.execute(f"SET temp_directory = '{tmp}'")
+    return con

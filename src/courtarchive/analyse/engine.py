@@ -40,9 +40,9 @@ class DuckEngine:
     name = "duckdb"
 
     def __init__(self, threads: int | None = None):
-        import duckdb
+        from ..config import duckdb_connect
 
-        self.con = duckdb.connect(":memory:")
+        self.con = duckdb_connect()
         if threads:
             self.con.execute(f"SET threads = {int(threads)}")
 

@@ -249,11 +249,12 @@ def _spark_session():
 def db_api(engine: str = "duckdb", **kw):
     """The Splink database API for an engine name: ``duckdb`` (embedded) or ``spark``."""
     if engine == "duckdb":
-        import duckdb
         from splink import DuckDBAPI
 
         if "connection" not in kw:
-            con = duckdb.connect()
+            from ..config import duckdb_connect
+
+            con = duckdb_connect()
             con.execute("SET enable_progress_bar = false")
             kw["connection"] = con
         return DuckDBAPI(**kw)
