@@ -211,3 +211,15 @@ def test_cli_screen(screened_archive, tmp_path, monkeypatch):
     bad.write_text("town\nPreston\n", "utf-8")
     r = CliRunner().invoke(app, ["screen", str(bad), "--as", "ed", "--db", url])
     assert r.exit_code == 2 and "needs a 'name' column" in r.output
+
+
+def test_write_table_xlsx_replaces_control_characters(tmp_path):
+    """A name with a control character (possible through the JSON API) still gives a workbook."""
+    import openpyxl
+
+    from courtarchive.link.screen import write_table
+
+    p = tmp_path / "r.xlsx"
+    write_table([{"row": 1, "name_entered": "John\x01 SMITH", "rank": None}], p, "xlsx", watermark="wm")
+    ws = openpyxl.load_workbook(p).active
+    assert [c.value for c in ws[3]] == [1, "John\ufffd SMITH", None]

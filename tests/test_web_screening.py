@@ -156,3 +156,40 @@ def test_bad_uploads_are_refused_clearly(app, site, monkeypatch):
     r = c.post("/screening", files={"file": ("names.csv", NAMES.encode(), "text/csv")})
     assert r.status_code == 403
     assert len(exports_of(site, "reporter")) == before          # nothing was screened or written
+
+
+def test_screening_api(app, site):
+    """POST /api/v1/screening: the same screening for API clients -- JSON in, candidates out, the
+    watermarked export and its downloads; role-limited and validated like the page."""
+    c = TestClient(app, raise_server_exceptions=False)
+    media = {"Authorization": f"Bearer {site.tokens['verified_media']}"}
+    before = len(exports_of(site, "reporter"))
+    body = {"names": [{"name": "Ottoline Frampington", "date_of_birth": f"{FRAMPINGTON['dob']:%d/%m/%Y}",
+                       "town": "Preston"},
+                      {"forenames": "Zephaniah", "surname": "Quorndonwick"}], "top": 3}
+    r = c.post("/api/v1/screening", json=body, headers=media)
+    assert r.status_code == 200, r.text
+    js = r.json()
+    assert js["rows"] == 2 and js["rows_with_matches"] == 1 and js["watermark"]
+    first, second = js["results"]
+    assert first["row"] == 1 and first["name_entered"] == "Ottoline Frampington"
+    top = first["candidates"][0]
+    assert top["person_id"] == site.person_plain and top["match_probability"] > 0.9 and "FRAMPINGTON" in top["name"]
+    assert second["row"] == 2 and second["candidates"] == []
+    [rec] = exports_of(site, "reporter")[before:]
+    assert rec["id"] == js["export_id"] and rec["watermark"] == js["watermark"]
+    d = c.get(js["downloads"]["xlsx"], headers=media)
+    assert d.status_code == 200 and d.content[:2] == b"PK"
+    # other roles: refused, nothing screened
+    for role in ("public", "expired_media", "analyst"):
+        if role in site.tokens:
+            r = c.post("/api/v1/screening", json=body, headers={"Authorization": f"Bearer {site.tokens[role]}"})
+            assert r.status_code == 403 and "FRAMPINGTON" not in r.text
+    # bad input: a clear 422 naming the row
+    for bad, msg in (({"names": []}, "names"), ({"names": [{"town": "Preston"}]}, "row 1: no name"),
+                     ({"names": [{"name": "John SMITH", "date_of_birth": "31/02/1990"}]}, "row 1, column date_of_birth"),
+                     ({"names": [{"name": "John SMITH"}], "top": 99}, "top")):
+        r = c.post("/api/v1/screening", json=bad, headers=media)
+        assert r.status_code == 422 and msg in r.json()["error"]["message"], (bad, r.text)
+    assert c.post("/api/v1/screening", json=body).status_code in (401, 403)    # anonymous
+    assert len(exports_of(site, "reporter")) == before + 1

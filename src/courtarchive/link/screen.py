@@ -46,8 +46,8 @@ import pyarrow as pa
 from . import model as M
 from .standardise import standardise
 
-__all__ = ["ScreeningError", "ROW_SCHEMA", "read_names", "screen", "candidates_from_archive", "screen_archive",
-           "SCREEN_BLOCKING", "MAX_ROWS"]
+__all__ = ["ScreeningError", "ROW_SCHEMA", "read_names", "rows_from_records", "screen", "candidates_from_archive",
+           "screen_archive", "write_table", "SCREEN_BLOCKING", "MAX_ROWS"]
 
 MAX_ROWS = 100_000
 #: candidates are listed down to this match probability (a name-only row in a big archive is
@@ -156,9 +156,17 @@ def read_names(path: str | Path) -> pl.DataFrame:
     if "name" not in have and not {"forenames", "surname"} <= have and "surname" not in have:
         raise ScreeningError(f"{path.name}: needs a 'name' column, or 'forenames' and 'surname' columns "
                              f"(found: {', '.join(h for h in header if h) or 'no headers'})")
+    return rows_from_records(({c: r[i] for i, c in cols.items() if c and i < len(r)} for r in rows),
+                             source=path.name, first_row=2)
+
+
+def rows_from_records(records, *, source: str, first_row: int = 1, max_rows: int = MAX_ROWS) -> pl.DataFrame:
+    """The rows to screen from records keyed by the canonical fields (name, forenames,
+    middle_names, surname, date_of_birth, town, postcode); ``first_row`` numbers the first record
+    (2 in a spreadsheet, under its header).  Blank records are skipped; raises `ScreeningError`
+    naming ``source`` and every bad row (at most ten)."""
     out, errors = [], []
-    for n, r in enumerate(rows, start=2):
-        rec = {c: r[i] for i, c in cols.items() if c and i < len(r)}
+    for n, rec in enumerate(records, start=first_row):
         rec = {k: (v.strip() if isinstance(v, str) else v) for k, v in rec.items()}
         if not any(v not in (None, "") for v in rec.values()):
             continue                                   # blank line
@@ -178,13 +186,13 @@ def read_names(path: str | Path) -> pl.DataFrame:
         out.append({"row": n, "forenames": _s(rec.get("forenames")), "middle_names": _s(rec.get("middle_names")),
                     "surname": _s(rec.get("surname")), "name_as_listed": _s(rec.get("name")),
                     "date_of_birth": dob or None, "town": _s(rec.get("town")), "postcode": _s(rec.get("postcode"))})
-        if len(out) > MAX_ROWS:
-            raise ScreeningError(f"{path.name}: more than {MAX_ROWS:,} rows; split the file")
+        if len(out) > max_rows:
+            raise ScreeningError(f"{source}: more than {max_rows:,} rows; split the file")
     if errors:
         more = f" (and {len(errors) - 10} more)" if len(errors) > 10 else ""
-        raise ScreeningError(f"{path.name}: " + "; ".join(errors[:10]) + more)
+        raise ScreeningError(f"{source}: " + "; ".join(errors[:10]) + more)
     if not out:
-        raise ScreeningError(f"{path.name}: no names to screen")
+        raise ScreeningError(f"{source}: no names to screen")
     return pl.DataFrame(out, schema=ROW_SCHEMA)
 
 
@@ -304,14 +312,16 @@ def candidates_from_archive(archive, *, cache_dir: Path | None = None) -> tuple[
 # --------------------------------------------------------------------------- governed entry point
 def screen_archive(archive, rows: pl.DataFrame, viewer, *, purpose: str, keyring, profile, home: Path,
                    threshold: float = DEFAULT_THRESHOLD, top: int = DEFAULT_TOP, fmt: str = "csv",
-                   now: dt.datetime | None = None) -> dict:
+                   also: tuple[str, ...] = (), now: dt.datetime | None = None) -> dict:
     """Screen ``rows`` for ``viewer``: role check, scoring, disclosure through the gate, export files
-    (``fmt`` csv | xlsx) in the viewer's exports folder.  Returns {path, rows, matches, flags, ...}."""
+    (``fmt`` csv | xlsx, plus a twin in each format of ``also``) in the viewer's exports folder.
+    Returns {path, export_id, rows, matches, rows_with_matches, flags, watermark, table}: ``table``
+    is what the files hold, one dict per (row, candidate), disclosed."""
     from ..governance import policy as pol
     from ..governance.distribution import export as governed_export
     from ..store import linkage as store
 
-    if fmt not in ("csv", "xlsx"):
+    if fmt not in ("csv", "xlsx") or any(f not in ("csv", "xlsx") for f in also):
         raise ScreeningError("format: csv or xlsx")
     role = viewer.effective_role(now)
     if pol.action_for(role, "identity", purpose) != "show":
@@ -344,10 +354,11 @@ def screen_archive(archive, rows: pl.DataFrame, viewer, *, purpose: str, keyring
                           **({k: v for k, v in d.items() if not k.startswith("_") and k not in ("id",)} if d else
                              {"withheld": "by the disclosure gate"})})
     out_path = Path(exp["path"]).with_suffix(f".{fmt}")
-    _write_table(table, out_path, fmt, watermark=exp["watermark"])
+    for f in dict.fromkeys((fmt, *also)):
+        write_table(table, out_path.with_suffix(f".{f}"), f, watermark=exp["watermark"])
     return {"path": out_path, "export_id": exp["id"], "rows": rows.height, "matches": res.height,
             "rows_with_matches": int(res["row"].n_unique()) if res.height else 0, "flags": exp["flags"],
-            "watermark": exp["watermark"]}
+            "watermark": exp["watermark"], "table": table}
 
 
 def _read_export(path: Path) -> list[dict]:
@@ -357,7 +368,9 @@ def _read_export(path: Path) -> list[dict]:
     return [orjson.loads(x) for x in lines[1:] if x.strip()]
 
 
-def _write_table(table: list[dict], path: Path, fmt: str, *, watermark: str) -> None:
+def write_table(table: list[dict], path: Path, fmt: str, *, watermark: str) -> None:
+    """Write screening results (``table``: one dict per row) as CSV or XLSX, the watermark first;
+    atomically (a partial file is renamed into place)."""
     cols: list[str] = []
     for r in table:
         for k in r:
@@ -386,5 +399,10 @@ def _write_table(table: list[dict], path: Path, fmt: str, *, watermark: str) -> 
 
 def _cell(v):
     if isinstance(v, (list, dict)):
-        return str(v)
+        v = str(v)
+    if isinstance(v, str):
+        # control characters (a name typed into a JSON request, say) are not allowed in a worksheet
+        from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+        v = ILLEGAL_CHARACTERS_RE.sub("\ufffd", v)
     return v

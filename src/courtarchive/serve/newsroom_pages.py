@@ -19,12 +19,12 @@ expiry); the downloads serve that file (CSV) or its Excel twin, to their owner o
 
 Routes: ``/tracking`` (GET), ``/tracking/follow``, ``/tracking/{id}/unfollow``, ``/tracking/seen``
 (POST, CSRF), ``/screening`` (GET, POST multipart), ``/screening/{export_id}/download``; JSON:
-``GET /api/v1/notifications``, ``POST /api/v1/notifications/seen``.
+``GET /api/v1/notifications``, ``POST /api/v1/notifications/seen``, ``POST /api/v1/screening`` (a JSON list
+of names; the same screening, results as JSON plus the two downloads).
 """
 
 from __future__ import annotations
 
-import csv
 import re
 import shutil
 import tempfile
@@ -268,32 +268,6 @@ def _number(v: str, what: str, lo: float, hi: float, cast):
     return x
 
 
-_NUMERIC = {"row": int, "rank": int, "person_id": int, "match_probability": float, "match_weight": float}
-
-
-def _read_result(path: Path) -> tuple[list[str], list[dict]]:
-    """The CSV screen_archive wrote: (columns, rows) -- typed for the Excel twin."""
-    with open(path, newline="", encoding="utf-8") as fh:
-        rd = csv.reader(fh)
-        next(rd, None)                                   # "# watermark"
-        cols = next(rd, [])
-        rows = []
-        for r in rd:
-            d = {}
-            for c, v in zip(cols, r):
-                if v == "":
-                    d[c] = None
-                elif c in _NUMERIC:
-                    try:
-                        d[c] = _NUMERIC[c](v)
-                    except ValueError:
-                        d[c] = v
-                else:
-                    d[c] = v
-            rows.append(d)
-    return cols, rows
-
-
 def _group(rows: list[dict]) -> list[dict]:
     out: dict[int, dict] = {}
     for r in rows:
@@ -304,24 +278,30 @@ def _group(rows: list[dict]) -> list[dict]:
     return list(out.values())
 
 
-def _run_screening(request: Request, who: Principal, path: Path, threshold: float, top: int) -> dict:
-    from ..link.screen import ScreeningError, _write_table, read_names, screen_archive
+def _screen_rows(request: Request, who: Principal, rows, threshold: float, top: int, source: str) -> dict:
+    """Screen parsed rows for the signed-in user: the CSV export and its Excel twin, grouped per row."""
+    from ..link.screen import ScreeningError, screen_archive
 
     p = portal(request)
-    rows = read_names(path)
     if rows.height > MAX_ROWS:
-        raise ScreeningError(f"{path.name}: {rows.height:,} names; the web page screens at most {MAX_ROWS:,} "
-                             "(split the file, or use `courtarchive screen`)")
+        raise ScreeningError(f"{source}: {rows.height:,} names; the portal screens at most {MAX_ROWS:,} at once "
+                             "(split the list, or use `courtarchive screen`)")
     if p.keyring is None:
         raise V.Unavailable("screening results are watermarked with the pseudonym key: none is configured")
     try:
         res = screen_archive(p.archive, rows, who.viewer, purpose=V.purpose_for(who.viewer), keyring=p.keyring,
-                             profile=p.profile, home=p.home, threshold=threshold, top=top, fmt="csv")
+                             profile=p.profile, home=p.home, threshold=threshold, top=top, fmt="csv", also=("xlsx",))
     except PermissionError as e:          # the role may not screen, or may not receive exports
         raise V.Forbidden(str(e)) from e
-    cols, table = _read_result(res["path"])
-    _write_table(table, Path(res["path"]).with_suffix(".xlsx"), "xlsx", watermark=res["watermark"])
-    return {**res, "groups": _group(table), "columns": cols, "source": path.name}
+    table = res.pop("table")
+    cols = list(dict.fromkeys(k for r in table for k in r))
+    return {**res, "groups": _group(table), "columns": cols, "source": source}
+
+
+def _run_screening(request: Request, who: Principal, path: Path, threshold: float, top: int) -> dict:
+    from ..link.screen import read_names
+
+    return _screen_rows(request, who, read_names(path), threshold, top, path.name)
 
 
 @pages.post("/screening")
@@ -387,6 +367,42 @@ def screening_download(request: Request, who: Who, export_id: int,
         "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
     return FileResponse(path, media_type=media,
                         headers={"Content-Disposition": f'attachment; filename="courtarchive-screening-{export_id}.{format}"'})
+
+
+# --------------------------------------------------------------------------- screening (JSON API)
+class ScreenName(BaseModel):
+    name: Optional[str] = Field(default=None, max_length=300, description="full name as written (or the parts)")
+    forenames: Optional[str] = Field(default=None, max_length=200)
+    middle_names: Optional[str] = Field(default=None, max_length=200)
+    surname: Optional[str] = Field(default=None, max_length=200)
+    date_of_birth: Optional[str] = Field(default=None, max_length=20, description="YYYY-MM-DD or DD/MM/YYYY")
+    town: Optional[str] = Field(default=None, max_length=100)
+    postcode: Optional[str] = Field(default=None, max_length=12)
+
+
+class ScreenIn(BaseModel):
+    names: list[ScreenName] = Field(min_length=1, max_length=MAX_ROWS, description="the names to screen; "
+                                    "results number them from 1 in this order")
+    threshold: float = Field(default=0.01, ge=0.0, le=1.0, description="lowest match probability listed")
+    top: int = Field(default=5, ge=1, le=MAX_TOP, description="most candidates per name")
+
+
+@api.post("/screening", responses={401: {"description": "bad credentials"},
+                                   403: {"description": "this role may not screen names"},
+                                   422: {"description": "invalid input"},
+                                   503: {"description": "no pseudonym key configured"}},
+          summary="screen a list of names against the archive's linked persons (disclosed, watermarked, audited)")
+def api_screening(request: Request, who: WhoChecked, body: Annotated[ScreenIn, Body()]):
+    from ..link.screen import rows_from_records
+
+    _require_screen(who)
+    rows = rows_from_records((n.model_dump() for n in body.names), source="names", first_row=1,
+                             max_rows=MAX_ROWS)
+    res = _screen_rows(request, who, rows, body.threshold, body.top, "names")
+    base = f"/screening/{res['export_id']}/download"
+    return {"export_id": res["export_id"], "rows": res["rows"], "matches": res["matches"],
+            "rows_with_matches": res["rows_with_matches"], "watermark": res["watermark"], "flags": res["flags"],
+            "results": res["groups"], "downloads": {"csv": base + "?format=csv", "xlsx": base + "?format=xlsx"}}
 
 
 router = APIRouter()
