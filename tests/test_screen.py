@@ -110,6 +110,28 @@ def test_engine_finds_planted_people_with_typos_and_no_dob(population):
     assert sum((r, truth[r]) in first for r in with_dob) / len(with_dob) >= 0.9
 
 
+def test_prefilter_changes_no_score(population, monkeypatch):
+    """Handing Splink only the blockable archive mentions (with the term frequencies it would have
+    computed) gives exactly the scores of handing it all of them."""
+    m, cand = population
+    picks = m.filter(pl.col("forenames").str.len_chars() > 1).unique("true_id", keep="first").sort("true_id").head(60)
+    rows = pl.DataFrame([{"row": i + 2, "forenames": r["forenames"], "middle_names": None,
+                          "surname": r["surname"][:-1] + "x" if i % 3 == 0 else r["surname"], "name_as_listed": None,
+                          "date_of_birth": r["date_of_birth"] if i % 2 else None, "town": None, "postcode": None}
+                         for i, r in enumerate(picks.iter_rows(named=True))], schema=S.ROW_SCHEMA)
+    model = default_model(cand.height)
+    fast = S.screen(rows, cand, model, threshold=0.0, top=50)
+    assert len(S._blockable(S.M.model_input(cand.to_arrow()), S.M.model_input(
+        pl.from_arrow(S.standardise(S._as_mentions(rows, dt.date.today()))).to_arrow()))) < cand.height
+    monkeypatch.setattr(S, "_blockable", lambda a, q: a["unique_id"].combine_chunks())
+    full = S.screen(rows, cand, model, threshold=0.0, top=50)
+    key = ["row", "person_id", "party_id"]
+    assert fast.height == full.height > 0
+    j = fast.join(full, on=key, how="full", coalesce=True)
+    assert j.height == fast.height
+    assert ((j["match_weight"] - j["match_weight_right"]).abs() < 1e-9).all()
+
+
 def test_engine_empty_inputs(population):
     _, cand = population
     rows = pl.DataFrame([{"row": 2, "forenames": "A", "surname": "B"}], schema=S.ROW_SCHEMA)
