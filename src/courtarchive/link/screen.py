@@ -45,17 +45,13 @@ import pyarrow as pa
 import pyarrow.compute  # noqa: F401  (pa.compute)
 
 from . import model as M
+from .screen_defaults import DEFAULT_THRESHOLD, DEFAULT_TOP
 from .standardise import standardise
 
 __all__ = ["ScreeningError", "ROW_SCHEMA", "read_names", "rows_from_records", "screen", "candidates_from_archive",
-           "screen_archive", "write_table", "SCREEN_BLOCKING", "MAX_ROWS"]
+           "screen_archive", "write_table", "SCREEN_BLOCKING", "MAX_ROWS", "DEFAULT_THRESHOLD", "DEFAULT_TOP"]
 
 MAX_ROWS = 100_000
-#: candidates are listed down to this match probability (a name-only row in a big archive is
-#: genuinely uncertain: "John SMITH" with no date of birth is a candidate, not a match)
-DEFAULT_THRESHOLD = 0.001
-#: persons kept per row; candidates tied with the last one kept are kept too
-DEFAULT_TOP = 5
 
 #: blocking for screening (SQL over l./r. standardised columns; l = archive, r = uploaded row)
 SCREEN_BLOCKING = [

@@ -12,6 +12,8 @@ import orjson
 import typer
 from rich.console import Console
 
+from .screen_defaults import DEFAULT_THRESHOLD, DEFAULT_TOP
+
 app = typer.Typer(add_completion=False)
 console = Console(stderr=True)
 
@@ -22,8 +24,8 @@ def screen(path: Path = typer.Argument(..., help="CSV or XLSX: a 'name' column (
            as_user: Optional[str] = typer.Option(None, "--as", help="account to screen as (default $COURTARCHIVE_USER, "
                                                                     "else your login name)"),
            purpose: str = typer.Option("journalism", help="purpose recorded in the audit log"),
-           threshold: float = typer.Option(0.01, help="lowest match probability listed"),
-           top: int = typer.Option(5, help="candidate persons per row (ties with the last are kept)"),
+           threshold: float = typer.Option(DEFAULT_THRESHOLD, help="lowest match probability listed"),
+           top: int = typer.Option(DEFAULT_TOP, help="candidate persons per row (ties with the last are kept)"),
            fmt: str = typer.Option("csv", "--format", help="csv | xlsx"),
            db: Optional[str] = typer.Option(None, "--db", help="database URL (default: $COURTARCHIVE_DB)"),
            as_json: bool = typer.Option(False, "--json", help="print the summary as JSON")) -> None:

@@ -42,6 +42,7 @@ from . import auth
 from . import views as V
 from .auth import Principal
 from .deps import Json, checked_principal, portal, principal
+from ..link.screen_defaults import DEFAULT_THRESHOLD, DEFAULT_TOP
 from .pages import error_page, render, templates
 
 #: largest upload the screening page accepts (the CLI has no such limit)
@@ -249,7 +250,9 @@ def screening_form(request: Request, who: Who):
 
 
 def _limits() -> dict:
-    return {"mb": MAX_UPLOAD_MB, "rows": MAX_ROWS, "top": MAX_TOP}
+    return {"mb": MAX_UPLOAD_MB, "rows": MAX_ROWS, "top": MAX_TOP, "default_top": DEFAULT_TOP,
+            "default_threshold": DEFAULT_THRESHOLD}
+
 
 
 def _safe_name(name: str | None) -> str:
@@ -325,8 +328,8 @@ async def screening_run(request: Request):
     name = _safe_name(up.filename)
     if Path(name).suffix.lower() not in (".csv", ".xlsx"):
         raise ValueError(f"{name}: screening reads .csv or .xlsx files")
-    threshold = _number(str(form.get("threshold") or "0.01"), "threshold", 0.0, 1.0, float)
-    top = _number(str(form.get("top") or "5"), "top", 1, MAX_TOP, int)
+    threshold = _number(str(form.get("threshold") or DEFAULT_THRESHOLD), "threshold", 0.0, 1.0, float)
+    top = _number(str(form.get("top") or DEFAULT_TOP), "top", 1, MAX_TOP, int)
     tmp = Path(tempfile.mkdtemp(prefix="courtarchive-screen-"))
     try:
         path = tmp / name
@@ -383,8 +386,8 @@ class ScreenName(BaseModel):
 class ScreenIn(BaseModel):
     names: list[ScreenName] = Field(min_length=1, max_length=MAX_ROWS, description="the names to screen; "
                                     "results number them from 1 in this order")
-    threshold: float = Field(default=0.01, ge=0.0, le=1.0, description="lowest match probability listed")
-    top: int = Field(default=5, ge=1, le=MAX_TOP, description="most candidates per name")
+    threshold: float = Field(default=DEFAULT_THRESHOLD, ge=0.0, le=1.0, description="lowest match probability listed")
+    top: int = Field(default=DEFAULT_TOP, ge=1, le=MAX_TOP, description="most candidates per name")
 
 
 @api.post("/screening", responses={401: {"description": "bad credentials"},
