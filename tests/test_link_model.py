@@ -135,3 +135,23 @@ CASES = [
 def test_comparison_levels(scorer, comparison, left, right, want):
     got = scorer(comparison, left, right)
     assert want.lower() in got.lower(), f"{comparison}: got level {got!r}"
+
+
+def test_train_on_a_sample_above_the_cap():
+    """Above MAX_TRAIN_MENTIONS the model is trained on a uniform sample and loaded over all
+    mentions: the prior and the linked pairs stay those of training on everything."""
+    from courtarchive.link import model as M, synthetic
+    from courtarchive.link.standardise import standardise
+
+    std = standardise(synthetic.mentions(12000, seed=3))
+    sampled = M.train_and_load(std, max_mentions=4000)
+    full = M.train(std)
+    def linked(m):
+        t = m.predict(threshold=0.9)
+        return {(min(x, y), max(x, y)) for x, y in zip(t.column("unique_id_l").to_pylist(),
+                                                      t.column("unique_id_r").to_pylist())}
+
+    a, b = linked(sampled), linked(full)
+    assert len(a & b) / max(len(a | b), 1) > 0.98
+    pa_, pb = (m.to_json()["probability_two_random_records_match"] for m in (sampled, full))
+    assert 0.5 < pa_ / pb < 2

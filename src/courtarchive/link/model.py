@@ -65,6 +65,7 @@ from splink import Linker, SettingsCreator, block_on
 from splink.internals.comparison_level_creator import ComparisonLevelCreator
 
 __all__ = ["MATCH_THRESHOLD", "REVIEW_BAND", "BLOCKING_RULES", "MIN_TRAIN", "settings", "Model", "train",
+           "train_and_load", "MAX_TRAIN_MENTIONS",
            "load", "db_api", "model_input", "default_model", "build_default_model"]
 
 #: Pairs at or above this match probability are linked (match weight log2(0.9/0.1) = 3.17).
@@ -434,6 +435,28 @@ def train(std: pa.Table | list[pa.Table], *, engine: str = "duckdb", seed: int =
 
 #: the smallest m probability a trained model keeps (see `train`)
 M_FLOOR = 1e-4
+
+#: at most this many mentions are trained on (`train_and_load`): EM on "same date of birth" scores
+#: every pair sharing a birthday, which grows with the square of the archive (25M pairs at 1M
+#: mentions; ~2.5 billion at 10M, which ran this 24 GiB machine out of memory).  A uniform sample
+#: keeps the parameters: m and u are per-pair rates, and the prior (matches / pairs) shrinks the
+#: same in numerator and denominator.
+MAX_TRAIN_MENTIONS = 1_000_000
+
+
+def train_and_load(std: pa.Table, *, engine: str = "duckdb", seed: int = 42,
+                   max_mentions: int = MAX_TRAIN_MENTIONS) -> Model:
+    """`train` on all of ``std``, or -- above ``max_mentions`` -- on a uniform sample of it, then
+    `load` the trained parameters over all of ``std`` for prediction (term frequencies from all)."""
+    if std.num_rows <= max_mentions:
+        return train(std, engine=engine, seed=seed)
+    import polars as pl
+
+    sample = pl.from_arrow(std).sample(n=max_mentions, seed=seed).sort("unique_id").to_arrow()
+    trained = train(sample, engine=engine, seed=seed, allow_default=False)
+    js = trained.to_json()
+    del trained                            # its DuckDB connection (the sample's tables) goes with it
+    return load(js, std, engine=engine)
 
 
 def _fill_unobserved_u(js: dict, u: float) -> bool:

@@ -87,7 +87,7 @@ def link_defendants(archive: Archive, run_id: int, *, full: bool, engine: str, t
         group_prob = {m: old_prob[m] for m in groups if old_prob.get(m) is not None}
         db = model.db
     else:
-        model = M.train(persons.to_arrow(), engine=engine, seed=seed)
+        model = M.train_and_load(persons.to_arrow(), engine=engine, seed=seed)
         model_json = model.to_json()
         stats["model"] = "trained" if model.trained else f"default (fewer than {M.MIN_TRAIN} mentions to train on)"
         pairs = model.predict(threshold=band[0])
