@@ -155,3 +155,14 @@ def test_train_on_a_sample_above_the_cap():
     assert len(a & b) / max(len(a | b), 1) > 0.98
     pa_, pb = (m.to_json()["probability_two_random_records_match"] for m in (sampled, full))
     assert 0.5 < pa_ / pb < 2
+
+
+def test_standardise_in_chunks_is_the_same(monkeypatch):
+    from courtarchive.link import standardise as S, synthetic
+
+    m = synthetic.mentions(3000, seed=4)
+    whole = S.standardise(m)
+    monkeypatch.setattr(S, "CHUNK", 700)
+    chunked = S.standardise(m)
+    assert chunked.num_rows == whole.num_rows
+    assert chunked.cast(whole.schema).equals(whole)

@@ -48,6 +48,7 @@ def link_defendants(archive: Archive, run_id: int, *, full: bool, engine: str, t
     t0 = time.perf_counter()
     mentions = store.defendant_mentions(archive)
     std = pl.from_arrow(standardise(mentions))
+    mentions = mentions.select(["party_id", "case_id"])      # all that is needed of it below
     is_person = pl.col("fn").is_not_null() | pl.col("sn").is_not_null()
     persons = std.filter(is_person)
     orgs = std.filter(~is_person & pl.col("org").is_not_null())

@@ -143,8 +143,20 @@ def _names(df: pl.DataFrame) -> pl.DataFrame:
     return pl.DataFrame({"fn": fn, "fn1": f1, "mn": mn, "sn": sw})
 
 
+#: mentions standardised at a time: every step is per mention, and the string work of a whole 10M
+#: archive at once held ~9 GB of intermediates
+CHUNK = 1_000_000
+
+
 def standardise(mentions: pa.Table) -> pa.Table:
     """The standardised mention table (see the module docstring) from `defendant_mentions`."""
+    if mentions.num_rows > CHUNK:
+        return pa.concat_tables([_standardise(mentions.slice(i, CHUNK)) for i in range(0, mentions.num_rows, CHUNK)],
+                                promote_options="default")
+    return _standardise(mentions)
+
+
+def _standardise(mentions: pa.Table) -> pa.Table:
     df = pl.from_arrow(mentions)
     if isinstance(df, pl.Series):
         df = df.to_frame()
