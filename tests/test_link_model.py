@@ -166,3 +166,20 @@ def test_standardise_in_chunks_is_the_same(monkeypatch):
     chunked = S.standardise(m)
     assert chunked.num_rows == whole.num_rows
     assert chunked.cast(whole.schema).equals(whole)
+
+
+def test_chunked_predict_scores_the_same_pairs(monkeypatch):
+    from courtarchive.link import model as M, synthetic
+    from courtarchive.link.standardise import standardise
+
+    std = standardise(synthetic.mentions(4000, seed=6))
+    m = M.train(std)
+
+    def pairs():
+        t = m.predict(threshold=0.5)
+        return {(min(a, b), max(a, b), round(w, 6)) for a, b, w in zip(
+            t.column("unique_id_l").to_pylist(), t.column("unique_id_r").to_pylist(), t.column("match_weight").to_pylist())}
+
+    whole = pairs()
+    monkeypatch.setattr(M, "PREDICT_CHUNK_ROWS", 1500)           # 3 x 3 chunks
+    assert m.rows == 4000 and pairs() == whole and whole

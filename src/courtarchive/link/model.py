@@ -283,13 +283,18 @@ class Model:
     engine: str
     sdf: Any
     trained: bool = True
+    rows: int = 0
 
     def to_json(self) -> dict:
         return copy.deepcopy(self.linker.misc.save_model_to_json())
 
     def predict(self, threshold: float | None = None) -> pa.Table:
-        """Scored pairs (unique_id_l, unique_id_r, match_weight, match_probability) above threshold."""
-        df = self.linker.inference.predict(threshold_match_probability=threshold, warning_mode="never")
+        """Scored pairs (unique_id_l, unique_id_r, match_weight, match_probability) above threshold.
+        Above `PREDICT_CHUNK_ROWS` mentions Splink scores the blocked pairs in chunks (k x k parts
+        of the left and right inputs), so that its memory follows a chunk, not the archive."""
+        k = -(-self.rows // PREDICT_CHUNK_ROWS) if self.rows > PREDICT_CHUNK_ROWS else None
+        df = self.linker.inference.predict(threshold_match_probability=threshold, warning_mode="never",
+                                           num_chunks_left=k, num_chunks_right=k)
         out = _pairs(df)
         df.drop_table_from_database_and_remove_from_cache()
         return out
@@ -430,8 +435,11 @@ def train(std: pa.Table | list[pa.Table], *, engine: str = "duckdb", seed: int =
     js = linker.misc.save_model_to_json()
     if _floor_probabilities(js, M_FLOOR, keys=("m_probability",)):
         linker = Linker(sdf, js, log_level=logging.ERROR)
-    return Model(linker, db, engine, sdf)
+    return Model(linker, db, engine, sdf, rows=_rows_of(std))
 
+
+#: mentions per prediction chunk (`Model.predict`)
+PREDICT_CHUNK_ROWS = 3_000_000
 
 #: the smallest m probability a trained model keeps (see `train`)
 M_FLOOR = 1e-4
@@ -457,6 +465,10 @@ def train_and_load(std: pa.Table, *, engine: str = "duckdb", seed: int = 42,
     js = trained.to_json()
     del trained                            # its DuckDB connection (the sample's tables) goes with it
     return load(js, std, engine=engine)
+
+
+def _rows_of(std) -> int:
+    return sum(t.num_rows for t in std) if isinstance(std, list) else std.num_rows
 
 
 def _fill_unobserved_u(js: dict, u: float) -> bool:
@@ -494,4 +506,4 @@ def load(model_json: dict, std: pa.Table, *, engine: str = "duckdb", db=None, ex
     linker = Linker(sdf, js, log_level=logging.ERROR)
     for col in ("fn", "sn"):
         linker.table_management.compute_tf_table(col)
-    return Model(linker, db, engine, sdf)
+    return Model(linker, db, engine, sdf, rows=_rows_of(std))
