@@ -223,3 +223,19 @@ def test_analyse_is_a_top_level_command():
         pytest.skip(f"courtarchive.serve.cli does not import: {e!r}")
     names = {c.name or c.callback.__name__ for c in app.registered_commands}
     assert "analyse" in names
+
+
+def test_report_does_not_draw_giant_networks():
+    """A network above MAX_DRAWN defendants is described, not laid out (the layout is quadratic)."""
+    import time
+
+    from courtarchive.analyse import report
+
+    n = report.MAX_DRAWN + 50
+    net = {"network": "N-1", "nodes": [f"D-{i}" for i in range(n)],
+           "edges": [[i, i + 1, "co-defendants"] for i in range(n - 1)]}
+    t = time.perf_counter()
+    out = report._network_svg(net)
+    assert "too many to draw" in out and f"{n:,} defendants" in out and time.perf_counter() - t < 1
+    small = report._network_svg({"network": "N-2", "nodes": ["D-1", "D-2"], "edges": [[0, 1, "co-defendants"]]})
+    assert small.startswith("<svg")

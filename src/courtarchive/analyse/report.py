@@ -117,10 +117,18 @@ def _year_chart(f: dict) -> dict:
 
 
 # ------------------------------------------------------------------ network diagrams (SVG)
+#: networks with more defendants than this are described, not drawn (a force-directed layout is
+#: quadratic per iteration: a names-only 10M archive had a network the report never finished drawing)
+MAX_DRAWN = 200
+
+
 def _network_svg(net: dict, size: int = 260) -> str:
+    n = len(net["nodes"])
+    if n > MAX_DRAWN:
+        return (f'<p class="network-too-big">{n:,} defendants and {len(net["edges"]):,} links: too many to '
+                f'draw (diagrams stop at {MAX_DRAWN}); the network is listed in findings.json.</p>')
     import igraph as ig
 
-    n = len(net["nodes"])
     g = ig.Graph(n=n, edges=[(a, b) for a, b, _ in net["edges"]])
     start = [[math.cos(2 * math.pi * i / max(n, 1)), math.sin(2 * math.pi * i / max(n, 1))] for i in range(n)]
     coords = g.layout_fruchterman_reingold(seed=start, niter=500).coords if n > 1 else [(0.0, 0.0)]
