@@ -25,11 +25,11 @@ import argparse
 import json
 import os
 import platform
-import subprocess
 import sys
-import time
 
 import psutil
+
+from scale import run_measured          # bench/scale.py: a child process, its wall time and peak RSS
 
 SPLINK_ALONE = r"""
 import json, time, logging
@@ -55,23 +55,6 @@ print(json.dumps({"mentions": persons.num_rows, "train_s": round(t1 - t0, 1), "p
 """
 
 
-def measured(cmd: list[str]) -> tuple[float, float, str]:
-    t0 = time.perf_counter()
-    p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    proc = psutil.Process(p.pid)
-    peak = 0
-    while p.poll() is None:
-        try:
-            peak = max(peak, proc.memory_info().rss + sum(c.memory_info().rss for c in proc.children(recursive=True)))
-        except psutil.Error:
-            pass
-        time.sleep(0.1)
-    out, err = p.communicate()
-    if p.returncode != 0:
-        raise SystemExit(f"{' '.join(cmd[:4])} failed ({p.returncode}):\n{err[-3000:]}")
-    return time.perf_counter() - t0, peak / 2**30, out
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--runs", type=int, default=1)
@@ -82,10 +65,11 @@ def main() -> None:
     print(f"machine: {platform.node()}, {os.cpu_count()} cpu, {psutil.virtual_memory().total / 2**30:.0f} GiB; "
           f"load {os.getloadavg()[0]:.1f}")
     for run in range(a.runs):
-        s_wall, s_rss, out = measured([py, "-c", SPLINK_ALONE])
-        sp = json.loads(out.strip().splitlines()[-1])
-        c_wall, c_rss, out = measured([py, "-m", "courtarchive.serve.cli", "link", "run", "--full", "--json"])
-        st = json.loads(out)
+        alone = run_measured([py, "-c", SPLINK_ALONE], dict(os.environ))
+        sp = json.loads(alone["stdout"].strip().splitlines()[-1])
+        full = run_measured([py, "-m", "courtarchive.serve.cli", "link", "run", "--full", "--json"], dict(os.environ))
+        st = json.loads(full["stdout"])
+        s_wall, s_rss, c_wall, c_rss = alone["seconds"], alone["peak_rss_gib"], full["seconds"], full["peak_rss_gib"]
         print(f"run {run + 1}: {sp['mentions']:,} person mentions")
         print(f"  Splink alone: {sp['splink_s']} s (train {sp['train_s']}, predict {sp['predict_s']}, "
               f"cluster {sp['cluster_s']}; {sp['clusters']:,} clusters); process {s_wall:.1f} s, peak {s_rss:.2f} GiB")

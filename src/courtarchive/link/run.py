@@ -126,8 +126,7 @@ def link_defendants(archive: Archive, run_id: int, *, full: bool, engine: str, t
         archive, run_id, rows, replace=not incremental, drop_parties=fresh_ids if incremental else ())
     store.mark_decisions_applied(archive, run_id)
     stats["seconds"] = {"score": round(t1 - t0, 2), "cluster_and_store": round(time.perf_counter() - t1, 2)}
-    mentions_p = mentions.select(["party_id", "case_id"])
-    out = pl.from_arrow(mentions_p).join(named.select(pl.col("mention_id").alias("party_id"), "person_id"),
+    out = pl.from_arrow(mentions).join(named.select(pl.col("mention_id").alias("party_id"), "person_id"),
                                          on="party_id", how="left")
     return {"stats": stats, "model": model_json}, out
 
@@ -136,21 +135,18 @@ def link_victims(archive: Archive, run_id: int, defendants: pl.DataFrame | None 
                  scheme: str = "block") -> tuple[dict, pl.DataFrame]:
     """Cluster complainant mentions.  ``defendants`` (party_id, person_id) gives each mention its
     charge key: case, defendant person, offence code and number, position within the offence."""
-    cm = store.complainant_mentions(archive)
-    if defendants is not None and cm.num_rows:
-        df = pl.from_arrow(cm).join(defendants.select("party_id", pl.col("person_id").alias("dperson")),
-                                    on="party_id", how="left")
+    df = pl.from_arrow(store.complainant_mentions(archive))
+    if defendants is not None and df.height:
+        df = df.join(defendants.select("party_id", pl.col("person_id").alias("dperson")), on="party_id", how="left")
         df = df.with_columns(pl.col("complainant_id").rank("ordinal").over("offence_id").alias("pos"))
         df = df.with_columns(pl.when(pl.col("dperson").is_not_null() & pl.col("case_id").is_not_null()
                                      & pl.col("offence_code").is_not_null())
                              .then(pl.format("{}|{}|{}|{}|{}", "case_id", "dperson", "offence_code",
                                              pl.col("offence_seq").fill_null(0), "pos"))
                              .alias("charge")).drop("dperson", "pos")
-        cm = df.to_arrow()
-    if cm.num_rows:
-        df = pl.from_arrow(cm)
-        cm = df.with_columns(mention_contexts(df, pl.from_arrow(store.complainant_case_offences(archive)))).to_arrow()
-    lab, report = link_complainants(cm, scheme=scheme)
+    if df.height:
+        df = df.with_columns(mention_contexts(df, pl.from_arrow(store.complainant_case_offences(archive))))
+    lab, report = link_complainants(df.to_arrow(), scheme=scheme)
     old_t = pl.from_arrow(store.person_assignments(archive, "complainant"))
     old = dict(zip(old_t["mention_id"].to_list(), old_t["person_id"].to_list()))
     named, created, retired = stable_ids(lab, old, _ids(archive, "person"))
@@ -158,9 +154,8 @@ def link_victims(archive: Archive, run_id: int, defendants: pl.DataFrame | None 
                            named.select("mention_id", "person_id", "probability").to_arrow(),
                            created=created, retired=retired)
     report.update(persons=named["person_id"].n_unique() if named.height else 0, **w)
-    df = pl.from_arrow(cm).select("complainant_id", "case_id", "party_id")
-    out = df.join(named.select(pl.col("mention_id").alias("complainant_id"), "person_id"),
-                  on="complainant_id", how="left")
+    out = df.select("complainant_id", "case_id", "party_id").join(
+        named.select(pl.col("mention_id").alias("complainant_id"), "person_id"), on="complainant_id", how="left")
     return report, out
 
 

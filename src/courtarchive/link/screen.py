@@ -49,7 +49,8 @@ from .screen_defaults import DEFAULT_THRESHOLD, DEFAULT_TOP
 from .standardise import standardise
 
 __all__ = ["ScreeningError", "ROW_SCHEMA", "read_names", "rows_from_records", "screen", "candidates_from_archive",
-           "screen_archive", "write_table", "SCREEN_BLOCKING", "MAX_ROWS", "DEFAULT_THRESHOLD", "DEFAULT_TOP"]
+           "screen_archive", "write_table", "table_columns", "SCREEN_BLOCKING", "MAX_ROWS", "DEFAULT_THRESHOLD",
+           "DEFAULT_TOP"]
 
 MAX_ROWS = 100_000
 
@@ -421,14 +422,16 @@ def _read_export(path: Path) -> list[dict]:
     return [orjson.loads(x) for x in lines[1:] if x.strip()]
 
 
+def table_columns(table: list[dict]) -> list[str]:
+    """The columns of screening results, in order of first appearance (rows without candidates
+    have fewer keys than rows with them)."""
+    return list(dict.fromkeys(k for r in table for k in r))
+
+
 def write_table(table: list[dict], path: Path, fmt: str, *, watermark: str) -> None:
     """Write screening results (``table``: one dict per row) as CSV or XLSX, the watermark first;
     atomically (a partial file is renamed into place)."""
-    cols: list[str] = []
-    for r in table:
-        for k in r:
-            if k not in cols:
-                cols.append(k)
+    cols = table_columns(table)
     tmp = path.with_name(path.name + ".partial")
     if fmt == "csv":
         with open(tmp, "w", newline="", encoding="utf-8") as fh:

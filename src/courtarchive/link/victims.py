@@ -216,18 +216,18 @@ def offence_context(code: str | None) -> str | None:
 def mention_contexts(mentions: pl.DataFrame, case_offences: pl.DataFrame) -> pl.Series:
     """Per complainant mention (``offence_code``, ``case_id``): the context of the offence naming
     it, else of its case's most serious listed offence (``case_offences``: case_id, code)."""
-    best: dict[int, tuple[int, str]] = {}
-    for case_id, code in case_offences.select("case_id", "code").iter_rows():
-        ctx, rank = _offence_info(code)
-        if ctx is not None and (case_id not in best or (rank, ctx) > best[case_id]):
-            best[case_id] = (rank, ctx)
-    out = []
-    for code, case_id in mentions.select("offence_code", "case_id").iter_rows():
-        ctx = offence_context(code)
-        if ctx is None and case_id in best:
-            ctx = best[case_id][1]
-        out.append(ctx)
-    return pl.Series("context", out, dtype=pl.Utf8)
+    distinct = pl.concat([case_offences["code"].cast(pl.Utf8), mentions["offence_code"].cast(pl.Utf8)])
+    codes = distinct.drop_nulls().unique().to_list()
+    info = [_offence_info(c) for c in codes]
+    table = pl.DataFrame({"code": codes, "ctx": [i[0] for i in info], "rank": [i[1] for i in info]},
+                         schema={"code": pl.Utf8, "ctx": pl.Utf8, "rank": pl.Int64})
+    case_ctx = (case_offences.select("case_id", pl.col("code").cast(pl.Utf8)).join(table, on="code")
+                .drop_nulls("ctx").sort(["case_id", "rank", "ctx"], descending=[False, True, True])
+                .unique("case_id", keep="first").select("case_id", pl.col("ctx").alias("case_ctx")))
+    m = (mentions.select(pl.col("offence_code").cast(pl.Utf8).alias("code"), "case_id").with_row_index("_i")
+         .join(table.select("code", "ctx"), on="code", how="left")
+         .join(case_ctx, on="case_id", how="left").sort("_i"))
+    return m.select(pl.coalesce("ctx", "case_ctx").alias("context"))["context"]
 
 
 def link_complainants(mentions: pa.Table, *, threshold: float = BLOOM_DICE, scheme: str = "block",

@@ -283,7 +283,7 @@ def _group(rows: list[dict]) -> list[dict]:
 
 def _screen_rows(request: Request, who: Principal, rows, threshold: float, top: int, source: str) -> dict:
     """Screen parsed rows for the signed-in user: the CSV export and its Excel twin, grouped per row."""
-    from ..link.screen import ScreeningError, screen_archive
+    from ..link.screen import ScreeningError, screen_archive, table_columns
 
     p = portal(request)
     if rows.height > MAX_ROWS:
@@ -297,7 +297,7 @@ def _screen_rows(request: Request, who: Principal, rows, threshold: float, top: 
     except PermissionError as e:          # the role may not screen, or may not receive exports
         raise V.Forbidden(str(e)) from e
     table = res.pop("table")
-    cols = list(dict.fromkeys(k for r in table for k in r))
+    cols = table_columns(table)
     return {**res, "groups": _group(table), "columns": cols, "source": source}
 
 

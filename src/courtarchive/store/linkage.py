@@ -30,41 +30,9 @@ def _now() -> dt.datetime:
 
 
 def _arrow(archive: Archive, query, fields: list[tuple[str, pa.DataType]], batch: int = 200_000) -> pa.Table:
-    """Run ``query`` and return its rows as an Arrow table of ``fields``, batch by batch.
-
-    Reads with the raw DBAPI cursor (a named, server-side cursor on PostgreSQL) and converts whole
-    columns, so memory holds one batch of Python rows at a time: through SQLAlchemy's result
-    objects the 11M defendant mentions of a 10M-entry archive took over 20 GB before the first
-    batch was converted (SQLite has no server-side cursors; the result was buffered)."""
+    """Run ``query`` and return its rows as an Arrow table of ``fields`` (`Archive.query_batches`)."""
     schema = pa.schema([pa.field(n, t) for n, t in fields])
-    compiled = query.compile(dialect=archive.engine.dialect, compile_kwargs={"literal_binds": True})
-    batches = []
-    with archive.engine.connect() as conn:
-        raw = conn.connection.driver_connection
-        cur = raw.cursor() if archive.sqlite else raw.cursor(name=f"linkage_arrow_{id(query)}")
-        try:
-            cur.execute(str(compiled))
-            while True:
-                rows = cur.fetchmany(batch)
-                if not rows:
-                    break
-                cols = list(zip(*rows))
-                del rows
-                batches.append(pa.RecordBatch.from_arrays(
-                    [_column(list(c), f.type, archive.sqlite) for c, f in zip(cols, schema)], schema=schema))
-        finally:
-            cur.close()
-    return pa.Table.from_batches(batches, schema=schema)
-
-
-def _column(values: list, typ: pa.DataType, sqlite: bool) -> pa.Array:
-    """One column of raw DBAPI values as Arrow: SQLite gives dates and times as ISO text and
-    booleans as integers."""
-    if sqlite and (pa.types.is_date(typ) or pa.types.is_timestamp(typ)):
-        return pa.array(values, pa.string()).cast(typ)
-    if sqlite and pa.types.is_boolean(typ):
-        return pa.array(values, pa.int64()).cast(typ)
-    return pa.array(values, typ)
+    return pa.Table.from_batches(list(archive.query_batches(query, schema, batch_size=batch)), schema=schema)
 
 
 def _typed(table: str, cols: Sequence[str]) -> list[tuple[str, pa.DataType]]:
