@@ -189,3 +189,17 @@ def test_masked_nothing_to_do():
     std = _std([(1, 10, 100, 0, "A", "B", None, None, None, False)])
     assert resolve_masked(std, _lab({1: 1})).height == 0
     assert resolve_masked(std.drop("masked"), _lab({1: 1})).height == 0
+
+
+def test_cluster_takes_a_series_and_ignores_pairs_outside_the_ids():
+    import polars as pl
+    import pyarrow as pa
+
+    from courtarchive.link.cluster import cluster
+
+    pairs = pa.table({"unique_id_l": [1, 2, 3, 9], "unique_id_r": [2, 3, 4, 1],
+                      "match_probability": [0.99, 0.5, 0.97, 0.99]})
+    lab = cluster(pl.Series([4, 3, 2, 1, 5]), pairs, threshold=0.9)
+    assert lab["mention_id"].to_list() == [1, 2, 3, 4, 5]
+    assert lab["label"].to_list() == [1, 1, 3, 3, 5]          # 9 is not a mention: 1-9 is ignored
+    assert lab["probability"].to_list() == [0.99, 0.99, 0.97, 0.97, None]

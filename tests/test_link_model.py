@@ -183,3 +183,32 @@ def test_chunked_predict_scores_the_same_pairs(monkeypatch):
     whole = pairs()
     monkeypatch.setattr(M, "PREDICT_CHUNK_ROWS", 1500)           # 3 x 3 chunks
     assert m.rows == 4000 and pairs() == whole and whole
+
+
+def test_load_on_disk_scores_the_same_pairs(monkeypatch, tmp_path):
+    """Above ON_DISK_ROWS the mentions are copied into a DuckDB database file (the caller's Arrow
+    table is then free to go): same pairs and weights as in memory; the file goes with the model."""
+    import gc
+
+    from courtarchive.link import model as M, synthetic
+    from courtarchive.link.standardise import standardise
+
+    monkeypatch.setenv("COURTARCHIVE_DUCKDB_TEMP", str(tmp_path))
+    std = standardise(synthetic.mentions(3000, seed=8))
+    js = M.train(std).to_json()
+
+    def pairs(m):
+        t = m.predict(threshold=0.5)
+        return {(min(a, b), max(a, b), round(w, 6)) for a, b, w in zip(
+            t.column("unique_id_l").to_pylist(), t.column("unique_id_r").to_pylist(), t.column("match_weight").to_pylist())}
+
+    whole = pairs(M.load(js, std))
+    monkeypatch.setattr(M, "ON_DISK_ROWS", 1000)
+    m = M.load(js, std)
+    assert list(tmp_path.glob("scratch-*.duckdb")), "no database file"
+    assert pairs(m) == whole and whole
+    m.release()
+    assert not [t for t in m.db._con.sql("SHOW TABLES").fetchall() if t[0].startswith("__splink")]
+    del m
+    gc.collect()
+    assert not list(tmp_path.glob("scratch-*.duckdb*"))

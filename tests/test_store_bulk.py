@@ -183,3 +183,18 @@ def test_unflushed_failure_is_not_silent(two_archives):
             w.add(lst(2), content_hash="ok")
             w.add(bad, content_hash="bad")
     assert a.stats()["publications"] == 1
+
+
+def test_arrow_reader_returns_rows_in_order(archive):
+    """`store.linkage._arrow(order=...)`: sorted on the server (PostgreSQL) or here (SQLite, where
+    the query runs unordered); a wrong order column is refused."""
+    import pyarrow as pa
+
+    from courtarchive.store.linkage import _arrow
+
+    v = sa.union_all(*(sa.select(sa.literal(i, sa.Integer).label("id"), sa.literal(x, sa.String).label("x"))
+                       for i, x in ((3, "c"), (1, "a"), (2, "b")))).subquery("v")
+    t = _arrow(archive, sa.select(v.c.id, v.c.x), [("id", pa.int64()), ("x", pa.string())], order=v.c.id)
+    assert t.column("id").to_pylist() == [1, 2, 3] and t.column("x").to_pylist() == ["a", "b", "c"]
+    with pytest.raises(ValueError, match="first"):
+        _arrow(archive, sa.select(v.c.x, v.c.id), [("x", pa.string()), ("id", pa.int64())], order=v.c.id)

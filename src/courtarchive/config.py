@@ -93,8 +93,9 @@ def spark_conf(app: str) -> dict[str, str]:
     }
 
 
-def duckdb_connect():
-    """An in-memory DuckDB connection for linkage and analysis, with bounded memory.
+def duckdb_connect(database: str = ":memory:"):
+    """A DuckDB connection for linkage and analysis (in memory unless ``database`` names a file),
+    with bounded memory.
 
     DuckDB's own default (80 % of RAM) leaves too little for the Python side of a large link run
     (the mentions, the scored pairs); ``COURTARCHIVE_DUCKDB_MEMORY`` (default: half of the
@@ -114,8 +115,36 @@ def duckdb_connect():
         except (ValueError, OSError, AttributeError):
             mem = None
     tmp = os.environ.get("COURTARCHIVE_DUCKDB_TEMP") or os.path.join(tempfile.gettempdir(), "courtarchive-duckdb")
-    con = duckdb.connect(":memory:")
+    con = duckdb.connect(database)
     if mem:
         con.execute(f"SET memory_limit = '{mem}'")
     con.execute(f"SET temp_directory = '{tmp}'")
+    return con
+
+
+def duckdb_scratch():
+    """A DuckDB connection on a fresh database *file* in ``COURTARCHIVE_DUCKDB_TEMP`` (see
+    `duckdb_connect`), deleted when the connection is garbage-collected or the process exits.
+
+    For work too large for memory (linking millions of mentions): the tables Splink builds live
+    in the file, compressed, and only the working set is held in memory; an in-memory database
+    keeps every table in RAM."""
+    import os
+    import tempfile
+    import weakref
+
+    tmp = os.environ.get("COURTARCHIVE_DUCKDB_TEMP") or os.path.join(tempfile.gettempdir(), "courtarchive-duckdb")
+    os.makedirs(tmp, exist_ok=True)
+    fd, path = tempfile.mkstemp(prefix="scratch-", suffix=".duckdb", dir=tmp)
+    os.close(fd)
+    os.unlink(path)                    # DuckDB creates the file itself
+    con = duckdb_connect(path)
+
+    def _remove(path=path):
+        for p in (path, path + ".wal"):
+            try:
+                os.unlink(p)
+            except FileNotFoundError:
+                pass
+    weakref.finalize(con, _remove)
     return con

@@ -32,8 +32,29 @@ import pyarrow as pa
 __all__ = ["cluster", "stable_ids", "reconcile_case_orphans", "resolve_masked", "dob_conflicts"]
 
 
+def _as_ids(ids) -> np.ndarray:
+    """Sorted distinct int64 ids from a list, an iterable, a numpy array or a polars Series."""
+    if isinstance(ids, pl.Series):
+        arr = ids.cast(pl.Int64).to_numpy()
+    elif isinstance(ids, np.ndarray):
+        arr = ids.astype(np.int64, copy=False)
+    else:
+        arr = np.fromiter((int(i) for i in ids), dtype=np.int64)
+    return np.unique(arr)
+
+
+def _positions(ids_arr: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Index of each of ``x`` in the sorted ``ids_arr``, and whether it is there at all."""
+    pos = np.searchsorted(ids_arr, x)
+    if len(ids_arr) == 0:
+        return pos, np.zeros(len(x), dtype=bool)
+    found = ids_arr[np.minimum(pos, len(ids_arr) - 1)] == x
+    return pos, found
+
+
 def _components(ids: np.ndarray, a: np.ndarray, b: np.ndarray, db_api=None) -> np.ndarray:
-    """Component label (the smallest member id) per id, via Splink's clusterer (igraph fallback)."""
+    """Component label (the smallest member id) per id of the sorted ``ids``, via Splink's
+    clusterer (igraph fallback).  Every edge end is one of ``ids``."""
     if db_api is not None:
         from splink.clustering import cluster_pairwise_predictions_at_threshold
 
@@ -47,8 +68,8 @@ def _components(ids: np.ndarray, a: np.ndarray, b: np.ndarray, db_api=None) -> n
         return lab["label"].fill_null(lab["unique_id"]).to_numpy()
     import igraph as ig
 
-    index = {int(x): i for i, x in enumerate(ids)}
-    g = ig.Graph(n=len(ids), edges=list(zip([index[int(x)] for x in a], [index[int(x)] for x in b])))
+    edges = np.column_stack([np.searchsorted(ids, a), np.searchsorted(ids, b)])
+    g = ig.Graph(n=len(ids), edges=edges.tolist())
     memb = np.asarray(g.connected_components().membership)
     lab = pl.DataFrame({"unique_id": ids, "c": memb}).with_columns(pl.col("unique_id").min().over("c").alias("l"))
     return lab["l"].to_numpy()
@@ -83,7 +104,10 @@ class _UF:
         return True
 
 
-def cluster(ids: Iterable[int], pairs: pa.Table | None, *, threshold: float,
+_EDGES = {"unique_id_l": pl.Int64, "unique_id_r": pl.Int64, "match_probability": pl.Float64}
+
+
+def cluster(ids, pairs: pa.Table | None, *, threshold: float,
             groups: dict[int, int] | None = None, must: Iterable[tuple[int, int]] = (),
             cannot: Iterable[tuple[int, int]] = (), db_api=None,
             group_probability: dict[int, float] | None = None,
@@ -91,21 +115,37 @@ def cluster(ids: Iterable[int], pairs: pa.Table | None, *, threshold: float,
     """Cluster mentions.  Returns a DataFrame mention_id, label (smallest mention id of the
     cluster), probability (highest edge probability joining the mention to its cluster; null alone).
 
-    ``pairs``: unique_id_l, unique_id_r, match_probability (any pairs; those below ``threshold``
-    are ignored).  ``groups``: mention -> group key for mentions already known to be together.
-    ``conflicts(components)``: given the unconstrained components (mention_id, label), more
-    cannot-link pairs (e.g. two different dates of birth chained together through a mention that
-    has none); they are enforced like the reviewers' ones."""
-    ids_arr = np.unique(np.fromiter((int(i) for i in ids), dtype=np.int64))
-    idset = set(ids_arr.tolist())
+    ``ids``: the mention ids (a list, an array or a polars Series).  ``pairs``: unique_id_l,
+    unique_id_r, match_probability (any pairs; those below ``threshold`` or with an end not in
+    ``ids`` are ignored).  ``groups``: mention -> group key for mentions already known to be
+    together.  ``conflicts(components)``: given the unconstrained components (mention_id, label),
+    more cannot-link pairs (e.g. two different dates of birth chained together through a mention
+    that has none); they are enforced like the reviewers' ones.
+
+    Works on whole columns (numpy / polars): at 11M mentions and tens of millions of pairs a
+    Python object per mention or pair would cost gigabytes."""
+    ids_arr = _as_ids(ids)
     if pairs is not None and pairs.num_rows:
         e = pl.from_arrow(pairs).select("unique_id_l", "unique_id_r", "match_probability")
         e = e.filter(pl.col("match_probability") >= threshold)
+        _, fl = _positions(ids_arr, e["unique_id_l"].to_numpy())
+        _, fr = _positions(ids_arr, e["unique_id_r"].to_numpy())
+        if not (fl & fr).all():
+            e = e.filter(pl.Series(fl & fr))
     else:
-        e = pl.DataFrame(schema={"unique_id_l": pl.Int64, "unique_id_r": pl.Int64, "match_probability": pl.Float64})
-    must = [(int(a), int(b)) for a, b in must if int(a) in idset and int(b) in idset]
-    cannot_l = [(int(a), int(b)) for a, b in cannot if int(a) in idset and int(b) in idset]
-    base = pl.DataFrame(schema={"unique_id_l": pl.Int64, "unique_id_r": pl.Int64, "match_probability": pl.Float64})
+        e = pl.DataFrame(schema=_EDGES)
+
+    def present(ps) -> list[tuple[int, int]]:
+        ps = [(int(a), int(b)) for a, b in ps]
+        if not ps:
+            return []
+        _, fa = _positions(ids_arr, np.array([a for a, _ in ps], dtype=np.int64))
+        _, fb = _positions(ids_arr, np.array([b for _, b in ps], dtype=np.int64))
+        return [p for p, ok in zip(ps, fa & fb) if ok]
+
+    must = present(must)
+    cannot_l = present(cannot)
+    base = pl.DataFrame(schema=_EDGES)
     if groups:
         g = pl.DataFrame({"m": list(groups.keys()), "g": list(groups.values())},
                          schema={"m": pl.Int64, "g": pl.Int64}).filter(pl.col("m").is_in(ids_arr))
@@ -113,12 +153,17 @@ def cluster(ids: Iterable[int], pairs: pa.Table | None, *, threshold: float,
         base = g.select(pl.col("rep").alias("unique_id_l"), pl.col("m").alias("unique_id_r"),
                         pl.lit(1.0).alias("match_probability"))
     mdf = pl.DataFrame({"unique_id_l": [a for a, _ in must], "unique_id_r": [b for _, b in must],
-                        "match_probability": [1.0] * len(must)},
-                       schema={"unique_id_l": pl.Int64, "unique_id_r": pl.Int64, "match_probability": pl.Float64})
-    all_e = pl.concat([mdf.with_columns(pl.lit(0).alias("k")), base.with_columns(pl.lit(1).alias("k")),
-                       e.with_columns(pl.lit(2).alias("k"))])
-    labels = _components(ids_arr, all_e["unique_id_l"].to_numpy(), all_e["unique_id_r"].to_numpy(), db_api)
-    lab = dict(zip(ids_arr.tolist(), labels.tolist()))
+                        "match_probability": [1.0] * len(must)}, schema=_EDGES)
+    # edges by kind: 0 must-link, 1 base group, 2 scored pair (the order of the constrained pass)
+    kinds = [(k, d) for k, d in ((0, mdf), (1, base), (2, e)) if d.height]
+    ends = [np.concatenate([d[c].to_numpy() for _, d in kinds]) if kinds else np.array([], np.int64)
+            for c in ("unique_id_l", "unique_id_r")]
+    labels = _components(ids_arr, ends[0], ends[1], db_api).astype(np.int64, copy=True)
+    del ends
+
+    def label_of(x: int) -> int:
+        return int(labels[np.searchsorted(ids_arr, x)])
+
     soft_l = []
     if conflicts is not None:
         soft_l = [(int(a), int(b)) for a, b in conflicts(pl.DataFrame({"mention_id": ids_arr, "label": labels}))]
@@ -126,37 +171,41 @@ def cluster(ids: Iterable[int], pairs: pa.Table | None, *, threshold: float,
     # cannot-links are hard (they bind must-links too); conflicts are soft: a reviewer's "same"
     # overrides them, every other edge respects them.
     hard: dict[int, set[int]] = {}
-    cannot: dict[int, set[int]] = {}
+    cannot_map: dict[int, set[int]] = {}
     bad = set()
-    for pairs_, targets in ((cannot_l, (hard, cannot)), (soft_l, (cannot,))):
+    for pairs_, targets in ((cannot_l, (hard, cannot_map)), (soft_l, (cannot_map,))):
         for a, b in pairs_:
             for t in targets:
                 t.setdefault(a, set()).add(b)
                 t.setdefault(b, set()).add(a)
-            if lab[a] == lab[b]:
-                bad.add(lab[a])
+            la = label_of(a)
+            if la == label_of(b):
+                bad.add(la)
     if bad:
-        nodes = [m for m, l in lab.items() if l in bad]
-        uf = _UF(nodes)
-        sub = all_e.filter(pl.col("unique_id_l").is_in(nodes)).sort(["k", "match_probability"],
-                                                                     descending=[False, True])
+        in_bad = np.isin(labels, np.fromiter(bad, dtype=np.int64))
+        nodes = ids_arr[in_bad]
+        uf = _UF(nodes.tolist())
+        sub = (pl.concat([d.with_columns(pl.lit(k).alias("k")) for k, d in kinds])
+               .filter(pl.col("unique_id_l").is_in(nodes))
+               .sort(["k", "match_probability"], descending=[False, True]))
         for a, b, _p, k in sub.iter_rows():
-            uf.union(a, b, hard if k == 0 else cannot)
-        for root, mem in uf.members.items():
+            uf.union(a, b, hard if k == 0 else cannot_map)
+        new = {}
+        for _root, mem in uf.members.items():
             m0 = min(mem)
             for m in mem:
-                lab[m] = m0
+                new[m] = m0
+        labels[in_bad] = np.fromiter((new[m] for m in nodes.tolist()), dtype=np.int64, count=len(nodes))
     # probability: best edge that joins a mention to its (final) cluster
-    out = pl.DataFrame({"mention_id": list(lab.keys()), "label": list(lab.values())},
-                       schema={"mention_id": pl.Int64, "label": pl.Int64})
-    ee = pl.concat([mdf, e])
+    out = pl.DataFrame({"mention_id": ids_arr, "label": labels}, schema={"mention_id": pl.Int64, "label": pl.Int64})
+    ee = pl.concat([mdf, e]) if mdf.height else e
     if ee.height:
-        ll = out.rename({"mention_id": "unique_id_l", "label": "la"})
-        rr = out.rename({"mention_id": "unique_id_r", "label": "lb"})
-        ee = ee.join(ll, on="unique_id_l").join(rr, on="unique_id_r").filter(pl.col("la") == pl.col("lb"))
-        best = pl.concat([ee.select(pl.col("unique_id_l").alias("mention_id"), "match_probability"),
-                          ee.select(pl.col("unique_id_r").alias("mention_id"), "match_probability")]
-                         ).group_by("mention_id").agg(pl.col("match_probability").max().alias("probability"))
+        l, r = ee["unique_id_l"].to_numpy(), ee["unique_id_r"].to_numpy()
+        same = labels[np.searchsorted(ids_arr, l)] == labels[np.searchsorted(ids_arr, r)]
+        p = ee["match_probability"].to_numpy()[same]
+        best = (pl.DataFrame({"mention_id": np.concatenate([l[same], r[same]]), "probability": np.concatenate([p, p])})
+                .group_by("mention_id").agg(pl.col("probability").max()))
+        del l, r, same, p
         out = out.join(best, on="mention_id", how="left")
     else:
         out = out.with_columns(pl.lit(None, pl.Float64).alias("probability"))
@@ -168,15 +217,18 @@ def cluster(ids: Iterable[int], pairs: pa.Table | None, *, threshold: float,
     return out.sort("mention_id")
 
 
-def stable_ids(labels: pl.DataFrame, old: dict[int, int], new_ids: Callable[[int], list[int]]
+def stable_ids(labels: pl.DataFrame, old: dict[int, int] | pl.DataFrame, new_ids: Callable[[int], list[int]]
                ) -> tuple[pl.DataFrame, list[int], dict[int, int | None]]:
     """Name clusters with stable person ids.
 
-    ``labels``: mention_id, label (+ any columns, kept).  ``old``: mention -> previous person id.
-    ``new_ids(n)``: n fresh ids.  Returns (labels with person_id, created ids, retired ids ->
-    merged_into)."""
-    o = pl.DataFrame({"mention_id": list(old.keys()), "old": list(old.values())},
-                     schema={"mention_id": pl.Int64, "old": pl.Int64})
+    ``labels``: mention_id, label (+ any columns, kept).  ``old``: mention -> previous person id,
+    as a dict or a DataFrame with columns mention_id, person_id.  ``new_ids(n)``: n fresh ids.
+    Returns (labels with person_id, created ids, retired ids -> merged_into)."""
+    if isinstance(old, pl.DataFrame):
+        o = old.select(pl.col("mention_id").cast(pl.Int64), pl.col("person_id").cast(pl.Int64).alias("old"))
+    else:
+        o = pl.DataFrame({"mention_id": list(old.keys()), "old": list(old.values())},
+                         schema={"mention_id": pl.Int64, "old": pl.Int64})
     j = labels.select("mention_id", "label").join(o, on="mention_id", how="inner")
     ov = j.group_by("label", "old").len().sort(["len", "old", "label"], descending=[True, False, False])
     taken_old: set[int] = set()
@@ -193,7 +245,7 @@ def stable_ids(labels: pl.DataFrame, old: dict[int, int], new_ids: Callable[[int
     mp = pl.DataFrame({"label": list(chosen.keys()), "person_id": list(chosen.values())},
                       schema={"label": pl.Int64, "person_id": pl.Int64})
     out = labels.join(mp, on="label", how="left")
-    old_persons = set(old.values())
+    old_persons = set(o["old"].unique().to_list())
     gone = old_persons - taken_old
     retired: dict[int, int | None] = {}
     if gone:

@@ -247,15 +247,17 @@ def _spark_session():
     return spark
 
 
-def db_api(engine: str = "duckdb", **kw):
-    """The Splink database API for an engine name: ``duckdb`` (embedded) or ``spark``."""
+def db_api(engine: str = "duckdb", *, scratch: bool = False, **kw):
+    """The Splink database API for an engine name: ``duckdb`` (embedded) or ``spark``.
+    ``scratch``: DuckDB on a temporary database file instead of in memory (`config.duckdb_scratch`;
+    for inputs above `ON_DISK_ROWS`)."""
     if engine == "duckdb":
         from splink import DuckDBAPI
 
         if "connection" not in kw:
-            from ..config import duckdb_connect
+            from ..config import duckdb_connect, duckdb_scratch
 
-            con = duckdb_connect()
+            con = duckdb_scratch() if scratch else duckdb_connect()
             con.execute("SET enable_progress_bar = false")
             kw["connection"] = con
         return DuckDBAPI(**kw)
@@ -266,13 +268,14 @@ def db_api(engine: str = "duckdb", **kw):
     raise ValueError(f"unknown engine {engine!r}: duckdb | spark")
 
 
-_SPLINK_COLUMNS = ("unique_id", "fn", "fn1", "fn_c", "sn", "sn_c", "mn", "fn_sdx", "sn_sdx", "dob", "dob_sw",
+#: the standardised columns Splink reads (`model_input`)
+SPLINK_COLUMNS = ("unique_id", "fn", "fn1", "fn_c", "sn", "sn_c", "mn", "fn_sdx", "sn_sdx", "dob", "dob_sw",
                    "by_lo", "by_hi", "pc", "pc_out", "pc_area", "fi", "town", "asn", "pnc", "case_id")
 
 
 def model_input(std: pa.Table) -> pa.Table:
     """The columns Splink needs, from the standardised table (person mentions only)."""
-    return std.select(list(_SPLINK_COLUMNS))
+    return std.select(list(SPLINK_COLUMNS))
 
 
 @dataclass
@@ -298,6 +301,12 @@ class Model:
         out = _pairs(df)
         df.drop_table_from_database_and_remove_from_cache()
         return out
+
+    def release(self) -> None:
+        """Drop the tables Splink built (term frequencies, the mentions with them, predictions):
+        after the last prediction, before clustering on the same database."""
+        self.db.delete_tables_created_by_splink_from_db()
+        self.linker.table_management.invalidate_cache()
 
     def predict_between(self, existing: pa.Table, new: pa.Table, threshold: float | None = None) -> pa.Table:
         """Pairs new x existing and new x new (incremental linking), scored with this model."""
@@ -460,10 +469,15 @@ def train_and_load(std: pa.Table, *, engine: str = "duckdb", seed: int = 42,
         return train(std, engine=engine, seed=seed)
     import polars as pl
 
-    sample = pl.from_arrow(std).sample(n=max_mentions, seed=seed).sort("unique_id").to_arrow()
+    # the rows polars' DataFrame.sample(n, seed) would pick, taken from the Arrow table (no copy of it)
+    rows = pl.int_range(std.num_rows, eager=True).sample(n=max_mentions, seed=seed)
+    sample = std.take(pa.array(rows.to_numpy())).sort_by("unique_id")
     trained = train(sample, engine=engine, seed=seed, allow_default=False)
     js = trained.to_json()
     del trained                            # its DuckDB connection (the sample's tables) goes with it
+    import gc
+
+    gc.collect()                           # (Splink's objects refer to each other: collect the cycle now)
     return load(js, std, engine=engine)
 
 
@@ -493,12 +507,27 @@ def _floor_probabilities(js: dict, eps: float = 1e-6, keys=("m_probability", "u_
     return changed
 
 
+#: above this many mentions `load` copies them into a DuckDB database file (`db_api` scratch), so
+#: that the caller can free its Arrow copy and Splink's tables need not fit in memory
+ON_DISK_ROWS = 3_000_000
+
+
 def load(model_json: dict, std: pa.Table, *, engine: str = "duckdb", db=None, explain: bool = False) -> Model:
     """A model with stored trained parameters over (all) standardised mentions.  ``explain``
-    keeps the per-comparison Bayes factors in scored output (for `Model.explain`)."""
+    keeps the per-comparison Bayes factors in scored output (for `Model.explain`).  Above
+    `ON_DISK_ROWS` mentions (DuckDB, no ``db`` given) the model holds no reference to ``std``."""
     _quiet()
-    db = db or db_api(engine)
-    sdf = db.register(model_input(std))
+    rows = _rows_of(std)
+    if db is None and engine == "duckdb" and rows > ON_DISK_ROWS:
+        db = db_api(engine, scratch=True)
+        con = db._con
+        con.register("__courtarchive_input", model_input(std))
+        con.execute("CREATE TABLE __courtarchive_mentions AS SELECT * FROM __courtarchive_input")
+        con.unregister("__courtarchive_input")
+        sdf = db.register("__courtarchive_mentions")
+    else:
+        db = db or db_api(engine)
+        sdf = db.register(model_input(std))
     js = copy.deepcopy(model_json)
     _floor_probabilities(js)
     if explain:
@@ -506,4 +535,4 @@ def load(model_json: dict, std: pa.Table, *, engine: str = "duckdb", db=None, ex
     linker = Linker(sdf, js, log_level=logging.ERROR)
     for col in ("fn", "sn"):
         linker.table_management.compute_tf_table(col)
-    return Model(linker, db, engine, sdf, rows=_rows_of(std))
+    return Model(linker, db, engine, sdf, rows=rows)

@@ -46,54 +46,66 @@ def _ids(archive: Archive, name: str) -> Callable[[int], list[int]]:
 def link_defendants(archive: Archive, run_id: int, *, full: bool, engine: str, threshold: float,
                     band: tuple[float, float], seed: int) -> tuple[dict, pl.DataFrame]:
     t0 = time.perf_counter()
-    mentions = store.defendant_mentions(archive)
-    std = pl.from_arrow(standardise(mentions))
-    mentions = mentions.select(["party_id", "case_id"])      # all that is needed of it below
+    std = pl.from_arrow(standardise(store.defendant_mentions(archive)))
     is_person = pl.col("fn").is_not_null() | pl.col("sn").is_not_null()
     persons = std.filter(is_person)
-    orgs = std.filter(~is_person & pl.col("org").is_not_null())
-    others = std.filter(~is_person & pl.col("org").is_null())
+    orgs = std.filter(~is_person & pl.col("org").is_not_null()).select("unique_id", "org")
+    others = std.filter(~is_person & pl.col("org").is_null()).select("unique_id")
+    # one copy of each mention's fields at a time: what Splink needs goes to it (`M.model_input`);
+    # the rest of the link stage needs these (clustering checks, masked mentions, the output)
+    std = std.select("unique_id", "case_id", "hearing_id", "sitting_date", "masked")
+    splink_in = persons.select(M.SPLINK_COLUMNS).to_arrow()
+    persons = persons.select("unique_id", "case_id", "hearing_id", "fn", "fn_c", "sn", "sn_c", "dob", "dob_sw",
+                             "by_lo", "by_hi", "pc")
     old_t = pl.from_arrow(store.person_assignments(archive, "defendant"))
-    old = dict(zip(old_t["mention_id"].to_list(), old_t["person_id"].to_list()))
-    old_prob = dict(zip(old_t["mention_id"].to_list(), old_t["probability"].to_list()))
-    current = set(std["unique_id"].to_list())
-    decisions = [d for d in store.review_decisions(archive)
-                 if d["party_a"] in current and d["party_b"] in current]
+    decisions = store.review_decisions(archive)
+    if decisions:
+        ends = pl.Series([d["party_a"] for d in decisions] + [d["party_b"] for d in decisions], dtype=pl.Int64)
+        current = set(ends.filter(ends.is_in(std["unique_id"].implode())).to_list())
+        decisions = [d for d in decisions if d["party_a"] in current and d["party_b"] in current]
     must = [(d["party_a"], d["party_b"]) for d in decisions if d["decision"] == "same"]
     cannot = [(d["party_a"], d["party_b"]) for d in decisions if d["decision"] == "different"]
     prev = store.latest_run(archive, with_model=True)
-    incremental = not full and prev is not None and bool(old)
+    incremental = not full and prev is not None and old_t.height > 0
     stats: dict = {"mentions": std.height, "person_mentions": persons.height,
                    "organisation_mentions": orgs.height, "unnamed_mentions": others.height,
                    "mode": "incremental" if incremental else "full",
                    "decisions_applied": len(decisions)}
-    pid = persons["unique_id"].to_list()
+    pid = persons["unique_id"]
     groups = group_prob = None
     model_json = None
+    model = None
+    fresh_ids: set[int] = set()
     if persons.height == 0:
         pairs, db = _empty_pairs(), None
-        fresh_ids: set[int] = set()
     elif incremental:
-        model = M.load(prev["model"], persons.to_arrow(), engine=engine)
+        # an incremental run adds a few mentions to a linked archive: per-mention Python maps are fine
+        old = dict(zip(old_t["mention_id"].to_list(), old_t["person_id"].to_list()))
+        old_prob = dict(zip(old_t["mention_id"].to_list(), old_t["probability"].to_list()))
+        model = M.load(prev["model"], splink_in, engine=engine)
         dissolve = {old[a] for a, b in cannot if a in old and b in old and old[a] == old[b]}
-        fresh_ids = {m for m in pid if m not in old or old[m] in dissolve}
+        fresh_ids = {m for m in pid.to_list() if m not in old or old[m] in dissolve}
         stats.update(fresh=len(fresh_ids), dissolved_persons=len(dissolve))
         if fresh_ids:
-            fresh = persons.filter(pl.col("unique_id").is_in(list(fresh_ids)))
-            existing = persons.filter(~pl.col("unique_id").is_in(list(fresh_ids)))
-            pairs = model.predict_between(existing.to_arrow(), fresh.to_arrow(), threshold=band[0])
+            is_fresh = pl.col("unique_id").is_in(list(fresh_ids))
+            s_in = pl.from_arrow(splink_in)
+            pairs = model.predict_between(s_in.filter(~is_fresh).to_arrow(), s_in.filter(is_fresh).to_arrow(),
+                                          threshold=band[0])
+            del s_in
         else:
             pairs = _empty_pairs()
-        groups = {m: old[m] for m in pid if m not in fresh_ids}
+        groups = {m: old[m] for m in pid.to_list() if m not in fresh_ids}
         group_prob = {m: old_prob[m] for m in groups if old_prob.get(m) is not None}
         db = model.db
     else:
-        model = M.train_and_load(persons.to_arrow(), engine=engine, seed=seed)
+        model = M.train_and_load(splink_in, engine=engine, seed=seed)
+        del splink_in                       # above M.ON_DISK_ROWS the model holds its own copy
         model_json = model.to_json()
         stats["model"] = "trained" if model.trained else f"default (fewer than {M.MIN_TRAIN} mentions to train on)"
         pairs = model.predict(threshold=band[0])
-        fresh_ids = set(pid)
         db = model.db
+    if model is not None:
+        model.release()
     stats["pairs_scored_above_band"] = pairs.num_rows
     t1 = time.perf_counter()
     lab = cluster(pid, pairs, threshold=threshold, groups=groups, must=must, cannot=cannot, db_api=db,
@@ -108,7 +120,8 @@ def link_defendants(archive: Archive, run_id: int, *, full: bool, engine: str, t
         pl.col("unique_id").alias("mention_id"), pl.col("unique_id").alias("label"),
         pl.lit(None, pl.Float64).alias("probability"))
     lab = pl.concat([lab, org_lab, masked, lone])
-    named, created, retired = stable_ids(lab, old, _ids(archive, "person"))
+    del persons
+    named, created, retired = stable_ids(lab, old_t, _ids(archive, "person"))
     w = store.save_persons(archive, run_id, "defendant",
                            named.select("mention_id", "person_id", "probability").to_arrow(),
                            created=created, retired=retired)
@@ -126,8 +139,8 @@ def link_defendants(archive: Archive, run_id: int, *, full: bool, engine: str, t
         archive, run_id, rows, replace=not incremental, drop_parties=fresh_ids if incremental else ())
     store.mark_decisions_applied(archive, run_id)
     stats["seconds"] = {"score": round(t1 - t0, 2), "cluster_and_store": round(time.perf_counter() - t1, 2)}
-    out = pl.from_arrow(mentions).join(named.select(pl.col("mention_id").alias("party_id"), "person_id"),
-                                         on="party_id", how="left")
+    out = std.select(pl.col("unique_id").alias("party_id"), "case_id").join(
+        named.select(pl.col("mention_id").alias("party_id"), "person_id"), on="party_id", how="left")
     return {"stats": stats, "model": model_json}, out
 
 
@@ -148,8 +161,7 @@ def link_victims(archive: Archive, run_id: int, defendants: pl.DataFrame | None 
         df = df.with_columns(mention_contexts(df, pl.from_arrow(store.complainant_case_offences(archive))))
     lab, report = link_complainants(df.to_arrow(), scheme=scheme)
     old_t = pl.from_arrow(store.person_assignments(archive, "complainant"))
-    old = dict(zip(old_t["mention_id"].to_list(), old_t["person_id"].to_list()))
-    named, created, retired = stable_ids(lab, old, _ids(archive, "person"))
+    named, created, retired = stable_ids(lab, old_t, _ids(archive, "person"))
     w = store.save_persons(archive, run_id, "complainant",
                            named.select("mention_id", "person_id", "probability").to_arrow(),
                            created=created, retired=retired)
