@@ -198,3 +198,14 @@ def test_arrow_reader_returns_rows_in_order(archive):
     assert t.column("id").to_pylist() == [1, 2, 3] and t.column("x").to_pylist() == ["a", "b", "c"]
     with pytest.raises(ValueError, match="first"):
         _arrow(archive, sa.select(v.c.x, v.c.id), [("x", pa.string()), ("id", pa.int64())], order=v.c.id)
+
+
+def test_sorted_by_sorts_only_when_needed():
+    import pyarrow as pa
+
+    from courtarchive.store.archive import sorted_by
+
+    t = pa.table({"id": [3, 1, 2], "x": ["c", "a", "b"]})
+    assert sorted_by(t, "id").to_pydict() == {"id": [1, 2, 3], "x": ["a", "b", "c"]}
+    s = pa.table({"id": [1, 2, 5]})
+    assert sorted_by(s, "id") is s

@@ -155,10 +155,12 @@ def court_reference(courts: pa.Table) -> pl.DataFrame:
 
 
 # ------------------------------------------------------------------ reading the archive
-def load_raw(archive, *, with_names: bool = False) -> dict[str, pa.Table]:
-    """The fact tables of current publications as Arrow (``*_raw`` names of the SQL)."""
+def load_raw(archive, *, with_names: bool = False, with_paths: bool = True) -> dict[str, pa.Table]:
+    """The fact tables of current publications as Arrow (``*_raw`` names of the SQL).
+    ``with_paths``: the mentions' JSON paths (only the oracle mode joins them)."""
     out: dict[str, pa.Table] = {}
     for name, cols in RAW_COLUMNS.items():
+        cols = [c for c in cols if with_paths or c != "json_path"]
         cols = cols + (_NAME_COLUMNS if (with_names and name == "party") else [])
         current = name in ("hearing", "party", "offence", "complainant")
         out[f"{name}_raw"] = archive.to_arrow(name, columns=cols, current_only=current)
@@ -287,7 +289,7 @@ def from_archive(archive, *, oracle: Path | str | None = None, engine: Engine | 
         hit = _cache_read(cdir, {"read_s": round(time.perf_counter() - t0, 3)})
         if hit is not None:
             return hit
-    raw = load_raw(archive, with_names=(mode == "names"))
+    raw = load_raw(archive, with_names=(mode == "names"), with_paths=(mode == "oracle"))
     t_read = time.perf_counter() - t0
     if oracle:
         ids, info = load_oracle(oracle, raw["publication_raw"])

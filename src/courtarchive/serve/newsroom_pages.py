@@ -49,7 +49,7 @@ from .pages import error_page, render, templates
 MAX_UPLOAD_MB = 5
 #: most names one web screening may hold
 MAX_ROWS = 2_000
-MAX_TOP = 20
+MAX_TOP = 50
 
 pages = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
 api = APIRouter(prefix="/api/v1", default_response_class=Json)

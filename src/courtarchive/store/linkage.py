@@ -11,11 +11,10 @@ import datetime as dt
 from typing import Iterable, Sequence
 
 import pyarrow as pa
-import pyarrow.compute as pc
 import sqlalchemy as sa
 
 from ..model import ENTITIES
-from .archive import Archive, _arrow_type
+from .archive import Archive, _arrow_type, sorted_by
 from .tables import TABLES as T
 
 __all__ = [
@@ -46,12 +45,7 @@ def _arrow(archive: Archive, query, fields: list[tuple[str, pa.DataType]], batch
     if order is not None and not archive.sqlite:
         query = query.order_by(order)
     t = pa.Table.from_batches(list(archive.query_batches(query, schema, batch_size=batch)), schema=schema)
-    if order is not None and archive.sqlite and t.num_rows > 1:
-        col = fields[0][0]
-        ids = t.column(col).to_numpy()
-        if not (ids[1:] > ids[:-1]).all():
-            t = t.take(pc.sort_indices(t.column(col)))
-    return t
+    return sorted_by(t, fields[0][0]) if order is not None and archive.sqlite else t
 
 
 def _typed(table: str, cols: Sequence[str]) -> list[tuple[str, pa.DataType]]:
