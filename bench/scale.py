@@ -195,7 +195,8 @@ def main() -> None:
         print(f"| {row['mode']} | {row['entries']:,} | {row['stage']} | {row['seconds']} | "
               f"{row['peak_rss_gib']} | {detail} |", flush=True)
 
-    for entries in a.entries or [100_000]:
+    # --plot alone redraws the plot from the rows logged so far
+    for entries in a.entries or ([] if a.plot else [100_000]):
         for mode in modes:
             one(mode, entries, a, cli, emit)
     if a.plot and log.exists():
