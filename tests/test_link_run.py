@@ -213,3 +213,18 @@ def test_explain_review_and_decide_cli(archive, corpus, monkeypatch):
     res = runner.invoke(app, ["decide", str(ids[0]), str(ids[2]), "different", "--reviewer", "bob", "--db", db])
     assert res.exit_code == 0, res.output
     assert store.review_decisions(archive)[0]["reviewer"] == "bob"
+
+
+def test_review_queue_is_capped_most_uncertain_first(archive, corpus):
+    """At most `review_max` pairs are queued per run: the ones nearest 0.5 -- the head of the
+    uncapped queue, in the order reviewers read it."""
+    load(archive, corpus)
+    st = R.run(archive, full=True, review_band=(0.01, 0.999))
+    full = store.review_queue(archive)
+    assert st["defendants"]["review_pairs_in_band"] == len(full) == st["defendants"]["review_queue_added"]
+    assert len(full) > 5, "the corpus has no uncertain pairs to cap"
+    st = R.run(archive, full=True, review_band=(0.01, 0.999), review_max=5)
+    capped = store.review_queue(archive)
+    assert st["defendants"]["review_queue_added"] == 5 and st["defendants"]["review_pairs_in_band"] == len(full)
+    key = lambda r: (r["party_a"], r["party_b"])  # noqa: E731
+    assert [key(r) for r in capped] == [key(r) for r in full[:5]]

@@ -42,7 +42,9 @@ def run_cmd(db: Optional[str] = DbOpt,
     d, c, n = st["defendants"], st["complainants"], st["networks"]
     console.print(f"run {st['run_id']} ({d['mode']}, {st['seconds']} s): {d['mentions']:,} defendant mentions -> "
                   f"{d['persons']:,} persons ({d['created']:,} new, {d['retired']:,} retired); "
-                  f"{d['review_queue_added']:,} pairs queued for review")
+                  f"{d['review_queue_added']:,} pairs queued for review"
+                  + (f" (the most uncertain of {d['review_pairs_in_band']:,})"
+                     if d.get("review_pairs_in_band", 0) > d["review_queue_added"] else ""))
     console.print(f"complainants: {c['mentions']:,} mentions, {c['linkable']:,} linkable -> {c.get('persons', 0):,} "
                   f"persons; {c['unlinkable']:,} not linkable (described only)")
     console.print(f"networks: {n['components']:,} components, {n['communities']:,} communities, "

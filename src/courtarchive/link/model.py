@@ -64,7 +64,7 @@ import splink.comparison_library as cl
 from splink import Linker, SettingsCreator, block_on
 from splink.internals.comparison_level_creator import ComparisonLevelCreator
 
-__all__ = ["MATCH_THRESHOLD", "REVIEW_BAND", "BLOCKING_RULES", "MIN_TRAIN", "settings", "Model", "train",
+__all__ = ["MATCH_THRESHOLD", "REVIEW_BAND", "REVIEW_MAX", "BLOCKING_RULES", "MIN_TRAIN", "settings", "Model", "train",
            "train_and_load", "MAX_TRAIN_MENTIONS",
            "load", "db_api", "model_input", "default_model", "build_default_model"]
 
@@ -81,6 +81,10 @@ MATCH_THRESHOLD = 0.9
 #: persons (perhaps a missed link); a pair below the threshold whose mentions are linked anyway
 #: through stronger pairs needs no reviewer.  The band brackets the threshold.
 REVIEW_BAND = (0.5, 0.95)
+#: at most this many pairs join the review queue per run, the most uncertain first (match
+#: probability nearest 0.5, the order `store.linkage.review_queue` shows them in): a 10M-entry
+#: archive put 9.6M pairs in the band -- more than anyone can review, and 9.6M Python rows to write
+REVIEW_MAX = 100_000
 
 _BY_OVERLAP = "l.by_lo <= r.by_hi + {k} AND r.by_lo <= l.by_hi + {k}"          # blocking (l./r.)
 _BY_OVERLAP_LV = "by_lo_l <= by_hi_r + {k} AND by_lo_r <= by_hi_l + {k}"         # levels (_l/_r)

@@ -44,7 +44,7 @@ def _ids(archive: Archive, name: str) -> Callable[[int], list[int]]:
 
 
 def link_defendants(archive: Archive, run_id: int, *, full: bool, engine: str, threshold: float,
-                    band: tuple[float, float], seed: int) -> tuple[dict, pl.DataFrame]:
+                    band: tuple[float, float], seed: int, review_max: int = M.REVIEW_MAX) -> tuple[dict, pl.DataFrame]:
     t0 = time.perf_counter()
     std = pl.from_arrow(standardise(store.defendant_mentions(archive)))
     is_person = pl.col("fn").is_not_null() | pl.col("sn").is_not_null()
@@ -132,11 +132,16 @@ def link_defendants(archive: Archive, run_id: int, *, full: bool, engine: str, t
     pq = (pq.join(pmap.rename({"mention_id": "unique_id_l", "person_id": "person_a"}), on="unique_id_l", how="left")
           .join(pmap.rename({"mention_id": "unique_id_r", "person_id": "person_b"}), on="unique_id_r", how="left")
           .filter((pl.col("match_probability") >= threshold) | (pl.col("person_a") != pl.col("person_b"))))
+    stats["review_pairs_in_band"] = pq.height
+    # the most uncertain first, as the queue is read; a few spare for pairs already decided
+    pq = (pq.with_columns((pl.col("match_probability") - 0.5).abs().alias("u"))
+          .sort(["u", "unique_id_l", "unique_id_r"]).head(review_max + len(decisions)))
     rows = [dict(party_a=a, party_b=b, match_weight=mw, match_probability=p, person_a=x, person_b=y)
             for a, b, mw, p, x, y in pq.select("unique_id_l", "unique_id_r", "match_weight", "match_probability",
                                                 "person_a", "person_b").iter_rows()]
     stats["review_queue_added"] = store.replace_review_queue(
-        archive, run_id, rows, replace=not incremental, drop_parties=fresh_ids if incremental else ())
+        archive, run_id, rows, replace=not incremental, drop_parties=fresh_ids if incremental else (),
+        limit=review_max)
     store.mark_decisions_applied(archive, run_id)
     stats["seconds"] = {"score": round(t1 - t0, 2), "cluster_and_store": round(time.perf_counter() - t1, 2)}
     out = std.select(pl.col("unique_id").alias("party_id"), "case_id").join(
@@ -186,7 +191,8 @@ def link_networks(archive: Archive, run_id: int, defendants: pl.DataFrame, victi
 
 
 def run(archive: Archive, *, full: bool = False, engine: str = "duckdb", threshold: float = M.MATCH_THRESHOLD,
-        review_band: tuple[float, float] = M.REVIEW_BAND, seed: int = 42, complainant_scheme: str = "block") -> dict:
+        review_band: tuple[float, float] = M.REVIEW_BAND, seed: int = 42, complainant_scheme: str = "block",
+        review_max: int = M.REVIEW_MAX) -> dict:
     """Run the link stage (see the module docstring).  Returns the run's statistics."""
     archive.require_initialised()
     run_id = store.start_run(archive, mode="full" if full else "incremental", engine=engine, threshold=threshold,
@@ -194,7 +200,7 @@ def run(archive: Archive, *, full: bool = False, engine: str = "duckdb", thresho
     t0 = time.perf_counter()
     try:
         d, dmap = link_defendants(archive, run_id, full=full, engine=engine, threshold=threshold,
-                                  band=review_band, seed=seed)
+                                  band=review_band, seed=seed, review_max=review_max)
         v, vmap = link_victims(archive, run_id, dmap, scheme=complainant_scheme)
         n = link_networks(archive, run_id, dmap, vmap)
         stats = {"run_id": run_id, "defendants": d["stats"], "complainants": v, "networks": n,

@@ -287,11 +287,12 @@ def mark_decisions_applied(archive: Archive, run_id: int) -> None:
 
 
 def replace_review_queue(archive: Archive, run_id: int, rows: list[dict], *, replace: bool = True,
-                         drop_parties: Iterable[int] = ()) -> int:
+                         drop_parties: Iterable[int] = (), limit: int | None = None) -> int:
     """Replace the queue with ``rows`` (party_a, party_b, match_probability, match_weight,
     person_a, person_b), skipping pairs that already have a decision.  ``replace=False`` adds to
     the queue instead (incremental runs), after dropping pairs that involve ``drop_parties``
-    (mentions re-linked in this run) and pairs already queued."""
+    (mentions re-linked in this run) and pairs already queued.  ``limit``: at most this many
+    rows are added, the first ones given."""
     Q = T["review_queue"]
     decided = {(d["party_a"], d["party_b"]) for d in review_decisions(archive)}
     with archive.engine.begin() as conn:
@@ -306,6 +307,8 @@ def replace_review_queue(archive: Archive, run_id: int, rows: list[dict], *, rep
         keep, seen = [], set()
         for r in rows:
             a, b = sorted((int(r["party_a"]), int(r["party_b"])))
+            if limit is not None and len(keep) >= limit:
+                break
             if (a, b) not in decided and (a, b) not in seen:
                 seen.add((a, b))
                 keep.append((a, b, r))
