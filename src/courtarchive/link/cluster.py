@@ -108,9 +108,9 @@ _EDGES = {"unique_id_l": pl.Int64, "unique_id_r": pl.Int64, "match_probability":
 
 
 def cluster(ids, pairs: pa.Table | None, *, threshold: float,
-            groups: dict[int, int] | None = None, must: Iterable[tuple[int, int]] = (),
+            groups: dict[int, int] | pl.DataFrame | None = None, must: Iterable[tuple[int, int]] = (),
             cannot: Iterable[tuple[int, int]] = (), db_api=None,
-            group_probability: dict[int, float] | None = None,
+            group_probability: dict[int, float] | pl.DataFrame | None = None,
             conflicts: Callable[[pl.DataFrame], list[tuple[int, int]]] | None = None) -> pl.DataFrame:
     """Cluster mentions.  Returns a DataFrame mention_id, label (smallest mention id of the
     cluster), probability (highest edge probability joining the mention to its cluster; null alone).
@@ -118,7 +118,9 @@ def cluster(ids, pairs: pa.Table | None, *, threshold: float,
     ``ids``: the mention ids (a list, an array or a polars Series).  ``pairs``: unique_id_l,
     unique_id_r, match_probability (any pairs; those below ``threshold`` or with an end not in
     ``ids`` are ignored).  ``groups``: mention -> group key for mentions already known to be
-    together.  ``conflicts(components)``: given the unconstrained components (mention_id, label),
+    together (a dict, or a DataFrame with columns m, g).  ``group_probability``: mention -> the
+    probability it keeps from its group (a dict, or a DataFrame mention_id, gp).
+    ``conflicts(components)``: given the unconstrained components (mention_id, label),
     more cannot-link pairs (e.g. two different dates of birth chained together through a mention
     that has none); they are enforced like the reviewers' ones.
 
@@ -146,9 +148,11 @@ def cluster(ids, pairs: pa.Table | None, *, threshold: float,
     must = present(must)
     cannot_l = present(cannot)
     base = pl.DataFrame(schema=_EDGES)
-    if groups:
-        g = pl.DataFrame({"m": list(groups.keys()), "g": list(groups.values())},
-                         schema={"m": pl.Int64, "g": pl.Int64}).filter(pl.col("m").is_in(ids_arr))
+    if groups is not None and len(groups):
+        g = (groups.select(pl.col("m").cast(pl.Int64), pl.col("g").cast(pl.Int64)) if isinstance(groups, pl.DataFrame)
+             else pl.DataFrame({"m": list(groups.keys()), "g": list(groups.values())},
+                               schema={"m": pl.Int64, "g": pl.Int64}))
+        g = g.filter(pl.col("m").is_in(ids_arr))
         g = g.with_columns(pl.col("m").min().over("g").alias("rep")).filter(pl.col("m") != pl.col("rep"))
         base = g.select(pl.col("rep").alias("unique_id_l"), pl.col("m").alias("unique_id_r"),
                         pl.lit(1.0).alias("match_probability"))
@@ -209,9 +213,11 @@ def cluster(ids, pairs: pa.Table | None, *, threshold: float,
         out = out.join(best, on="mention_id", how="left")
     else:
         out = out.with_columns(pl.lit(None, pl.Float64).alias("probability"))
-    if group_probability:
-        gp = pl.DataFrame({"mention_id": list(group_probability), "gp": list(group_probability.values())},
-                          schema={"mention_id": pl.Int64, "gp": pl.Float64})
+    if group_probability is not None and len(group_probability):
+        gp = (group_probability.select(pl.col("mention_id").cast(pl.Int64), pl.col("gp").cast(pl.Float64))
+              if isinstance(group_probability, pl.DataFrame)
+              else pl.DataFrame({"mention_id": list(group_probability), "gp": list(group_probability.values())},
+                                schema={"mention_id": pl.Int64, "gp": pl.Float64}))
         out = out.join(gp, on="mention_id", how="left").with_columns(
             pl.max_horizontal("probability", "gp").alias("probability")).drop("gp")
     return out.sort("mention_id")

@@ -79,23 +79,31 @@ def link_defendants(archive: Archive, run_id: int, *, full: bool, engine: str, t
     if persons.height == 0:
         pairs, db = _empty_pairs(), None
     elif incremental:
-        # an incremental run adds a few mentions to a linked archive: per-mention Python maps are fine
-        old = dict(zip(old_t["mention_id"].to_list(), old_t["person_id"].to_list()))
-        old_prob = dict(zip(old_t["mention_id"].to_list(), old_t["probability"].to_list()))
+        # columns, not Python maps: an archive of millions of linked mentions takes a few new ones
+        old_of = old_t.select("mention_id", "person_id")
         model = M.load(prev["model"], splink_in, engine=engine)
-        dissolve = {old[a] for a, b in cannot if a in old and b in old and old[a] == old[b]}
-        fresh_ids = {m for m in pid.to_list() if m not in old or old[m] in dissolve}
-        stats.update(fresh=len(fresh_ids), dissolved_persons=len(dissolve))
+        cn = pl.DataFrame(cannot, schema={"a": pl.Int64, "b": pl.Int64}, orient="row")
+        dissolve = (cn.join(old_of.rename({"mention_id": "a", "person_id": "pa"}), on="a")
+                    .join(old_of.rename({"mention_id": "b", "person_id": "pb"}), on="b")
+                    .filter(pl.col("pa") == pl.col("pb"))["pa"].unique())
+        known = persons.select("unique_id").join(old_of, left_on="unique_id", right_on="mention_id", how="left")
+        is_fresh_row = pl.col("person_id").is_null() | pl.col("person_id").is_in(dissolve.implode())
+        fresh = known.filter(is_fresh_row)["unique_id"]
+        fresh_ids = set(fresh.to_list())
+        stats.update(fresh=len(fresh_ids), dissolved_persons=dissolve.len())
         if fresh_ids:
-            is_fresh = pl.col("unique_id").is_in(list(fresh_ids))
+            is_fresh = pl.col("unique_id").is_in(fresh.implode())
             s_in = pl.from_arrow(splink_in)
             pairs = model.predict_between(s_in.filter(~is_fresh).to_arrow(), s_in.filter(is_fresh).to_arrow(),
                                           threshold=band[0])
             del s_in
         else:
             pairs = _empty_pairs()
-        groups = {m: old[m] for m in pid.to_list() if m not in fresh_ids}
-        group_prob = {m: old_prob[m] for m in groups if old_prob.get(m) is not None}
+        kept = known.filter(~is_fresh_row).select(pl.col("unique_id").alias("m"), pl.col("person_id").alias("g"))
+        groups = kept
+        group_prob = (kept.join(old_t.select(pl.col("mention_id").alias("m"), "probability"), on="m")
+                      .filter(pl.col("probability").is_not_null())
+                      .select(pl.col("m").alias("mention_id"), pl.col("probability").alias("gp")))
         db = model.db
     else:
         model = M.train_and_load(splink_in, engine=engine, seed=seed)
