@@ -103,7 +103,6 @@ def duckdb_connect(database: str = ":memory:"):
     ``COURTARCHIVE_DUCKDB_TEMP`` (default: a folder under the system temporary directory) instead
     of failing."""
     import os
-    import tempfile
 
     import duckdb
 
@@ -114,12 +113,20 @@ def duckdb_connect(database: str = ":memory:"):
             mem = f"{max(1, total // 2 // 2**30)}GB"
         except (ValueError, OSError, AttributeError):
             mem = None
-    tmp = os.environ.get("COURTARCHIVE_DUCKDB_TEMP") or os.path.join(tempfile.gettempdir(), "courtarchive-duckdb")
     con = duckdb.connect(database)
     if mem:
         con.execute(f"SET memory_limit = '{mem}'")
-    con.execute(f"SET temp_directory = '{tmp}'")
+    con.execute(f"SET temp_directory = '{_duckdb_temp()}'")
     return con
+
+
+def _duckdb_temp() -> str:
+    """Where DuckDB spills and keeps scratch databases: ``COURTARCHIVE_DUCKDB_TEMP``, else a folder
+    under the system temporary directory."""
+    import os
+    import tempfile
+
+    return os.environ.get("COURTARCHIVE_DUCKDB_TEMP") or os.path.join(tempfile.gettempdir(), "courtarchive-duckdb")
 
 
 def duckdb_scratch():
@@ -133,7 +140,7 @@ def duckdb_scratch():
     import tempfile
     import weakref
 
-    tmp = os.environ.get("COURTARCHIVE_DUCKDB_TEMP") or os.path.join(tempfile.gettempdir(), "courtarchive-duckdb")
+    tmp = _duckdb_temp()
     os.makedirs(tmp, exist_ok=True)
     fd, path = tempfile.mkstemp(prefix="scratch-", suffix=".duckdb", dir=tmp)
     os.close(fd)

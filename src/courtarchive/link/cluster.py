@@ -43,13 +43,11 @@ def _as_ids(ids) -> np.ndarray:
     return np.unique(arr)
 
 
-def _positions(ids_arr: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Index of each of ``x`` in the sorted ``ids_arr``, and whether it is there at all."""
-    pos = np.searchsorted(ids_arr, x)
+def _contained(ids_arr: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Whether each of ``x`` is in the sorted ``ids_arr``."""
     if len(ids_arr) == 0:
-        return pos, np.zeros(len(x), dtype=bool)
-    found = ids_arr[np.minimum(pos, len(ids_arr) - 1)] == x
-    return pos, found
+        return np.zeros(len(x), dtype=bool)
+    return ids_arr[np.minimum(np.searchsorted(ids_arr, x), len(ids_arr) - 1)] == x
 
 
 def _components(ids: np.ndarray, a: np.ndarray, b: np.ndarray, db_api=None) -> np.ndarray:
@@ -130,10 +128,9 @@ def cluster(ids, pairs: pa.Table | None, *, threshold: float,
     if pairs is not None and pairs.num_rows:
         e = pl.from_arrow(pairs).select("unique_id_l", "unique_id_r", "match_probability")
         e = e.filter(pl.col("match_probability") >= threshold)
-        _, fl = _positions(ids_arr, e["unique_id_l"].to_numpy())
-        _, fr = _positions(ids_arr, e["unique_id_r"].to_numpy())
-        if not (fl & fr).all():
-            e = e.filter(pl.Series(fl & fr))
+        both = _contained(ids_arr, e["unique_id_l"].to_numpy()) & _contained(ids_arr, e["unique_id_r"].to_numpy())
+        if not both.all():
+            e = e.filter(pl.Series(both))
     else:
         e = pl.DataFrame(schema=_EDGES)
 
@@ -141,9 +138,9 @@ def cluster(ids, pairs: pa.Table | None, *, threshold: float,
         ps = [(int(a), int(b)) for a, b in ps]
         if not ps:
             return []
-        _, fa = _positions(ids_arr, np.array([a for a, _ in ps], dtype=np.int64))
-        _, fb = _positions(ids_arr, np.array([b for _, b in ps], dtype=np.int64))
-        return [p for p, ok in zip(ps, fa & fb) if ok]
+        ok = (_contained(ids_arr, np.array([a for a, _ in ps], dtype=np.int64))
+              & _contained(ids_arr, np.array([b for _, b in ps], dtype=np.int64)))
+        return [p for p, k in zip(ps, ok) if k]
 
     must = present(must)
     cannot_l = present(cannot)

@@ -251,19 +251,17 @@ def _spark_session():
     return spark
 
 
-def db_api(engine: str = "duckdb", *, scratch: bool = False, **kw):
-    """The Splink database API for an engine name: ``duckdb`` (embedded) or ``spark``.
-    ``scratch``: DuckDB on a temporary database file instead of in memory (`config.duckdb_scratch`;
-    for inputs above `ON_DISK_ROWS`)."""
+def db_api(engine: str = "duckdb", **kw):
+    """The Splink database API for an engine name: ``duckdb`` (embedded; ``connection`` may give
+    the DuckDB connection) or ``spark``."""
     if engine == "duckdb":
         from splink import DuckDBAPI
 
         if "connection" not in kw:
-            from ..config import duckdb_connect, duckdb_scratch
+            from ..config import duckdb_connect
 
-            con = duckdb_scratch() if scratch else duckdb_connect()
-            con.execute("SET enable_progress_bar = false")
-            kw["connection"] = con
+            kw["connection"] = duckdb_connect()
+        kw["connection"].execute("SET enable_progress_bar = false")
         return DuckDBAPI(**kw)
     if engine == "spark":
         from splink import SparkAPI
@@ -511,7 +509,7 @@ def _floor_probabilities(js: dict, eps: float = 1e-6, keys=("m_probability", "u_
     return changed
 
 
-#: above this many mentions `load` copies them into a DuckDB database file (`db_api` scratch), so
+#: above this many mentions `load` copies them into a DuckDB database file (`config.duckdb_scratch`), so
 #: that the caller can free its Arrow copy and Splink's tables need not fit in memory
 ON_DISK_ROWS = 3_000_000
 
@@ -523,11 +521,13 @@ def load(model_json: dict, std: pa.Table, *, engine: str = "duckdb", db=None, ex
     _quiet()
     rows = _rows_of(std)
     if db is None and engine == "duckdb" and rows > ON_DISK_ROWS:
-        db = db_api(engine, scratch=True)
-        con = db._con
+        from ..config import duckdb_scratch
+
+        con = duckdb_scratch()
         con.register("__courtarchive_input", model_input(std))
         con.execute("CREATE TABLE __courtarchive_mentions AS SELECT * FROM __courtarchive_input")
         con.unregister("__courtarchive_input")
+        db = db_api(engine, connection=con)
         sdf = db.register("__courtarchive_mentions")
     else:
         db = db or db_api(engine)

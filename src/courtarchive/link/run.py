@@ -22,6 +22,7 @@ from typing import Callable
 
 import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from ..store import Archive
 from ..store import linkage as store
@@ -92,11 +93,9 @@ def link_defendants(archive: Archive, run_id: int, *, full: bool, engine: str, t
         fresh_ids = set(fresh.to_list())
         stats.update(fresh=len(fresh_ids), dissolved_persons=dissolve.len())
         if fresh_ids:
-            is_fresh = pl.col("unique_id").is_in(fresh.implode())
-            s_in = pl.from_arrow(splink_in)
-            pairs = model.predict_between(s_in.filter(~is_fresh).to_arrow(), s_in.filter(is_fresh).to_arrow(),
+            is_fresh = pc.is_in(splink_in["unique_id"], fresh.to_arrow())
+            pairs = model.predict_between(splink_in.filter(pc.invert(is_fresh)), splink_in.filter(is_fresh),
                                           threshold=band[0])
-            del s_in
         else:
             pairs = _empty_pairs()
         kept = known.filter(~is_fresh_row).select(pl.col("unique_id").alias("m"), pl.col("person_id").alias("g"))

@@ -14,7 +14,7 @@ import pyarrow as pa
 import sqlalchemy as sa
 
 from ..model import ENTITIES
-from .archive import Archive, _arrow_type, sorted_by
+from .archive import Archive, _arrow_type
 from .tables import TABLES as T
 
 __all__ = [
@@ -31,21 +31,11 @@ def _now() -> dt.datetime:
 
 def _arrow(archive: Archive, query, fields: list[tuple[str, pa.DataType]], batch: int = 200_000, *,
            order=None) -> pa.Table:
-    """Run ``query`` and return its rows as an Arrow table of ``fields`` (`Archive.query_batches`).
-
-    ``order``: the (unique, integer) column the rows are to come sorted by, which must be the first
-    column selected.
-    PostgreSQL sorts on the server; on SQLite the rows are read unsorted and sorted here when they
-    do not already arrive in order (they usually do: ids grow with the publication index SQLite
-    scans).  SQLite's ORDER BY sorter held ~650 bytes per row in the process (~7 GB for the 11M
-    mentions of a 10M-entry archive), far more than the Arrow table itself."""
-    schema = pa.schema([pa.field(n, t) for n, t in fields])
+    """Run ``query`` and return its rows as an Arrow table of ``fields`` (`Archive.read_arrow`),
+    sorted by ``order``, which must be the first column selected (the mention id)."""
     if order is not None and list(query.selected_columns)[0] is not order:
         raise ValueError("the order column must be the first one selected")
-    if order is not None and not archive.sqlite:
-        query = query.order_by(order)
-    t = pa.Table.from_batches(list(archive.query_batches(query, schema, batch_size=batch)), schema=schema)
-    return sorted_by(t, fields[0][0]) if order is not None and archive.sqlite else t
+    return archive.read_arrow(query, pa.schema([pa.field(n, t) for n, t in fields]), order=order, batch_size=batch)
 
 
 def _typed(table: str, cols: Sequence[str]) -> list[tuple[str, pa.DataType]]:
