@@ -401,11 +401,23 @@ def search_names(archive, q: str, *, court_id: int | None = None, date_from: dt.
             if sc > state["best"]:
                 state["best"] = sc
 
-    def fetch(clauses, substrings=(), fuzzy=None) -> None:
-        take(ss.candidates(archive, clauses=clauses, substrings=list(substrings), fuzzy_text=fuzzy, cap=cap), cap)
+    def fetch(clauses, substrings=(), fuzzy=None, sized=()) -> None:
+        take(ss.candidates(archive, clauses=clauses, substrings=list(substrings), fuzzy_text=fuzzy, cap=cap,
+                           sized=sized), cap)
 
-    # pass 1: two query words (one for a one-word query) as written or as their canonical form
-    fetch([[exact[i] for i in c] for c in combos])
+    # pass 1: two query words (one for a one-word query) as written or as their canonical form.
+    # Of n >= 3 words, first every word, or w of them in a name of w < n words (a middle name the
+    # list leaves out); only when no name pairs every query word that closely, any two words
+    # (a typo in the third).  Common forenames make "any two" thousands of names at 1M people,
+    # each ranked and its mentions read: the exact 3-word queries' p95 went from 19 to 7 ms.
+    if len(qw) >= 3:
+        n = len(qw)
+        fetch([[exact[i] for i in range(n)]],
+              sized=[([[exact[i] for i in c] for c in combinations(range(n), w)], w) for w in range(2, n)])
+        if not any(sc >= RELAX_BELOW and "extra_word" not in how for sc, how in names.values()):
+            fetch([[exact[i] for i in c] for c in combos])
+    else:
+        fetch([[exact[i] for i in c] for c in combos])
     passes = 1
     if exhaustive or state["best"] < RELAX_BELOW:
         # pass 2: one word within one edit (deletion keys), swapped letters or sounding alike, the

@@ -284,37 +284,58 @@ def _fts_string(s: str) -> str:
     return '"' + s.replace('"', '""') + '"'
 
 
+def _clean(clauses: list[list[list[str]]] | None) -> list[list[list[str]]]:
+    return [c for c in ([g for g in c if g] for c in clauses or []) if c]
+
+
+def _fts_clauses(clauses: list[list[list[str]]]) -> str:
+    return " OR ".join("(" + " AND ".join("(" + " OR ".join(_fts_string(k) for k in g) + ")" for g in c) + ")"
+                       for c in clauses)
+
+
 def candidates(archive: Archive, *, clauses: list[list[list[str]]], substrings: list[str], fuzzy_text: str | None,
-               cap: int) -> list[tuple]:
+               cap: int, sized: Sequence[tuple[list[list[list[str]]], int]] = ()) -> list[tuple]:
     """Names (search_key: ``(id, name_norm)``) matching any clause - a clause is a list of key
     groups, each of which must share a key with the name - or containing every one of
-    `substrings`, or (PostgreSQL) trigram-similar to `fuzzy_text`; at most `cap` names."""
-    clauses = [[g for g in c if g] for c in clauses]
-    clauses = [c for c in clauses if c]
+    `substrings`, or (PostgreSQL) trigram-similar to `fuzzy_text`, or, for each
+    ``(clauses, words)`` of `sized`, matching one of those clauses with exactly that many words;
+    at most `cap` names."""
+    clauses = _clean(clauses)
+    sized = [(c, int(w)) for c, w in ((_clean(c), w) for c, w in sized) if c]
     params: list = []
     if archive.sqlite:
         subs = []
         if clauses:
-            expr = " OR ".join("(" + " AND ".join("(" + " OR ".join(_fts_string(k) for k in g) + ")" for g in c) + ")"
-                               for c in clauses)
             subs.append("SELECT rowid FROM fts_search_key_keys WHERE fts_search_key_keys MATCH ?")
-            params.append(expr)
+            params.append(_fts_clauses(clauses))
         if substrings:
             subs.append("SELECT rowid FROM fts_search_key_name WHERE fts_search_key_name MATCH ?")
             params.append(" AND ".join(_fts_string(s) for s in substrings))
-        if not subs:
+        # (one SELECT per part, UNIONed: an OR of IN-subqueries would scan the whole table)
+        sel = "SELECT k.id, k.name_norm FROM search_key k WHERE "
+        parts = [sel + f"k.id IN ({' UNION '.join(subs)})"] if subs else []
+        for c, w in sized:
+            parts.append(sel + "k.id IN (SELECT rowid FROM fts_search_key_keys WHERE fts_search_key_keys MATCH ?) "
+                         "AND length(k.name_norm) - length(replace(k.name_norm, ' ', '')) = ?")
+            params += [_fts_clauses(c), w - 1]
+        if not parts:
             return []
-        sql = f"SELECT k.id, k.name_norm FROM search_key k WHERE k.id IN ({' UNION '.join(subs)}) LIMIT {int(cap)}"
-        return _fetch(archive, sql, params)
+        return _fetch(archive, " UNION ".join(parts) + f" LIMIT {int(cap)}", params)
     # PostgreSQL
     conds = []
-    if clauses:
-        arr = "string_to_array(k.name_keys, ' ')"
+    arr = "string_to_array(k.name_keys, ' ')"
+    for group, words in [(clauses, None)] + list(sized):
+        if not group:
+            continue
         parts = []
-        for c in clauses:
+        for c in group:
             parts.append("(" + " AND ".join(f"{arr} && %s::text[]" for _ in c) + ")")
             params.extend(list(g) for g in c)
-        conds.append("(" + " OR ".join(parts) + ")")
+        cond = "(" + " OR ".join(parts) + ")"
+        if words is not None:
+            cond = f"({cond} AND array_length(string_to_array(k.name_norm, ' '), 1) = %s)"
+            params.append(words)
+        conds.append(cond)
     if substrings:
         conds.append("(" + " AND ".join("k.name_norm LIKE %s" for _ in substrings) + ")")
         params.extend(f"%{_like_escape(s)}%" for s in substrings)
