@@ -40,12 +40,12 @@ def parsed(rows: list[dict], day: dt.date, name: str) -> ParsedList:
                                town=r.get("town"), postcode=r.get("postcode"), asn=r.get("asn"),
                                pnc_id=r.get("pnc_id")))
         p.offences.append(Offence(json_path=f"$.h[{h}].p[{i}].o[0]", party_ref=i, seq=1, code="SX03001",
-                                  title="Sexual assault", wording="w"))
+                                  title="Sexual assault", wording=r.get("wording", "w")))
         v = r.get("victim")
         if v is not None:
             p.complainants.append(Complainant(
                 json_path=f"$.h[{h}].p[{i}].o[0].offenceWording", offence_ref=len(p.offences) - 1, hearing_ref=h,
-                kind="named" if v else "described", key_id="k1",
+                kind="named" if v else "described", key_id="k1", descriptor=r.get("descriptor"),
                 token=K.token("complainant", normalise_name(v)) if v else None, bloom=K.bloom(v) if v else None))
     return p
 
@@ -228,3 +228,36 @@ def test_review_queue_is_capped_most_uncertain_first(archive, corpus):
     assert st["defendants"]["review_queue_added"] == 5 and st["defendants"]["review_pairs_in_band"] == len(full)
     key = lambda r: (r["party_a"], r["party_b"])  # noqa: E731
     assert [key(r) for r in capped] == [key(r) for r in full[:5]]
+
+
+def test_complainant_named_in_other_cases_needs_episode_evidence(archive):
+    """One complainant name at one court in three cases: the two whose wordings give one place of
+    offence are one victim, the one elsewhere is not; ``--complainant-rule name`` joins all three."""
+    from typer.testing import CliRunner
+
+    from courtarchive.link.cli import app
+
+    def p(fore, sur, dob, urn, place, descriptor=None):
+        return dict(forenames=fore, surname=sur, date_of_birth=dob, urn=urn, victim="Jane SMITH", town="Preston",
+                    postcode=None, age=None, party_id=0, descriptor=descriptor,
+                    wording=f"On 01/03/2019 at {place} sexually assaulted [complainant:x]")
+    rows = [p("Adam", "ASHWORTH", dt.date(1980, 1, 2), "U1", "Rochdale", "girl aged 13"),
+            p("Barry", "BLACKBURN", dt.date(1975, 3, 4), "U2", "Rochdale"),
+            p("Colin", "CARTER", dt.date(1990, 5, 6), "U3", "Oldham", "girl aged 6")]
+    archive.write(parsed(rows, dt.date(2024, 2, 1), "lists/e.json"), content_hash="e1")
+    st = R.run(archive, full=True)
+    c = st["complainants"]
+    assert c["persons"] == 2 and c["cross_case_rule"] == "episode"
+    assert c["cross_case_candidates"] == 3 and c["cross_case_links"] == 1
+    vic = store.person_assignments(archive, "complainant")
+    cases = dict(zip(store.complainant_mentions(archive)["complainant_id"].to_pylist(),
+                     store.complainant_mentions(archive)["case_id"].to_pylist()))
+    by_case = {cases[m]: pid for m, pid in zip(vic["mention_id"].to_pylist(), vic["person_id"].to_pylist())}
+    u1, u2, u3 = (by_case[k] for k in sorted(by_case))
+    assert u1 == u2 != u3
+    runner = CliRunner()
+    res = runner.invoke(app, ["run", "--full", "--db", archive.url, "--complainant-rule", "name", "--json"])
+    assert res.exit_code == 0, res.output
+    assert orjson.loads(res.stdout)["complainants"]["persons"] == 1
+    res = runner.invoke(app, ["run", "--db", archive.url, "--complainant-rule", "nope"])
+    assert res.exit_code != 0 and "episode | name" in res.output

@@ -118,13 +118,17 @@ def test_victim_context_across_cases():
     ])
     t = t.append_column("context", pa.array(["sexual", "sexual", "property", None, "violence",
                                               "violence", "property", "violence"]))
+    # "Jane Smith" is named in four cases: across cases it takes one place of offence to join
+    t = t.append_column("place", pa.array(["rochdale"] * 8))
     lab, rep = link_complainants(t)
     c = clusters(lab)
     assert c[1] == c[2] == c[5]
     assert c[3] != c[1]
     assert c[4] in (c[1], c[3])
     assert c[6] == c[8] and c[7] != c[6]
-    assert rep["context_bridges"] == 3 and rep["context_splits"] == 2   # sexual and violence share case 1
+    # candidate links from 4 to each known (context, case) unit: sexual 1 and 2, property 3, violence 1;
+    # cannot-links keep property apart from each of the others (sexual and violence share case 1)
+    assert rep["context_bridges"] == 4 and rep["context_splits"] == 3
     off, _ = link_complainants(t, victim_context=False)
     c = clusters(off)
     assert c[1] == c[2] == c[3] == c[4] == c[5], "without contexts one name in one court is one person"
@@ -141,3 +145,86 @@ def test_mention_contexts_from_offence_or_case():
     cases = pl.DataFrame({"case_id": [1, 1, 2, 3], "code": ["TH68001", "SX03001", "NOPE999", "TH68001"]})
     # the offence naming the mention decides; else the case's most serious listed offence
     assert mention_contexts(m, cases).to_list() == ["property", "sexual", None, "property"]
+
+
+def _episode_rows(specs):
+    """(name, case, place, descriptor-window (sex, born_lo, born_hi) or None, defendant person)."""
+    base = rows([(name, case, "A", "named") for name, case, *_ in specs])
+    ev = [dict(place=pl_, sex=w[0] if w else None, born_lo=w[1] if w else None, born_hi=w[2] if w else None,
+               dperson=d, context="sexual") for _n, _c, pl_, w, d in specs]
+    types = dict(place=pa.string(), sex=pa.string(), born_lo=pa.float64(), born_hi=pa.float64(),
+                 dperson=pa.int64(), context=pa.string())
+    for col, typ in types.items():
+        base = base.append_column(col, pa.array([e[col] for e in ev], typ))
+    return base
+
+
+def test_episode_evidence_decides_a_name_across_cases():
+    """One full name at one court in one victim context, in different cases: joined only with list
+    evidence of one person (`CROSS_CASE_RULES["episode"]`)."""
+    aged13_2015 = ("F", 2001.5, 2002.5)      # "girl aged 13" on an offence in mid-2015
+    aged15_2017 = ("F", 2001.5, 2002.5)      # the same girl two years later
+    aged13_2021 = ("F", 2007.5, 2008.5)      # a girl of 13 in 2021: another child
+    t = _episode_rows([
+        ("Jane SMITH", 1, "rochdale", aged13_2015, 11),   # 1
+        ("Jane SMITH", 2, "rochdale", aged15_2017, 12),   # 2 same place, compatible age: joins 1
+        ("Jane SMITH", 3, "rochdale", aged13_2021, 13),   # 3 same place, impossible age: apart
+        ("Jane SMITH", 4, "oldham", None, 14),            # 4 another place: apart
+        ("Jane SMITH", 5, "bury", ("M", None, None), 11),  # 5 defendant 11 again, but a boy: apart
+        ("Ann JONES", 6, "bury", None, 21),               # 6
+        ("Ann JONES", 7, "rochdale", None, 21),           # 7 other place, the same defendant: joins 6
+        ("Eve ROE", 8, None, None, 31),                   # 8 a rare name (two cases), no place to compare
+        ("Eve ROE", 9, "rochdale", None, 32),             # 9 ... joins 8
+    ])
+    lab, rep = link_complainants(t)
+    c = clusters(lab)
+    assert c[1] == c[2]
+    assert len({c[1], c[3], c[4], c[5]}) == 4
+    assert c[6] == c[7] and c[8] == c[9]
+    assert rep["cross_case_candidates"] > rep["cross_case_links"] == 3
+    # the rule before episode evidence: one name in one court and context is one person
+    c = clusters(link_complainants(t, cross_case="name")[0])
+    assert c[1] == c[2] == c[3] == c[4] == c[5]
+    with pytest.raises(ValueError, match="cross-case rule"):
+        link_complainants(t, cross_case="nope")
+
+
+def test_episode_common_name_needs_more_than_a_place(monkeypatch):
+    import courtarchive.link.victims as V
+
+    specs = [("Jane SMITH", k, "rochdale", None, 100 + k) for k in range(1, V.COMMON_NAME_CASES + 2)]
+    t = _episode_rows(specs)
+    c = clusters(link_complainants(t)[0])
+    assert len(set(c.values())) == len(specs), "a name this common: one place is not enough"
+    monkeypatch.setattr(V, "COMMON_NAME_CASES", len(specs))
+    c = clusters(link_complainants(t)[0])
+    assert len(set(c.values())) == 1
+    # no place on either side and a name in more than RARE_NAME_CASES cases: apart
+    t = _episode_rows([("Ann JONES", k, None, None, None) for k in range(1, V.RARE_NAME_CASES + 2)])
+    c = clusters(link_complainants(t)[0])
+    assert len(set(c.values())) == V.RARE_NAME_CASES + 1
+
+
+def test_mention_evidence_from_wording_and_descriptor():
+    import datetime as dt
+
+    import polars as pl
+
+    from courtarchive.link.victims import mention_evidence
+
+    df = pl.DataFrame({
+        "wording": ["On 03/12/2015 at Wigan, sexually assaulted a girl aged 13, namely [complainant:ab12]",
+                    "At ASHTON-UNDER-LYNE, assaulted [complainant:cd34]", None],
+        "descriptor": ["girl aged 13", "boy under 16", None],
+        "offence_date": [None, dt.date(2019, 7, 2), None],
+        "sitting_date": [dt.date(2016, 5, 1), dt.date(2020, 1, 1), dt.date(2021, 1, 1)],
+    })
+    out = mention_evidence(df)
+    assert "wording" not in out.columns
+    assert out["place"].to_list() == ["wigan", "ashton under lyne", None]
+    assert out["odate"].to_list() == [dt.date(2015, 12, 3), dt.date(2019, 7, 2), dt.date(2021, 1, 1)]
+    assert out["sex"].to_list() == ["F", "M", None]
+    lo, hi = out["born_lo"].to_list(), out["born_hi"].to_list()
+    assert 2001.9 < lo[0] < 2002.0 and 2002.9 < hi[0] < 2003.0     # 13 on 3 Dec 2015
+    assert 2003.4 < lo[1] < 2003.6 and 2019.4 < hi[1] < 2019.6     # under 16 in July 2019
+    assert lo[2] is None and hi[2] is None

@@ -32,6 +32,8 @@ from . import definitions
 from .engine import Engine, make_engine
 from .sql import derivation
 
+place_pattern = ref.place_pattern   # kept here: the analyse API has always offered it
+
 __all__ = ["AnalysisData", "RAW_COLUMNS", "load_raw", "load_linkage", "load_oracle", "reference_tables",
            "place_pattern", "build_inputs", "offences_frame", "from_archive", "court_reference"]
 
@@ -75,26 +77,11 @@ def offences_frame() -> pl.DataFrame:
     })
 
 
-def _variants(name: str) -> set[str]:
-    out = {name, name.replace("-", " "), re.sub(r"(?<=\w) (?=\w)", "-", name)}
-    for v in list(out):
-        out.add(v.replace("'", "").replace("\u2019", ""))
-        if re.search(r"\bSt\b(?!\.)", v):
-            out.add(re.sub(r"\bSt\b(?!\.)", "St.", v))
-        if "St." in v:
-            out.add(v.replace("St.", "St"))
-    return {v for v in out if v.strip()}
-
-
 def reference_tables() -> dict[str, pa.Table]:
     """town_alias (key, town, county, pfa, lat, lon) and offence_titles (title_key, code)."""
     keys, towns, counties, pfas, lats, lons = [], [], [], [], [], []
     for t in ref.towns():
-        names = _variants(t["town"])
-        for alias, target in ref.COURT_TOWN_ALIASES.items():
-            if ref.normalise_town(target) == ref.normalise_town(t["town"]):
-                names |= _variants(alias.title())
-        for n in sorted({n.lower() for n in names}):
+        for n in sorted({n.lower() for n in ref.place_names(t["town"])}):
             keys.append(n); towns.append(t["town"]); counties.append(t["county"])
             pfas.append(t["police_force_area"]); lats.append(t["lat"]); lons.append(t["lon"])
     town_alias = pa.table({"key": keys, "town": towns, "county": counties, "pfa": pfas,
@@ -104,26 +91,6 @@ def reference_tables() -> dict[str, pa.Table]:
         seen.setdefault(o["title"].strip().lower(), o["code"])
     titles = pa.table({"title_key": list(seen), "code": list(seen.values())})
     return {"town_alias": town_alias, "offence_titles": titles}
-
-
-_RX_SPECIAL = set(".^$*+?()[]{}|\\")
-
-
-def _rx(s: str) -> str:
-    return "".join("\\" + c if c in _RX_SPECIAL else c for c in s)
-
-
-def place_pattern() -> str:
-    """``at <Town>`` with every gazetteer name (and spelling variant), longest first.  One group:
-    the town as written.  Portable between RE2 (DuckDB) and Java regex (Spark)."""
-    names: set[str] = set()
-    for t in ref.towns():
-        names |= _variants(t["town"])
-    for alias in ref.COURT_TOWN_ALIASES:
-        names |= _variants(alias.title())
-    names |= {n.upper() for n in names}
-    alts = sorted(names, key=lambda n: (-len(n), n))
-    return r"\b[Aa][Tt] (" + "|".join(_rx(n) for n in alts) + r")\b"
 
 
 def _haversine(lat1, lon1, lat2, lon2) -> float:

@@ -31,7 +31,7 @@ from typing import Any
 __all__ = [
     "COURT_TOWN_ALIASES", "OFFENCE_BOOL_COLUMNS", "OFFENCE_COLUMNS", "OFFENCE_GROUPS",
     "POPULATION_BANDS", "TEMPLATE_PLACEHOLDERS", "TOWN_COLUMNS", "courts", "find_towns",
-    "normalise_town", "offence_by_code", "offences", "police_forces", "towns",
+    "normalise_town", "offence_by_code", "offences", "place_names", "place_pattern", "police_forces", "towns",
 ]
 
 _PACKAGE = "courtarchive.data"
@@ -191,3 +191,42 @@ def find_towns(name: str, police_force_area: str | None = None) -> list[dict[str
     if police_force_area is not None:
         rows = tuple(r for r in rows if r["police_force_area"] == police_force_area)
     return [dict(r) for r in rows]
+
+
+def _spellings(name: str) -> set[str]:
+    out = {name, name.replace("-", " "), re.sub(r"(?<=\w) (?=\w)", "-", name)}
+    for v in list(out):
+        out.add(v.replace("'", "").replace("\u2019", ""))
+        if re.search(r"\bSt\b(?!\.)", v):
+            out.add(re.sub(r"\bSt\b(?!\.)", "St.", v))
+        if "St." in v:
+            out.add(v.replace("St.", "St"))
+    return {v for v in out if v.strip()}
+
+
+def place_names(town: str) -> set[str]:
+    """The ways a list may write a gazetteer town: hyphens or spaces, with or without "St." dots
+    and apostrophes, and the `COURT_TOWN_ALIASES` that mean it."""
+    names = _spellings(town)
+    for alias, target in COURT_TOWN_ALIASES.items():
+        if normalise_town(target) == normalise_town(town):
+            names |= _spellings(alias.title())
+    return names
+
+
+_RX_SPECIAL = set(".^$*+?()[]{}|\\")
+
+
+@lru_cache(maxsize=1)
+def place_pattern() -> str:
+    """``at <Town>`` with every gazetteer name (and spelling variant), longest first.  One group:
+    the town as written (`normalise_town` gives its key).  Portable between RE2 (DuckDB), Rust
+    regex (polars) and Java regex (Spark)."""
+    names: set[str] = set()
+    for t in _towns():
+        names |= _spellings(t["town"])
+    for alias in COURT_TOWN_ALIASES:
+        names |= _spellings(alias.title())
+    names |= {n.upper() for n in names}
+    alts = sorted(names, key=lambda n: (-len(n), n))
+    return r"\b[Aa][Tt] (" + "|".join("".join("\\" + c if c in _RX_SPECIAL else c for c in n) for n in alts) + r")\b"

@@ -36,7 +36,7 @@ from .truth import MENTION_TABLES, SCHEMAS, TruthSink, as_listed, compute_findin
 
 __all__ = ["generate", "GENERATOR_VERSION"]
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2   # 2: a child victim's offences all happen while a child
 AUTO_WORKER_CASES = 5_000          # from this many cases a rendering process pays for its start
 DEFAULT_HOTSPOTS = ("Rochdale", "Rotherham", "Telford", "Oldham")
 _VENUE_ORDER = {MAGS: 0, SJP: 1, CROWN: 2, WARNED: 3}

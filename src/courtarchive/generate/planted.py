@@ -219,6 +219,10 @@ class Factory:
               persons: list[Person], victims: list[Victim], links: dict[int, list[int]],
               offence_date: date, network_id: str | None = None, print_place: bool | None = None) -> Case:
         r, cfg = self.rng, self.cfg
+        if kind == "csa" and victims:
+            # child sexual abuse: the offences happened while every victim named was a child (a
+            # victim shared with an earlier case is older now: the charge is historical)
+            offence_date = min(offence_date, min(v.dob for v in victims) + timedelta(days=int(18 * 365.25) - 2))
         if print_place is None:
             print_place = r.random() >= cfg.no_place_rate
         town = offence_town if print_place else None

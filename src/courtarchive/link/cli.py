@@ -27,15 +27,24 @@ def run_cmd(db: Optional[str] = DbOpt,
             spark_master: Optional[str] = typer.Option(None, "--spark-master",
                                                        help="Spark master URL (default $COURTARCHIVE_SPARK_MASTER or local[2])"),
             threshold: Optional[float] = typer.Option(None, help="match probability to link at (default: model's)"),
+            complainant_rule: str = typer.Option(
+                "episode", "--complainant-rule",
+                help="when one complainant name in two cases is one person: episode (list evidence: a "
+                     "shared defendant, place, ages, a rare name) | name (the name alone; for comparison)"),
             as_json: bool = typer.Option(False, "--json")) -> None:
     """Link newly ingested mentions into existing persons (or everything, with --full)."""
     from . import model as M
     from .run import run
+    from .victims import CROSS_CASE_RULES
 
+    if complainant_rule not in CROSS_CASE_RULES:
+        raise typer.BadParameter(f"{complainant_rule!r}: choose {' | '.join(CROSS_CASE_RULES)}",
+                                 param_hint="--complainant-rule")
     if spark_master:
         os.environ["COURTARCHIVE_SPARK_MASTER"] = spark_master
     a = _archive(db)
-    st = run(a, full=full, engine=engine, threshold=threshold if threshold is not None else M.MATCH_THRESHOLD)
+    st = run(a, full=full, engine=engine, threshold=threshold if threshold is not None else M.MATCH_THRESHOLD,
+             complainant_rule=complainant_rule)
     if as_json:
         _json(st)
         return

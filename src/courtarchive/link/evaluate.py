@@ -28,7 +28,7 @@ import polars as pl
 from ..store import Archive
 from ..store import linkage as store
 
-__all__ = ["metrics", "evaluate", "truth_dir"]
+__all__ = ["metrics", "evaluate", "truth_dir", "complainant_truth"]
 
 
 def metrics(pred, truth) -> dict:
@@ -95,7 +95,24 @@ def _defendants(archive: Archive, tdir: Path) -> dict:
     return out
 
 
+def complainant_truth(archive: Archive, truth: str | Path) -> pl.DataFrame:
+    """Each stored complainant mention the truth knows: complainant_id, victim_id, token (null
+    for described-only mentions), person_id (the stored assignment) and the truth's ``kind``."""
+    return _complainant_join(archive, truth_dir(truth))[0]
+
+
 def _complainants(archive: Archive, tdir: Path) -> dict:
+    j, truth = _complainant_join(archive, tdir)
+    linkable = j.filter(pl.col("token").is_not_null() & pl.col("person_id").is_not_null())
+    out = metrics(linkable["person_id"], linkable["victim_id"])
+    out.update(truth_mentions=truth.height, matched=j.height, unmatched=truth.height - j.height,
+               unlinkable=j.height - linkable.height,
+               unlinkable_by_truth_kind={k: n for k, n in j.filter(pl.col("token").is_null())
+                                         .group_by("kind").len().iter_rows()})
+    return out
+
+
+def _complainant_join(archive: Archive, tdir: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
     truth = pl.read_parquet(tdir / "truth" / "complainant_mentions.parquet")
     C = pl.from_arrow(store.complainant_mentions(archive)).select("complainant_id", "token")
     got = (_assigned(archive, "complainant").rename({"mention_id": "complainant_id"})
@@ -120,14 +137,7 @@ def _complainants(archive: Archive, tdir: Path) -> dict:
     tr = truth.with_row_index("row").sort("row").with_columns(
         pl.int_range(pl.len()).over("file", "json_path").alias("k")).rename({"json_path": "tpath"})
     # described-only truth mentions come last within a key (the store emits them too, tokenless):
-    j = tr.join(got, on=["file", "tpath", "k"], how="inner")
-    linkable = j.filter(pl.col("token").is_not_null() & pl.col("person_id").is_not_null())
-    out = metrics(linkable["person_id"], linkable["victim_id"])
-    out.update(truth_mentions=truth.height, matched=j.height, unmatched=truth.height - j.height,
-               unlinkable=j.height - linkable.height,
-               unlinkable_by_truth_kind={k: n for k, n in j.filter(pl.col("token").is_null())
-                                         .group_by("kind").len().iter_rows()})
-    return out
+    return tr.join(got, on=["file", "tpath", "k"], how="inner"), truth
 
 
 def evaluate(archive: Archive, truth: str | Path) -> dict:

@@ -30,7 +30,7 @@ from . import model as M
 from .cluster import cluster, dob_conflicts, reconcile_case_orphans, resolve_masked, stable_ids
 from .networks import graph_inputs, networks
 from .standardise import standardise
-from .victims import link_complainants, mention_contexts
+from .victims import link_complainants, mention_contexts, mention_evidence
 
 __all__ = ["run", "explain", "link_defendants"]
 
@@ -157,21 +157,12 @@ def link_defendants(archive: Archive, run_id: int, *, full: bool, engine: str, t
 
 
 def link_victims(archive: Archive, run_id: int, defendants: pl.DataFrame | None = None, *,
-                 scheme: str = "block") -> tuple[dict, pl.DataFrame]:
-    """Cluster complainant mentions.  ``defendants`` (party_id, person_id) gives each mention its
-    charge key: case, defendant person, offence code and number, position within the offence."""
-    df = pl.from_arrow(store.complainant_mentions(archive))
-    if defendants is not None and df.height:
-        df = df.join(defendants.select("party_id", pl.col("person_id").alias("dperson")), on="party_id", how="left")
-        df = df.with_columns(pl.col("complainant_id").rank("ordinal").over("offence_id").alias("pos"))
-        df = df.with_columns(pl.when(pl.col("dperson").is_not_null() & pl.col("case_id").is_not_null()
-                                     & pl.col("offence_code").is_not_null())
-                             .then(pl.format("{}|{}|{}|{}|{}", "case_id", "dperson", "offence_code",
-                                             pl.col("offence_seq").fill_null(0), "pos"))
-                             .alias("charge")).drop("dperson", "pos")
-    if df.height:
-        df = df.with_columns(mention_contexts(df, pl.from_arrow(store.complainant_case_offences(archive))))
-    lab, report = link_complainants(df.to_arrow(), scheme=scheme)
+                 scheme: str = "block", rule: str = "episode") -> tuple[dict, pl.DataFrame]:
+    """Cluster complainant mentions (`victim_inputs`, `victims.link_complainants` with the
+    cross-case ``rule``)."""
+    df = victim_inputs(archive, defendants)
+    lab, report = link_complainants(df.to_arrow(), scheme=scheme, cross_case=rule)
+    report["cross_case_rule"] = rule
     old_t = pl.from_arrow(store.person_assignments(archive, "complainant"))
     named, created, retired = stable_ids(lab, old_t, _ids(archive, "person"))
     w = store.save_persons(archive, run_id, "complainant",
@@ -181,6 +172,26 @@ def link_victims(archive: Archive, run_id: int, defendants: pl.DataFrame | None 
     out = df.select("complainant_id", "case_id", "party_id").join(
         named.select(pl.col("mention_id").alias("complainant_id"), "person_id"), on="complainant_id", how="left")
     return report, out
+
+
+def victim_inputs(archive: Archive, defendants: pl.DataFrame | None = None) -> pl.DataFrame:
+    """The complainant mentions as `victims.link_complainants` takes them.  ``defendants``
+    (party_id, person_id) gives each mention its charge key (case, defendant person, offence code
+    and number, position within the offence) and the defendant person charged (``dperson``); the
+    offence codes give the victim context, the wording and descriptor the episode evidence
+    (`victims.mention_evidence`)."""
+    df = pl.from_arrow(store.complainant_mentions(archive))
+    if defendants is not None and df.height:
+        df = df.join(defendants.select("party_id", pl.col("person_id").alias("dperson")), on="party_id", how="left")
+        df = df.with_columns(pl.col("complainant_id").rank("ordinal").over("offence_id").alias("pos"))
+        df = df.with_columns(pl.when(pl.col("dperson").is_not_null() & pl.col("case_id").is_not_null()
+                                     & pl.col("offence_code").is_not_null())
+                             .then(pl.format("{}|{}|{}|{}|{}", "case_id", "dperson", "offence_code",
+                                             pl.col("offence_seq").fill_null(0), "pos"))
+                             .alias("charge")).drop("pos")
+    if df.height:
+        df = df.with_columns(mention_contexts(df, pl.from_arrow(store.complainant_case_offences(archive))))
+    return mention_evidence(df)
 
 
 def link_networks(archive: Archive, run_id: int, defendants: pl.DataFrame, victims: pl.DataFrame) -> dict:
@@ -199,7 +210,7 @@ def link_networks(archive: Archive, run_id: int, defendants: pl.DataFrame, victi
 
 def run(archive: Archive, *, full: bool = False, engine: str = "duckdb", threshold: float = M.MATCH_THRESHOLD,
         review_band: tuple[float, float] = M.REVIEW_BAND, seed: int = 42, complainant_scheme: str = "block",
-        review_max: int = M.REVIEW_MAX) -> dict:
+        review_max: int = M.REVIEW_MAX, complainant_rule: str = "episode") -> dict:
     """Run the link stage (see the module docstring).  Returns the run's statistics."""
     archive.require_initialised()
     run_id = store.start_run(archive, mode="full" if full else "incremental", engine=engine, threshold=threshold,
@@ -208,7 +219,7 @@ def run(archive: Archive, *, full: bool = False, engine: str = "duckdb", thresho
     try:
         d, dmap = link_defendants(archive, run_id, full=full, engine=engine, threshold=threshold,
                                   band=review_band, seed=seed, review_max=review_max)
-        v, vmap = link_victims(archive, run_id, dmap, scheme=complainant_scheme)
+        v, vmap = link_victims(archive, run_id, dmap, scheme=complainant_scheme, rule=complainant_rule)
         n = link_networks(archive, run_id, dmap, vmap)
         stats = {"run_id": run_id, "defendants": d["stats"], "complainants": v, "networks": n,
                  "seconds": round(time.perf_counter() - t0, 2)}
