@@ -485,6 +485,11 @@ def relaxed_candidates(archive: Archive, *, keys: list[str], grams: list[str], h
         return []
     if archive.sqlite:
         anykey = " OR ".join(_fts_string(k) for k in keys)
+        # the mistyped word itself usually has no key in the index: then neither look-up below can
+        # find anything, and each would still read the posting lists of every trigram / prefix
+        if not _fetch(archive, "SELECT rowid FROM fts_search_key_keys WHERE fts_search_key_keys MATCH ? LIMIT 1",
+                      [anykey]):
+            return []
         heads_q = " OR ".join(f'"e{h}" *' for h in heads if h.isalnum())
         parts, params = [], []
         if grams:          # (compound SELECTs run left to right: the INTERSECT goes first)
