@@ -389,6 +389,42 @@ def test_migration_0010_fills_search_key_from_an_existing_index(db_url):
     a.close()
 
 
+def test_migration_0011_prefix_index_same_answers(db_url):
+    """0011 gives the SQLite name-keys index a 3-character prefix index (the two-edit look-up's
+    first-letters query); down and up again, the engine answers the same."""
+    from alembic import command
+
+    from courtarchive.store import Archive, migrate
+
+    a = Archive.open(db_url)
+    a.init()
+    plant(a, date=dt.date(2025, 1, 1), people=[person(forenames="Tobias", surname="WRENFIELD"),
+                                                person(forenames="Tobias", surname="WRENCH")])
+    S.refresh(a)
+
+    def answers():
+        return sorted((h["party_id"], h["score"]) for h in S.search_names(a, "Tobias Wremfeild")["hits"])
+
+    def fts_sql():
+        if not a.sqlite:
+            return ""
+        with a.engine.connect() as c:
+            return c.exec_driver_sql("SELECT sql FROM sqlite_master WHERE name = 'fts_search_key_keys'").scalar()
+
+    got = answers()
+    assert got and S.search_names(a, "Tobias Wremfeild")["passes"] == 3
+    if a.sqlite:
+        assert "prefix='3'" in fts_sql()
+    with a.engine.begin() as conn:
+        command.downgrade(migrate.alembic_config(connection=conn), "0010")
+    assert "prefix" not in fts_sql() and answers() == got
+    a.init()
+    assert migrate.check(a.engine) == [] and answers() == got
+    if a.sqlite:
+        assert "prefix='3'" in fts_sql()
+    a.close()
+
+
 # --------------------------------------------------------------------------- CLI
 def test_cli_search_and_index(archive, people):
     from typer.testing import CliRunner
