@@ -255,6 +255,9 @@ def test_complainant_named_in_other_cases_needs_episode_evidence(archive):
     by_case = {cases[m]: pid for m, pid in zip(vic["mention_id"].to_pylist(), vic["person_id"].to_pylist())}
     u1, u2, u3 = (by_case[k] for k in sorted(by_case))
     assert u1 == u2 != u3
+    from courtarchive.analyse.inputs import load_linkage
+
+    assert load_linkage(archive)[1]["complainant_rule"] == "episode"     # findings.json says which rule
     runner = CliRunner()
     res = runner.invoke(app, ["run", "--full", "--db", archive.url, "--complainant-rule", "name", "--json"])
     assert res.exit_code == 0, res.output

@@ -150,9 +150,16 @@ def load_linkage(archive) -> tuple[dict[str, pa.Table], dict] | None:
     c = L.person_assignments(archive, "complainant").select(["mention_id", "person_id"])
     if d.num_rows == 0:
         return None
+    stats = run.get("stats") or {}
+    if isinstance(stats, str):
+        import json
+
+        stats = json.loads(stats)
     info = {"source": "linkage", "run_id": run["id"], "mode": run.get("mode"),
             "finished_at": str(run.get("finished_at")), "threshold": run.get("threshold"),
-            "defendant_mentions": d.num_rows, "complainant_mentions": c.num_rows}
+            "defendant_mentions": d.num_rows, "complainant_mentions": c.num_rows,
+            # how a complainant named in two cases became one person (`link.victims.CROSS_CASE_RULES`)
+            "complainant_rule": (stats.get("complainants") or {}).get("cross_case_rule")}
     return {"person_d": d, "person_c": c}, info
 
 
