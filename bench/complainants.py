@@ -5,8 +5,8 @@
 Reads the current complainant mentions of a *linked* archive (the stored defendant persons give
 each mention its charge and defendant person), joins the generator's truth victim ids and:
 
-* ``--pairs``: every pair of mentions in different cases at one court sharing a full-name token
-  within one victim context -- the candidates a name join across cases considers -- tabulated by
+* ``--pairs``: every pair of mentions in different cases at one court (``--national``: at any
+  court) sharing a full-name token within one victim context -- the candidates a name join across cases considers -- tabulated by
   each piece of episode evidence (`link.victims.mention_evidence`) with the share that truly is one
   victim;
 * ``--rules``: `link.victims.link_complainants` under each cross-case rule, scored (pairwise and
@@ -39,7 +39,7 @@ def inputs(archive: Archive, truth: str) -> pl.DataFrame:
     return df.join(t, on="complainant_id", how="left")
 
 
-def pairs(df: pl.DataFrame) -> pl.DataFrame:
+def pairs(df: pl.DataFrame, national: bool = False) -> pl.DataFrame:
     full = df.filter(pl.col("kind").is_in(["named", "party"]) & pl.col("token").is_not_null()
                      & pl.col("victim_id").is_not_null())
     # one row per (token, court, context, case): the case's evidence, as link.victims keeps it
@@ -56,7 +56,9 @@ def pairs(df: pl.DataFrame) -> pl.DataFrame:
                            .otherwise(pl.col("sexes")).alias("sexes"))
     ncase = full.group_by("token").agg(pl.col("case_id").n_unique().alias("name_cases"))
     per = per.join(ncase, on="token")
-    p = (per.join(per, on=["token", "context"], suffix="_r")
+    if not national:                 # same court only (nationally: every pair of a common name)
+        per = per.with_columns(pl.col("courts").list.first().alias("court_key"))
+    p = (per.join(per, on=["token", "context"] + ([] if national else ["court_key"]), suffix="_r")
          .filter(pl.col("case_id") < pl.col("case_id_r")))
     p = V.episode_score(p)
     yrs = ((pl.col("odate") - pl.col("odate_r")).dt.total_days().abs() / 365.25)
@@ -110,6 +112,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--truth", required=True)
     ap.add_argument("--pairs", action="store_true")
+    ap.add_argument("--national", action="store_true",
+                    help="--pairs across courts too (large on big archives: every pair of a common name)")
     ap.add_argument("--court-truth", action="store_true",
                     help="print the truth's headline findings and the court-scoped truth's")
     ap.add_argument("--rules", nargs="*", default=None, help="cross-case rules to score (default: all)")
@@ -135,7 +139,7 @@ def main() -> None:
     df = inputs(archive, a.truth)
     print(f"{df.height:,} mentions ({time.perf_counter() - t0:.1f} s)")
     if a.pairs:
-        p = pairs(df)
+        p = pairs(df, national=a.national)
         print(f"{p.height:,} candidate pairs, {int(p['same'].sum()):,} the same victim")
         for by in (["place_ev"], ["years_apart"], ["sex_ev"], ["age_ev"], ["same_defendant"], ["token_cases_c"],
                    ["place_ev", "years_apart"], ["place_ev", "age_ev"], ["same_defendant", "place_ev"],
