@@ -40,6 +40,14 @@ def test_cannot_link_splits_transitive_chain_at_weakest_edge(db):
     assert lab[1] == lab[2] != lab[3] == lab[4]
 
 
+def test_equal_probabilities_resolve_the_same_in_any_row_order(db):
+    """Two links of one probability that a cannot-link forbids together: the one with the smaller
+    ids wins, whichever order the rows come in (polars joins do not keep row order)."""
+    for p in (pairs((1, 2, 1.0), (2, 3, 1.0)), pairs((2, 3, 1.0), (1, 2, 1.0))):
+        lab = labels(cluster(range(1, 4), p, threshold=0.9, cannot=[(1, 3)], db_api=db))
+        assert lab == {1: 1, 2: 1, 3: 3}
+
+
 def test_must_link_joins_and_cannot_wins_over_must(db):
     p = pairs((1, 2, 0.99))
     lab = labels(cluster(range(1, 5), p, threshold=0.9, must=[(2, 3)], db_api=db))

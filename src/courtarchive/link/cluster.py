@@ -188,7 +188,9 @@ def cluster(ids, pairs: pa.Table | None, *, threshold: float,
         uf = _UF(nodes.tolist())
         sub = (pl.concat([d.with_columns(pl.lit(k).alias("k")) for k, d in kinds])
                .filter(pl.col("unique_id_l").is_in(nodes))
-               .sort(["k", "match_probability"], descending=[False, True]))
+               # ties broken by the ids: the same edges in any row order give the same clusters
+               .sort(["k", "match_probability", "unique_id_l", "unique_id_r"],
+                     descending=[False, True, False, False]))
         for a, b, _p, k in sub.iter_rows():
             uf.union(a, b, hard if k == 0 else cannot_map)
         new = {}
