@@ -42,18 +42,10 @@ def inputs(archive: Archive, truth: str) -> pl.DataFrame:
 def pairs(df: pl.DataFrame, national: bool = False) -> pl.DataFrame:
     full = df.filter(pl.col("kind").is_in(["named", "party"]) & pl.col("token").is_not_null()
                      & pl.col("victim_id").is_not_null())
-    # one row per (token, court, context, case): the case's evidence, as link.victims keeps it
-    per = (full.group_by("token", "context", "case_id")
-           .agg(pl.col("victim_id").first(), pl.col("place").drop_nulls().unique().alias("places"),
-                pl.col("odate").min(), pl.col("sex").drop_nulls().unique().alias("sexes"),
-                pl.col("born_lo").max(), pl.col("born_hi").min(),
-                pl.col("dperson").drop_nulls().unique().alias("dpersons"),
-                pl.col("court_id").unique().alias("courts")))
-    torn = pl.col("born_lo") > pl.col("born_hi") - V.TORN_WINDOW     # as link.victims: no evidence then
-    per = per.with_columns(pl.when(torn).then(None).otherwise(pl.col("born_lo")).alias("born_lo"),
-                           pl.when(torn).then(None).otherwise(pl.col("born_hi")).alias("born_hi"),
-                           pl.when(pl.col("sexes").list.len() > 1).then(pl.lit([], pl.List(pl.Utf8)))
-                           .otherwise(pl.col("sexes")).alias("sexes"))
+    # one row per (token, context, case): the case's evidence, as link.victims keeps it
+    per = V.case_evidence(full.group_by("token", "context", "case_id").agg(
+        pl.col("victim_id").first(), pl.col("odate").min(), pl.col("court_id").unique().alias("courts"),
+        *V.EVIDENCE_AGGS))
     ncase = full.group_by("token").agg(pl.col("case_id").n_unique().alias("name_cases"))
     per = per.join(ncase, on="token")
     if not national:                 # same court only (nationally: every pair of a common name)

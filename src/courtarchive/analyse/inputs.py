@@ -18,6 +18,7 @@ ids come from one of three places (`IdSource`):
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import re
@@ -152,8 +153,6 @@ def load_linkage(archive) -> tuple[dict[str, pa.Table], dict] | None:
         return None
     stats = run.get("stats") or {}
     if isinstance(stats, str):
-        import json
-
         stats = json.loads(stats)
     info = {"source": "linkage", "run_id": run["id"], "mode": run.get("mode"),
             "finished_at": str(run.get("finished_at")), "threshold": run.get("threshold"),

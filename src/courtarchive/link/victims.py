@@ -93,7 +93,7 @@ import pyarrow as pa
 from ..data.reference import normalise_town, offence_by_code, place_pattern
 from .cluster import cluster
 
-__all__ = ["BLOOM_DICE", "CHAIN_FLOOR", "CROSS_CASE_RULES", "EPISODE_WEIGHTS", "episode_score", "link_complainants", "bloom_pairs", "block_pairs", "BANDS", "ROWS",
+__all__ = ["BLOOM_DICE", "CHAIN_FLOOR", "CROSS_CASE_RULES", "EPISODE_WEIGHTS", "EVIDENCE_AGGS", "case_evidence", "episode_score", "link_complainants", "bloom_pairs", "block_pairs", "BANDS", "ROWS",
            "VICTIM_CONTEXTS", "offence_context", "mention_contexts", "mention_evidence"]
 
 # offence group (data/offences.csv) -> victim context; any other known group is "other"
@@ -275,32 +275,50 @@ def mention_evidence(df: pl.DataFrame) -> pl.DataFrame:
     The wording is dropped: nothing else of it is used."""
     if "wording" not in df.columns:
         return df
+    if "descriptor" not in df.columns:
+        df = df.with_columns(pl.lit(None, pl.Utf8).alias("descriptor"))
+    # the same charge is listed at every hearing: read each distinct wording once
     w = pl.col("wording")
-    df = df.with_columns(w.str.extract(place_pattern(), 1).alias("_place"),
-                         pl.coalesce("offence_date",
-                                     w.str.extract(_DATE_IN_WORDING, 1).str.strptime(pl.Date, "%d/%m/%Y", strict=False),
-                                     "sitting_date").alias("odate"))
-    places = df["_place"].drop_nulls().unique().to_list()
+    words = (df.select(w).drop_nulls().unique()
+             .with_columns(w.str.extract(place_pattern(), 1).alias("_place"),
+                           w.str.extract(_DATE_IN_WORDING, 1).str.strptime(pl.Date, "%d/%m/%Y", strict=False)
+                           .alias("_wdate")))
+    places = words["_place"].drop_nulls().unique().to_list()
     keys = pl.DataFrame({"_place": places, "place": [normalise_town(p) for p in places]},
                         schema={"_place": pl.Utf8, "place": pl.Utf8})
-    descs = df["descriptor"].drop_nulls().unique().to_list() if "descriptor" in df.columns else []
+    descs = df["descriptor"].drop_nulls().unique().to_list()
     info = [_descriptor(d) for d in descs]
     dt = pl.DataFrame({"descriptor": descs, "sex": [i[0] for i in info], "_lo": [i[1] for i in info],
                        "_hi": [i[2] for i in info]},
                       schema={"descriptor": pl.Utf8, "sex": pl.Utf8, "_lo": pl.Float64, "_hi": pl.Float64})
     year = pl.col("odate").dt.year() + (pl.col("odate").dt.ordinal_day() - 1) / 365.25
-    df = (df.with_row_index("_r").join(keys, on="_place", how="left")
-          .join(dt, on="descriptor", how="left") if "descriptor" in df.columns else
-          df.with_row_index("_r").join(keys, on="_place", how="left")
-          .with_columns(pl.lit(None, pl.Utf8).alias("sex"), pl.lit(None, pl.Float64).alias("_lo"),
-                        pl.lit(None, pl.Float64).alias("_hi")))
-    return (df.sort("_r").with_columns((year - pl.col("_hi")).alias("born_lo"), (year - pl.col("_lo")).alias("born_hi"))
-            .drop("_r", "_place", "_lo", "_hi", "wording"))
+    return (df.with_row_index("_r").join(words, on="wording", how="left").join(keys, on="_place", how="left")
+            .join(dt, on="descriptor", how="left").sort("_r")
+            .with_columns(pl.coalesce("offence_date", "_wdate", "sitting_date").alias("odate"))
+            .with_columns((year - pl.col("_hi")).alias("born_lo"), (year - pl.col("_lo")).alias("born_hi"))
+            .drop("_r", "_place", "_wdate", "_lo", "_hi", "wording"))
+
+
+#: one case's evidence from its mentions (group by case): `case_evidence` finishes it
+EVIDENCE_AGGS = (pl.col("place").drop_nulls().unique().alias("places"),
+                 pl.col("sex").drop_nulls().unique().alias("sexes"), pl.col("born_lo").max(),
+                 pl.col("born_hi").min(), pl.col("dperson").drop_nulls().unique().alias("dpersons"))
+
+
+def case_evidence(units: pl.DataFrame) -> pl.DataFrame:
+    """Drop the evidence a case's own mentions contradict (`EVIDENCE_AGGS` per case): two sexes,
+    or birth windows that do not meet or barely touch -- a description attached to the wrong
+    complainant of a wording."""
+    torn = pl.col("born_lo") > pl.col("born_hi") - TORN_WINDOW
+    return units.with_columns(pl.when(torn).then(None).otherwise(pl.col("born_lo")).alias("born_lo"),
+                              pl.when(torn).then(None).otherwise(pl.col("born_hi")).alias("born_hi"),
+                              pl.when(pl.col("sexes").list.len() > 1).then(pl.lit([], pl.List(pl.Utf8)))
+                              .otherwise(pl.col("sexes")).alias("sexes"))
 
 
 # the evidence columns `mention_evidence` adds (all optional: missing means unknown)
-EVIDENCE_COLUMNS = {"place": pl.Utf8, "odate": pl.Date, "sex": pl.Utf8, "born_lo": pl.Float64,
-                    "born_hi": pl.Float64, "dperson": pl.Int64}
+EVIDENCE_COLUMNS = {"place": pl.Utf8, "sex": pl.Utf8, "born_lo": pl.Float64, "born_hi": pl.Float64,
+                    "dperson": pl.Int64}
 CROSS_CASE_RULES = {
     "episode": "across cases, one name (or a close spelling) in one scope and victim context joins only "
                "with list evidence of one person (episode_score >= EPISODE_MIN: a defendant charged in "
@@ -368,21 +386,10 @@ def link_complainants(mentions: pa.Table, *, threshold: float = BLOOM_DICE, sche
     node = pl.when(full).then(pl.format("{}|{}|{}", "token", "scope", pl.col("ctx").fill_null(""))) \
         .otherwise(pl.col("token"))
     linkable = linkable.with_columns(node.alias("node"))
-    units = (linkable.group_by("node", "ucase")
-             .agg(pl.col("complainant_id").min().alias("rep"), pl.col("token").first(), pl.col("kind").first(),
-                  pl.col("key_id").first(), pl.col("bloom").first(), pl.col("scope").first(),
-                  pl.col("ctx").first(), pl.col("place").drop_nulls().unique().alias("places"),
-                  pl.col("odate").min().alias("d0"), pl.col("odate").max().alias("d1"),
-                  pl.col("sex").drop_nulls().unique().alias("sexes"), pl.col("born_lo").max(),
-                  pl.col("born_hi").min(), pl.col("dperson").drop_nulls().unique().alias("dpersons"))
-             .sort("rep"))
-    # a case whose own mentions disagree (two sexes, birth windows that do not meet or barely touch:
-    # a description attached to the wrong complainant of a wording) gives no evidence of that kind
-    torn = pl.col("born_lo") > pl.col("born_hi") - TORN_WINDOW
-    units = units.with_columns(pl.when(torn).then(None).otherwise(pl.col("born_lo")).alias("born_lo"),
-                               pl.when(torn).then(None).otherwise(pl.col("born_hi")).alias("born_hi"),
-                               pl.when(pl.col("sexes").list.len() > 1).then(pl.lit([], pl.List(pl.Utf8)))
-                               .otherwise(pl.col("sexes")).alias("sexes"))
+    units = case_evidence(linkable.group_by("node", "ucase").agg(
+        pl.col("complainant_id").min().alias("rep"), pl.col("token").first(), pl.col("kind").first(),
+        pl.col("key_id").first(), pl.col("bloom").first(), pl.col("scope").first(), pl.col("ctx").first(),
+        *EVIDENCE_AGGS)).sort("rep")
     tok = (units.group_by("node").agg(pl.col("rep").min().alias("nrep"), pl.col("token").first(),
                                       pl.col("kind").first(), pl.col("key_id").first(), pl.col("bloom").first(),
                                       pl.col("scope").first(), pl.col("ctx").first(),
@@ -390,7 +397,7 @@ def link_complainants(mentions: pa.Table, *, threshold: float = BLOOM_DICE, sche
            .sort("nrep"))
     units = units.join(tok.select("node", "nrep"), on="node")
     # how many cases carry each full name, archive-wide: the rarer, the more a shared name says
-    ncases = units.filter(pl.col("kind").is_in(_BLOOM_KINDS)).group_by("token").agg(
+    ncases = units.filter(full).group_by("token").agg(
         pl.col("ucase").n_unique().alias("name_cases"))
     units = units.join(ncases, on="token", how="left")
     report["tokens"], report["units"] = tok.height, units.height
@@ -398,7 +405,7 @@ def link_complainants(mentions: pa.Table, *, threshold: float = BLOOM_DICE, sche
     edges: list[pl.DataFrame] = []        # rep_l, rep_r, p
     cand: list[pl.DataFrame] = []         # cross-case candidates: rep_l, rep_r, p
     # spelling variants (Bloom) between name nodes, then between their units
-    cand_nodes = tok.filter(pl.col("kind").is_in(_BLOOM_KINDS) & pl.col("bloom").is_not_null())
+    cand_nodes = tok.filter(full & pl.col("bloom").is_not_null())
     n_bloom = 0
     for (_kid,), part in cand_nodes.group_by(["key_id"]):
         nreps = part["nrep"].to_numpy()
@@ -428,22 +435,23 @@ def link_complainants(mentions: pa.Table, *, threshold: float = BLOOM_DICE, sche
         other = up.filter((pl.col("ucase") != pl.col("ucase_r")) & (pl.col("p") >= area_threshold))
         if scheme == "block":
             other = other.filter((pl.col("scope") == pl.col("scope_r")) & pl.col("ctx").eq_missing(pl.col("ctx_r")))
-        cand.append(other.select(pl.col("rep").alias("rep_l"), pl.col("rep_r"), "p"))
+        cand.append(other.select(pl.col("rep").alias("rep_l"), pl.col("rep_r"), "p", pl.lit("bloom").alias("how")))
     # one full name in one case heard in two courts (or areas), or in two contexts: its units join
     xa = (units.select("token", "ucase", "rep").with_columns(pl.col("rep").min().over("token", "ucase").alias("r0"))
           .filter(pl.col("rep") != pl.col("r0")))
     edges.append(xa.select(pl.col("r0").alias("rep_l"), pl.col("rep").alias("rep_r"), pl.lit(1.0).alias("p")))
     # one full name in one scope and context, in other cases
-    fu = units.filter(pl.col("kind").is_in(_BLOOM_KINDS)).select("node", "ucase", "rep", "token", "scope", "ctx")
+    fu = units.filter(full).select("node", "ucase", "rep", "token", "scope", "ctx")
     same_name = (fu.join(fu, on="node", suffix="_r").filter(pl.col("ucase") < pl.col("ucase_r"))
-                 .select(pl.col("rep").alias("rep_l"), "rep_r", pl.lit(1.0).alias("p")))
+                 .select(pl.col("rep").alias("rep_l"), "rep_r", pl.lit(1.0).alias("p"), pl.lit("name").alias("how")))
     cand.append(same_name)
     # a name of unknown context in other cases: to every known context of it (one, by the cannot-links)
     bridge_cannot: list[tuple[int, int]] = []
     if use_ctx:
         unk, kn = fu.filter(pl.col("ctx").is_null()), fu.filter(pl.col("ctx").is_not_null())
         br = (unk.join(kn, on=["token", "scope"], suffix="_r").filter(pl.col("ucase") != pl.col("ucase_r"))
-              .select(pl.col("rep").alias("rep_l"), "rep_r", pl.lit(CONTEXT_BRIDGE).alias("p")))
+              .select(pl.col("rep").alias("rep_l"), "rep_r", pl.lit(CONTEXT_BRIDGE).alias("p"),
+                      pl.lit("bridge").alias("how")))
         cand.append(br)
         # known contexts of a name that an unknown mention could bridge: never together, unless
         # one case names it in both
@@ -454,12 +462,12 @@ def link_complainants(mentions: pa.Table, *, threshold: float = BLOOM_DICE, sche
                       & (pl.col("ncases").list.set_intersection(pl.col("ncases_r")).list.len() == 0)))
         bridge_cannot = list(zip(cc["rep"].to_list(), cc["rep_r"].to_list()))
         report["context_bridges"], report["context_splits"] = br.height, len(bridge_cannot)
-    cross = pl.concat(cand) if cand else pl.DataFrame(schema={"rep_l": pl.Int64, "rep_r": pl.Int64, "p": pl.Float64})
+    cross = pl.concat(cand)
     report["cross_case_candidates"] = cross.height
     if cross_case == "episode":
         cross = _episode(cross, units)
     report["cross_case_links"] = cross.height
-    report["bloom_links"] = n_bloom + int(cross.filter(pl.col("p") < 1.0).height)
+    report["bloom_links"] = n_bloom + int((cross["how"] == "bloom").sum())
     edges.append(cross.select("rep_l", "rep_r", "p"))
     # the same charge at other hearings (initials <-> name)
     if "charge" in linkable.columns:
@@ -488,7 +496,7 @@ def link_complainants(mentions: pa.Table, *, threshold: float = BLOOM_DICE, sche
     pairs = pa.table({"unique_id_l": pa.array(a, pa.int64()), "unique_id_r": pa.array(b, pa.int64()),
                       "match_probability": pa.array(p, pa.float64())})
     # cannot-links between dissimilar tokens that Bloom links would chain together
-    fb = units.filter(pl.col("kind").is_in(_BLOOM_KINDS) & pl.col("bloom").is_not_null())
+    fb = units.filter(full & pl.col("bloom").is_not_null())
     blooms_by_rep = dict(zip(fb["rep"].to_list(), fb["bloom"].to_list()))
     cannot = _chain_constraints(a, b, blooms_by_rep, chain_floor) + bridge_cannot
     report["chain_constraints"] = len(cannot)
@@ -530,10 +538,12 @@ def _episode(cross: pl.DataFrame, units: pl.DataFrame) -> pl.DataFrame:
     if cross.height == 0:
         return cross
     ev = units.select("rep", "places", "sexes", "born_lo", "born_hi", "dpersons", "name_cases")
-    c = cross.unique(["rep_l", "rep_r"]).join(ev, left_on="rep_l", right_on="rep").join(
+    # a pair found twice (equal tokens and a spelling variant, or a context bridge) keeps its
+    # strongest link, whichever way it was found
+    c = cross.sort("p", descending=True).unique(["rep_l", "rep_r"], keep="first", maintain_order=True).join(ev, left_on="rep_l", right_on="rep").join(
         ev, left_on="rep_r", right_on="rep", suffix="_r")
     keep = episode_score(c).filter((pl.col("score") >= EPISODE_MIN) & ~pl.col("conflict"))
-    return keep.select("rep_l", "rep_r", pl.min_horizontal("p", pl.lit(EPISODE_LINK)).alias("p"))
+    return keep.select("rep_l", "rep_r", pl.min_horizontal("p", pl.lit(EPISODE_LINK)).alias("p"), "how")
 
 
 def _chain_constraints(a: np.ndarray, b: np.ndarray, blooms: dict[int, bytes], floor: float) -> list[tuple[int, int]]:
