@@ -277,13 +277,13 @@ def mention_evidence(df: pl.DataFrame) -> pl.DataFrame:
         return df
     if "descriptor" not in df.columns:
         df = df.with_columns(pl.lit(None, pl.Utf8).alias("descriptor"))
-    # the same charge is listed at every hearing: read each distinct wording once
+    # (measured: extracting per distinct wording and joining back is no faster -- 0.13 s against
+    # 0.08-0.12 s for 228k mentions, 122k distinct wordings)
     w = pl.col("wording")
-    words = (df.select(w).drop_nulls().unique()
-             .with_columns(w.str.extract(place_pattern(), 1).alias("_place"),
-                           w.str.extract(_DATE_IN_WORDING, 1).str.strptime(pl.Date, "%d/%m/%Y", strict=False)
-                           .alias("_wdate")))
-    places = words["_place"].drop_nulls().unique().to_list()
+    df = df.with_columns(w.str.extract(place_pattern(), 1).alias("_place"),
+                         w.str.extract(_DATE_IN_WORDING, 1).str.strptime(pl.Date, "%d/%m/%Y", strict=False)
+                         .alias("_wdate"))
+    places = df["_place"].drop_nulls().unique().to_list()
     keys = pl.DataFrame({"_place": places, "place": [normalise_town(p) for p in places]},
                         schema={"_place": pl.Utf8, "place": pl.Utf8})
     descs = df["descriptor"].drop_nulls().unique().to_list()
@@ -292,7 +292,7 @@ def mention_evidence(df: pl.DataFrame) -> pl.DataFrame:
                        "_hi": [i[2] for i in info]},
                       schema={"descriptor": pl.Utf8, "sex": pl.Utf8, "_lo": pl.Float64, "_hi": pl.Float64})
     year = pl.col("odate").dt.year() + (pl.col("odate").dt.ordinal_day() - 1) / 365.25
-    return (df.with_row_index("_r").join(words, on="wording", how="left").join(keys, on="_place", how="left")
+    return (df.with_row_index("_r").join(keys, on="_place", how="left")
             .join(dt, on="descriptor", how="left").sort("_r")
             .with_columns(pl.coalesce("offence_date", "_wdate", "sitting_date").alias("odate"))
             .with_columns((year - pl.col("_hi")).alias("born_lo"), (year - pl.col("_lo")).alias("born_hi"))
