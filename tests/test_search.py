@@ -425,6 +425,66 @@ def test_migration_0011_prefix_index_same_answers(db_url):
     a.close()
 
 
+def test_migration_0012_mentions_from_the_covering_index(db_url):
+    """0012 replaces the name_norm b-tree of search_name with one holding every column a search
+    reads back: SQLite answers a name's mentions from the index alone; down and up again, the
+    engine answers the same."""
+    from alembic import command
+
+    from courtarchive.store import Archive, migrate
+    from courtarchive.store import search as ss
+
+    a = Archive.open(db_url)
+    a.init()
+    plant(a, date=dt.date(2025, 1, 1), court=PRESTON, people=[person(forenames="Tobias", surname="WRENFIELD")])
+    plant(a, date=dt.date(2025, 2, 1), court=LEEDS, people=[person(forenames="Tobias", surname="WRENFIELD")])
+    S.refresh(a)
+
+    def answers():
+        r = S.search_names(a, "Tobias Wrenfield", date_from=dt.date(2025, 1, 15))
+        return [(h["party_id"], h["sitting_date"], h["score"]) for h in r["hits"]], r["facets"]
+
+    got = answers()
+    assert len(got[0]) == 1 and got[0][0][1] == dt.date(2025, 2, 1) and got[1]["year"] == {2025: 1}
+    if a.sqlite:
+        params: list = ["tobias wrenfield"]
+        sql = (f"EXPLAIN QUERY PLAN SELECT {', '.join('s.' + c for c in ss.HIT_COLUMNS)} FROM search_name s "
+               f"WHERE s.name_norm IN (?)" + ss._filters(a, {"court_id": 1, "date_from": dt.date(2025, 1, 1),
+                                                             "offence_group": "theft", "role": "DEFENDANT"}, params))
+        with a.engine.connect() as c:
+            plan = " ".join(str(r[-1]) for r in c.exec_driver_sql(sql, tuple(params)))
+        assert "COVERING INDEX ix_search_name_name_norm_9cols" in plan, plan
+    with a.engine.begin() as conn:
+        command.downgrade(migrate.alembic_config(connection=conn), "0011")
+    assert answers() == got
+    a.init()
+    assert migrate.check(a.engine) == [] and answers() == got
+    a.close()
+
+
+def test_sqlite_memory_map_setting(monkeypatch, tmp_path):
+    from courtarchive.store import Archive
+    from courtarchive.store.engine import SQLITE_MMAP_DEFAULT
+
+    def mmap_of(env):
+        if env is None:
+            monkeypatch.delenv("COURTARCHIVE_SQLITE_MMAP", raising=False)
+        else:
+            monkeypatch.setenv("COURTARCHIVE_SQLITE_MMAP", env)
+        a = Archive.open(f"sqlite:///{tmp_path / 'm.db'}")
+        try:
+            with a.engine.connect() as c:
+                return c.exec_driver_sql("PRAGMA mmap_size").scalar()
+        finally:
+            a.close()
+
+    assert mmap_of(None) == min(SQLITE_MMAP_DEFAULT, 2147418112) > 0     # (SQLite caps it at its maximum)
+    assert mmap_of("0") == 0
+    assert mmap_of("1048576") == 1048576
+    with pytest.raises(ValueError, match="COURTARCHIVE_SQLITE_MMAP must be a number of bytes"):
+        mmap_of("lots")
+
+
 # --------------------------------------------------------------------------- CLI
 def test_cli_search_and_index(archive, people):
     from typer.testing import CliRunner

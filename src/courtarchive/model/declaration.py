@@ -737,7 +737,7 @@ SEARCH_NAME = _add(Entity(
         F("court_id", "bigint", "internal", ref="court", index=True),
         F("sitting_date", "date", "public", index=True),
         F("role", "str", "public"),
-        F("name_norm", "str", "identity", nullable=False, index=True, doc="normalised full name (search key)"),
+        F("name_norm", "str", "identity", nullable=False, doc="normalised full name (search key)"),
         F("surname_norm", "str", "identity", index=True),
         F("forenames_norm", "str", "identity"),
         F("name_keys", "str", "identity", doc="variant keys (nicknames, phonetic) separated by spaces"),
@@ -746,6 +746,10 @@ SEARCH_NAME = _add(Entity(
         F("offence_groups", "str", "public"),
     ),
     parsed=False,
+    # a name's mentions are read from this index alone (a search expands its names to their
+    # mentions: every column it reads back and filters on, no table look-up per row)
+    indexes=(("name_norm", "person_id", "party_id", "sitting_date", "court_id", "case_id", "hearing_id",
+              "offence_groups", "role"),),
 ))
 
 SEARCH_KEY = _add(Entity(

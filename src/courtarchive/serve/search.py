@@ -378,7 +378,7 @@ def search_names(archive, q: str, *, court_id: int | None = None, date_from: dt.
     cap = CANDIDATE_CAP if len(qw) >= 2 else SINGLE_WORD_CAP
     key = tuple(qw)
     names: dict[str, tuple[float, str]] = {}        # every name ranked: name_norm -> (score, how)
-    scored: dict[int, tuple] = {}                   # mentions of the names that scored: row id -> (score, how, row)
+    scored: dict[int, tuple] = {}                   # mentions of the names that scored: party id -> (score, row)
     state = {"capped": False, "best": 0.0}
 
     def take(found: list[tuple], name_cap: int) -> None:
@@ -396,8 +396,8 @@ def search_names(archive, q: str, *, court_id: int | None = None, date_from: dt.
         rows = ss.mentions(archive, [n for _s, n in new], filters=f, cap=left)
         state["capped"] |= len(rows) >= left
         for r in rows:
-            sc, how = names[r[8]]
-            scored[r[0]] = (sc, how, r)
+            sc = names[r[6]][0]
+            scored[r[0]] = (sc, r)
             if sc > state["best"]:
                 state["best"] = sc
 
@@ -413,7 +413,7 @@ def search_names(archive, q: str, *, court_id: int | None = None, date_from: dt.
     if len(qw) >= 3:
         n = len(qw)
         fetch([[exact[i] for i in range(n)]],
-              sized=[([[exact[i] for i in c] for c in combinations(range(n), w)], w) for w in range(2, n)])
+              sized=[([[exact[i] for i in c] for c in combinations(range(n), n - 1)], n - 1)])
         if not any(sc >= RELAX_BELOW and "extra_word" not in how for sc, how in names.values()):
             fetch([[exact[i] for i in c] for c in combos])
     else:
@@ -442,32 +442,36 @@ def search_names(archive, q: str, *, court_id: int | None = None, date_from: dt.
                     take(ss.relaxed_candidates(archive, keys=full[i], grams=grams, heads=heads, cap=RELAXED_CAP),
                          RELAXED_CAP)
     capped = state["capped"]
-    groups: dict[tuple, dict] = {}
-    facets = {"court": Counter(), "year": Counter(), "offence_group": Counter()}
-    for sc, how, r in scored.values():
-        if sc < MIN_SCORE:
-            continue
-        (rid, party_id, person_id, case_id, hearing_id, court_id_, day, role_, _n, _s, groups_) = r
-        day = ss._date(archive, day)
-        facets["court"][court_id_] += 1
+    # one pass over the mentions (hundreds for a common name): facets, and per group (a linked
+    # person once, an unlinked mention once) its best mention (score, then latest date) and count;
+    # dates stay as the driver returns them (SQLite: ISO text, which orders the same) until the end
+    low = "" if archive.sqlite else dt.date.min
+    groups: dict[int, list] = {}                    # person id, or -party id -> [score, date, row, mentions]
+    courts, years, offence_groups = Counter(), Counter(), Counter()
+    for sc, r in scored.values():
+        court_id_, day, groups_ = r[4], r[5], r[7]
+        courts[court_id_] += 1
         if day:
-            facets["year"][day.year] += 1
-        for g in (groups_ or "").split():
-            facets["offence_group"][g] += 1
-        gk = ("person", person_id) if person_id is not None else ("party", party_id)
-        hit = {"party_id": party_id, "person_id": person_id, "case_id": case_id, "hearing_id": hearing_id,
-               "court_id": court_id_, "sitting_date": day, "score": sc, "matched_on": how}
+            years[day[:4] if isinstance(day, str) else day.year] += 1
+        if groups_:
+            offence_groups.update(groups_.split())
+        gk = r[1] if r[1] is not None else -r[0]
+        d = day or low
         cur = groups.get(gk)
         if cur is None:
-            groups[gk] = hit | {"mentions": 1}
+            groups[gk] = [sc, d, r, 1]
         else:
-            n = cur["mentions"] + 1
-            if (sc, day or dt.date.min) > (cur["score"], cur["sitting_date"] or dt.date.min):
-                groups[gk] = hit | {"mentions": n}
-            else:
-                cur["mentions"] = n
-    hits = sorted(groups.values(), key=lambda h: (-h["score"], -(h["sitting_date"] or dt.date.min).toordinal(),
-                                                  h["party_id"]))
+            cur[3] += 1
+            if (sc, d) > (cur[0], cur[1]):
+                cur[0], cur[1], cur[2] = sc, d, r
+    facets = {"court": courts, "year": Counter({int(y): n for y, n in years.items()}), "offence_group": offence_groups}
+    hits = []
+    for sc, _d, r, n in groups.values():
+        party_id, person_id, case_id, hearing_id, court_id_, day, name, _g = r
+        hits.append({"party_id": party_id, "person_id": person_id, "case_id": case_id, "hearing_id": hearing_id,
+                     "court_id": court_id_, "sitting_date": ss._date(archive, day), "score": sc,
+                     "matched_on": names[name][1], "mentions": n})
+    hits.sort(key=lambda h: (-h["score"], -(h["sitting_date"] or dt.date.min).toordinal(), h["party_id"]))
     return {
         "query": {"q": q, "words": len(qw), "court_id": f["court_id"], "date_from": f["date_from"],
                   "date_to": f["date_to"], "offence_group": f["offence_group"], "role": f["role"],

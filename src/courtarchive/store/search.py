@@ -51,9 +51,10 @@ INSERT_COLUMNS = ["id", "party_id", "person_id", "case_id", "hearing_id", "court
                   "name_norm", "surname_norm", "forenames_norm", "name_keys", "birth_year", "town",
                   "offence_groups"]
 
-#: columns a search reads back (no name beyond what ranking needs)
-HIT_COLUMNS = ["id", "party_id", "person_id", "case_id", "hearing_id", "court_id", "sitting_date", "role",
-               "name_norm", "surname_norm", "offence_groups"]
+#: columns a search reads back (no name beyond what ranking needs), all in the covering index
+#: ``ix_search_name_name_norm_9cols`` (migration 0012)
+HIT_COLUMNS = ["party_id", "person_id", "case_id", "hearing_id", "court_id", "sitting_date", "name_norm",
+               "offence_groups"]
 
 _CHUNK = 500
 

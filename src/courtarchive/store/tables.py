@@ -49,7 +49,10 @@ def _column(f: Field) -> sa.Column:
 def _table(entity) -> sa.Table:
     t = sa.Table(entity.name, metadata, *(_column(f) for f in entity.columns), comment=entity.doc)
     for cols in entity.indexes:
-        sa.Index(f"ix_{entity.name}_{'_'.join(cols)}", *(t.c[c] for c in cols))
+        name = f"ix_{entity.name}_{'_'.join(cols)}"
+        if len(name) > 63:          # (PostgreSQL's identifier limit: a wide covering index)
+            name = f"ix_{entity.name}_{cols[0]}_{len(cols)}cols"
+        sa.Index(name, *(t.c[c] for c in cols))
     for cols in entity.uniques:
         sa.UniqueConstraint(*(t.c[c] for c in cols))
     return t
