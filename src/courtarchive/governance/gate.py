@@ -105,9 +105,10 @@ def _entity(r: dict) -> str:
     return e
 
 
-def _ids(records: list[dict]) -> dict[str, set]:
+def _ids(flat: list[dict]) -> dict[str, set]:
+    """The ids the records (``flat``: every record, nested ones included) refer to."""
     out: dict[str, set] = {"case": set(), "publication": set(), "party": set(), "lookup": set()}
-    for r in _walk(records):
+    for r in flat:
         e = _entity(r)
         if e == "case" and r.get("id") is not None:
             out["case"].add(r["id"])
@@ -214,7 +215,8 @@ def disclose(records: Iterable[dict], viewer: pol.Viewer, *, purpose: str, conte
                           f"(press card checked within {pol.VERIFICATION_DAYS} days): treated as public"})
 
     # ---- facts --------------------------------------------------------------
-    ids = _ids(records)
+    flat = list(_walk(records))
+    ids = _ids(flat)
     with contextlib.ExitStack() as stack:
         facts, refs, pubs, convs, persons, idents = _load(archive, ctx, ids, role, stack)
     active: dict[int, list[R.Active]] = {cid: R.evaluate(f, today) for cid, f in facts.items()}
@@ -244,7 +246,7 @@ def disclose(records: Iterable[dict], viewer: pol.Viewer, *, purpose: str, conte
     party_case = {p["id"]: f.case_id for f in facts.values() for p in f.parties}
     order: list = []            # party records' ids (in walk order), then party_id references
     party_refs: list = []
-    for r in _walk(records):
+    for r in flat:
         if r.get("_entity") == "party" and r.get("id") is not None:
             party_role.setdefault(r["id"], (r.get("role") or "").upper())
             party_case.setdefault(r["id"], ref(r, "case_id"))
@@ -293,7 +295,8 @@ def disclose(records: Iterable[dict], viewer: pol.Viewer, *, purpose: str, conte
         res.withheld[reason] = res.withheld.get(reason, 0) + 1
 
     agg_cells: list[dict] = []
-    field_actions: dict[tuple, tuple[str, str]] = {}
+    emitted: list[dict] = []                      # every record output, nested ones included
+    plans: dict[tuple, list[tuple[str, str, str, bool]]] = {}   # (entity, *keys) -> [(key, class, action, detail?)]
 
     def one(r: dict, parent_case: int | None) -> dict | None:
         e = _entity(r)
@@ -302,7 +305,9 @@ def disclose(records: Iterable[dict], viewer: pol.Viewer, *, purpose: str, conte
         acts = active.get(cid, []) if cid is not None else []
         rules_here = sorted({a.rule for a in acts if a.rule != "cca_active"})
         if e == "aggregate":
-            return _aggregate(r, res, agg_cells, prof)
+            agg = _aggregate(r, res, agg_cells, prof)
+            emitted.append(agg)
+            return agg
         # 1. publication sensitivity
         pid_pub = ref(r, "publication_id")
         sens = (r.get("sensitivity") if e in ("publication",) or "sensitivity" in r else None) or \
@@ -338,43 +343,14 @@ def disclose(records: Iterable[dict], viewer: pol.Viewer, *, purpose: str, conte
         token = None
         coarse = None
 
-        for k, v in r.items():
-            k = str(k)          # plain str keys (SQLAlchemy row keys may be str subclasses)
-            if k.startswith("_"):
-                continue
-            if isinstance(v, list) and v and isinstance(v[0], dict):
-                kids = [x for x in (one(c, cid) for c in v) if x is not None]
-                out[k] = kids
-                continue
-            ca = field_actions.get((e, k))
-            if ca is None:      # the policy is a pure function of (entity, key) for this role and purpose
-                c0 = pol.field_class(e, k)
-                ca = field_actions[(e, k)] = (c0, pol.action_for(role, c0, purpose))
-            cls, act = ca
-            # restriction effects (every role)
-            if cls in ("identity", "personal") and (is_protected or (e == "hearing" and k == "case_name" and protected)):
-                act = "withheld"
-            if cls == "personal" and s11_all:
-                act = "withheld"
-            if k == "case_name" and (s11_all or wording_rules or rel):
-                act = "withheld"
-            if e == "offence" and k == "wording" and wording_rules:
-                scoped = [a for a in wording_rules if not a.offence_ids or r.get("id") in a.offence_ids]
-                if scoped or any(a.rule not in ("soaa1992", "fgm2003", "editors_code_cl7") for a in wording_rules):
-                    act = "withheld"
-            if k in _FREE_TEXT.get(e, ()) and wording_rules:
-                act = "withheld"
-            if k == _DETAIL.get(e) and v:
-                out[k] = "; ".join(a.summary() for a in acts if a.rule != "cca_active") or None
-                if out[k] != v:
-                    redacted.append(k)
-                continue
+        def apply(k: str, v, act: str) -> None:
+            """Put key ``k`` (value ``v``) into ``out`` as action ``act`` says."""
+            nonlocal token, coarse
             if act in ("drop", "withheld"):
                 out[k] = None
                 if v is not None:
                     redacted.append(k)
-                continue
-            if act == "pseudonymise":
+            elif act == "pseudonymise":
                 if e == "party" or k == "name":
                     if token is None:
                         src = dict(ident or r)
@@ -384,8 +360,7 @@ def disclose(records: Iterable[dict], viewer: pol.Viewer, *, purpose: str, conte
                     out[k] = None
                 if v is not None:
                     redacted.append(k)
-                continue
-            if act == "coarse":
+            elif act == "coarse":
                 if coarse is None:
                     src = dict(ident or r)
                     if src.get("age_band") or src.get("outward_postcode"):
@@ -395,8 +370,57 @@ def disclose(records: Iterable[dict], viewer: pol.Viewer, *, purpose: str, conte
                 out[k] = None
                 if v is not None:
                     redacted.append(k)
-                continue
-            out[k] = v
+            else:
+                out[k] = v
+
+        # the role x field policy is a pure function of (entity, key) for this role and purpose:
+        # one plan per record shape (records of one entity come from one SELECT: the same keys)
+        plan = plans.get((e, *r))
+        if plan is None:
+            plan = plans[(e, *r)] = []
+            for k in r:
+                k = str(k)      # plain str keys (SQLAlchemy row keys may be str subclasses)
+                if not k.startswith("_"):
+                    c0 = pol.field_class(e, k)
+                    plan.append((k, c0, pol.action_for(role, c0, purpose), k == _DETAIL.get(e)))
+        if not acts:
+            # no restriction in force for the record's case (almost every record): the policy alone
+            for k, cls, act, detail in plan:
+                v = r[k]
+                if isinstance(v, list) and v and isinstance(v[0], dict):
+                    out[k] = [x for x in (one(c, cid) for c in v) if x is not None]
+                elif detail and v:
+                    out[k] = None           # (the restriction detail is the rules' own summary: none)
+                    redacted.append(k)
+                elif act == "show":
+                    out[k] = v
+                else:
+                    apply(k, v, act)
+        else:
+            for k, cls, act, detail in plan:
+                v = r[k]
+                if isinstance(v, list) and v and isinstance(v[0], dict):
+                    out[k] = [x for x in (one(c, cid) for c in v) if x is not None]
+                    continue
+                # restriction effects (every role)
+                if cls in ("identity", "personal") and (is_protected or (e == "hearing" and k == "case_name" and protected)):
+                    act = "withheld"
+                if cls == "personal" and s11_all:
+                    act = "withheld"
+                if k == "case_name" and (s11_all or wording_rules or rel):
+                    act = "withheld"
+                if e == "offence" and k == "wording" and wording_rules:
+                    scoped = [a for a in wording_rules if not a.offence_ids or r.get("id") in a.offence_ids]
+                    if scoped or any(a.rule not in ("soaa1992", "fgm2003", "editors_code_cl7") for a in wording_rules):
+                        act = "withheld"
+                if k in _FREE_TEXT.get(e, ()) and wording_rules:
+                    act = "withheld"
+                if detail and v:
+                    out[k] = "; ".join(a.summary() for a in acts if a.rule != "cca_active") or None
+                    if out[k] != v:
+                        redacted.append(k)
+                    continue
+                apply(k, v, act)
         if coarse is not None:
             out.update(coarse)
         # relationship words (Editors' Code cl.7): generic offence, scrubbed text, every role
@@ -414,6 +438,7 @@ def disclose(records: Iterable[dict], viewer: pol.Viewer, *, purpose: str, conte
                         redacted.append(k2)
         out["_redacted"] = sorted(set(redacted))
         out["_restrictions"] = rules_here
+        emitted.append(out)
         return out
 
     for r in records:
@@ -429,10 +454,10 @@ def disclose(records: Iterable[dict], viewer: pol.Viewer, *, purpose: str, conte
     if ctx.audit:
         objects: dict[str, list[int]] = {}
         n_redacted = 0
-        for r in _walk(res.records):
-            if r.get("_entity") not in (None, "aggregate") and r.get("id") is not None:
+        for r in emitted:               # (every record `one` returned is in the output)
+            if r["_entity"] != "aggregate" and r.get("id") is not None:
                 objects.setdefault(r["_entity"], []).append(r["id"])
-            n_redacted += len(r.get("_redacted", []))
+            n_redacted += len(r["_redacted"])
         details = {"records": len(res.records), "withheld": res.withheld, "account_role": viewer.role,
                    "output": ctx.output, "flags": sorted({f["flag"] + ":" + f.get("rule", "") for f in res.flags}),
                    "redacted_fields": n_redacted}

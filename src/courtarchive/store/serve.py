@@ -21,7 +21,7 @@ import sqlalchemy as sa
 
 from .archive import Archive
 from .tables import TABLES as T
-from .util import now, chunks as _chunks
+from .util import chunks as _chunks, dicts, now, statement
 
 _CHUNK = 500
 
@@ -237,29 +237,59 @@ def case_tree(archive: Archive, case_id: int, *, current_only: bool = False) -> 
     return _tag(c, "case", court=names.get(c.first_court_id), hearings=hearings)
 
 
+def _search_stmt(name: str):
+    """The look-ups behind a page of search hits, each built once (``:ids`` expands)."""
+    def build():
+        ids = sa.bindparam("ids", expanding=True)
+        Pa, C, H, O, Ct = T["party"], T["case"], T["hearing"], T["offence"], T["court"]
+        if name == "parties":
+            return sa.select(Pa).where(Pa.c.id.in_(ids)).order_by(Pa.c.id)
+        if name == "hearings":
+            return _hearing_select().where(H.c.id.in_(ids))
+        if name == "offences":
+            return sa.select(O).where(O.c.party_id.in_(ids)).order_by(O.c.party_id, O.c.seq, O.c.id)
+        if name == "cases":
+            return sa.select(C).where(C.c.id.in_(ids)).order_by(C.c.id)
+        if name == "courts":
+            return sa.select(Ct.c.id, Ct.c.name).where(Ct.c.id.in_(ids))
+        raise KeyError(name)
+    return statement("serve.hits." + name, build)
+
+
 def cases_for_parties(archive: Archive, party_ids: Sequence[int]) -> list[dict]:
-    """For search hits: one case tree per case holding only the hearings and parties hit."""
-    Pa, C, H = T["party"], T["case"], T["hearing"]
+    """For search hits: one case tree per case holding only the hearings and parties hit (one
+    statement per table for the whole page: the API's search answers with these)."""
     pids = sorted({int(p) for p in party_ids})
     if not pids:
         return []
+    parties: list[dict] = []
+    hearings: list[dict] = []
+    offences: dict[int, list[dict]] = {}
+    cases: dict[int, dict] = {}
     with archive.engine.connect() as conn:
-        hearing_ids: set[int] = set()
         for chunk in _chunks(pids):
-            hearing_ids |= {r.hearing_id for r in conn.execute(sa.select(Pa.c.hearing_id).where(Pa.c.id.in_(chunk)))}
-        hearings = []
-        for chunk in _chunks(sorted(hearing_ids)):
-            hearings += [_tag(r, "hearing") for r in conn.execute(_hearing_select().where(H.c.id.in_(chunk)))]
-        names = _court_names(conn, [h["court_id"] for h in hearings])
-        for h in hearings:
-            h["court"] = names.get(h["court_id"]) or h.get("court_name")
-        _nest(conn, hearings, party_ids=set(pids))
-        cids = sorted({h["case_id"] for h in hearings if h["case_id"] is not None})
-        cases = {}
-        for chunk in _chunks(cids):
-            for r in conn.execute(sa.select(C).where(C.c.id.in_(chunk))):
-                cases[r.id] = _tag(r, "case", hearings=[])
+            parties += dicts(conn, _search_stmt("parties"), {"ids": chunk}, _entity="party")
+        for chunk in _chunks(sorted({p["hearing_id"] for p in parties})):
+            hearings += dicts(conn, _search_stmt("hearings"), {"ids": chunk}, _entity="hearing")
+        for chunk in _chunks(sorted({h["court_id"] for h in hearings if h["court_id"] is not None})):
+            names = dict(conn.execute(_search_stmt("courts"), {"ids": chunk}).all())
+            for h in hearings:
+                if h["court_id"] in names:
+                    h["court"] = names[h["court_id"]]
+        for chunk in _chunks(pids):
+            for o in dicts(conn, _search_stmt("offences"), {"ids": chunk}, _entity="offence"):
+                offences.setdefault(o["party_id"], []).append(o)
+        for chunk in _chunks(sorted({h["case_id"] for h in hearings if h["case_id"] is not None})):
+            for c in dicts(conn, _search_stmt("cases"), {"ids": chunk}, _entity="case"):
+                c["hearings"] = []
+                cases[c["id"]] = c
+    by_hearing: dict[int, list[dict]] = {}
+    for p in parties:
+        p["offences"] = offences.get(p["id"], [])
+        by_hearing.setdefault(p["hearing_id"], []).append(p)
     for h in sorted(hearings, key=lambda h: (h["sitting_date"] or dt.date.min, h["id"])):
+        h.setdefault("court", h.get("court_name"))
+        h["parties"] = by_hearing.get(h["id"], [])
         if h["case_id"] in cases:
             cases[h["case_id"]]["hearings"].append(h)
     return list(cases.values())

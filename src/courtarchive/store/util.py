@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 #: ids per IN (...) list: well under SQLite's and PostgreSQL's parameter limits
 CHUNK = 500
@@ -24,3 +24,26 @@ def chunks(ids: Iterable, n: int = CHUNK) -> Iterator[list]:
 def rows(conn, q) -> list[dict]:
     """The result of ``q`` as a list of dicts keyed by column name."""
     return [dict(r._mapping) for r in conn.execute(q)]
+
+
+_STATEMENTS: dict[str, Any] = {}
+
+
+def statement(name: str, build: Callable[[], Any]):
+    """The statement ``name``, built once by ``build()`` and reused: a hot read path then skips
+    building (and coercing) a Core statement per call, and with an expanding IN parameter
+    (``sa.bindparam("ids", expanding=True)``) SQLAlchemy's compiled cache is hit every time."""
+    s = _STATEMENTS.get(name)
+    if s is None:
+        s = _STATEMENTS[name] = build()
+    return s
+
+
+def dicts(conn, stmt, params: dict | None = None, **extra) -> list[dict]:
+    """Rows of ``stmt`` as plain dicts (str keys, no per-row mapping objects), each updated with
+    ``extra``."""
+    res = conn.execute(stmt, params or {})
+    keys = [str(k) for k in res.keys()]
+    if extra:
+        return [{**dict(zip(keys, r)), **extra} for r in res]
+    return [dict(zip(keys, r)) for r in res]
