@@ -57,6 +57,22 @@ def me(client: TestClient, **kw) -> dict:
     return r.json()
 
 
+@SQLITE_ONLY
+def test_security_headers_on_every_response(site):
+    """Pages, API answers, errors and static files carry the security headers; everything but
+    static files is ``no-store`` (names must not linger in caches)."""
+    c = site()
+    for path, status in (("/", 200), ("/api/v1/me", 200), ("/api/v1/cases/NOPE", 404), ("/no/such/page", 404),
+                         ("/static/htmx.min.js", 200)):
+        r = c.get(path)
+        assert r.status_code == status, (path, r.status_code)
+        assert r.headers["x-content-type-options"] == "nosniff", path
+        assert r.headers["x-frame-options"] == "DENY" and r.headers["referrer-policy"] == "same-origin", path
+        assert "frame-ancestors 'none'" in r.headers["content-security-policy"], path
+        assert (r.headers.get("cache-control") == "no-store") is (not path.startswith("/static")), path
+        assert len(r.headers.get_list("x-frame-options")) == 1, path
+
+
 def test_password_hashing():
     h = auth.hash_password(PW)
     assert h.startswith("$argon2id$")

@@ -15,6 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from . import auth
@@ -141,20 +142,43 @@ def create_app(archive_url: str | None = None, *, settings: WebSettings | None =
     def api_root():
         return RedirectResponse("/api/v1/docs", status_code=307)
 
-    @app.middleware("http")
-    async def security_headers(request: Request, call_next):
-        resp = await call_next(request)
-        resp.headers.setdefault("X-Content-Type-Options", "nosniff")
-        resp.headers.setdefault("Referrer-Policy", "same-origin")
-        resp.headers.setdefault("X-Frame-Options", "DENY")
-        resp.headers.setdefault("Content-Security-Policy",
-                                "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
-                                "script-src 'self'; connect-src 'self'; frame-ancestors 'none'")
-        if not request.url.path.startswith("/static"):
-            resp.headers.setdefault("Cache-Control", "no-store")
-        return resp
-
+    app.add_middleware(SecurityHeaders)
     return app
+
+
+SECURITY_HEADERS = (
+    ("X-Content-Type-Options", "nosniff"),
+    ("Referrer-Policy", "same-origin"),
+    ("X-Frame-Options", "DENY"),
+    ("Content-Security-Policy", "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+                                "script-src 'self'; connect-src 'self'; frame-ancestors 'none'"),
+)
+
+
+class SecurityHeaders:
+    """Security headers on every response (and ``Cache-Control: no-store`` outside /static) as a
+    plain ASGI middleware: Starlette's ``@app.middleware("http")`` wraps every response in a
+    streaming body and a task group, ~0.5 ms a request here."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        static = scope["path"].startswith("/static")
+
+        async def send_with_headers(message):
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                for k, v in SECURITY_HEADERS:
+                    headers.setdefault(k, v)
+                if not static:
+                    headers.setdefault("Cache-Control", "no-store")
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
 
 
 def _warm_up() -> None:

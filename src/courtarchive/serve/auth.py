@@ -27,7 +27,6 @@ from dataclasses import dataclass, field
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-from ..governance import accounts as gacc
 from ..governance import audit
 from ..governance.policy import Viewer
 from ..store import governance as sg
@@ -177,17 +176,13 @@ def logout(archive, token: str | None) -> bool:
 
 
 # --------------------------------------------------------------------------- who is asking
-def _viewer(archive, username: str) -> Viewer:
-    return gacc.viewer(archive, username)
-
-
 def from_session(archive, token: str | None) -> Principal | None:
     if not token:
         return None
     s = ss.get_session(archive, sha256(token))
     if s is None or s["expires_at"] <= _now() or s.get("active") is False:
         return None
-    return Principal(_viewer(archive, s["username"]), via="session", session=s, csrf=s["csrf_token"])
+    return Principal(Viewer.from_account(s["account"]), via="session", session=s, csrf=s["csrf_token"])
 
 
 def from_bearer(archive, header: str | None) -> Principal | None:
@@ -209,7 +204,7 @@ def from_bearer(archive, header: str | None) -> Principal | None:
         raise AuthError("the token's account is inactive")
     if t["last_used_at"] is None or t["last_used_at"] < _now() - dt.timedelta(seconds=60):
         ss.touch_token(archive, t["id"])          # at most once a minute: no write per request
-    return Principal(_viewer(archive, t["username"]), via="token", extra={"token_id": t["id"]})
+    return Principal(Viewer.from_account(t["account"]), via="token", extra={"token_id": t["id"]})
 
 
 def check_csrf(principal: Principal, method: str, supplied: str | None) -> None:

@@ -60,13 +60,35 @@ def create_session(archive: Archive, *, account_id: int, token_hash: str, csrf_t
     return sid
 
 
+def _with_account(table_name: str):
+    """``table_name`` rows joined to their account, the account's columns labelled ``account.*``
+    (one statement: a request's credentials and its viewer in one read)."""
+    def build():
+        X, Acc = T[table_name], T["account"]
+        return (sa.select(X, *(c.label(f"account.{c.name}") for c in Acc.c))
+                .join(Acc, Acc.c.id == X.c.account_id).where(X.c.token_hash == sa.bindparam("h")))
+    return statement(f"serve.{table_name}+account", build)
+
+
+def _split_account(conn, table_name: str, token_hash: str) -> dict | None:
+    got = dicts(conn, _with_account(table_name), {"h": token_hash})
+    if not got:
+        return None
+    out: dict = {}
+    acc: dict = {}
+    for k, v in got[0].items():
+        if k.startswith("account."):
+            acc[k[8:]] = v
+        else:
+            out[k] = v
+    out.update(account=acc, username=acc["username"], active=acc["active"])
+    return out
+
+
 def get_session(archive: Archive, token_hash: str) -> dict | None:
-    """The session and its account's username (None when unknown)."""
-    S, Acc = T["web_session"], T["account"]
+    """The session with its account (``account``: the row; ``username``, ``active``), or None."""
     with archive.engine.connect() as conn:
-        r = conn.execute(sa.select(S, Acc.c.username, Acc.c.active)
-                         .join(Acc, Acc.c.id == S.c.account_id).where(S.c.token_hash == token_hash)).first()
-    return dict(r._mapping) if r else None
+        return _split_account(conn, "web_session", token_hash)
 
 
 def set_session_expiry(archive: Archive, session_id: int, expires_at: dt.datetime) -> None:
@@ -105,11 +127,9 @@ def create_token(archive: Archive, *, account_id: int, name: str, token_hash: st
 
 
 def get_token(archive: Archive, token_hash: str) -> dict | None:
-    K, Acc = T["api_token"], T["account"]
+    """The API token with its account (``account``: the row; ``username``, ``active``), or None."""
     with archive.engine.connect() as conn:
-        r = conn.execute(sa.select(K, Acc.c.username, Acc.c.active)
-                         .join(Acc, Acc.c.id == K.c.account_id).where(K.c.token_hash == token_hash)).first()
-    return dict(r._mapping) if r else None
+        return _split_account(conn, "api_token", token_hash)
 
 
 def touch_token(archive: Archive, token_id: int) -> None:
