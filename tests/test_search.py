@@ -462,6 +462,48 @@ def test_migration_0012_mentions_from_the_covering_index(db_url):
     a.close()
 
 
+def test_migration_0013_trigram_keys_same_answers(db_url):
+    """0013 puts every stored word's trigrams into the name keys (the two-edit look-up becomes one
+    key-index query) and drops search_name.name_keys; down and up again, the engine answers the
+    same, and the downgrade restores the keys without trigrams."""
+    from alembic import command
+
+    from courtarchive.store import Archive, migrate
+
+    a = Archive.open(db_url)
+    a.init()
+    plant(a, date=dt.date(2025, 1, 1), people=[person(forenames="Tobias", surname="SHEPPARD"),
+                                                person(forenames="Tobias", surname="WRENCH"),
+                                                person(forenames="Eric", surname="SEAGROVE")])
+    S.refresh(a)
+
+    def answers(q):
+        r = S.search_names(a, q)
+        return r["passes"], sorted((h["party_id"], h["score"]) for h in r["hits"])
+
+    def keys():
+        with a.engine.connect() as c:
+            return c.exec_driver_sql("SELECT name_keys FROM search_key WHERE name_norm = 'tobias sheppard'").scalar().split()
+
+    def search_name_columns():
+        return {c["name"] for c in sa.inspect(a.engine).get_columns("search_name")}
+
+    # two typos in the surname, the first letters wrong ("hs"): found through a shared trigram only
+    got = {q: answers(q) for q in ("Tobias Hseppart", "Tobias Sehpward", "Tobais Wrench")}
+    assert got["Tobias Hseppart"][0] == 3 and len(got["Tobias Hseppart"][1]) == 1
+    assert [h[0] for h in got["Tobias Sehpward"][1]] == [h[0] for h in got["Tobias Hseppart"][1]]
+    assert {"tshe", "tpar", "tard", "ttob"} <= set(keys()) and "name_keys" not in search_name_columns()
+    with a.engine.begin() as conn:
+        command.downgrade(migrate.alembic_config(connection=conn), "0012")
+    assert keys() and not any(k.startswith("t") for k in keys()) and "name_keys" in search_name_columns()
+    with a.engine.connect() as c:
+        assert c.exec_driver_sql("SELECT count(*) FROM search_name WHERE name_keys IS NULL").scalar() == 0
+    a.init()
+    assert {q: answers(q) for q in got} == got and "tard" in keys()
+    assert migrate.check(a.engine) == []
+    a.close()
+
+
 def test_sqlite_memory_map_setting(monkeypatch, tmp_path):
     from courtarchive.store import Archive
     from courtarchive.store.engine import SQLITE_MMAP_DEFAULT

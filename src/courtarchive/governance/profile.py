@@ -42,7 +42,7 @@ DEFAULTS: dict = {
         "case.case_key": {"action": "token", "class": "identity"},
         "publication.source_name": {"action": "delete", "class": "identity"},
         "search_name.name_norm": "delete", "search_name.surname_norm": "delete",
-        "search_name.forenames_norm": "delete", "search_name.name_keys": "delete",
+        "search_name.forenames_norm": "delete",
         "search_name.birth_year": "delete", "search_name.town": "delete",
         "search_key.name_norm": "delete", "search_key.name_keys": "delete",
         "subscription.query": {"action": "keep", "class": "identity"},

@@ -740,7 +740,6 @@ SEARCH_NAME = _add(Entity(
         F("name_norm", "str", "identity", nullable=False, doc="normalised full name (search key)"),
         F("surname_norm", "str", "identity", index=True),
         F("forenames_norm", "str", "identity"),
-        F("name_keys", "str", "identity", doc="variant keys (nicknames, phonetic) separated by spaces"),
         F("birth_year", "int", "personal"),
         F("town", "str", "personal"),
         F("offence_groups", "str", "public"),

@@ -17,6 +17,9 @@ Index rows
                      (Smyth/Symht) share it
     ``p<metaphone>`` the Metaphone code (jellyfish) of the word and of its canonical form
                      (Thompson/Tomson, Stephen/Steven: two edits apart, one code)
+    ``t<trigram>``   (stored names only) every three-letter run of the word: the two-edit look-up
+                     asks the key index for a key of one query word AND a trigram of another in
+                     one FTS5 query (migration 0013)
 
 Names
     The engine indexes are on ``search_key``, one row per distinct ``name_norm`` with its keys
@@ -138,9 +141,11 @@ def name_keys(ws: list[str]) -> str:
 
 @lru_cache(maxsize=200_000)
 def _name_keys(name_norm: str) -> str:
+    """The keys a stored name is indexed under: every word's variant keys and trigram keys."""
     keys: set[str] = set()
     for w in name_norm.split():
         keys |= word_keys(w)
+        keys.update(ss.TRIGRAM_KEY + w[i:i + 3] for i in range(len(w) - 2))
     return " ".join(sorted(keys))
 
 

@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from .archive import Archive
 from .tables import TABLES as T
-from .util import now, chunks as _chunks, rows as _rows
+from .util import chunks as _chunks, now, rows as _rows, statement
 
 GENESIS = "0" * 64
 _CHUNK = 500
@@ -46,18 +46,23 @@ def append_audit(archive: Archive, *, actor: str, role: str, action: str, purpos
         with archive.engine.connect().execution_options(writer=True) as c, c.begin():
             return append_audit(archive, actor=actor, role=role, action=action, purpose=purpose,
                                 object=object, details=details, conn=c, time=time)
-    A = T["audit_event"]
     if not archive.sqlite:
         # one writer at a time extends the chain (SQLite: BEGIN IMMEDIATE already serialises)
         conn.exec_driver_sql("SELECT pg_advisory_xact_lock(72217001)")
-    last = conn.execute(sa.select(A.c.seq, A.c.hash).order_by(A.c.seq.desc()).limit(1)).first()
+    last = conn.execute(statement("audit.last", _audit_last)).first()
     seq, prev = (last.seq + 1, last.hash) if last else (1, GENESIS)
     ev = {"seq": seq, "time": time or now(), "actor": actor or "unknown", "role": role or "unknown",
           "action": action, "purpose": purpose, "object": object,
           "details": orjson.loads(orjson.dumps(details or {}, default=str, option=orjson.OPT_NON_STR_KEYS))}
     ev["hash"] = audit_hash(prev, ev)
-    conn.execute(sa.insert(A).values(id=seq, prev_hash=prev, **ev))
+    # (statements built once: every disclosed page and API answer appends one event)
+    conn.execute(statement("audit.insert", lambda: sa.insert(T["audit_event"])), {"id": seq, "prev_hash": prev, **ev})
     return seq
+
+
+def _audit_last():
+    A = T["audit_event"]
+    return sa.select(A.c.seq, A.c.hash).order_by(A.c.seq.desc()).limit(1)
 
 
 def iter_audit(archive: Archive, *, batch: int = 5000, since: int = 0) -> Iterator[dict]:
