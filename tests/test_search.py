@@ -600,3 +600,152 @@ def test_after_ingest_step_refreshes_the_index(archive):
     out = postingest.run(archive, None, steps=("courtarchive.serve.search:refresh",))
     assert out["courtarchive.serve.search:refresh"]["added"] == 1
     assert S.search_names(archive, "Evangeline Tremain")["total"] == 1
+
+
+# --------------------------------------------------------------------------- ranking
+# The plain statement of the ranking rules (serve.ranking is the fast version of the same rules,
+# and must give these results float for float, string for string).
+import jellyfish as _jf  # noqa: E402
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+from courtarchive.serve import ranking as R  # noqa: E402
+
+
+def ref_word_sim(q: str, s: str) -> tuple[float, str]:
+    if q == s:
+        return 1.0, "exact"
+    qc, sc = R.canonical(q), R.canonical(s)
+    if qc == sc:
+        return 0.96, "variant"
+    if len(q) == 1 or len(s) == 1:
+        return (0.82, "initial") if q[0] == s[0] else (0.0, "")
+    if len(q) >= 3 and s.startswith(q):
+        return 0.86, "partial"
+    best, kind = _jf.jaro_winkler_similarity(q, s), "typo"
+    if qc != q or sc != s:
+        best = max(best, _jf.jaro_winkler_similarity(qc, sc))
+    if best < 0.9 and min(len(q), len(s)) >= 4:
+        d = _jf.damerau_levenshtein_distance(q, s)
+        if d <= 2:
+            best = max(best, 0.95 - 0.04 * d)
+    if best < 0.88 and R._metaphone(q) and R._metaphone(q) == R._metaphone(s):
+        best, kind = 0.88, "phonetic"
+    if best < 0.88 and len(q) >= 3 and q in s:
+        best, kind = 0.8, "partial"
+    return min(best, 0.94), kind
+
+
+def ref_score_name(query_words: list[str], stored_words: list[str]) -> tuple[float, str]:
+    """How well a query names a stored name: (score 0..1, what matched: exact | variant | typo |
+    phonetic | partial | initial, joined with + and +swapped / +middle_missing / +extra_word).
+    Word order is free; each query word pairs with its best stored word (greedy, best first)."""
+    if not query_words or not stored_words:
+        return 0.0, ""
+    need = min(2, len(query_words))
+    pairs = []
+    for i, q in enumerate(query_words):
+        for j, s in enumerate(stored_words):
+            sim, kind = ref_word_sim(q, s)
+            if sim >= 0.7:                 # (weaker pairs never count)
+                pairs.append((sim, kind, i, j))
+    if len(pairs) < need:
+        return 0.0, ""
+    pairs.sort(reverse=True)
+    used_q: dict[int, tuple] = {}
+    used_s: set[int] = set()
+    for sim, kind, i, j in pairs:
+        if i in used_q or j in used_s:
+            continue
+        used_q[i] = (sim, kind, j)
+        used_s.add(j)
+    if len(used_q) < need:
+        return 0.0, ""
+    total = sum(v[0] for v in used_q.values())
+    score = total / len(used_q)
+    extra_q = len(query_words) - len(used_q)
+    extra_s = len(stored_words) - len(used_s)
+    score -= 0.08 * extra_q + 0.025 * extra_s
+    kinds = {v[1] for v in used_q.values()} - {"exact"}
+    order = [used_q[i][2] for i in sorted(used_q)]
+    if order != sorted(order):
+        score -= 0.01
+        kinds.add("swapped")
+    if extra_s:
+        kinds.add("middle_missing" if len(query_words) >= 2 else "partial")
+    if extra_q:
+        kinds.add("extra_word")
+    main = sorted(k for k in kinds if k not in ("swapped", "middle_missing", "extra_word"))
+    tail = sorted(k for k in kinds if k in ("swapped", "middle_missing", "extra_word"))
+    return round(max(score, 0.0), 4), "+".join(main + tail) or "exact"
+
+
+def _same(a, b) -> bool:
+    """Identical results: equal, of the same types, the same repr (0.0 is not -0.0)."""
+    return a == b and repr(a) == repr(b) and all(type(x) is type(y) for x, y in zip(a, b))
+
+
+# name-like words and their neighbours: typos, nicknames, initials, non-ASCII, compounds
+_WORDS = ["john", "jon", "johnny", "jonathan", "smith", "smyth", "smithe", "robert", "bob", "rob", "bobby",
+          "mcallister", "macalister", "osullivanprice", "o", "j", "r", "katherine", "kathryn", "catherine",
+          "kate", "thompson", "tomson", "thomson", "stephen", "steven", "stephens", "sheppard", "sehpward",
+          "hseppart", "shepherd", "ann", "anne", "anna", "ab", "abi", "abigail", "müller", "muller", "zoë",
+          "zoe", "aaaaaaaaaaaaaa", "ryan", "ryn", "brian", "biro", "bird", "bray", "glen", "glenn", "x7",
+          "lee", "leigh", "li", "sean", "shaun", "shawn", "de", "delacroix", "dsouza", "souza"]
+_WORDS += ["christopher", "alexander", "williamson", "richardson", "fitzgerald", "wojciechowski", "nicholls",
+           "armstrong", "margaret", "elizabeth", "victoria", "pritchard", "hutchinson", "mohammed", "muhammad"]
+
+
+@st.composite
+def _typoed(draw, base=st.sampled_from(_WORDS)):
+    """A name word with 0-3 edits (delete, insert, substitute, swap neighbours)."""
+    w = draw(base)
+    for _ in range(draw(st.integers(0, 3))):
+        i = draw(st.integers(0, max(0, len(w) - 1)))
+        op = draw(st.sampled_from("disx"))
+        c = draw(st.sampled_from("aehinorstuy"))
+        if op == "d" and len(w) > 1:
+            w = w[:i] + w[i + 1:]
+        elif op == "i":
+            w = w[:i] + c + w[i:]
+        elif op == "s":
+            w = w[:i] + c + w[i + 1:]
+        elif op == "x" and i + 1 < len(w):
+            w = w[:i] + w[i + 1] + w[i] + w[i + 2:]
+    return w
+
+
+_word = st.one_of(_typoed(), st.text(alphabet="abcdeghilmnorstuyéß", min_size=1, max_size=9))
+
+
+@settings(max_examples=3000, deadline=None)
+@given(q=st.lists(_word, min_size=0, max_size=6), s=st.lists(_word, min_size=0, max_size=6))
+def test_fast_ranking_equals_the_plain_rules(q, s):
+    assert _same(R.score_name(q, s), ref_score_name(q, s)), (q, s)
+    for a in q[:3]:
+        for b in s[:3]:
+            assert _same(R.word_sim(a, b), ref_word_sim(a, b)), (a, b)
+
+
+@settings(max_examples=3000, deadline=None)
+@given(w=_typoed(), v=_typoed(), other=_typoed())
+def test_fast_ranking_near_misses(w, v, other):
+    """Pairs of the same word under different typos: the cases its short cuts must get right."""
+    for q, s in (([w, other], [v, other]), ([other, w], [v, other]), ([w], [v, other]), ([w, other], [v])):
+        assert _same(R.score_name(q, s), ref_score_name(q, s)), (q, s)
+    assert _same(R.word_sim(w, v), ref_word_sim(w, v)), (w, v)
+
+
+def test_fast_ranking_equals_the_plain_rules_on_names():
+    """Every query of a small corpus against every name of it (both caches cold and warm)."""
+    import itertools
+
+    names = [n.split() for n in ("john smith", "jon smyth", "robert james mcallister", "bob mcallister",
+                                 "katherine osullivanprice", "kate o sullivan price", "stephen thompson",
+                                 "steven tomson", "glen bird", "glen biro", "glenn bray", "ann lee",
+                                 "anne leigh", "j smith", "smith john", "eric sheppard", "eric sehpward")]
+    R.clear_caches()
+    for _round in range(2):
+        for q, s in itertools.product(names, names):
+            assert _same(R.score_name(q, s), ref_score_name(q, s)), (q, s)
+        for q, s in itertools.product(names, names):                  # a query's words in another order
+            assert _same(R.score_name(q[::-1], s), ref_score_name(q[::-1], s)), (q[::-1], s)

@@ -39,7 +39,7 @@ Queries
     the others).  Why in passes: the deletion keys of common names have long posting lists
     (every Smith is under "smth", "smih", ...) and OR-ing a dozen of them per word is what costs
     (bench/RESULTS.md); most queries are answered by pass 1.  Ranking is in Python with
-    jellyfish (Jaro-Winkler, Damerau-Levenshtein, Metaphone) over a best word-to-word
+    jellyfish (Jaro-Winkler, Damerau-Levenshtein, Metaphone; `serve.ranking`) over a best word-to-word
     assignment, so order does not matter (swapped forename/surname; "SURNAME, Forenames" is read
     as lists write it), missing or extra middle names cost a little, nicknames almost nothing.
     Hits are grouped: a linked person (``person_id``) appears once with their best mention; an
@@ -59,10 +59,9 @@ from collections import Counter
 from itertools import combinations
 from functools import lru_cache
 
-import jellyfish
-
-from ..governance.pseudonym import _APOSTROPHES, _NON_WORD, _PARTICLES, _TITLES, _fold, load_name_variants
+from ..governance.pseudonym import _APOSTROPHES, _NON_WORD, _PARTICLES, _TITLES, _fold
 from ..store import search as ss
+from .ranking import _metaphone, canonical, score_name  # noqa: F401  (score_name: the engine's ranking)
 
 log = logging.getLogger("courtarchive.serve")
 
@@ -99,15 +98,6 @@ def words(name: str | None) -> list[str]:
             out.append(w)
             i += 1
     return out
-
-
-def canonical(word: str) -> str:
-    return load_name_variants().get(word, word)
-
-
-@lru_cache(maxsize=200_000)
-def _metaphone(word: str) -> str:
-    return re.sub(r"[^a-z0-9]", "", jellyfish.metaphone(word).lower()) if word.isalpha() else ""
 
 
 @lru_cache(maxsize=200_000)
@@ -245,76 +235,6 @@ def governance_hook(ev) -> dict:
     if removed:
         out.update(ss.purge_deleted(archive))
     return out
-
-
-# =========================================================================== ranking
-@lru_cache(maxsize=500_000)
-def _word_sim(q: str, s: str) -> tuple[float, str]:
-    if q == s:
-        return 1.0, "exact"
-    qc, sc = canonical(q), canonical(s)
-    if qc == sc:
-        return 0.96, "variant"
-    if len(q) == 1 or len(s) == 1:
-        return (0.82, "initial") if q[0] == s[0] else (0.0, "")
-    if len(q) >= 3 and s.startswith(q):
-        return 0.86, "partial"
-    best, kind = jellyfish.jaro_winkler_similarity(q, s), "typo"
-    if qc != q or sc != s:
-        best = max(best, jellyfish.jaro_winkler_similarity(qc, sc))
-    if best < 0.9 and min(len(q), len(s)) >= 4:
-        d = jellyfish.damerau_levenshtein_distance(q, s)
-        if d <= 2:
-            best = max(best, 0.95 - 0.04 * d)
-    if best < 0.88 and _metaphone(q) and _metaphone(q) == _metaphone(s):
-        best, kind = 0.88, "phonetic"
-    if best < 0.88 and len(q) >= 3 and q in s:
-        best, kind = 0.8, "partial"
-    return min(best, 0.94), kind
-
-
-def score_name(query_words: list[str], stored_words: list[str]) -> tuple[float, str]:
-    """How well a query names a stored name: (score 0..1, what matched: exact | variant | typo |
-    phonetic | partial | initial, joined with + and +swapped / +middle_missing / +extra_word).
-    Word order is free; each query word pairs with its best stored word (greedy, best first)."""
-    if not query_words or not stored_words:
-        return 0.0, ""
-    need = min(2, len(query_words))
-    pairs = []
-    for i, q in enumerate(query_words):
-        for j, s in enumerate(stored_words):
-            sim, kind = _word_sim(q, s)
-            if sim >= 0.7:                 # (weaker pairs never count)
-                pairs.append((sim, kind, i, j))
-    if len(pairs) < need:
-        return 0.0, ""
-    pairs.sort(reverse=True)
-    used_q: dict[int, tuple] = {}
-    used_s: set[int] = set()
-    for sim, kind, i, j in pairs:
-        if i in used_q or j in used_s:
-            continue
-        used_q[i] = (sim, kind, j)
-        used_s.add(j)
-    if len(used_q) < need:
-        return 0.0, ""
-    total = sum(v[0] for v in used_q.values())
-    score = total / len(used_q)
-    extra_q = len(query_words) - len(used_q)
-    extra_s = len(stored_words) - len(used_s)
-    score -= 0.08 * extra_q + 0.025 * extra_s
-    kinds = {v[1] for v in used_q.values()} - {"exact"}
-    order = [used_q[i][2] for i in sorted(used_q)]
-    if order != sorted(order):
-        score -= 0.01
-        kinds.add("swapped")
-    if extra_s:
-        kinds.add("middle_missing" if len(query_words) >= 2 else "partial")
-    if extra_q:
-        kinds.add("extra_word")
-    main = sorted(k for k in kinds if k not in ("swapped", "middle_missing", "extra_word"))
-    tail = sorted(k for k in kinds if k in ("swapped", "middle_missing", "extra_word"))
-    return round(max(score, 0.0), 4), "+".join(main + tail) or "exact"
 
 
 # =========================================================================== queries
