@@ -371,17 +371,11 @@ def search_names(archive, q: str, *, court_id: int | None = None, date_from: dt.
     # person once, an unlinked mention once) its best mention (score, then latest date) and count;
     # dates stay as the driver returns them (SQLite: ISO text, which orders the same) until the end
     low = "" if archive.sqlite else dt.date.min
+    vals = list(scored.values())
     groups: dict[int, list] = {}                    # person id, or -party id -> [score, date, row, mentions]
-    courts, years, offence_groups = Counter(), Counter(), Counter()
-    for sc, r in scored.values():
-        court_id_, day, groups_ = r[4], r[5], r[7]
-        courts[court_id_] += 1
-        if day:
-            years[day[:4] if isinstance(day, str) else day.year] += 1
-        if groups_:
-            offence_groups.update(groups_.split())
+    for sc, r in vals:
         gk = r[1] if r[1] is not None else -r[0]
-        d = day or low
+        d = r[5] or low
         cur = groups.get(gk)
         if cur is None:
             groups[gk] = [sc, d, r, 1]
@@ -389,20 +383,30 @@ def search_names(archive, q: str, *, court_id: int | None = None, date_from: dt.
             cur[3] += 1
             if (sc, d) > (cur[0], cur[1]):
                 cur[0], cur[1], cur[2] = sc, d, r
-    facets = {"court": courts, "year": Counter({int(y): n for y, n in years.items()}), "offence_group": offence_groups}
+    # facets: counted over the raw values (a common name's hundreds of mentions), split at the end
+    years: Counter = Counter(r[5][:4] if isinstance(r[5], str) else r[5].year for _sc, r in vals if r[5])
+    offence_groups: Counter = Counter()
+    for g, n in Counter(r[7] for _sc, r in vals if r[7]).items():
+        for x in g.split():
+            offence_groups[x] += n
+    facets = {"court": Counter(r[4] for _sc, r in vals), "year": Counter({int(y): n for y, n in years.items()}),
+              "offence_group": offence_groups}
+    # best first: score, then the latest date, then the lowest party id (two stable sorts); only
+    # the page asked for becomes hits
+    order = sorted(groups.values(), key=lambda g: g[2][0])
+    order.sort(key=lambda g: (g[0], g[1]), reverse=True)
     hits = []
-    for sc, _d, r, n in groups.values():
+    for sc, _d, r, n in order[offset:offset + limit]:
         party_id, person_id, case_id, hearing_id, court_id_, day, name, _g = r
         hits.append({"party_id": party_id, "person_id": person_id, "case_id": case_id, "hearing_id": hearing_id,
                      "court_id": court_id_, "sitting_date": ss._date(archive, day), "score": sc,
                      "matched_on": names[name][1], "mentions": n})
-    hits.sort(key=lambda h: (-h["score"], -(h["sitting_date"] or dt.date.min).toordinal(), h["party_id"]))
     return {
         "query": {"q": q, "words": len(qw), "court_id": f["court_id"], "date_from": f["date_from"],
                   "date_to": f["date_to"], "offence_group": f["offence_group"], "role": f["role"],
                   "limit": limit, "offset": offset},
-        "total": len(hits), "total_exact": not capped,
-        "hits": hits[offset:offset + limit],
+        "total": len(groups), "total_exact": not capped,
+        "hits": hits,
         "facets": {k: dict(v.most_common()) for k, v in facets.items()},
         "candidates": len(names), "mentions": len(scored), "passes": passes,
         "took_ms": round((time.perf_counter() - t0) * 1000, 3),
