@@ -348,7 +348,13 @@ def search_names(archive, q: str, *, court_id: int | None = None, date_from: dt.
         # pass 2: one word within one edit (deletion keys), swapped letters or sounding alike, the
         # other as written; substrings (partial names: trigram index)
         passes = 2
-        fetch([[full[j] if j == i else exact[j] for j in c] for c in combos for i in c], subs)
+        # (a clause needs the other words as written: a mistyped word - typically not in the index
+        # at all - is probed once, and the clauses that need it are left out instead of asking the
+        # index for a key of a common word AND a key nothing has: typos in both words skip this
+        # look-up entirely)
+        known = [ss.any_key(archive, exact[i]) for i in range(len(qw))] if len(qw) >= 2 else [True]
+        fetch([[full[j] if j == i else exact[j] for j in c] for c in combos for i in c
+               if all(known[j] for j in c if j != i)], subs)
         if exhaustive or state["best"] < RELAX_BELOW:
             # pass 3: both words within one edit; then two edits in one word (keys of one word,
             # a trigram or the first two letters of the others)

@@ -353,6 +353,17 @@ def candidates(archive: Archive, *, clauses: list[list[list[str]]], substrings: 
     return _fetch(archive, sql, params)
 
 
+def any_key(archive: Archive, keys: Sequence[str]) -> bool:
+    """Does any name hold one of these keys?  (One index probe.)"""
+    if not keys:
+        return False
+    if archive.sqlite:
+        return bool(_fetch(archive, "SELECT rowid FROM fts_search_key_keys WHERE fts_search_key_keys MATCH ? LIMIT 1",
+                           [" OR ".join(_fts_string(k) for k in keys)]))
+    return bool(_fetch(archive, "SELECT 1 FROM search_key k WHERE string_to_array(k.name_keys, ' ') && %s::text[] "
+                                "LIMIT 1", [list(keys)]))
+
+
 def mentions(archive: Archive, names: Sequence[str], *, filters: dict, cap: int) -> list[tuple]:
     """Index rows (HIT_COLUMNS) of these names (best first: the caller orders them), filtered; at
     most `cap` rows."""
@@ -492,8 +503,7 @@ def relaxed_candidates(archive: Archive, *, keys: list[str], grams: list[str], h
         anykey = " OR ".join(_fts_string(k) for k in keys)
         # the mistyped word itself usually has no key in the index: then the look-up below cannot
         # find anything, and would still read the posting lists of every trigram / prefix
-        if not _fetch(archive, "SELECT rowid FROM fts_search_key_keys WHERE fts_search_key_keys MATCH ? LIMIT 1",
-                      [anykey]):
+        if not any_key(archive, keys):
             return []
         # one FTS5 query over the key index (trigram keys, migration 0013): FTS5 steps through the
         # posting lists of an AND together, so a common trigram ("ard": 36k names at 1M people) is
