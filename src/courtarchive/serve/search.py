@@ -269,11 +269,6 @@ def _filters(court_id, date_from, date_to, offence_group, role) -> dict:
     return f
 
 
-@lru_cache(maxsize=200_000)
-def _score_cached(qw: tuple[str, ...], name_norm: str) -> tuple[float, str]:
-    return score_name(list(qw), name_norm.split())
-
-
 def search_names(archive, q: str, *, court_id: int | None = None, date_from: dt.date | None = None,
                  date_to: dt.date | None = None, offence_group: str | None = None, role: str | None = None,
                  limit: int = 20, offset: int = 0, exhaustive: bool = False) -> dict:
@@ -301,7 +296,6 @@ def search_names(archive, q: str, *, court_id: int | None = None, date_from: dt.
     combos = list(combinations(range(len(qw)), min(2, len(qw))))
     subs = [w for w in qw if len(w) >= 3]
     cap = CANDIDATE_CAP if len(qw) >= 2 else SINGLE_WORD_CAP
-    key = tuple(qw)
     names: dict[str, tuple[float, str]] = {}        # every name ranked: name_norm -> (score, how)
     scored: dict[int, tuple] = {}                   # mentions of the names that scored: party id -> (score, row)
     state = {"capped": False, "best": 0.0}
@@ -311,7 +305,9 @@ def search_names(archive, q: str, *, court_id: int | None = None, date_from: dt.
         new = []
         for _kid, n in found:
             if n not in names:
-                names[n] = sc = _score_cached(key, n)
+                # (serve.ranking keeps its own per-query tables: a name scored again - the next
+                # page, a pass that finds it again - costs a dictionary look-up per word)
+                names[n] = sc = score_name(qw, n.split())
                 if sc[0] >= MIN_SCORE:
                     new.append((sc[0], n))
         if not new:
