@@ -17,9 +17,10 @@ Index rows
                      (Smyth/Symht) share it
     ``p<metaphone>`` the Metaphone code (jellyfish) of the word and of its canonical form
                      (Thompson/Tomson, Stephen/Steven: two edits apart, one code)
-    ``t<trigram>``   (stored names only) every three-letter run of the word: the two-edit look-up
-                     asks the key index for a key of one query word AND a trigram of another in
-                     one FTS5 query (migration 0013)
+    ``t<trigram>``   (stored names only) every three-letter run of the word, and
+    ``h<2 letters>`` the first two letters of each ``e`` key: the two-edit look-up asks the key
+                     index for a key of one query word AND a trigram or the first letters of
+                     another, in one query on either backend (migration 0013)
 
 Names
     The engine indexes are on ``search_key``, one row per distinct ``name_norm`` with its keys
@@ -34,9 +35,10 @@ Queries
     passes run.  Pass 2: one word within one edit (the deletion keys on both sides), with swapped
     letters or sounding alike, the other as written; rows containing every query word of 3+
     letters as a substring (trigram FTS5 / pg_trgm LIKE: partial names).  Pass 3: both words
-    within one edit, on PostgreSQL rows trigram-similar to the whole query
-    (``OPERATOR(public.%)``, too slow for pass 2: 1-2 s at 100k rows), then two edits in one word (keys of one word, and a trigram or the first two letters of
-    the others).  Why in passes: the deletion keys of common names have long posting lists
+    within one edit, then two edits in one word (keys of one word, and a trigram or the first two
+    letters of the others).  Both backends run the same passes over the same keys, so they give
+    the same answers (PostgreSQL's pg_trgm similarity, ``OPERATOR(public.%)``, was a pass 3
+    look-up of its own until session 7: 160-290 ms a query at 1M names).  Why in passes: the deletion keys of common names have long posting lists
     (every Smith is under "smth", "smih", ...) and OR-ing a dozen of them per word is what costs
     (bench/RESULTS.md); most queries are answered by pass 1.  Ranking is in Python with
     jellyfish (Jaro-Winkler, Damerau-Levenshtein, Metaphone; `serve.ranking`) over a best word-to-word
@@ -134,8 +136,10 @@ def _name_keys(name_norm: str) -> str:
     """The keys a stored name is indexed under: every word's variant keys and trigram keys."""
     keys: set[str] = set()
     for w in name_norm.split():
-        keys |= word_keys(w)
+        wk = word_keys(w)
+        keys |= wk
         keys.update(ss.TRIGRAM_KEY + w[i:i + 3] for i in range(len(w) - 2))
+        keys.update(ss.HEAD_KEY + k[1:3] for k in wk if k[0] == "e" and len(k) >= 3)
     return " ".join(sorted(keys))
 
 
@@ -195,6 +199,8 @@ def refresh(archive, report=None) -> dict:
         removed = ss.delete_stale(archive, conn)
         added = _fill(archive, conn, missing_only=True)
         persons = ss.sync_persons(archive, conn)
+        if added + sum(removed.values()) >= ss.ANALYZE_AFTER:
+            ss.analyze(archive, conn)
     archive._forget_ids()
     return {"added": added, **removed, "person_ids_updated": persons,
             "seconds": round(time.perf_counter() - t0, 3)}
@@ -207,6 +213,7 @@ def rebuild(archive) -> dict:
         ss.lock(archive, conn)
         cleared = ss.clear(archive, conn)
         added = _fill(archive, conn, missing_only=False)
+        ss.analyze(archive, conn)
     archive._forget_ids()
     return {"cleared": cleared, "added": added, "seconds": round(time.perf_counter() - t0, 3)}
 
@@ -322,8 +329,8 @@ def search_names(archive, q: str, *, court_id: int | None = None, date_from: dt.
             if sc > state["best"]:
                 state["best"] = sc
 
-    def fetch(clauses, substrings=(), fuzzy=None, sized=()) -> None:
-        take(ss.candidates(archive, clauses=clauses, substrings=list(substrings), fuzzy_text=fuzzy, cap=cap,
+    def fetch(clauses, substrings=(), sized=()) -> None:
+        take(ss.candidates(archive, clauses=clauses, substrings=list(substrings), cap=cap,
                            sized=sized), cap)
 
     # pass 1: two query words (one for a one-word query) as written or as their canonical form.
@@ -355,10 +362,8 @@ def search_names(archive, q: str, *, court_id: int | None = None, date_from: dt.
             # pass 3: both words within one edit; then two edits in one word (keys of one word,
             # a trigram or the first two letters of the others)
             passes = 3
-            if len(qw) >= 2 or not archive.sqlite:
-                # (PostgreSQL: pg_trgm similarity here, not in pass 2: it is the slow one)
-                fetch([[full[i] for i in c] for c in combos] if len(qw) >= 2 else [],
-                      fuzzy=None if archive.sqlite else " ".join(qw))
+            if len(qw) >= 2:
+                fetch([[full[i] for i in c] for c in combos])
             if len(qw) >= 2 and (exhaustive or state["best"] < RELAX_BELOW):
                 # (only when one edit per word found nothing close: the keys of a common forename
                 # reach tens of thousands of names at 1M, the costliest look-up of all)

@@ -13,8 +13,8 @@ SQLite      name candidates come from two FTS5 tables (external content = search
             migration 0006 for why not triggers): ``fts_search_key_keys`` (exact variant keys,
             ``detail=none``) and ``fts_search_key_name`` (trigram substrings).
 PostgreSQL  the same keys through a GIN index on ``string_to_array(name_keys, ' ')`` (``&&``),
-            substrings through the pg_trgm GIN index (``LIKE``), typos also through
-            ``OPERATOR(public.%)`` (trigram similarity), all on search_key.  Functions are
+            substrings through the pg_trgm GIN index (``LIKE``), all on search_key; the
+            planner's statistics are refreshed after bulk changes (`analyze`).  Functions are
             schema-qualified: the extension lives in ``public`` whatever the search_path.
 
 search_key follows search_name: names of inserted rows are added if new, and a name goes (with
@@ -51,8 +51,10 @@ EXCLUDED_ROLES = ("PROSECUTING_AUTHORITY", "COMPLAINANT", "COMPLAINANTS", "VICTI
 INSERT_COLUMNS = ["id", "party_id", "person_id", "case_id", "hearing_id", "court_id", "sitting_date", "role",
                   "name_norm", "surname_norm", "forenames_norm", "birth_year", "town", "offence_groups"]
 
-#: the first letter of a stored name's trigram keys (``t`` + three letters of a word; serve.search)
+#: the first letter of a stored name's trigram keys (``t`` + three letters of a word) and of its
+#: first-letters keys (``h`` + the first two letters of each of its ``e`` keys); serve.search
 TRIGRAM_KEY = "t"
+HEAD_KEY = "h"
 
 #: columns a search reads back (no name beyond what ranking needs), all in the covering index
 #: ``ix_search_name_name_norm_9cols`` (migration 0012)
@@ -221,6 +223,20 @@ def delete_parties(archive: Archive, conn, party_ids: Iterable[int]) -> int:
     return n
 
 
+#: a refresh that adds or removes at least this many rows refreshes the planner's statistics too
+ANALYZE_AFTER = 10_000
+
+
+def analyze(archive: Archive, conn) -> None:
+    """PostgreSQL: refresh the planner's statistics of the index tables after a bulk change.  Not
+    left to autovacuum (which may be off, as on this machine, or not yet have run): without them a
+    name's mentions (``name_norm = ANY(...)``) were read by a sequential scan of search_name - 125
+    ms a query at 1M rows instead of ~1 ms.  SQLite: nothing (its plans here do not need stats)."""
+    if not archive.sqlite:
+        conn.exec_driver_sql("ANALYZE search_name")
+        conn.exec_driver_sql("ANALYZE search_key")
+
+
 def clear(archive: Archive, conn) -> int:
     n = max(conn.exec_driver_sql("DELETE FROM search_name").rowcount, 0)
     conn.exec_driver_sql("DELETE FROM search_key")
@@ -298,11 +314,11 @@ def _fts_clauses(clauses: list[list[list[str]]]) -> str:
                        for c in clauses)
 
 
-def candidates(archive: Archive, *, clauses: list[list[list[str]]], substrings: list[str], fuzzy_text: str | None,
-               cap: int, sized: Sequence[tuple[list[list[list[str]]], int]] = ()) -> list[tuple]:
+def candidates(archive: Archive, *, clauses: list[list[list[str]]], substrings: list[str], cap: int,
+               sized: Sequence[tuple[list[list[list[str]]], int]] = ()) -> list[tuple]:
     """Names (search_key: ``(id, name_norm)``) matching any clause - a clause is a list of key
     groups, each of which must share a key with the name - or containing every one of
-    `substrings`, or (PostgreSQL) trigram-similar to `fuzzy_text`, or, for each
+    `substrings`, or, for each
     ``(clauses, words)`` of `sized`, matching one of those clauses with exactly that many words;
     at most `cap` names."""
     clauses = _clean(clauses)
@@ -344,9 +360,6 @@ def candidates(archive: Archive, *, clauses: list[list[list[str]]], substrings: 
     if substrings:
         conds.append("(" + " AND ".join("k.name_norm LIKE %s" for _ in substrings) + ")")
         params.extend(f"%{_like_escape(s)}%" for s in substrings)
-    if fuzzy_text:
-        conds.append("k.name_norm OPERATOR(public.%%) %s")
-        params.append(fuzzy_text)
     if not conds:
         return []
     sql = f"SELECT k.id, k.name_norm FROM search_key k WHERE ({' OR '.join(conds)}) LIMIT {int(cap)}"
@@ -384,11 +397,19 @@ def mentions(archive: Archive, names: Sequence[str], *, filters: dict, cap: int)
 
 def _fetch(archive: Archive, sql: str, params: list) -> list[tuple]:
     """A read on the pooled DBAPI connection itself: the hot path of a search skips
-    SQLAlchemy's statement machinery and (SQLite, autocommit) the BEGIN/ROLLBACK round trip."""
+    SQLAlchemy's statement machinery and (SQLite, autocommit) the BEGIN/ROLLBACK round trip.
+
+    PostgreSQL: every look-up here is meant for an index (GIN on the keys, pg_trgm on the names,
+    the covering b-tree on a name's mentions), and each is capped with a LIMIT: with a LIMIT the
+    planner expects early hits and may scan the table instead - 1.5 s for a key nothing has, 2.8 s
+    for the two-edit look-up at 1M names - so sequential scans are turned off inside this read's
+    transaction (the pool rolls it back when the connection is returned)."""
     raw = archive.engine.raw_connection()
     try:
         cur = raw.driver_connection.cursor()
         try:
+            if not archive.sqlite:
+                cur.execute("SET LOCAL enable_seqscan = off")
             cur.execute(sql, tuple(params))
             return cur.fetchall()
         finally:
@@ -508,14 +529,14 @@ def relaxed_candidates(archive: Archive, *, keys: list[str], grams: list[str], h
         # one FTS5 query over the key index (trigram keys, migration 0013): FTS5 steps through the
         # posting lists of an AND together, so a common trigram ("ard": 36k names at 1M people) is
         # not read whole - 40-50 ms as an INTERSECT with the trigram index, 3-4 ms so
-        alts = [_fts_string(TRIGRAM_KEY + g) for g in grams] + [f'"e{h}" *' for h in heads if h.isalnum()]
+        alts = [_fts_string(TRIGRAM_KEY + g) for g in grams] + [_fts_string(HEAD_KEY + h) for h in heads]
         sql = ("SELECT k.id, k.name_norm FROM search_key k WHERE k.id IN "
                "(SELECT rowid FROM fts_search_key_keys WHERE fts_search_key_keys MATCH ?)")
         params = [f"({anykey}) AND ({' OR '.join(alts)})"]
     else:
-        params = [list(keys)] + [f"%{_like_escape(g)}%" for g in grams] + [f"% {_like_escape(h)}%" for h in heads]
-        sql = ("SELECT k.id, k.name_norm FROM search_key k WHERE string_to_array(k.name_keys, ' ') && %s::text[] AND ("
-               + " OR ".join(["k.name_norm LIKE %s"] * len(grams) + ["(' ' || k.name_norm) LIKE %s"] * len(heads))
-               + ")")
+        # the same keys through the GIN index: a bitmap AND of two index scans
+        arr = "string_to_array(k.name_keys, ' ')"
+        params = [list(keys), [TRIGRAM_KEY + g for g in grams] + [HEAD_KEY + h for h in heads]]
+        sql = f"SELECT k.id, k.name_norm FROM search_key k WHERE {arr} && %s::text[] AND {arr} && %s::text[]"
     sql += f" LIMIT {int(cap)}"
     return _fetch(archive, sql, params)

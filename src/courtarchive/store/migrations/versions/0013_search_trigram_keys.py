@@ -1,4 +1,5 @@
-"""search: trigram keys in the name-keys index; search_name no longer stores keys (issue 8)
+"""search: trigram and first-letters keys in the name-keys index; search_name no longer stores
+keys (issue 8)
 
 Revision ID: 0013
 Revises: 0012
@@ -10,7 +11,10 @@ substring index (``fts_search_key_name``), so SQLite evaluated an INTERSECT of t
 reading the whole posting list of common trigrams ("ard": 36k names at 1M people): 40-50 ms per
 query.  With the trigrams as keys (``t`` + three letters of each word) in ``fts_search_key_keys``
 it is one FTS5 query whose AND steps through the lists together: 3-4 ms, the same names
-(bench/RESULTS.md, session 7).
+(bench/RESULTS.md, session 7).  The first letters become keys too (``h`` + the first two letters
+of each ``e`` key: what SQLite's prefix query ``"e<2 letters>" *`` matched), so PostgreSQL answers
+the same look-up from its GIN index (a bitmap AND) with the same names, instead of a LIKE filter
+over every name holding the first word's keys.
 
 ``search_name.name_keys`` (every mention's keys again, ~170 bytes a row) was written but never
 read - the engine reads ``search_key`` - so it goes; with the trigram keys ``search_key`` grows
@@ -48,6 +52,8 @@ def _rekey(transform) -> None:
         last = rows[-1][0]
     if bind.dialect.name == "sqlite":
         op.execute("INSERT INTO fts_search_key_keys(fts_search_key_keys) VALUES ('rebuild')")
+    else:
+        op.execute("ANALYZE search_key")
 
 
 def upgrade() -> None:
@@ -59,9 +65,10 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    from courtarchive.store.search import TRIGRAM_KEY
+    from courtarchive.store.search import HEAD_KEY, TRIGRAM_KEY
 
-    _rekey(lambda _name, keys: " ".join(k for k in (keys or "").split() if not k.startswith(TRIGRAM_KEY)) or None)
+    _rekey(lambda _name, keys: " ".join(k for k in (keys or "").split()
+                                        if not k.startswith((TRIGRAM_KEY, HEAD_KEY))) or None)
     with op.batch_alter_table('search_name', schema=None) as batch_op:
         batch_op.add_column(sa.Column('name_keys', sa.Text(), nullable=True,
                                       comment='variant keys (nicknames, phonetic) separated by spaces'))
