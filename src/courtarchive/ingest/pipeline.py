@@ -252,6 +252,10 @@ def _prepare_wire(task: tuple) -> bytes:
 
 
 # ----------------------------------------------------------------- driver
+#: an ingest of at least this many hearing entries refreshes every table's planner statistics
+ANALYZE_AFTER_HEARINGS = 50_000
+
+
 def ingest(archive: Archive, paths: Iterable[str | Path], *, keyring: Keyring,
            headers: dict | None = None, list_type: str | None = None, workers: int = 1,
            max_bytes: int = 200 * 1024 * 1024,
@@ -330,4 +334,6 @@ def _ingest(archive: Archive, paths: Iterable[str | Path], *, keyring: Keyring, 
                 while pending:
                     handle(load_result(pending.popleft().result()))
         settle(w.flush())
+    # (PostgreSQL: planner statistics for the tables a bulk load filled; SQLite: nothing)
+    archive.analyze(force=report.hearings >= ANALYZE_AFTER_HEARINGS)
     return report

@@ -224,6 +224,7 @@ def run(archive: Archive, *, full: bool = False, engine: str = "duckdb", thresho
         stats = {"run_id": run_id, "defendants": d["stats"], "complainants": v, "networks": n,
                  "seconds": round(time.perf_counter() - t0, 2)}
         store.finish_run(archive, run_id, model=d["model"], stats=stats)
+        archive.analyze(force=full)      # (PostgreSQL: statistics for the rewritten person tables)
         return stats
     except BaseException as e:
         store.finish_run(archive, run_id, status="failed", stats={"error": f"{type(e).__name__}: {e}"})
