@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from .archive import Archive
 from .tables import TABLES as T
-from .util import chunks as _chunks, now, rows as _rows, statement
+from .util import chunks as _chunks, in_ids, now, rows as _rows, statement
 
 GENESIS = "0" * 64
 _CHUNK = 500
@@ -246,48 +246,47 @@ def _using(archive: Archive, conn):
 _STMTS: dict[str, Any] = {}
 
 
-def _stmt(name: str):
+def _stmt(name: str, dialect: str):
     """The look-up statement ``name`` (built on first use; ``:ids`` is an expanding IN list)."""
-    s = _STMTS.get(name)
+    s = _STMTS.get((name, dialect))
     if s is not None:
         return s
-    ids = sa.bindparam("ids", expanding=True)
     H, P, Pa, O, R, PM, Cv = (T[n] for n in ("hearing", "publication", "party", "offence", "restriction",
                                                "person_mention", "conviction"))
     if name == "hearings":
         s = (sa.select(H.c.id, H.c.case_id, H.c.sitting_date, H.c.panel, H.c.court_name, H.c.hearing_type,
                        H.c.reporting_restriction, H.c.reporting_restriction_detail, H.c.publication_id,
                        P.c.list_type, P.c.sensitivity)
-             .join(P, P.c.id == H.c.publication_id).where(H.c.case_id.in_(ids)))
+             .join(P, P.c.id == H.c.publication_id).where(in_ids(H.c.case_id, dialect)))
     elif name == "parties":
         s = sa.select(Pa.c.id, Pa.c.case_id, Pa.c.hearing_id, Pa.c.role, Pa.c.date_of_birth, Pa.c.age,
-                      Pa.c.organisation_name).where(Pa.c.case_id.in_(ids))
+                      Pa.c.organisation_name).where(in_ids(Pa.c.case_id, dialect))
     elif name == "offences":
         s = sa.select(O.c.id, O.c.case_id, O.c.party_id, O.c.code, O.c.title, O.c.legislation,
-                      O.c.reporting_restriction, O.c.reporting_restriction_detail).where(O.c.case_id.in_(ids))
+                      O.c.reporting_restriction, O.c.reporting_restriction_detail).where(in_ids(O.c.case_id, dialect))
     elif name == "orders":
-        s = sa.select(R).where(R.c.case_id.in_(ids))
+        s = sa.select(R).where(in_ids(R.c.case_id, dialect))
     elif name == "publications":
         s = sa.select(P.c.id, P.c.sensitivity, P.c.list_type, P.c.content_date,
-                      P.c.raw_expired_at).where(P.c.id.in_(ids))
+                      P.c.raw_expired_at).where(in_ids(P.c.id, dialect))
     elif name == "persons":
-        s = sa.select(PM.c.party_id, PM.c.person_id).where(PM.c.party_id.in_(ids))
+        s = sa.select(PM.c.party_id, PM.c.person_id).where(in_ids(PM.c.party_id, dialect))
     elif name == "convictions":
-        s = sa.select(Cv).where(Cv.c.party_id.in_(ids))
+        s = sa.select(Cv).where(in_ids(Cv.c.party_id, dialect))
     elif name.startswith("refs:"):
         t = T[name[5:]]
         cols = [t.c.id, t.c.case_id, t.c.publication_id]
         if "hearing_id" in t.c:
             cols.append(t.c.hearing_id)
-        s = sa.select(*cols).where(t.c.id.in_(ids))
+        s = sa.select(*cols).where(in_ids(t.c.id, dialect))
     else:
         raise KeyError(name)
-    _STMTS[name] = s
+    _STMTS[(name, dialect)] = s
     return s
 
 
 def _dicts(conn, name: str, ids: list) -> Iterator[dict]:
-    res = conn.execute(_stmt(name), {"ids": ids})
+    res = conn.execute(_stmt(name, conn.dialect.name), {"ids": ids})
     keys = list(res.keys())
     for row in res:
         yield dict(zip(keys, row))
@@ -335,7 +334,7 @@ def persons_of(archive: Archive, party_ids: Iterable[int], *, conn=None) -> dict
     out = {}
     with _using(archive, conn) as c:
         for chunk in _chunks(sorted(set(party_ids))):
-            for party_id, person_id in c.execute(_stmt("persons"), {"ids": chunk}):
+            for party_id, person_id in c.execute(_stmt("persons", c.dialect.name), {"ids": chunk}):
                 out[party_id] = person_id
     return out
 

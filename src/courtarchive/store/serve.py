@@ -21,7 +21,7 @@ import sqlalchemy as sa
 
 from .archive import Archive
 from .tables import TABLES as T
-from .util import chunks as _chunks, dicts, now, statement
+from .util import chunks as _chunks, dicts, in_ids, now, statement
 
 _CHUNK = 500
 
@@ -257,23 +257,22 @@ def case_tree(archive: Archive, case_id: int, *, current_only: bool = False) -> 
     return _tag(c, "case", court=names.get(c.first_court_id), hearings=hearings)
 
 
-def _search_stmt(name: str):
+def _search_stmt(name: str, dialect: str):
     """The look-ups behind a page of search hits, each built once (``:ids`` expands)."""
     def build():
-        ids = sa.bindparam("ids", expanding=True)
         Pa, C, H, O, Ct = T["party"], T["case"], T["hearing"], T["offence"], T["court"]
         if name == "parties":
-            return sa.select(Pa).where(Pa.c.id.in_(ids)).order_by(Pa.c.id)
+            return sa.select(Pa).where(in_ids(Pa.c.id, dialect)).order_by(Pa.c.id)
         if name == "hearings":
-            return _hearing_select().where(H.c.id.in_(ids))
+            return _hearing_select().where(in_ids(H.c.id, dialect))
         if name == "offences":
-            return sa.select(O).where(O.c.party_id.in_(ids)).order_by(O.c.party_id, O.c.seq, O.c.id)
+            return sa.select(O).where(in_ids(O.c.party_id, dialect)).order_by(O.c.party_id, O.c.seq, O.c.id)
         if name == "cases":
-            return sa.select(C).where(C.c.id.in_(ids)).order_by(C.c.id)
+            return sa.select(C).where(in_ids(C.c.id, dialect)).order_by(C.c.id)
         if name == "courts":
-            return sa.select(Ct.c.id, Ct.c.name).where(Ct.c.id.in_(ids))
+            return sa.select(Ct.c.id, Ct.c.name).where(in_ids(Ct.c.id, dialect))
         raise KeyError(name)
-    return statement("serve.hits." + name, build)
+    return statement(f"serve.hits.{name}.{dialect}", build)
 
 
 def cases_for_parties(archive: Archive, party_ids: Sequence[int]) -> list[dict]:
@@ -288,19 +287,19 @@ def cases_for_parties(archive: Archive, party_ids: Sequence[int]) -> list[dict]:
     cases: dict[int, dict] = {}
     with archive.engine.connect() as conn:
         for chunk in _chunks(pids):
-            parties += dicts(conn, _search_stmt("parties"), {"ids": chunk}, _entity="party")
+            parties += dicts(conn, _search_stmt("parties", conn.dialect.name), {"ids": chunk}, _entity="party")
         for chunk in _chunks(sorted({p["hearing_id"] for p in parties})):
-            hearings += dicts(conn, _search_stmt("hearings"), {"ids": chunk}, _entity="hearing")
+            hearings += dicts(conn, _search_stmt("hearings", conn.dialect.name), {"ids": chunk}, _entity="hearing")
         for chunk in _chunks(sorted({h["court_id"] for h in hearings if h["court_id"] is not None})):
-            names = dict(conn.execute(_search_stmt("courts"), {"ids": chunk}).all())
+            names = dict(conn.execute(_search_stmt("courts", conn.dialect.name), {"ids": chunk}).all())
             for h in hearings:
                 if h["court_id"] in names:
                     h["court"] = names[h["court_id"]]
         for chunk in _chunks(pids):
-            for o in dicts(conn, _search_stmt("offences"), {"ids": chunk}, _entity="offence"):
+            for o in dicts(conn, _search_stmt("offences", conn.dialect.name), {"ids": chunk}, _entity="offence"):
                 offences.setdefault(o["party_id"], []).append(o)
         for chunk in _chunks(sorted({h["case_id"] for h in hearings if h["case_id"] is not None})):
-            for c in dicts(conn, _search_stmt("cases"), {"ids": chunk}, _entity="case"):
+            for c in dicts(conn, _search_stmt("cases", conn.dialect.name), {"ids": chunk}, _entity="case"):
                 c["hearings"] = []
                 cases[c["id"]] = c
     by_hearing: dict[int, list[dict]] = {}
