@@ -328,7 +328,7 @@ def reconcile_case_orphans(std: pl.DataFrame, lab: pl.DataFrame,
     years within one) and no cannot-link (reviewer or automatic)
     stands between them.  Two compatible candidates (brothers "James" and "Jamie SMITH") leave it
     alone.  Returns the relabelled clusters and how many orphans were joined."""
-    import duckdb
+    from ..config import duckdb_connect
 
     m = std.select(pl.col("unique_id").alias("mention_id"), "case_id", "hearing_id", "fn", "fn_c", "sn", "sn_c",
                    "dob", "by_lo", "by_hi", "pc").join(lab.select("mention_id", "label"), on="mention_id")
@@ -348,7 +348,7 @@ def reconcile_case_orphans(std: pl.DataFrame, lab: pl.DataFrame,
         pl.col("label").alias("c"), "case_id", pl.col("fn").alias("cfn"), pl.col("fn_c").alias("cfc"),
         pl.col("sn").alias("csn"), pl.col("sn_c").alias("csc"), pl.col("by_lo").alias("clo"),
         pl.col("by_hi").alias("chi")).unique()
-    con = duckdb.connect()
+    con = duckdb_connect()          # (bounded memory, spills to the scratch folder: see config)
     try:
         con.register("o_names", o_names.to_arrow())
         con.register("c_names", c_names.to_arrow())

@@ -302,7 +302,7 @@ def name_matches(queries: list[dict], parties: list[dict]) -> list[tuple[int, in
     every query word finds a party word (Jaro-Winkler >= WORD_MIN, Damerau-Levenshtein <= 1 for
     words of up to 5 letters, else 2) and whose mean Jaro-Winkler reaches the query's threshold.
     Candidate word pairs share their first letter or their second and third letters."""
-    import duckdb
+    from ..config import duckdb_connect
     import polars as pl
 
     from ..governance.pseudonym import name_words
@@ -331,7 +331,7 @@ def name_matches(queries: list[dict], parties: list[dict]) -> list[tuple[int, in
             thr_col.append(float(q.get("threshold") or NAME_THRESHOLD))
     if not pid_col or not qid_col:
         return []
-    con = duckdb.connect()
+    con = duckdb_connect()          # (bounded memory, spills to the scratch folder: see config)
     try:
         con.register("pw", pl.DataFrame({"pid": pid_col, "w": pw_col}, schema={"pid": pl.Int64, "w": pl.Utf8}))
         con.register("qw", pl.DataFrame({"qid": qid_col, "qi": qi_col, "w": qw_col, "n": n_col, "thr": thr_col},
