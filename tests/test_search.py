@@ -326,9 +326,29 @@ def test_hook_dry_run_and_empty_event_change_nothing(archive, people):
 
 
 # --------------------------------------------------------------------------- migration
-def test_migration_0006_downgrades_and_upgrades(db_url):
+def _indexed(db_url, *lists):
+    """A fresh archive at head holding these lists - ``(date, court, [(forenames, SURNAME), ...])``,
+    one defendant each - with the search index refreshed."""
+    from courtarchive.store import Archive
+
+    a = Archive.open(db_url)
+    a.init()
+    for day, court, names in lists:
+        plant(a, date=day, court=court, people=[person(forenames=f, surname=sn) for f, sn in names])
+    S.refresh(a)
+    return a
+
+
+def _downgrade(a, revision: str) -> None:
     from alembic import command
 
+    from courtarchive.store import migrate
+
+    with a.engine.begin() as conn:
+        command.downgrade(migrate.alembic_config(connection=conn), revision)
+
+
+def test_migration_0006_downgrades_and_upgrades(db_url):
     from courtarchive.store import Archive, migrate
 
     a = Archive.open(db_url)
@@ -346,8 +366,7 @@ def test_migration_0006_downgrades_and_upgrades(db_url):
     want = ({"fts_search_key_name", "fts_search_key_keys", "fts_search_key_name_data", "fts_search_key_keys_idx"}
             if a.sqlite else {"fts_search_key_trgm", "fts_search_key_keys"})
     assert want <= objs
-    with a.engine.begin() as conn:
-        command.downgrade(migrate.alembic_config(connection=conn), "0005")
+    _downgrade(a, "0005")
     assert engine_objects() == set() and migrate.current(a.engine) == "0005"
     a.init()
     assert want <= engine_objects() and migrate.check(a.engine) == []
@@ -360,18 +379,11 @@ def test_migration_0006_downgrades_and_upgrades(db_url):
 def test_migration_0010_fills_search_key_from_an_existing_index(db_url):
     """An archive indexed before 0010 (per-mention engine indexes) upgrades to one search_key row
     per distinct name, engine indexes on it, ids continuing from the filled rows."""
-    from alembic import command
+    from courtarchive.store import migrate
 
-    from courtarchive.store import Archive, migrate
-
-    a = Archive.open(db_url)
-    a.init()
-    plant(a, date=dt.date(2025, 1, 1), people=[person(forenames="Ophelia", surname="MARCHBANKS"),
-                                                person(forenames="Ophelia", surname="MARCHBANKS"),
-                                                person(forenames="Tobias", surname="WRENFIELD")])
-    S.refresh(a)
-    with a.engine.begin() as conn:
-        command.downgrade(migrate.alembic_config(connection=conn), "0009")
+    a = _indexed(db_url, (dt.date(2025, 1, 1), PRESTON, [("Ophelia", "MARCHBANKS"), ("Ophelia", "MARCHBANKS"),
+                                                         ("Tobias", "WRENFIELD")]))
+    _downgrade(a, "0009")
     with a.engine.connect() as c:
         assert c.exec_driver_sql("SELECT count(*) FROM search_name").scalar() == 3
     a.init()
@@ -393,15 +405,9 @@ def test_migration_0011_prefix_index_same_answers(db_url):
     """0011 gives the SQLite name-keys index a 3-character prefix index (for the two-edit
     look-up's first-letters query, exact keys since 0013); down and up again, the engine answers
     the same."""
-    from alembic import command
+    from courtarchive.store import migrate
 
-    from courtarchive.store import Archive, migrate
-
-    a = Archive.open(db_url)
-    a.init()
-    plant(a, date=dt.date(2025, 1, 1), people=[person(forenames="Tobias", surname="WRENFIELD"),
-                                                person(forenames="Tobias", surname="WRENCH")])
-    S.refresh(a)
+    a = _indexed(db_url, (dt.date(2025, 1, 1), PRESTON, [("Tobias", "WRENFIELD"), ("Tobias", "WRENCH")]))
 
     def answers():
         return sorted((h["party_id"], h["score"]) for h in S.search_names(a, "Tobias Wremfeild")["hits"])
@@ -416,8 +422,7 @@ def test_migration_0011_prefix_index_same_answers(db_url):
     assert got and S.search_names(a, "Tobias Wremfeild")["passes"] == 3
     if a.sqlite:
         assert "prefix='3'" in fts_sql()
-    with a.engine.begin() as conn:
-        command.downgrade(migrate.alembic_config(connection=conn), "0010")
+    _downgrade(a, "0010")
     # (the engine at head reads keys that 0013 adds: it answers the same once upgraded again)
     assert "prefix" not in fts_sql()
     a.init()
@@ -431,16 +436,11 @@ def test_migration_0012_mentions_from_the_covering_index(db_url):
     """0012 replaces the name_norm b-tree of search_name with one holding every column a search
     reads back: SQLite answers a name's mentions from the index alone; down and up again, the
     engine answers the same."""
-    from alembic import command
-
-    from courtarchive.store import Archive, migrate
+    from courtarchive.store import migrate
     from courtarchive.store import search as ss
 
-    a = Archive.open(db_url)
-    a.init()
-    plant(a, date=dt.date(2025, 1, 1), court=PRESTON, people=[person(forenames="Tobias", surname="WRENFIELD")])
-    plant(a, date=dt.date(2025, 2, 1), court=LEEDS, people=[person(forenames="Tobias", surname="WRENFIELD")])
-    S.refresh(a)
+    a = _indexed(db_url, (dt.date(2025, 1, 1), PRESTON, [("Tobias", "WRENFIELD")]),
+                 (dt.date(2025, 2, 1), LEEDS, [("Tobias", "WRENFIELD")]))
 
     def answers():
         r = S.search_names(a, "Tobias Wrenfield", date_from=dt.date(2025, 1, 15))
@@ -456,8 +456,7 @@ def test_migration_0012_mentions_from_the_covering_index(db_url):
         with a.engine.connect() as c:
             plan = " ".join(str(r[-1]) for r in c.exec_driver_sql(sql, tuple(params)))
         assert "COVERING INDEX ix_search_name_name_norm_9cols" in plan, plan
-    with a.engine.begin() as conn:
-        command.downgrade(migrate.alembic_config(connection=conn), "0011")
+    _downgrade(a, "0011")
     assert answers() == got
     a.init()
     assert migrate.check(a.engine) == [] and answers() == got
@@ -468,16 +467,10 @@ def test_migration_0013_trigram_keys_same_answers(db_url):
     """0013 puts every stored word's trigrams into the name keys (the two-edit look-up becomes one
     key-index query) and drops search_name.name_keys; down and up again, the engine answers the
     same, and the downgrade restores the keys without trigrams."""
-    from alembic import command
+    from courtarchive.store import migrate
 
-    from courtarchive.store import Archive, migrate
-
-    a = Archive.open(db_url)
-    a.init()
-    plant(a, date=dt.date(2025, 1, 1), people=[person(forenames="Tobias", surname="SHEPPARD"),
-                                                person(forenames="Tobias", surname="WRENCH"),
-                                                person(forenames="Eric", surname="SEAGROVE")])
-    S.refresh(a)
+    a = _indexed(db_url, (dt.date(2025, 1, 1), PRESTON, [("Tobias", "SHEPPARD"), ("Tobias", "WRENCH"),
+                                                         ("Eric", "SEAGROVE")]))
 
     def answers(q):
         r = S.search_names(a, q)
@@ -496,8 +489,7 @@ def test_migration_0013_trigram_keys_same_answers(db_url):
     assert [h[0] for h in got["Tobias Sehpward"][1]] == [h[0] for h in got["Tobias Hseppart"][1]]
     assert {"tshe", "tpar", "tard", "ttob", "hsh", "hhe", "hto"} <= set(keys())
     assert "name_keys" not in search_name_columns()
-    with a.engine.begin() as conn:
-        command.downgrade(migrate.alembic_config(connection=conn), "0012")
+    _downgrade(a, "0012")
     assert keys() and not any(k.startswith(("t", "h")) for k in keys()) and "name_keys" in search_name_columns()
     with a.engine.connect() as c:
         assert c.exec_driver_sql("SELECT count(*) FROM search_name WHERE name_keys IS NULL").scalar() == 0
@@ -509,7 +501,7 @@ def test_migration_0013_trigram_keys_same_answers(db_url):
 
 def test_sqlite_memory_map_setting(monkeypatch, tmp_path):
     from courtarchive.store import Archive
-    from courtarchive.store.engine import SQLITE_MMAP_DEFAULT
+    from courtarchive.config import SQLITE_MMAP_DEFAULT
 
     def mmap_of(env):
         if env is None:

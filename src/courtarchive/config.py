@@ -15,6 +15,8 @@ COURTARCHIVE_BASE_URL  public URL of the web portal, for links in mails (unsubsc
                        default http://localhost:8000
 COURTARCHIVE_USER      the account the CLI acts as (`case`, `export`, `analyse`, `alerts`);
                        default: the operating-system user name (an unknown account is `public`)
+COURTARCHIVE_SQLITE_MMAP  bytes of a SQLite archive read through a memory map (default 2 GiB,
+                       SQLite's cap; 0: off)
 """
 
 from __future__ import annotations
@@ -73,6 +75,25 @@ class Settings:
 
 def settings(**overrides) -> Settings:
     return Settings.from_env(**overrides)
+
+
+#: bytes of the database file SQLite reads through a memory map (it caps this at its compile-time
+#: maximum, 2 GiB here); COURTARCHIVE_SQLITE_MMAP=0 turns the map off
+SQLITE_MMAP_DEFAULT = 2**31
+
+
+def sqlite_mmap_size() -> int:
+    """``COURTARCHIVE_SQLITE_MMAP`` (bytes; see the module docstring), checked."""
+    v = os.environ.get("COURTARCHIVE_SQLITE_MMAP", "").strip()
+    if not v:
+        return SQLITE_MMAP_DEFAULT
+    try:
+        n = int(v)
+    except ValueError:
+        raise ValueError(f"COURTARCHIVE_SQLITE_MMAP must be a number of bytes (0: off), not {v!r}") from None
+    if n < 0:
+        raise ValueError(f"COURTARCHIVE_SQLITE_MMAP must be 0 or more, not {v!r}")
+    return n
 
 
 def spark_conf(app: str) -> dict[str, str]:

@@ -180,7 +180,7 @@ def from_session(archive, token: str | None) -> Principal | None:
     if not token:
         return None
     s = ss.get_session(archive, sha256(token))
-    if s is None or s["expires_at"] <= _now() or s.get("active") is False:
+    if s is None or s["expires_at"] <= _now() or s["account"]["active"] is False:
         return None
     return Principal(Viewer.from_account(s["account"]), via="session", session=s, csrf=s["csrf_token"])
 
@@ -200,7 +200,7 @@ def from_bearer(archive, header: str | None) -> Principal | None:
         raise AuthError("this API token was revoked")
     if t["expires_at"] is not None and t["expires_at"] <= _now():
         raise AuthError("this API token has expired")
-    if t.get("active") is False:
+    if t["account"]["active"] is False:
         raise AuthError("the token's account is inactive")
     if t["last_used_at"] is None or t["last_used_at"] < _now() - dt.timedelta(seconds=60):
         ss.touch_token(archive, t["id"])          # at most once a minute: no write per request

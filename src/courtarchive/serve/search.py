@@ -200,7 +200,7 @@ def refresh(archive, report=None) -> dict:
         added = _fill(archive, conn, missing_only=True)
         persons = ss.sync_persons(archive, conn)
         if added + sum(removed.values()) >= ss.ANALYZE_AFTER:
-            ss.analyze(archive, conn)
+            archive.analyze(ss.TABLES_ANALYZED, conn=conn)
     archive._forget_ids()
     return {"added": added, **removed, "person_ids_updated": persons,
             "seconds": round(time.perf_counter() - t0, 3)}
@@ -213,7 +213,7 @@ def rebuild(archive) -> dict:
         ss.lock(archive, conn)
         cleared = ss.clear(archive, conn)
         added = _fill(archive, conn, missing_only=False)
-        ss.analyze(archive, conn)
+        archive.analyze(ss.TABLES_ANALYZED, conn=conn)
     archive._forget_ids()
     return {"cleared": cleared, "added": added, "seconds": round(time.perf_counter() - t0, 3)}
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy import event
+
+from ..config import sqlite_mmap_size
 
 
 def make_engine(url: str) -> sa.Engine:
@@ -48,24 +49,6 @@ def make_engine(url: str) -> sa.Engine:
             u = u.set(drivername="postgresql+psycopg")
         return sa.create_engine(u, pool_pre_ping=True)
     raise ValueError(f"unsupported database URL {url!r}: use sqlite:///PATH or postgresql+psycopg://...")
-
-
-#: bytes of the database file SQLite reads through a memory map (it caps this at its compile-time
-#: maximum, 2 GiB here); COURTARCHIVE_SQLITE_MMAP=0 turns the map off
-SQLITE_MMAP_DEFAULT = 2**31
-
-
-def sqlite_mmap_size() -> int:
-    v = os.environ.get("COURTARCHIVE_SQLITE_MMAP", "").strip()
-    if not v:
-        return SQLITE_MMAP_DEFAULT
-    try:
-        n = int(v)
-    except ValueError:
-        raise ValueError(f"COURTARCHIVE_SQLITE_MMAP must be a number of bytes (0: off), not {v!r}") from None
-    if n < 0:
-        raise ValueError(f"COURTARCHIVE_SQLITE_MMAP must be 0 or more, not {v!r}")
-    return n
 
 
 def is_sqlite(engine: sa.Engine) -> bool:

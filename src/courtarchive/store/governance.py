@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from .archive import Archive
 from .tables import TABLES as T
-from .util import chunks as _chunks, in_ids, now, rows as _rows, statement
+from .util import chunks as _chunks, dicts, in_ids, now, rows as _rows, statement
 
 GENESIS = "0" * 64
 _CHUNK = 500
@@ -225,8 +225,8 @@ def hold_scopes(archive: Archive, conn) -> dict:
 
 
 # =========================================================================== disclosure look-ups
-# The gate calls these on every output, so they are kept cheap: each statement is built once
-# (an expanding IN parameter, so SQLAlchemy's compiled cache is hit on every call), rows come back
+# The gate calls these on every output, so they are kept cheap: each statement is built once per
+# dialect (`store.util.statement`, `in_ids`: SQLAlchemy's compiled cache is hit on every call), rows come back
 # as plain dicts without per-row mapping objects, and all look-ups of one `disclose` call can share
 # one read connection (``conn``; see `reading`).
 def reading(archive: Archive):
@@ -243,14 +243,12 @@ def _using(archive: Archive, conn):
             yield c
 
 
-_STMTS: dict[str, Any] = {}
-
-
 def _stmt(name: str, dialect: str):
-    """The look-up statement ``name`` (built on first use; ``:ids`` is an expanding IN list)."""
-    s = _STMTS.get((name, dialect))
-    if s is not None:
-        return s
+    """The look-up statement ``name``, built once per dialect (``:ids``: see `in_ids`)."""
+    return statement(f"governance.{name}.{dialect}", lambda: _build(name, dialect))
+
+
+def _build(name: str, dialect: str):
     H, P, Pa, O, R, PM, Cv = (T[n] for n in ("hearing", "publication", "party", "offence", "restriction",
                                                "person_mention", "conviction"))
     if name == "hearings":
@@ -281,15 +279,11 @@ def _stmt(name: str, dialect: str):
         s = sa.select(*cols).where(in_ids(t.c.id, dialect))
     else:
         raise KeyError(name)
-    _STMTS[(name, dialect)] = s
     return s
 
 
-def _dicts(conn, name: str, ids: list) -> Iterator[dict]:
-    res = conn.execute(_stmt(name, conn.dialect.name), {"ids": ids})
-    keys = list(res.keys())
-    for row in res:
-        yield dict(zip(keys, row))
+def _dicts(conn, name: str, ids: list) -> list[dict]:
+    return dicts(conn, _stmt(name, conn.dialect.name), {"ids": ids})
 
 
 def record_refs(archive: Archive, entity: str, ids: Sequence[int], *, conn=None) -> dict[int, dict]:

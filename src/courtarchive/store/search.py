@@ -14,7 +14,7 @@ SQLite      name candidates come from two FTS5 tables (external content = search
             ``detail=none``) and ``fts_search_key_name`` (trigram substrings).
 PostgreSQL  the same keys through a GIN index on ``string_to_array(name_keys, ' ')`` (``&&``),
             substrings through the pg_trgm GIN index (``LIKE``), all on search_key; the
-            planner's statistics are refreshed after bulk changes (`analyze`).  Functions are
+            planner's statistics are refreshed after bulk changes (`Archive.analyze`).  Functions are
             schema-qualified: the extension lives in ``public`` whatever the search_path.
 
 search_key follows search_name: names of inserted rows are added if new, and a name goes (with
@@ -225,16 +225,8 @@ def delete_parties(archive: Archive, conn, party_ids: Iterable[int]) -> int:
 
 #: a refresh that adds or removes at least this many rows refreshes the planner's statistics too
 ANALYZE_AFTER = 10_000
-
-
-def analyze(archive: Archive, conn) -> None:
-    """PostgreSQL: refresh the planner's statistics of the index tables after a bulk change.  Not
-    left to autovacuum (which may be off, as on this machine, or not yet have run): without them a
-    name's mentions (``name_norm = ANY(...)``) were read by a sequential scan of search_name - 125
-    ms a query at 1M rows instead of ~1 ms.  SQLite: nothing (its plans here do not need stats)."""
-    if not archive.sqlite:
-        conn.exec_driver_sql("ANALYZE search_name")
-        conn.exec_driver_sql("ANALYZE search_key")
+#: the index tables (PostgreSQL statistics after a rebuild or a large refresh: `Archive.analyze`)
+TABLES_ANALYZED = ("search_name", "search_key")
 
 
 def clear(archive: Archive, conn) -> int:

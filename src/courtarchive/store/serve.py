@@ -81,12 +81,12 @@ def _split_account(conn, table_name: str, token_hash: str) -> dict | None:
             acc[k[8:]] = v
         else:
             out[k] = v
-    out.update(account=acc, username=acc["username"], active=acc["active"])
+    out["account"] = acc
     return out
 
 
 def get_session(archive: Archive, token_hash: str) -> dict | None:
-    """The session with its account (``account``: the row; ``username``, ``active``), or None."""
+    """The session with its account's row (``account``), or None."""
     with archive.engine.connect() as conn:
         return _split_account(conn, "web_session", token_hash)
 
@@ -127,7 +127,7 @@ def create_token(archive: Archive, *, account_id: int, name: str, token_hash: st
 
 
 def get_token(archive: Archive, token_hash: str) -> dict | None:
-    """The API token with its account (``account``: the row; ``username``, ``active``), or None."""
+    """The API token with its account's row (``account``), or None."""
     with archive.engine.connect() as conn:
         return _split_account(conn, "api_token", token_hash)
 
@@ -182,32 +182,52 @@ def failed_logins(archive: Archive, *, since: dt.datetime, username: str | None 
 
 
 # =========================================================================== reads for views
-def _court_names(conn, ids: Iterable[int | None]) -> dict[int, str]:
-    Ct = T["court"]
-    want = sorted({i for i in ids if i is not None})
-    out: dict[int, str] = {}
-    for chunk in _chunks(want):
-        for r in conn.execute(sa.select(Ct.c.id, Ct.c.name).where(Ct.c.id.in_(chunk))):
-            out[r.id] = r.name
+def _stmt(name: str, dialect: str):
+    """The id-list look-ups of the view reads, each built once per dialect (see `in_ids`)."""
+    def build():
+        Pa, C, H, O, Ct = T["party"], T["case"], T["hearing"], T["offence"], T["court"]
+        if name == "parties":
+            return sa.select(Pa).where(in_ids(Pa.c.id, dialect)).order_by(Pa.c.id)
+        if name == "parties_of_hearings":
+            return sa.select(Pa).where(in_ids(Pa.c.hearing_id, dialect)).order_by(Pa.c.id)
+        if name == "hearings":
+            return _hearing_select().where(in_ids(H.c.id, dialect))
+        if name == "offences_of_parties":
+            return sa.select(O).where(in_ids(O.c.party_id, dialect)).order_by(O.c.party_id, O.c.seq, O.c.id)
+        if name == "cases":
+            return sa.select(C).where(in_ids(C.c.id, dialect)).order_by(C.c.id)
+        if name == "court_names":
+            return sa.select(Ct.c.id, Ct.c.name).where(in_ids(Ct.c.id, dialect))
+        raise KeyError(name)
+    return statement(f"serve.{name}.{dialect}", build)
+
+
+def _by_ids(conn, name: str, ids: Iterable, **extra) -> list[dict]:
+    """Rows of look-up ``name`` for these ids (in chunks), as plain dicts updated with ``extra``."""
+    out: list[dict] = []
+    for chunk in _chunks(sorted(set(ids))):
+        out += dicts(conn, _stmt(name, conn.dialect.name), {"ids": chunk}, **extra)
     return out
 
 
-def _nest(conn, hearings: list[dict], *, party_ids: set[int] | None = None) -> None:
-    """Attach each hearing's parties (all, or only ``party_ids``) and each party's offences."""
-    Pa, O = T["party"], T["offence"]
-    hids = [h["id"] for h in hearings]
+def _court_names(conn, ids: Iterable[int | None]) -> dict[int, str]:
+    return {r["id"]: r["name"] for r in _by_ids(conn, "court_names", (i for i in ids if i is not None))}
+
+
+def _offences_of(conn, party_ids: Iterable[int]) -> dict[int, list[dict]]:
+    """Each party's offences (tagged), in charge order."""
+    out: dict[int, list[dict]] = {}
+    for o in _by_ids(conn, "offences_of_parties", party_ids, _entity="offence"):
+        out.setdefault(o["party_id"], []).append(o)
+    return out
+
+
+def _nest(conn, hearings: list[dict]) -> None:
+    """Attach each hearing's parties and each party's offences."""
     parties: dict[int, list[dict]] = {}
-    for chunk in _chunks(hids):
-        q = sa.select(Pa).where(Pa.c.hearing_id.in_(chunk)).order_by(Pa.c.id)
-        for r in conn.execute(q):
-            if party_ids is not None and r.id not in party_ids:
-                continue
-            parties.setdefault(r.hearing_id, []).append(_tag(r, "party"))
-    pids = [p["id"] for ps in parties.values() for p in ps]
-    offences: dict[int, list[dict]] = {}
-    for chunk in _chunks(pids):
-        for r in conn.execute(sa.select(O).where(O.c.party_id.in_(chunk)).order_by(O.c.party_id, O.c.seq, O.c.id)):
-            offences.setdefault(r.party_id, []).append(_tag(r, "offence"))
+    for p in _by_ids(conn, "parties_of_hearings", (h["id"] for h in hearings), _entity="party"):
+        parties.setdefault(p["hearing_id"], []).append(p)
+    offences = _offences_of(conn, (p["id"] for ps in parties.values() for p in ps))
     for ps in parties.values():
         for p in ps:
             p["offences"] = offences.get(p["id"], [])
@@ -257,57 +277,27 @@ def case_tree(archive: Archive, case_id: int, *, current_only: bool = False) -> 
     return _tag(c, "case", court=names.get(c.first_court_id), hearings=hearings)
 
 
-def _search_stmt(name: str, dialect: str):
-    """The look-ups behind a page of search hits, each built once (``:ids`` expands)."""
-    def build():
-        Pa, C, H, O, Ct = T["party"], T["case"], T["hearing"], T["offence"], T["court"]
-        if name == "parties":
-            return sa.select(Pa).where(in_ids(Pa.c.id, dialect)).order_by(Pa.c.id)
-        if name == "hearings":
-            return _hearing_select().where(in_ids(H.c.id, dialect))
-        if name == "offences":
-            return sa.select(O).where(in_ids(O.c.party_id, dialect)).order_by(O.c.party_id, O.c.seq, O.c.id)
-        if name == "cases":
-            return sa.select(C).where(in_ids(C.c.id, dialect)).order_by(C.c.id)
-        if name == "courts":
-            return sa.select(Ct.c.id, Ct.c.name).where(in_ids(Ct.c.id, dialect))
-        raise KeyError(name)
-    return statement(f"serve.hits.{name}.{dialect}", build)
-
-
 def cases_for_parties(archive: Archive, party_ids: Sequence[int]) -> list[dict]:
     """For search hits: one case tree per case holding only the hearings and parties hit (one
     statement per table for the whole page: the API's search answers with these)."""
     pids = sorted({int(p) for p in party_ids})
     if not pids:
         return []
-    parties: list[dict] = []
-    hearings: list[dict] = []
-    offences: dict[int, list[dict]] = {}
-    cases: dict[int, dict] = {}
     with archive.engine.connect() as conn:
-        for chunk in _chunks(pids):
-            parties += dicts(conn, _search_stmt("parties", conn.dialect.name), {"ids": chunk}, _entity="party")
-        for chunk in _chunks(sorted({p["hearing_id"] for p in parties})):
-            hearings += dicts(conn, _search_stmt("hearings", conn.dialect.name), {"ids": chunk}, _entity="hearing")
-        for chunk in _chunks(sorted({h["court_id"] for h in hearings if h["court_id"] is not None})):
-            names = dict(conn.execute(_search_stmt("courts", conn.dialect.name), {"ids": chunk}).all())
-            for h in hearings:
-                if h["court_id"] in names:
-                    h["court"] = names[h["court_id"]]
-        for chunk in _chunks(pids):
-            for o in dicts(conn, _search_stmt("offences", conn.dialect.name), {"ids": chunk}, _entity="offence"):
-                offences.setdefault(o["party_id"], []).append(o)
-        for chunk in _chunks(sorted({h["case_id"] for h in hearings if h["case_id"] is not None})):
-            for c in dicts(conn, _search_stmt("cases", conn.dialect.name), {"ids": chunk}, _entity="case"):
-                c["hearings"] = []
-                cases[c["id"]] = c
+        parties = _by_ids(conn, "parties", pids, _entity="party")
+        hearings = _by_ids(conn, "hearings", (p["hearing_id"] for p in parties), _entity="hearing")
+        names = _court_names(conn, (h["court_id"] for h in hearings))
+        offences = _offences_of(conn, pids)
+        cases = {c["id"]: c for c in _by_ids(conn, "cases", (h["case_id"] for h in hearings if h["case_id"] is not None),
+                                               _entity="case")}
+    for c in cases.values():
+        c["hearings"] = []
     by_hearing: dict[int, list[dict]] = {}
     for p in parties:
         p["offences"] = offences.get(p["id"], [])
         by_hearing.setdefault(p["hearing_id"], []).append(p)
     for h in sorted(hearings, key=lambda h: (h["sitting_date"] or dt.date.min, h["id"])):
-        h.setdefault("court", h.get("court_name"))
+        h["court"] = names.get(h["court_id"]) or h.get("court_name")
         h["parties"] = by_hearing.get(h["id"], [])
         if h["case_id"] in cases:
             cases[h["case_id"]]["hearings"].append(h)
