@@ -71,8 +71,10 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def build(work: Path, cases: int, seed: int) -> tuple[str, dict]:
-    """Archive (generated, ingested, linked, indexed) + accounts; returns (url, sample ids)."""
+def build(work: Path, cases: int, seed: int, pg: str | None = None) -> tuple[str, dict]:
+    """Archive (generated, ingested, linked, indexed) + accounts; returns (url, sample ids).  With
+    ``pg`` (a PostgreSQL URL) the archive is the schema ``bench_load_<cases>_<seed>`` of that
+    database (made once; its meta file says so), else a SQLite file in ``work``."""
     import sqlalchemy as sa
 
     from courtarchive.governance import accounts
@@ -85,6 +87,17 @@ def build(work: Path, cases: int, seed: int) -> tuple[str, dict]:
     work.mkdir(parents=True, exist_ok=True)
     corpus, db, meta = work / f"corpus-{cases}-{seed}", work / f"archive-{cases}-{seed}.db", work / f"meta-{cases}-{seed}.json"
     url = f"sqlite:///{db}"
+    if pg:
+        schema = f"bench_load_{cases}_{seed}"
+        meta = work / f"meta-pg-{cases}-{seed}.json"
+        u = sa.engine.make_url(pg)
+        url = u.set(query={**u.query, "options": f"-csearch_path={schema}"}).render_as_string(hide_password=False)
+        if not meta.exists():
+            eng = sa.create_engine(pg)
+            with eng.begin() as c:
+                c.exec_driver_sql(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+                c.exec_driver_sql(f"CREATE SCHEMA {schema}")
+            eng.dispose()
     if not meta.exists():
         from courtarchive.generate import generate
         from courtarchive.ingest.pipeline import ingest
@@ -93,7 +106,8 @@ def build(work: Path, cases: int, seed: int) -> tuple[str, dict]:
 
         t = time.perf_counter()
         generate(corpus, cases=cases, seed=seed, years=2)
-        db.unlink(missing_ok=True)
+        if not pg:
+            db.unlink(missing_ok=True)
         a = Archive.open(url)
         a.init()
         rep = ingest(a, [corpus / "lists"], keyring=Keyring(bytes.fromhex(KEY)), workers=2)
@@ -236,10 +250,12 @@ def main() -> None:
     ap.add_argument("--think-dist", choices=("exp", "fixed"), default="exp")
     ap.add_argument("--work", type=Path, default=Path("/tmp/ca-bench-load"))
     ap.add_argument("--workers", type=int, default=1, help="`courtarchive serve --workers N`")
+    ap.add_argument("--pg", metavar="URL", help="serve a PostgreSQL archive (a schema made once in this "
+                    "database, e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test) instead of a SQLite file")
     ap.add_argument("--no-record", action="store_true")
     args = ap.parse_args()
 
-    url, meta = build(args.work, args.cases, args.seed)
+    url, meta = build(args.work, args.cases, args.seed, args.pg)
     port = _free_port()
     home = args.work / "home"
     env = dict(os.environ, COURTARCHIVE_DB=url, COURTARCHIVE_KEY=KEY, COURTARCHIVE_HOME=str(home))
@@ -279,7 +295,8 @@ def main() -> None:
     res = {
         "when": dt.datetime.now().isoformat(timespec="seconds"), "cases": args.cases, "clients": args.clients,
         "seconds": round(wall, 1), "think_s": args.think, "think_dist": args.think_dist if args.think else None,
-        "workers": args.workers, "requests": len(out), "errors": len(errors),
+        "workers": args.workers, "backend": "postgresql" if args.pg else "sqlite",
+        "threads": int(os.environ.get("COURTARCHIVE_WEB_THREADS", 0)) or None, "requests": len(out), "errors": len(errors),
         "server_cpu_s": round(cpu1 - cpu0, 1),
         "server_cpu_ms_per_request": round((cpu1 - cpu0) * 1000 / max(len(out), 1), 1),
         # the clients run on the same machine: their CPU is taken from the server's cores too

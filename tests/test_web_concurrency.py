@@ -106,3 +106,51 @@ def test_twenty_concurrent_requests_no_error_and_a_whole_audit_chain(server):
 
 def _head_seq(summary: dict) -> int:
     return int((summary.get("head") or {}).get("seq") or 0)
+
+
+def test_the_thread_lane_defaults_by_backend(monkeypatch):
+    from courtarchive.serve.deps import WebSettings, default_threads
+
+    assert default_threads("sqlite:////tmp/a.db") == 1 and default_threads(None) == 1
+    assert default_threads("postgresql+psycopg://u@h/db") == 8
+    monkeypatch.delenv("COURTARCHIVE_WEB_THREADS", raising=False)
+    assert WebSettings.from_env().threads is None          # the backend decides
+    monkeypatch.setenv("COURTARCHIVE_WEB_THREADS", "3")
+    assert WebSettings.from_env().threads == 3
+
+
+def test_an_export_runs_in_its_own_lane_and_holds_up_no_other_request(server, monkeypatch):
+    """On SQLite the routes share one worker thread per process (`deps.default_threads`): an export
+    or a screening run goes to the heavy lane instead, so a page asked for meanwhile is answered
+    while the export is still being made."""
+    from courtarchive.serve import views as V
+
+    site, base = server
+    entered, release = threading.Event(), threading.Event()
+    real = V.export
+
+    def slow_export(*args, **kw):
+        entered.set()
+        release.wait(30)
+        return real(*args, **kw)
+
+    monkeypatch.setattr(V, "export", slow_export)
+    media = {"Authorization": f"Bearer {site.tokens['verified_media']}"}
+    out = {}
+
+    def do_export():
+        out["r"] = httpx.post(base + "/api/v1/exports", json={"what": "case", "ref": site.urns["plain"], "format": "csv"},
+                              headers=media, timeout=60)
+
+    th = threading.Thread(target=do_export)
+    th.start()
+    try:
+        assert entered.wait(30), "the export never started"
+        t = time.monotonic()
+        r = httpx.get(base + f"/api/v1/cases/{site.urns['plain']}", headers=media, timeout=10)
+        assert r.status_code == 200 and time.monotonic() - t < 5
+        assert "r" not in out               # the export was still waiting all along
+    finally:
+        release.set()
+        th.join(60)
+    assert out["r"].status_code == 200 and out["r"].text.startswith("# courtarchive export #")

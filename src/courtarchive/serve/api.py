@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 
 from . import views as V
 from .auth import Principal
-from .deps import Json, checked_principal, portal, principal
+from .deps import Json, checked_principal, heavy, portal, principal
 
 router = APIRouter(prefix="/api/v1", default_response_class=Json)
 
@@ -150,9 +150,9 @@ class ExportIn(BaseModel):
 @router.post("/exports", responses={**ERRORS, 200: {"content": {"text/csv": {}, "application/vnd.apache.parquet": {}}}},
              summary="CSV or Parquet export (verified accounts; watermarked, audited, purged on expiry)",
              response_class=Response)
-def export(request: Request, who: WhoChecked, body: Annotated[ExportIn, Body()]):
-    res = V.export(portal(request), who.viewer, body.what, body.format, q=body.q, ref=body.ref,
-                   court_ref=body.court, day=body.date, mode=body.mode)
+async def export(request: Request, who: WhoChecked, body: Annotated[ExportIn, Body()]):
+    res = await heavy(request, V.export, portal(request), who.viewer, body.what, body.format, q=body.q,
+                      ref=body.ref, court_ref=body.court, day=body.date, mode=body.mode)
     return Response(res["body"], media_type=res["media_type"],
                     headers={"Content-Disposition": f'attachment; filename="{res["filename"]}"',
                              "X-Courtarchive-Export": str(res["export_id"]),

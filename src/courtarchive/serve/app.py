@@ -20,7 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from . import auth
 from . import views as V
-from .deps import Json, WebSettings
+from .deps import Json, WebSettings, default_threads
 
 HERE = Path(__file__).resolve().parent
 ANALYSE_STATIC = HERE.parent / "analyse" / "static"
@@ -64,12 +64,12 @@ def create_app(archive_url: str | None = None, *, settings: WebSettings | None =
 
     @contextlib.asynccontextmanager
     async def lifespan(_app):
-        # sync routes run in anyio's thread pool (40 threads by default); the work is CPU-bound Python
-        # (GIL) over a small connection pool, so more threads only add switching: a few run at a time,
-        # the rest of the requests wait their turn (COURTARCHIVE_WEB_THREADS)
+        # sync routes run in anyio's thread pool (40 threads by default); on SQLite the work is
+        # CPU-bound Python (GIL), so more threads only add switching: the requests wait their turn
+        # (COURTARCHIVE_WEB_THREADS, else deps.default_threads)
         import anyio.to_thread
 
-        anyio.to_thread.current_default_thread_limiter().total_tokens = ws.threads
+        anyio.to_thread.current_default_thread_limiter().total_tokens = ws.threads or default_threads(url)
         yield
         archive.close()
 

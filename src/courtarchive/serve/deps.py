@@ -29,8 +29,11 @@ class WebSettings:
     title: str = "courtarchive"
     #: trust X-Forwarded-For for the client address (only behind your own proxy)
     trust_proxy: bool = False
-    #: requests served at once per process (worker threads for the sync routes; see app.lifespan)
-    threads: int = 8
+    #: requests served at once per process (worker threads for the sync routes; None: by backend,
+    #: `default_threads`; see app.lifespan)
+    threads: int | None = None
+    #: exports and screening runs served at once per process, in a lane of their own (`heavy`)
+    heavy_threads: int = 2
 
     @classmethod
     def from_env(cls, **over) -> "WebSettings":
@@ -48,9 +51,35 @@ class WebSettings:
         base = dict(db_url=s.db_url, home=home, reports_dir=Path(reports), limits=lim,
                     secure_cookies=env.get("COURTARCHIVE_SECURE_COOKIES", "").lower() in ("1", "true", "yes"),
                     base_url=env.get("COURTARCHIVE_BASE_URL", "http://127.0.0.1:8000"),
-                    threads=max(1, int(env.get("COURTARCHIVE_WEB_THREADS", 8))))
+                    threads=max(1, int(env["COURTARCHIVE_WEB_THREADS"])) if env.get("COURTARCHIVE_WEB_THREADS") else None)
         base.update(over)
         return cls(**base)
+
+
+def default_threads(db_url: str | None) -> int:
+    """Worker threads for the sync routes when COURTARCHIVE_WEB_THREADS is not set.
+
+    SQLite: 1.  A request is CPU-bound Python end to end (the database is a library call), so a
+    second thread only contends for the GIL: 50 clients firing back to back at one process got
+    170 req/s, p95 369 ms with one thread against 87 req/s, p95 735 ms with eight (bench/load.py,
+    bench/RESULTS.md).  Exports and screening runs have their own lane (`heavy`), so one long
+    request does not hold up the rest.  PostgreSQL: 8 -- a request waits on a dozen round trips to
+    the server, and other requests run meanwhile (90 req/s with 8 threads, 65 with 1)."""
+    return 1 if (db_url or "sqlite").startswith("sqlite") else 8
+
+
+async def heavy(request: Request, fn, *args, **kw):
+    """Run ``fn(*args, **kw)`` in the heavy lane: a thread pool of its own (``heavy_threads``) for
+    long requests -- exports, screening runs -- beside the one the other routes share."""
+    import functools
+
+    import anyio
+
+    state = request.app.state
+    lane = getattr(state, "heavy_lane", None)
+    if lane is None:
+        lane = state.heavy_lane = anyio.CapacityLimiter(settings_of(request).heavy_threads)
+    return await anyio.to_thread.run_sync(functools.partial(fn, *args, **kw), limiter=lane)
 
 
 def dumps(obj) -> bytes:

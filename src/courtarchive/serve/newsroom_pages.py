@@ -35,13 +35,12 @@ from urllib.parse import quote
 from fastapi import APIRouter, Body, Depends, Form, Query, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
 from pydantic import BaseModel, Field
-from starlette.concurrency import run_in_threadpool
 
 from . import alerts
 from . import auth
 from . import views as V
 from .auth import Principal
-from .deps import Json, checked_principal, portal, principal
+from .deps import Json, checked_principal, heavy, portal, principal
 from ..link.screen_defaults import DEFAULT_THRESHOLD, DEFAULT_TOP
 from .pages import error_page, render, templates
 
@@ -339,7 +338,7 @@ async def screening_run(request: Request):
         path.write_bytes(data)
         del data
         try:
-            result = await run_in_threadpool(_run_screening, request, who, path, threshold, top)
+            result = await heavy(request, _run_screening, request, who, path, threshold, top)
         except ScreeningError as e:
             return render(request, "screening.html", who, status=422, result=None, message=str(e), limits=_limits())
     finally:
@@ -395,13 +394,13 @@ class ScreenIn(BaseModel):
                                    422: {"description": "invalid input"},
                                    503: {"description": "no pseudonym key configured"}},
           summary="screen a list of names against the archive's linked persons (disclosed, watermarked, audited)")
-def api_screening(request: Request, who: WhoChecked, body: Annotated[ScreenIn, Body()]):
+async def api_screening(request: Request, who: WhoChecked, body: Annotated[ScreenIn, Body()]):
     from ..link.screen import rows_from_records
 
     _require_screen(who)
     rows = rows_from_records((n.model_dump() for n in body.names), source="names", first_row=1,
                              max_rows=MAX_ROWS)
-    res = _screen_rows(request, who, rows, body.threshold, body.top, "names")
+    res = await heavy(request, _screen_rows, request, who, rows, body.threshold, body.top, "names")
     base = f"/screening/{res['export_id']}/download"
     return {"export_id": res["export_id"], "rows": res["rows"], "matches": res["matches"],
             "rows_with_matches": res["rows_with_matches"], "watermark": res["watermark"], "flags": res["flags"],

@@ -18,7 +18,7 @@ from fastapi.templating import Jinja2Templates
 from . import auth
 from . import views as V
 from .auth import Principal
-from .deps import checked_principal, client_ip, portal, principal, settings_of
+from .deps import checked_principal, client_ip, heavy, portal, principal, settings_of
 
 HERE = Path(__file__).resolve().parent
 templates = Jinja2Templates(directory=str(HERE / "templates"))
@@ -234,12 +234,13 @@ def report_view(request: Request, who: Who, name: Annotated[Optional[str], Query
 
 # --------------------------------------------------------------------------- exports (form)
 @router.post("/exports")
-def export(request: Request, who: WhoChecked, what: Annotated[str, Form(max_length=10)],
-           format: Annotated[str, Form(max_length=10)] = "csv", q: Annotated[str, Form(max_length=200)] = "",
-           mode: Annotated[str, Form(max_length=10)] = "auto", ref: Annotated[str, Form(max_length=100)] = "",
-           court: Annotated[str, Form(max_length=100)] = "", date: Annotated[str, Form(max_length=10)] = ""):
-    res = V.export(portal(request), who.viewer, what, format, q=q or None, ref=ref or None, court_ref=court or None,
-                   day=_date(date), mode=mode if mode in ("auto", "name", "case") else "auto")
+async def export(request: Request, who: WhoChecked, what: Annotated[str, Form(max_length=10)],
+                 format: Annotated[str, Form(max_length=10)] = "csv", q: Annotated[str, Form(max_length=200)] = "",
+                 mode: Annotated[str, Form(max_length=10)] = "auto", ref: Annotated[str, Form(max_length=100)] = "",
+                 court: Annotated[str, Form(max_length=100)] = "", date: Annotated[str, Form(max_length=10)] = ""):
+    res = await heavy(request, V.export, portal(request), who.viewer, what, format, q=q or None, ref=ref or None,
+                      court_ref=court or None, day=_date(date),
+                      mode=mode if mode in ("auto", "name", "case") else "auto")
     return Response(res["body"], media_type=res["media_type"],
                     headers={"Content-Disposition": f'attachment; filename="{res["filename"]}"'})
 
