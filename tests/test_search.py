@@ -744,3 +744,48 @@ def test_fast_ranking_equals_the_plain_rules_on_names():
             assert _same(R.score_name(q, s), ref_score_name(q, s)), (q, s)
         for q, s in itertools.product(names, names):                  # a query's words in another order
             assert _same(R.score_name(q[::-1], s), ref_score_name(q[::-1], s)), (q[::-1], s)
+
+
+def test_index_writes_plan_for_the_table_as_it_grows(archive):
+    """PostgreSQL: the index writer looks up, 500 at a time, names it wrote moments before in the
+    same transaction.  After the tables were analysed empty (a big ingest analyses every table)
+    psycopg's prepared statement got a generic plan on its 5th run -- a sequential scan of
+    `search_key`, re-run as the table grew: a 1M-people rebuild did not finish in 15 minutes
+    (bench/RESULTS.md).  Bulk writers plan each statement for the table as it is
+    (`store.engine`); readers keep prepared plans.  (At test size a sequential scan *is* the
+    cheaper plan, so the setting is what this checks; the benchmark shows the effect.)"""
+    from courtarchive.store import search as ss
+
+    archive.analyze(force=True)         # the search tables' statistics now say: empty
+    names = {f"name{i:05d} person": f"k{i}" for i in range(3000)}
+    with ss.writer(archive) as conn, conn.begin():
+        ss.lock(archive, conn)
+        assert ss._add_names(archive, conn, names) == 3000        # 6 look-ups of 500, then the insert
+        assert ss._add_names(archive, conn, names) == 0           # 6 more: every name found
+        if not archive.sqlite:
+            assert conn.exec_driver_sql("SHOW plan_cache_mode").scalar() == "force_custom_plan"
+    with archive.engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM search_key").scalar() == 3000
+        if not archive.sqlite:
+            assert conn.exec_driver_sql("SHOW plan_cache_mode").scalar() == "auto"
+
+
+def test_index_writers_leave_no_gin_pending_list(archive, people):
+    """PostgreSQL: what a refresh or rebuild added is merged into the GIN indexes before it
+    commits, so no search reads a pending list (`store.search.merge_pending`): asking again finds
+    nothing left to merge.  SQLite: nothing to merge."""
+    from courtarchive.store import search as ss
+
+    def pending() -> int:
+        with archive.engine.begin() as conn:
+            return ss.merge_pending(archive, conn)
+
+    assert pending() == 0                       # the people fixture's refresh merged its names
+    plant(archive, date=dt.date(2025, 3, 3), people=[person(forenames="Priyanka", surname="CHAUDHARY")])
+    assert S.refresh(archive)["added"] == 1 and pending() == 0
+    S.rebuild(archive)
+    assert pending() == 0
+    if not archive.sqlite:                      # a writer that did not merge leaves pages behind
+        with ss.writer(archive) as conn, conn.begin():
+            ss._add_names(archive, conn, {"zebedee quill": "ezebedee equill"})
+        assert pending() >= 1

@@ -201,20 +201,28 @@ def refresh(archive, report=None) -> dict:
         persons = ss.sync_persons(archive, conn)
         if added + sum(removed.values()) >= ss.ANALYZE_AFTER:
             archive.analyze(ss.TABLES_ANALYZED, conn=conn)
+        if added:
+            ss.merge_pending(archive, conn)
     archive._forget_ids()
+    if sum(removed.values()) >= ss.ANALYZE_AFTER:
+        ss.vacuum(archive)
     return {"added": added, **removed, "person_ids_updated": persons,
             "seconds": round(time.perf_counter() - t0, 3)}
 
 
 def rebuild(archive) -> dict:
-    """Empty the index and build it again from the archive (one transaction)."""
+    """Empty the index and build it again from the archive (one transaction: searches read the
+    old index until it commits; PostgreSQL then vacuums the old rows away)."""
     t0 = time.perf_counter()
     with ss.writer(archive) as conn, conn.begin():
         ss.lock(archive, conn)
         cleared = ss.clear(archive, conn)
         added = _fill(archive, conn, missing_only=False)
         archive.analyze(ss.TABLES_ANALYZED, conn=conn)
+        ss.merge_pending(archive, conn)
     archive._forget_ids()
+    if cleared:
+        ss.vacuum(archive)          # the old rows are dead now: out of the indexes with them
     return {"cleared": cleared, "added": added, "seconds": round(time.perf_counter() - t0, 3)}
 
 
@@ -237,6 +245,8 @@ def governance_hook(ev) -> dict:
             conn.exec_driver_sql("PRAGMA secure_delete=ON")
         removed = ss.delete_parties(archive, conn, ev.party_ids)
         added = _fill(archive, conn, party_ids=ev.party_ids, missing_only=True) if removed else 0
+        if added:
+            ss.merge_pending(archive, conn)
     archive._forget_ids()
     out = {"removed": removed, "reindexed": added}
     if removed:

@@ -47,7 +47,21 @@ def make_engine(url: str) -> sa.Engine:
     if u.get_backend_name() == "postgresql":
         if u.drivername == "postgresql":
             u = u.set(drivername="postgresql+psycopg")
-        return sa.create_engine(u, pool_pre_ping=True)
+        engine = sa.create_engine(u, pool_pre_ping=True)
+
+        @event.listens_for(engine, "begin")
+        def _begin_pg(conn):  # pragma: no cover - exercised by the PostgreSQL store tests
+            # bulk writers (execution option bulk=True: the search index's rebuild and refresh)
+            # look up the rows they have just written -- tables that grow by the million inside
+            # one transaction.  psycopg prepares a statement on its 5th run, and PostgreSQL may then
+            # keep one generic plan for it, made while the table was small or analysed empty: a
+            # sequential scan, re-run on a table growing under it (a 1M-people index rebuild went
+            # from 2 minutes to over 15).  Such transactions plan every statement for its values
+            # and the table's size at that moment instead; reads keep their prepared plans.
+            if conn.get_execution_options().get("bulk"):
+                conn.exec_driver_sql("SET LOCAL plan_cache_mode = force_custom_plan")
+
+        return engine
     raise ValueError(f"unsupported database URL {url!r}: use sqlite:///PATH or postgresql+psycopg://...")
 
 

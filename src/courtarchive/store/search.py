@@ -82,7 +82,9 @@ def lock(archive: Archive, conn) -> None:
 
 
 def writer(archive: Archive):
-    return archive.engine.connect().execution_options(writer=True)
+    """A connection for index writes: a writer (SQLite: BEGIN IMMEDIATE) that writes in bulk
+    (PostgreSQL: statements planned for the table as it is, see `store.engine`)."""
+    return archive.engine.connect().execution_options(writer=True, bulk=True)
 
 
 def _eligible_where(alias: str = "p") -> str:
@@ -229,6 +231,34 @@ ANALYZE_AFTER = 10_000
 TABLES_ANALYZED = ("search_name", "search_key")
 
 
+def merge_pending(archive: Archive, conn) -> int:
+    """PostgreSQL: merge the GIN indexes' pending lists into the indexes proper; returns the
+    pending-list pages merged.  A GIN index takes new entries into an unsorted pending list (up
+    to ``gin_pending_list_limit``, 4 MB) that every search then reads from end to end; autovacuum
+    merges it, but may be off (it is on this machine) or late.  At 1M people ~470 pages of it
+    were left in each of the two indexes after a rebuild: engine p50 15.8 -> 4.3 ms, p95 48.5 ->
+    10.8 ms once merged (bench/RESULTS.md).  Index writers call this before they commit.
+    SQLite: nothing (FTS5 has no such list)."""
+    if archive.sqlite:
+        return 0
+    return int(conn.exec_driver_sql(
+        "SELECT coalesce(sum(gin_clean_pending_list(i.indexrelid::regclass)), 0) FROM pg_index i "
+        "JOIN pg_class c ON c.oid = i.indexrelid JOIN pg_am am ON am.oid = c.relam "
+        "WHERE am.amname = 'gin' AND i.indrelid IN ('search_key'::regclass, 'search_name'::regclass)").scalar())
+
+
+def vacuum(archive: Archive) -> None:
+    """PostgreSQL: VACUUM (ANALYZE) the index tables, after a rebuild or a refresh that removed
+    many rows (outside any transaction).  A rebuild deletes every old row: until a vacuum the
+    indexes keep pointing at them, and each look-up reads dead rows (1M people: engine p95 21 ms
+    right after a rebuild against 11 ms vacuumed).  Autovacuum would see to it, late, if it is on
+    (it is off on this machine).  SQLite: nothing (a deleted FTS5 posting is gone)."""
+    if archive.sqlite:
+        return
+    with archive.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.exec_driver_sql("VACUUM (ANALYZE) " + ", ".join(TABLES_ANALYZED))
+
+
 def clear(archive: Archive, conn) -> int:
     n = max(conn.exec_driver_sql("DELETE FROM search_name").rowcount, 0)
     conn.exec_driver_sql("DELETE FROM search_key")
@@ -354,8 +384,17 @@ def candidates(archive: Archive, *, clauses: list[list[list[str]]], substrings: 
         params.extend(f"%{_like_escape(s)}%" for s in substrings)
     if not conds:
         return []
-    sql = f"SELECT k.id, k.name_norm FROM search_key k WHERE ({' OR '.join(conds)}) LIMIT {int(cap)}"
-    return _fetch(archive, sql, params)
+    sql = f"SELECT k.id, k.name_norm FROM search_key k WHERE ({' OR '.join(conds)})"
+    return _fetch(archive, _lowest_ids(sql, cap), params)
+
+
+def _lowest_ids(sql: str, cap: int) -> str:
+    """PostgreSQL: the first `cap` names of ``sql`` by id, as SQLite's FTS5 gives them (rowid
+    order), so that a look-up reaching its cap keeps the same names on both backends and from one
+    run to the next, whatever order a bitmap scan reads the table in.  The matches are
+    materialised first: with a plain ORDER BY ... LIMIT the planner may walk the primary key
+    instead, testing name after name (880 ms for a two-typo look-up at 1M people)."""
+    return f"WITH m AS MATERIALIZED ({sql}) SELECT id, name_norm FROM m ORDER BY id LIMIT {int(cap)}"
 
 
 def any_key(archive: Archive, keys: Sequence[str]) -> bool:
@@ -530,5 +569,6 @@ def relaxed_candidates(archive: Archive, *, keys: list[str], grams: list[str], h
         arr = "string_to_array(k.name_keys, ' ')"
         params = [list(keys), [TRIGRAM_KEY + g for g in grams] + [HEAD_KEY + h for h in heads]]
         sql = f"SELECT k.id, k.name_norm FROM search_key k WHERE {arr} && %s::text[] AND {arr} && %s::text[]"
+        return _fetch(archive, _lowest_ids(sql, cap), params)
     sql += f" LIMIT {int(cap)}"
     return _fetch(archive, sql, params)
