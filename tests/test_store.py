@@ -192,3 +192,30 @@ def test_analyze_gives_postgresql_tables_statistics(db_url):
     assert not (set(got) & never)
     assert a.analyze() == []          # nothing new and nothing large: nothing to do
     a.close()
+
+
+def test_id_list_parameter_reads_exactly_those_rows(archive):
+    """`store.util.in_ids`: one parameter holds the whole id list (PostgreSQL an array, SQLite a
+    JSON list read by json_each), for any number of ids, empty included; the SQL text is the same
+    whatever the list, and the index on the column is what answers."""
+    import sqlalchemy as sa
+
+    from courtarchive.store.tables import TABLES
+    from courtarchive.store.util import dicts, in_ids, statement
+
+    Ct = TABLES["court"]
+    dialect = archive.engine.dialect.name
+    stmt = statement(f"test.courts_by_id.{dialect}", lambda: sa.select(Ct.c.id, Ct.c.name)
+                     .where(in_ids(Ct.c.id, dialect)).order_by(Ct.c.id))
+    with archive.engine.connect() as conn:
+        every = [r[0] for r in conn.execute(sa.select(Ct.c.id).order_by(Ct.c.id))]
+        assert len(every) > 300                      # the reference courts
+        some = every[::7]
+        assert [r["id"] for r in dicts(conn, stmt, {"ids": some})] == some
+        assert [r["id"] for r in dicts(conn, stmt, {"ids": some + [10**12, -1]})] == some   # absent ids
+        assert dicts(conn, stmt, {"ids": []}) == []
+        assert [r["id"] for r in dicts(conn, stmt, {"ids": every})] == every
+        if archive.sqlite:
+            sql = str(stmt.compile(dialect=archive.engine.dialect))
+            plan = " ".join(str(r) for r in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql, ("[1, 2]",)))
+            assert "json_each" in sql and "SEARCH court USING" in plan, plan

@@ -34,8 +34,8 @@ _STATEMENTS: dict[str, Any] = {}
 
 def statement(name: str, build: Callable[[], Any]):
     """The statement ``name``, built once by ``build()`` and reused: a hot read path then skips
-    building (and coercing) a Core statement per call, and with an expanding IN parameter
-    (``sa.bindparam("ids", expanding=True)``) SQLAlchemy's compiled cache is hit every time."""
+    building (and coercing) a Core statement per call, and with an id list passed as one
+    parameter (`in_ids`) SQLAlchemy's compiled cache is hit every time."""
     s = _STATEMENTS.get(name)
     if s is None:
         s = _STATEMENTS[name] = build()
@@ -47,17 +47,24 @@ def dicts(conn, stmt, params: dict | None = None, **extra) -> list[dict]:
     ``extra``."""
     res = conn.execute(stmt, params or {})
     keys = [str(k) for k in res.keys()]
+    # (all rows in one fetchall: iterating the result fetches them one by one through
+    # SQLAlchemy's layers, ~1 µs a row more -- a day list's gate reads ~1,100 rows)
+    rows = res.all()
     if extra:
-        return [{**dict(zip(keys, r)), **extra} for r in res]
-    return [dict(zip(keys, r)) for r in res]
+        return [{**dict(zip(keys, r)), **extra} for r in rows]
+    return [dict(zip(keys, r)) for r in rows]
 
 
 def in_ids(col, dialect: str, name: str = "ids"):
-    """``col`` is one of the list given as parameter ``name``: an expanding ``IN (...)`` on SQLite,
-    ``col = ANY(:name)`` - one array parameter - on PostgreSQL.  There the SQL text is the same for
-    any number of ids, so psycopg prepares the statement after a few runs and PostgreSQL stops
-    planning it on every call (~0.5 ms a statement; an API answer runs a dozen).  Build the
-    statement once per dialect (`statement` with the dialect in its name)."""
+    """``col`` is one of the list given as parameter ``name`` -- one parameter whatever the number
+    of ids, so the SQL text never changes: ``col = ANY(:name)`` (an array) on PostgreSQL, where
+    psycopg then prepares the statement after a few runs and the server stops planning it on every
+    call (~0.5 ms a statement; an API answer runs a dozen); ``col IN (SELECT value FROM
+    json_each(:name))`` (the list as JSON) on SQLite, which still probes the index on ``col`` once
+    per id, and SQLAlchemy no longer renders an expanding ``IN (?, ?, ...)`` on every call (~7 % of
+    a day list's CPU: 9.4 -> 8.3 ms).  Build the statement once per dialect (`statement` with the
+    dialect in its name)."""
     if dialect == "postgresql":
         return col == sa.any_(sa.bindparam(name, type_=ARRAY(col.type)))
-    return col.in_(sa.bindparam(name, expanding=True))
+    ids = sa.func.json_each(sa.bindparam(name, type_=sa.JSON)).table_valued("value")
+    return col.in_(sa.select(ids.c.value).scalar_subquery())
