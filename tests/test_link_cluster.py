@@ -109,7 +109,8 @@ import datetime as _dt  # noqa: E402
 
 import polars as pl  # noqa: E402
 
-from courtarchive.link.cluster import RECONCILE_PROBABILITY, reconcile_case_orphans, resolve_masked  # noqa: E402
+from courtarchive.link.cluster import (RECONCILE_PROBABILITY, reconcile_case_orphans, reconcile_sjp_public,  # noqa: E402
+                                       resolve_masked)
 
 
 def _std(rows):
@@ -169,6 +170,52 @@ def test_case_orphan_left_alone_when_not_certain(why):
     if why == "two_cases":
         mapping[4] = 3
     lab, n = reconcile_case_orphans(std, _lab(mapping), cannot)
+    assert n == 0 and labels(lab) == mapping
+
+
+def _sjp(rows):
+    """rows: (id, case, day, court, forename, surname, postcode area) -- SJP mentions"""
+    return pl.DataFrame([dict(zip(["unique_id", "case_id", "day", "court_id", "fn", "sn", "pc_area"], r)) for r in rows],
+                        schema={"unique_id": pl.Int64, "case_id": pl.Int64, "day": pl.Int64, "court_id": pl.Int64,
+                                "fn": pl.Utf8, "sn": pl.Utf8, "pc_area": pl.Utf8}).with_columns(
+        sitting_date=pl.lit(_dt.date(2024, 1, 1)) + pl.duration(days=pl.col("day")))
+
+
+def test_sjp_public_entry_joins_the_one_press_entry_of_its_day():
+    """"L SIMS-OSBORNE, S3" on the public list is "Leon SIMS-OSBORNE" of the press list of the same
+    day (same court, or none on both: SJP lists are national); the other public entry's day has
+    no such press entry."""
+    std = _sjp([
+        (1, 10, 0, None, "leon", "simsosborne", "S"),
+        (2, 11, 0, None, "mary", "jones", "OL"),
+        (3, None, 0, None, "l", "simsosborne", "S"),     # public list: initial, no case
+        (4, None, 5, None, "m", "jones", "OL"),          # another day
+        (5, None, 0, 7, "m", "jones", "OL"),             # a court where the press entry is not
+    ])
+    lab, n = reconcile_sjp_public(std, _lab({1: 1, 2: 2, 3: 3, 4: 4, 5: 5}))
+    got = labels(lab)
+    assert n == 1 and got[3] == got[1] == 1 and got[4] == 4 and got[5] == 5 and got[2] == 2
+    assert lab.filter(pl.col("mention_id") == 3)["probability"].item() == RECONCILE_PROBABILITY
+
+
+@pytest.mark.parametrize("why", ["two_candidates", "area", "initial", "cannot", "has_case", "full_forename"])
+def test_sjp_public_entry_left_alone_when_not_certain(why):
+    rows = [(1, 10, 0, None, "jane", "smith", "M"), (3, None, 0, None, "j", "smith", "M")]
+    cannot = []
+    if why == "two_candidates":         # two J SMITHs in M on the press list that day
+        rows.append((2, 11, 0, None, "john", "smith", "M"))
+    elif why == "area":
+        rows[1] = (3, None, 0, None, "j", "smith", "OL")
+    elif why == "initial":
+        rows[1] = (3, None, 0, None, "k", "smith", "M")
+    elif why == "cannot":
+        cannot = [(1, 3)]
+    elif why == "has_case":             # a mention with a case is the case rules' and the model's
+        rows[1] = (3, 12, 0, None, "j", "smith", "M")
+    elif why == "full_forename":
+        rows[1] = (3, None, 0, None, "jayne", "smith", "M")
+    mapping = {r[0]: r[0] for r in rows}
+    lab, n = reconcile_sjp_public(_sjp(rows), _lab(mapping), cannot)
     assert n == 0 and labels(lab) == mapping
 
 

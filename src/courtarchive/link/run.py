@@ -27,7 +27,7 @@ import pyarrow.compute as pc
 from ..store import Archive
 from ..store import linkage as store
 from . import model as M
-from .cluster import cluster, dob_conflicts, reconcile_case_orphans, resolve_masked, stable_ids
+from .cluster import cluster, dob_conflicts, reconcile_case_orphans, reconcile_sjp_public, resolve_masked, stable_ids
 from .networks import graph_inputs, networks
 from .standardise import standardise
 from .victims import link_complainants, mention_contexts, mention_evidence
@@ -56,8 +56,8 @@ def link_defendants(archive: Archive, run_id: int, *, full: bool, engine: str, t
     # the rest of the link stage needs these (clustering checks, masked mentions, the output)
     std = std.select("unique_id", "case_id", "hearing_id", "sitting_date", "masked")
     splink_in = persons.select(M.SPLINK_COLUMNS).to_arrow()
-    persons = persons.select("unique_id", "case_id", "hearing_id", "fn", "fn_c", "sn", "sn_c", "dob", "dob_sw",
-                             "by_lo", "by_hi", "pc")
+    persons = persons.select("unique_id", "case_id", "hearing_id", "sitting_date", "court_id", "fn", "fn_c", "sn",
+                             "sn_c", "dob", "dob_sw", "by_lo", "by_hi", "pc", "pc_area")
     old_t = pl.from_arrow(store.person_assignments(archive, "defendant"))
     decisions = store.review_decisions(archive)
     if decisions:
@@ -118,6 +118,7 @@ def link_defendants(archive: Archive, run_id: int, *, full: bool, engine: str, t
     lab = cluster(pid, pairs, threshold=threshold, groups=groups, must=must, cannot=cannot, db_api=db,
                   group_probability=group_prob, conflicts=dob_conflicts(persons))
     lab, stats["case_orphans_joined"] = reconcile_case_orphans(persons, lab, cannot)
+    lab, stats["sjp_public_joined"] = reconcile_sjp_public(persons, lab, cannot)
     org_lab = orgs.select(pl.col("unique_id").alias("mention_id"),
                           pl.col("unique_id").min().over("org").alias("label"),
                           pl.lit(None, pl.Float64).alias("probability"))
