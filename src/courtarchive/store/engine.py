@@ -55,9 +55,9 @@ def make_engine(url: str) -> sa.Engine:
             # look up the rows they have just written -- tables that grow by the million inside
             # one transaction.  psycopg prepares a statement on its 5th run, and PostgreSQL may then
             # keep one generic plan for it, made while the table was small or analysed empty: a
-            # sequential scan, re-run on a table growing under it (a 1M-people index rebuild went
-            # from 2 minutes to over 15).  Such transactions plan every statement for its values
-            # and the table's size at that moment instead; reads keep their prepared plans.
+            # sequential scan, re-run on a table growing under it (a 1M-people index rebuild had
+            # not finished after 15 minutes; 130 s so).  Such transactions plan every statement
+            # for its values and the table's size at that moment; reads keep their prepared plans.
             if conn.get_execution_options().get("bulk"):
                 conn.exec_driver_sql("SET LOCAL plan_cache_mode = force_custom_plan")
 
