@@ -178,7 +178,7 @@ def _sjp(rows):
     return pl.DataFrame([dict(zip(["unique_id", "case_id", "day", "court_id", "fn", "sn", "pc_area"], r)) for r in rows],
                         schema={"unique_id": pl.Int64, "case_id": pl.Int64, "day": pl.Int64, "court_id": pl.Int64,
                                 "fn": pl.Utf8, "sn": pl.Utf8, "pc_area": pl.Utf8}).with_columns(
-        sitting_date=pl.lit(_dt.date(2024, 1, 1)) + pl.duration(days=pl.col("day")))
+        fi=pl.col("fn").str.slice(0, 1), sitting_date=pl.lit(_dt.date(2024, 1, 1)) + pl.duration(days=pl.col("day")))
 
 
 def test_sjp_public_entry_joins_the_one_press_entry_of_its_day():

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import anyio
 import orjson
 from fastapi import Request
 from fastapi.responses import JSONResponse
@@ -71,10 +73,6 @@ def default_threads(db_url: str | None) -> int:
 async def heavy(request: Request, fn, *args, **kw):
     """Run ``fn(*args, **kw)`` in the heavy lane: a thread pool of its own (``heavy_threads``) for
     long requests -- exports, screening runs -- beside the one the other routes share."""
-    import functools
-
-    import anyio
-
     state = request.app.state
     lane = getattr(state, "heavy_lane", None)
     if lane is None:

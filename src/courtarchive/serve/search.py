@@ -199,13 +199,11 @@ def refresh(archive, report=None) -> dict:
         removed = ss.delete_stale(archive, conn)
         added = _fill(archive, conn, missing_only=True)
         persons = ss.sync_persons(archive, conn)
-        if added + sum(removed.values()) >= ss.ANALYZE_AFTER:
-            archive.analyze(ss.TABLES_ANALYZED, conn=conn)
         if added:
             ss.merge_pending(archive, conn)
     archive._forget_ids()
-    if sum(removed.values()) >= ss.ANALYZE_AFTER:
-        ss.vacuum(archive)
+    gone = sum(removed.values())
+    ss.settle(archive, changed=added + gone, removed=gone)
     return {"added": added, **removed, "person_ids_updated": persons,
             "seconds": round(time.perf_counter() - t0, 3)}
 
@@ -218,11 +216,9 @@ def rebuild(archive) -> dict:
         ss.lock(archive, conn)
         cleared = ss.clear(archive, conn)
         added = _fill(archive, conn, missing_only=False)
-        archive.analyze(ss.TABLES_ANALYZED, conn=conn)
         ss.merge_pending(archive, conn)
     archive._forget_ids()
-    if cleared:
-        ss.vacuum(archive)          # the old rows are dead now: out of the indexes with them
+    ss.settle(archive, changed=cleared + added, removed=cleared, rebuilt=True)
     return {"cleared": cleared, "added": added, "seconds": round(time.perf_counter() - t0, 3)}
 
 

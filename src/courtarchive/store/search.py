@@ -55,6 +55,8 @@ INSERT_COLUMNS = ["id", "party_id", "person_id", "case_id", "hearing_id", "court
 #: first-letters keys (``h`` + the first two letters of each of its ``e`` keys); serve.search
 TRIGRAM_KEY = "t"
 HEAD_KEY = "h"
+#: PostgreSQL: a name's keys as the array its GIN index holds
+_PG_KEYS = "string_to_array(k.name_keys, ' ')"
 
 #: columns a search reads back (no name beyond what ranking needs), all in the covering index
 #: ``ix_search_name_name_norm_9cols`` (migration 0012)
@@ -225,9 +227,10 @@ def delete_parties(archive: Archive, conn, party_ids: Iterable[int]) -> int:
     return n
 
 
-#: a refresh that adds or removes at least this many rows refreshes the planner's statistics too
+#: an index write that adds or removes at least this many rows refreshes the planner's statistics
+#: (PostgreSQL; removals: a vacuum as well) -- `settle`
 ANALYZE_AFTER = 10_000
-#: the index tables (PostgreSQL statistics after a rebuild or a large refresh: `Archive.analyze`)
+#: the index tables
 TABLES_ANALYZED = ("search_name", "search_key")
 
 
@@ -247,16 +250,21 @@ def merge_pending(archive: Archive, conn) -> int:
         "WHERE am.amname = 'gin' AND i.indrelid IN ('search_key'::regclass, 'search_name'::regclass)").scalar())
 
 
-def vacuum(archive: Archive) -> None:
-    """PostgreSQL: VACUUM (ANALYZE) the index tables, after a rebuild or a refresh that removed
-    many rows (outside any transaction).  A rebuild deletes every old row: until a vacuum the
-    indexes keep pointing at them, and each look-up reads dead rows (1M people: engine p95 21 ms
-    right after a rebuild against 11 ms vacuumed).  Autovacuum would see to it, late, if it is on
-    (it is off on this machine).  SQLite: nothing (a deleted FTS5 posting is gone)."""
+def settle(archive: Archive, *, changed: int, removed: int, rebuilt: bool = False) -> None:
+    """PostgreSQL, once an index write has committed: VACUUM (ANALYZE) the index tables when it
+    removed ANALYZE_AFTER rows or more, or was a rebuild that removed any -- a rebuild deletes every
+    old row, and until a vacuum the indexes keep pointing at them, so each look-up reads dead rows
+    (1M people: engine p95 21 ms right after a rebuild against 10 ms vacuumed); else refresh their
+    statistics when it was a rebuild or added or removed that many.  Autovacuum would see to both,
+    late, if it is on (it is off on this machine).  SQLite: nothing (a deleted FTS5 posting is
+    gone; no statistics to keep)."""
     if archive.sqlite:
         return
-    with archive.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.exec_driver_sql("VACUUM (ANALYZE) " + ", ".join(TABLES_ANALYZED))
+    if removed >= ANALYZE_AFTER or (rebuilt and removed):
+        with archive.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql("VACUUM (ANALYZE) " + ", ".join(TABLES_ANALYZED))
+    elif rebuilt or changed >= ANALYZE_AFTER:
+        archive.analyze(TABLES_ANALYZED)
 
 
 def clear(archive: Archive, conn) -> int:
@@ -366,13 +374,12 @@ def candidates(archive: Archive, *, clauses: list[list[list[str]]], substrings: 
         return _fetch(archive, " UNION ".join(parts) + f" LIMIT {int(cap)}", params)
     # PostgreSQL
     conds = []
-    arr = "string_to_array(k.name_keys, ' ')"
     for group, words in [(clauses, None)] + list(sized):
         if not group:
             continue
         parts = []
         for c in group:
-            parts.append("(" + " AND ".join(f"{arr} && %s::text[]" for _ in c) + ")")
+            parts.append("(" + " AND ".join(f"{_PG_KEYS} && %s::text[]" for _ in c) + ")")
             params.extend(list(g) for g in c)
         cond = "(" + " OR ".join(parts) + ")"
         if words is not None:
@@ -404,8 +411,7 @@ def any_key(archive: Archive, keys: Sequence[str]) -> bool:
     if archive.sqlite:
         return bool(_fetch(archive, "SELECT rowid FROM fts_search_key_keys WHERE fts_search_key_keys MATCH ? LIMIT 1",
                            [" OR ".join(_fts_string(k) for k in keys)]))
-    return bool(_fetch(archive, "SELECT 1 FROM search_key k WHERE string_to_array(k.name_keys, ' ') && %s::text[] "
-                                "LIMIT 1", [list(keys)]))
+    return bool(_fetch(archive, f"SELECT 1 FROM search_key k WHERE {_PG_KEYS} && %s::text[] LIMIT 1", [list(keys)]))
 
 
 def mentions(archive: Archive, names: Sequence[str], *, filters: dict, cap: int) -> list[tuple]:
@@ -564,11 +570,8 @@ def relaxed_candidates(archive: Archive, *, keys: list[str], grams: list[str], h
         sql = ("SELECT k.id, k.name_norm FROM search_key k WHERE k.id IN "
                "(SELECT rowid FROM fts_search_key_keys WHERE fts_search_key_keys MATCH ?)")
         params = [f"({anykey}) AND ({' OR '.join(alts)})"]
-    else:
-        # the same keys through the GIN index: a bitmap AND of two index scans
-        arr = "string_to_array(k.name_keys, ' ')"
-        params = [list(keys), [TRIGRAM_KEY + g for g in grams] + [HEAD_KEY + h for h in heads]]
-        sql = f"SELECT k.id, k.name_norm FROM search_key k WHERE {arr} && %s::text[] AND {arr} && %s::text[]"
-        return _fetch(archive, _lowest_ids(sql, cap), params)
-    sql += f" LIMIT {int(cap)}"
-    return _fetch(archive, sql, params)
+        return _fetch(archive, sql + f" LIMIT {int(cap)}", params)
+    # the same keys through the GIN index: a bitmap AND of two index scans
+    params = [list(keys), [TRIGRAM_KEY + g for g in grams] + [HEAD_KEY + h for h in heads]]
+    sql = f"SELECT k.id, k.name_norm FROM search_key k WHERE {_PG_KEYS} && %s::text[] AND {_PG_KEYS} && %s::text[]"
+    return _fetch(archive, _lowest_ids(sql, cap), params)
