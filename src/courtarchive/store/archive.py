@@ -209,11 +209,18 @@ class Archive:
     def analyze(self, tables: Iterable[str] | None = None, *, force: bool = False, conn=None) -> list[str]:
         """PostgreSQL: refresh the planner's statistics after bulk writes - of ``tables``, else of
         the archive's tables never analysed yet that hold ANALYZE_MIN_ROWS rows or more, or
-        (``force``) of all of them; inside ``conn``'s transaction when given.  Not left to
-        autovacuum, which may be off (it is on this machine) or not have run yet: on a freshly
-        loaded 1M-entry archive the API's search answers went from p95 65 to 49 ms once the tables
-        had statistics, and without them a name's mentions were read by a sequential scan (125 ms
-        instead of ~1 ms).  SQLite: nothing.  Returns the tables analysed."""
+        (``force``) of every table holding that many, analysed before or not; inside ``conn``'s
+        transaction when given.  Not left to autovacuum, which may be off (it is on this machine)
+        or not have run yet: on a freshly loaded 1M-entry archive the API's search answers went
+        from p95 65 to 49 ms once the tables had statistics, and without them a name's mentions
+        were read by a sequential scan (125 ms instead of ~1 ms).
+
+        A table below ANALYZE_MIN_ROWS is never analysed unasked, empty ones above all: statistics
+        saying "empty" outlive the table's growth in a prepared statement's generic plan (the
+        1M-people search rebuild that did not finish, bench/RESULTS.md), while a table never
+        analysed is planned from its size on disk.  ``force`` counts rows with a bounded probe,
+        not from pg_stat_user_tables, whose counts may lag the writer that just committed.
+        SQLite: nothing.  Returns the tables analysed."""
         if self.sqlite:
             return []
         if conn is None:
@@ -228,10 +235,19 @@ class Archive:
             rows = conn.exec_driver_sql(
                 "SELECT relname, n_live_tup, last_analyze IS NULL AND last_autoanalyze IS NULL "
                 "FROM pg_stat_user_tables WHERE schemaname = current_schema()").all()
-            names = sorted(t for t, n, never in rows if t in ours and (force or (never and n >= self.ANALYZE_MIN_ROWS)))
+            if force:
+                names = sorted(t for t, _n, _never in rows if t in ours and self._holds(conn, t, self.ANALYZE_MIN_ROWS))
+            else:
+                names = sorted(t for t, n, never in rows if t in ours and never and n >= self.ANALYZE_MIN_ROWS)
         for t in names:
             conn.exec_driver_sql(f'ANALYZE "{t}"')
         return names
+
+    @staticmethod
+    def _holds(conn, table: str, n: int) -> bool:
+        """Whether ``table`` holds at least n rows (reads n rows at most)."""
+        return conn.exec_driver_sql(
+            f'SELECT count(*) FROM (SELECT 1 FROM "{table}" LIMIT {int(n)}) s').scalar() >= max(n, 1)
 
     def drop_all(self) -> None:
         """Remove every table (tests, and `init --reset`)."""

@@ -52,7 +52,7 @@ def _rekey(transform) -> None:
         last = rows[-1][0]
     if bind.dialect.name == "sqlite":
         op.execute("INSERT INTO fts_search_key_keys(fts_search_key_keys) VALUES ('rebuild')")
-    else:
+    elif last:      # not on a fresh archive: statistics saying "empty" would outlive its growth
         op.execute("ANALYZE search_key")
 
 
