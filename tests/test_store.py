@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 
 import pytest
 import sqlalchemy as sa
@@ -238,3 +239,39 @@ def test_id_list_parameter_reads_exactly_those_rows(archive):
             sql = str(stmt.compile(dialect=archive.engine.dialect))
             plan = " ".join(str(r) for r in conn.exec_driver_sql("EXPLAIN QUERY PLAN " + sql, ("[1, 2]",)))
             assert "json_each" in sql and "SEARCH court USING" in plan, plan
+
+
+def test_postgresql_pool_pings_only_connections_left_idle(db_url, monkeypatch):
+    """A pooled PostgreSQL connection is pinged before use only after PING_AFTER_IDLE seconds in
+    the pool (`store.engine`): one the server dropped meanwhile is replaced without the caller
+    seeing it; one used a moment ago is taken as it is, with no round trip -- were it dead, that
+    statement fails and the next checkout connects afresh."""
+    from courtarchive.store import engine as E
+
+    if db_url.startswith("sqlite"):
+        pytest.skip("PostgreSQL's connection pool")
+    eng = E.make_engine(db_url)
+    killer = sa.create_engine(os.environ["COURTARCHIVE_TEST_PG"])
+
+    def pid() -> int:
+        with eng.connect() as c:
+            return c.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+
+    def kill(p: int) -> None:
+        with killer.connect() as c:
+            assert c.exec_driver_sql("SELECT pg_terminate_backend(%s)", (p,)).scalar()
+
+    try:
+        monkeypatch.setattr(E, "PING_AFTER_IDLE", 0.0)          # every checkout counts as idle
+        first = pid()
+        kill(first)
+        second = pid()                                           # pinged, found dead, replaced
+        assert second != first
+        monkeypatch.setattr(E, "PING_AFTER_IDLE", 3600.0)       # every checkout counts as fresh
+        kill(second)
+        with pytest.raises(sa.exc.OperationalError):             # not pinged: the statement fails
+            pid()
+        assert pid() not in (first, second)                      # and the pool starts afresh
+    finally:
+        eng.dispose()
+        killer.dispose()

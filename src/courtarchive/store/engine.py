@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -47,7 +48,8 @@ def make_engine(url: str) -> sa.Engine:
     if u.get_backend_name() == "postgresql":
         if u.drivername == "postgresql":
             u = u.set(drivername="postgresql+psycopg")
-        engine = sa.create_engine(u, pool_pre_ping=True)
+        engine = sa.create_engine(u)
+        _ping_when_idle(engine)
 
         @event.listens_for(engine, "begin")
         def _begin_pg(conn):  # pragma: no cover - exercised by the PostgreSQL store tests
@@ -63,6 +65,36 @@ def make_engine(url: str) -> sa.Engine:
 
         return engine
     raise ValueError(f"unsupported database URL {url!r}: use sqlite:///PATH or postgresql+psycopg://...")
+
+
+#: PostgreSQL: a pooled connection idle for longer than this (seconds) is pinged before use
+PING_AFTER_IDLE = 2.0
+
+
+def _ping_when_idle(engine: sa.Engine) -> None:
+    """Check a pooled PostgreSQL connection before use when it has been idle PING_AFTER_IDLE
+    seconds or more (the server may have restarted, or dropped it), not at every checkout as
+    ``pool_pre_ping`` does: an API answer checks a connection out ~7 times, and each ping is a
+    round trip -- 15 % of a name search's time through the API at 1M people (bench/RESULTS.md).
+    A connection used a moment ago is taken as it is; were the server to go away within that
+    window the statement fails, SQLAlchemy invalidates the pool, and the next checkout connects
+    afresh.  A failed ping raises DisconnectionError: the pool drops that connection and checks
+    out (or opens) another."""
+
+    @event.listens_for(engine, "checkin")
+    def _checkin(_dbapi_conn, record):  # pragma: no cover - exercised by the PostgreSQL tests
+        if record is not None:
+            record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checkout(dbapi_conn, record, _proxy):  # pragma: no cover
+        since = record.info.pop("idle_since", None)
+        if since is None or time.monotonic() - since < PING_AFTER_IDLE:
+            return                   # just connected, or in use a moment ago
+        try:
+            engine.dialect.do_ping(dbapi_conn)
+        except Exception as e:       # noqa: BLE001 - any failure: a fresh connection instead
+            raise sa.exc.DisconnectionError(f"pooled connection failed its ping: {e}") from e
 
 
 def is_sqlite(engine: sa.Engine) -> bool:
