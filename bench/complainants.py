@@ -48,11 +48,15 @@ def pairs(df: pl.DataFrame, national: bool = False) -> pl.DataFrame:
         *V.EVIDENCE_AGGS))
     ncase = full.group_by("token").agg(pl.col("case_id").n_unique().alias("name_cases"))
     per = per.join(ncase, on="token")
+    # complainants each case names, in full or by initials, per context (link.victims' `case_names`)
+    cnames = (df.filter(pl.col("token").is_not_null()).group_by("case_id", "context")
+              .agg(pl.col("token").n_unique().alias("case_names")))
+    per = per.join(cnames, on=["case_id", "context"], how="left").with_columns(pl.col("context").alias("ctx"))
     if not national:                 # same court only (nationally: every pair of a common name)
         per = per.with_columns(pl.col("courts").list.first().alias("court_key"))
     p = (per.join(per, on=["token", "context"] + ([] if national else ["court_key"]), suffix="_r")
          .filter(pl.col("case_id") < pl.col("case_id_r")))
-    p = V.episode_score(p)
+    p = V.episode_score(p.with_columns(pl.col("ctx").alias("ctx_r")) if "ctx_r" not in p.columns else p)
     yrs = ((pl.col("odate") - pl.col("odate_r")).dt.total_days().abs() / 365.25)
     both = lambda x: (pl.col(x).list.len() > 0) & (pl.col(x + "_r").list.len() > 0)  # noqa: E731
     meet = lambda x: pl.col(x).list.set_intersection(pl.col(x + "_r")).list.len() > 0  # noqa: E731
@@ -69,6 +73,7 @@ def pairs(df: pl.DataFrame, national: bool = False) -> pl.DataFrame:
         .when(((pl.col("born_hi") - pl.col("born_lo")) <= 1.01) & ((pl.col("born_hi_r") - pl.col("born_lo_r")) <= 1.01))
         .then(pl.lit("both aged")).otherwise(pl.lit("compatible")).alias("age_ev"),
         meet("dpersons").alias("same_defendant"),
+        (pl.min_horizontal("case_names", "case_names_r") >= V.GROUP_CASE_NAMES).alias("group_cases"),
         pl.col("name_cases").clip(0, 9).alias("token_cases_c"),
         pl.when(pl.col("conflict")).then(-99).otherwise(pl.col("score").clip(-4, 6)).alias("score_c"),
     )
@@ -135,7 +140,8 @@ def main() -> None:
         print(f"{p.height:,} candidate pairs, {int(p['same'].sum()):,} the same victim")
         for by in (["place_ev"], ["years_apart"], ["sex_ev"], ["age_ev"], ["same_defendant"], ["token_cases_c"],
                    ["place_ev", "years_apart"], ["place_ev", "age_ev"], ["same_defendant", "place_ev"],
-                   ["token_cases_c", "age_ev"], ["token_cases_c", "place_ev"], ["score_c"],
+                   ["token_cases_c", "age_ev"], ["token_cases_c", "place_ev"], ["score_c"], ["group_cases"],
+                   ["group_cases", "score_c"],
                    ["place_ev", "age_ev", "token_cases_c"]):
             print(tab(p, by))
     rules = a.rules if a.rules is not None else list(V.CROSS_CASE_RULES)

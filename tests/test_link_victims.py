@@ -205,6 +205,32 @@ def test_episode_common_name_needs_more_than_a_place(monkeypatch):
     assert len(set(c.values())) == V.RARE_NAME_CASES + 1
 
 
+def test_episode_victim_of_two_group_cases(monkeypatch):
+    """A name shared by two cases that each name several complainants of sexual offences (group
+    exploitation: one girl abused by one group after another) joins on that and the name alone,
+    towns apart; with a one-complainant case on either side, or outside the sexual context, the
+    same evidence leaves them apart (`GROUP_CASE_NAMES`, `GROUP_CONTEXTS`)."""
+    import courtarchive.link.victims as V
+
+    def case_rows(context: str, others: int):
+        specs = [("Jane SMITH", 1, "rochdale", None, 11), ("Jane SMITH", 2, "rawtenstall", None, 21)]
+        for k in range(others):         # the other complainants the two cases name
+            specs += [(f"Other{k} ONE", 1, "rochdale", None, 11), (f"Other{k} TWO", 2, "rawtenstall", None, 21)]
+        t = _episode_rows(specs)
+        return t.set_column(t.schema.get_field_index("context"), "context", pa.array([context] * t.num_rows))
+
+    def joined(t) -> bool:
+        c = clusters(link_complainants(t)[0])
+        return c[1] == c[2]
+
+    assert V.GROUP_CASE_NAMES == 3
+    assert joined(case_rows("sexual", 2)), "two group cases: one victim"
+    assert not joined(case_rows("sexual", 1)), "two complainants a case: places apart, rare name -- apart"
+    assert not joined(case_rows("violence", 2)), "group cases count in the sexual context only"
+    monkeypatch.setitem(V.EPISODE_WEIGHTS, "group_cases", 0)
+    assert not joined(case_rows("sexual", 2))
+
+
 def test_mention_evidence_from_wording_and_descriptor():
     import datetime as dt
 

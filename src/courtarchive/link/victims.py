@@ -322,8 +322,9 @@ EVIDENCE_COLUMNS = {"place": pl.Utf8, "sex": pl.Utf8, "born_lo": pl.Float64, "bo
 CROSS_CASE_RULES = {
     "episode": "across cases, one name (or a close spelling) in one scope and victim context joins only "
                "with list evidence of one person (episode_score >= EPISODE_MIN: a defendant charged in "
-               "both cases, one place of offence, ages that agree, a rare name), never against a "
-               "different sex or an incompatible age",
+               "both cases, one place of offence, ages that agree, a rare name, both cases naming "
+               "several complainants of sexual offences), never against a different sex or an "
+               "incompatible age",
     "name": "one name (or a close spelling) in one scope and victim context is one person in every case "
             "(the rule before episode evidence; for comparison)",
 }
@@ -339,7 +340,18 @@ EPISODE_WEIGHTS = {
     "ages_agree": 1,        # both descriptors give an age and the birth windows overlap
     "rare_name": 1,         # the name is in at most RARE_NAME_CASES cases of the archive
     "common_name": -2,      # ... in more than COMMON_NAME_CASES
+    "group_cases": 1,       # both cases name GROUP_CASE_NAMES complainants or more (GROUP_CONTEXTS), by
+                            # name or initials
 }
+# A case naming several complainants of sexual offences is the lists' trace of group exploitation
+# (Rochdale, Rotherham, Telford: the same girls abused by one group after another, prosecuted as
+# several multi-complainant cases).  Such victims recur across cases far more often than a
+# namesake of theirs sits in another such case, which is rare.  On the 25k corpus every same-court
+# pair with both cases naming 3+ complainants and nothing against it was one victim (four pairs,
+# towns apart: "rochdale" / "rawtenstall"), while the namesake pairs the score rejected had a
+# one- or two-complainant case on one side (bench/RESULTS.md, session 9).
+GROUP_CASE_NAMES = 3
+GROUP_CONTEXTS = ("sexual",)
 EPISODE_MIN = 1
 EPISODE_LINK = 0.95    # the "probability" recorded for a cross-case link on episode evidence
 
@@ -400,6 +412,10 @@ def link_complainants(mentions: pa.Table, *, threshold: float = BLOOM_DICE, sche
     ncases = units.filter(full).group_by("token").agg(
         pl.col("ucase").n_unique().alias("name_cases"))
     units = units.join(ncases, on="token", how="left")
+    # how many complainants each case names (in full or by initials), per victim context
+    # (`GROUP_CASE_NAMES`; a complainant given both ways counts twice: an upper bound)
+    cnames = units.group_by("ucase", "ctx").agg(pl.col("node").n_unique().alias("case_names"))
+    units = units.join(cnames, on=["ucase", "ctx"], how="left")
     report["tokens"], report["units"] = tok.height, units.height
     ul = units.select("nrep", "ucase", "rep", "scope", "ctx", "token")
     edges: list[pl.DataFrame] = []        # rep_l, rep_r, p
@@ -513,7 +529,8 @@ def link_complainants(mentions: pa.Table, *, threshold: float = BLOOM_DICE, sche
 
 def episode_score(c: pl.DataFrame) -> pl.DataFrame:
     """Score pairs of units (cases) that share a name: ``c`` has each side's evidence (places,
-    sexes, born_lo, born_hi, dpersons, name_cases; the right side suffixed ``_r``).  Adds
+    sexes, born_lo, born_hi, dpersons, name_cases, case_names (names and initials of complainants
+    the case gives in that context), ctx; the right side suffixed ``_r``).  Adds
     ``conflict`` (two sexes, or birth windows that cannot both hold) and ``score``, the sum of the
     `EPISODE_WEIGHTS` that apply."""
     w = EPISODE_WEIGHTS
@@ -522,7 +539,12 @@ def episode_score(c: pl.DataFrame) -> pl.DataFrame:
     ages = pl.col("born_lo").is_not_null() & pl.col("born_lo_r").is_not_null()
     apart = pl.max_horizontal("born_lo", "born_lo_r") > pl.min_horizontal("born_hi", "born_hi_r") + AGE_SLACK
     cases = pl.max_horizontal(pl.col("name_cases").fill_null(0), pl.col("name_cases_r").fill_null(0))
+    group = ((pl.min_horizontal(pl.col("case_names").fill_null(0), pl.col("case_names_r").fill_null(0))
+              >= GROUP_CASE_NAMES)
+             & pl.col("ctx").is_in(GROUP_CONTEXTS).fill_null(False)
+             & pl.col("ctx_r").is_in(GROUP_CONTEXTS).fill_null(False))
     score = (pl.when(meet("dpersons")).then(w["same_defendant"]).otherwise(0)
+             + pl.when(group).then(w["group_cases"]).otherwise(0)
              + pl.when(meet("places")).then(w["same_place"])
              .when(both("places")).then(w["different_place"]).otherwise(0)
              + pl.when(ages & ~apart).then(w["ages_agree"]).otherwise(0)
@@ -537,7 +559,7 @@ def _episode(cross: pl.DataFrame, units: pl.DataFrame) -> pl.DataFrame:
     in `CROSS_CASE_RULES`): `episode_score` at least `EPISODE_MIN` and no conflict."""
     if cross.height == 0:
         return cross
-    ev = units.select("rep", "places", "sexes", "born_lo", "born_hi", "dpersons", "name_cases")
+    ev = units.select("rep", "places", "sexes", "born_lo", "born_hi", "dpersons", "name_cases", "case_names", "ctx")
     # a pair found twice (equal tokens and a spelling variant, or a context bridge) keeps its
     # strongest link, whichever way it was found
     c = cross.sort("p", descending=True).unique(["rep_l", "rep_r"], keep="first", maintain_order=True).join(ev, left_on="rep_l", right_on="rep").join(
