@@ -109,8 +109,8 @@ import datetime as _dt  # noqa: E402
 
 import polars as pl  # noqa: E402
 
-from courtarchive.link.cluster import (RECONCILE_PROBABILITY, reconcile_case_orphans, reconcile_sjp_public,  # noqa: E402
-                                       resolve_masked)
+from courtarchive.link.cluster import (RECONCILE_PROBABILITY, reconcile_case_orphans,  # noqa: E402
+                                       reconcile_case_strays, reconcile_sjp_public, resolve_masked)
 
 
 def _std(rows):
@@ -143,6 +143,26 @@ def test_case_orphan_joins_the_one_compatible_defendant_of_its_case():
     assert lab.filter(pl.col("mention_id") == 3)["probability"].item() == RECONCILE_PROBABILITY
 
 
+def test_case_orphan_with_a_typo_on_a_nickname(monkeypatch):
+    """"Jey EVANS" on the public list is the case's "Joseph EVANS": one edit from "Joey", a variant
+    of Joseph -- neither the canonical form nor the edit distance to "Joseph" says so."""
+    std = _std([
+        (1, 10, 100, 0, "joseph", "evans", "2000-07-19", 2000, "S39PW", False),
+        (2, 10, 100, 0, "mary", "evans", "1999-01-01", 1999, "S39PW", False),
+        (3, 10, 101, 0, "jey", "evans", None, None, None, False),
+        (4, 11, 102, 0, "jey", "evans", None, None, None, False),        # another case: Mary's only
+    ])
+    std = pl.concat([std, _std([(5, 11, 103, 0, "mary", "evans", "1999-01-01", 1999, "S39PW", False)])])
+    mapping = {1: 1, 2: 2, 3: 3, 4: 4, 5: 2}
+    lab, n = reconcile_case_orphans(std, _lab(mapping))
+    got = labels(lab)
+    assert n == 1 and got[3] == got[1] and got[4] == 4
+    import courtarchive.link.cluster as C
+
+    monkeypatch.setattr(C, "_forename_reach", lambda _names: pl.DataFrame(schema={"ofn": pl.Utf8, "reach": pl.List(pl.Utf8)}))
+    assert reconcile_case_orphans(std, _lab(mapping))[1] == 0, "without the variants' reach: apart"
+
+
 @pytest.mark.parametrize("why", ["two_candidates", "same_hearing", "two_cases", "age", "cannot", "names", "has_dob"])
 def test_case_orphan_left_alone_when_not_certain(why):
     rows = [
@@ -170,6 +190,48 @@ def test_case_orphan_left_alone_when_not_certain(why):
     if why == "two_cases":
         mapping[4] = 3
     lab, n = reconcile_case_orphans(std, _lab(mapping), cannot)
+    assert n == 0 and labels(lab) == mapping
+
+
+def _strays(why=None):
+    """Case 10's defendant as the press list gives him ("SCOTT BUTTLER", postcode) and a public-list
+    "SCOTT BUTLER" of case 10 that clustering put with another Scott Butler, of case 20."""
+    rows = [
+        (1, 10, 100, 0, "SCOTT", "BUTTLER", None, 1984, "DN15PS", False),   # case 10, press list
+        (2, 10, 101, 0, "SCOTT", "BUTLER", None, None, None, False),        # case 10, public list
+        (3, 20, 200, 5, "SCOTT", "BUTLER", "1994-11-06", 1994, "SN14PF", False),  # the other man
+        (4, 20, 201, 5, "SCOTT", "BUTLER", None, None, None, False),
+    ]
+    mapping = {1: 1, 2: 3, 3: 3, 4: 3}
+    cannot = []
+    if why == "two_candidates":        # case 10 has two Scott But(t)lers with identifiers
+        rows.append((5, 10, 100, 0, "SCOTT", "BUTLER", "1990-02-02", 1990, "DN11AA", False))
+        mapping[5] = 5
+    elif why == "same_hearing":        # the press list's hearing also lists the stray: two people
+        rows[1] = (2, 10, 100, 0, "SCOTT", "BUTLER", None, None, None, False)
+    elif why == "cannot":
+        cannot = [(2, 1)]
+    elif why == "identified_here":     # the cluster has its own postcode in case 10: not a stray
+        rows[1] = (2, 10, 101, 0, "SCOTT", "BUTLER", None, None, "DN15PS", False)
+    elif why == "one_case":            # a cluster seen in case 10 only is the orphans' rule's
+        mapping = {1: 1, 2: 2, 3: 3, 4: 3}
+    elif why == "names":
+        rows[1] = (2, 10, 101, 0, "PETER", "BUTLER", None, None, None, False)
+    return _std(rows), mapping, cannot
+
+
+def test_case_stray_moves_to_its_own_cases_defendant():
+    std, mapping, _ = _strays()
+    lab, n = reconcile_case_strays(std, _lab(mapping))
+    got = labels(lab)
+    assert n == 1 and got[2] == got[1] == 1 and got[3] == got[4] == 3
+    assert lab.filter(pl.col("mention_id") == 2)["probability"].item() == RECONCILE_PROBABILITY
+
+
+@pytest.mark.parametrize("why", ["two_candidates", "same_hearing", "cannot", "identified_here", "one_case", "names"])
+def test_case_stray_left_alone_when_not_certain(why):
+    std, mapping, cannot = _strays(why)
+    lab, n = reconcile_case_strays(std, _lab(mapping), cannot)
     assert n == 0 and labels(lab) == mapping
 
 

@@ -324,13 +324,12 @@ def reconcile_case_orphans(std: pl.DataFrame, lab: pl.DataFrame,
     question is narrow: which of its defendants can this be?  The orphan joins a cluster of the
     same case when that cluster is the *only* one whose names are compatible (surname: canonical
     equal, Jaro-Winkler >= 0.88 or at most two edits apart; forename: canonical equal, an initial
-    that agrees, Jaro-Winkler >= 0.75 or at most two edits apart), the two never appear in one
+    that agrees, Jaro-Winkler >= 0.75, at most two edits apart or a typo of a variant: `_compatible`),
+    the two never appear in one
     hearing (a hearing that lists both lists two people), their ages at the hearings agree (birth
     years within one) and no cannot-link (reviewer or automatic)
     stands between them.  Two compatible candidates (brothers "James" and "Jamie SMITH") leave it
     alone.  Returns the relabelled clusters and how many orphans were joined."""
-    from ..config import duckdb_connect
-
     m = std.select(pl.col("unique_id").alias("mention_id"), "case_id", "hearing_id", "fn", "fn_c", "sn", "sn_c",
                    "dob", "by_lo", "by_hi", "pc").join(lab.select("mention_id", "label"), on="mention_id")
     per = m.group_by("label").agg(
@@ -349,24 +348,7 @@ def reconcile_case_orphans(std: pl.DataFrame, lab: pl.DataFrame,
         pl.col("label").alias("c"), "case_id", pl.col("fn").alias("cfn"), pl.col("fn_c").alias("cfc"),
         pl.col("sn").alias("csn"), pl.col("sn_c").alias("csc"), pl.col("by_lo").alias("clo"),
         pl.col("by_hi").alias("chi")).unique()
-    con = duckdb_connect()          # (bounded memory, spills to the scratch folder: see config)
-    try:
-        con.register("o_names", o_names.to_arrow())
-        con.register("c_names", c_names.to_arrow())
-        compat = con.sql("""
-            SELECT o, c FROM o_names JOIN c_names USING (case_id)
-            WHERE o <> c
-            GROUP BY o, c
-            HAVING bool_or(osn IS NOT NULL AND csn IS NOT NULL AND ofn IS NOT NULL AND cfn IS NOT NULL
-                   AND (osc = csc OR jaro_winkler_similarity(osn, csn) >= 0.88 OR damerau_levenshtein(osn, csn) <= 2)
-                   AND (ofc = cfc
-                        OR ((length(ofn) = 1 OR length(cfn) = 1) AND substr(ofn, 1, 1) = substr(cfn, 1, 1))
-                        OR jaro_winkler_similarity(ofn, cfn) >= 0.75 OR damerau_levenshtein(ofn, cfn) <= 2))
-               -- ages at the hearings (birth-year ranges) must not contradict anywhere
-               AND bool_and(olo IS NULL OR clo IS NULL OR (olo <= chi + 1 AND clo <= ohi + 1))
-        """).pl()
-    finally:
-        con.close()
+    compat = _compatible(o_names, c_names)
     if compat.height == 0:
         return lab, 0
     # never two clusters that one hearing lists side by side
@@ -379,6 +361,129 @@ def reconcile_case_orphans(std: pl.DataFrame, lab: pl.DataFrame,
     if one.height == 0:
         return lab, 0
     return _join_clusters(lab, dict(zip(one["o"].to_list(), one["c"].to_list())))
+
+
+
+def reconcile_case_strays(std: pl.DataFrame, lab: pl.DataFrame,
+                          cannot: Iterable[tuple[int, int]] = ()) -> tuple[pl.DataFrame, int]:
+    """Move a case's name-only defendant mentions that clustering gave to a person of *other*
+    cases to the one person of their own case they can be.
+
+    A public list prints "Scott Butler" (a name, the case's URN); the press list of the same day
+    prints the case's defendant as "Scott Buttler, 39, DN1 5PS".  The name-only mention matches a
+    "Scott Butler" of other cases exactly and the typo'd press entry less well, so clustering may
+    put it with that other man -- who has nothing else in this case -- and the case then shows
+    two defendants (a one-defendant case counted among the multi-defendant ones).  A *stray* is
+    such a group: the mentions of one cluster in one case, none with a date of birth or a
+    postcode, of a cluster that also has mentions in other cases.  It moves (its mentions only;
+    the rest of the cluster stays) to the cluster that has an identified mention (date of birth
+    or postcode) in the same case when that cluster is the *only* one whose names are
+    compatible (`_compatible`), the two never appear in one hearing and no cannot-link stands
+    between them.  Returns the relabelled clusters and how many strays moved."""
+    m = std.select(pl.col("unique_id").alias("mention_id"), "case_id", "hearing_id", "fn", "fn_c", "sn", "sn_c",
+                   "dob", "by_lo", "by_hi", "pc").join(lab.select("mention_id", "label"), on="mention_id")
+    ident = pl.col("dob").is_not_null() | pl.col("pc").is_not_null()
+    groups = m.filter(pl.col("case_id").is_not_null()).group_by("label", "case_id").agg(
+        ident.any().alias("ident"), pl.col("mention_id").min().alias("o"))
+    spread = m.group_by("label").agg(pl.col("case_id").drop_nulls().n_unique().alias("n_cases"))
+    strays = (groups.join(spread, on="label").filter(~pl.col("ident") & (pl.col("n_cases") >= 2))
+              .select("label", "case_id", "o"))
+    if strays.height == 0:
+        return lab, 0
+    sm = m.join(strays, on=["label", "case_id"])
+    o_names = sm.select("o", "case_id", pl.col("fn").alias("ofn"), pl.col("fn_c").alias("ofc"),
+                        pl.col("sn").alias("osn"), pl.col("sn_c").alias("osc"), pl.col("by_lo").alias("olo"),
+                        pl.col("by_hi").alias("ohi")).unique()
+    held = groups.filter(pl.col("ident") & pl.col("case_id").is_in(strays["case_id"].implode())).select("label", "case_id")
+    c_names = m.join(held, on=["label", "case_id"]).select(
+        pl.col("label").alias("c"), "case_id", pl.col("fn").alias("cfn"), pl.col("fn_c").alias("cfc"),
+        pl.col("sn").alias("csn"), pl.col("sn_c").alias("csc"), pl.col("by_lo").alias("clo"),
+        pl.col("by_hi").alias("chi")).unique()
+    if c_names.height == 0:
+        return lab, 0
+    compat = _compatible(o_names, c_names)
+    if compat.height == 0:
+        return lab, 0
+    together = (sm.select("o", "hearing_id").join(m.select(pl.col("label").alias("c"), "hearing_id"), on="hearing_id")
+                .select("o", "c").unique())
+    compat = compat.join(together, on=["o", "c"], how="anti")
+    # (cannot-links, with each stray's mentions under its own label o)
+    as_o = lab.join(sm.select("mention_id", "o"), on="mention_id", how="left").with_columns(
+        pl.coalesce("o", "label").alias("label")).drop("o")
+    compat = _not_cannot(compat, as_o, cannot)
+    one = compat.group_by("o").agg(pl.col("c").n_unique().alias("k"), pl.col("c").first()).filter(pl.col("k") == 1)
+    if one.height == 0:
+        return lab, 0
+    moves = sm.join(one.select("o", "c"), on="o").select("mention_id", "c")
+    out = (lab.join(moves, on="mention_id", how="left")
+           .with_columns(pl.coalesce("c", "label").alias("label"),
+                         pl.when(pl.col("c").is_not_null()).then(pl.lit(RECONCILE_PROBABILITY))
+                         .otherwise(pl.col("probability")).alias("probability"))
+           .select("mention_id", "label", "probability").sort("mention_id"))
+    return out, one.height
+
+
+def _forename_reach(forenames: Iterable[str]) -> pl.DataFrame:
+    """For each forename (lower case), the canonical names of the name-variant table's entries one
+    edit from it (``ofn``, ``reach``): "jey" -> joseph (via "joey"), "jseph" -> joseph -- a typo on
+    top of a nickname, which neither the canonical form nor the edit distance to the other list's
+    spelling ("Joseph", "Joey") recognises.  Same first letter and length within one, so the table
+    is compared with a few entries per name."""
+    from ..config import duckdb_connect
+    from ..governance.pseudonym import load_name_variants
+
+    names = sorted({f.lower() for f in forenames if f and len(f) > 1})
+    empty = pl.DataFrame(schema={"ofn": pl.Utf8, "reach": pl.List(pl.Utf8)})
+    if not names:
+        return empty
+    variants = load_name_variants()
+    table = pl.DataFrame({"v": list(variants) + list(set(variants.values())),
+                          "vc": list(variants.values()) + list(set(variants.values()))}).unique()
+    con = duckdb_connect()
+    try:
+        con.register("names", pl.DataFrame({"ofn": names}).to_arrow())
+        con.register("variants", table.to_arrow())
+        out = con.sql("""
+            SELECT n.ofn, list(DISTINCT v.vc ORDER BY v.vc) AS reach FROM names n JOIN variants v
+              ON substr(v.v, 1, 1) = substr(n.ofn, 1, 1) AND abs(length(v.v) - length(n.ofn)) <= 1
+             AND damerau_levenshtein(v.v, n.ofn) <= 1
+            GROUP BY n.ofn""").pl()
+    finally:
+        con.close()
+    return out if out.height else empty
+
+
+def _compatible(o_names: pl.DataFrame, c_names: pl.DataFrame) -> pl.DataFrame:
+    """Pairs (o, c) of one case whose names can be one person's -- surname: canonical equal,
+    Jaro-Winkler >= 0.88 or at most two edits apart; forename: canonical equal, an initial that
+    agrees, Jaro-Winkler >= 0.75, at most two edits apart, or one edit from a variant of the
+    other's canonical name (`_forename_reach`) -- and whose ages at the hearings (birth-year
+    ranges) never contradict.  ``o_names``: o, case_id, ofn, ofc, osn, osc, olo, ohi; ``c_names``:
+    c, case_id, cfn, cfc, csn, csc, clo, chi."""
+    from ..config import duckdb_connect
+
+    reach = _forename_reach(o_names["ofn"].drop_nulls().to_list())
+    o_names = o_names.with_columns(pl.col("ofn").str.to_lowercase().alias("_ofl")).join(
+        reach.rename({"ofn": "_ofl"}), on="_ofl", how="left").drop("_ofl")
+    con = duckdb_connect()          # (bounded memory, spills to the scratch folder: see config)
+    try:
+        con.register("o_names", o_names.to_arrow())
+        con.register("c_names", c_names.to_arrow())
+        return con.sql("""
+            SELECT o, c FROM o_names JOIN c_names USING (case_id)
+            WHERE o <> c
+            GROUP BY o, c
+            HAVING bool_or(osn IS NOT NULL AND csn IS NOT NULL AND ofn IS NOT NULL AND cfn IS NOT NULL
+                   AND (osc = csc OR jaro_winkler_similarity(osn, csn) >= 0.88 OR damerau_levenshtein(osn, csn) <= 2)
+                   AND (ofc = cfc
+                        OR ((length(ofn) = 1 OR length(cfn) = 1) AND substr(ofn, 1, 1) = substr(cfn, 1, 1))
+                        OR jaro_winkler_similarity(ofn, cfn) >= 0.75 OR damerau_levenshtein(ofn, cfn) <= 2
+                        OR coalesce(list_contains(reach, lower(cfc)), false)))
+               -- ages at the hearings (birth-year ranges) must not contradict anywhere
+               AND bool_and(olo IS NULL OR clo IS NULL OR (olo <= chi + 1 AND clo <= ohi + 1))
+        """).pl()
+    finally:
+        con.close()
 
 
 def _not_cannot(pairs: pl.DataFrame, lab: pl.DataFrame, cannot: Iterable[tuple[int, int]]) -> pl.DataFrame:

@@ -27,7 +27,8 @@ import pyarrow.compute as pc
 from ..store import Archive
 from ..store import linkage as store
 from . import model as M
-from .cluster import cluster, dob_conflicts, reconcile_case_orphans, reconcile_sjp_public, resolve_masked, stable_ids
+from .cluster import (cluster, dob_conflicts, reconcile_case_orphans, reconcile_case_strays, reconcile_sjp_public,
+                      resolve_masked, stable_ids)
 from .networks import graph_inputs, networks
 from .standardise import standardise
 from .victims import link_complainants, mention_contexts, mention_evidence
@@ -118,6 +119,7 @@ def link_defendants(archive: Archive, run_id: int, *, full: bool, engine: str, t
     lab = cluster(pid, pairs, threshold=threshold, groups=groups, must=must, cannot=cannot, db_api=db,
                   group_probability=group_prob, conflicts=dob_conflicts(persons))
     lab, stats["case_orphans_joined"] = reconcile_case_orphans(persons, lab, cannot)
+    lab, stats["case_strays_moved"] = reconcile_case_strays(persons, lab, cannot)
     lab, stats["sjp_public_joined"] = reconcile_sjp_public(persons, lab, cannot)
     org_lab = orgs.select(pl.col("unique_id").alias("mention_id"),
                           pl.col("unique_id").min().over("org").alias("label"),
