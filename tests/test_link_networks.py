@@ -38,3 +38,18 @@ def test_components_communities_and_stable_ids():
     rows2, _, retired2, _ = networks(cd2, oc, old_components=old_c, old_communities=old_k, new_ids=new)
     assert {r["id"] for r in rows2} == {r["id"] for r in rows} and retired2 == []
     assert not any(r["new"] for r in rows2)
+
+
+def test_igraph_is_imported_without_matplotlib():
+    """`config.igraph()` imports igraph with matplotlib hidden (igraph's drawing back end, 0.28 s
+    of every start that builds a network); matplotlib stays importable afterwards, and one already
+    imported is left alone.  A fresh interpreter each way."""
+    import subprocess
+    import sys
+
+    code = ("import sys, courtarchive.config as c; ig = c.igraph(); "
+            "print('matplotlib' in sys.modules, ig.Graph(n=3).vcount()); import matplotlib; print('ok')")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["False", "3", "ok"]
+    code = "import sys, matplotlib, courtarchive.config as c; ig = c.igraph(); print(sys.modules['matplotlib'] is matplotlib)"
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split() == ["True"]

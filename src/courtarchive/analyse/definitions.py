@@ -161,7 +161,9 @@ def defendant_components(case_defendants: pl.DataFrame,
     if not ids:
         return pl.DataFrame(schema={"defendant_id": pl.Utf8, "network_id": pl.Utf8,
                                     "network_size": pl.Int64})
-    import igraph as ig   # imported here: it pulls in matplotlib, slow to import
+    from ..config import igraph   # imported here: slow to import
+
+    ig = igraph()
 
     index = {d: i for i, d in enumerate(ids)}
     edges = defendant_edges(case_defendants, offence_complainants)

@@ -127,7 +127,9 @@ def _network_svg(net: dict, size: int = 260) -> str:
     if n > MAX_DRAWN:
         return (f'<p class="network-too-big">{n:,} defendants and {len(net["edges"]):,} links: too many to '
                 f'draw (diagrams stop at {MAX_DRAWN}); the network is listed in findings.json.</p>')
-    import igraph as ig
+    from ..config import igraph
+
+    ig = igraph()
 
     g = ig.Graph(n=n, edges=[(a, b) for a, b, _ in net["edges"]])
     start = [[math.cos(2 * math.pi * i / max(n, 1)), math.sin(2 * math.pi * i / max(n, 1))] for i in range(n)]

@@ -12,7 +12,6 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from .driver import DEFAULT_HOTSPOTS, generate as _generate
 
 app = typer.Typer(help="Synthetic CaTH court lists with planted truth.", add_completion=False)
 
@@ -52,6 +51,8 @@ def generate(
 
         def progress(done: int, total: int) -> None:
             bar.update(task, completed=done)
+
+        from .driver import DEFAULT_HOTSPOTS, generate as _generate
 
         summary = _generate(out, cases=cases, seed=seed, start=first, years=years,
                             hotspots=tuple(hotspot) if hotspot else DEFAULT_HOTSPOTS,

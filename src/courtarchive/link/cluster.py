@@ -65,7 +65,9 @@ def _components(ids: np.ndarray, a: np.ndarray, b: np.ndarray, db_api=None) -> n
         t = t.with_columns(pl.col("unique_id").min().over("cluster_id").alias("label"))
         lab = pl.DataFrame({"unique_id": ids}).join(t, on="unique_id", how="left")
         return lab["label"].fill_null(lab["unique_id"]).to_numpy()
-    import igraph as ig
+    from ..config import igraph
+
+    ig = igraph()
 
     edges = np.column_stack([np.searchsorted(ids, a), np.searchsorted(ids, b)])
     g = ig.Graph(n=len(ids), edges=edges.tolist())

@@ -27,14 +27,17 @@ previous network it shares most defendants with.
 from __future__ import annotations
 
 import random
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
-import igraph as ig
 import polars as pl
 import pyarrow as pa
 
 from ..analyse import definitions
+from ..config import igraph
 from .cluster import stable_ids
+
+if TYPE_CHECKING:
+    import igraph as ig
 
 __all__ = ["graph_inputs", "defendant_graph", "tripartite_graph", "networks", "LEIDEN_SEED"]
 
@@ -58,6 +61,7 @@ def graph_inputs(defendants: pl.DataFrame, complainants: pl.DataFrame) -> tuple[
 
 
 def defendant_graph(cd: pl.DataFrame, oc: pl.DataFrame) -> tuple[ig.Graph, list[int]]:
+    ig = igraph()
     edges = definitions.defendant_edges(cd, oc)
     ids = sorted(set(edges["a"].to_list()) | set(edges["b"].to_list()))
     ix = {d: i for i, d in enumerate(ids)}
@@ -68,6 +72,7 @@ def defendant_graph(cd: pl.DataFrame, oc: pl.DataFrame) -> tuple[ig.Graph, list[
 
 def tripartite_graph(cd: pl.DataFrame, oc: pl.DataFrame) -> ig.Graph:
     """Vertices ("d", person), ("c", case), ("v", complainant person); kind in vs["kind"]."""
+    ig = igraph()
     names: dict[tuple[str, int], int] = {}
 
     def v(kind: str, x: int) -> int:

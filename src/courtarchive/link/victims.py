@@ -572,7 +572,9 @@ def _chain_constraints(a: np.ndarray, b: np.ndarray, blooms: dict[int, bytes], f
     """Pairs of full-name tokens in one linked component whose own Dice is below ``floor``."""
     if len(a) < 2:
         return []
-    import igraph as ig
+    from ..config import igraph
+
+    ig = igraph()
 
     nodes = sorted(set(a.tolist()) | set(b.tolist()))
     ix = {n: k for k, n in enumerate(nodes)}
