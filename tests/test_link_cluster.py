@@ -163,6 +163,21 @@ def test_case_orphan_with_a_typo_on_a_nickname(monkeypatch):
     assert reconcile_case_orphans(std, _lab(mapping))[1] == 0, "without the variants' reach: apart"
 
 
+def test_case_orphan_with_its_names_swapped():
+    """A Crown Court list's "Sinclair Douglas KARRL" (forename and surname swapped, "Karrl" a typo
+    of Carl's variant Karl) is the case's "Carl SINCLAIR"; the other defendant is no candidate."""
+    std = _std([
+        (1, 10, 100, 0, "carl", "sinclair", "1999-09-01", 1999, "S34HN", False),
+        (2, 10, 100, 0, "ann", "brown", "1990-01-01", 1990, "S34HN", False),
+        (3, 10, 101, 9, "sinclair", "karrl", None, 1999, None, False),
+    ])
+    lab, n = reconcile_case_orphans(std, _lab({1: 1, 2: 2, 3: 3}))
+    assert n == 1 and labels(lab)[3] == 1
+    std = _std([(1, 10, 100, 0, "carl", "sinclair", "1999-09-01", 1999, "S34HN", False),
+                (3, 10, 101, 9, "sinclair", "peterson", None, None, None, False)])
+    assert reconcile_case_orphans(std, _lab({1: 1, 3: 3}))[1] == 0, "a swap needs both names close"
+
+
 @pytest.mark.parametrize("why", ["two_candidates", "same_hearing", "two_cases", "age", "cannot", "names", "has_dob"])
 def test_case_orphan_left_alone_when_not_certain(why):
     rows = [

@@ -327,9 +327,8 @@ def reconcile_case_orphans(std: pl.DataFrame, lab: pl.DataFrame,
     same case when that cluster is the *only* one whose names are compatible (surname: canonical
     equal, Jaro-Winkler >= 0.88 or at most two edits apart; forename: canonical equal, an initial
     that agrees, Jaro-Winkler >= 0.75, at most two edits apart or a typo of a variant: `_compatible`),
-    the two never appear in one
-    hearing (a hearing that lists both lists two people), their ages at the hearings agree (birth
-    years within one) and no cannot-link (reviewer or automatic)
+    the two never appear in one hearing (a hearing that lists both lists two people), their ages
+    at the hearings agree (birth years within one) and no cannot-link (reviewer or automatic)
     stands between them.  Two compatible candidates (brothers "James" and "Jamie SMITH") leave it
     alone.  Returns the relabelled clusters and how many orphans were joined."""
     m = std.select(pl.col("unique_id").alias("mention_id"), "case_id", "hearing_id", "fn", "fn_c", "sn", "sn_c",
@@ -363,7 +362,6 @@ def reconcile_case_orphans(std: pl.DataFrame, lab: pl.DataFrame,
     if one.height == 0:
         return lab, 0
     return _join_clusters(lab, dict(zip(one["o"].to_list(), one["c"].to_list())))
-
 
 
 def reconcile_case_strays(std: pl.DataFrame, lab: pl.DataFrame,
@@ -459,8 +457,8 @@ def _compatible(o_names: pl.DataFrame, c_names: pl.DataFrame) -> pl.DataFrame:
     """Pairs (o, c) of one case whose names can be one person's -- surname: canonical equal,
     Jaro-Winkler >= 0.88 or at most two edits apart; forename: canonical equal, an initial that
     agrees, Jaro-Winkler >= 0.75, at most two edits apart, or one edit from a variant of the
-    other's canonical name (`_forename_reach`) -- and whose ages at the hearings (birth-year
-    ranges) never contradict.  ``o_names``: o, case_id, ofn, ofc, osn, osc, olo, ohi; ``c_names``:
+    other's canonical name (`_forename_reach`); or the two names swapped, each as close as that
+    -- and whose ages at the hearings (birth-year ranges) never contradict.  ``o_names``: o, case_id, ofn, ofc, osn, osc, olo, ohi; ``c_names``:
     c, case_id, cfn, cfc, csn, csc, clo, chi."""
     from ..config import duckdb_connect
 
@@ -476,11 +474,17 @@ def _compatible(o_names: pl.DataFrame, c_names: pl.DataFrame) -> pl.DataFrame:
             WHERE o <> c
             GROUP BY o, c
             HAVING bool_or(osn IS NOT NULL AND csn IS NOT NULL AND ofn IS NOT NULL AND cfn IS NOT NULL
-                   AND (osc = csc OR jaro_winkler_similarity(osn, csn) >= 0.88 OR damerau_levenshtein(osn, csn) <= 2)
-                   AND (ofc = cfc
-                        OR ((length(ofn) = 1 OR length(cfn) = 1) AND substr(ofn, 1, 1) = substr(cfn, 1, 1))
-                        OR jaro_winkler_similarity(ofn, cfn) >= 0.75 OR damerau_levenshtein(ofn, cfn) <= 2
-                        OR coalesce(list_contains(reach, lower(cfc)), false)))
+                   AND ((osc = csc OR jaro_winkler_similarity(osn, csn) >= 0.88 OR damerau_levenshtein(osn, csn) <= 2)
+                        AND (ofc = cfc
+                             OR ((length(ofn) = 1 OR length(cfn) = 1) AND substr(ofn, 1, 1) = substr(cfn, 1, 1))
+                             OR jaro_winkler_similarity(ofn, cfn) >= 0.75 OR damerau_levenshtein(ofn, cfn) <= 2
+                             OR coalesce(list_contains(reach, lower(cfc)), false))
+                        -- or the names swapped ("Sinclair Douglas KARRL" for Carl SINCLAIR), each
+                        -- side as close as above
+                        OR (length(ofn) > 1 AND length(osn) > 1
+                            AND (ofc = csc OR jaro_winkler_similarity(ofn, csn) >= 0.88 OR damerau_levenshtein(ofn, csn) <= 2)
+                            AND (osc = cfc OR jaro_winkler_similarity(osn, cfn) >= 0.75
+                                 OR damerau_levenshtein(osn, cfn) <= 2))))
                -- ages at the hearings (birth-year ranges) must not contradict anywhere
                AND bool_and(olo IS NULL OR clo IS NULL OR (olo <= chi + 1 AND clo <= ohi + 1))
         """).pl()
