@@ -88,6 +88,8 @@ CASES = [
     ("forename", {"forenames": "Marcus"}, {"forenames": "Marco"}, "Jaro-Winkler distance of fn >= 0.8"),
     ("forename", {"forenames": "J"}, {"forenames": "James"}, "initial agrees"),
     ("forename", {"forenames": "John"}, {"forenames": "Peter"}, "All other"),
+    # a typo in one list's full form beside the other's short form (canonical forms one edit apart)
+    ("forename", {"forenames": "Bunjamin"}, {"forenames": "Ben"}, "fn_c one edit apart"),
     ("surname", {}, {}, "Exact match on sn"),
     ("surname", {"surname": "NEAL"}, {"surname": "NEIL"}, "variant table"),
     ("surname", {"surname": "SMITH"}, {"surname": "SMYTH"}, "Damerau-Levenshtein distance of sn <= 1"),

@@ -144,6 +144,9 @@ def _name_comparison(col: str, canon: str, other_canon: str, label: str, extra: 
             # a single typo is far stronger evidence than Jaro-Winkler >= 0.8, whose weight (mostly
             # different people with similar names) is negative and sank same-case typo pairs
             cll.DamerauLevenshteinLevel(col, 1),
+            # a typo in one list's full form beside the other's short form: "Bunjamin" / "Ben"
+            # (canonical forms "bunjamin" / "benjamin", one edit apart)
+            cll.DamerauLevenshteinLevel(canon, 1).configure(label_for_charts=f"{canon} one edit apart"),
             cll.JaroWinklerLevel(col, 0.80),
             *extra,
             cll.ElseLevel(),
