@@ -296,6 +296,36 @@ def test_sjp_public_entry_left_alone_when_not_certain(why):
     assert n == 0 and labels(lab) == mapping
 
 
+def test_sjp_public_entry_with_one_slip_joins_in_a_second_pass():
+    """With no exact candidate, a public entry joins the one press entry of its day that it gives
+    with one slip: a surname typo, the initial of another spelling of the forename, or the names
+    swapped."""
+    std = _sjp([
+        (1, 10, 0, None, "victoria", "smith", "LE"),
+        (2, 11, 0, None, "tony", "savage", "S"),        # Anthony
+        (3, 12, 0, None, "kayleigh", "hart", "BN"),
+        (4, None, 0, None, "v", "smiith", "LE"),         # surname typo
+        (5, None, 0, None, "a", "savage", "S"),          # initial of Anthony
+        (6, None, 0, None, "h", "kayleigh", "BN"),       # swapped: the initial is the surname's
+        (7, None, 0, None, "q", "smiith", "LE"),         # an initial of no spelling of Victoria
+    ])
+    lab, n = reconcile_sjp_public(std, _lab({i: i for i in range(1, 8)}))
+    got = labels(lab)
+    assert n == 3 and got[4] == 1 and got[5] == 2 and got[6] == 3 and got[7] == 7
+
+
+@pytest.mark.parametrize("why", ["two_near", "exact_ambiguous"])
+def test_sjp_second_pass_left_alone_when_not_certain(why):
+    rows = [(1, 10, 0, None, "victoria", "smith", "LE"), (4, None, 0, None, "v", "smiith", "LE")]
+    if why == "two_near":               # "V SMIITH" could be Victoria SMITH or Vera SMIITT
+        rows.append((2, 11, 0, None, "vera", "smiitt", "LE"))
+    else:                               # two exact "V SMIITH" candidates: ambiguous in either pass
+        rows += [(2, 11, 0, None, "vic", "smiith", "LE"), (3, 12, 0, None, "val", "smiith", "LE")]
+    mapping = {r[0]: r[0] for r in rows}
+    lab, n = reconcile_sjp_public(_sjp(rows), _lab(mapping))
+    assert n == 0 and labels(lab) == mapping
+
+
 def test_masked_entries_take_the_persons_at_their_place_in_a_named_hearing_of_the_case():
     std = _std([
         (1, 10, 100, 0, "DARREN", "JARMUZEK", "2010-09-05", 2010, "WN11WG", False),

@@ -555,7 +555,10 @@ def reconcile_sjp_public(std: pl.DataFrame, lab: pl.DataFrame,
     initial, postcode areas not contradicting, when that cluster is the *only* one that fits and
     no cannot-link stands between them.  Two fitting clusters (two "J SMITH" in "M" on one day)
     leave it alone.  On the 25k corpus 3,385 public-list mentions have one such candidate, every
-    one right against the truth (3,373 orphan clusters joined).
+    one right against the truth (3,373 orphan clusters joined).  An orphan with no such candidate
+    at all then gets a second pass that allows one slip in the public entry (`_sjp_near`: a
+    surname typo, the initial of another spelling of the forename, the names swapped), again only
+    when exactly one cluster fits.
     Returns the relabelled clusters and how many orphans were joined."""
     m = std.select(pl.col("unique_id").alias("mention_id"), "case_id", "sitting_date", "court_id", "fn", "fi", "sn",
                    "pc_area").join(lab.select("mention_id", "label"), on="mention_id")
@@ -574,9 +577,58 @@ def reconcile_sjp_public(std: pl.DataFrame, lab: pl.DataFrame,
            .select("o", "c").unique())
     fit = _not_cannot(fit, lab, cannot)
     one = fit.group_by("o").agg(pl.col("c").n_unique().alias("k"), pl.col("c").first()).filter(pl.col("k") == 1)
-    if one.height == 0:
+    to = dict(zip(one["o"].to_list(), one["c"].to_list()))
+    # second pass, for the entries with no exact candidate at all (two or more stay ambiguous)
+    rest = o.join(fit.select("o").unique(), on="o", how="anti")
+    if rest.height:
+        cands = m.filter(pl.col("case_id").is_not_null() & (pl.col("fn").str.len_chars() > 1)).select(
+            pl.col("label").alias("c"), "sitting_date", pl.col("sn").alias("csn"),
+            pl.col("fn").str.to_lowercase().alias("cfn"), pl.col("court_id").alias("cc"), pl.col("pc_area").alias("ca"))
+        loose = _not_cannot(_sjp_near(rest, cands), lab, cannot)
+        one = loose.group_by("o").agg(pl.col("c").n_unique().alias("k"), pl.col("c").first()).filter(pl.col("k") == 1)
+        to.update(zip(one["o"].to_list(), one["c"].to_list()))
+    if not to:
         return lab, 0
-    return _join_clusters(lab, dict(zip(one["o"].to_list(), one["c"].to_list())))
+    return _join_clusters(lab, to)
+
+
+def _variant_initials(forenames: Iterable[str]) -> pl.DataFrame:
+    """For each forename (lower case), the first letters of every spelling of its name in the
+    variant table (``cfn``, ``cinit``): "carl" -> "ck" (Karl), "tony" -> "at" (Anthony)."""
+    from ..governance.pseudonym import load_name_variants
+
+    variants = load_name_variants()
+    group: dict[str, set[str]] = {}
+    for v, canon in variants.items():
+        group.setdefault(canon, {canon}).add(v)
+    names = sorted({f for f in forenames if f})
+    inits = ["".join(sorted({w[0] for w in group.get(variants.get(f, f), {f}) if w})) for f in names]
+    return pl.DataFrame({"cfn": names, "cinit": inits}, schema={"cfn": pl.Utf8, "cinit": pl.Utf8})
+
+
+def _sjp_near(orphans: pl.DataFrame, cands: pl.DataFrame) -> pl.DataFrame:
+    """Second pass of `reconcile_sjp_public`: press-list clusters (o, c) of the entry's sitting
+    day and court, postcode areas not contradicting, whose names the public entry gives with one
+    slip -- the surname one edit away ("V SMIITH" for Victoria SMITH; same first letter), the
+    initial that of another spelling of the forename ("A SAVAGE" for Tony, i.e. Anthony, SAVAGE;
+    "K APTE" for Carl / Karl APTE), or forename and surname swapped ("H KAYLEIGH" for Kayleigh
+    H...: the initial is the surname's)."""
+    from ..config import duckdb_connect
+
+    cands = cands.join(_variant_initials(cands["cfn"].unique().to_list()), on="cfn", how="left")
+    con = duckdb_connect()
+    try:
+        con.register("o_rest", orphans.to_arrow())
+        con.register("cands", cands.to_arrow())
+        return con.sql("""
+            SELECT DISTINCT o, c FROM o_rest JOIN cands USING (sitting_date)
+            WHERE oc IS NOT DISTINCT FROM cc AND (oa IS NULL OR ca IS NULL OR oa = ca)
+              AND ((substr(sn, 1, 1) = substr(csn, 1, 1) AND length(sn) >= 3
+                    AND damerau_levenshtein(sn, csn) <= 1 AND contains(coalesce(cinit, substr(cfn, 1, 1)), fi))
+                   OR (length(sn) >= 3 AND damerau_levenshtein(sn, cfn) <= 1 AND fi = substr(csn, 1, 1)))
+        """).pl()
+    finally:
+        con.close()
 
 
 def resolve_masked(std: pl.DataFrame, lab: pl.DataFrame) -> pl.DataFrame:
