@@ -56,7 +56,7 @@ def pairs(df: pl.DataFrame, national: bool = False) -> pl.DataFrame:
         per = per.with_columns(pl.col("courts").list.first().alias("court_key"))
     p = (per.join(per, on=["token", "context"] + ([] if national else ["court_key"]), suffix="_r")
          .filter(pl.col("case_id") < pl.col("case_id_r")))
-    p = V.episode_score(p.with_columns(pl.col("ctx").alias("ctx_r")) if "ctx_r" not in p.columns else p)
+    p = V.episode_score(p)
     yrs = ((pl.col("odate") - pl.col("odate_r")).dt.total_days().abs() / 365.25)
     both = lambda x: (pl.col(x).list.len() > 0) & (pl.col(x + "_r").list.len() > 0)  # noqa: E731
     meet = lambda x: pl.col(x).list.set_intersection(pl.col(x + "_r")).list.len() > 0  # noqa: E731

@@ -23,6 +23,7 @@ person that now holds most of their mentions.
 
 from __future__ import annotations
 
+import functools
 from typing import Callable, Iterable
 
 import numpy as np
@@ -314,6 +315,20 @@ def dob_conflicts(std: pl.DataFrame) -> Callable[[pl.DataFrame], list[tuple[int,
 RECONCILE_PROBABILITY = 0.9
 
 
+def _case_mentions(std: pl.DataFrame, lab: pl.DataFrame) -> pl.DataFrame:
+    """The columns the case rules read, with each mention's cluster ``label``."""
+    return std.select(pl.col("unique_id").alias("mention_id"), "case_id", "hearing_id", "fn", "fn_c", "sn", "sn_c",
+                      "dob", "by_lo", "by_hi", "pc").join(lab.select("mention_id", "label"), on="mention_id")
+
+
+def _names(m: pl.DataFrame, key: str, side: str) -> pl.DataFrame:
+    """One side of `_compatible`: ``key`` as ``side`` ("o" or "c"), the case and the names and
+    birth-year range prefixed with it (ofn, ofc, osn, osc, olo, ohi)."""
+    return m.select(pl.col(key).alias(side), "case_id", pl.col("fn").alias(f"{side}fn"), pl.col("fn_c").alias(f"{side}fc"),
+                    pl.col("sn").alias(f"{side}sn"), pl.col("sn_c").alias(f"{side}sc"),
+                    pl.col("by_lo").alias(f"{side}lo"), pl.col("by_hi").alias(f"{side}hi")).unique()
+
+
 def reconcile_case_orphans(std: pl.DataFrame, lab: pl.DataFrame,
                            cannot: Iterable[tuple[int, int]] = ()) -> tuple[pl.DataFrame, int]:
     """Join a case's *orphan* defendant mentions to the one person of that case they can be.
@@ -331,8 +346,7 @@ def reconcile_case_orphans(std: pl.DataFrame, lab: pl.DataFrame,
     at the hearings agree (birth years within one) and no cannot-link (reviewer or automatic)
     stands between them.  Two compatible candidates (brothers "James" and "Jamie SMITH") leave it
     alone.  Returns the relabelled clusters and how many orphans were joined."""
-    m = std.select(pl.col("unique_id").alias("mention_id"), "case_id", "hearing_id", "fn", "fn_c", "sn", "sn_c",
-                   "dob", "by_lo", "by_hi", "pc").join(lab.select("mention_id", "label"), on="mention_id")
+    m = _case_mentions(std, lab)
     per = m.group_by("label").agg(
         pl.col("case_id").drop_nulls().n_unique().alias("n_cases"),
         pl.col("case_id").drop_nulls().first().alias("case_id"),
@@ -341,14 +355,8 @@ def reconcile_case_orphans(std: pl.DataFrame, lab: pl.DataFrame,
     orphans = per.filter(~pl.col("ident") & (pl.col("n_cases") == 1) & ~pl.col("caseless")).select("label", "case_id")
     if orphans.height == 0:
         return lab, 0
-    o_names = m.join(orphans.select("label"), on="label").select(
-        pl.col("label").alias("o"), "case_id", pl.col("fn").alias("ofn"), pl.col("fn_c").alias("ofc"),
-        pl.col("sn").alias("osn"), pl.col("sn_c").alias("osc"), pl.col("by_lo").alias("olo"),
-        pl.col("by_hi").alias("ohi")).unique()
-    c_names = m.filter(pl.col("case_id").is_in(orphans["case_id"].implode())).select(
-        pl.col("label").alias("c"), "case_id", pl.col("fn").alias("cfn"), pl.col("fn_c").alias("cfc"),
-        pl.col("sn").alias("csn"), pl.col("sn_c").alias("csc"), pl.col("by_lo").alias("clo"),
-        pl.col("by_hi").alias("chi")).unique()
+    o_names = _names(m.join(orphans.select("label"), on="label"), "label", "o")
+    c_names = _names(m.filter(pl.col("case_id").is_in(orphans["case_id"].implode())), "label", "c")
     compat = _compatible(o_names, c_names)
     if compat.height == 0:
         return lab, 0
@@ -357,11 +365,8 @@ def reconcile_case_orphans(std: pl.DataFrame, lab: pl.DataFrame,
     together = (hear.rename({"label": "o"}).join(hear.rename({"label": "c"}), on="hearing_id")
                 .select("o", "c").unique())
     compat = compat.join(together, on=["o", "c"], how="anti")
-    compat = _not_cannot(compat, lab, cannot)
-    one = compat.group_by("o").agg(pl.col("c").n_unique().alias("k"), pl.col("c").first()).filter(pl.col("k") == 1)
-    if one.height == 0:
-        return lab, 0
-    return _join_clusters(lab, dict(zip(one["o"].to_list(), one["c"].to_list())))
+    to = _only_candidates(_not_cannot(compat, lab, cannot))
+    return _join_clusters(lab, to) if to else (lab, 0)
 
 
 def reconcile_case_strays(std: pl.DataFrame, lab: pl.DataFrame,
@@ -380,8 +385,7 @@ def reconcile_case_strays(std: pl.DataFrame, lab: pl.DataFrame,
     or postcode) in the same case when that cluster is the *only* one whose names are
     compatible (`_compatible`), the two never appear in one hearing and no cannot-link stands
     between them.  Returns the relabelled clusters and how many strays moved."""
-    m = std.select(pl.col("unique_id").alias("mention_id"), "case_id", "hearing_id", "fn", "fn_c", "sn", "sn_c",
-                   "dob", "by_lo", "by_hi", "pc").join(lab.select("mention_id", "label"), on="mention_id")
+    m = _case_mentions(std, lab)
     ident = pl.col("dob").is_not_null() | pl.col("pc").is_not_null()
     groups = m.filter(pl.col("case_id").is_not_null()).group_by("label", "case_id").agg(
         ident.any().alias("ident"), pl.col("mention_id").min().alias("o"))
@@ -391,14 +395,9 @@ def reconcile_case_strays(std: pl.DataFrame, lab: pl.DataFrame,
     if strays.height == 0:
         return lab, 0
     sm = m.join(strays, on=["label", "case_id"])
-    o_names = sm.select("o", "case_id", pl.col("fn").alias("ofn"), pl.col("fn_c").alias("ofc"),
-                        pl.col("sn").alias("osn"), pl.col("sn_c").alias("osc"), pl.col("by_lo").alias("olo"),
-                        pl.col("by_hi").alias("ohi")).unique()
+    o_names = _names(sm, "o", "o")
     held = groups.filter(pl.col("ident") & pl.col("case_id").is_in(strays["case_id"].implode())).select("label", "case_id")
-    c_names = m.join(held, on=["label", "case_id"]).select(
-        pl.col("label").alias("c"), "case_id", pl.col("fn").alias("cfn"), pl.col("fn_c").alias("cfc"),
-        pl.col("sn").alias("csn"), pl.col("sn_c").alias("csc"), pl.col("by_lo").alias("clo"),
-        pl.col("by_hi").alias("chi")).unique()
+    c_names = _names(m.join(held, on=["label", "case_id"]), "label", "c")
     if c_names.height == 0:
         return lab, 0
     compat = _compatible(o_names, c_names)
@@ -410,17 +409,28 @@ def reconcile_case_strays(std: pl.DataFrame, lab: pl.DataFrame,
     # (cannot-links, with each stray's mentions under its own label o)
     as_o = lab.join(sm.select("mention_id", "o"), on="mention_id", how="left").with_columns(
         pl.coalesce("o", "label").alias("label")).drop("o")
-    compat = _not_cannot(compat, as_o, cannot)
-    one = compat.group_by("o").agg(pl.col("c").n_unique().alias("k"), pl.col("c").first()).filter(pl.col("k") == 1)
-    if one.height == 0:
+    to = _only_candidates(_not_cannot(compat, as_o, cannot))
+    if not to:
         return lab, 0
-    moves = sm.join(one.select("o", "c"), on="o").select("mention_id", "c")
+    moves = sm.join(pl.DataFrame({"o": list(to), "c": list(to.values())}, schema={"o": pl.Int64, "c": pl.Int64}),
+                    on="o").select("mention_id", "c")
     out = (lab.join(moves, on="mention_id", how="left")
            .with_columns(pl.coalesce("c", "label").alias("label"),
                          pl.when(pl.col("c").is_not_null()).then(pl.lit(RECONCILE_PROBABILITY))
                          .otherwise(pl.col("probability")).alias("probability"))
            .select("mention_id", "label", "probability").sort("mention_id"))
-    return out, one.height
+    return out, len(to)
+
+
+@functools.lru_cache(maxsize=1)
+def _spellings() -> dict[str, frozenset[str]]:
+    """The name-variant table by name: canonical form -> all its spellings, itself included."""
+    from ..governance.pseudonym import load_name_variants
+
+    group: dict[str, set[str]] = {}
+    for v, canon in load_name_variants().items():
+        group.setdefault(canon, {canon}).add(v)
+    return {c: frozenset(g) for c, g in group.items()}
 
 
 def _forename_reach(forenames: Iterable[str]) -> pl.DataFrame:
@@ -430,15 +440,14 @@ def _forename_reach(forenames: Iterable[str]) -> pl.DataFrame:
     spelling ("Joseph", "Joey") recognises.  Same first letter and length within one, so the table
     is compared with a few entries per name."""
     from ..config import duckdb_connect
-    from ..governance.pseudonym import load_name_variants
 
     names = sorted({f.lower() for f in forenames if f and len(f) > 1})
     empty = pl.DataFrame(schema={"ofn": pl.Utf8, "reach": pl.List(pl.Utf8)})
     if not names:
         return empty
-    variants = load_name_variants()
-    table = pl.DataFrame({"v": list(variants) + list(set(variants.values())),
-                          "vc": list(variants.values()) + list(set(variants.values()))}).unique()
+    spellings = _spellings()
+    table = pl.DataFrame([(v, canon) for canon, group in spellings.items() for v in group], schema=["v", "vc"],
+                         orient="row")
     con = duckdb_connect()
     try:
         con.register("names", pl.DataFrame({"ofn": names}).to_arrow())
@@ -458,8 +467,8 @@ def _compatible(o_names: pl.DataFrame, c_names: pl.DataFrame) -> pl.DataFrame:
     Jaro-Winkler >= 0.88 or at most two edits apart; forename: canonical equal, an initial that
     agrees, Jaro-Winkler >= 0.75, at most two edits apart, or one edit from a variant of the
     other's canonical name (`_forename_reach`); or the two names swapped, each as close as that
-    -- and whose ages at the hearings (birth-year ranges) never contradict.  ``o_names``: o, case_id, ofn, ofc, osn, osc, olo, ohi; ``c_names``:
-    c, case_id, cfn, cfc, csn, csc, clo, chi."""
+    -- and whose ages at the hearings (birth-year ranges) never contradict.  ``o_names`` and
+    ``c_names``: the two sides as `_names` makes them."""
     from ..config import duckdb_connect
 
     reach = _forename_reach(o_names["ofn"].drop_nulls().to_list())
@@ -490,6 +499,12 @@ def _compatible(o_names: pl.DataFrame, c_names: pl.DataFrame) -> pl.DataFrame:
         """).pl()
     finally:
         con.close()
+
+
+def _only_candidates(pairs: pl.DataFrame) -> dict[int, int]:
+    """Of candidate joins (columns ``o``, ``c``), each ``o`` that has exactly one ``c``: o -> c."""
+    one = pairs.group_by("o").agg(pl.col("c").n_unique().alias("k"), pl.col("c").first()).filter(pl.col("k") == 1)
+    return dict(zip(one["o"].to_list(), one["c"].to_list()))
 
 
 def _not_cannot(pairs: pl.DataFrame, lab: pl.DataFrame, cannot: Iterable[tuple[int, int]]) -> pl.DataFrame:
@@ -576,17 +591,14 @@ def reconcile_sjp_public(std: pl.DataFrame, lab: pl.DataFrame,
                                     & (pl.col("oa").is_null() | pl.col("ca").is_null() | (pl.col("oa") == pl.col("ca"))))
            .select("o", "c").unique())
     fit = _not_cannot(fit, lab, cannot)
-    one = fit.group_by("o").agg(pl.col("c").n_unique().alias("k"), pl.col("c").first()).filter(pl.col("k") == 1)
-    to = dict(zip(one["o"].to_list(), one["c"].to_list()))
+    to = _only_candidates(fit)
     # second pass, for the entries with no exact candidate at all (two or more stay ambiguous)
     rest = o.join(fit.select("o").unique(), on="o", how="anti")
     if rest.height:
         cands = m.filter(pl.col("case_id").is_not_null() & (pl.col("fn").str.len_chars() > 1)).select(
             pl.col("label").alias("c"), "sitting_date", pl.col("sn").alias("csn"),
             pl.col("fn").str.to_lowercase().alias("cfn"), pl.col("court_id").alias("cc"), pl.col("pc_area").alias("ca"))
-        loose = _not_cannot(_sjp_near(rest, cands), lab, cannot)
-        one = loose.group_by("o").agg(pl.col("c").n_unique().alias("k"), pl.col("c").first()).filter(pl.col("k") == 1)
-        to.update(zip(one["o"].to_list(), one["c"].to_list()))
+        to.update(_only_candidates(_not_cannot(_sjp_near(rest, cands), lab, cannot)))
     if not to:
         return lab, 0
     return _join_clusters(lab, to)
@@ -597,12 +609,9 @@ def _variant_initials(forenames: Iterable[str]) -> pl.DataFrame:
     variant table (``cfn``, ``cinit``): "carl" -> "ck" (Karl), "tony" -> "at" (Anthony)."""
     from ..governance.pseudonym import load_name_variants
 
-    variants = load_name_variants()
-    group: dict[str, set[str]] = {}
-    for v, canon in variants.items():
-        group.setdefault(canon, {canon}).add(v)
+    variants, spellings = load_name_variants(), _spellings()
     names = sorted({f for f in forenames if f})
-    inits = ["".join(sorted({w[0] for w in group.get(variants.get(f, f), {f}) if w})) for f in names]
+    inits = ["".join(sorted({w[0] for w in spellings.get(variants.get(f, f), {f})})) for f in names]
     return pl.DataFrame({"cfn": names, "cinit": inits}, schema={"cfn": pl.Utf8, "cinit": pl.Utf8})
 
 
