@@ -56,7 +56,10 @@ def pairs(df: pl.DataFrame, national: bool = False) -> pl.DataFrame:
         per = per.with_columns(pl.col("courts").list.first().alias("court_key"))
     p = (per.join(per, on=["token", "context"] + ([] if national else ["court_key"]), suffix="_r")
          .filter(pl.col("case_id") < pl.col("case_id_r")))
-    p = V.episode_score(p)
+    # pairs at two courts carry link.victims' `other_court` term (the linker makes them only
+    # within one police force area)
+    p = V.episode_score(p.with_columns(
+        (pl.col("courts").list.set_intersection(pl.col("courts_r")).list.len() == 0).alias("other_court")))
     yrs = ((pl.col("odate") - pl.col("odate_r")).dt.total_days().abs() / 365.25)
     both = lambda x: (pl.col(x).list.len() > 0) & (pl.col(x + "_r").list.len() > 0)  # noqa: E731
     meet = lambda x: pl.col(x).list.set_intersection(pl.col(x + "_r")).list.len() > 0  # noqa: E731
@@ -81,9 +84,10 @@ def pairs(df: pl.DataFrame, national: bool = False) -> pl.DataFrame:
 
 def court_scoped_truth(truth: str) -> dict:
     """The truth's findings with each victim split by the magistrates' court of the case: what a
-    linker that joins a name across cases only within one court (``token_scope="court"``) can
-    reach at best.  Across courts a shared full name is almost never one victim in the lists'
-    evidence (see ``--pairs`` with cross-court pairs), so the rest of the truth is out of reach."""
+    linker that joined a name across cases only within one court could reach at best (the
+    linker before cross-court candidates, `link.victims.other_court`).  Across courts a shared
+    full name is almost never one victim in the lists' evidence (see ``--pairs --national``): only
+    between two group cases of one police force area."""
     from pathlib import Path
 
     from courtarchive.analyse import definitions

@@ -121,6 +121,7 @@ def _std(rows):
         "sn": pl.Utf8, "dob": pl.Utf8, "by": pl.Int32, "pc": pl.Utf8, "masked": pl.Boolean})
     return df.with_columns(
         fn_c=pl.col("fn"), sn_c=pl.col("sn"), by_lo=pl.col("by"), by_hi=pl.col("by"),
+        dob_sw=pl.col("dob").str.replace(r"^(\d{4})-(\d\d)-(\d\d)$", "$1-$3-$2"),
         sitting_date=pl.lit(_dt.date(2024, 1, 1)) + pl.duration(days=pl.col("day")))
 
 
@@ -178,6 +179,27 @@ def test_case_orphan_with_its_names_swapped():
     assert reconcile_case_orphans(std, _lab({1: 1, 3: 3}))[1] == 0, "a swap needs both names close"
 
 
+@pytest.mark.parametrize("ident", ["dob", "dob_swapped", "postcode"])
+def test_case_orphan_with_identifiers_that_agree(ident):
+    """A Crown Court firm list's "Mr Barton KRAL, 03/02/1997" (names swapped, one misspelt) is the
+    case's "Carl BARTON, 03/02/1997": a one-case cluster with its own date of birth (or postcode)
+    joins the case's one compatible defendant when the identifiers agree.  Here both are clusters
+    of this case alone, each the other's only candidate: one join, the smaller into the larger."""
+    dob, pc = {"dob": ("1997-02-03", None), "dob_swapped": ("1997-03-02", None),
+               "postcode": (None, "WN11NQ")}[ident]
+    std = _std([
+        (1, 10, 100, 0, "carl", "barton", "1997-02-03", 1997, "WN11NQ", False),
+        (2, 10, 101, 5, "carl", "barton", None, 1997, None, False),
+        (3, 10, 102, 9, "barton", "kral", dob, 1997, pc, False),
+        (4, 10, 100, 0, "ann", "kral", "1990-01-01", 1990, "WN11NQ", False),   # co-defendant
+    ])
+    lab, n = reconcile_case_orphans(std, _lab({1: 1, 2: 1, 3: 3, 4: 4}))
+    got = labels(lab)
+    assert n == 1 and got[3] == got[1] == got[2] == 1 and got[4] == 4
+    assert lab.filter(pl.col("mention_id") == 3)["probability"].item() == RECONCILE_PROBABILITY
+    assert lab.filter(pl.col("mention_id") == 1)["probability"].item() is None
+
+
 @pytest.mark.parametrize("why", ["two_candidates", "same_hearing", "two_cases", "age", "cannot", "names", "has_dob"])
 def test_case_orphan_left_alone_when_not_certain(why):
     rows = [
@@ -198,8 +220,8 @@ def test_case_orphan_left_alone_when_not_certain(why):
         cannot = [(3, 1)]
     elif why == "names":
         rows[2] = (3, 10, 101, 9, "PETER", "SMITH", None, None, None, False)
-    elif why == "has_dob":           # a mention with a date of birth is for the model, not for this rule
-        rows[2] = (3, 10, 101, 9, "JMMIE", "SMITH", "1993-12-05", 1993, None, False)
+    elif why == "has_dob":           # its own date of birth, not the candidate's: another man
+        rows[2] = (3, 10, 101, 9, "JMMIE", "SMITH", "1993-07-21", 1993, None, False)
     std = _std(rows)
     mapping = {r[0]: r[0] for r in rows}
     if why == "two_cases":

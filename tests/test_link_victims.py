@@ -231,6 +231,63 @@ def test_episode_victim_of_two_group_cases(monkeypatch):
     assert not joined(case_rows("sexual", 2))
 
 
+def test_episode_victim_named_at_two_courts_of_one_area():
+    """A network's victim named at two courts of one police force area (Manchester, Tameside) joins
+    on the episode evidence less the `other_court` point: two group cases do it, a rare name alone
+    does not; courts of two areas are never compared."""
+    import courtarchive.link.victims as V
+
+    def case_rows(others: int, court_r: str, area_r: str):
+        girl = ("F", 2005.0, 2006.0)     # "a girl aged 14" on both
+        specs = [("Jane SMITH", 1, "rochdale", girl, 11), ("Jane SMITH", 2, "ashton", girl, 21)]
+        for k in range(others):
+            specs += [(f"Other{k} ONE", 1, "rochdale", None, 11), (f"Other{k} TWO", 2, "ashton", None, 21)]
+        t = _episode_rows(specs)
+        second = [c == 2 for c in t.column("case_id").to_pylist()]
+        courts = [ord(court_r) if s else ord("M") for s in second]
+        areas = [area_r if s else "GMP" for s in second]
+        t = t.set_column(t.schema.get_field_index("court_id"), "court_id", pa.array(courts, pa.int64()))
+        return t.set_column(t.schema.get_field_index("area"), "area", pa.array(areas))
+
+    def joined(t) -> tuple[bool, dict]:
+        lab, rep = link_complainants(t)
+        c = clusters(lab)
+        return c[1] == c[2], rep
+
+    ok, rep = joined(case_rows(2, "T", "GMP"))
+    assert ok and rep["cross_court_links"] == 1, "two group cases at two courts of one area: one victim"
+    assert joined(case_rows(2, "M", "GMP"))[0], "(one court: joined as before)"
+    assert not joined(case_rows(1, "T", "GMP"))[0], "a rare name and ages at another court: apart"
+    assert joined(case_rows(1, "M", "GMP"))[0], "(at one court they would do)"
+    assert not joined(case_rows(2, "L", "Lancashire"))[0], "another area: not compared"
+    assert not joined(case_rows(2, "T", "GMP").set_column(
+        case_rows(2, "T", "GMP").schema.get_field_index("area"), "area",
+        pa.array([None] * case_rows(2, "T", "GMP").num_rows, pa.string())))[0], "no area known: not compared"
+    assert V.EPISODE_WEIGHTS["other_court"] == -1
+
+
+def test_episode_ages_agree_only_when_the_windows_overlap():
+    """Birth windows a few months apart are no conflict (the slack for a descriptor's rounding) but
+    no evidence either: only overlapping windows score `ages_agree`."""
+    import polars as pl
+
+    from courtarchive.link.victims import AGE_SLACK, EPISODE_WEIGHTS, episode_score
+
+    def score(lo_r: float) -> tuple[int, bool]:
+        c = pl.DataFrame({"places": [[]], "places_r": [[]], "sexes": [[]], "sexes_r": [[]],
+                          "born_lo": [2005.3], "born_hi": [2006.3], "born_lo_r": [lo_r], "born_hi_r": [2019.7],
+                          "dpersons": [[]], "dpersons_r": [[]], "name_cases": [5], "name_cases_r": [5],
+                          "case_names": [1], "case_names_r": [1], "ctx": ["sexual"], "ctx_r": ["sexual"]},
+                         schema_overrides={k: pl.List(pl.Utf8) for k in ("places", "places_r", "sexes", "sexes_r")}
+                         | {"dpersons": pl.List(pl.Int64), "dpersons_r": pl.List(pl.Int64)})
+        r = episode_score(c).row(0, named=True)
+        return r["score"], r["conflict"]
+
+    assert score(2006.0) == (EPISODE_WEIGHTS["ages_agree"], False)
+    assert score(2006.3 + AGE_SLACK / 2) == (0, False), "within the slack: neither for nor against"
+    assert score(2006.3 + AGE_SLACK * 2)[1], "beyond it: a conflict"
+
+
 def test_mention_evidence_from_wording_and_descriptor():
     import datetime as dt
 

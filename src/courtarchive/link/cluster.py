@@ -318,7 +318,7 @@ RECONCILE_PROBABILITY = 0.9
 def _case_mentions(std: pl.DataFrame, lab: pl.DataFrame) -> pl.DataFrame:
     """The columns the case rules read, with each mention's cluster ``label``."""
     return std.select(pl.col("unique_id").alias("mention_id"), "case_id", "hearing_id", "fn", "fn_c", "sn", "sn_c",
-                      "dob", "by_lo", "by_hi", "pc").join(lab.select("mention_id", "label"), on="mention_id")
+                      "dob", "dob_sw", "by_lo", "by_hi", "pc").join(lab.select("mention_id", "label"), on="mention_id")
 
 
 def _names(m: pl.DataFrame, key: str, side: str) -> pl.DataFrame:
@@ -345,14 +345,24 @@ def reconcile_case_orphans(std: pl.DataFrame, lab: pl.DataFrame,
     the two never appear in one hearing (a hearing that lists both lists two people), their ages
     at the hearings agree (birth years within one) and no cannot-link (reviewer or automatic)
     stands between them.  Two compatible candidates (brothers "James" and "Jamie SMITH") leave it
-    alone.  Returns the relabelled clusters and how many orphans were joined."""
+    alone.
+
+    A cluster of one case that *does* carry a date of birth or a postcode is an orphan too when
+    its identifiers agree with the candidate's: the Crown Court firm list prints "Mr Barton KRAL,
+    born 03/02/1997" for the case's "Carl BARTON, born 03/02/1997" (names swapped and one of them
+    misspelt), or "Mtty HUGHES, M3 4HY" for "Matthew HUGHES, M3 4HY", and the model, weighing
+    the names first, leaves that entry on its own.  Such a join needs, besides the rules above, a
+    date of birth equal (or day and month swapped, or one character apart) or a postcode equal
+    on both sides, and no two dates of birth that differ more (`_identifiers_agree`): two
+    co-defendants of one case with similar names are listed side by side, and brothers have
+    their own birthdays.  Returns the relabelled clusters and how many orphans were joined."""
     m = _case_mentions(std, lab)
     per = m.group_by("label").agg(
         pl.col("case_id").drop_nulls().n_unique().alias("n_cases"),
         pl.col("case_id").drop_nulls().first().alias("case_id"),
         (pl.col("dob").is_not_null() | pl.col("pc").is_not_null()).any().alias("ident"),
         pl.col("case_id").is_null().any().alias("caseless"))
-    orphans = per.filter(~pl.col("ident") & (pl.col("n_cases") == 1) & ~pl.col("caseless")).select("label", "case_id")
+    orphans = per.filter((pl.col("n_cases") == 1) & ~pl.col("caseless")).select("label", "case_id", "ident")
     if orphans.height == 0:
         return lab, 0
     o_names = _names(m.join(orphans.select("label"), on="label"), "label", "o")
@@ -360,13 +370,48 @@ def reconcile_case_orphans(std: pl.DataFrame, lab: pl.DataFrame,
     compat = _compatible(o_names, c_names)
     if compat.height == 0:
         return lab, 0
+    # an identified orphan: only to a candidate whose identifiers agree with its own
+    idents = orphans.filter(pl.col("ident"))["label"]
+    held = compat.filter(pl.col("o").is_in(idents.implode()))
+    if held.height:
+        compat = pl.concat([compat.filter(~pl.col("o").is_in(idents.implode())), _identifiers_agree(held, m)])
     # never two clusters that one hearing lists side by side
     hear = m.select("label", "hearing_id").drop_nulls().unique()
     together = (hear.rename({"label": "o"}).join(hear.rename({"label": "c"}), on="hearing_id")
                 .select("o", "c").unique())
     compat = compat.join(together, on=["o", "c"], how="anti")
     to = _only_candidates(_not_cannot(compat, lab, cannot))
+    # two orphans of one case, each the other's only candidate: the one with fewer mentions joins
+    # the other (ties: the later one)
+    both = [o for o, c in to.items() if to.get(c) == o]
+    if both:
+        size = dict(lab.filter(pl.col("label").is_in(both)).group_by("label").len().iter_rows())
+        to = {o: c for o, c in to.items() if to.get(c) != o or (size[o], -o) < (size[c], -c)}
     return _join_clusters(lab, to) if to else (lab, 0)
+
+
+def _identifiers_agree(pairs: pl.DataFrame, m: pl.DataFrame) -> pl.DataFrame:
+    """Of candidate joins (``o``, ``c``: cluster labels; ``m`` as `_case_mentions` makes it), those
+    where a date of birth of ``o`` equals one of ``c`` (or day and month swapped, or one character
+    apart) or a postcode of ``o`` equals one of ``c``, and no two dates of birth of the two differ
+    more than that."""
+    from ..config import duckdb_connect
+
+    ids = m.filter(pl.col("dob").is_not_null() | pl.col("pc").is_not_null()).select("label", "dob", "dob_sw", "pc")
+    con = duckdb_connect()
+    try:
+        con.register("pairs", pairs.select("o", "c").to_arrow())
+        con.register("ids", ids.to_arrow())
+        return con.sql("""
+            SELECT p.o, p.c FROM pairs p JOIN ids a ON a.label = p.o JOIN ids b ON b.label = p.c
+            GROUP BY p.o, p.c
+            HAVING bool_or(a.dob = b.dob OR a.dob = b.dob_sw OR damerau_levenshtein(a.dob, b.dob) <= 1
+                           OR a.pc = b.pc)
+               AND bool_and(a.dob IS NULL OR b.dob IS NULL OR a.dob = b.dob OR a.dob = b.dob_sw
+                            OR damerau_levenshtein(a.dob, b.dob) <= 1)
+        """).pl()
+    finally:
+        con.close()
 
 
 def reconcile_case_strays(std: pl.DataFrame, lab: pl.DataFrame,

@@ -12,7 +12,8 @@ components of:
   one area), while national token equality joined ~580 pairs of same-name strangers (pairwise
   precision 0.960 with area scope; 0.992 with court scope, recall unchanged).  A name in one case
   heard in two courts (magistrates' -> Crown) stays one person: nodes of one token that share a
-  case are joined.  Initials and labels ("J.S.", "Child A") have tokens the intake gate scopes
+  case are joined.  With court scope and episode evidence (below), one name at two courts of one
+  police force area is a cross-case candidate too, needing one point more (`other_court`).  Initials and labels ("J.S.", "Child A") have tokens the intake gate scopes
   to the case, so they link within their case only;
 * **Bloom similarity** -- two *different* tokens whose Bloom filters have a Dice coefficient
   >= `BLOOM_DICE` (0.80) when they are named in the same case, or >= `BLOOM_DICE_AREA` (0.90)
@@ -323,14 +324,14 @@ CROSS_CASE_RULES = {
     "episode": "across cases, one name (or a close spelling) in one scope and victim context joins only "
                "with list evidence of one person (episode_score >= EPISODE_MIN: a defendant charged in "
                "both cases, one place of offence, ages that agree, a rare name, both cases naming "
-               "several complainants of sexual offences), never against a different sex or an "
-               "incompatible age",
+               "several complainants of sexual offences; one name at two courts of one police force "
+               "area needs one point more), never against a different sex or an incompatible age",
     "name": "one name (or a close spelling) in one scope and victim context is one person in every case "
             "(the rule before episode evidence; for comparison)",
 }
 RARE_NAME_CASES = 3    # a name carried by at most this many cases in the whole archive is rare
 COMMON_NAME_CASES = 8  # ... by more than this many, common
-AGE_SLACK = 0.5        # years of slack when comparing birth windows from two descriptors
+AGE_SLACK = 0.5        # years two birth windows may miss each other before they conflict
 TORN_WINDOW = 0.1      # a case's own descriptors narrowing its birth window below this (years): untrusted
 # evidence that two cases naming one complainant name concern one person (`episode_score`)
 EPISODE_WEIGHTS = {
@@ -342,6 +343,7 @@ EPISODE_WEIGHTS = {
     "common_name": -2,      # ... in more than COMMON_NAME_CASES
     "group_cases": 1,       # both cases name GROUP_CASE_NAMES complainants or more (GROUP_CONTEXTS), by
                             # name or initials
+    "other_court": -1,      # the two cases were heard at different courts of one police force area
 }
 # A case naming several complainants of sexual offences is the lists' trace of group exploitation
 # (Rochdale, Rotherham, Telford: the same girls abused by one group after another, prosecuted as
@@ -354,6 +356,14 @@ EPISODE_WEIGHTS = {
 # namesake (bench/RESULTS.md, session 9).
 GROUP_CASE_NAMES = 3
 GROUP_CONTEXTS = ("sexual",)
+# A network's victims can be named at two courts of one police force area (a magistrates' court
+# per borough: Manchester and Tameside), so with ``token_scope="court"`` one full name in one
+# context at two courts of one area is a cross-case candidate too, scored with `other_court`.
+# Across courts a shared name is weaker evidence than within one (more strangers share it), and
+# the lists bear that out: on the 25k corpora (seeds 1 and 2) 17 cross-court same-area pairs
+# shared a name and context, the 2 between two group cases were one victim and none of the other
+# 15 (scores 0-1 before the penalty); across areas 250 pairs, none one victim.  Across areas no
+# candidates are made.
 EPISODE_MIN = 1
 EPISODE_LINK = 0.95    # the "probability" recorded for a cross-case link on episode evidence
 
@@ -403,6 +413,7 @@ def link_complainants(mentions: pa.Table, *, threshold: float = BLOOM_DICE, sche
     units = case_evidence(linkable.group_by("node", "ucase").agg(
         pl.col("complainant_id").min().alias("rep"), pl.col("token").first(), pl.col("kind").first(),
         pl.col("key_id").first(), pl.col("bloom").first(), pl.col("scope").first(), pl.col("ctx").first(),
+        pl.col("area").first(),
         *EVIDENCE_AGGS)).sort("rep")
     tok = (units.group_by("node").agg(pl.col("rep").min().alias("nrep"), pl.col("token").first(),
                                       pl.col("kind").first(), pl.col("key_id").first(), pl.col("bloom").first(),
@@ -463,6 +474,16 @@ def link_complainants(mentions: pa.Table, *, threshold: float = BLOOM_DICE, sche
     same_name = (fu.join(fu, on="node", suffix="_r").filter(pl.col("ucase") < pl.col("ucase_r"))
                  .select(pl.col("rep").alias("rep_l"), "rep_r", pl.lit(1.0).alias("p"), pl.lit("name").alias("how")))
     cand.append(same_name)
+    # one full name in one context at two courts of one police force area (`other_court`): on
+    # episode evidence only -- the name rule would join every namesake of an area
+    if token_scope == "court" and cross_case == "episode":
+        fa = (units.filter(full & ~pl.col("area").str.starts_with("court:"))
+              .select("ucase", "rep", "token", "scope", "ctx", "area"))
+        oc = (fa.join(fa, on=["token", "ctx", "area"], suffix="_r")
+              .filter((pl.col("scope") != pl.col("scope_r")) & (pl.col("ucase") != pl.col("ucase_r"))
+                      & (pl.col("rep") < pl.col("rep_r"))))
+        cand.append(oc.select(pl.col("rep").alias("rep_l"), "rep_r", pl.lit(1.0).alias("p"),
+                              pl.lit("court").alias("how")))
     # a name of unknown context in other cases: to every known context of it (one, by the cannot-links)
     bridge_cannot: list[tuple[int, int]] = []
     if use_ctx:
@@ -485,6 +506,7 @@ def link_complainants(mentions: pa.Table, *, threshold: float = BLOOM_DICE, sche
     if cross_case == "episode":
         cross = _episode(cross, units)
     report["cross_case_links"] = cross.height
+    report["cross_court_links"] = int((cross["how"] == "court").sum())
     report["bloom_links"] = n_bloom + int((cross["how"] == "bloom").sum())
     edges.append(cross.select("rep_l", "rep_r", "p"))
     # the same charge at other hearings (initials <-> name)
@@ -532,14 +554,18 @@ def link_complainants(mentions: pa.Table, *, threshold: float = BLOOM_DICE, sche
 def episode_score(c: pl.DataFrame) -> pl.DataFrame:
     """Score pairs of units (cases) that share a name: ``c`` has each side's evidence (places,
     sexes, born_lo, born_hi, dpersons, name_cases, case_names (names and initials of complainants
-    the case gives in that context), ctx; the right side suffixed ``_r``).  Adds
+    the case gives in that context), ctx, optionally ``other_court`` (bool: the cases were heard at
+    two courts); the right side suffixed ``_r``).  Adds
     ``conflict`` (two sexes, or birth windows that cannot both hold) and ``score``, the sum of the
     `EPISODE_WEIGHTS` that apply."""
     w = EPISODE_WEIGHTS
     both = lambda x: (pl.col(x).list.len() > 0) & (pl.col(x + "_r").list.len() > 0)  # noqa: E731
     meet = lambda x: pl.col(x).list.set_intersection(pl.col(x + "_r")).list.len() > 0  # noqa: E731
     ages = pl.col("born_lo").is_not_null() & pl.col("born_lo_r").is_not_null()
-    apart = pl.max_horizontal("born_lo", "born_lo_r") > pl.min_horizontal("born_hi", "born_hi_r") + AGE_SLACK
+    gap = pl.max_horizontal("born_lo", "born_lo_r") - pl.min_horizontal("born_hi", "born_hi_r")
+    # the slack keeps a descriptor's rounding ("aged 13" on a date a few days off) from making a
+    # conflict; it is no evidence for a link: ages agree only when the windows truly overlap
+    apart, overlap = gap > AGE_SLACK, gap <= 0
     cases = pl.max_horizontal(pl.col("name_cases").fill_null(0), pl.col("name_cases_r").fill_null(0))
     group = ((pl.min_horizontal(pl.col("case_names").fill_null(0), pl.col("case_names_r").fill_null(0))
               >= GROUP_CASE_NAMES)
@@ -549,9 +575,11 @@ def episode_score(c: pl.DataFrame) -> pl.DataFrame:
              + pl.when(group).then(w["group_cases"]).otherwise(0)
              + pl.when(meet("places")).then(w["same_place"])
              .when(both("places")).then(w["different_place"]).otherwise(0)
-             + pl.when(ages & ~apart).then(w["ages_agree"]).otherwise(0)
+             + pl.when(ages & overlap).then(w["ages_agree"]).otherwise(0)
              + pl.when(cases <= RARE_NAME_CASES).then(w["rare_name"])
              .when(cases > COMMON_NAME_CASES).then(w["common_name"]).otherwise(0))
+    if "other_court" in c.columns:
+        score = score + pl.when(pl.col("other_court").fill_null(False)).then(w["other_court"]).otherwise(0)
     conflict = (both("sexes") & ~meet("sexes")) | (ages & apart)
     return c.with_columns(conflict.alias("conflict"), score.alias("score"))
 
@@ -566,7 +594,7 @@ def _episode(cross: pl.DataFrame, units: pl.DataFrame) -> pl.DataFrame:
     # strongest link, whichever way it was found
     c = cross.sort("p", descending=True).unique(["rep_l", "rep_r"], keep="first", maintain_order=True).join(ev, left_on="rep_l", right_on="rep").join(
         ev, left_on="rep_r", right_on="rep", suffix="_r")
-    keep = episode_score(c).filter((pl.col("score") >= EPISODE_MIN) & ~pl.col("conflict"))
+    keep = episode_score(c.with_columns((pl.col("how") == "court").alias("other_court"))).filter((pl.col("score") >= EPISODE_MIN) & ~pl.col("conflict"))
     return keep.select("rep_l", "rep_r", pl.min_horizontal("p", pl.lit(EPISODE_LINK)).alias("p"), "how")
 
 
