@@ -277,3 +277,20 @@ def test_double_barrelled_and_particle_surnames_get_register_initials(keyring):
         assert by_offence[named].initials_token is not None
         assert by_offence[named].initials_token == by_offence[initials].token
     assert by_offence[0].initials_token != by_offence[3].token          # other case: never equal
+
+
+def test_initials_token_takes_the_printed_forename_not_its_canonical_form(keyring):
+    """A register abbreviates 'Kathryn HARRIS' as 'K.H.' and 'Bob JONES' as 'B.J.', although the
+    name-variant table folds Kathryn to catherine and Bob to robert for the name's own token."""
+    from courtarchive.governance.pseudonym import load_name_variants
+
+    variants = load_name_variants()
+    assert variants.get("kathryn", "kathryn")[0] != "k" and variants.get("bob", "bob")[0] != "b"
+    p = new_list()
+    add_case(p, "U1", "John BROWN", ["in the presence of Kathryn HARRIS", "namely K.H."])
+    add_case(p, "U2", "Gary WILSON", ["touched a boy aged 14, namely Bob JONES", "namely B.J."])
+    apply(p, keyring)
+    by_offence = {c.offence_ref: c for c in p.complainants if c.kind != "described"}
+    assert len(by_offence) == 4
+    assert by_offence[0].initials_token == by_offence[1].token
+    assert by_offence[2].initials_token == by_offence[3].token

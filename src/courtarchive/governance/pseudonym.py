@@ -172,9 +172,10 @@ def load_name_variants(path: str | os.PathLike | None = None) -> Mapping[str, st
     return MappingProxyType(table)
 
 
-def name_words(name: str) -> list[str]:
-    """The normalised words of a name, unsorted (see the module docstring for the steps)."""
-    variants = load_name_variants()
+def name_words(name: str, *, variants: bool = True) -> list[str]:
+    """The normalised words of a name, unsorted (see the module docstring for the steps);
+    ``variants=False``: as printed, nicknames and spellings not folded ("Kathryn" stays kathryn)."""
+    variants = load_name_variants() if variants else {}
     out: list[str] = []
     for part in _fold(name).split(","):
         words = _NON_WORD.sub(" ", _APOSTROPHES.sub("", part)).split()

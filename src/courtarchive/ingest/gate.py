@@ -119,7 +119,9 @@ def _initials_of(cleartext: str) -> str:
     """Forename and surname initials as registers abbreviate a name: "Jane Mary SMITH" and
     "SMITH, Jane" -> "JS".  The surname is the part before a comma, else the trailing run of
     capitalised words ("Ana DE LA CRUZ" -> D), else the last word; a double-barrelled surname keeps
-    its first letter only ("O'SULLIVAN-LOWE, Abigail" -> "AO", as registers print "A.O.")."""
+    its first letter only ("O'SULLIVAN-LOWE, Abigail" -> "AO", as registers print "A.O.").  The
+    forename's initial is the printed one: "Kathryn HARRIS" is "K.H." although Kathryn's canonical
+    form is catherine."""
     if "," in cleartext:
         surname, _, rest = cleartext.partition(",")
     else:
@@ -129,7 +131,7 @@ def _initials_of(cleartext: str) -> str:
             k -= 1
         k = k if k < len(parts) else len(parts) - 1
         rest, surname = " ".join(parts[:k]), " ".join(parts[k:])
-    fore, sur = name_words(rest), name_words(surname)
+    fore, sur = name_words(rest, variants=False), name_words(surname)
     if not fore or not sur:
         return ""
     first = next((c for c in surname if c.isalpha()), "")
