@@ -231,10 +231,11 @@ def test_episode_victim_of_two_group_cases(monkeypatch):
     assert not joined(case_rows("sexual", 2))
 
 
-def test_episode_victim_named_at_two_courts_of_one_area():
-    """A network's victim named at two courts of one police force area (Manchester, Tameside) joins
-    on the episode evidence less the `other_court` point: two group cases do it, a rare name alone
-    does not; courts of two areas are never compared."""
+def test_episode_victim_named_at_two_nearby_courts():
+    """A network's victim named at two nearby courts (Manchester and Tameside; or across a force
+    boundary, Manchester and Rawtenstall) joins on the episode evidence less the `other_court`
+    point, between two group cases only; courts far apart are never compared (without
+    coordinates: courts of one police force area are near)."""
     import courtarchive.link.victims as V
 
     def case_rows(others: int, court_r: str, area_r: str):
@@ -259,7 +260,17 @@ def test_episode_victim_named_at_two_courts_of_one_area():
     assert joined(case_rows(2, "M", "GMP"))[0], "(one court: joined as before)"
     assert not joined(case_rows(1, "T", "GMP"))[0], "a rare name and ages at another court: apart"
     assert joined(case_rows(1, "M", "GMP"))[0], "(at one court they would do)"
-    assert not joined(case_rows(2, "L", "Lancashire"))[0], "another area: not compared"
+    assert not joined(case_rows(2, "L", "Lancashire"))[0], "another area, no coordinates: not compared"
+
+    def at(t, lat_r: float, lon_r: float):
+        second = [c == 2 for c in t.column("case_id").to_pylist()]
+        lat = pa.array([lat_r if x else 53.481 for x in second], pa.float64())
+        lon = pa.array([lon_r if x else -2.244 for x in second], pa.float64())    # Manchester
+        return t.append_column("court_lat", lat).append_column("court_lon", lon)
+
+    assert joined(at(case_rows(2, "L", "Lancashire"), 53.701, -2.291))[0], "Rawtenstall, 25 km: near"
+    assert not joined(at(case_rows(2, "T", "GMP"), 51.515, -0.092))[0], "London, 260 km: far, whatever the area"
+    assert not joined(at(case_rows(1, "L", "Lancashire"), 53.701, -2.291))[0], "near, but not two group cases"
     assert not joined(case_rows(2, "T", "GMP").set_column(
         case_rows(2, "T", "GMP").schema.get_field_index("area"), "area",
         pa.array([None] * case_rows(2, "T", "GMP").num_rows, pa.string())))[0], "no area known: not compared"

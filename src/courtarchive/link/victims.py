@@ -12,8 +12,9 @@ components of:
   one area), while national token equality joined ~580 pairs of same-name strangers (pairwise
   precision 0.960 with area scope; 0.992 with court scope, recall unchanged).  A name in one case
   heard in two courts (magistrates' -> Crown) stays one person: nodes of one token that share a
-  case are joined.  With court scope and episode evidence (below), one name at two courts of one
-  police force area is a cross-case candidate too, needing one point more (`other_court`).  Initials and labels ("J.S.", "Child A") have tokens the intake gate scopes
+  case are joined.  With court scope and episode evidence (below), one name at two courts at most
+  `CROSS_COURT_KM` apart, between two cases that each name several complainants of sexual
+  offences, is a cross-case candidate too, needing one point more (`other_court`).  Initials and labels ("J.S.", "Child A") have tokens the intake gate scopes
   to the case, so they link within their case only;
 * **Bloom similarity** -- two *different* tokens whose Bloom filters have a Dice coefficient
   >= `BLOOM_DICE` (0.80) when they are named in the same case, or >= `BLOOM_DICE_AREA` (0.90)
@@ -320,12 +321,14 @@ def case_evidence(units: pl.DataFrame) -> pl.DataFrame:
 # the evidence columns `mention_evidence` adds (all optional: missing means unknown)
 EVIDENCE_COLUMNS = {"place": pl.Utf8, "sex": pl.Utf8, "born_lo": pl.Float64, "born_hi": pl.Float64,
                     "dperson": pl.Int64}
+COURT_COLUMNS = {"court_lat": pl.Float64, "court_lon": pl.Float64}    # optional: cross-court candidates
 CROSS_CASE_RULES = {
     "episode": "across cases, one name (or a close spelling) in one scope and victim context joins only "
                "with list evidence of one person (episode_score >= EPISODE_MIN: a defendant charged in "
                "both cases, one place of offence, ages that agree, a rare name, both cases naming "
-               "several complainants of sexual offences; one name at two courts of one police force "
-               "area needs one point more), never against a different sex or an incompatible age",
+               "several complainants of sexual offences; one name at two courts at most CROSS_COURT_KM "
+               "apart, between two such cases, needs one point more), never against a different sex "
+               "or an incompatible age",
     "name": "one name (or a close spelling) in one scope and victim context is one person in every case "
             "(the rule before episode evidence; for comparison)",
 }
@@ -343,7 +346,7 @@ EPISODE_WEIGHTS = {
     "common_name": -2,      # ... in more than COMMON_NAME_CASES
     "group_cases": 1,       # both cases name GROUP_CASE_NAMES complainants or more (GROUP_CONTEXTS), by
                             # name or initials
-    "other_court": -1,      # the two cases were heard at different courts of one police force area
+    "other_court": -1,      # the two cases were heard at two courts (CROSS_COURT_KM apart at most)
 }
 # A case naming several complainants of sexual offences is the lists' trace of group exploitation
 # (Rochdale, Rotherham, Telford: the same girls abused by one group after another, prosecuted as
@@ -356,14 +359,19 @@ EPISODE_WEIGHTS = {
 # namesake (bench/RESULTS.md, session 9).
 GROUP_CASE_NAMES = 3
 GROUP_CONTEXTS = ("sexual",)
-# A network's victims can be named at two courts of one police force area (a magistrates' court
-# per borough: Manchester and Tameside), so with ``token_scope="court"`` one full name in one
-# context at two courts of one area is a cross-case candidate too, scored with `other_court`.
-# Across courts a shared name is weaker evidence than within one (more strangers share it), and
-# the lists bear that out: on the 25k corpora (seeds 1 and 2) 17 cross-court same-area pairs
-# shared a name and context, the 2 between two group cases were one victim and none of the other
-# 15 (scores 0-1 before the penalty); across areas 250 pairs, none one victim.  Across areas no
-# candidates are made.
+# A network's victims can be named at two nearby courts -- a magistrates' court per borough
+# (Manchester, Tameside), or across a force boundary (Rochdale and Rawtenstall): grooming networks
+# that cross police force areas are one of the patterns this archive exists to show.  So with
+# ``token_scope="court"`` one full name in one context at two courts at most `CROSS_COURT_KM`
+# apart (the same police force area when a court's coordinates are unknown) is a cross-case
+# candidate too -- only between two group cases (`GROUP_CASE_NAMES` in `GROUP_CONTEXTS` on both
+# sides), scored with `other_court`.  What the lists show (`bench/complainants.py --pairs
+# --national`, 1M generated entries): of 8,777 cross-court pairs sharing a name and context, 53
+# were one victim; between two group cases with the courts within 60 km and no conflict, 54 pairs
+# and 36 (67 %); of those the score (with `other_court`) accepts, 34 and 26 (76 %); beyond 60 km,
+# 153 group pairs and none; outside group cases, 8,570 pairs and 17 (0.2 %).  On the 25k corpora
+# (seeds 1 and 2) the rule adds 2 links, both true.
+CROSS_COURT_KM = 60.0
 EPISODE_MIN = 1
 EPISODE_LINK = 0.95    # the "probability" recorded for a cross-case link on episode evidence
 
@@ -382,7 +390,7 @@ def link_complainants(mentions: pa.Table, *, threshold: float = BLOOM_DICE, sche
         df = df.with_columns(pl.lit(None, pl.Utf8).alias("area"))
     df = df.with_columns(pl.coalesce("area", pl.format("court:{}", pl.col("court_id"))).alias("area"))
     df = df.with_columns([pl.col(c).cast(t) if c in df.columns else pl.lit(None, t).alias(c)
-                          for c, t in EVIDENCE_COLUMNS.items()])
+                          for c, t in {**EVIDENCE_COLUMNS, **COURT_COLUMNS}.items()])
     linkable = df.filter(pl.col("token").is_not_null())
     report = {"mentions": df.height, "linkable": linkable.height,
               "unlinkable": df.height - linkable.height,
@@ -413,7 +421,7 @@ def link_complainants(mentions: pa.Table, *, threshold: float = BLOOM_DICE, sche
     units = case_evidence(linkable.group_by("node", "ucase").agg(
         pl.col("complainant_id").min().alias("rep"), pl.col("token").first(), pl.col("kind").first(),
         pl.col("key_id").first(), pl.col("bloom").first(), pl.col("scope").first(), pl.col("ctx").first(),
-        pl.col("area").first(),
+        pl.col("area").first(), pl.col("court_lat").first(), pl.col("court_lon").first(),
         *EVIDENCE_AGGS)).sort("rep")
     tok = (units.group_by("node").agg(pl.col("rep").min().alias("nrep"), pl.col("token").first(),
                                       pl.col("kind").first(), pl.col("key_id").first(), pl.col("bloom").first(),
@@ -474,14 +482,18 @@ def link_complainants(mentions: pa.Table, *, threshold: float = BLOOM_DICE, sche
     same_name = (fu.join(fu, on="node", suffix="_r").filter(pl.col("ucase") < pl.col("ucase_r"))
                  .select(pl.col("rep").alias("rep_l"), "rep_r", pl.lit(1.0).alias("p"), pl.lit("name").alias("how")))
     cand.append(same_name)
-    # one full name in one context at two courts of one police force area (`other_court`): on
-    # episode evidence only -- the name rule would join every namesake of an area
+    # one full name in one context at two nearby courts, between two group cases (`CROSS_COURT_KM`,
+    # `other_court`): on episode evidence only -- the name rule would join every namesake around
     if token_scope == "court" and cross_case == "episode":
-        fa = (units.filter(full & ~pl.col("area").str.starts_with("court:"))
-              .select("ucase", "rep", "token", "scope", "ctx", "area"))
-        oc = (fa.join(fa, on=["token", "ctx", "area"], suffix="_r")
+        fa = (units.filter(full & pl.col("ctx").is_in(GROUP_CONTEXTS) & (pl.col("case_names") >= GROUP_CASE_NAMES))
+              .select("ucase", "rep", "token", "scope", "ctx", "area", "court_lat", "court_lon"))
+        oc = (fa.join(fa, on=["token", "ctx"], suffix="_r")
               .filter((pl.col("scope") != pl.col("scope_r")) & (pl.col("ucase") != pl.col("ucase_r"))
                       & (pl.col("rep") < pl.col("rep_r"))))
+        km = _km("court_lat", "court_lon", "court_lat_r", "court_lon_r")
+        near = pl.when(km.is_not_null()).then(km <= CROSS_COURT_KM).otherwise(
+            (pl.col("area") == pl.col("area_r")) & ~pl.col("area").str.starts_with("court:"))
+        oc = oc.filter(near.fill_null(False))
         cand.append(oc.select(pl.col("rep").alias("rep_l"), "rep_r", pl.lit(1.0).alias("p"),
                               pl.lit("court").alias("how")))
     # a name of unknown context in other cases: to every known context of it (one, by the cannot-links)
@@ -549,6 +561,13 @@ def link_complainants(mentions: pa.Table, *, threshold: float = BLOOM_DICE, sche
                          .otherwise(pl.col("probability")).alias("probability"))
     return (lk.select(pl.col("complainant_id").alias("mention_id"), "label", "probability")
             .sort("mention_id"), report)
+
+
+def _km(lat1: str, lon1: str, lat2: str, lon2: str) -> pl.Expr:
+    """Great-circle distance in km between two coordinate columns (null when one is unknown)."""
+    a1, o1, a2, o2 = (pl.col(c).radians() for c in (lat1, lon1, lat2, lon2))
+    h = ((a2 - a1) / 2).sin().pow(2) + a1.cos() * a2.cos() * ((o2 - o1) / 2).sin().pow(2)
+    return 2 * 6371.0 * h.sqrt().arcsin()
 
 
 def episode_score(c: pl.DataFrame) -> pl.DataFrame:

@@ -69,14 +69,14 @@ def defendant_mentions(archive: Archive, *, party_ids: Iterable[int] | None = No
 def complainant_mentions(archive: Archive) -> pa.Table:
     """Current complainant mentions (pseudonymised: token, key id, Bloom encoding; no cleartext),
     with the defendant party charged and the charge's code and number (through the offence), the
-    hearing's court and its police
-    force area (``area``: the blocking unit for Bloom comparisons), and the evidence that two
+    hearing's court, its police force area (``area``: the blocking unit for Bloom comparisons)
+    and coordinates (``court_lat``, ``court_lon``), and the evidence that two
     mentions in different cases concern one episode: the complainant's coarse descriptor ("girl
     aged 13"), the offence's date and (tokenised) wording, the hearing's sitting date."""
     C, O, H, Ct = T["complainant"], T["offence"], T["hearing"], T["court"]
     q = (sa.select(C.c.id, C.c.case_id, C.c.hearing_id, C.c.offence_id, O.c.party_id, O.c.code, O.c.seq,
-                   H.c.court_id, Ct.c.police_force_area, C.c.kind, C.c.token, C.c.key_id, C.c.bloom,
-                   C.c.descriptor, O.c.offence_date, O.c.wording, H.c.sitting_date)
+                   H.c.court_id, Ct.c.police_force_area, Ct.c.lat, Ct.c.lon, C.c.kind, C.c.token, C.c.key_id,
+                   C.c.bloom, C.c.descriptor, O.c.offence_date, O.c.wording, H.c.sitting_date)
          .outerjoin(O, O.c.id == C.c.offence_id).outerjoin(H, H.c.id == C.c.hearing_id)
          .outerjoin(Ct, Ct.c.id == H.c.court_id)
          .where(C.c.publication_id.in_(archive.current_publications())))
@@ -86,7 +86,9 @@ def complainant_mentions(archive: Archive) -> pa.Table:
         q = q.add_columns(C.c.initials_token)
     fields = [("complainant_id", pa.int64()), ("case_id", pa.int64()), ("hearing_id", pa.int64()),
               ("offence_id", pa.int64()), ("party_id", pa.int64()), ("offence_code", pa.string()),
-              ("offence_seq", pa.int64()), ("court_id", pa.int64()), ("area", pa.string()), ("kind", pa.string()), ("token", pa.string()), ("key_id", pa.string()),
+              ("offence_seq", pa.int64()), ("court_id", pa.int64()), ("area", pa.string()),
+              ("court_lat", pa.float64()), ("court_lon", pa.float64()), ("kind", pa.string()),
+              ("token", pa.string()), ("key_id", pa.string()),
               ("bloom", pa.binary()), ("descriptor", pa.string()), ("offence_date", pa.date32()),
               ("wording", pa.string()), ("sitting_date", pa.date32())] + extra
     return _arrow(archive, q, fields, order=C.c.id)
