@@ -363,18 +363,33 @@ def reconcile_case_orphans(std: pl.DataFrame, lab: pl.DataFrame,
         (pl.col("dob").is_not_null() | pl.col("pc").is_not_null()).any().alias("ident"),
         pl.col("case_id").is_null().any().alias("caseless"))
     orphans = per.filter((pl.col("n_cases") == 1) & ~pl.col("caseless")).select("label", "case_id", "ident")
+    # only where the case shows another person (most one-case clusters are their case's only one)
+    shared = (m.filter(pl.col("case_id").is_not_null()).group_by("case_id")
+              .agg(pl.col("label").n_unique().alias("k")).filter(pl.col("k") > 1).select("case_id"))
+    orphans = orphans.join(shared, on="case_id")
     if orphans.height == 0:
         return lab, 0
-    o_names = _names(m.join(orphans.select("label"), on="label"), "label", "o")
-    c_names = _names(m.filter(pl.col("case_id").is_in(orphans["case_id"].implode())), "label", "c")
-    compat = _compatible(o_names, c_names)
+    parts = []
+    name_only = orphans.filter(~pl.col("ident"))
+    if name_only.height:
+        o_names = _names(m.join(name_only.select("label"), on="label"), "label", "o")
+        c_names = _names(m.filter(pl.col("case_id").is_in(name_only["case_id"].implode())), "label", "c")
+        parts.append(_compatible(o_names, c_names))
+    # an identified orphan: only to a candidate whose identifiers agree with its own -- tested
+    # first (two people of one case rarely agree), then the names of those pairs
+    idents = orphans.filter(pl.col("ident"))
+    if idents.height:
+        in_case = m.select("case_id", pl.col("label").alias("c")).drop_nulls().unique()
+        pairs = (idents.select(pl.col("label").alias("o"), "case_id").join(in_case, on="case_id")
+                 .filter(pl.col("o") != pl.col("c")).select("o", "c"))
+        agree = _identifiers_agree(pairs, m)
+        if agree.height:
+            o_names = _names(m.join(agree.select(pl.col("o").alias("label")).unique(), on="label"), "label", "o")
+            c_names = _names(m.join(agree.select(pl.col("c").alias("label")).unique(), on="label"), "label", "c")
+            parts.append(_compatible(o_names, c_names).join(agree, on=["o", "c"], how="semi"))
+    compat = pl.concat(parts) if parts else pl.DataFrame()
     if compat.height == 0:
         return lab, 0
-    # an identified orphan: only to a candidate whose identifiers agree with its own
-    idents = orphans.filter(pl.col("ident"))["label"]
-    held = compat.filter(pl.col("o").is_in(idents.implode()))
-    if held.height:
-        compat = pl.concat([compat.filter(~pl.col("o").is_in(idents.implode())), _identifiers_agree(held, m)])
     # never two clusters that one hearing lists side by side
     hear = m.select("label", "hearing_id").drop_nulls().unique()
     together = (hear.rename({"label": "o"}).join(hear.rename({"label": "c"}), on="hearing_id")
@@ -397,7 +412,9 @@ def _identifiers_agree(pairs: pl.DataFrame, m: pl.DataFrame) -> pl.DataFrame:
     more than that."""
     from ..config import duckdb_connect
 
-    ids = m.filter(pl.col("dob").is_not_null() | pl.col("pc").is_not_null()).select("label", "dob", "dob_sw", "pc")
+    ends = pl.concat([pairs.select(pl.col("o").alias("label")), pairs.select(pl.col("c").alias("label"))]).unique()
+    ids = (m.filter(pl.col("dob").is_not_null() | pl.col("pc").is_not_null()).join(ends, on="label", how="semi")
+           .select("label", "dob", "dob_sw", "pc").unique())
     con = duckdb_connect()
     try:
         con.register("pairs", pairs.select("o", "c").to_arrow())
