@@ -5,7 +5,8 @@
 
 Every count in the two files is matched by its path; rows of ranked tables are matched by their
 natural key (town, police force area, year, court), not by rank, so a town that moves one place is
-compared with itself; rows without one (networks spanning areas) are compared in sorted order.  Run metadata (timings, the linkage run, generated_at, disclosure notes,
+compared with itself; rows without one (networks spanning areas) are compared as a multiset: how many rows
+have each content.  Run metadata (timings, the linkage run, generated_at, disclosure notes,
 network labels and drawings) and test statistics (p, q, z values) are skipped.  Prints each number
 outside the tolerance, then a summary line: numbers compared, equal, within the tolerance, off.
 The exit status is 1 when any number is off (0 otherwise), so scripts can use it.
@@ -44,9 +45,14 @@ def flatten(x, path: str = "", out: dict | None = None) -> dict[str, float]:
     elif isinstance(x, list):
         if x and all(isinstance(v, dict) and _key(v) is None for v in x):
             # rows without a natural key (one per network: labels differ between runs): compared
-            # as a sorted list of their contents, labels left out
-            x = sorted(x, key=lambda v: json.dumps({k: w for k, w in v.items() if k not in LABELS},
-                                                   sort_keys=True, default=str))
+            # as a multiset -- how many rows have each content, labels left out
+            counts: dict[str, int] = {}
+            for v in x:
+                k = json.dumps({k: w for k, w in v.items() if k not in LABELS}, sort_keys=True, default=str)
+                counts[k] = counts.get(k, 0) + 1
+            for k, n in counts.items():
+                out[f"{path}[{k}]"] = float(n)
+            return out
         for i, v in enumerate(x):
             k = _key(v) if isinstance(v, dict) else None
             flatten(v, f"{path}[{k if k else i}]", out)
