@@ -264,3 +264,6 @@ def test_complainant_named_in_other_cases_needs_episode_evidence(archive):
     assert orjson.loads(res.stdout)["complainants"]["persons"] == 1
     res = runner.invoke(app, ["run", "--db", archive.url, "--complainant-rule", "nope"])
     assert res.exit_code != 0 and "episode | name" in res.output
+    res = runner.invoke(app, ["run", "--full", "--db", archive.url], terminal_width=200)
+    assert res.exit_code == 0, res.output
+    assert "1 link across cases on list evidence" in res.output and "across courts" not in res.output
