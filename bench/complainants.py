@@ -9,6 +9,9 @@ each mention its charge and defendant person), joins the generator's truth victi
   court) sharing a full-name token within one victim context -- the candidates a name join across cases considers -- tabulated by
   each piece of episode evidence (`link.victims.mention_evidence`) with the share that truly is one
   victim;
+* ``--cross-court``: the pairs of one name in one context at two courts, by the courts' distance
+  and group cases, with what the cross-court rule (`link.victims.CROSS_COURT_KM`) makes a
+  candidate and accepts;
 * ``--rules``: `link.victims.link_complainants` under each cross-case rule, scored (pairwise and
   B-cubed), with the number of linked complainant persons that span two or more cases against
   the true number.
@@ -45,7 +48,7 @@ def pairs(df: pl.DataFrame, national: bool = False) -> pl.DataFrame:
     # one row per (token, context, case): the case's evidence, as link.victims keeps it
     per = V.case_evidence(full.group_by("token", "context", "case_id").agg(
         pl.col("victim_id").first(), pl.col("odate").min(), pl.col("court_id").unique().alias("courts"),
-        *V.EVIDENCE_AGGS))
+        pl.col("court_lat").first(), pl.col("court_lon").first(), *V.EVIDENCE_AGGS))
     ncase = full.group_by("token").agg(pl.col("case_id").n_unique().alias("name_cases"))
     per = per.join(ncase, on="token")
     # complainants each case names, in full or by initials, per context (link.victims' `case_names`)
@@ -82,6 +85,23 @@ def pairs(df: pl.DataFrame, national: bool = False) -> pl.DataFrame:
     )
 
 
+def cross_court(p: pl.DataFrame) -> pl.DataFrame:
+    """The cross-court pairs of ``pairs(..., national=True)`` with the courts' distance (km, in
+    bands) and whether `link.victims` makes them candidates (two group cases, courts at most
+    `CROSS_COURT_KM` apart) and accepts them (score with `other_court`, no conflict)."""
+    x = p.filter(~pl.col("same_court")).with_columns(
+        V._km("court_lat", "court_lon", "court_lat_r", "court_lon_r").alias("km"))
+    bands = [15.0, 30.0, V.CROSS_COURT_KM, 100.0]
+    label = pl.lit(f"> {bands[-1]:g}")
+    for hi, lo in reversed(list(zip(bands, [0.0] + bands[:-1]))):
+        label = pl.when(pl.col("km") <= hi).then(pl.lit(f"{lo:g}-{hi:g}")).otherwise(label)
+    near = pl.col("km") <= V.CROSS_COURT_KM
+    return x.with_columns(pl.when(pl.col("km").is_null()).then(pl.lit("unknown")).otherwise(label).alias("km_band"),
+                          (pl.col("group_cases") & near.fill_null(False)).alias("candidate"),
+                          (pl.col("group_cases") & near.fill_null(False) & ~pl.col("conflict")
+                           & (pl.col("score") >= V.EPISODE_MIN)).alias("accepted"))
+
+
 def court_scoped_truth(truth: str) -> dict:
     """The truth's findings with each victim split by the magistrates' court of the case: what a
     linker that joined a name across cases only within one court could reach at best (the
@@ -113,6 +133,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--truth", required=True)
     ap.add_argument("--pairs", action="store_true")
+    ap.add_argument("--cross-court", action="store_true",
+                    help="tabulate the pairs of one name at two courts: court distance, group cases, what the "
+                         "linker's cross-court rule accepts (implies --pairs --national)")
     ap.add_argument("--national", action="store_true",
                     help="--pairs across courts too (large on big archives: every pair of a common name)")
     ap.add_argument("--court-truth", action="store_true",
@@ -139,6 +162,12 @@ def main() -> None:
     t0 = time.perf_counter()
     df = inputs(archive, a.truth)
     print(f"{df.height:,} mentions ({time.perf_counter() - t0:.1f} s)")
+    if a.cross_court:
+        x = cross_court(pairs(df, national=True))
+        print(f"{x.height:,} cross-court pairs, {int(x['same'].sum()):,} the same victim")
+        for by in (["group_cases", "km_band"], ["candidate", "accepted"], ["accepted", "years_apart"]):
+            print(tab(x, by))
+        return
     if a.pairs:
         p = pairs(df, national=a.national)
         print(f"{p.height:,} candidate pairs, {int(p['same'].sum()):,} the same victim")

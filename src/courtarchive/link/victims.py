@@ -365,11 +365,11 @@ GROUP_CONTEXTS = ("sexual",)
 # ``token_scope="court"`` one full name in one context at two courts at most `CROSS_COURT_KM`
 # apart (the same police force area when a court's coordinates are unknown) is a cross-case
 # candidate too -- only between two group cases (`GROUP_CASE_NAMES` in `GROUP_CONTEXTS` on both
-# sides), scored with `other_court`.  What the lists show (`bench/complainants.py --pairs
-# --national`, 1M generated entries): of 8,777 cross-court pairs sharing a name and context, 53
-# were one victim; between two group cases with the courts within 60 km and no conflict, 54 pairs
-# and 36 (67 %); of those the score (with `other_court`) accepts, 34 and 26 (76 %); beyond 60 km,
-# 153 group pairs and none; outside group cases, 8,570 pairs and 17 (0.2 %).  On the 25k corpora
+# sides), scored with `other_court`.  What the lists show (`bench/complainants.py
+# --cross-court`, 1M generated entries): of 8,777 cross-court pairs sharing a name and context, 53
+# were one victim; between two group cases with the courts within 60 km (the candidates), 75
+# pairs and 38 (51 %); of those the score (with `other_court`) accepts, 34 and 26 (76 %); beyond 60 km,
+# 153 group pairs and none; outside group cases, 8,549 pairs and 15 (0.2 %).  On the 25k corpora
 # (seeds 1 and 2) the rule adds 2 links, both true.
 CROSS_COURT_KM = 60.0
 EPISODE_MIN = 1
