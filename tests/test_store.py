@@ -127,6 +127,22 @@ def test_unknown_court_is_kept_as_list_court(archive):
     assert r.source == "list"
 
 
+def test_complainant_mentions_carry_the_court_and_its_place(archive):
+    """What the complainant linker reads (`store.linkage.complainant_mentions`), on both backends:
+    the pseudonymised mention with its hearing's court, police force area and coordinates (the
+    cross-court rule compares courts by distance)."""
+    from courtarchive.store import linkage as L
+
+    archive.write(doc(), content_hash="c1")
+    [m] = L.complainant_mentions(archive).to_pylist()
+    with archive.engine.connect() as c:
+        court = c.execute(sa.select(TABLES["court"]).where(TABLES["court"].c.name == "Preston Magistrates' Court")).one()
+    assert m["kind"] == "named" and m["token"] == "0a1b2c3d" * 4 and m["offence_code"] == "SX03001"
+    assert m["court_id"] == court.id and m["area"] == "Lancashire Constabulary"
+    assert (m["court_lat"], m["court_lon"]) == (pytest.approx(court.lat), pytest.approx(court.lon))
+    assert isinstance(m["court_lat"], float)
+
+
 def test_store_refuses_ungated_complainants(archive):
     d = doc()
     d.raw_complainants.append(RawComplainant(hearing_ref=0, name="Jane DOE", json_path="$.x"))
