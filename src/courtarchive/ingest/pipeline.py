@@ -254,6 +254,12 @@ def _prepare_wire(task: tuple) -> bytes:
 # ----------------------------------------------------------------- driver
 #: an ingest of at least this many hearing entries refreshes every table's planner statistics
 ANALYZE_AFTER_HEARINGS = 50_000
+#: files each parser worker may have in flight (submitted, parsed or waiting for the writer).  A
+#: group write takes ~0.2-0.4 s (Writer: 200 files, 50k rows or 1 s); with 32 files per worker the
+#: workers filled the window in ~60 ms and then sat idle until the writer came back, so only ~70 %
+#: of the two cores worked.  128 keeps them parsing through a group write: +18 % entries/s on
+#: SQLite, +20 % on PostgreSQL, +0.01 GiB RSS (bench/RESULTS.md, session 11).
+WINDOW_PER_WORKER = 128
 
 
 def ingest(archive: Archive, paths: Iterable[str | Path], *, keyring: Keyring,
@@ -325,7 +331,7 @@ def _ingest(archive: Archive, paths: Iterable[str | Path], *, keyring: Keyring, 
                                      initargs=(keyring.key, keyring.old_keys, archive.url)) as pool:
                 # bounded in-flight window: memory stays flat however many files there are; wide
                 # enough that the workers keep parsing while a group is being written
-                window = workers * 32
+                window = workers * WINDOW_PER_WORKER
                 pending: deque = deque()
                 for t in tasks:
                     pending.append(pool.submit(_prepare_wire, t))
