@@ -277,6 +277,41 @@ def test_episode_victim_named_at_two_nearby_courts():
     assert V.EPISODE_WEIGHTS["other_court"] == -1
 
 
+def test_episode_two_courts_and_two_places_count_once():
+    """At two courts the places of offence usually differ too: one difference, one point off.
+    Two group cases at Rochdale and Rawtenstall (25 km) naming one rare name with no ages join
+    (group + rare name - different places); with the place unknown on one side, the other court
+    takes the point instead; a name too common to be rare stays apart either way."""
+    import courtarchive.link.victims as V
+
+    def case_rows(place_r, name="Jane SMITH", elsewhere=0):
+        specs = [(name, 1, "rochdale", None, 11), (name, 2, place_r, None, 21)]
+        for k in range(2):
+            specs += [(f"Other{k} ONE", 1, "rochdale", None, 11), (f"Other{k} TWO", 2, place_r, None, 21)]
+        # the name in more cases of the archive (one-complainant cases at Rochdale court)
+        specs += [(name, 10 + k, None, None, 100 + k) for k in range(elsewhere)]
+        t = _episode_rows(specs)
+        second = [c == 2 for c in t.column("case_id").to_pylist()]
+        t = t.set_column(t.schema.get_field_index("court_id"), "court_id",
+                         pa.array([ord("R") if x else ord("M") for x in second], pa.int64()))
+        t = t.set_column(t.schema.get_field_index("area"), "area",
+                         pa.array(["Lancashire" if x else "GMP" for x in second]))
+        lat = pa.array([53.701 if x else 53.616 for x in second], pa.float64())
+        lon = pa.array([-2.291 if x else -2.155 for x in second], pa.float64())
+        return t.append_column("court_lat", lat).append_column("court_lon", lon)
+
+    def joined(t) -> bool:
+        lab, rep = link_complainants(t)
+        c = clusters(lab)
+        return c[1] == c[2] and rep["cross_court_links"] == 1
+
+    assert joined(case_rows("rawtenstall")), "two courts, two places: one point off, not two"
+    assert joined(case_rows(None)), "place unknown on one side: the other court takes the point"
+    assert joined(case_rows("rawtenstall", elsewhere=V.RARE_NAME_CASES - 2)), "(still rare)"
+    c = clusters(link_complainants(case_rows("rawtenstall", elsewhere=V.RARE_NAME_CASES - 1))[0])
+    assert c[1] != c[2], "group cases, places apart, a name that is not rare: apart"
+
+
 def test_episode_ages_agree_only_when_the_windows_overlap():
     """Birth windows a few months apart are no conflict (the slack for a descriptor's rounding) but
     no evidence either: only overlapping windows score `ages_agree`."""

@@ -368,9 +368,10 @@ GROUP_CONTEXTS = ("sexual",)
 # sides), scored with `other_court`.  What the lists show (`bench/complainants.py
 # --cross-court`, 1M generated entries): of 8,777 cross-court pairs sharing a name and context, 53
 # were one victim; between two group cases with the courts within 60 km (the candidates), 75
-# pairs and 38 (51 %); of those the score (with `other_court`) accepts, 34 and 26 (76 %); beyond 60 km,
+# pairs and 38 (51 %); of those the score (with `other_court`) accepts, 44 and 32 (73 %); beyond 60 km,
 # 153 group pairs and none; outside group cases, 8,549 pairs and 15 (0.2 %).  On the 25k corpora
-# (seeds 1 and 2) the rule adds 2 links, both true.
+# (seeds 1-5) the rule adds 5 links, all true.  `other_court` is one difference of place: it
+# does not count again when both wordings give places that differ (`different_place`).
 CROSS_COURT_KM = 60.0
 EPISODE_MIN = 1
 EPISODE_LINK = 0.95    # the "probability" recorded for a cross-case link on episode evidence
@@ -598,7 +599,10 @@ def episode_score(c: pl.DataFrame) -> pl.DataFrame:
              + pl.when(cases <= RARE_NAME_CASES).then(w["rare_name"])
              .when(cases > COMMON_NAME_CASES).then(w["common_name"]).otherwise(0))
     if "other_court" in c.columns:
-        score = score + pl.when(pl.col("other_court").fill_null(False)).then(w["other_court"]).otherwise(0)
+        # two courts are a difference of place: it counts when the wordings do not give the
+        # places on both sides (if they do, `same_place` / `different_place` already say it)
+        score = score + (pl.when(pl.col("other_court").fill_null(False) & ~both("places"))
+                         .then(w["other_court"]).otherwise(0))
     conflict = (both("sexes") & ~meet("sexes")) | (ages & apart)
     return c.with_columns(conflict.alias("conflict"), score.alias("score"))
 
