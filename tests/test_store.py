@@ -291,3 +291,34 @@ def test_postgresql_pool_pings_only_connections_left_idle(db_url, monkeypatch):
     finally:
         eng.dispose()
         killer.dispose()
+
+
+def test_court_counts_kept_until_a_list_is_added(archive):
+    """`store.serve.courts` counts hearing entries on current lists per court with a pass over
+    every hearing, so the counts are kept until the number of publications changes: a second call
+    does not count again; a later version of a list (superseding) and a new list are counted."""
+    from courtarchive.store import serve as ss
+
+    seen: list[str] = []
+
+    def spy(conn, cursor, statement, *a):
+        seen.append(statement)
+
+    sa.event.listen(archive.engine, "before_cursor_execute", spy)
+    try:
+        archive.write(doc(n_hearings=3), content_hash="v1")
+        preston = next(c for c in ss.courts(archive) if c["name"] == "Preston Magistrates' Court")
+        assert preston["count"] == 3
+        counted = [s for s in seen if "GROUP BY hearing.court_id" in s]
+        assert len(counted) == 1
+        assert next(c for c in ss.courts(archive) if c["name"] == "Preston Magistrates' Court")["count"] == 3
+        assert len([s for s in seen if "GROUP BY hearing.court_id" in s]) == 1, "counted again with nothing new"
+        # a later version with one hearing supersedes the first: 1, not 4
+        archive.write(doc(n_hearings=1, version="2.0", published=dt.datetime(2024, 3, 4, 7)), content_hash="v2")
+        assert next(c for c in ss.courts(archive) if c["name"] == "Preston Magistrates' Court")["count"] == 1
+        archive.write(doc(court="Basingstoke Magistrates' Court", n_hearings=2), content_hash="b1")
+        counts = {c["name"]: c["count"] for c in ss.courts(archive)}
+        assert counts["Preston Magistrates' Court"] == 1 and counts["Basingstoke Magistrates' Court"] == 2
+        assert len([s for s in seen if "GROUP BY hearing.court_id" in s]) == 3
+    finally:
+        sa.event.remove(archive.engine, "before_cursor_execute", spy)

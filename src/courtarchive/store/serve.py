@@ -325,13 +325,35 @@ def cases_brief(archive: Archive, case_ids: Sequence[int]) -> list[dict]:
     return [out[i] for i in ids if i in out]
 
 
+def court_counts(archive: Archive, conn=None) -> dict[int, int]:
+    """Hearing entries on current lists, per court.
+
+    Counting them is a pass over every hearing (1M entries: ~0.33 s; the courts API, the courts
+    page and the map asked for it on every request), so the counts are kept on the archive object
+    with the number of publications they were counted at.  Publications are never deleted and a
+    list is superseded only in the transaction that writes its later version, so the counts can
+    change only when that number does.  (Not the newest publication id: ids are handed out in
+    blocks, so a writer can commit a lower id after another's higher one.)"""
+    if conn is None:
+        with archive.engine.connect() as c:
+            return court_counts(archive, c)
+    H, P = T["hearing"], T["publication"]
+    n = conn.execute(statement("serve.publications", lambda: sa.select(sa.func.count()).select_from(P))).scalar()
+    kept = getattr(archive, "_court_counts", None)
+    if kept is not None and kept[0] == n:
+        return kept[1]
+    counts = dict(conn.execute(sa.select(H.c.court_id, sa.func.count())
+                               .where(H.c.publication_id.in_(sa.select(P.c.id).where(P.c.superseded_by.is_(None))))
+                               .group_by(H.c.court_id)).all())
+    archive._court_counts = (n, counts)
+    return counts
+
+
 def courts(archive: Archive, *, listed_only: bool = True) -> list[dict]:
     """Courts (tagged) with ``count``: hearing entries on current lists; listed_only: those with any."""
-    Ct, H, P = T["court"], T["hearing"], T["publication"]
+    Ct = T["court"]
     with archive.engine.connect() as conn:
-        counts = dict(conn.execute(sa.select(H.c.court_id, sa.func.count())
-                                   .where(H.c.publication_id.in_(sa.select(P.c.id).where(P.c.superseded_by.is_(None))))
-                                   .group_by(H.c.court_id)).all())
+        counts = court_counts(archive, conn)
         q = sa.select(Ct.c.id, Ct.c.name, Ct.c.slug, Ct.c.town, Ct.c.postcode, Ct.c.lat, Ct.c.lon,
                       Ct.c.court_types, Ct.c.region, Ct.c.police_force_area).order_by(Ct.c.name)
         rows = [_tag(r, "court", count=counts.get(r.id, 0)) for r in conn.execute(q)]
