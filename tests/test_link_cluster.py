@@ -164,6 +164,21 @@ def test_case_orphan_with_a_typo_on_a_nickname(monkeypatch):
     assert reconcile_case_orphans(std, _lab(mapping))[1] == 0, "without the variants' reach: apart"
 
 
+def test_case_orphan_named_by_a_variant_beside_a_typo():
+    """The public list's "Bobby VAUGHAN" (a variant: canonical robert) and the press list's
+    "Rbert VAUGHAN, born 16/01/1977" (a typo, no variant of anything): the typo is one edit from
+    a variant of the other's name -- seen from the typo's side only, so `_compatible` looks both
+    ways and the name-only orphan joins."""
+    std = _std([
+        (1, 10, 100, 0, "rbert", "vaughan", "1977-01-16", 1977, "N75NH", False),
+        (2, 10, 101, 0, "bobby", "vaughan", None, None, None, False),
+        (3, 10, 100, 0, "ann", "brown", "1980-01-01", 1980, "N75NH", False),
+    ]).with_columns(fn_c=pl.when(pl.col("fn") == "bobby").then(pl.lit("robert")).otherwise(pl.col("fn_c")))
+    lab, n = reconcile_case_orphans(std, _lab({1: 1, 2: 2, 3: 3}))
+    got = labels(lab)
+    assert n == 1 and got[2] == got[1] and got[3] == 3
+
+
 def test_case_orphan_with_its_names_swapped():
     """A Crown Court list's "Sinclair Douglas KARRL" (forename and surname swapped, "Karrl" a typo
     of Carl's variant Karl) is the case's "Carl SINCLAIR"; the other defendant is no candidate."""

@@ -40,6 +40,21 @@ def test_standardise_columns():
     assert split_listed_name("SMITH, John") == ("John", "SMITH")
 
 
+def test_titles_are_words_of_their_own():
+    """A title is dropped when it stands alone, never from a hyphenated name: "Lord-Knowles" is
+    *lordknowles*, one edit from the next list's "Lordd-Knowles" (it was *knowles*, eight away)."""
+    from courtarchive.link.standardise import norm_words
+
+    a, b, c, d = std(mention(surname="Lord-Knowles"), mention(party_id=2, surname="Lordd-Knowles"),
+                     mention(party_id=3, forenames="Mr. John", surname="Lord"),
+                     mention(party_id=4, forenames=None, surname=None, name_as_listed="SMITH, Mr John"))
+    assert (a["sn"], b["sn"]) == ("lordknowles", "lorddknowles")
+    assert (c["fn"], c["sn"]) == ("john", "lord"), "a lone Lord is a surname"
+    assert (d["fn"], d["sn"]) == ("john", "smith")
+    assert norm_words("Sir Lady-Smith") == ("lady", "smith")
+    assert norm_words("(Mr) John") == norm_words("Mr.John") == ("john",)
+
+
 @pytest.fixture(scope="module")
 def scorer():
     base = std(mention())

@@ -527,15 +527,19 @@ def _forename_reach(forenames: Iterable[str]) -> pl.DataFrame:
 def _compatible(o_names: pl.DataFrame, c_names: pl.DataFrame) -> pl.DataFrame:
     """Pairs (o, c) of one case whose names can be one person's -- surname: canonical equal,
     Jaro-Winkler >= 0.88 or at most two edits apart; forename: canonical equal, an initial that
-    agrees, Jaro-Winkler >= 0.75, at most two edits apart, or one edit from a variant of the
-    other's canonical name (`_forename_reach`); or the two names swapped, each as close as that
+    agrees, Jaro-Winkler >= 0.75, at most two edits apart, or either one edit from a variant of
+    the other's canonical name (`_forename_reach`); or the two names swapped, each as close as that
     -- and whose ages at the hearings (birth-year ranges) never contradict.  ``o_names`` and
     ``c_names``: the two sides as `_names` makes them."""
     from ..config import duckdb_connect
 
-    reach = _forename_reach(o_names["ofn"].drop_nulls().to_list())
+    # both ways: "Bobby" (robert) and the typo "Rbert" are one edit from a variant only seen from
+    # the typo's side
+    reach = _forename_reach(o_names["ofn"].drop_nulls().to_list() + c_names["cfn"].drop_nulls().to_list())
     o_names = o_names.with_columns(pl.col("ofn").str.to_lowercase().alias("_ofl")).join(
         reach.rename({"ofn": "_ofl"}), on="_ofl", how="left").drop("_ofl")
+    c_names = c_names.with_columns(pl.col("cfn").str.to_lowercase().alias("_cfl")).join(
+        reach.rename({"ofn": "_cfl", "reach": "creach"}), on="_cfl", how="left").drop("_cfl")
     con = duckdb_connect()          # (bounded memory, spills to the scratch folder: see config)
     try:
         con.register("o_names", o_names.to_arrow())
@@ -549,7 +553,8 @@ def _compatible(o_names: pl.DataFrame, c_names: pl.DataFrame) -> pl.DataFrame:
                         AND (ofc = cfc
                              OR ((length(ofn) = 1 OR length(cfn) = 1) AND substr(ofn, 1, 1) = substr(cfn, 1, 1))
                              OR jaro_winkler_similarity(ofn, cfn) >= 0.75 OR damerau_levenshtein(ofn, cfn) <= 2
-                             OR coalesce(list_contains(reach, lower(cfc)), false))
+                             OR coalesce(list_contains(reach, lower(cfc)), false)
+                             OR coalesce(list_contains(creach, lower(ofc)), false))
                         -- or the names swapped ("Sinclair Douglas KARRL" for Carl SINCLAIR), each
                         -- side as close as above
                         OR (length(ofn) > 1 AND length(osn) > 1

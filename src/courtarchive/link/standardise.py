@@ -57,17 +57,31 @@ _TITLES = frozenset({"mr", "mrs", "miss", "ms", "mx", "mstr", "master", "dr", "s
                      "lord", "rev", "revd", "prof"})
 
 
+_WORD = re.compile(r"[0-9a-z]+")
+
+
 @lru_cache(maxsize=None)
 def norm_words(text: str | None) -> tuple[str, ...]:
-    """Casefold, strip accents, drop apostrophes, other punctuation -> space, leading titles dropped."""
+    """Casefold, strip accents, drop apostrophes, other punctuation -> space, titles dropped.
+
+    A title is a word of its own ("Mr John", "Lord SMITH", "Smith, Mr. J"), never part of a
+    hyphenated name: "Lord-Knowles" is the surname *lordknowles* (dropping the "lord" made it
+    *knowles*, so "Lordd-Knowles" on the next list, *lorddknowles*, was eight edits away)."""
     if not text:
         return ()
     t = unicodedata.normalize("NFKD", text.casefold().translate(_SPECIAL))
-    t = "".join(c for c in t if not unicodedata.combining(c))
-    words = _NONWORD.sub(" ", _APOS.sub("", t)).split()
-    while len(words) > 1 and words[0] in _TITLES:
-        del words[0]
-    return tuple(w for w in words if w not in _TITLES or len(words) == 1)
+    t = _APOS.sub("", "".join(c for c in t if not unicodedata.combining(c)))
+    found = list(_WORD.finditer(t))
+    words = [m.group() for m in found]
+    hyphened = set()
+    for i in range(len(found) - 1):
+        gap = t[found[i].end():found[i + 1].start()]
+        if "-" in gap and not any(c.isspace() for c in gap):
+            hyphened.update((i, i + 1))
+    titles = {i for i, w in enumerate(words) if w in _TITLES and i not in hyphened}
+    if len(titles) == len(words):          # a lone "Lord": a surname, not a title
+        return tuple(words)
+    return tuple(w for i, w in enumerate(words) if i not in titles)
 
 
 def split_listed_name(listed: str | None) -> tuple[str | None, str | None]:
