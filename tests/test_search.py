@@ -170,6 +170,7 @@ def test_incremental_refresh_after_a_second_ingest(archive, people):
     again = S.refresh(archive)
     assert again["added"] == 0 and S.status(archive)["rows"] == 5
     assert S.rebuild(archive)["added"] == 5
+    assert S._words_of.cache_info().currsize == 0, "the build's memo of folded names is emptied"
     assert top(S.search_names(archive, "Priyanka Chaudhary")) == defendant_of(archive, w)
 
 

@@ -143,15 +143,22 @@ def _name_keys(name_norm: str) -> str:
     return " ".join(sorted(keys))
 
 
+@lru_cache(maxsize=65_536)
+def _words_of(name: str | None) -> tuple[str, ...]:
+    """`words` for building the index: a person's name comes back hearing after hearing (folding
+    it was a quarter of an index build).  Emptied when each build or refresh ends (`_fill`)."""
+    return tuple(words(name))
+
+
 def _split_name(forenames, middle, surname, as_listed) -> tuple[list[str], list[str], list[str]]:
     """(all words in listed order, surname words, forename+middle words)."""
-    sur = words(surname)
-    fore = words(forenames) + words(middle)
+    sur = list(_words_of(surname))
+    fore = list(_words_of(forenames) + _words_of(middle))
     if not sur and not fore:
-        allw = words(as_listed)
+        allw = list(_words_of(as_listed))
         if "," in (as_listed or ""):                     # "SURNAME, Forenames"
             head, _, tail = as_listed.partition(",")
-            sur, fore = words(head), words(tail)
+            sur, fore = list(_words_of(head)), list(_words_of(tail))
             return fore + sur, sur, fore
         return allw, allw[-1:], allw[:-1]
     return fore + sur, sur, fore
@@ -183,9 +190,12 @@ def _index_row(r: tuple) -> tuple | None:
 # =========================================================================== maintenance
 def _fill(archive, conn, **kw) -> int:
     n = 0
-    for batch in ss.source_rows(archive, conn, **kw):
-        rows = [x for r in batch if (x := _index_row(r)) is not None]
-        n += ss.insert_rows(archive, conn, rows)
+    try:
+        for batch in ss.source_rows(archive, conn, **kw):
+            rows = [x for r in batch if (x := _index_row(r)) is not None]
+            n += ss.insert_rows(archive, conn, rows)
+    finally:
+        _words_of.cache_clear()      # names are not kept in memory past the build
     return n
 
 
