@@ -7,8 +7,12 @@ Every count in the two files is matched by its path; rows of ranked tables are m
 natural key (town, police force area, year, court), not by rank, so a town that moves one place is
 compared with itself; rows without one (networks spanning areas) are compared as a multiset: how many rows
 have each content.  Run metadata (timings, the linkage run, generated_at, disclosure notes,
-network labels and drawings) and test statistics (p, q, z values) are skipped.  Prints each number
-outside the tolerance, then a summary line: numbers compared, equal, within the tolerance, off.
+network labels and drawings) and test statistics (p, q, z values) are skipped.  A Kaplan-Meier
+curve (a list of [time, value] steps) is one number: the largest gap between the two step
+functions over the times of either (Kolmogorov distance), against the tolerance as an absolute
+difference of probability -- compared point by point, one extra event in one curve shifted every
+later point.  Prints each number outside the tolerance, then a summary line: numbers compared,
+equal, within the tolerance, off.
 The exit status is 1 when any number is off (0 otherwise), so scripts can use it.
 """
 
@@ -35,8 +39,46 @@ def _key(row: dict) -> str | None:
     return None
 
 
+def _is_curve(x) -> bool:
+    return (isinstance(x, list) and bool(x)
+            and all(isinstance(p, list) and len(p) == 2 and all(isinstance(v, (int, float)) for v in p) for p in x))
+
+
+def curves(x, path: str = "", out: dict | None = None) -> dict[str, list]:
+    """Every Kaplan-Meier curve in a findings tree, by the path `flatten` gives it."""
+    out = {} if out is None else out
+    if isinstance(x, dict):
+        for k, v in x.items():
+            if (not path and k in SKIP) or k in SKIP_LEAF:
+                continue
+            curves(v, f"{path}.{k}" if path else k, out)
+    elif _is_curve(x):
+        out[path] = x
+    elif isinstance(x, list):
+        for i, v in enumerate(x):
+            k = _key(v) if isinstance(v, dict) else None
+            curves(v, f"{path}[{k if k else i}]", out)
+    return out
+
+
+def step_gap(a: list, b: list) -> float:
+    """The largest |S_a(t) - S_b(t)| over the step times of either curve (each curve holds its
+    value from one step to the next; before its first step, its first value)."""
+    def at(c: list, t: float) -> float:
+        v = c[0][1]
+        for ti, vi in c:
+            if ti > t:
+                break
+            v = vi
+        return v
+    times = sorted({p[0] for p in a} | {p[0] for p in b})
+    return max((abs(at(a, t) - at(b, t)) for t in times), default=0.0)
+
+
 def flatten(x, path: str = "", out: dict | None = None) -> dict[str, float]:
     out = {} if out is None else out
+    if _is_curve(x):               # compared as a whole (`step_gap`)
+        return out
     if isinstance(x, dict):
         for k, v in x.items():
             if (not path and k in SKIP) or k in SKIP_LEAF:
@@ -66,6 +108,18 @@ def flatten(x, path: str = "", out: dict | None = None) -> dict[str, float]:
 def compare(linked: dict, truth: dict, tol: float) -> tuple[list[tuple[str, float | None, float | None]], dict]:
     a, b = flatten(linked), flatten(truth)
     off, equal, within = [], 0, 0
+    ca, cb = curves(linked), curves(truth)
+    for k in sorted(set(ca) | set(cb)):
+        if k not in ca or k not in cb:
+            off.append((k + " (curve)", None if k not in ca else 1.0, None if k not in cb else 1.0))
+            continue
+        gap = step_gap(ca[k], cb[k])
+        if gap == 0:
+            equal += 1
+        elif gap <= tol:
+            within += 1
+        else:
+            off.append((k + f" (curve: largest gap {gap:.4f})", gap, 0.0))
     for k in sorted(set(a) | set(b)):
         x, y = a.get(k), b.get(k)
         if x is None or y is None:
@@ -76,7 +130,8 @@ def compare(linked: dict, truth: dict, tol: float) -> tuple[list[tuple[str, floa
             within += 1
         else:
             off.append((k, x, y))
-    return off, {"compared": len(set(a) | set(b)), "equal": equal, "within": within, "off": len(off)}
+    return off, {"compared": len(set(a) | set(b)) + len(set(ca) | set(cb)), "equal": equal, "within": within,
+                 "off": len(off)}
 
 
 def main() -> int:
