@@ -22,6 +22,9 @@ from .deps import checked_principal, client_ip, heavy, portal, principal, settin
 
 HERE = Path(__file__).resolve().parent
 templates = Jinja2Templates(directory=str(HERE / "templates"))
+# the templates are package files: not checked for changes on disk at every render (a stat per
+# template and include, ~12 a page)
+templates.env.auto_reload = False
 templates.env.globals.update(display_name=V.display_name, restrictions=V.restrictions)
 templates.env.filters["json_script"] = lambda obj: orjson.dumps(obj, default=str).decode().replace("</", "<\\/")
 
