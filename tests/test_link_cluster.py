@@ -179,6 +179,21 @@ def test_case_orphan_named_by_a_variant_beside_a_typo():
     assert n == 1 and got[2] == got[1] and got[3] == 3
 
 
+def test_case_orphan_known_by_a_middle_name():
+    """The Crown Court list's "Darren GREEN" is the case's "Max Darren GREEN, born 13/07/1980": a
+    man known by his middle name; the co-defendant "Ann GREEN" is no candidate."""
+    std = _std([
+        (1, 10, 100, 0, "max", "green", "1980-07-13", 1980, "LE115SD", False),
+        (2, 10, 100, 0, "ann", "green", "1985-01-01", 1985, "LE115SD", False),
+        (3, 10, 101, 9, "darren", "green", None, 1980, None, False),
+    ]).with_columns(mn=pl.when(pl.col("fn") == "max").then(pl.lit("darren")).otherwise(None))
+    lab, n = reconcile_case_orphans(std, _lab({1: 1, 2: 2, 3: 3}))
+    got = labels(lab)
+    assert n == 1 and got[3] == got[1] and got[2] == 2
+    lab, n = reconcile_case_orphans(std.drop("mn"), _lab({1: 1, 2: 2, 3: 3}))
+    assert n == 0, "without the middle name: apart"
+
+
 def test_case_orphan_with_its_names_swapped():
     """A Crown Court list's "Sinclair Douglas KARRL" (forename and surname swapped, "Karrl" a typo
     of Carl's variant Karl) is the case's "Carl SINCLAIR"; the other defendant is no candidate."""

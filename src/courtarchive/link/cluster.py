@@ -317,14 +317,16 @@ RECONCILE_PROBABILITY = 0.9
 
 def _case_mentions(std: pl.DataFrame, lab: pl.DataFrame) -> pl.DataFrame:
     """The columns the case rules read, with each mention's cluster ``label``."""
-    return std.select(pl.col("unique_id").alias("mention_id"), "case_id", "hearing_id", "fn", "fn_c", "sn", "sn_c",
+    mn = pl.col("mn") if "mn" in std.columns else pl.lit(None, pl.Utf8).alias("mn")
+    return std.select(pl.col("unique_id").alias("mention_id"), "case_id", "hearing_id", "fn", "fn_c", mn, "sn", "sn_c",
                       "dob", "dob_sw", "by_lo", "by_hi", "pc").join(lab.select("mention_id", "label"), on="mention_id")
 
 
 def _names(m: pl.DataFrame, key: str, side: str) -> pl.DataFrame:
     """One side of `_compatible`: ``key`` as ``side`` ("o" or "c"), the case and the names and
-    birth-year range prefixed with it (ofn, ofc, osn, osc, olo, ohi)."""
+    birth-year range prefixed with it (ofn, ofc, om1 -- the first middle name --, osn, osc, olo, ohi)."""
     return m.select(pl.col(key).alias(side), "case_id", pl.col("fn").alias(f"{side}fn"), pl.col("fn_c").alias(f"{side}fc"),
+                    pl.col("mn").str.split(" ").list.first().alias(f"{side}m1"),
                     pl.col("sn").alias(f"{side}sn"), pl.col("sn_c").alias(f"{side}sc"),
                     pl.col("by_lo").alias(f"{side}lo"), pl.col("by_hi").alias(f"{side}hi")).unique()
 
@@ -527,8 +529,9 @@ def _forename_reach(forenames: Iterable[str]) -> pl.DataFrame:
 def _compatible(o_names: pl.DataFrame, c_names: pl.DataFrame) -> pl.DataFrame:
     """Pairs (o, c) of one case whose names can be one person's -- surname: canonical equal,
     Jaro-Winkler >= 0.88 or at most two edits apart; forename: canonical equal, an initial that
-    agrees, Jaro-Winkler >= 0.75, at most two edits apart, or either one edit from a variant of
-    the other's canonical name (`_forename_reach`); or the two names swapped, each as close as that
+    agrees, Jaro-Winkler >= 0.75, at most two edits apart, either one edit from a variant of
+    the other's canonical name (`_forename_reach`), or one the other's first middle name (a man
+    known by his middle name); or the two names swapped, each as close as that
     -- and whose ages at the hearings (birth-year ranges) never contradict.  ``o_names`` and
     ``c_names``: the two sides as `_names` makes them."""
     from ..config import duckdb_connect
@@ -554,7 +557,9 @@ def _compatible(o_names: pl.DataFrame, c_names: pl.DataFrame) -> pl.DataFrame:
                              OR ((length(ofn) = 1 OR length(cfn) = 1) AND substr(ofn, 1, 1) = substr(cfn, 1, 1))
                              OR jaro_winkler_similarity(ofn, cfn) >= 0.75 OR damerau_levenshtein(ofn, cfn) <= 2
                              OR coalesce(list_contains(reach, lower(cfc)), false)
-                             OR coalesce(list_contains(creach, lower(ofc)), false))
+                             OR coalesce(list_contains(creach, lower(ofc)), false)
+                             -- known by a middle name: "Darren GREEN" for the case's "Max Darren GREEN"
+                             OR om1 = cfn OR cm1 = ofn)
                         -- or the names swapped ("Sinclair Douglas KARRL" for Carl SINCLAIR), each
                         -- side as close as above
                         OR (length(ofn) > 1 AND length(osn) > 1
