@@ -95,11 +95,11 @@ def cross_court(p: pl.DataFrame) -> pl.DataFrame:
     label = pl.lit(f"> {bands[-1]:g}")
     for hi, lo in reversed(list(zip(bands, [0.0] + bands[:-1]))):
         label = pl.when(pl.col("km") <= hi).then(pl.lit(f"{lo:g}-{hi:g}")).otherwise(label)
-    near = pl.col("km") <= V.CROSS_COURT_KM
-    return x.with_columns(pl.when(pl.col("km").is_null()).then(pl.lit("unknown")).otherwise(label).alias("km_band"),
-                          (pl.col("group_cases") & near.fill_null(False)).alias("candidate"),
-                          (pl.col("group_cases") & near.fill_null(False) & ~pl.col("conflict")
-                           & (pl.col("score") >= V.EPISODE_MIN)).alias("accepted"))
+    near = (pl.col("km") <= V.CROSS_COURT_KM).fill_null(False)
+    x = x.with_columns(pl.when(pl.col("km").is_null()).then(pl.lit("unknown")).otherwise(label).alias("km_band"),
+                       (pl.col("group_cases") & near).alias("candidate"))
+    return x.with_columns((pl.col("candidate") & ~pl.col("conflict") & (pl.col("score") >= V.EPISODE_MIN))
+                          .alias("accepted"))
 
 
 def court_scoped_truth(truth: str) -> dict:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from bisect import bisect_right
 from pathlib import Path
 
 SKIP = {"timings", "generated_at", "linkage", "disclosure", "networks", "filters", "engine",
@@ -44,46 +45,30 @@ def _is_curve(x) -> bool:
             and all(isinstance(p, list) and len(p) == 2 and all(isinstance(v, (int, float)) for v in p) for p in x))
 
 
-def curves(x, path: str = "", out: dict | None = None) -> dict[str, list]:
-    """Every Kaplan-Meier curve in a findings tree, by the path `flatten` gives it."""
-    out = {} if out is None else out
-    if isinstance(x, dict):
-        for k, v in x.items():
-            if (not path and k in SKIP) or k in SKIP_LEAF:
-                continue
-            curves(v, f"{path}.{k}" if path else k, out)
-    elif _is_curve(x):
-        out[path] = x
-    elif isinstance(x, list):
-        for i, v in enumerate(x):
-            k = _key(v) if isinstance(v, dict) else None
-            curves(v, f"{path}[{k if k else i}]", out)
-    return out
-
-
 def step_gap(a: list, b: list) -> float:
     """The largest |S_a(t) - S_b(t)| over the step times of either curve (each curve holds its
     value from one step to the next; before its first step, its first value)."""
-    def at(c: list, t: float) -> float:
-        v = c[0][1]
-        for ti, vi in c:
-            if ti > t:
-                break
-            v = vi
-        return v
-    times = sorted({p[0] for p in a} | {p[0] for p in b})
-    return max((abs(at(a, t) - at(b, t)) for t in times), default=0.0)
+    ta, tb = [p[0] for p in a], [p[0] for p in b]
+
+    def at(c: list, times: list, t: float) -> float:
+        return c[max(bisect_right(times, t) - 1, 0)][1]
+
+    return max((abs(at(a, ta, t) - at(b, tb, t)) for t in sorted(set(ta) | set(tb))), default=0.0)
 
 
-def flatten(x, path: str = "", out: dict | None = None) -> dict[str, float]:
+def flatten(x, path: str = "", out: dict | None = None, curves: dict | None = None) -> dict[str, float]:
+    """Every number of a findings tree by its path; Kaplan-Meier curves (compared as a whole,
+    `step_gap`) go to ``curves`` by theirs."""
     out = {} if out is None else out
-    if _is_curve(x):               # compared as a whole (`step_gap`)
+    if _is_curve(x):
+        if curves is not None:
+            curves[path] = x
         return out
     if isinstance(x, dict):
         for k, v in x.items():
             if (not path and k in SKIP) or k in SKIP_LEAF:
                 continue
-            flatten(v, f"{path}.{k}" if path else k, out)
+            flatten(v, f"{path}.{k}" if path else k, out, curves)
     elif isinstance(x, list):
         if x and all(isinstance(v, dict) and _key(v) is None for v in x):
             # rows without a natural key (one per network: labels differ between runs): compared
@@ -97,7 +82,7 @@ def flatten(x, path: str = "", out: dict | None = None) -> dict[str, float]:
             return out
         for i, v in enumerate(x):
             k = _key(v) if isinstance(v, dict) else None
-            flatten(v, f"{path}[{k if k else i}]", out)
+            flatten(v, f"{path}[{k if k else i}]", out, curves)
     elif isinstance(x, bool):
         pass
     elif isinstance(x, (int, float)):
@@ -106,9 +91,10 @@ def flatten(x, path: str = "", out: dict | None = None) -> dict[str, float]:
 
 
 def compare(linked: dict, truth: dict, tol: float) -> tuple[list[tuple[str, float | None, float | None]], dict]:
-    a, b = flatten(linked), flatten(truth)
+    ca: dict[str, list] = {}
+    cb: dict[str, list] = {}
+    a, b = flatten(linked, curves=ca), flatten(truth, curves=cb)
     off, equal, within = [], 0, 0
-    ca, cb = curves(linked), curves(truth)
     for k in sorted(set(ca) | set(cb)):
         if k not in ca or k not in cb:
             off.append((k + " (curve)", None if k not in ca else 1.0, None if k not in cb else 1.0))

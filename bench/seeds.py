@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import subprocess
 import sys
 import time
@@ -35,7 +34,7 @@ def run(args: list[str], home: Path, **kw) -> subprocess.CompletedProcess:
     env = dict(os.environ, COURTARCHIVE_HOME=str(home))
     env.pop("COURTARCHIVE_DB", None)
     p = subprocess.run(CLI + args, env=env, capture_output=True, text=True, **kw)
-    if p.returncode not in (0,):
+    if p.returncode != 0:
         raise SystemExit(f"courtarchive {' '.join(args)} failed ({p.returncode}):\n{p.stderr[-3000:]}")
     return p
 

@@ -54,12 +54,14 @@ def run_cmd(db: Optional[str] = DbOpt,
                   f"{d['review_queue_added']:,} pairs queued for review"
                   + (f" (the most uncertain of {d['review_pairs_in_band']:,})"
                      if d.get("review_pairs_in_band", 0) > d["review_queue_added"] else ""))
-    console.print(f"complainants: {c['mentions']:,} mentions, {c['linkable']:,} linkable -> {c.get('persons', 0):,} "
-                  f"persons; {c['unlinkable']:,} not linkable (described only)"
-                  + (f"; {c['cross_case_links']:,} link{'' if c['cross_case_links'] == 1 else 's'} across cases"
-                     " on list evidence"
-                     + (f", {c['cross_court_links']:,} of them across courts" if c.get("cross_court_links") else "")
-                     if c.get("cross_case_links") is not None else ""))
+    line = (f"complainants: {c['mentions']:,} mentions, {c['linkable']:,} linkable -> {c.get('persons', 0):,} "
+            f"persons; {c['unlinkable']:,} not linkable (described only)")
+    links = c.get("cross_case_links")
+    if links is not None:
+        line += f"; {links:,} link{'' if links == 1 else 's'} across cases on list evidence"
+        if c.get("cross_court_links"):
+            line += f", {c['cross_court_links']:,} of them across courts"
+    console.print(line)
     console.print(f"networks: {n['components']:,} components, {n['communities']:,} communities, "
                   f"largest {n['largest']:,} defendants")
 

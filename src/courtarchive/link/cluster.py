@@ -317,8 +317,7 @@ RECONCILE_PROBABILITY = 0.9
 
 def _case_mentions(std: pl.DataFrame, lab: pl.DataFrame) -> pl.DataFrame:
     """The columns the case rules read, with each mention's cluster ``label``."""
-    mn = pl.col("mn") if "mn" in std.columns else pl.lit(None, pl.Utf8).alias("mn")
-    return std.select(pl.col("unique_id").alias("mention_id"), "case_id", "hearing_id", "fn", "fn_c", mn, "sn", "sn_c",
+    return std.select(pl.col("unique_id").alias("mention_id"), "case_id", "hearing_id", "fn", "fn_c", "mn", "sn", "sn_c",
                       "dob", "dob_sw", "by_lo", "by_hi", "pc").join(lab.select("mention_id", "label"), on="mention_id")
 
 
@@ -539,10 +538,12 @@ def _compatible(o_names: pl.DataFrame, c_names: pl.DataFrame) -> pl.DataFrame:
     # both ways: "Bobby" (robert) and the typo "Rbert" are one edit from a variant only seen from
     # the typo's side
     reach = _forename_reach(o_names["ofn"].drop_nulls().to_list() + c_names["cfn"].drop_nulls().to_list())
-    o_names = o_names.with_columns(pl.col("ofn").str.to_lowercase().alias("_ofl")).join(
-        reach.rename({"ofn": "_ofl"}), on="_ofl", how="left").drop("_ofl")
-    c_names = c_names.with_columns(pl.col("cfn").str.to_lowercase().alias("_cfl")).join(
-        reach.rename({"ofn": "_cfl", "reach": "creach"}), on="_cfl", how="left").drop("_cfl")
+
+    def with_reach(side: pl.DataFrame, fn: str, out: str) -> pl.DataFrame:
+        return side.with_columns(pl.col(fn).str.to_lowercase().alias("_fl")).join(
+            reach.rename({"ofn": "_fl", "reach": out}), on="_fl", how="left").drop("_fl")
+
+    o_names, c_names = with_reach(o_names, "ofn", "reach"), with_reach(c_names, "cfn", "creach")
     con = duckdb_connect()          # (bounded memory, spills to the scratch folder: see config)
     try:
         con.register("o_names", o_names.to_arrow())

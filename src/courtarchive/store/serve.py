@@ -325,7 +325,7 @@ def cases_brief(archive: Archive, case_ids: Sequence[int]) -> list[dict]:
     return [out[i] for i in ids if i in out]
 
 
-def court_counts(archive: Archive, conn=None) -> dict[int, int]:
+def court_counts(archive: Archive, conn) -> dict[int, int]:
     """Hearing entries on current lists, per court.
 
     Counting them is a pass over every hearing (1M entries: ~0.33 s; the courts API, the courts
@@ -334,9 +334,6 @@ def court_counts(archive: Archive, conn=None) -> dict[int, int]:
     list is superseded only in the transaction that writes its later version, so the counts can
     change only when that number does.  (Not the newest publication id: ids are handed out in
     blocks, so a writer can commit a lower id after another's higher one.)"""
-    if conn is None:
-        with archive.engine.connect() as c:
-            return court_counts(archive, c)
     H, P = T["hearing"], T["publication"]
     n = conn.execute(statement("serve.publications", lambda: sa.select(sa.func.count()).select_from(P))).scalar()
     kept = getattr(archive, "_court_counts", None)
