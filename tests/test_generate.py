@@ -199,6 +199,62 @@ def test_every_mention_references_truth(corpus):
     assert set(worded["kind"]) <= {"named", "initials", "described"}
 
 
+def _offences(doc):
+    """Every (offenceCode, offenceWording) in a list document."""
+    if isinstance(doc, dict):
+        if "offenceCode" in doc and "offenceWording" in doc:
+            yield doc["offenceCode"], doc["offenceWording"] or ""
+        for v in doc.values():
+            yield from _offences(v)
+    elif isinstance(doc, list):
+        for v in doc:
+            yield from _offences(v)
+
+
+def test_charges_fit_their_victim(corpus):
+    """A charge's definition holds for its victim: no "girl aged 15" on a rape-of-a-child-under-13
+    count, no boy on a girl's count, no 16- or 17-year-old on a ss.9-15 count (the wording's own
+    descriptor, from the victim's date of birth and sex, must agree with what the offence says)."""
+    import re
+
+    from courtarchive.generate.offences import victim_fits
+    from courtarchive.generate.names import Victim
+    from courtarchive.generate.reference import Offence
+    import datetime as dt
+
+    o = Offence("SX03005A", "Attempt to rape a girl under 13", "Criminal Attempts Act 1981, s.1(1); Sexual "
+                "Offences Act 2003, s.5(1)", "sexual", True, True, False, "indictable",
+                "{complainant}, a girl under the age of 13", True)
+    on = dt.date(2020, 6, 1)
+    assert victim_fits(o, Victim("V1", "Amy", "Ash", "female", dt.date(2010, 1, 1)), on)
+    assert not victim_fits(o, Victim("V2", "Amy", "Ash", "female", dt.date(2006, 1, 1)), on)    # 14
+    assert not victim_fits(o, Victim("V3", "Ben", "Ash", "male", dt.date(2010, 1, 1)), on)      # a boy
+    s9 = Offence("SX03009", "Sexual activity with a child", "Sexual Offences Act 2003, s.9(1)", "sexual",
+                 True, True, False, "either", "{complainant}", True)
+    assert victim_fits(s9, Victim("V4", "Cy", "Ash", "male", dt.date(2005, 1, 1)), on)           # 15
+    assert not victim_fits(s9, Victim("V5", "Cy", "Ash", "male", dt.date(2003, 1, 1)), on)       # 17
+
+    out, _ = corpus
+    under13 = re.compile(r"\b(?:aged 1[3-7]|under 16|under 18)\b")
+    under16 = re.compile(r"\b(?:aged 1[67]|person under 18)\b")
+    seen = Counter()
+    for f in (out / "lists").rglob("*.json"):
+        for code, wording in _offences(orjson.loads(f.read_bytes())):
+            base = code.rstrip("AC")
+            if base in ("SX03005", "SX03105", "SX03006", "SX03007", "SX03008", "SX03108"):
+                seen["under 13"] += 1
+                assert not under13.search(wording), (code, wording)
+            if base in ("SX03009", "SX03109", "SX03010", "SX03110", "SX03011", "SX03012", "SX03013",
+                        "SX03014", "SX03015", "SX03515"):
+                seen["under 16"] += 1
+                assert not under16.search(wording), (code, wording)
+            if base == "SX03005":
+                assert not re.search(r"\bboy\b", wording), (code, wording)
+            if base == "SX03105":
+                assert not re.search(r"\bgirl\b", wording), (code, wording)
+    assert seen["under 13"] > 20 and seen["under 16"] > 20, seen
+
+
 def test_truth_is_as_listed(corpus):
     """The truth is what the lists show (see the truth module): every case listed in the period,
     SJP cases with no court town (SJP lists name no court), outcomes only from listed hearings."""

@@ -4,7 +4,10 @@
 made of it -- canonical records before the gate, tokens, Bloom encodings, scrubbed wording and
 free text after it, the gate report, or the rejection's reason and JSON path -- recorded with the
 code *before* the change (`bench/ingest_equivalence.py record`).  Files: every shipped CaTH
-example (the *Invalid* ones included) and a generated corpus (JSON and Excel lists).
+example (the *Invalid* ones included) and a generated corpus (JSON and Excel lists).  The
+generated corpus's digests are re-recorded only when the generator changes what it writes (last:
+charges that fit their victim's age and sex, `generate.offences.victim_fits`), with the parser and
+gate unchanged -- the examples' digests, which no generator change touches, still guard them.
 """
 
 from __future__ import annotations

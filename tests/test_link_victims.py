@@ -189,6 +189,32 @@ def test_episode_evidence_decides_a_name_across_cases():
         link_complainants(t, cross_case="nope")
 
 
+def test_episode_conflict_from_the_cases_initials_of_the_name():
+    """A case that describes its complainant only where it gives her initials ("a child under 13,
+    namely D.C.") and names her elsewhere without a description: the initials' birth window is
+    hers, so a namesake of another case whose age cannot be hers stays apart -- and with no
+    initials the two would join (a rare name at one place)."""
+    import polars as pl
+
+    under13_2020 = ("F", 2007.9, 2020.9)     # "a child under 13" on an offence of late 2020
+    under13_2007 = ("F", 1994.3, 2007.3)     # ... of spring 2007: born 13 years earlier at least
+    named = _episode_rows([("Dorothy CHAPMAN", 1, "telford", None, 11),
+                           ("Dorothy CHAPMAN", 2, "telford", under13_2007, 12)])
+    c = clusters(link_complainants(named)[0])
+    assert c[1] == c[2], "without the initials: a rare name at one place joins"
+    ini = _episode_rows([("DC", 1, "telford", under13_2020, 13)])
+    ini = pl.from_arrow(ini).with_columns(pl.lit(3, pl.Int64).alias("complainant_id"), pl.lit("initials").alias("kind"),
+                                          pl.lit(K.token("complainant", "initials|1|DC")).alias("token"),
+                                          pl.lit(None, pl.Binary).alias("bloom"))
+    both = pl.concat([pl.from_arrow(named), ini]).with_columns(
+        pl.when(pl.col("complainant_id") == 1).then(pl.lit(K.token("complainant", "initials|1|DC")))
+        .otherwise(None).alias("initials_token"))
+    lab, rep = link_complainants(both.to_arrow())
+    c = clusters(lab)
+    assert c[1] == c[3] != c[2]
+    assert rep["initials_links"] == 1 and rep["cross_case_links"] == 0
+
+
 def test_episode_common_name_needs_more_than_a_place(monkeypatch):
     import courtarchive.link.victims as V
 

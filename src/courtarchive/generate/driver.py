@@ -36,7 +36,8 @@ from .truth import MENTION_TABLES, SCHEMAS, TruthSink, as_listed, compute_findin
 
 __all__ = ["generate", "GENERATOR_VERSION"]
 
-GENERATOR_VERSION = 2   # 2: a child victim's offences all happen while a child
+GENERATOR_VERSION = 3   # 2: a child victim's offences all happen while a child; 3: and fit their
+                        # age and sex (`offences.victim_fits`)
 AUTO_WORKER_CASES = 5_000          # from this many cases a rendering process pays for its start
 DEFAULT_HOTSPOTS = ("Rochdale", "Rotherham", "Telford", "Oldham")
 _VENUE_ORDER = {MAGS: 0, SJP: 1, CROWN: 2, WARNED: 3}

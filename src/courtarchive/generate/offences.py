@@ -18,7 +18,7 @@ from itertools import accumulate
 from .names import Victim, age_on
 from .reference import Offence, Reference
 
-__all__ = ["Catalogue", "complainant_text"]
+__all__ = ["Catalogue", "complainant_text", "victim_fits"]
 
 PROPERTY = ("a mobile phone", "a quantity of meat", "a pedal cycle", "cash", "a handbag",
             "alcohol", "perfume", "power tools", "a laptop computer", "clothing", "a wallet",
@@ -85,6 +85,28 @@ def _drug(rng: random.Random, text: str) -> str:
     cls = "A" if "class a" in text.lower() else "C" if "class c" in text.lower() else "B"
     opts = DRUGS[cls]
     return opts[int(rng.random() * len(opts))]
+
+
+_SOA_SECTION = re.compile(r"Sexual Offences Act 2003, s\.(\d+)")
+
+
+def victim_fits(o: Offence, v: Victim, on: date) -> bool:
+    """Whether an offence's definition holds for the victim on the date, as a charge must: Sexual
+    Offences Act 2003 ss.5-8 (a child under 13), ss.9-15A (a child under 16), ss.47-50 (under 18);
+    an offence of a girl or of a boy (the CPS codes of s.5), that sex.  Without it a 17-year-old
+    boy could be charged as the victim of "attempt to rape a girl under 13", and the wording's own
+    words ("..., a girl under the age of 13") then contradicted what other charges said of him."""
+    if not o.has_complainant:
+        return True
+    title = o.title.lower()
+    if (" girl" in title and v.gender != "female") or (" boy" in title and v.gender != "male"):
+        return False
+    m = _SOA_SECTION.search(o.legislation)
+    sec = int(m.group(1)) if m else None
+    limit = (13 if "under 13" in title or (sec is not None and 5 <= sec <= 8)
+             else 16 if sec is not None and 9 <= sec <= 15
+             else 18 if sec is not None and 47 <= sec <= 50 else None)
+    return limit is None or age_on(v.dob, on) < limit
 
 
 def complainant_text(rng: random.Random, v: Victim, on: date, style: str, child: bool) -> str:

@@ -18,7 +18,7 @@ from datetime import date, timedelta
 from .cases import Case, CaseDefendant, Charge, plan_schedule
 from .config import GenConfig
 from .names import NamePools, Person, Victim, random_dob
-from .offences import Catalogue, complainant_text, fill_wording
+from .offences import Catalogue, complainant_text, fill_wording, victim_fits
 from .places import CourtPlan, Places
 from .reference import Offence, Reference, Town, haversine_km
 
@@ -171,13 +171,17 @@ class Factory:
                        or with_c) if kind == "csa" else with_c
             for v_i, d_list in sorted(links.items()):
                 v = victims[v_i]
+                # only charges whose definition holds for this victim (age and sex on the date)
+                fits = [o for o in with_c if victim_fits(o, v, offence_date)] or with_c
+                youth_fits = [o for o in youth_c if victim_fits(o, v, offence_date)] or youth_c
                 for d_i in d_list:
-                    pick = youth_c if persons[d_i].youth else with_c
+                    pick = youth_fits if persons[d_i].youth else fits
                     o = pick[int(r.random() * len(pick))]
                     for k in range(1 + (r.random() < 0.45) + (r.random() < 0.2)):
                         if k:
                             o2 = cat.related(r, o)
-                            if not (persons[d_i].youth and "aged 18 or over" in o2.template):
+                            if (not (persons[d_i].youth and "aged 18 or over" in o2.template)
+                                    and victim_fits(o2, v, offence_date)):
                                 o = o2
                         out[d_i].append(self._charge(o, v if o.has_complainant else None, kind == "csa",
                                                      place, offence_date))
@@ -185,6 +189,9 @@ class Factory:
                 if not ch:
                     o = with_c[int(r.random() * len(with_c))]
                     v = victims[int(r.random() * len(victims))] if victims else None
+                    if v is not None and not victim_fits(o, v, offence_date):
+                        fits = [x for x in with_c if victim_fits(x, v, offence_date)] or with_c
+                        o = fits[int(r.random() * len(fits))]
                     ch.append(self._charge(o, v if o.has_complainant else None, kind == "csa", place, offence_date))
             return out
         if kind == "sjp":

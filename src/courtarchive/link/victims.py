@@ -75,8 +75,10 @@ components of:
   `RARE_NAME_CASES` cases of the archive, minus for places that differ or a name in more than
   `COMMON_NAME_CASES`) reaches `EPISODE_MIN`, and never against two sexes or birth windows
   that cannot both hold (`mention_evidence` reads place, offence date, sex and age from the
-  list).  At 1M generated entries same-court same-name pairs were one victim 68 % of the time,
-  those the score accepts 92 % (`bench/complainants.py`).  ``cross_case="name"``: the rule
+  list; the sex and age a case gives only with the initials of that name -- "a child under 13,
+  namely D.C." -- count against a pair too, never for it: `initials_evidence`).  At 1M
+  generated entries same-court same-name pairs were one victim 68 % of the time, those the
+  score accepts 92 % (`bench/complainants.py`).  ``cross_case="name"``: the rule
   before, any shared name in one scope and context (for comparison).
 
 *Described-only* mentions ("a child under 13") have no token: they are not linkable and are
@@ -95,7 +97,7 @@ import pyarrow as pa
 from ..data.reference import normalise_town, offence_by_code, place_pattern
 from .cluster import cluster
 
-__all__ = ["BLOOM_DICE", "CHAIN_FLOOR", "CROSS_CASE_RULES", "EPISODE_WEIGHTS", "EVIDENCE_AGGS", "case_evidence", "episode_score", "link_complainants", "bloom_pairs", "block_pairs", "BANDS", "ROWS",
+__all__ = ["BLOOM_DICE", "CHAIN_FLOOR", "CROSS_CASE_RULES", "EPISODE_WEIGHTS", "EVIDENCE_AGGS", "case_evidence", "episode_score", "initials_evidence", "link_complainants", "bloom_pairs", "block_pairs", "BANDS", "ROWS",
            "VICTIM_CONTEXTS", "offence_context", "mention_contexts", "mention_evidence"]
 
 # offence group (data/offences.csv) -> victim context; any other known group is "other"
@@ -318,6 +320,42 @@ def case_evidence(units: pl.DataFrame) -> pl.DataFrame:
                               .otherwise(pl.col("sexes")).alias("sexes"))
 
 
+def initials_evidence(units: pl.DataFrame, mentions: pl.DataFrame) -> pl.DataFrame:
+    """A full name's units with the sex and birth window of their case's initials-only mention
+    of that name (a named unit's ``initials_token`` is the token of the case's "D.C."), when those
+    initials stand for that one name in the case.  A case often describes a complainant on the
+    charge that gives only the initials ("a child under 13, namely D.C.") and not on the one that
+    names her ("caused or incited Dorothy CHAPMAN ..."); without it the named unit had no age
+    and a namesake a dozen years apart met nothing against her.  Used only to find conflicts
+    between cross-case candidates (`_episode`), never as evidence for a link: a wide window it
+    brings ("person under 18") would otherwise make ages "agree" with most namesakes.  Where
+    the two contradict, the named unit keeps its own."""
+    if "initials_token" not in mentions.columns or units.height == 0:
+        return units
+    named = (mentions.filter(pl.col("initials_token").is_not_null())
+             .join(units.select("node", "ucase", "rep"), on=["node", "ucase"])
+             .select("rep", "ucase", "initials_token").unique())
+    named = named.filter(pl.len().over("ucase", "initials_token") == 1)
+    ini = units.filter(pl.col("kind") == "initials").select(
+        "ucase", pl.col("token").alias("initials_token"), pl.col("sexes").alias("_sexes"),
+        pl.col("born_lo").alias("_lo"), pl.col("born_hi").alias("_hi"))
+    add = (named.join(ini, on=["ucase", "initials_token"])
+           .group_by("rep").agg(pl.col("_sexes").list.explode(keep_nulls=False, empty_as_null=False).unique(),
+                                pl.col("_lo").max(), pl.col("_hi").min()))
+    if add.height == 0:
+        return units
+    # what the initials add only where it agrees with the named unit's own evidence: a sex or
+    # window they contradict says the initials were another complainant's, not "unknown"
+    lo, hi = pl.max_horizontal("born_lo", "_lo"), pl.min_horizontal("born_hi", "_hi")
+    fits = (lo <= hi - TORN_WINDOW).fill_null(False)
+    sexes = pl.concat_list("sexes", pl.col("_sexes").fill_null(pl.lit([], pl.List(pl.Utf8)))).list.unique()
+    return (units.join(add, on="rep", how="left")
+            .with_columns(pl.when(fits).then(lo).otherwise(pl.col("born_lo")).alias("born_lo"),
+                          pl.when(fits).then(hi).otherwise(pl.col("born_hi")).alias("born_hi"),
+                          pl.when(sexes.list.len() <= 1).then(sexes).otherwise(pl.col("sexes")).alias("sexes"))
+            .drop("_sexes", "_lo", "_hi"))
+
+
 # the evidence columns `mention_evidence` adds (all optional: missing means unknown)
 EVIDENCE_COLUMNS = {"place": pl.Utf8, "sex": pl.Utf8, "born_lo": pl.Float64, "born_hi": pl.Float64,
                     "dperson": pl.Int64}
@@ -328,7 +366,7 @@ CROSS_CASE_RULES = {
                "both cases, one place of offence, ages that agree, a rare name, both cases naming "
                "several complainants of sexual offences; one name at two courts at most CROSS_COURT_KM "
                "apart, between two such cases, needs one point more), never against a different sex "
-               "or an incompatible age",
+               "or an incompatible age (the case's own, or given with the initials of that name)",
     "name": "one name (or a close spelling) in one scope and victim context is one person in every case "
             "(the rule before episode evidence; for comparison)",
 }
@@ -517,7 +555,7 @@ def link_complainants(mentions: pa.Table, *, threshold: float = BLOOM_DICE, sche
     cross = pl.concat(cand)
     report["cross_case_candidates"] = cross.height
     if cross_case == "episode":
-        cross = _episode(cross, units)
+        cross = _episode(cross, units, against=initials_evidence(units, linkable))
     report["cross_case_links"] = cross.height
     report["cross_court_links"] = int((cross["how"] == "court").sum())
     report["bloom_links"] = n_bloom + int((cross["how"] == "bloom").sum())
@@ -607,17 +645,28 @@ def episode_score(c: pl.DataFrame) -> pl.DataFrame:
     return c.with_columns(conflict.alias("conflict"), score.alias("score"))
 
 
-def _episode(cross: pl.DataFrame, units: pl.DataFrame) -> pl.DataFrame:
+def _episode(cross: pl.DataFrame, units: pl.DataFrame, against: pl.DataFrame | None = None) -> pl.DataFrame:
     """The cross-case candidate pairs (rep_l, rep_r, p) the lists give evidence for (``episode``
-    in `CROSS_CASE_RULES`): `episode_score` at least `EPISODE_MIN` and no conflict."""
+    in `CROSS_CASE_RULES`): `episode_score` at least `EPISODE_MIN` and no conflict.  ``against``:
+    the units with more evidence (`initials_evidence`) that may only speak against a pair -- a
+    conflict it shows rejects the pair; it adds nothing to a score."""
     if cross.height == 0:
         return cross
-    ev = units.select("rep", "places", "sexes", "born_lo", "born_hi", "dpersons", "name_cases", "case_names", "ctx")
+    cols = ("rep", "places", "sexes", "born_lo", "born_hi", "dpersons", "name_cases", "case_names", "ctx")
     # a pair found twice (equal tokens and a spelling variant, or a context bridge) keeps its
     # strongest link, whichever way it was found
-    c = cross.sort("p", descending=True).unique(["rep_l", "rep_r"], keep="first", maintain_order=True).join(ev, left_on="rep_l", right_on="rep").join(
-        ev, left_on="rep_r", right_on="rep", suffix="_r")
-    keep = episode_score(c.with_columns((pl.col("how") == "court").alias("other_court"))).filter((pl.col("score") >= EPISODE_MIN) & ~pl.col("conflict"))
+    c = (cross.sort("p", descending=True).unique(["rep_l", "rep_r"], keep="first", maintain_order=True)
+         .with_columns((pl.col("how") == "court").alias("other_court")))
+
+    def scored(u: pl.DataFrame) -> pl.DataFrame:
+        ev = u.select(cols)
+        return episode_score(c.join(ev, left_on="rep_l", right_on="rep").join(ev, left_on="rep_r", right_on="rep",
+                                                                                suffix="_r"))
+
+    keep = scored(units).filter((pl.col("score") >= EPISODE_MIN) & ~pl.col("conflict"))
+    if against is not None:
+        keep = keep.join(scored(against).filter(pl.col("conflict")).select("rep_l", "rep_r"),
+                         on=["rep_l", "rep_r"], how="anti")
     return keep.select("rep_l", "rep_r", pl.min_horizontal("p", pl.lit(EPISODE_LINK)).alias("p"), "how")
 
 
