@@ -120,7 +120,8 @@ def _std(rows):
         "unique_id": pl.Int64, "case_id": pl.Int64, "hearing_id": pl.Int64, "day": pl.Int64, "fn": pl.Utf8,
         "sn": pl.Utf8, "dob": pl.Utf8, "by": pl.Int32, "pc": pl.Utf8, "masked": pl.Boolean})
     return df.with_columns(
-        fn_c=pl.col("fn"), sn_c=pl.col("sn"), mn=pl.lit(None, pl.Utf8), by_lo=pl.col("by"), by_hi=pl.col("by"),
+        fn_c=pl.col("fn"), fn1=pl.col("fn"), sn_c=pl.col("sn"), mn=pl.lit(None, pl.Utf8), by_lo=pl.col("by"),
+        by_hi=pl.col("by"),
         dob_sw=pl.col("dob").str.replace(r"^(\d{4})-(\d\d)-(\d\d)$", "$1-$3-$2"),
         sitting_date=pl.lit(_dt.date(2024, 1, 1)) + pl.duration(days=pl.col("day")))
 
@@ -207,6 +208,22 @@ def test_case_orphan_with_its_names_swapped():
     std = _std([(1, 10, 100, 0, "carl", "sinclair", "1999-09-01", 1999, "S34HN", False),
                 (3, 10, 101, 9, "sinclair", "peterson", None, None, None, False)])
     assert reconcile_case_orphans(std, _lab({1: 1, 3: 3}))[1] == 0, "a swap needs both names close"
+
+
+def test_case_orphan_swapped_with_a_hyphenated_surname():
+    """A Crown Court list's "Diixon-O'Connor Bryan" (names swapped, a typo in the hyphenated
+    surname) is the case's "Bryan DIXON-O'CONNOR": the surname read as forenames is compared whole
+    (fn1 "diixonoconnor", one edit away), not by its first part (fn "diixon", eight)."""
+    std = _std([
+        (1, 10, 100, 0, "bryan", "dixonoconnor", "2000-04-22", 2000, "BL14ND", False),
+        (2, 10, 100, 0, "ann", "brown", "1990-01-01", 1990, "BL14ND", False),
+        (3, 10, 101, 9, "diixon", "bryan", None, 2000, None, False),
+    ]).with_columns(fn1=pl.when(pl.col("fn") == "diixon").then(pl.lit("diixonoconnor")).otherwise(pl.col("fn")),
+                    mn=pl.when(pl.col("fn") == "diixon").then(pl.lit("oconnor")).otherwise(None))
+    lab, n = reconcile_case_orphans(std, _lab({1: 1, 2: 2, 3: 3}))
+    assert n == 1 and labels(lab)[3] == 1 and labels(lab)[2] == 2
+    lab, n = reconcile_case_orphans(std.with_columns(fn1=pl.col("fn")), _lab({1: 1, 2: 2, 3: 3}))
+    assert n == 0, "by the first part alone: apart"
 
 
 @pytest.mark.parametrize("ident", ["dob", "dob_swapped", "postcode"])

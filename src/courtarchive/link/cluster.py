@@ -317,14 +317,17 @@ RECONCILE_PROBABILITY = 0.9
 
 def _case_mentions(std: pl.DataFrame, lab: pl.DataFrame) -> pl.DataFrame:
     """The columns the case rules read, with each mention's cluster ``label``."""
-    return std.select(pl.col("unique_id").alias("mention_id"), "case_id", "hearing_id", "fn", "fn_c", "mn", "sn", "sn_c",
+    return std.select(pl.col("unique_id").alias("mention_id"), "case_id", "hearing_id", "fn", "fn1", "fn_c", "mn", "sn",
+                      "sn_c",
                       "dob", "dob_sw", "by_lo", "by_hi", "pc").join(lab.select("mention_id", "label"), on="mention_id")
 
 
 def _names(m: pl.DataFrame, key: str, side: str) -> pl.DataFrame:
     """One side of `_compatible`: ``key`` as ``side`` ("o" or "c"), the case and the names and
-    birth-year range prefixed with it (ofn, ofc, om1 -- the first middle name --, osn, osc, olo, ohi)."""
-    return m.select(pl.col(key).alias(side), "case_id", pl.col("fn").alias(f"{side}fn"), pl.col("fn_c").alias(f"{side}fc"),
+    birth-year range prefixed with it (ofn, of1 -- the first forename whole, its parts joined --,
+    ofc, om1 -- the first middle name --, osn, osc, olo, ohi)."""
+    return m.select(pl.col(key).alias(side), "case_id", pl.col("fn").alias(f"{side}fn"), pl.col("fn1").alias(f"{side}f1"),
+                    pl.col("fn_c").alias(f"{side}fc"),
                     pl.col("mn").str.split(" ").list.first().alias(f"{side}m1"),
                     pl.col("sn").alias(f"{side}sn"), pl.col("sn_c").alias(f"{side}sc"),
                     pl.col("by_lo").alias(f"{side}lo"), pl.col("by_hi").alias(f"{side}hi")).unique()
@@ -530,7 +533,8 @@ def _compatible(o_names: pl.DataFrame, c_names: pl.DataFrame) -> pl.DataFrame:
     Jaro-Winkler >= 0.88 or at most two edits apart; forename: canonical equal, an initial that
     agrees, Jaro-Winkler >= 0.75, at most two edits apart, either one edit from a variant of
     the other's canonical name (`_forename_reach`), or one the other's first middle name (a man
-    known by his middle name); or the two names swapped, each as close as that
+    known by his middle name); or the two names swapped, each as close as that (a forename of
+    several parts also whole: "Diixon-O'Connor Bryan" for Bryan DIXON-O'CONNOR)
     -- and whose ages at the hearings (birth-year ranges) never contradict.  ``o_names`` and
     ``c_names``: the two sides as `_names` makes them."""
     from ..config import duckdb_connect
@@ -562,11 +566,14 @@ def _compatible(o_names: pl.DataFrame, c_names: pl.DataFrame) -> pl.DataFrame:
                              -- known by a middle name: "Darren GREEN" for the case's "Max Darren GREEN"
                              OR om1 = cfn OR cm1 = ofn)
                         -- or the names swapped ("Sinclair Douglas KARRL" for Carl SINCLAIR), each
-                        -- side as close as above
+                        -- side as close as above; a hyphenated surname read as forenames is the
+                        -- first forename whole ("Diixon-O'Connor Bryan": diixonoconnor, not diixon)
                         OR (length(ofn) > 1 AND length(osn) > 1
-                            AND (ofc = csc OR jaro_winkler_similarity(ofn, csn) >= 0.88 OR damerau_levenshtein(ofn, csn) <= 2)
+                            AND (ofc = csc OR jaro_winkler_similarity(ofn, csn) >= 0.88 OR damerau_levenshtein(ofn, csn) <= 2
+                                 OR (of1 <> ofn AND damerau_levenshtein(of1, csn) <= 2))
                             AND (osc = cfc OR jaro_winkler_similarity(osn, cfn) >= 0.75
-                                 OR damerau_levenshtein(osn, cfn) <= 2))))
+                                 OR damerau_levenshtein(osn, cfn) <= 2
+                                 OR (cf1 <> cfn AND damerau_levenshtein(osn, cf1) <= 2)))))
                -- ages at the hearings (birth-year ranges) must not contradict anywhere
                AND bool_and(olo IS NULL OR clo IS NULL OR (olo <= chi + 1 AND clo <= ohi + 1))
         """).pl()

@@ -57,8 +57,8 @@ def link_defendants(archive: Archive, run_id: int, *, full: bool, engine: str, t
     # the rest of the link stage needs these (clustering checks, masked mentions, the output)
     std = std.select("unique_id", "case_id", "hearing_id", "sitting_date", "masked")
     splink_in = persons.select(M.SPLINK_COLUMNS).to_arrow()
-    persons = persons.select("unique_id", "case_id", "hearing_id", "sitting_date", "court_id", "fn", "fn_c", "mn", "fi",
-                             "sn", "sn_c", "dob", "dob_sw", "by_lo", "by_hi", "pc", "pc_area")
+    persons = persons.select("unique_id", "case_id", "hearing_id", "sitting_date", "court_id", "fn", "fn1", "fn_c", "mn",
+                             "fi", "sn", "sn_c", "dob", "dob_sw", "by_lo", "by_hi", "pc", "pc_area")
     old_t = pl.from_arrow(store.person_assignments(archive, "defendant"))
     decisions = store.review_decisions(archive)
     if decisions:
