@@ -3,8 +3,10 @@ variant rates, truth self-consistency, planted structure; a slow seed-scale run.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
+import re
 import time
 from collections import Counter
 from pathlib import Path
@@ -16,6 +18,9 @@ import pytest
 from courtarchive.analyse import definitions
 from courtarchive.generate import generate
 from courtarchive.generate.lists import LIST_TYPES, SCHEMA_FILE, SENSITIVITY
+from courtarchive.generate.names import Victim
+from courtarchive.generate.offences import victim_fits
+from courtarchive.generate.reference import Offence
 from courtarchive.generate.truth import offences_frame, read_inputs
 
 CATH = Path(__file__).resolve().parents[2] / "shared" / "cath"
@@ -215,13 +220,6 @@ def test_charges_fit_their_victim(corpus):
     """A charge's definition holds for its victim: no "girl aged 15" on a rape-of-a-child-under-13
     count, no boy on a girl's count, no 16- or 17-year-old on a ss.9-15 count (the wording's own
     descriptor, from the victim's date of birth and sex, must agree with what the offence says)."""
-    import re
-
-    from courtarchive.generate.offences import victim_fits
-    from courtarchive.generate.names import Victim
-    from courtarchive.generate.reference import Offence
-    import datetime as dt
-
     o = Offence("SX03005A", "Attempt to rape a girl under 13", "Criminal Attempts Act 1981, s.1(1); Sexual "
                 "Offences Act 2003, s.5(1)", "sexual", True, True, False, "indictable",
                 "{complainant}, a girl under the age of 13", True)

@@ -44,6 +44,12 @@ class Network:
     built: int = 0
 
 
+def _fitting(pool: list[Offence], v: Victim, on: date) -> list[Offence]:
+    """The offences of ``pool`` whose definition holds for the victim on the date (`victim_fits`);
+    the whole pool when none does."""
+    return [o for o in pool if victim_fits(o, v, on)] or pool
+
+
 class Factory:
     def __init__(self, cfg: GenConfig, ref: Reference, places: Places, pools: NamePools,
                  cat: Catalogue, rng: random.Random, start: date, last_first_hearing: date,
@@ -172,8 +178,7 @@ class Factory:
             for v_i, d_list in sorted(links.items()):
                 v = victims[v_i]
                 # only charges whose definition holds for this victim (age and sex on the date)
-                fits = [o for o in with_c if victim_fits(o, v, offence_date)] or with_c
-                youth_fits = [o for o in youth_c if victim_fits(o, v, offence_date)] or youth_c
+                fits, youth_fits = _fitting(with_c, v, offence_date), _fitting(youth_c, v, offence_date)
                 for d_i in d_list:
                     pick = youth_fits if persons[d_i].youth else fits
                     o = pick[int(r.random() * len(pick))]
@@ -190,8 +195,8 @@ class Factory:
                     o = with_c[int(r.random() * len(with_c))]
                     v = victims[int(r.random() * len(victims))] if victims else None
                     if v is not None and not victim_fits(o, v, offence_date):
-                        fits = [x for x in with_c if victim_fits(x, v, offence_date)] or with_c
-                        o = fits[int(r.random() * len(fits))]
+                        pool = _fitting(with_c, v, offence_date)
+                        o = pool[int(r.random() * len(pool))]
                     ch.append(self._charge(o, v if o.has_complainant else None, kind == "csa", place, offence_date))
             return out
         if kind == "sjp":

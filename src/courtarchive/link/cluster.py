@@ -318,8 +318,8 @@ RECONCILE_PROBABILITY = 0.9
 def _case_mentions(std: pl.DataFrame, lab: pl.DataFrame) -> pl.DataFrame:
     """The columns the case rules read, with each mention's cluster ``label``."""
     return std.select(pl.col("unique_id").alias("mention_id"), "case_id", "hearing_id", "fn", "fn1", "fn_c", "mn", "sn",
-                      "sn_c",
-                      "dob", "dob_sw", "by_lo", "by_hi", "pc").join(lab.select("mention_id", "label"), on="mention_id")
+                      "sn_c", "dob", "dob_sw", "by_lo", "by_hi", "pc").join(lab.select("mention_id", "label"),
+                                                                            on="mention_id")
 
 
 def _names(m: pl.DataFrame, key: str, side: str) -> pl.DataFrame:
@@ -570,10 +570,10 @@ def _compatible(o_names: pl.DataFrame, c_names: pl.DataFrame) -> pl.DataFrame:
                         -- first forename whole ("Diixon-O'Connor Bryan": diixonoconnor, not diixon)
                         OR (length(ofn) > 1 AND length(osn) > 1
                             AND (ofc = csc OR jaro_winkler_similarity(ofn, csn) >= 0.88 OR damerau_levenshtein(ofn, csn) <= 2
-                                 OR (of1 <> ofn AND damerau_levenshtein(of1, csn) <= 2))
+                                 OR damerau_levenshtein(of1, csn) <= 2)
                             AND (osc = cfc OR jaro_winkler_similarity(osn, cfn) >= 0.75
                                  OR damerau_levenshtein(osn, cfn) <= 2
-                                 OR (cf1 <> cfn AND damerau_levenshtein(osn, cf1) <= 2)))))
+                                 OR damerau_levenshtein(osn, cf1) <= 2))))
                -- ages at the hearings (birth-year ranges) must not contradict anywhere
                AND bool_and(olo IS NULL OR clo IS NULL OR (olo <= chi + 1 AND clo <= ohi + 1))
         """).pl()

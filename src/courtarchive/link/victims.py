@@ -555,7 +555,7 @@ def link_complainants(mentions: pa.Table, *, threshold: float = BLOOM_DICE, sche
     cross = pl.concat(cand)
     report["cross_case_candidates"] = cross.height
     if cross_case == "episode":
-        cross = _episode(cross, units, against=initials_evidence(units, linkable))
+        cross = _episode(cross, units, against=initials_evidence(units, linkable) if cross.height else None)
     report["cross_case_links"] = cross.height
     report["cross_court_links"] = int((cross["how"] == "court").sum())
     report["bloom_links"] = n_bloom + int((cross["how"] == "bloom").sum())
@@ -658,14 +658,14 @@ def _episode(cross: pl.DataFrame, units: pl.DataFrame, against: pl.DataFrame | N
     c = (cross.sort("p", descending=True).unique(["rep_l", "rep_r"], keep="first", maintain_order=True)
          .with_columns((pl.col("how") == "court").alias("other_court")))
 
-    def scored(u: pl.DataFrame) -> pl.DataFrame:
+    def scored(pairs: pl.DataFrame, u: pl.DataFrame) -> pl.DataFrame:
         ev = u.select(cols)
-        return episode_score(c.join(ev, left_on="rep_l", right_on="rep").join(ev, left_on="rep_r", right_on="rep",
-                                                                                suffix="_r"))
+        return episode_score(pairs.join(ev, left_on="rep_l", right_on="rep")
+                             .join(ev, left_on="rep_r", right_on="rep", suffix="_r"))
 
-    keep = scored(units).filter((pl.col("score") >= EPISODE_MIN) & ~pl.col("conflict"))
-    if against is not None:
-        keep = keep.join(scored(against).filter(pl.col("conflict")).select("rep_l", "rep_r"),
+    keep = scored(c, units).filter((pl.col("score") >= EPISODE_MIN) & ~pl.col("conflict"))
+    if against is not None and keep.height:      # (only the pairs the score keeps can be rejected)
+        keep = keep.join(scored(keep.select(c.columns), against).filter(pl.col("conflict")).select("rep_l", "rep_r"),
                          on=["rep_l", "rep_r"], how="anti")
     return keep.select("rep_l", "rep_r", pl.min_horizontal("p", pl.lit(EPISODE_LINK)).alias("p"), "how")
 
