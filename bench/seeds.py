@@ -6,7 +6,8 @@
 For each seed: a generated corpus (`courtarchive generate --cases N --seed S`, made once and
 reused), an archive of it (`init`, `ingest`; reused), a full link run (`link run --full`; again
 with ``--relink``, e.g. after changing the linker), `link evaluate` against the truth, and for
-both scopes `analyse` with real linkage and with the truth's ids (`--oracle`), compared number
+both scopes `analyse` with real linkage and with the truth's ids (`--oracle`; both every run, so
+that a change to the analysis is on both sides), compared number
 by number with `bench/findings_diff.py`.  Each step is the real CLI in its own process, with the
 archive's own home (``COURTARCHIVE_HOME``).  Prints a Markdown table (numbers compared / more than
 the tolerance off, per scope; defendant and complainant pairwise precision / recall) and the
@@ -80,8 +81,8 @@ def main() -> int:
         for scope in SCOPES:
             out, ora = a.work / f"findings-{a.cases}-{seed}-{scope}", a.work / f"oracle-{a.cases}-{seed}-{scope}"
             run(["analyse", "--scope", scope, "--out", str(out)], home)
-            if not (ora / "findings.json").exists():
-                run(["analyse", "--scope", scope, "--out", str(ora), "--oracle", str(corpus / "truth.json")], home)
+            # both sides with this code, every run (analyse keeps its derived inputs cached)
+            run(["analyse", "--scope", scope, "--out", str(ora), "--oracle", str(corpus / "truth.json")], home)
             p = subprocess.run([sys.executable, str(ROOT / "bench" / "findings_diff.py"), str(out / "findings.json"),
                                 str(ora / "findings.json"), "--tol", str(a.tol)], capture_output=True, text=True)
             lines = p.stdout.strip().splitlines()
