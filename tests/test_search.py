@@ -402,10 +402,11 @@ def test_migration_0010_fills_search_key_from_an_existing_index(db_url):
     a.close()
 
 
-def test_migration_0011_prefix_index_same_answers(db_url):
-    """0011 gives the SQLite name-keys index a 3-character prefix index (for the two-edit
-    look-up's first-letters query, exact keys since 0013); down and up again, the engine answers
-    the same."""
+def test_migration_0011_and_0014_prefix_index_same_answers(db_url):
+    """0011 gave the SQLite name-keys index a 3-character prefix index (for the two-edit look-up's
+    first-letters query); since 0013 those are exact keys and 0014 drops the prefix index again.
+    Down to 0013 (prefix index back), to 0010 (none), and up again: the engine answers the same,
+    and at head the index has no prefix index."""
     from courtarchive.store import migrate
 
     a = _indexed(db_url, (dt.date(2025, 1, 1), PRESTON, [("Tobias", "WRENFIELD"), ("Tobias", "WRENCH")]))
@@ -422,14 +423,18 @@ def test_migration_0011_prefix_index_same_answers(db_url):
     got = answers()
     assert got and S.search_names(a, "Tobias Wremfeild")["passes"] == 3
     if a.sqlite:
+        assert "fts5(" in fts_sql() and "prefix" not in fts_sql()
+    _downgrade(a, "0013")
+    if a.sqlite:
         assert "prefix='3'" in fts_sql()
+    assert answers() == got
     _downgrade(a, "0010")
     # (the engine at head reads keys that 0013 adds: it answers the same once upgraded again)
     assert "prefix" not in fts_sql()
     a.init()
     assert migrate.check(a.engine) == [] and answers() == got
     if a.sqlite:
-        assert "prefix='3'" in fts_sql()
+        assert "fts5(" in fts_sql() and "prefix" not in fts_sql()
     a.close()
 
 
