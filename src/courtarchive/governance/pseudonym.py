@@ -26,7 +26,7 @@ Name normalisation (`normalise_name`)
     casefold -> strip accents (NFKD, combining marks dropped, a few letters such as ``ø``/``ł``/
     ``æ`` mapped by hand) -> apostrophes removed (``O'NEILL`` = ``ONEILL``), other punctuation
     and hyphens become spaces -> leading titles dropped (Mr, Mrs, Dr ...) in each comma-separated
-    part -> name particles joined to the next word (``al hassan`` = ``alhassan``, ``mc donald`` =
+    part, unless hyphenated to the next word (``LORD-KNOWLES, Jane`` = ``Jane Lord-Knowles``) -> name particles joined to the next word (``al hassan`` = ``alhassan``, ``mc donald`` =
     ``mcdonald``, ``de la cruz`` = ``delacruz``) -> every word mapped through the variant table ->
     words sorted, so ``SMITH, Jane`` = ``Jane Smith``.  Limits: middle names are kept, so ``Jane
     Mary SMITH`` and ``Jane SMITH`` get different tokens (the Bloom encoding still scores them
@@ -128,6 +128,14 @@ _SPECIAL = str.maketrans({
 #: apostrophes (joined: O'Neill = ONeill) -- every other non-alphanumeric becomes a space
 _APOSTROPHES = re.compile(r"['\u2019\u2018\u02bc`\u00b4]")
 _NON_WORD = re.compile(r"[^0-9a-z]+")
+_WORD = re.compile(r"[0-9a-z]+")
+
+
+def _joined(gap: str) -> bool:
+    """Do these characters between two words hyphenate them ("-", not " - ")?"""
+    return "-" in gap and not any(c.isspace() for c in gap)
+
+
 _TITLES = frozenset({
     "mr", "mrs", "miss", "ms", "mx", "mstr", "master", "mister", "dr", "doctor", "prof", "professor",
     "sir", "dame", "lady", "lord", "rev", "revd", "reverend", "fr", "father", "sr", "sister",
@@ -172,15 +180,23 @@ def load_name_variants(path: str | os.PathLike | None = None) -> Mapping[str, st
     return MappingProxyType(table)
 
 
-def name_words(name: str, *, variants: bool = True) -> list[str]:
+def name_words(name: str, *, variants: bool = True, _hyphened_titles: bool = False) -> list[str]:
     """The normalised words of a name, unsorted (see the module docstring for the steps);
     ``variants=False``: as printed, nicknames and spellings not folded ("Kathryn" stays kathryn)."""
     variants = load_name_variants() if variants else {}
     out: list[str] = []
     for part in _fold(name).split(","):
-        words = _NON_WORD.sub(" ", _APOSTROPHES.sub("", part)).split()
-        while len(words) > 1 and words[0] in _TITLES:
-            del words[0]
+        part = _APOSTROPHES.sub("", part)
+        words = _NON_WORD.sub(" ", part).split()
+        if len(words) > 1 and words[0] in _TITLES:
+            # a leading title is a word of its own, never the first half of a hyphenated name:
+            # "LORD-KNOWLES, Jane" = "Jane Lord-Knowles" (it was "Jane Knowles")
+            found = list(_WORD.finditer(part))
+            i = 0
+            while (len(words) - i > 1 and words[i] in _TITLES
+                   and (_hyphened_titles or not _joined(part[found[i].end():found[i + 1].start()]))):
+                i += 1
+            words = words[i:]
         i = 0
         while i < len(words):
             w = words[i]
@@ -201,6 +217,16 @@ def normalise_name(name: str) -> str:
     True
     """
     return " ".join(sorted(name_words(name)))
+
+
+def normalise_name_forms(name: str) -> tuple[str, ...]:
+    """Every normalised identity ``name`` may have been tokenised under: `normalise_name` first,
+    then the earlier normalisation's when it differs (until 2026-11-27 a leading title was dropped
+    from a hyphenated name too: "Lord-Knowles" was *knowles*).  Tokens are kept, never recomputed
+    (no cleartext is left), so a look-up by name -- a data subject's request -- asks for both."""
+    now = normalise_name(name)
+    before = " ".join(sorted(name_words(name, _hyphened_titles=True)))
+    return (now,) if before == now or not before else (now, before)
 
 
 def normalise_initials(initials: str) -> str:

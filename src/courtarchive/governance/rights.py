@@ -17,7 +17,7 @@ from ..store import governance as sg
 from . import audit, hooks
 from .coarse import full_name
 from .profile import load
-from .pseudonym import normalise_name
+from .pseudonym import normalise_name, normalise_name_forms
 from .retention import TOUCHED_TABLES, _Held, plan_batch
 
 log = logging.getLogger("courtarchive.governance")
@@ -41,6 +41,13 @@ def _identity(name: str, dob: dt.date | None) -> tuple[str, str]:
     return norm, norm + "|" + (dob.isoformat() if dob else "")
 
 
+def _tokens(keyring, name: str, dob: dt.date | None) -> set[str]:
+    """The person tokens a pseudonymised mention of this name (and date of birth) may carry: under
+    every key held and every normalisation the name may have been tokenised under."""
+    suffix = "|" + (dob.isoformat() if dob else "")
+    return {t for form in normalise_name_forms(name) for t in keyring.tokens_all("person", form + suffix).values()}
+
+
 def find(archive, *, name: str, dob: dt.date | None = None, keyring, actor: str, purpose: str = "rights_request",
          audit_it: bool = True) -> dict:
     """Everything stored about a person: matched mentions, mentions linked to them, possible matches
@@ -54,9 +61,9 @@ def find(archive, *, name: str, dob: dt.date | None = None, keyring, actor: str,
             matched.add(p["id"])
         elif p["date_of_birth"] is None:
             possible.add(p["id"])
-    tokens = set(keyring.tokens_all("person", ident).values())
+    tokens = _tokens(keyring, name, dob)
     if dob is not None:
-        possible |= set(sg.parties_by_tokens(archive, keyring.tokens_all("person", norm + "|").values()))
+        possible |= set(sg.parties_by_tokens(archive, _tokens(keyring, name, None)))
     matched |= set(sg.parties_by_tokens(archive, tokens))
     possible -= matched
     persons = sg.persons_of(archive, matched)

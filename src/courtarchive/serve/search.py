@@ -61,7 +61,7 @@ from collections import Counter
 from itertools import combinations
 from functools import lru_cache
 
-from ..governance.pseudonym import _APOSTROPHES, _NON_WORD, _PARTICLES, _TITLES, _fold
+from ..governance.pseudonym import name_words
 from ..store import search as ss
 from .ranking import _metaphone, canonical, score_name  # noqa: F401  (score_name: the engine's ranking)
 
@@ -84,22 +84,9 @@ class SearchError(ValueError):
 
 # =========================================================================== normalisation and keys
 def words(name: str | None) -> list[str]:
-    """The folded words of a name in the order given (pseudonym.name_words without the variant
-    mapping: accents, case, apostrophes, punctuation, leading titles, particles joined)."""
-    out: list[str] = []
-    for part in _fold(name or "").split(","):
-        ws = _NON_WORD.sub(" ", _APOSTROPHES.sub("", part)).split()
-        while len(ws) > 1 and ws[0] in _TITLES:
-            del ws[0]
-        i = 0
-        while i < len(ws):
-            w = ws[i]
-            while ws[i] in _PARTICLES and i + 1 < len(ws):
-                i += 1
-                w += ws[i]
-            out.append(w)
-            i += 1
-    return out
+    """The folded words of a name in the order given: `pseudonym.name_words` without the variant
+    mapping (accents, case, apostrophes, punctuation, leading titles, particles joined)."""
+    return name_words(name or "", variants=False)
 
 
 @lru_cache(maxsize=200_000)
