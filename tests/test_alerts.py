@@ -241,6 +241,9 @@ def test_restricted_data_never_mailed(archive, env, smtp):
                       "WRENFIELD", "Ptolemy", "Quillon"):
         assert forbidden not in text, forbidden
     assert "Sexual Offences (Amendment) Act 1992" in text and "REPORTING RESTRICTION" in text
+    # each restriction once, its law once (the summary names it: "<law> (lifelong)")
+    for line in (ln for ln in text.splitlines() if "REPORTING RESTRICTION" in ln):
+        assert line.count("Sexual Offences (Amendment) Act 1992") <= 1, line
     assert "wording withheld" in text
     d = res["digests"]
     assert d["matches_sent"] == 2 and d["withheld"] == 2      # s.4(2) case and the youth's name alert

@@ -6,7 +6,9 @@ server (aiosmtpd), once per day, to verified recipients only."""
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
+import io
 import json
 
 import polars as pl
@@ -241,6 +243,11 @@ def test_digest_by_email(corpus, tmp_path, monkeypatch):
     force, day = next((f, d) for f, d, c in planted.select("court_pfa", "first_hearing_date", "case_id").iter_rows()
                       if c in soaa)
     beat = _beat(a, force)
+    # the CSV's restrictions column: each restriction's law once, with how long it lasts
+    rows = list(csv.DictReader(io.StringIO(D.render(D.digest(a, beat["name"], day, accounts.viewer(a, "reporter"),
+                                                             keyring=KEY), "csv"))))
+    cells = [r["reporting_restrictions"] for r in rows if SOAA in r["reporting_restrictions"]]
+    assert cells and all(c.count(SOAA) == 1 and "(lifelong)" in c for c in cells), cells
     sub = D.subscribe(a, username="reporter", beat_ref=beat["name"])
     assert sub["deliverable"] and sub["kind"] == "beat"
     with pytest.raises(D.DigestError, match="already"):

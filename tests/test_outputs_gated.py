@@ -79,7 +79,7 @@ def assert_scan(text: str, role: str, *, names_expected: bool) -> None:
 def test_case_command_per_role(planted, role):
     a = planted
     user = USERS[role]
-    out = ""
+    out, said = "", []
     for urn in ("06OG0000001", "06OG0000002", "06OG0000003"):
         seq = last_seq(a)
         r = cli("case", urn, "--json", "--as", user)
@@ -92,10 +92,14 @@ def test_case_command_per_role(planted, role):
         assert [(e["actor"], e["action"], e["role"]) for e in ev] == [(user, "view", role)]
         r2 = cli("case", urn, "--as", user)           # the table view: the same gated records
         assert r2.exit_code == 0, r2.output
+        # what each "reporting restriction" line says (lines wrap at 80 columns: read as one text)
+        said += [x.split(f"case {urn}")[0] for x in " ".join(r2.output.split()).split("reporting restriction ")[1:]]
         out += r2.output
     assert_scan(out, role, names_expected=role in SEES_NAMES)
-    # the restriction is shown with its statutory basis
+    # the restriction is shown with its statutory basis, naming the law once
     assert "Sexual Offences (Amendment) Act 1992" in out
+    soaa = [x for x in said if "Sexual Offences (Amendment) Act 1992" in x]
+    assert soaa and all(x.count("Sexual Offences (Amendment) Act 1992") == 1 for x in soaa), soaa
     if role == "analyst":
         assert "~p:" in out                         # keyed pseudonyms instead of names
 

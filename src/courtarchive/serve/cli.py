@@ -158,7 +158,7 @@ def case(ref: str = typer.Argument(..., help="URN or case number"), db: Optional
                "purpose": purpose, "flags": d.flags, "withheld": d.withheld})
         raise typer.Exit(0 if d.records else 1)
     for f in restrictions:
-        console.print(f"[bold red]reporting restriction[/bold red] {f['summary']} ({f['law']})")
+        console.print(f"[bold red]reporting restriction[/bold red] {f['summary']}")   # the law and how long
     for f in others:
         console.print(f"[yellow]{f['flag']}[/yellow] " + ", ".join(f"{k}: {v}" for k, v in f.items() if k != "flag"))
     if not d.records:

@@ -502,7 +502,7 @@ def render(res: dict, fmt: str, *, base_url: str = "", watermark: str = "", unsu
                          r["hearing_type"] or "", STAGE_TEXT.get(r["stage"], r["stage"]),
                          "; ".join(p["name"] for p in r["parties"] if p["role"] == "defendant"),
                          "; ".join(sorted({o["title"] or o["code"] or "" for p in r["parties"] for o in p["offences"]})),
-                         "; ".join(f"{x['law']}: {x['summary']}" for x in r["restrictions"]),
+                         "; ".join(x["summary"] for x in r["restrictions"]),     # the law and how long
                          "; ".join(f"{x['text']} (+{x['points']:g})" for x in r["reasons"])])
         return buf.getvalue()
     ctx = {"res": res, "stage_text": STAGE_TEXT, "base_url": base_url.rstrip("/"), "watermark": watermark,
