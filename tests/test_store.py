@@ -82,6 +82,18 @@ def test_idempotent_same_hash(archive):
     assert archive.stats() == before
 
 
+def test_publication_lookup_sees_what_is_committed_after_it_opened(archive):
+    """The ingest workers' duplicate check keeps one connection open for the whole run: each
+    look-up sees the lists written (by another connection) since, like `has_publication`."""
+    seen = archive.publication_lookup()
+    assert seen("h1") is None and archive.has_publication("h1") is None
+    w = archive.write(doc(), content_hash="h1")
+    assert seen("h1") == w.publication_id == archive.has_publication("h1")
+    w2 = archive.write(doc(version="2.0", published=dt.datetime(2024, 3, 3, 20, 0)), content_hash="h2")
+    assert seen("h2") == w2.publication_id != w.publication_id
+    assert seen("h3") is None
+
+
 def test_later_version_supersedes_and_earlier_stays(archive):
     w1 = archive.write(doc(version="1.0", published=dt.datetime(2024, 3, 3, 18)), content_hash="v1")
     w2 = archive.write(doc(version="2.0", published=dt.datetime(2024, 3, 4, 7)), content_hash="v2")

@@ -149,7 +149,7 @@ def _init_worker(key: bytes, old_keys: list, seen: str | Callable[[str], int | N
     global _KEYRING, _SEEN
     gc.set_threshold(*GC_THRESHOLD)
     _KEYRING = Keyring(key, old_keys=old_keys)
-    _SEEN = Archive.open(seen).has_publication if isinstance(seen, str) else seen
+    _SEEN = Archive.open(seen).publication_lookup() if isinstance(seen, str) else seen
 
 
 def _prepare(task: tuple) -> tuple:
