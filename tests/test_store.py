@@ -92,6 +92,7 @@ def test_publication_lookup_sees_what_is_committed_after_it_opened(archive):
     w2 = archive.write(doc(version="2.0", published=dt.datetime(2024, 3, 3, 20, 0)), content_hash="h2")
     assert seen("h2") == w2.publication_id != w.publication_id
     assert seen("h3") is None
+    seen.close()
 
 
 def test_later_version_supersedes_and_earlier_stays(archive):

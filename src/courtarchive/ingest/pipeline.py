@@ -323,9 +323,13 @@ def _ingest(archive: Archive, paths: Iterable[str | Path], *, keyring: Keyring, 
 
     with archive.writer() as w:
         if workers <= 1:
-            _init_worker(keyring.key, keyring.old_keys, archive.has_publication)
-            for t in tasks:
-                handle(_prepare(t))
+            seen = archive.publication_lookup()
+            try:
+                _init_worker(keyring.key, keyring.old_keys, seen)
+                for t in tasks:
+                    handle(_prepare(t))
+            finally:
+                seen.close()
         else:
             with ProcessPoolExecutor(max_workers=workers, initializer=_init_worker,
                                      initargs=(keyring.key, keyring.old_keys, archive.url)) as pool:
