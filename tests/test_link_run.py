@@ -204,10 +204,27 @@ def test_explain_review_and_decide_cli(archive, corpus, monkeypatch):
     assert all(isinstance(c["match_weight"], float) for c in comps.values())
     total = sum(c["match_weight"] for k, c in comps.items() if k != "TOTAL")
     assert abs(total - comps["TOTAL"]["match_weight"]) < 12  # prior + tf adjustments make up the rest
-    res = runner.invoke(app, ["review", "--db", db, "--json", "--limit", "0"])
+    # the review queue shows the mentions through the disclosure gate, audited
+    from courtarchive.governance import accounts
+    from courtarchive.store import governance as sg
+
+    accounts.add(archive, username="linker", role="admin", actor="setup", email="linker@example.org")
+    res = runner.invoke(app, ["review", "--db", db, "--json", "--limit", "0", "--as", "linker"])
     assert res.exit_code == 0, res.output
-    queue = orjson.loads(res.stdout)
-    assert all(0.5 <= q["match_probability"] < 0.95 for q in queue)
+    doc = orjson.loads(res.stdout)
+    queue = doc["pairs"]
+    assert doc["viewer"] == {"username": "linker", "role": "admin"} and doc["purpose"] == "administration"
+    assert queue and all(0.5 <= q["match_probability"] < 0.95 for q in queue)
+    assert any(q["a"].get("surname") for q in queue), "an admin reviewing pairs sees the names"
+    res = runner.invoke(app, ["review", "--db", db, "--json", "--limit", "0", "--as", "nobody-known"])
+    assert res.exit_code == 0, res.output
+    pub = orjson.loads(res.stdout)
+    assert pub["viewer"]["role"] == "public" and len(pub["pairs"]) == len(queue)
+    assert not any(q[s].get(k) for q in pub["pairs"] for s in "ab" for k in ("forenames", "surname", "date_of_birth"))
+    views = [e for e in sg.audit_events(archive, action="view") if e["actor"] in ("linker", "nobody-known")]
+    assert [e["actor"] for e in views] == ["linker", "nobody-known"]
+    res = runner.invoke(app, ["review", "--db", db, "--limit", "3", "--as", "nobody-known"])
+    assert res.exit_code == 0 and "[withheld]" in res.stdout
     res = runner.invoke(app, ["decide", str(ids[0]), str(ids[2]), "maybe", "--reviewer", "bob", "--db", db])
     assert res.exit_code != 0
     res = runner.invoke(app, ["decide", str(ids[0]), str(ids[2]), "different", "--reviewer", "bob", "--db", db])

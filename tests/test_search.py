@@ -538,17 +538,28 @@ def test_cli_search_and_index(archive, people):
     r = CliRunner().invoke(app, ["search-index", "status", "--db", url, "--json"])
     assert r.exit_code == 0, r.output
     assert orjson.loads(r.stdout)["rows"] == 4
-    r = CliRunner().invoke(app, ["search", "Bob Mcalister", "--db", url, "--json"])
+    # a name search is use of identity: the public role (an unknown account) is refused, as on the web
+    r = CliRunner().invoke(app, ["search", "Bob Mcalister", "--db", url, "--json", "--as", "nobody-known"])
+    assert r.exit_code == 2 and "needs a verified media account" in r.output
+    from courtarchive.governance import accounts
+    from courtarchive.store import governance as sg
+
+    accounts.add(archive, username="desk", role="admin", actor="setup", email="desk@example.org")
+    before = len(sg.audit_events(archive, action="search"))
+    r = CliRunner().invoke(app, ["search", "Bob Mcalister", "--db", url, "--json", "--as", "desk"])
     assert r.exit_code == 0, r.output
     res = orjson.loads(r.stdout)
+    assert res["viewer"] == {"username": "desk", "role": "admin"}
     assert res["hits"][0]["party_id"] == people["robert"]
     assert res["hits"][0]["urn"].startswith("06ZZ") and "Preston" in res["hits"][0]["court"]
-    assert "mcallister" not in r.stdout.lower() and "robert" not in r.stdout.lower().replace('"q": "bob mcalister"', "")
-    r = CliRunner().invoke(app, ["search", "john smith", "--court", PRESTON, "--db", url])
+    assert "mcallister" not in r.stdout.lower() and "robert" not in r.stdout.lower().replace('"q":"bob mcalister"', "")
+    ev = sg.audit_events(archive, action="search")
+    assert len(ev) == before + 1 and ev[-1]["actor"] == "desk" and "mcalister" not in str(ev[-1]).lower()
+    r = CliRunner().invoke(app, ["search", "john smith", "--court", PRESTON, "--db", url, "--as", "desk"])
     assert r.exit_code == 0 and "1 people" in r.stdout and "smith" not in r.stdout.lower().split("for")[-1].split("\n", 1)[1]
-    r = CliRunner().invoke(app, ["search", "common assault", "--case", "--db", url, "--json"])
-    assert r.exit_code == 0 and orjson.loads(r.stdout)["total"] == 2
-    r = CliRunner().invoke(app, ["search", "john", "--limit", "0", "--db", url])
+    r = CliRunner().invoke(app, ["search", "common assault", "--case", "--db", url, "--json", "--as", "nobody-known"])
+    assert r.exit_code == 0 and orjson.loads(r.stdout)["total"] == 2      # cases: anyone (through the gate)
+    r = CliRunner().invoke(app, ["search", "john", "--limit", "0", "--db", url, "--as", "desk"])
     assert r.exit_code == 2
     r = CliRunner().invoke(app, ["search-index", "compact", "--db", url])
     assert r.exit_code == 2

@@ -89,27 +89,55 @@ def explain(a: int = typer.Argument(..., help="party id"), b: int = typer.Argume
 
 @app.command()
 def review(db: Optional[str] = DbOpt, limit: int = typer.Option(50, help="pairs to list (0: all)"),
-           as_json: bool = typer.Option(False, "--json")) -> None:
-    """Pairs whose match probability fell in the review band, most uncertain first."""
+           as_json: bool = typer.Option(False, "--json"),
+           as_user: Optional[str] = typer.Option(None, "--as", help="the account to act as (default: "
+                                                 "$COURTARCHIVE_USER, else the OS user; an unknown account is "
+                                                 "the public role)"),
+           purpose: Optional[str] = typer.Option(None, "--purpose", help="why (default by role)")) -> None:
+    """Pairs whose match probability fell in the review band, most uncertain first, each with its
+    two mentions as the account may see them: through the disclosure gate and audited, like every
+    output -- deciding needs names and dates of birth, which an admin (administration) or verified
+    media account sees; others see what their role may."""
+    from ..governance import disclose
+    from ..serve.export import default_purpose, operator
     from ..store import linkage as store
 
     a = _archive(db)
+    viewer = operator(a, as_user)
+    purpose = purpose or default_purpose(viewer)
     rows = store.review_queue(a, limit or None)
-    details = store.party_details(a, [r["party_a"] for r in rows] + [r["party_b"] for r in rows])
+    ids = sorted({r["party_a"] for r in rows} | {r["party_b"] for r in rows})
+    details = store.party_details(a, ids)
+    d = disclose([{"_entity": "party", **details[p]} for p in ids if p in details], viewer, purpose=purpose,
+                 context={"archive": a, "output": "view"})
+    shown = {r.get("id"): r for r in d.records}
+    fields = ("forenames", "middle_names", "surname", "date_of_birth", "age", "town", "postcode", "case_id",
+              "sitting_date")
 
     def who(p: int) -> dict:
-        d = details.get(p, {})
-        return {k: d.get(k) for k in ("forenames", "middle_names", "surname", "date_of_birth", "age", "town",
-                                      "postcode", "case_id", "sitting_date")}
+        r = shown.get(p)
+        if r is None:
+            return {"withheld": True}
+        return {k: r.get(k) for k in fields} | ({"redacted": r["_redacted"]} if r.get("_redacted") else {})
+
     if as_json:
-        _json([dict(r, a=who(r["party_a"]), b=who(r["party_b"])) for r in rows])
+        _json({"viewer": {"username": viewer.username, "role": d.role}, "purpose": purpose,
+               "pairs": [dict(r, a=who(r["party_a"]), b=who(r["party_b"])) for r in rows],
+               "withheld": d.withheld})
         return
-    t = Table("A", "B", "p", "A: name / dob / town", "B: name / dob / town", title="review queue")
+    t = Table("A", "B", "p", "A: name / dob / town", "B: name / dob / town",
+              title=f"review queue (as {viewer.username}, {d.role})")
+
+    def show(f: dict) -> str:
+        if f.get("withheld"):
+            return "\\[withheld]"           # (escaped: rich reads [...] as markup)
+        name = " ".join(x for x in (f["forenames"], f["middle_names"], f["surname"]) if x) or "\\[withheld]"
+        born = f["date_of_birth"] or ("age " + str(f["age"]) if f["age"] is not None else "-")
+        return f"{name} / {born} / {f['town'] or '-'}"
+
     for r in rows:
-        fa, fb = who(r["party_a"]), who(r["party_b"])
-        show = lambda f: " ".join(x for x in (f["forenames"], f["middle_names"], f["surname"]) if x) + \
-            f" / {f['date_of_birth'] or ('age ' + str(f['age']) if f['age'] is not None else '-')} / {f['town'] or '-'}"  # noqa: E731
-        t.add_row(str(r["party_a"]), str(r["party_b"]), f"{r['match_probability']:.3f}", show(fa), show(fb))
+        t.add_row(str(r["party_a"]), str(r["party_b"]), f"{r['match_probability']:.3f}",
+                  show(who(r["party_a"])), show(who(r["party_b"])))
     out.print(t)
     console.print("decide with: courtarchive link decide A B same|different --reviewer NAME")
 

@@ -5,8 +5,11 @@
     courtarchive search --case "URN / case number / offence words" [...]
     courtarchive search-index refresh|rebuild|status [--json]
 
-Output is ids, dates, scores and public facts (case URN, court, date) only: names go out
-through the disclosure gate, which the web and API layers apply; the console shows none.
+A search runs as an account (``--as``), through the portal's own view (`serve.views.search`): a
+name search is use of identity, so only roles the policy shows identity to may run one (verified
+media, admin); every hit passes the disclosure gate (a restricted case or a youth's is withheld)
+and the search is audited.  The console shows ids, dates, scores and public facts (case URN,
+court, date) of the disclosed hits, never names.
 """
 
 from __future__ import annotations
@@ -45,39 +48,50 @@ def search(q: str = typer.Argument(..., help="a person's name (fuzzy), or with -
            offence_group: Optional[str] = typer.Option(None, "--offence-group", help="e.g. theft, violence, sexual"),
            role: Optional[str] = typer.Option(None, "--role", help="party role, e.g. DEFENDANT"),
            exhaustive: bool = typer.Option(False, "--all", help="run the typo passes even when close matches exist"),
-           limit: int = typer.Option(20, "--limit"), offset: int = typer.Option(0, "--offset"),
+           limit: int = typer.Option(20, "--limit", min=1, max=100), offset: int = typer.Option(0, "--offset", min=0),
            as_json: bool = typer.Option(False, "--json", help="print JSON"),
+           as_user: Optional[str] = typer.Option(None, "--as", help="the account to act as (default: "
+                                                 "$COURTARCHIVE_USER, else the OS user; an unknown account is "
+                                                 "the public role, which may search cases, not names)"),
            db: Optional[str] = DbOpt) -> None:
-    """Search the index: ids, URN, court, date and score of the best mention per person."""
+    """Search the index as an account (gated, audited): ids, URN, court, date and score of the best
+    disclosed mention per person."""
+    from pathlib import Path
+
+    from ..config import settings
     from ..store import search as ss
-    from .search import SearchError, search_cases, search_names
+    from . import views as V
+    from .export import operator
+    from .search import SearchError
 
     a = _archive(db)
+    viewer = operator(a, as_user)
+    portal = V.Portal(a, home=Path(settings().home))
     try:
-        if case:
-            res = search_cases(a, q, court_id=_court(a, court), date_from=date_from, date_to=date_to,
-                               limit=limit, offset=offset)
-        else:
-            res = search_names(a, q, court_id=_court(a, court), date_from=date_from, date_to=date_to,
-                               offence_group=offence_group, role=role, limit=limit, offset=offset,
-                               exhaustive=exhaustive)
-    except SearchError as e:
+        res = V.search(portal, viewer, q, mode="case" if case else "name", court_id=_court(a, court),
+                       date_from=date_from, date_to=date_to, offence_group=offence_group, role=role,
+                       limit=limit, offset=offset, output="search", exhaustive=exhaustive)
+    except V.Forbidden as e:
+        console.print(f"[red]refused[/red] {viewer.username}: {e}")
+        raise typer.Exit(2)
+    except (SearchError, ValueError) as e:
         console.print(f"[red]error[/red] {e}")
         raise typer.Exit(2)
-    hits = res["hits"]
+    hits = []
+    for h in res["hits"]:
+        c, hh, pa = h.get("case") or {}, h.get("hearing") or {}, h.get("party") or {}
+        hits.append({"person_id": h.get("person_id"), "party_id": pa.get("id"), "case_id": c.get("id"),
+                     "urn": c.get("urn"), "case_number": c.get("case_number"), "court_id": hh.get("court_id"),
+                     "sitting_date": hh.get("sitting_date"), "hearings": h.get("hearings"),
+                     "mentions": h.get("mentions"), "score": h.get("score"), "matched_on": h.get("matched_on")})
     courts = ss.court_names(a, [h["court_id"] for h in hits])
-    if not case:
-        refs = ss.case_urns(a, [h["case_id"] for h in hits])
-        for h in hits:
-            h["urn"] = refs.get(h["case_id"], {}).get("urn")
-            h["case_number"] = refs.get(h["case_id"], {}).get("case_number")
     for h in hits:
         h["court"] = courts.get(h["court_id"])
     if as_json:
-        _json(res)
+        _json({"q": q, "mode": res["mode"], "viewer": {"username": viewer.username, "role": res["role"]},
+               "total": res["total"], "hits": hits, "facets": res.get("facets", {}), "withheld": res["withheld"]})
         return
-    t = Table(title=f"{res['total']} {'cases' if case else 'people'} for {q!r}" +
-              ("" if res.get("total_exact", True) else " (at least)"))
+    t = Table(title=f"{res['total']} {'cases' if case else 'people'} for {q!r} (as {viewer.username}, {res['role']})")
     cols = (["case_id", "urn", "case_number", "court", "sitting_date", "hearings", "score", "matched_on"] if case else
             ["person_id", "party_id", "case_id", "urn", "court", "sitting_date", "mentions", "score", "matched_on"])
     for c in cols:
@@ -85,11 +99,14 @@ def search(q: str = typer.Argument(..., help="a person's name (fuzzy), or with -
     for h in hits:
         t.add_row(*("" if h.get(c) is None else str(h.get(c)) for c in cols))
     out.print(t)
-    if not case and res["hits"]:
-        fac = res["facets"]
-        out.print("courts: " + ", ".join(f"{courts.get(k, k)} {v}" for k, v in list(fac["court"].items())[:8]))
-        out.print("years: " + ", ".join(f"{k} {v}" for k, v in sorted(fac["year"].items())))
-        out.print("offence groups: " + ", ".join(f"{k} {v}" for k, v in fac["offence_group"].items()))
+    if res["withheld"]:
+        out.print("withheld by the disclosure gate: " + ", ".join(f"{k} x{v}" for k, v in res["withheld"].items()))
+    fac = res.get("facets") or {}
+    if not case and hits and fac:
+        names = ss.court_names(a, list(fac.get("court", {})))
+        out.print("courts: " + ", ".join(f"{names.get(k, k)} {v}" for k, v in list(fac["court"].items())[:8]))
+        out.print("years: " + ", ".join(f"{k} {v}" for k, v in sorted(fac.get("year", {}).items())))
+        out.print("offence groups: " + ", ".join(f"{k} {v}" for k, v in fac.get("offence_group", {}).items()))
 
 
 @app.command("search-index")

@@ -159,9 +159,11 @@ _URN = re.compile(r"^\s*\d{2}[A-Z]{2}\d{5,9}\s*$", re.I)
 
 def search(p: Portal, viewer: Viewer, q: str, *, mode: str = "auto", court_id: int | None = None,
            date_from: dt.date | None = None, date_to: dt.date | None = None, offence_group: str | None = None,
-           role: str | None = None, limit: int = 20, offset: int = 0, output: str = "search") -> dict:
+           role: str | None = None, limit: int = 20, offset: int = 0, output: str = "search",
+           exhaustive: bool = False) -> dict:
     """Search names (fuzzy; roles that may see identity) or cases (URN, case number, offence words).
-    ``mode``: name | case | auto (a URN-looking query or a viewer who may not search names: cases)."""
+    ``mode``: name | case | auto (a URN-looking query or a viewer who may not search names: cases).
+    ``exhaustive``: run the typo passes even when close matches exist."""
     q = (q or "").strip()
     limit = max(1, min(int(limit), 100))
     offset = max(0, int(offset))
@@ -177,7 +179,7 @@ def search(p: Portal, viewer: Viewer, q: str, *, mode: str = "auto", court_id: i
     if mode == "name":
         if not q:
             raise ValueError("enter a name to search for")
-        res = sm.search_names(p.archive, q, role=role, limit=limit, offset=offset, **facets)
+        res = sm.search_names(p.archive, q, role=role, limit=limit, offset=offset, exhaustive=exhaustive, **facets)
         hits = res.get("hits", [])
         trees = ss.cases_for_parties(p.archive, [h["party_id"] for h in hits])
         d = _gate(p, trees, viewer, output=output)
@@ -191,7 +193,7 @@ def search(p: Portal, viewer: Viewer, q: str, *, mode: str = "auto", court_id: i
             got = by_party.get(h["party_id"])
             if got is not None:
                 out.append({"score": h.get("score"), "matched_on": h.get("matched_on"), "person_id": h.get("person_id"),
-                            **got})
+                            "mentions": h.get("mentions"), **got})
         return _result(d, mode="name", q=q, hits=out, total=res.get("total", len(out)), facets=res.get("facets", {}),
                        limit=limit, offset=offset)
     if not q:
@@ -206,6 +208,7 @@ def search(p: Portal, viewer: Viewer, q: str, *, mode: str = "auto", court_id: i
     by_case = {c["id"]: c for c in d.records}
     scores = {h["case_id"]: h for h in res.get("hits", [])}
     out = [{"score": scores.get(i, {}).get("score"), "matched_on": scores.get(i, {}).get("matched_on", "urn"),
+            "hearings": scores.get(i, {}).get("hearings"),
             "case": by_case[i], "hearing": (by_case[i].get("hearings") or [None])[0], "party": None}
            for i in ids if i in by_case]
     total = max(res.get("total", 0), len(out))
