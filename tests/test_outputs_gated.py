@@ -104,6 +104,33 @@ def test_case_command_per_role(planted, role):
         assert "~p:" in out                         # keyed pseudonyms instead of names
 
 
+@pytest.mark.parametrize("role", list(USERS))
+def test_search_command_per_role(planted, role):
+    """`courtarchive search` by name: refused to roles that do not see identities; for the others the
+    hits pass the gate -- a name the gate withholds (the youth's, CYPA 1933 s.49) gives no hit at
+    all, since "the name you typed is the defendant in case X" would identify him; audited."""
+    from courtarchive.serve import search as S
+
+    S.refresh(planted)
+    user = USERS[role]
+    seq = last_seq(planted)
+    adult = cli("search", "Zebedee Quixley", "--json", "--as", user)
+    youth = cli("search", "Ptolemy Wrenfield", "--json", "--as", user)
+    if role not in SEES_NAMES:
+        assert adult.exit_code == youth.exit_code == 2 and "needs a verified media account" in adult.output
+        return
+    assert adult.exit_code == 0 and youth.exit_code == 0, (adult.output, youth.output)
+    assert {h["urn"] for h in json.loads(adult.stdout)["hits"]} == {"06OG0000001", "06OG0000002"}
+    got = json.loads(youth.stdout)
+    if role == "verified_media":
+        assert got["hits"] == [] and "06OG0000003" not in youth.stdout
+        assert got["withheld"].get("name_hits_with_identity_withheld") == 1
+    # (what was typed comes back as "q"; the hits themselves carry ids, dates and public facts only)
+    assert_scan(json.dumps(json.loads(adult.stdout)["hits"]) + json.dumps(got["hits"]), role, names_expected=False)
+    ev = audit_after(planted, seq)
+    assert [(e["actor"], e["action"]) for e in ev] == [(user, "search"), (user, "search")]
+
+
 def test_case_command_default_user_is_public(planted, monkeypatch):
     monkeypatch.setenv("COURTARCHIVE_USER", "nobody-known")
     r = cli("case", "06OG0000001", "--json")

@@ -110,6 +110,10 @@ def _gate(p: Portal, records: list[dict], viewer: Viewer, *, output: str, **ctx)
     return disclose(records, viewer, purpose=purpose_for(viewer), context=context)
 
 
+#: the party fields that name a person: a name-search hit whose party has any of them withheld is dropped
+_IDENTITY = frozenset({"forenames", "surname", "middle_names", "name", "name_as_listed"})
+
+
 def _result(d: Disclosure, **extra) -> dict:
     return {"records": d.records, "flags": d.flags, "withheld": d.withheld, "role": d.role, **extra}
 
@@ -188,14 +192,25 @@ def search(p: Portal, viewer: Viewer, q: str, *, mode: str = "auto", court_id: i
             for h in c.get("hearings", []):
                 for pa in h.get("parties", []):
                     by_party[pa["id"]] = {"case": c, "hearing": h, "party": pa}
-        out = []
+        out, hidden = [], 0
         for h in hits:
             got = by_party.get(h["party_id"])
-            if got is not None:
-                out.append({"score": h.get("score"), "matched_on": h.get("matched_on"), "person_id": h.get("person_id"),
-                            "mentions": h.get("mentions"), **got})
-        return _result(d, mode="name", q=q, hits=out, total=res.get("total", len(out)), facets=res.get("facets", {}),
-                       limit=limit, offset=offset)
+            if got is None:
+                continue
+            if _IDENTITY & set(got["party"].get("_redacted") or ()):
+                # the gate withholds this person's name from the viewer (a youth, an anonymity
+                # order): a hit on that name would say it anyway -- "the name you typed is the
+                # defendant in case X" -- so the hit is not shown at all
+                hidden += 1
+                continue
+            out.append({"score": h.get("score"), "matched_on": h.get("matched_on"), "person_id": h.get("person_id"),
+                        "mentions": h.get("mentions"), **got})
+        r = _result(d, mode="name", q=q, hits=out, total=max(len(out), res.get("total", len(out)) - hidden),
+                    facets=res.get("facets", {}) if not hidden else {"court": {}, "year": {}, "offence_group": {}},
+                    limit=limit, offset=offset)      # (the facets would count the hidden hits too)
+        if hidden:
+            r["withheld"] = {**r["withheld"], "name_hits_with_identity_withheld": hidden}
+        return r
     if not q:
         raise ValueError("give a URN, a case number or offence words to search for")
     res = sm.search_cases(p.archive, q, court_id=court_id, date_from=date_from, date_to=date_to, limit=limit,
