@@ -230,6 +230,9 @@ def test_explain_review_and_decide_cli(archive, corpus, monkeypatch):
     res = runner.invoke(app, ["decide", str(ids[0]), str(ids[2]), "different", "--reviewer", "bob", "--db", db])
     assert res.exit_code == 0, res.output
     assert store.review_decisions(archive)[0]["reviewer"] == "bob"
+    [ev] = sg.audit_events(archive, action="link_decision")           # the refused one left no event
+    assert ev["actor"] == "bob" and ev["details"]["decision"] == "different"
+    assert ev["object"] and str(min(ids[0], ids[2])) in ev["object"]
 
 
 def test_review_queue_is_capped_most_uncertain_first(archive, corpus):

@@ -150,11 +150,18 @@ def decide(a: int = typer.Argument(...), b: int = typer.Argument(...),
     """Record a reviewer's decision on two defendant mentions; every later run respects it."""
     from ..store import linkage as store
 
+    from ..governance import audit
+
+    arc = _archive(db)
     try:
-        did = store.add_review_decision(_archive(db), a, b, decision, reviewer, note)
+        did = store.add_review_decision(arc, a, b, decision, reviewer, note)
     except ValueError as e:
         console.print(f"[red]{e}[/red]")
         raise typer.Exit(2)
+    # a decision changes who is linked to whom in every later output: it goes into the audit chain
+    # (the note stays in review_decision: free text may name people)
+    audit.record(arc, actor=reviewer, role="admin", action="link_decision", purpose="administration",
+                 objects={"party": sorted((a, b))}, details={"decision": decision, "decision_id": did})
     console.print(f"decision {did} stored: {a} and {b} are {decision}; applied at the next `courtarchive link run`")
 
 
