@@ -26,7 +26,8 @@ Name normalisation (`normalise_name`)
     casefold -> strip accents (NFKD, combining marks dropped, a few letters such as ``ø``/``ł``/
     ``æ`` mapped by hand) -> apostrophes removed (``O'NEILL`` = ``ONEILL``), other punctuation
     and hyphens become spaces -> leading titles dropped (Mr, Mrs, Dr ...) in each comma-separated
-    part, unless hyphenated to the next word (``LORD-KNOWLES, Jane`` = ``Jane Lord-Knowles``) -> name particles joined to the next word (``al hassan`` = ``alhassan``, ``mc donald`` =
+    part, unless hyphenated to the next word (``LORD-KNOWLES, Jane`` = ``Jane Lord-Knowles``) ->
+    name particles joined to the next word (``al hassan`` = ``alhassan``, ``mc donald`` =
     ``mcdonald``, ``de la cruz`` = ``delacruz``) -> every word mapped through the variant table ->
     words sorted, so ``SMITH, Jane`` = ``Jane Smith``.  Limits: middle names are kept, so ``Jane
     Mary SMITH`` and ``Jane SMITH`` get different tokens (the Bloom encoding still scores them
@@ -131,8 +132,9 @@ _NON_WORD = re.compile(r"[^0-9a-z]+")
 _WORD = re.compile(r"[0-9a-z]+")
 
 
-def _joined(gap: str) -> bool:
-    """Do these characters between two words hyphenate them ("-", not " - ")?"""
+def hyphen_joined(gap: str) -> bool:
+    """Do these characters between two words hyphenate them ("-", not " - ")?  (A title
+    hyphenated to the next word is part of a name: here and in `link.standardise.norm_words`.)"""
     return "-" in gap and not any(c.isspace() for c in gap)
 
 
@@ -194,7 +196,7 @@ def name_words(name: str, *, variants: bool = True, _hyphened_titles: bool = Fal
             found = list(_WORD.finditer(part))
             i = 0
             while (len(words) - i > 1 and words[i] in _TITLES
-                   and (_hyphened_titles or not _joined(part[found[i].end():found[i + 1].start()]))):
+                   and (_hyphened_titles or not hyphen_joined(part[found[i].end():found[i + 1].start()]))):
                 i += 1
             words = words[i:]
         i = 0

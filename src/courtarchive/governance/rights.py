@@ -41,11 +41,12 @@ def _identity(name: str, dob: dt.date | None) -> tuple[str, str]:
     return norm, norm + "|" + (dob.isoformat() if dob else "")
 
 
-def _tokens(keyring, name: str, dob: dt.date | None) -> set[str]:
-    """The person tokens a pseudonymised mention of this name (and date of birth) may carry: under
-    every key held and every normalisation the name may have been tokenised under."""
+def _tokens(keyring, forms: tuple[str, ...], dob: dt.date | None) -> set[str]:
+    """The person tokens a pseudonymised mention of a name (and date of birth) may carry: under
+    every key held and every normalisation the name may have been tokenised under (``forms``:
+    `normalise_name_forms`)."""
     suffix = "|" + (dob.isoformat() if dob else "")
-    return {t for form in normalise_name_forms(name) for t in keyring.tokens_all("person", form + suffix).values()}
+    return {t for form in forms for t in keyring.tokens_all("person", form + suffix).values()}
 
 
 def find(archive, *, name: str, dob: dt.date | None = None, keyring, actor: str, purpose: str = "rights_request",
@@ -61,9 +62,10 @@ def find(archive, *, name: str, dob: dt.date | None = None, keyring, actor: str,
             matched.add(p["id"])
         elif p["date_of_birth"] is None:
             possible.add(p["id"])
-    tokens = _tokens(keyring, name, dob)
+    forms = normalise_name_forms(name)
+    tokens = _tokens(keyring, forms, dob)
     if dob is not None:
-        possible |= set(sg.parties_by_tokens(archive, _tokens(keyring, name, None)))
+        possible |= set(sg.parties_by_tokens(archive, _tokens(keyring, forms, None)))
     matched |= set(sg.parties_by_tokens(archive, tokens))
     possible -= matched
     persons = sg.persons_of(archive, matched)

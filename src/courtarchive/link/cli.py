@@ -148,9 +148,8 @@ def decide(a: int = typer.Argument(...), b: int = typer.Argument(...),
            reviewer: str = typer.Option(..., "--reviewer"), note: Optional[str] = typer.Option(None, "--note"),
            db: Optional[str] = DbOpt) -> None:
     """Record a reviewer's decision on two defendant mentions; every later run respects it."""
-    from ..store import linkage as store
-
     from ..governance import audit
+    from ..store import linkage as store
 
     arc = _archive(db)
     try:

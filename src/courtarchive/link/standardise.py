@@ -42,7 +42,7 @@ from functools import lru_cache
 import polars as pl
 import pyarrow as pa
 
-from ..governance.pseudonym import load_name_variants
+from ..governance.pseudonym import hyphen_joined, load_name_variants
 
 __all__ = ["standardise", "soundex", "norm_words", "split_listed_name", "COLUMNS"]
 
@@ -75,8 +75,7 @@ def norm_words(text: str | None) -> tuple[str, ...]:
     words = [m.group() for m in found]
     hyphened = set()
     for i in range(len(found) - 1):
-        gap = t[found[i].end():found[i + 1].start()]
-        if "-" in gap and not any(c.isspace() for c in gap):
+        if hyphen_joined(t[found[i].end():found[i + 1].start()]):
             hyphened.update((i, i + 1))
     titles = {i for i, w in enumerate(words) if w in _TITLES and i not in hyphened}
     if len(titles) == len(words):          # a lone "Lord": a surname, not a title

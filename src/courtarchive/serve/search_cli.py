@@ -62,7 +62,6 @@ def search(q: str = typer.Argument(..., help="a person's name (fuzzy), or with -
     from ..store import search as ss
     from . import views as V
     from .export import operator
-    from .search import SearchError
 
     a = _archive(db)
     viewer = operator(a, as_user)
@@ -74,7 +73,7 @@ def search(q: str = typer.Argument(..., help="a person's name (fuzzy), or with -
     except V.Forbidden as e:
         console.print(f"[red]refused[/red] {viewer.username}: {e}")
         raise typer.Exit(2)
-    except (SearchError, ValueError) as e:
+    except ValueError as e:                       # (search.SearchError is one)
         console.print(f"[red]error[/red] {e}")
         raise typer.Exit(2)
     hits = []
@@ -82,11 +81,8 @@ def search(q: str = typer.Argument(..., help="a person's name (fuzzy), or with -
         c, hh, pa = h.get("case") or {}, h.get("hearing") or {}, h.get("party") or {}
         hits.append({"person_id": h.get("person_id"), "party_id": pa.get("id"), "case_id": c.get("id"),
                      "urn": c.get("urn"), "case_number": c.get("case_number"), "court_id": hh.get("court_id"),
-                     "sitting_date": hh.get("sitting_date"), "hearings": h.get("hearings"),
+                     "court": hh.get("court"), "sitting_date": hh.get("sitting_date"), "hearings": h.get("hearings"),
                      "mentions": h.get("mentions"), "score": h.get("score"), "matched_on": h.get("matched_on")})
-    courts = ss.court_names(a, [h["court_id"] for h in hits])
-    for h in hits:
-        h["court"] = courts.get(h["court_id"])
     if as_json:
         _json({"q": q, "mode": res["mode"], "viewer": {"username": viewer.username, "role": res["role"]},
                "total": res["total"], "hits": hits, "facets": res.get("facets", {}), "withheld": res["withheld"]})
