@@ -251,3 +251,14 @@ def test_every_personal_field_has_an_expiry_action():
         for f in e.fields:
             if f.stored and f.sensitivity in ("identity", "personal", "wording"):
                 assert (e.name, f.name) in listed, f"{e.name}.{f.name} has no expiry action in the profile"
+
+
+@pytest.mark.parametrize("size", [0, -5, 1.5, True])
+def test_batch_size_below_one_is_refused(archive, size):
+    """0 fell back to the profile's size and -5 became SQLite's unlimited ``LIMIT -5``."""
+    plant(archive, date=dt.date(2024, 1, 10))
+    with pytest.raises(ValueError, match="at least 1"):
+        retention.expire(archive, keyring=KR, as_of=AS_OF, batch_size=size)
+    assert rows(archive, "retention_run") == [] and rows(archive, "party")[0]["surname"] == "QUIXLEY"
+    assert retention.expire(archive, keyring=KR, as_of=AS_OF, batch_size=1)["batches"] == 1
+    assert rows(archive, "party")[0]["surname"].startswith("~p:")

@@ -158,6 +158,28 @@ def test_case_search_by_urn_case_number_and_offence(archive, people):
     assert S.search_cases(archive, "theft")["total"] == 2
 
 
+def test_case_search_by_offence_group_and_by_filters_alone(archive, people):
+    """The offence-group facet narrows case search too; a court, dates or a group alone is a
+    search (the portal's filter form with no words); an unknown group is refused by name."""
+    urns = {k: rows(archive, "case", id=rows(archive, "party", id=v)[0]["case_id"])[0]["urn"] for k, v in people.items()}
+    prefix = urns["kath"][:6]
+    assert {h["urn"] for h in S.search_cases(archive, prefix, offence_group="violence")["hits"]} == \
+        {urns["kath"], urns["jon"]}
+    assert S.search_cases(archive, "theft", offence_group="violence")["total"] == 0
+    violence = S.search_cases(archive, "", offence_group="violence")
+    assert violence["total"] == 2 and {h["urn"] for h in violence["hits"]} == {urns["kath"], urns["jon"]}
+    assert violence["query"]["by"] == "filters"
+    preston = rows(archive, "hearing", case_id=rows(archive, "party", id=people["john"])[0]["case_id"])[0]["court_id"]
+    at = S.search_cases(archive, "", court_id=preston, date_from=dt.date(2025, 1, 1))
+    assert [h["urn"] for h in at["hits"]] == [urns["john"]] and at["total"] == 1
+    page = S.search_cases(archive, None, court_id=preston, limit=1, offset=1)
+    assert page["total"] == 2 and [h["urn"] for h in page["hits"]] == [urns["robert"]]
+    with pytest.raises(S.SearchError, match="unknown offence group 'nonsense': one of"):
+        S.search_cases(archive, "theft", offence_group="nonsense")
+    with pytest.raises(S.SearchError, match="unknown offence group"):
+        S.search_names(archive, "john smith", offence_group="nonsense")
+
+
 # --------------------------------------------------------------------------- index maintenance
 def test_incremental_refresh_after_a_second_ingest(archive, people):
     assert S.status(archive)["missing"] == 0
@@ -274,8 +296,10 @@ def test_erasure_reaches_the_index(archive, tmp_path):
     S.refresh(archive)
     assert S.search_names(archive, "Zebedee Quixley")["total"] == 1
     pid = next(p["id"] for p in rows(archive, "party", publication_id=w.publication_id) if p["surname"] == "QUIXLEY")
+    req = rights.open_request(archive, kind="erasure", name="Zebedee Quixley", keyring=KR, actor="dpo")
+    rights.decide(archive, req["id"], decision="comply", reasons="no public interest", actor="dpo")
     out = rights.erase(archive, [pid], keyring=KR, actor="dpo", mode="delete", profile=load(home=tmp_path),
-                       home=tmp_path)
+                       home=tmp_path, request_id=req["id"])
     assert out["derived_stores"]["courtarchive.serve.search:governance_hook"]["removed"] == 1
     assert S.search_names(archive, "Zebedee Quixley")["total"] == 0
     assert S.search_names(archive, "Wilhelmina Fothergill")["total"] == 1
@@ -302,10 +326,14 @@ def test_a_name_leaves_search_key_with_its_last_mention(archive, tmp_path):
     ids = [next(p["id"] for p in rows(archive, "party", publication_id=w.publication_id) if p["surname"] == "QUIXLEY")
            for w in (w1, w2)]
     prof = load(home=tmp_path)
-    rights.erase(archive, [ids[0]], keyring=KR, actor="dpo", mode="delete", profile=prof, home=tmp_path)
+    req = rights.open_request(archive, kind="erasure", name="Zebedee Quixley", keyring=KR, actor="dpo")
+    rights.decide(archive, req["id"], decision="comply", reasons="no public interest", actor="dpo")
+    rights.erase(archive, [ids[0]], keyring=KR, actor="dpo", mode="delete", profile=prof, home=tmp_path,
+                 request_id=req["id"])
     assert names() == ["wilhelmina fothergill", "zebedee quixley"]
     assert [h["party_id"] for h in S.search_names(archive, "Zebedee Quixley")["hits"]] == [ids[1]]
-    rights.erase(archive, [ids[1]], keyring=KR, actor="dpo", mode="delete", profile=prof, home=tmp_path)
+    rights.erase(archive, [ids[1]], keyring=KR, actor="dpo", mode="delete", profile=prof, home=tmp_path,
+                 request_id=req["id"])
     assert names() == ["wilhelmina fothergill"]
     for q in ("Zebedee Quixley", "Quixley", "uixl"):
         assert S.search_names(archive, q)["total"] == 0, q

@@ -6,29 +6,33 @@
     courtarchive retention status [--now DATE]
     courtarchive audit verify [--anchor FILE] | audit anchor --out FILE | audit tail [-n N]
     courtarchive compliance report --out DIR [--now DATE]
-    courtarchive rights find|open|decide|erase|rectify ...
+    courtarchive rights find|open|decide|erase|rectify|list ...
     courtarchive restrictions sync|list|add|lift ...
-    courtarchive account add|verify|list ... ; courtarchive domain approve|list ...
+    courtarchive account add|update|verify|list ... ; courtarchive domain approve|list ...
 
 Each group is one command whose first argument is the action (so the stage mounts as plain
 commands).  The operator at the console acts as ``admin``; ``--actor`` names the person (default
-$USER) and every action is audited.
+$USER) and every action is audited.  Bad input (a date that is not one, a profile that cannot be
+read, an unknown action ...) is one line on stderr and exit code 2, with nothing written.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
+from collections import Counter
 from pathlib import Path
 from typing import List, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from ..clikit import DbOpt, JsonOpt, open_archive as _archive, print_json as _json, actor_name as _actor
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="governance: holds, expiry, audit, compliance, rights")
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)   # messages: one line each, never wrapped
 out = Console()
 
 ActorOpt = typer.Option(None, "--actor", help="the person acting (default: $USER)")
@@ -50,18 +54,55 @@ def _home() -> Path:
 
 
 def _profile(path):
+    """The licence profile (``--profile``, else $COURTARCHIVE_PROFILE, <home>/profile.toml or the
+    built-in one); one that cannot be read or is not valid is a clear error, not a traceback."""
+    import tomllib
+
     from .profile import load
 
-    return load(path, home=_home())
+    try:
+        return load(path, home=_home())
+    except OSError as e:
+        _fail(f"cannot read the licence profile {e.filename or path}: {e.strerror or e}")
+    except tomllib.TOMLDecodeError as e:
+        _fail(f"the licence profile {path or '(from $COURTARCHIVE_PROFILE or the home folder)'} is not valid TOML: {e}")
+    except ValueError as e:                          # ProfileError
+        _fail(f"the licence profile is not valid: {e}")
 
 
-def _date(s: str | None) -> dt.date | None:
-    return dt.date.fromisoformat(s) if s else None
+def _date(s: str | None, opt: str = "--now") -> dt.date | None:
+    """A YYYY-MM-DD option value (``opt`` names it in the error)."""
+    if s is None:
+        return None
+    try:
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", s.strip()):
+            raise ValueError(s)
+        return dt.date.fromisoformat(s.strip())
+    except ValueError:
+        _fail(f"{opt} must be a date YYYY-MM-DD, not {s!r}")
 
 
 def _fail(msg: str) -> None:
-    console.print(f"[red]{msg}[/red]")
+    console.print(f"[red]error[/red] {escape(msg)}", soft_wrap=True)
     raise typer.Exit(2)
+
+
+def _given(param: str, value, default) -> bool:
+    """Whether the running command's option ``param`` was given on the command line (not left at
+    its default) -- `account update` changes only those.  The context is the command's own or,
+    through `serve.web_cli.account` (which calls this module's `account` with every option), that
+    one's.  Where no context tells (a Python call), a value equal to the default counts as not given."""
+    try:                                        # typer >= 0.2x carries its own click
+        from typer._click.core import ParameterSource
+        from typer._click.globals import get_current_context
+    except ImportError:  # pragma: no cover - an older typer on the real click
+        from click.core import ParameterSource
+        from click.globals import get_current_context
+    ctx = get_current_context(silent=True)
+    src = ctx.get_parameter_source(param) if ctx is not None else None
+    if src is None:
+        return value != default
+    return src != ParameterSource.DEFAULT
 
 
 def _table(rows: list[dict], cols: list[str], title: str) -> None:
@@ -91,8 +132,8 @@ def hold(action: str = typer.Argument(..., help="add | list | release"),
             hid = holds.add(a, scope=scope, ref=ref, reason=reason or "", authority=authority or "", actor=_actor(actor))
             _json({"hold": hid}) if as_json else console.print(f"hold {hid} placed ({scope} {ref or ''})")
         elif action == "list":
-            rows = holds.listing(a, active_only=not all_)
-            _json(rows) if as_json else _table(rows, ["id", "scope", "ref", "reason", "authority", "created_by",
+            rows = _hold_targets(a, holds.listing(a, active_only=not all_))
+            _json(rows) if as_json else _table(rows, ["id", "scope", "target", "reason", "authority", "created_by",
                                                       "created_at", "released_at"], "legal holds")
         elif action == "release":
             if hold_id is None:
@@ -107,17 +148,46 @@ def hold(action: str = typer.Argument(..., help="add | list | release"),
         _fail(str(e))
 
 
+def _hold_targets(a, rows: list[dict]) -> list[dict]:
+    """Each hold with ``target``: what it holds as people know it -- a case by its URN (else its
+    case number), a court by its name, a person or a mention by id (``ref`` stays the stored id)."""
+    from ..store import search as ss
+
+    def ids(scope):
+        return [int(r["ref"]) for r in rows if r["scope"] == scope and (r["ref"] or "").isdigit()]
+
+    cases, courts = ss.case_urns(a, ids("case")), ss.court_names(a, ids("court"))
+    for r in rows:
+        ref = r["ref"]
+        if r["scope"] == "archive":
+            t = "the whole archive"
+        elif r["scope"] == "case" and ref and ref.isdigit() and int(ref) in cases:
+            c = cases[int(ref)]
+            t = f"{c['urn'] or c['case_number'] or 'case'} (case {ref})"
+        elif r["scope"] == "court" and ref and ref.isdigit() and int(ref) in courts:
+            t = f"{courts[int(ref)]} (court {ref})"
+        elif r["scope"] == "person" and ref:
+            t = f"mention {ref[6:]}" if ref.startswith("party:") else f"person {ref}"
+        else:
+            t = ref
+        r["target"] = t
+    return rows
+
+
 # --------------------------------------------------------------------------- expiry
 @app.command()
 def expire(dry_run: bool = typer.Option(False, "--dry-run", help="show what would go; change nothing"),
-           now: Optional[str] = NowOpt, batch_size: Optional[int] = typer.Option(None, help="publications per batch"),
+           now: Optional[str] = NowOpt,
+           batch_size: Optional[int] = typer.Option(None, min=1, help="publications per batch (at least 1; "
+                                                                       "default: the profile's)"),
            profile: Optional[Path] = ProfileOpt, actor: Optional[str] = ActorOpt, db: Optional[str] = DbOpt,
            as_json: bool = JsonOpt) -> None:
     """Pseudonymise raw identities older than the licence term (resumable, idempotent, batched)."""
     from . import retention
 
+    as_of, prof = _date(now), _profile(profile)
     a = _archive(db)
-    rep = retention.expire(a, keyring=_keyring(), profile=_profile(profile), as_of=_date(now), dry_run=dry_run,
+    rep = retention.expire(a, keyring=_keyring(), profile=prof, as_of=as_of, dry_run=dry_run,
                            actor=_actor(actor), batch_size=batch_size, home=_home())
     if as_json:
         _json(rep)
@@ -138,7 +208,10 @@ def retention(action: str = typer.Argument("status", help="status"), now: Option
     """Retention status: the oldest raw record against the limit, active holds, last runs."""
     from . import retention as r
 
-    st = r.status(_archive(db), profile=_profile(profile), as_of=_date(now))
+    if action != "status":
+        _fail(f"unknown action {action!r}: retention status is the only one")
+    as_of, prof = _date(now), _profile(profile)
+    st = r.status(_archive(db), profile=prof, as_of=as_of)
     if as_json:
         _json(st)
         return
@@ -158,9 +231,19 @@ def audit_cmd(action: str = typer.Argument(..., help="verify | anchor | tail"),
     """Verify the hash-chained audit log (exit 1 on any edit, gap or reorder), anchor its head, or show it."""
     from . import audit
 
+    if action not in ("verify", "anchor", "tail"):
+        _fail("action must be verify, anchor or tail")
     a = _archive(db)
     if action == "verify":
-        res = audit.verify(a, anchor=audit.read_anchor(anchor) if anchor else None)
+        try:
+            head = audit.read_anchor(anchor) if anchor else None
+        except OSError as e:
+            _fail(f"cannot read the anchor {anchor}: {e.strerror or e}")
+        except ValueError as e:
+            _fail(f"{anchor} is not an anchor written by `audit anchor`: {e}")
+        if head is not None and not (isinstance(head, dict) and {"seq", "hash"} <= set(head)):
+            _fail(f"{anchor} is not an anchor written by `audit anchor` (no seq and hash)")
+        res = audit.verify(a, anchor=head)
         if as_json:
             _json(res.as_dict())
         elif res.ok:
@@ -173,7 +256,10 @@ def audit_cmd(action: str = typer.Argument(..., help="verify | anchor | tail"),
     if action == "anchor":
         if out_ is None:
             _fail("audit anchor needs --out FILE")
-        h = audit.write_anchor(a, out_)
+        try:
+            h = audit.write_anchor(a, out_)
+        except OSError as e:
+            _fail(f"cannot write the anchor {out_}: {e.strerror or e}")
         console.print(f"anchored head {h} in {out_} - keep it outside the archive")
     elif action == "tail":
         from ..store import governance as sg
@@ -195,7 +281,14 @@ def compliance(action: str = typer.Argument("report", help="report"),
 
     if action != "report":
         _fail("action must be report")
-    rep = c.write(_archive(db), out_, profile=_profile(profile), as_of=_date(now), actor=_actor(actor))
+    as_of, prof = _date(now), _profile(profile)
+    if out_.exists() and not out_.is_dir():
+        _fail(f"--out {out_} is a file: give a folder for compliance.json and compliance.html")
+    a = _archive(db)
+    try:
+        rep = c.write(a, out_, profile=prof, as_of=as_of, actor=_actor(actor))
+    except OSError as e:
+        _fail(f"cannot write the report to {out_}: {e.strerror or e}")
     console.print(f"compliance report written to {out_}/compliance.html and compliance.json "
                   f"(audit chain {'intact' if rep['audit']['ok'] else 'BROKEN'}; oldest raw "
                   f"{rep['retention_status']['oldest_raw_content_date']})")
@@ -204,7 +297,7 @@ def compliance(action: str = typer.Argument("report", help="report"),
 # --------------------------------------------------------------------------- rights
 @app.command()
 def rights(action: str = typer.Argument(..., help="find | open | decide | erase | rectify | list"),
-           request_id: Optional[int] = typer.Argument(None, help="request id (decide, erase)"),
+           request_id: Optional[int] = typer.Argument(None, help="request id (decide, erase, rectify)"),
            name: Optional[str] = typer.Option(None, help="the data subject's name (find, open)"),
            dob: Optional[str] = typer.Option(None, help="date of birth YYYY-MM-DD"),
            kind: str = typer.Option("access", help="open: access | erasure | rectification | objection"),
@@ -213,52 +306,93 @@ def rights(action: str = typer.Argument(..., help="find | open | decide | erase 
            view_to_publication: bool = typer.Option(False, help="para 26: processing with a view to publication"),
            public_interest: bool = typer.Option(False, help="para 26: reasonable belief publication is in the public interest"),
            incompatible: bool = typer.Option(False, help="para 26: compliance incompatible with journalism"),
-           party: Optional[List[int]] = typer.Option(None, help="erase/rectify: party id(s)"),
+           party: Optional[List[int]] = typer.Option(None, help="erase: only these of the request's mentions; "
+                                                                 "rectify: the mention(s) to correct"),
            mode: str = typer.Option("pseudonymise", help="erase: pseudonymise | delete"),
-           field: Optional[str] = typer.Option(None, help="rectify: field"), value: Optional[str] = typer.Option(None),
+           field: Optional[str] = typer.Option(None, help="rectify: field"),
+           value: Optional[str] = typer.Option(None, help="rectify: the correct value"),
+           clear: bool = typer.Option(False, "--clear", help="rectify: remove the field's value (instead of --value)"),
            actor: Optional[str] = ActorOpt, db: Optional[str] = DbOpt, as_json: bool = JsonOpt) -> None:
     """Data subjects' rights: find everything about a person, record requests and decisions (incl. the
-    journalism exemption, DPA 2018 Sch 2 para 26, with reasons), erase, rectify."""
+    journalism exemption, DPA 2018 Sch 2 para 26, with reasons), erase and rectify -- both only under
+    a request of that kind decided comply or partial."""
     from ..store import governance as sg
     from . import rights as R
 
+    actions = ("find", "open", "decide", "erase", "rectify", "list")
+    if action not in actions:
+        _fail("action must be find, open, decide, erase, rectify or list")
+    born = _date(dob, "--dob")
     a = _archive(db)
     who = _actor(actor)
     try:
         if action == "find":
-            f = R.find(a, name=name or "", dob=_date(dob), keyring=_keyring(), actor=who)
+            f = R.find(a, name=name or "", dob=born, keyring=_keyring(), actor=who)
             f = {k: v for k, v in f.items() if k != "rows"}
             _json(f) if as_json else console.print(f)
         elif action == "open":
-            _json(R.open_request(a, kind=kind, name=name or "", dob=_date(dob), keyring=_keyring(), actor=who))
+            _json(R.open_request(a, kind=kind, name=name or "", dob=born, keyring=_keyring(), actor=who))
         elif action == "decide":
+            if request_id is None:
+                _fail("rights decide needs the request id")
             _json(R.decide(a, request_id, decision=decision or "", reasons=reasons or "", actor=who,
                            with_view_to_publication=view_to_publication, public_interest_belief=public_interest,
                            incompatible_with_journalism=incompatible))
         elif action == "erase":
-            ids = list(party or [])
-            if request_id is not None and not ids:
-                req = sg.get_rights_request(a, request_id) or {}
-                found = req.get("found") or {}
-                ids = found.get("party_ids", []) + found.get("linked_party_ids", [])
-            if not ids:
-                _fail("nothing to erase: give a decided request id or --party")
-            _json(R.erase(a, ids, keyring=_keyring(), actor=who, mode=mode, request_id=request_id, home=_home()))
+            if request_id is None:
+                _fail("rights erase needs the id of an erasure request decided comply or partial "
+                      "(rights open --kind erasure ..., rights decide N ...); --party narrows it to some of its mentions")
+            res = R.erase(a, list(party or []) or None, keyring=_keyring(), actor=who, mode=mode,
+                          request_id=request_id, profile=_profile(None), home=_home())
+            _json(res)
+            _erase_outcome(res)
         elif action == "rectify":
+            if request_id is None:
+                _fail("rights rectify needs the id of a rectification request decided comply or partial "
+                      "(rights open --kind rectification ..., rights decide N ...)")
             if not party or not field:
-                _fail("rectify needs --party and --field")
-            v = _date(value) if field == "date_of_birth" and value else (int(value) if field == "age" and value else value)
-            for pid in party:
-                R.rectify(a, pid, field=field, value=v, actor=who, request_id=request_id)
-            console.print(f"rectified {field} of {len(party)} mention(s)")
-        elif action == "list":
-            rows = sg.rights_requests(a)
-            _json(rows) if as_json else _table(rows, ["id", "kind", "received_at", "status", "decision", "exemption",
-                                                      "decided_by"], "rights requests")
+                _fail("rectify needs --party and --field, and --value (or --clear)")
+            res = R.rectify(a, list(party), field=field, value=value, clear=clear, actor=who, request_id=request_id,
+                            profile=_profile(None), home=_home())
+            if as_json:
+                _json(res)
+            n = len(res["party_ids"])
+            console.print(f"{'cleared' if clear else 'rectified'} {field} of {n} mention(s) under request "
+                          f"{request_id}; search index and other derived stores updated")
+            if res["name_as_listed_unchanged"]:
+                console.print(f"[yellow]name_as_listed of mention(s) {', '.join(map(str, res['name_as_listed_unchanged']))} "
+                              f"still holds the old {field}[/yellow]: rectify --field name_as_listed too if it is wrong")
         else:
-            _fail("action must be find, open, decide, erase, rectify or list")
+            rows = sg.rights_requests(a)
+            for r in rows:
+                pend = ((r.get("found") or {}).get("erasure") or {}).get("pending") or {}
+                r["pending"] = "; ".join(f"hold {h}: {n} mention(s)" for h, n in
+                                         sorted(Counter(pend.values()).items())) if pend else None
+            _json(rows) if as_json else _table(rows, ["id", "kind", "received_at", "status", "decision", "exemption",
+                                                      "decided_by", "pending"], "rights requests")
     except R.RightsError as e:
         _fail(str(e))
+
+
+def _erase_outcome(res: dict) -> None:
+    """Say what an erasure did and what it could not; exit 1 when a hold kept mentions (the request
+    stays pending; a narrowed erasure that leaves the rest for later says so and exits 0)."""
+    rid, held = res["request_id"], res.get("held_parties") or {}
+    kept = "; ".join(f"{n} mention(s) kept under legal hold {h}" for h, n in sorted(held.items()))
+    if res["complete"]:
+        console.print(f"erased {res['parties']} mention(s); request {rid} done (run {res['run_id']}, proof "
+                      f"{res['proof_hash'][:16]}...)", soft_wrap=True)
+        return
+    what = "nothing erased" if not res["parties"] else f"erased {res['parties']} mention(s)"
+    todo = []
+    if held:
+        todo.append(f"after `hold release {', '.join(sorted(held))}` run `rights erase {rid}`")
+    if res.get("not_yet_erased"):
+        todo.append(f"mention(s) {', '.join(map(str, res['not_yet_erased']))} not erased yet")
+    console.print(f"[yellow]{escape(what + (': ' + kept if kept else ''))}[/yellow]; request {rid} stays pending "
+                  f"({'; '.join(todo)})", soft_wrap=True)
+    if held:
+        raise typer.Exit(1)
 
 
 # --------------------------------------------------------------------------- restrictions
@@ -291,7 +425,8 @@ def restrictions(action: str = typer.Argument(..., help="sync | list | add | lif
         elif action == "add":
             if case_id is None or not rule:
                 _fail("add needs --case and --rule")
-            rid = Rs.add(a, rule=rule, case_id=case_id, party_id=party, start=_date(start), end=_date(end),
+            rid = Rs.add(a, rule=rule, case_id=case_id, party_id=party, start=_date(start, "--start"),
+                         end=_date(end, "--end"),
                          actor=_actor(actor))
             console.print(f"restriction {rid} recorded")
         elif action == "lift":
@@ -307,22 +442,33 @@ def restrictions(action: str = typer.Argument(..., help="sync | list | add | lif
 
 # --------------------------------------------------------------------------- accounts and domains
 @app.command()
-def account(action: str = typer.Argument(..., help="add | verify | list"),
+def account(action: str = typer.Argument(..., help="add | update | verify | list"),
             username: Optional[str] = typer.Argument(None),
             role: str = typer.Option("public", help="public | verified_media | analyst | admin"),
             email: Optional[str] = typer.Option(None), organisation: Optional[str] = typer.Option(None),
             press_card: Optional[str] = typer.Option(None, help="verify: press card number"),
             issuer: Optional[str] = typer.Option(None, help="verify: press card issuer"),
             actor: Optional[str] = ActorOpt, db: Optional[str] = DbOpt, as_json: bool = JsonOpt) -> None:
-    """Accounts and the verification record of accredited media (re-verified every 365 days)."""
+    """Accounts and the verification record of accredited media (re-verified every 365 days).
+    `add` creates an account (an existing one is refused); `update` changes the options given."""
     from . import accounts
 
     a = _archive(db)
     try:
         if action == "add":
             accounts.add(a, username=username or "", role=role, email=email, organisation=organisation,
-                         actor=_actor(actor))
-            console.print(f"account {username} ({role}) saved")
+                         actor=_actor(actor), if_exists="error")
+            console.print(f"account {username} ({role}) created")
+        elif action == "update":
+            # only the options given change (`serve.web_cli.account` passes role="public" by default)
+            ch = accounts.update(a, username=username or "", actor=_actor(actor),
+                                 role=role if _given("role", role, "public") else None,
+                                 email=email if _given("email", email, None) else None,
+                                 organisation=organisation if _given("organisation", organisation, None) else None)
+            b, f = ch["before"], ch["after"]
+            changed = ", ".join(f"{k} {b.get(k)} -> {f.get(k)}" for k in ("role", "email", "organisation")
+                                if b.get(k) != f.get(k))
+            console.print(f"account {username} updated: {changed}" if changed else f"account {username} unchanged")
         elif action == "verify":
             v = accounts.verify(a, username=username or "", press_card=press_card or "", employer=organisation,
                                 issuer=issuer, verified_by=_actor(actor))
@@ -332,7 +478,7 @@ def account(action: str = typer.Argument(..., help="add | verify | list"),
             _json(rows) if as_json else _table(rows, ["username", "role", "organisation", "email", "verified_by",
                                                       "verification_expires", "active"], "accounts")
         else:
-            _fail("action must be add, verify or list")
+            _fail("action must be add, update, verify, list or password")
     except ValueError as e:
         _fail(str(e))
 

@@ -41,19 +41,31 @@ SECURITY = [
 ]
 
 
-def _chain_check(archive, runs: list[dict]) -> dict[int, bool]:
-    """Recompute each expiry run's proof hash from its audited batch digests."""
-    digests: dict[int, list[tuple[int, str]]] = {}
-    for ev in sg.audit_events(archive, action="expire_batch"):
-        d = ev["details"] or {}
-        if d.get("run_id") is not None:
-            digests.setdefault(d["run_id"], []).append((d.get("batch", 0), d.get("digest", "")))
-    out = {}
+def _chain_check(archive, runs: list[dict]) -> dict[int, bool | None]:
+    """Recompute each run's proof hash from its audited digests: an expiry run's batches
+    (``expire_batch`` events), an erasure's one commit (its ``erase`` event).  True: the proof
+    matches; False: it does not; None: not proven (an erasure recorded before erasures carried a
+    digest -- its audit event has none)."""
+    digests: dict[tuple[str, int], list[tuple[int, str]]] = {}
+    unproven: set[int] = set()
+    for action, kind in (("expire_batch", "expire"), ("erase", "erase")):
+        for ev in sg.audit_events(archive, action=action):
+            d = ev["details"] or {}
+            if d.get("run_id") is None:
+                continue
+            if not d.get("digest"):
+                unproven.add(d["run_id"])
+                continue
+            digests.setdefault((kind, d["run_id"]), []).append((d.get("batch", 0), d["digest"]))
+    out: dict[int, bool | None] = {}
     for r in runs:
-        if r["kind"] != "expire":
+        if r["kind"] not in ("expire", "erase"):
+            continue
+        if r["kind"] == "erase" and r["id"] in unproven:
+            out[r["id"]] = None
             continue
         h = sg.GENESIS
-        for _, dg in sorted(digests.get(r["id"], [])):
+        for _, dg in sorted(digests.get((r["kind"], r["id"]), [])):
             h = hashlib.sha256((h + dg).encode()).hexdigest()
         out[r["id"]] = h == (r["proof_hash"] or sg.GENESIS)
     return out
@@ -157,7 +169,10 @@ def build(archive, *, profile=None, as_of: dt.date | None = None) -> dict:
                              "holds_total": len(sg.holds(archive))},
         "deletions": {"runs": deletions,
                       "parties_pseudonymised_total": parties["pseudonymised"],
-                      "all_proofs_verified": all(v for v in proofs.values())},
+                      # every run proven and its proof re-verified (an unproven run makes it false)
+                      "all_proofs_verified": all(v is True for v in proofs.values()),
+                      "runs_unproven": sorted(k for k, v in proofs.items() if v is None),
+                      "runs_proof_mismatch": sorted(k for k, v in proofs.items() if v is False)},
         "access_by_role": by_role,
         "accounts": {"by_role": acc_by_role,
                      "verified_media_expired": sum(1 for a in accounts if a["role"] == "verified_media"
@@ -174,7 +189,10 @@ def build(archive, *, profile=None, as_of: dt.date | None = None) -> dict:
         "rights_requests": {"total": len(reqs),
                             "by_kind": {k: sum(1 for r in reqs if r["kind"] == k) for k in {r["kind"] for r in reqs}},
                             "exemptions_applied": sum(1 for r in reqs if r["exemption"]),
-                            "open": sum(1 for r in reqs if r["status"] == "open")},
+                            "open": sum(1 for r in reqs if r["status"] == "open"),
+                            # decided to comply, not yet carried out (e.g. an erasure kept by a hold)
+                            "decided_not_done": sum(1 for r in reqs if r["status"] == "decided"
+                                                    and r["decision"] in ("comply", "partial"))},
         "table_counts": counts,
     }
 
@@ -209,7 +227,7 @@ th{background:#f3f3f3}.ok{color:#070}.bad{color:#b00;font-weight:bold}code{font-
 <h2>3. Deletions done, with proof</h2>
 <table><tr><th>Run</th><th>Kind</th><th>Status</th><th>As of</th><th>Counts</th><th>Proof hash</th><th>Verified</th></tr>
 {% for d in r.deletions.runs %}<tr><td>{{ d.run_id }}</td><td>{{ d.kind }}</td><td>{{ d.status }}</td><td>{{ d.as_of }}</td>
-<td><code>{{ d.counts }}</code></td><td><code>{{ d.proof_hash }}</code></td><td>{{ d.proof_verified }}</td></tr>{% endfor %}</table>
+<td><code>{{ d.counts }}</code></td><td><code>{{ d.proof_hash }}</code></td><td>{% if d.proof_verified is none %}<span class="bad">not proven</span>{% elif d.proof_verified %}<span class="ok">verified</span>{% else %}<span class="bad">MISMATCH</span>{% endif %}</td></tr>{% endfor %}</table>
 <h2>4. Access by role</h2>
 <table><tr><th>Role</th><th>Actions</th></tr>{% for role, acts in r.access_by_role.items() %}<tr><td>{{ role }}</td>
 <td>{% for a, n in acts.items() %}{{ a }}: {{ n }}{% if not loop.last %}, {% endif %}{% endfor %}</td></tr>{% endfor %}</table>
@@ -228,7 +246,7 @@ th{background:#f3f3f3}.ok{color:#070}.bad{color:#b00;font-weight:bold}code{font-
 <p>{{ r.audit.events }} events; chain {% if r.audit.ok %}<span class="ok">intact</span>{% else %}<span class="bad">BROKEN ({{ r.audit.problems|length }} problems)</span>{% endif %};
 head {{ r.audit.head.seq if r.audit.head else "-" }} <code>{{ r.audit.head.hash if r.audit.head else "" }}</code> (keep this anchor outside the archive)</p>
 <h2>9. Rights requests</h2>
-<p>{{ r.rights_requests.total }} requests, {{ r.rights_requests.open }} open, journalism exemption applied {{ r.rights_requests.exemptions_applied }} times.</p>
+<p>{{ r.rights_requests.total }} requests, {{ r.rights_requests.open }} open, {{ r.rights_requests.decided_not_done }} decided but not yet carried out, journalism exemption applied {{ r.rights_requests.exemptions_applied }} times.</p>
 </body></html>""")
 
 

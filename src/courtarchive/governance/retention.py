@@ -202,7 +202,10 @@ def expire(archive, *, keyring, profile: Profile | None = None, as_of: dt.date |
     classes = sorted({a.cls for a in actions if a.action != "keep"})
     cutoffs = {c: prof.cutoff(c, as_of) for c in classes}
     latest = max(cutoffs.values())
-    size = batch_size or prof.batch_size
+    size = prof.batch_size if batch_size is None else batch_size
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+        # 0 once meant "the default" and a negative size an unlimited LIMIT: both refused
+        raise ValueError(f"the batch size is a number of publications, at least 1, not {size!r}")
     started = sg.now()
     synced = {"created": []} if dry_run else restrictions.sync(archive, actor=actor)
     run_id = None if dry_run else sg.start_run(archive, kind="expire", as_of=as_of, actor=actor,

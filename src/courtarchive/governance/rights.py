@@ -4,13 +4,18 @@ exemption decision (DPA 2018 Sch 2 Part 5 para 26) recorded with its reasons.
 The subject is never stored in clear: a request keeps a keyed token of the normalised name (and
 DOB) and the ids found.  Searches match raw mentions by normalised name, pseudonymised mentions by
 their keyed token (under every key held, so rotations do not hide data), and the link stage's
-persons add the mentions linked to those.  Legal holds stop erasure for their scope (logged).
+persons add the mentions linked to those.  Erasure and rectification happen only under a request
+of that kind decided ``comply`` or ``partial``, and only to the mentions the request found.  Legal
+holds stop erasure for their scope: the request stays pending until a run after the release.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import logging
+import re
+from collections import Counter
 from pathlib import Path
 
 from ..store import governance as sg
@@ -18,7 +23,7 @@ from . import audit, hooks
 from .coarse import full_name
 from .profile import load
 from .pseudonym import normalise_name, normalise_name_forms
-from .retention import TOUCHED_TABLES, _Held, plan_batch
+from .retention import TOUCHED_TABLES, _digest, _Held, plan_batch
 
 log = logging.getLogger("courtarchive.governance")
 
@@ -127,70 +132,224 @@ def decide(archive, request_id: int, *, decision: str, reasons: str, actor: str,
     return sg.get_rights_request(archive, request_id)
 
 
-def erase(archive, party_ids: list[int], *, keyring, actor: str, mode: str = "pseudonymise",
+def _scope(req: dict) -> tuple[list[int], set[int]]:
+    """(the mentions a request acts on by default: those its search matched and those linked to
+    them; every mention it may act on: those plus the possible matches it found)."""
+    found = req.get("found") or {}
+    default = sorted(set(found.get("party_ids") or []) | set(found.get("linked_party_ids") or []))
+    return default, set(default) | set(found.get("possible_party_ids") or [])
+
+
+def _decided(archive, request_id: int | None, kind: str) -> dict:
+    """The request authorising an erasure or a rectification: it must exist, be of ``kind`` and
+    carry a decision to comply (``comply`` or ``partial``)."""
+    what = "an erasure" if kind == "erasure" else "a rectification"
+    if request_id is None:
+        raise RightsError(f"{what} needs a decided {kind} request: `rights open --kind {kind}`, then "
+                          f"`rights decide N --decision comply|partial`, then give N")
+    req = sg.get_rights_request(archive, request_id)
+    if req is None:
+        raise RightsError(f"no rights request {request_id}")
+    if req["kind"] != kind:
+        raise RightsError(f"request {request_id} is a{'n' if req['kind'][0] in 'aeio' else ''} {req['kind']} "
+                          f"request: only {kind} requests lead to {what}")
+    if req["decision"] not in ("comply", "partial") or req["status"] not in ("decided", "done"):
+        raise RightsError(f"{what} only after a decision to comply has been recorded: request {request_id} is "
+                          f"{req['status']}" + (f" ({req['decision']})" if req["decision"] else ""))
+    return req
+
+
+def _within(req: dict, party_ids: list[int]) -> None:
+    _, scope = _scope(req)
+    outside = sorted(set(party_ids) - scope)
+    if outside:
+        raise RightsError(f"party mention(s) {', '.join(map(str, outside))} are not among those request {req['id']} "
+                          f"found (`rights list --json` shows them): nothing done")
+
+
+def _erase_digest(plan: dict, unlinked: list[int]) -> str:
+    """What one erasure committed (row ids and fields changed, coarse tokens written, mentions
+    unlinked): the run's proof is chained over it as an expiry run's is over its batches."""
+    d = _digest(plan)
+    if unlinked:
+        d = hashlib.sha256((d + "\nunlinked:" + ",".join(map(str, sorted(unlinked)))).encode()).hexdigest()
+    return d
+
+
+def erase(archive, party_ids: list[int] | None = None, *, keyring, actor: str, mode: str = "pseudonymise",
           request_id: int | None = None, profile=None, home: Path | None = None, compact: bool = True) -> dict:
-    """Erase the identity of these mentions now: ``pseudonymise`` (as on expiry: keyed token kept,
-    links survive) or ``delete`` (no token, unlinked from persons).  Held mentions are skipped."""
+    """Erase the identity of the mentions a decided erasure request found: ``pseudonymise`` (as on
+    expiry: keyed token kept, links survive) or ``delete`` (no token, unlinked from persons).
+
+    Only under an erasure request decided ``comply`` or ``partial``.  ``party_ids`` narrows it to
+    some of the mentions the request found (possible matches included); without them a ``comply``
+    request erases every mention it matched and those linked to them (a ``partial`` one needs them
+    named).  Mentions under a legal hold are kept: the result says which hold keeps how many, and
+    the request stays pending (status ``decided``) until a later run after the release erases them;
+    it is ``done`` once everything it covers is erased (``partial``: the named mentions)."""
     if mode not in ("pseudonymise", "delete"):
         raise RightsError("mode must be pseudonymise or delete")
-    if request_id is not None:
-        req = sg.get_rights_request(archive, request_id)
-        if req is None or req["status"] != "decided" or req["decision"] not in ("comply", "partial"):
-            raise RightsError("erase only after a decision to comply has been recorded")
+    req = _decided(archive, request_id, "erasure")
+    if req["status"] == "done":
+        raise RightsError(f"request {request_id} was completed at {req['completed_at']}: nothing left to erase under it")
+    default, _ = _scope(req)
+    if party_ids:
+        targets = sorted(set(party_ids))
+        _within(req, targets)
+    elif req["decision"] == "partial":
+        raise RightsError(f"request {request_id} was decided partial: name the mentions to erase (--party)")
+    else:
+        targets = default
+    if not targets:
+        raise RightsError(f"request {request_id} found no mention to erase")
     prof = profile or load(home=home)
     actions = prof.field_actions()
     classes = {a.cls for a in actions}
     started = sg.now()
-    run_id = sg.start_run(archive, kind="erase", as_of=started.date(), actor=actor, profile={"mode": mode})
-    with archive.engine.begin() as conn:
-        sg.secure_delete_on(archive, conn)
-        rows = sg.subject_batch(archive, conn, party_ids)
-        held = _Held(sg.hold_scopes(archive, conn))
-        pubs = {r["publication_id"] for t in ("party", "hearing", "offence") for r in rows[t]}
-        plan = plan_batch(rows, due={p: set(classes) for p in pubs}, actions=actions, keyring=keyring, held=held,
-                          run_id=run_id, now=started)
-        if mode == "delete":
-            for r in plan["updates"]["party"]:
-                for k, v in list(r.items()):
-                    if isinstance(v, str) and v.startswith("~p:"):
-                        r[k] = "[erased]" if k == "name_as_listed" else None
-            plan["coarse"] = []
-        for table, upd in plan["updates"].items():
-            sg.apply_updates(conn, table, upd)
-        sg.save_coarse(archive, conn, plan["coarse"])
-        done = sorted(r["id"] for r in plan["updates"]["party"])
-        unlinked = sg.unlink_parties(archive, conn, [p["id"] for p in rows["party"] if not held.party(p)],
-                                     drop_coarse=True) if mode == "delete" else {}
-        counts = {"parties": len(done), "held": {str(k): v for k, v in plan["held"].items()},
-                  "fields": dict(plan["fields"]), **unlinked}
-        audit.record(archive, actor=actor, role="admin", action="erase", purpose="rights_request",
-                     objects={"party": done, "rights_request": [request_id] if request_id else []},
-                     details={"mode": mode, "run_id": run_id, **counts}, conn=conn)
-    for hold_id, n in plan["held"].items():
-        log.info("erasure: %d row(s) skipped under legal hold %s", n, hold_id)
-    ev = hooks.ExpiryEvent(archive, run_id, "erase", started, party_ids=done,
-                           hearing_ids=[r["id"] for r in plan["updates"]["hearing"]],
-                           offence_ids=[r["id"] for r in plan["updates"]["offence"]],
-                           case_ids=[r["id"] for r in plan["updates"]["case"]], home=home, profile=prof)
-    counts["derived_stores"] = hooks.run(ev, prof.data["derived_stores"]["hooks"])
-    if compact:
-        counts["compaction"] = sg.compact(archive, list(TOUCHED_TABLES) + ["person_mention"])
-    sg.update_run(archive, run_id, status="done", finished_at=sg.now(), counts=counts, batches=1)
-    if request_id is not None:
-        sg.save_rights_request(archive, {"id": request_id, "status": "done", "completed_at": sg.now()})
-    return {"run_id": run_id, **counts}
+    run_id = sg.start_run(archive, kind="erase", as_of=started.date(), actor=actor,
+                          profile={"mode": mode, "request_id": request_id})
+    try:
+        with archive.engine.begin() as conn:
+            sg.secure_delete_on(archive, conn)
+            rows = sg.subject_batch(archive, conn, targets)
+            held = _Held(sg.hold_scopes(archive, conn))
+            pubs = {r["publication_id"] for t in ("party", "hearing", "offence") for r in rows[t]}
+            plan = plan_batch(rows, due={p: set(classes) for p in pubs}, actions=actions, keyring=keyring, held=held,
+                              run_id=run_id, now=started)
+            if mode == "delete":
+                for r in plan["updates"]["party"]:
+                    for k, v in list(r.items()):
+                        if isinstance(v, str) and v.startswith("~p:"):
+                            r[k] = "[erased]" if k == "name_as_listed" else None
+                plan["coarse"] = []
+            for table, upd in plan["updates"].items():
+                sg.apply_updates(conn, table, upd)
+            sg.save_coarse(archive, conn, plan["coarse"])
+            done = sorted(r["id"] for r in plan["updates"]["party"])
+            kept = {p["id"]: h for p in rows["party"] if (h := held.party(p))}
+            free = [p["id"] for p in rows["party"] if p["id"] not in kept]
+            unlinked = sg.unlink_parties(archive, conn, free, drop_coarse=True) if mode == "delete" else {}
+            digest = _erase_digest(plan, free if mode == "delete" else [])
+            proof = hashlib.sha256((sg.GENESIS + digest).encode()).hexdigest()
+            held_parties = Counter(str(h) for h in kept.values())
+            counts = {"parties": len(done), "held": {str(k): v for k, v in plan["held"].items()},
+                      "held_parties": dict(held_parties), "fields": dict(plan["fields"]), **unlinked}
+            audit.record(archive, actor=actor, role="admin", action="erase", purpose="rights_request",
+                         objects={"party": done, "rights_request": [request_id]},
+                         details={"mode": mode, "run_id": run_id, "batch": 1, "digest": digest, **counts}, conn=conn)
+            sg.update_run(archive, run_id, conn=conn, proof_hash=proof, batches=1)
+        for hold_id, n in held_parties.items():
+            log.warning("erasure (request %s): %d mention(s) kept under legal hold %s", request_id, n, hold_id)
+        ev = hooks.ExpiryEvent(archive, run_id, "erase", started, party_ids=done,
+                               hearing_ids=[r["id"] for r in plan["updates"]["hearing"]],
+                               offence_ids=[r["id"] for r in plan["updates"]["offence"]],
+                               case_ids=[r["id"] for r in plan["updates"]["case"]], home=home, profile=prof)
+        counts["derived_stores"] = hooks.run(ev, prof.data["derived_stores"]["hooks"])
+        if compact:
+            counts["compaction"] = sg.compact(archive, list(TOUCHED_TABLES) + ["person_mention"])
+        sg.update_run(archive, run_id, status="done", finished_at=sg.now(), counts=counts)
+    except BaseException:
+        try:
+            sg.update_run(archive, run_id, status="failed", finished_at=sg.now())
+        except Exception:  # pragma: no cover
+            pass
+        raise
+    # the request's progress: mentions erased so far, those a hold keeps; done when nothing is left
+    found = dict(req.get("found") or {})
+    progress = dict(found.get("erasure") or {})
+    erased = set(progress.get("erased_party_ids") or []) | (set(targets) - set(kept))
+    pending = {str(p): h for p, h in kept.items()}
+    complete = not kept and (req["decision"] == "partial" or set(default) <= erased)
+    found["erasure"] = {"erased_party_ids": sorted(erased), "pending": pending,
+                        "runs": (progress.get("runs") or []) + [run_id], "mode": mode}
+    row = {"id": request_id, "found": found}
+    if complete:
+        row.update(status="done", completed_at=sg.now())
+    sg.save_rights_request(archive, row)
+    left = sorted(set(default) - erased) if req["decision"] == "comply" else []
+    return {"run_id": run_id, "request_id": request_id, "complete": complete, "pending_party_ids": sorted(kept),
+            "not_yet_erased": sorted(set(left) - set(kept)), "proof_hash": proof, **counts}
 
 
 RECTIFIABLE = ("title", "forenames", "middle_names", "surname", "name_as_listed", "date_of_birth", "age", "gender",
                "address", "town", "county", "postcode", "nationality")
+#: built-in hooks that purge copies of data that must go (expiry, erasure); a rectification changes
+#: a value, it does not remove one: only the stores that re-derive from the archive are run
+_PURGE_ONLY = (hooks.exports_cache, hooks.linkage_inputs)
 
 
-def rectify(archive, party_id: int, *, field: str, value, actor: str, request_id: int | None = None) -> None:
-    """Correct one identity/personal field of a mention (the audit records the field, not the values)."""
+def _rectified(field: str, value, clear: bool):
+    """The value to store, checked: a missing value is refused unless ``clear`` says so."""
+    if clear:
+        if value not in (None, ""):
+            raise RightsError("give the correct value (--value) or --clear, not both")
+        return None
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise RightsError(f"rectify needs the correct value of {field} (--value); to remove the value, --clear")
+    if field == "date_of_birth":
+        if isinstance(value, dt.datetime):
+            value = value.date()
+        if not isinstance(value, dt.date):
+            s = str(value).strip()
+            try:
+                if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", s):
+                    raise ValueError(s)
+                value = dt.date.fromisoformat(s)
+            except ValueError:
+                raise RightsError(f"date_of_birth must be a date YYYY-MM-DD, not {s!r}") from None
+        if value > dt.date.today() or value.year < 1880:
+            raise RightsError(f"{value.isoformat()} is not a possible date of birth")
+        return value
+    if field == "age":
+        s = str(value).strip()
+        if isinstance(value, bool) or not re.fullmatch(r"\d{1,3}", s) or int(s) > 130:
+            raise RightsError(f"age must be a whole number of years (0-130), not {s!r}")
+        return int(s)
+    return value.strip() if isinstance(value, str) else value
+
+
+def rectify(archive, party_ids, *, field: str, value=None, actor: str, request_id: int | None = None,
+            clear: bool = False, profile=None, home: Path | None = None) -> dict:
+    """Correct one identity/personal field of mentions a decided rectification request found
+    (UK GDPR Art 16; the audit records the field, never the values).  Refused: a mention that does
+    not exist or is outside the request, a pseudonymised mention (expired or erased: clear text
+    written into it would re-identify erased data), a missing value (unless ``clear``), a date of
+    birth or age that is not one.  Then the derived stores that re-derive from the archive follow
+    (the search index re-indexes the mentions: the old name is no longer found)."""
     if field not in RECTIFIABLE:
         raise RightsError(f"{field!r} cannot be rectified here: one of {', '.join(RECTIFIABLE)}")
+    ids = sorted({party_ids} if isinstance(party_ids, int) else set(party_ids or []))
+    if not ids:
+        raise RightsError("rectify needs the mention(s) to correct (--party)")
+    v = _rectified(field, value, clear)
+    req = _decided(archive, request_id, "rectification")
+    prof = profile or load(home=home)
+    started = sg.now()
     with archive.engine.begin() as conn:
-        sg.apply_updates(conn, "party", [{"id": party_id, field: value}])
+        have = {p["id"]: p for p in sg.subject_batch(archive, conn, ids)["party"]}
+        missing = [i for i in ids if i not in have]
+        if missing:
+            raise RightsError(f"no party mention {', '.join(map(str, missing))}: nothing rectified")
+        _within(req, ids)
+        pseudo = [i for i in ids if have[i]["pseudonymised"]]
+        if pseudo:
+            raise RightsError(f"party mention(s) {', '.join(map(str, pseudo))} are pseudonymised (expired or erased): "
+                              "writing clear text into them would re-identify erased data; nothing rectified")
+        # a name part corrected while the name as listed still carries the old one: said (not shown)
+        stale = sorted(i for i in ids if field in ("forenames", "middle_names", "surname")
+                       and (w := set(normalise_name(have[i][field] or "").split()))
+                       and w <= set(normalise_name(have[i]["name_as_listed"] or "").split()))
+        sg.secure_delete_on(archive, conn)
+        sg.apply_updates(conn, "party", [{"id": i, field: v} for i in ids])
         audit.record(archive, actor=actor, role="admin", action="rectify", purpose="rights_request",
-                     objects={"party": [party_id], "rights_request": [request_id] if request_id else []},
-                     details={"field": field}, conn=conn)
+                     objects={"party": ids, "rights_request": [request_id]},
+                     details={"field": field, **({"cleared": True} if clear else {})}, conn=conn)
+        sg.save_rights_request(archive, {"id": request_id, "status": "done", "completed_at": sg.now()}, conn=conn)
+    ev = hooks.ExpiryEvent(archive, None, "rectify", started, party_ids=ids, home=home, profile=prof)
+    found, missing_hooks = hooks.resolve(prof.data["derived_stores"]["hooks"])
+    derived: dict = {"not_installed": missing_hooks}
+    for name, f in found.items():
+        if f not in _PURGE_ONLY:
+            derived[name] = f(ev) or {}
+    return {"request_id": request_id, "party_ids": ids, "field": field, "name_as_listed_unchanged": stale,
+            "derived_stores": derived}
