@@ -133,6 +133,57 @@ def test_cypa_s49_youth_court_until_18(archive):
     assert "WRENFIELD" in text_of(d)
 
 
+def test_cl7_title_only_offence_on_a_public_list(archive):
+    """A public list gives the offence's title alone (no code, no section): the declared offence of
+    that title decides, so the same offence reads the same on every list of the case (cl.7)."""
+    from courtarchive.governance.rules import GENERIC_CHILD_SEXUAL_TITLE
+
+    assert classify_offence(None, "Sexual activity with a child")["child_sexual_abuse"]
+    assert classify_offence(None, "sexual  activity with a CHILD.")["so_aa_1992"]
+    assert not classify_offence(None, "Theft from a shop")["so_aa_1992"]
+    w = plant(archive, code=None, title="Inciting a child family member to engage in sexual activity",
+              legislation=None, wording=None, list_type="MAGISTRATES_PUBLIC_LIST")
+    cid = the_case(archive, w)
+    assert_absent(archive, cid, ["family member", "Inciting a child"])
+    d = disclose(case_records(archive, cid), viewers()["verified_media"], purpose="journalism",
+                 context={"archive": archive, "now": NOW})
+    assert GENERIC_CHILD_SEXUAL_TITLE in text_of(d)
+
+
+def test_adult_panel_in_a_youth_court_building(archive):
+    """A building named "... Youth Court" also hosts adult benches: an ADULT panel there is an
+    adult court (no s.49; parties of unknown age are not presumed children), while a youth panel,
+    or no panel at all, is a youth court sitting."""
+    adult = person(forenames="Ptolemy", surname="WRENFIELD", dob=None, age=None)
+    court = "Birmingham Youth Court"
+    cid = the_case(archive, plant(archive, panel="ADULT", court=court, people=[adult]))
+    d = disclose(case_records(archive, cid), viewers()["verified_media"], purpose="journalism",
+                 context={"archive": archive, "now": NOW})
+    assert "WRENFIELD" in text_of(d) and not [f for f in d.flags if f.get("rule") == "cypa_s49"]
+    for panel in ("YOUTH", None):
+        cid = the_case(archive, plant(archive, panel=panel, court=court, people=[adult]))
+        assert_absent(archive, cid, ["WRENFIELD"])
+
+
+def test_s49_named_in_the_list_text_protects_the_children_until_18(archive):
+    """s.49 named in a list's restriction text (not a youth panel) protects the case's under-18s,
+    is one restriction with the automatic one, lapses when they are all 18, and no output states
+    its end date -- the eighteenth birthday is the date of birth."""
+    kid = person(forenames="Ptolemy", surname="WRENFIELD", dob=dt.date(2008, 9, 1), age=15, address="9 Quillon Road")
+    w = plant(archive, panel="YOUTH", people=[kid], date=dt.date(2024, 3, 4), sensitivity="PUBLIC",
+              detail="Section 49 of the Children and Young Persons Act 1933 applies")
+    cid = the_case(archive, w)
+    assert_absent(archive, cid, ["WRENFIELD", "Ptolemy", "2026-09-01", "2008-09-01"])
+    d = disclose(case_records(archive, cid), viewers()["public"], purpose="public_interest",
+                 context={"archive": archive, "now": NOW})
+    s49 = [f for f in d.flags if f.get("rule") == "cypa_s49"]
+    assert len(s49) == 1 and s49[0]["until"] is None and "(until 18)" in s49[0]["summary"], d.flags
+    later = dt.datetime(2026, 9, 2, 9, 0)           # he is 18: the text's s.49 has lapsed with the automatic one
+    d = disclose(case_records(archive, cid), viewers(later)["verified_media"], purpose="journalism",
+                 context={"archive": archive, "now": later})
+    assert "WRENFIELD" in text_of(d) and not [f for f in d.flags if f.get("rule") == "cypa_s49"], d.flags
+
+
 def test_youth_court_unknown_age_is_protected(archive):
     kid = person(forenames="Ptolemy", surname="WRENFIELD", dob=None, age=None)
     w = plant(archive, list_type="YOUTH_COURT_LIST", people=[kid])
@@ -192,6 +243,43 @@ def test_cca_s4_2_withholds_case_until_a_person_lifts_it(archive):
     assert "QUIXLEY" in text_of(d)
     with pytest.raises(ValueError):
         restrictions.lift(archive, r["id"], actor="", reason="x")
+
+
+def test_no_flag_for_a_case_the_output_withholds(archive):
+    """A withheld case gets no restriction flag beside what is shown (a person page listing "case
+    N: s.4(2) order" says what withholding it keeps back), except the one case asked for, withheld
+    whole by s.4(2): that one flag says why it is not shown."""
+    open_case = the_case(archive, plant(archive, sensitivity="PUBLIC", urn="06ZZ7000001"))
+    postponed = the_case(archive, plant(archive, sensitivity="PUBLIC", urn="06ZZ7000002",
+                                        detail="Section 4(2) Contempt of Court Act 1981"))
+    private = the_case(archive, plant(archive, sensitivity="PRIVATE", urn="06ZZ7000003", panel="YOUTH",
+                                      people=[person(surname="WRENFIELD", dob=None, age=None)]))
+    recs = [r for c in (open_case, postponed, private) for r in case_records(archive, c)]
+    d = disclose(recs, viewers()["public"], purpose="public_interest", context={"archive": archive, "now": NOW})
+    assert {r.get("case_id", r.get("id")) for r in d.records if r["_entity"] in ("case", "hearing")} == {open_case}
+    assert not [f for f in d.flags if f.get("case_id") in (postponed, private)], d.flags
+    d = disclose(case_records(archive, postponed), viewers()["public"], purpose="public_interest",
+                 context={"archive": archive, "now": NOW, "subject_case_id": postponed})
+    assert [f["rule"] for f in d.flags if f.get("flag") == "restriction"] == ["cca_s4_2"], d.flags
+
+
+def test_a_token_in_a_name_field_is_a_pseudonym(archive):
+    """An expired or erased mention holds keyed tokens in its name fields: shown as the role sees
+    pseudonyms (media: not at all; analysts: their token), never as if it were a name; and an
+    organisation's empty surname gets no token."""
+    tok = "~p:" + "ab12" * 8
+    cid = the_case(archive, plant(archive, sensitivity="PUBLIC",
+                                  people=[person(forenames=tok, surname=tok, dob=None, address=None)]))
+    recs = case_records(archive, cid)
+    media = disclose(recs, viewers()["verified_media"], purpose="journalism", context={"archive": archive, "now": NOW})
+    assert "~p:" not in text_of(media)
+    [defendant] = [r for r in media.records if r["_entity"] == "party" and r.get("role") == "DEFENDANT"]
+    assert defendant["surname"] is None and "surname" in defendant["_redacted"]
+    an = disclose(recs, viewers()["analyst"], purpose="analysis", context={"archive": archive, "now": NOW, "keyring": KR})
+    [cps] = [r for r in an.records if r["_entity"] == "party" and r.get("role") == "PROSECUTING_AUTHORITY"]
+    assert cps.get("surname") is None and not str(cps.get("name_as_listed") or "").startswith("~p:"), cps
+    [defendant] = [r for r in an.records if r["_entity"] == "party" and r.get("role") == "DEFENDANT"]
+    assert defendant["surname"].startswith("~p:")
 
 
 def test_cca_s11_withheld_matter(archive):

@@ -186,6 +186,28 @@ def test_networks_via_shared_complainant_and_codefendants(archive):
     assert {n["id"] for n in nets2 if n["kind"] == "component"} == set(comp)
 
 
+def test_link_run_cli_brings_the_search_index_in_step(archive, corpus):
+    """`courtarchive link run` ends with the search index taking the new person ids: a name search
+    then groups a person's mentions and gives the person to follow (before, only a separate
+    `search-index refresh` did)."""
+    from typer.testing import CliRunner
+
+    from courtarchive.link.cli import app
+    from courtarchive.serve import search as S
+
+    load(archive, corpus[:300])
+    S.rebuild(archive)
+    assert S.status(archive)["persons"] == 0
+    res = CliRunner().invoke(app, ["run", "--full", "--db", archive.url, "--json"])
+    assert res.exit_code == 0, res.output
+    step = orjson.loads(res.stdout)["after_link"]["courtarchive.serve.search:refresh"]
+    assert step["person_ids_updated"] > 0, step
+    linked = store.person_assignments(archive, "defendant")
+    assert S.status(archive)["persons"] == len(set(linked["person_id"].to_pylist()))
+    res = CliRunner().invoke(app, ["run", "--db", archive.url], terminal_width=200)
+    assert res.exit_code == 0 and "search index: 0 person ids updated" in res.output, res.output
+
+
 def test_explain_review_and_decide_cli(archive, corpus, monkeypatch):
     from typer.testing import CliRunner
 

@@ -189,6 +189,17 @@ def test_verified_media_gets_candidates_disclosed_audited_and_registered(screene
     assert "QUIXLEY" in text and "BLACKWOOD-PRYCE" in text          # found, with the typo'd surname too
     assert "WRENFIELD" not in text.split("\n", 2)[2].replace("Ptolemy WRENFIELD", "")   # only the name entered
     assert "2008-05-01" not in text                                  # the s.45 youth's identity is withheld
+    # ... and he is no candidate at all: no person, case, court or probability for the name typed
+    # (that would confirm "Ptolemy WRENFIELD is in the archive, case N" as surely as his name)
+    youth = [t for t in res["table"] if t["name_entered"] == "Ptolemy WRENFIELD"]
+    assert youth == [{"row": 3, "name_entered": "Ptolemy WRENFIELD", "rank": None, "person_id": None,
+                      "match_probability": None, "match_weight": None}], youth
+    assert not [t for t in res["table"] if "withheld" in t]
+    ranks = {}
+    for t in res["table"]:
+        if t["rank"] is not None:
+            ranks.setdefault(t["row"], []).append(t["rank"])
+    assert all(sorted(v)[0] == 1 for v in ranks.values()), ranks
     assert res["rows"] == 4 and res["rows_with_matches"] >= 2
     body = lines[2:]
     nobody = [x for x in body if x.startswith("5,")]
@@ -233,6 +244,16 @@ def test_cli_screen(screened_archive, tmp_path, monkeypatch):
     bad.write_text("town\nPreston\n", "utf-8")
     r = CliRunner().invoke(app, ["screen", str(bad), "--as", "ed", "--db", url])
     assert r.exit_code == 2 and "needs a 'name' column" in r.output
+    for opt, val in (("--threshold", "2"), ("--threshold", "-1"), ("--top", "0")):
+        r = CliRunner().invoke(app, ["screen", str(f), "--as", "ed", "--db", url, opt, val])
+        assert r.exit_code == 2 and "Traceback" not in r.output and "Invalid value" in r.output, r.output
+    # an admin screens for administration (the role's own purpose) without saying so; a purpose
+    # the role has no identities for is refused with the ones it has
+    accounts.add(archive, username="boss", role="admin", actor="dpo", email="boss@paper.example")
+    r = CliRunner().invoke(app, ["screen", str(f), "--as", "boss", "--db", url, "--json"])
+    assert r.exit_code == 0 and '"rows_with_matches": 1' in r.stdout, r.output
+    r = CliRunner().invoke(app, ["screen", str(f), "--as", "boss", "--db", url, "--purpose", "marketing"])
+    assert r.exit_code == 3 and "only for" in r.output and "'administration'" in r.output, r.output
 
 
 def test_write_table_xlsx_replaces_control_characters(tmp_path):

@@ -228,6 +228,54 @@ def test_api_tokens(site, archive):
 
 
 @SQLITE_ONLY
+def test_other_authorization_schemes(site, archive):
+    """Behind an HTTP-auth reverse proxy every request carries the proxy's ``Authorization: Basic``:
+    the pages ignore a scheme that is not Bearer (sign-in and the session cookie work as usual); the
+    API refuses it with a 401 and the Bearer challenge (cookie or not), and takes a Bearer token."""
+    c = site()
+    for scheme in ("Basic dXNlcjpwYXNz", "basic x", "Basic", "Digest username=\"u\", nonce=\"n\"", "Negotiate abc"):
+        h = {"Authorization": scheme}
+        r = c.get("/login", headers=h, follow_redirects=False)
+        assert r.status_code == 200 and 'name="csrf_token"' in r.text, (scheme, r.status_code, r.headers)
+        assert c.get("/", headers=h).status_code == 200
+        r = c.get("/api/v1/me", headers=h)
+        assert r.status_code == 401 and r.headers["www-authenticate"] == "Bearer", scheme
+        assert "Bearer" in r.json()["error"]["message"]
+    basic = {"Authorization": "Basic dXNlcjpwYXNz"}
+    token = re.search(r'name="csrf_token" value="([^"]+)"', c.get("/login", headers=basic).text).group(1)
+    r = c.post("/login", data={"username": "ed", "password": PW, "csrf_token": token, "next": "/admin"},
+               headers=basic, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/admin", r.text
+    r = c.get("/admin", headers=basic, follow_redirects=False)
+    assert r.status_code == 200 and "Audit" in r.text            # signed in by the session cookie
+    assert me(c)["username"] == "ed"
+    assert c.get("/api/v1/me", headers=basic).status_code == 401   # the API does not guess
+    assert c.get("/api/v1/docs", headers=basic).status_code == 200
+    t = auth.create_token(archive, "ed", name="script", actor="t")
+    assert me(c, headers={"Authorization": f"bearer  {t['token']} "})["via"] == "token"
+    r = c.post("/logout", data={"csrf_token": csrf_of(c)}, headers=basic, follow_redirects=False)
+    assert r.status_code == 303 and me(c)["effective_role"] == "public"
+
+
+@SQLITE_ONLY
+def test_a_refused_bearer_token_on_the_sign_in_page_does_not_loop(site):
+    c = site()
+    r = c.get("/login", headers={"Authorization": "Bearer ca_unknown"}, follow_redirects=False)
+    assert r.status_code == 401 and "unknown API token" in r.text
+    r = c.get("/admin", headers={"Authorization": "Bearer ca_unknown"}, follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == "/login?next=/admin"
+
+
+def test_bearer_scheme():
+    assert auth.bearer_scheme(None) is None and auth.bearer_scheme("  ") is None
+    assert auth.bearer_scheme("Bearer x") and auth.bearer_scheme("BEARER x") and auth.bearer_scheme("Bearer")
+    assert auth.bearer_scheme("Basic dXNlcjpwYXNz") is False and auth.bearer_scheme("Bearerx y") is False
+    assert auth.from_bearer(None, "Basic dXNlcjpwYXNz") is None
+    with pytest.raises(auth.AuthError, match="Bearer <token>"):
+        auth.from_bearer(None, "Bearer   ")
+
+
+@SQLITE_ONLY
 def test_inactive_account_cannot_sign_in(site, archive):
     from courtarchive.store import governance as sg
 

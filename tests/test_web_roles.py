@@ -244,6 +244,12 @@ def test_name_search_only_for_roles_that_see_identity(app, site):
             assert hits and hits[0]["party"]["surname"] == "FRAMPINGTON"
         else:
             assert r.status_code == 403 and "verified media" in r.json()["error"]["message"]
+    # each refusal is an access too: audited (who, method, path, why -- never the query typed)
+    from courtarchive.store import governance as sg
+
+    refused = [e for e in sg.audit_events(site.archive(), action="refused") if e["details"]["path"] == "/api/v1/search"]
+    assert {e["actor"] for e in refused} >= {site.users.get("analyst", "anonymous"), "anonymous"}, refused
+    assert not [e for e in refused if "Otoline" in str(e) or "Frampinton" in str(e)]
 
 
 def test_exports_only_for_receivers_and_watermarked(app, site):

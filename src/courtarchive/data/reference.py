@@ -156,6 +156,24 @@ def offence_by_code(code: str) -> dict[str, Any] | None:
     return dict(row) if row is not None else None
 
 
+def _title_key(title: str) -> str:
+    return " ".join(re.findall(r"[a-z0-9]+", (title or "").casefold()))
+
+
+@lru_cache(maxsize=1)
+def _offence_title_index() -> dict[str, tuple[dict[str, Any], ...]]:
+    out: dict[str, list] = {}
+    for o in _offences():
+        out.setdefault(_title_key(o["title"]), []).append(o)
+    return {k: tuple(v) for k, v in out.items()}
+
+
+def offences_by_title(title: str) -> list[dict[str, Any]]:
+    """The offences with this title (case, spacing and punctuation ignored): lists that give an
+    offence's title without its code (the public lists) -- several codes may share one title."""
+    return [dict(r) for r in _offence_title_index().get(_title_key(title), ())]
+
+
 def police_forces() -> list[dict[str, str]]:
     """The 43 police force areas (police_force_area, country, counties_covered, ...)."""
     return [dict(r) for r in _police_forces()]

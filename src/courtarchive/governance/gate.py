@@ -43,6 +43,15 @@ _DETAIL = {"hearing": "reporting_restriction_detail", "offence": "reporting_rest
 _TEXT_FIELDS = ("title", "wording", "list_note", "case_name", "hearing_type", "reporting_restriction_detail",
                 "legislation", "max_penalty", "name")
 _NAME_FIELDS = ("surname", "name_as_listed", "name")
+#: the party fields that name a person
+IDENTITY_FIELDS = frozenset({"forenames", "surname", "middle_names", "name", "name_as_listed"})
+
+
+def identity_withheld(disclosed: dict) -> bool:
+    """Whether the gate withheld (or pseudonymised) a name of this disclosed party record.  An
+    output that *finds* people by name -- name search, screening -- leaves such a record out
+    altogether: "the name you typed is the defendant in case X" names him as surely as the name."""
+    return bool(IDENTITY_FIELDS.intersection(disclosed.get("_redacted") or ()))
 
 
 class GovernanceError(RuntimeError):
@@ -82,6 +91,24 @@ class Disclosure:
     withheld: dict[str, int] = field(default_factory=dict)
     role: str = "public"
     audit_seq: int | None = None
+    #: what the gate read to decide (``facts`` {case id: CaseFacts}, ``persons``, ``convictions``;
+    #: None: not read) -- a later call over the same cases may pass them back through its
+    #: `Context` instead of reading them again
+    inputs: dict = field(default_factory=dict, repr=False)
+
+    def cases_context(self, case_ids: Iterable[int]) -> dict | None:
+        """Context entries for a later disclosure of (records of) these cases, all of which this
+        one read; None when it did not read them all."""
+        facts = self.inputs.get("facts") or {}
+        case_ids = set(case_ids)
+        if not case_ids <= facts.keys():
+            return None
+        out = {"facts": {c: facts[c] for c in case_ids}, "persons": self.inputs.get("persons") or {},
+               "publications": {h["publication_id"]: {"sensitivity": h.get("sensitivity")}
+                                for c in case_ids for h in facts[c].hearings if h.get("publication_id") is not None}}
+        if self.inputs.get("convictions") is not None:
+            out["convictions"] = self.inputs["convictions"]
+        return out
 
     def flag(self, name: str) -> list[dict]:
         return [f for f in self.flags if f["flag"] == name]
@@ -139,7 +166,8 @@ def _facts_from(d: dict, case_id: int) -> R.CaseFacts:
 _SENS_ORDER = {"PUBLIC": 0, "PRIVATE": 1, "CLASSIFIED": 2}
 
 
-def _load(archive, ctx: Context, ids: dict[str, set], role: str, stack: contextlib.ExitStack):
+def _load(archive, ctx: Context, ids: dict[str, set], role: str, stack: contextlib.ExitStack, *,
+          spent: bool = True):
     """Everything the gate reads from the store for one call: record refs, case facts, publications,
     convictions, person ids, analysts' identities (what ``ctx`` does not give) -- one query per table
     for all the call's records, over one read connection."""
@@ -180,7 +208,7 @@ def _load(archive, ctx: Context, ids: dict[str, set], role: str, stack: contextl
     convs = ctx.convictions
     if convs is None:
         convs = {}
-        if archive is not None and party_ids:
+        if archive is not None and party_ids and spent:     # (read only when spent ones are hidden)
             convs = sg.convictions_of(archive, party_ids, conn=c())
     persons = ctx.persons
     if persons is None:
@@ -217,8 +245,12 @@ def disclose(records: Iterable[dict], viewer: pol.Viewer, *, purpose: str, conte
     # ---- facts --------------------------------------------------------------
     flat = list(_walk(records))
     ids = _ids(flat)
+    spent_roles = set(prof.get("disclosure", "spent_hidden_from_roles", ["public"]))
+    spent_outputs = set(prof.get("disclosure", "spent_hidden_from_outputs", []))
+    hide_spent = role in spent_roles or ctx.output in spent_outputs
     with contextlib.ExitStack() as stack:
-        facts, refs, pubs, convs, persons, idents = _load(archive, ctx, ids, role, stack)
+        facts, refs, pubs, convs, persons, idents = _load(archive, ctx, ids, role, stack, spent=hide_spent)
+    res.inputs = {"facts": facts, "persons": persons, "convictions": convs if hide_spent else None}
     active: dict[int, list[R.Active]] = {cid: R.evaluate(f, today) for cid, f in facts.items()}
     case_sens: dict[int, str] = {}
     for cid, f in facts.items():
@@ -234,9 +266,6 @@ def disclose(records: Iterable[dict], viewer: pol.Viewer, *, purpose: str, conte
             return r["id"]
         return refs.get((e, r.get("id")), {}).get(key)
 
-    spent_roles = set(prof.get("disclosure", "spent_hidden_from_roles", ["public"]))
-    spent_outputs = set(prof.get("disclosure", "spent_hidden_from_outputs", []))
-    hide_spent = role in spent_roles or ctx.output in spent_outputs
     spent_parties = {pid for pid, cs in convs.items()
                      if cs and all(c.get("never_spent") is not True and c.get("spent_on") is not None
                                    and c["spent_on"] <= today for c in cs)} if hide_spent else set()
@@ -281,14 +310,9 @@ def disclose(records: Iterable[dict], viewer: pol.Viewer, *, purpose: str, conte
         other_cases |= {c for c in out_cases[person] if c != keep}
     other_cases -= set(drop_cases_for.values())
 
-    # ---- restriction flags (once per case) -----------------------------------
-    for cid in sorted(active):
-        for a in active[cid]:
-            if a.rule == "cca_active":
-                continue
-            res.flags.append({"flag": "restriction", "rule": a.rule, "law": a.law, "case_id": cid,
-                              "until": a.until.isoformat() if a.until else None, "summary": a.summary(),
-                              **({"note": a.note} if a.note else {})})
+    # ---- restriction flags (once per case): added below, for the cases the output shows --------
+    flags_at = len(res.flags)
+    shown_cases: set[int] = set()
 
     # ---- records -------------------------------------------------------------
     def withhold(reason: str) -> None:
@@ -351,7 +375,9 @@ def disclose(records: Iterable[dict], viewer: pol.Viewer, *, purpose: str, conte
                 if v is not None:
                     redacted.append(k)
             elif act == "pseudonymise":
-                if e == "party" or k == "name":
+                if v is None:
+                    out[k] = None           # nothing to pseudonymise (an organisation's surname)
+                elif e == "party" or k == "name":
                     if token is None:
                         src = dict(ident or r)
                         token = person_token(ctx.keyring, src) if ctx.keyring is not None or src.get("pseudonymised") else None
@@ -382,11 +408,16 @@ def disclose(records: Iterable[dict], viewer: pol.Viewer, *, purpose: str, conte
                 k = str(k)      # plain str keys (SQLAlchemy row keys may be str subclasses)
                 if not k.startswith("_"):
                     c0 = pol.field_class(e, k)
-                    plan.append((k, c0, pol.action_for(role, c0, purpose), k == _DETAIL.get(e)))
+                    # a name or personal field that holds a keyed token (an expired or erased
+                    # mention) is a pseudonym, shown as the role sees pseudonyms
+                    tok = pol.action_for(role, "pseudonym", purpose) if c0 in ("identity", "personal") else None
+                    plan.append((k, c0, pol.action_for(role, c0, purpose), k == _DETAIL.get(e), tok))
         if not acts:
             # no restriction in force for the record's case (almost every record): the policy alone
-            for k, cls, act, detail in plan:
+            for k, cls, act, detail, tok in plan:
                 v = r[k]
+                if tok is not None and v.__class__ is str and v.startswith(TOKEN_PREFIX):
+                    act = tok if tok != "show" or act == "show" else act
                 if isinstance(v, list) and v and isinstance(v[0], dict):
                     out[k] = [x for x in (one(c, cid) for c in v) if x is not None]
                 elif detail and v:
@@ -397,8 +428,10 @@ def disclose(records: Iterable[dict], viewer: pol.Viewer, *, purpose: str, conte
                 else:
                     apply(k, v, act)
         else:
-            for k, cls, act, detail in plan:
+            for k, cls, act, detail, tok in plan:
                 v = r[k]
+                if tok is not None and v.__class__ is str and v.startswith(TOKEN_PREFIX):
+                    act = tok if tok != "show" or act == "show" else act
                 if isinstance(v, list) and v and isinstance(v[0], dict):
                     out[k] = [x for x in (one(c, cid) for c in v) if x is not None]
                     continue
@@ -439,6 +472,8 @@ def disclose(records: Iterable[dict], viewer: pol.Viewer, *, purpose: str, conte
         out["_redacted"] = sorted(set(redacted))
         out["_restrictions"] = rules_here
         emitted.append(out)
+        if cid is not None:
+            shown_cases.add(cid)
         return out
 
     for r in records:
@@ -446,6 +481,22 @@ def disclose(records: Iterable[dict], viewer: pol.Viewer, *, purpose: str, conte
         if o is not None:
             res.records.append(o)
     _secondary_suppression(agg_cells)
+    # a case the output does not show gets no flag either: "case 598 is under a s.4(2) order" on a
+    # defendant's page, or "youth, sexual offence" beside a case withheld for its list's
+    # sensitivity, says what withholding it keeps back -- except the one case asked for, withheld
+    # whole by a s.4(2) order: that is why it is not shown
+    restriction_flags = []
+    for cid in sorted(active):
+        whole = cid not in shown_cases and cid == ctx.subject_case_id
+        if cid not in shown_cases and not whole:
+            continue
+        for a in active[cid]:
+            if a.rule == "cca_active" or (whole and "withhold_case" not in a.effects):
+                continue
+            restriction_flags.append({"flag": "restriction", "rule": a.rule, "law": a.law, "case_id": cid,
+                                      "until": a.shown_until.isoformat() if a.shown_until else None,
+                                      "summary": a.summary(), **({"note": a.note} if a.note else {})})
+    res.flags[flags_at:flags_at] = restriction_flags
     if spent_parties and res.withheld.get("spent_conviction"):
         res.flags.append({"flag": "spent_hidden", "rule": "roa_spent", "law": R.RULES["roa_spent"].law,
                           "count": res.withheld["spent_conviction"]})

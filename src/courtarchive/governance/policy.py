@@ -53,19 +53,26 @@ class Role:
     personal_purposes: frozenset[str] = frozenset()
     #: may receive alerts / exports (LAW.md rule 10; issue 7 §9)
     may_receive: bool = False
+    #: the purpose the role acts for unless it states another (CLI, portal, API)
+    default_purpose: str = "public_interest"
 
 
 ROLES: dict[str, Role] = {r.name: r for r in (
     Role("public", "Anyone, not signed in or not verified: court/list facts only."),
     Role("verified_media", "An accredited journalist (press card checked by a person; re-verified "
          "every 365 days): names, date of birth, address and offence wording, for journalism.",
-         needs_verification=True, personal_purposes=frozenset({"journalism"}), may_receive=True),
+         needs_verification=True, personal_purposes=frozenset({"journalism"}), may_receive=True,
+         default_purpose="journalism"),
     Role("analyst", "Researcher/analyst: pseudonymised data only (keyed tokens, coarse attributes).",
-         may_receive=True),
+         may_receive=True, default_purpose="analysis"),
     Role("admin", "Operator: administration, rights requests, legal holds; every access audited.",
          personal_purposes=frozenset({"administration", "rights_request", "legal_hold", "audit"}),
-         may_receive=True),
+         may_receive=True, default_purpose="administration"),
 )}
+
+#: the purpose each role acts for by default (personal-level data is released only for one of
+#: the role's ``personal_purposes``)
+DEFAULT_PURPOSE: dict[str, str] = {r.name: r.default_purpose for r in ROLES.values()}
 
 #: CaTH sensitivity per publication -> roles that may see records read from it.
 #: PUBLIC: anyone; PRIVATE: verified accounts; CLASSIFIED: verified media only (admin too, for

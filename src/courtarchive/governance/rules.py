@@ -101,19 +101,16 @@ def _classify(code: str | None, title: str | None, legislation: str | None) -> t
 def _classify_offence(code: str | None, title: str | None = None, legislation: str | None = None) -> dict:
     flags = {"so_aa_1992": False, "fgm": False, "msa_s2": False, "child_sexual_abuse": False,
              "relationship_sensitive": False, "sch18": False, "known": False}
-    if code:
-        try:
-            from ..data.reference import offence_by_code
+    from ..data.reference import offence_by_code, offences_by_title
 
-            row = offence_by_code(code)
-        except Exception:  # pragma: no cover
-            row = None
-        if row:
-            for k in flags:
-                if k in row:
-                    flags[k] = bool(row[k])
-            flags["known"] = True
-            return flags
+    row = offence_by_code(code) if code else None
+    # no code (the public lists give the title alone): the declared offences of that title, any
+    # flag of any of them (several codes share a title)
+    rows = [row] if row else (offences_by_title(title) if title else [])
+    if rows:
+        for k in flags:
+            flags[k] = any(bool(r.get(k)) for r in rows) if k != "known" else True
+        return flags
     text = " ".join(x for x in (title, legislation) if x)
     for m in _SOA03.finditer(text):
         s = int(m.group(1))
@@ -275,9 +272,15 @@ class Active:
     def effects(self) -> tuple[str, ...]:
         return RULES[self.rule].effects
 
+    @property
+    def shown_until(self) -> dt.date | None:
+        """The end date an output may state: none for a restriction that lasts until a child
+        turns 18 -- that date is the child's eighteenth birthday, i.e. the date of birth."""
+        return None if RULES[self.rule].lasts == "until_18" else self.until
+
     def summary(self) -> str:
         r = RULES[self.rule]
-        end = (f"until {self.until.isoformat()}" if self.until else
+        end = (f"until {self.shown_until.isoformat()}" if self.shown_until else
                {"lifetime": "lifelong", "until_lifted": "until lifted", "until_18": "until 18"}.get(r.lasts, "in force"))
         return f"{r.law} ({end})"
 
@@ -302,8 +305,13 @@ STALE_DAYS = 730
 
 
 def is_youth_hearing(h: dict) -> bool:
-    return bool(_YOUTH.search(h.get("panel") or "") or _YOUTH.search(h.get("list_type") or "")
-                or re.search(r"youth court", h.get("court_name") or "", re.I))
+    """A youth court sitting: the panel or the list type says so, or -- when the list names no
+    panel -- the court's name does (a building named "... Youth Court" also hosts adult benches:
+    an ADULT panel there is an adult court)."""
+    panel = (h.get("panel") or "").strip()
+    if _YOUTH.search(panel) or _YOUTH.search(h.get("list_type") or ""):
+        return True
+    return not panel and bool(re.search(r"youth court", h.get("court_name") or "", re.I))
 
 
 def is_concluded(hearings: list[dict]) -> bool:
@@ -398,19 +406,28 @@ def evaluate(facts: CaseFacts, on: dt.date) -> list[Active]:
             continue
         if o.end and on >= o.end and rule.lasts not in ("lifetime",):
             continue
-        if o.rule in ("yjcea_s45", "yjcea_s45a"):
+        if o.rule in ("yjcea_s45", "yjcea_s45a", "cypa_s49"):
             if o.party_id is not None:
                 ids = frozenset({o.party_id})
                 p = next((p for p in facts.parties if p["id"] == o.party_id), {})
-                until = eighteenth_birthday(p, sitting(p)) if o.rule == "yjcea_s45" else None
-                if o.rule == "yjcea_s45" and until and on >= until:
+                until = eighteenth_birthday(p, sitting(p)) if o.rule != "yjcea_s45a" else None
+                if o.rule != "yjcea_s45a" and until and on >= until:
                     continue
             elif o.rule == "yjcea_s45a":
                 # lifelong: whoever was under 18 when the order was made stays protected
                 ids, until = minors(True, at=o.start or last_sitting or on)
                 until = None
             else:
+                # s.45 / s.49 named in the list's text: the parties under 18 today (age unknown:
+                # taken as under 18); once every one of them is 18 the restriction has lapsed
                 ids, until = minors(True)
+                if not ids:
+                    continue
+            same = next((a for a in out if a.rule == o.rule), None)
+            if same is not None:
+                # the automatic s.49 of a youth court sitting, or an order given twice: one restriction
+                same.party_ids = same.party_ids | ids
+                continue
             out.append(Active(o.rule, cid, party_ids=ids, until=o.end or until))
         elif o.rule == "cca_s11":
             out.append(Active("cca_s11", cid, party_ids=frozenset({o.party_id}) if o.party_id else frozenset(),

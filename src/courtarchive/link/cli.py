@@ -45,6 +45,10 @@ def run_cmd(db: Optional[str] = DbOpt,
     a = _archive(db)
     st = run(a, full=full, engine=engine, threshold=threshold if threshold is not None else M.MATCH_THRESHOLD,
              complainant_rule=complainant_rule)
+    from ..serve.postingest import AFTER_LINK
+    from ..serve.postingest import run as after
+
+    st["after_link"] = after(a, steps=AFTER_LINK)     # the search index takes the new person ids
     if as_json:
         _json(st)
         return
@@ -64,6 +68,11 @@ def run_cmd(db: Optional[str] = DbOpt,
     console.print(line)
     console.print(f"networks: {n['components']:,} components, {n['communities']:,} communities, "
                   f"largest {n['largest']:,} defendants")
+    for step, res in st["after_link"].items():
+        if "error" in res or "skipped" in res:
+            console.print(f"[yellow]{step}[/yellow]: {res.get('error') or res.get('skipped')}")
+        elif "person_ids_updated" in res:
+            console.print(f"search index: {res['person_ids_updated']:,} person ids updated")
 
 
 @app.command()

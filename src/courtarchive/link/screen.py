@@ -373,14 +373,18 @@ def screen_archive(archive, rows: pl.DataFrame, viewer, *, purpose: str, keyring
     is what the files hold, one dict per (row, candidate), disclosed."""
     from ..governance import policy as pol
     from ..governance.distribution import export as governed_export
+    from ..governance.gate import disclose, identity_withheld
     from ..store import linkage as store
 
     if fmt not in ("csv", "xlsx") or any(f not in ("csv", "xlsx") for f in also):
         raise ScreeningError("format: csv or xlsx")
     role = viewer.effective_role(now)
     if pol.action_for(role, "identity", purpose) != "show":
-        raise PermissionError(f"{viewer.username} ({role}) may not screen names for purpose {purpose!r}: "
-                              "screening reveals who is in the archive (identity), which this role does not see")
+        allowed = sorted(p for p in pol.ROLES[role].personal_purposes if pol.action_for(role, "identity", p) == "show")
+        raise PermissionError(
+            f"{viewer.username} ({role}) may not screen names for purpose {purpose!r}: screening reveals who is in "
+            "the archive (identity), which " + (f"this role sees only for {' or '.join(map(repr, allowed))}"
+                                                if allowed else "this role does not see"))
     cand, model_json = candidates_from_archive(archive, cache_dir=Path(home) / "cache" / "screen")
     res = screen(rows, cand, model_json, threshold=threshold, top=top)
     details = store.party_details(archive, res["party_id"].to_list()) if res.height else {}
@@ -388,25 +392,36 @@ def screen_archive(archive, rows: pl.DataFrame, viewer, *, purpose: str, keyring
     for r in res.iter_rows(named=True):
         by_party.setdefault(r["party_id"], []).append(r)
     records = [{"_entity": "party", **details[p]} for p in by_party if p in details]
+    # a candidate the gate withholds, or whose name it withholds (a youth, an anonymity order, a
+    # spent conviction, a case withheld whole), is no candidate: "the name you entered is person
+    # 399, of case 392 at court 374, probability 1.0" would name him as surely as the name itself
+    probe = disclose(records, viewer, purpose=purpose, context={"archive": archive, "keyring": keyring,
+                                                                "profile": profile, "output": "export",
+                                                                "now": now, "audit": False})
+    keep = {r.get("id") for r in probe.records if not identity_withheld(r)}
+    records = [r for r in records if r.get("id") in keep]
     exp = governed_export(archive, records, viewer, purpose=purpose, keyring=keyring, profile=profile, home=home,
                           what="screening", now=now)
     disclosed = _read_export(Path(exp["path"]))
-    shown = {r.get("id"): r for r in disclosed}
+    shown = {r.get("id"): r for r in disclosed if not identity_withheld(r)}
+    if res.height:
+        res = res.filter(pl.col("party_id").is_in(list(shown)))
+        res = res.with_columns(pl.col("match_weight").rank("min", descending=True).over("row").cast(pl.UInt32)
+                               .alias("rank"))
     table = []
     for r in rows.iter_rows(named=True):
-        hits = res.filter(pl.col("row") == r["row"]).to_dicts() if res.height else []
+        hits = res.filter(pl.col("row") == r["row"]).sort("rank").to_dicts() if res.height else []
         entered = r["name_as_listed"] or " ".join(x for x in (r["forenames"], r["middle_names"], r["surname"]) if x)
         if not hits:
             table.append({"row": r["row"], "name_entered": entered, "rank": None, "person_id": None,
                           "match_probability": None, "match_weight": None})
             continue
         for h in hits:
-            d = shown.get(h["party_id"])
+            d = shown[h["party_id"]]
             table.append({"row": r["row"], "name_entered": entered, "rank": h["rank"], "person_id": h["person_id"],
                           "match_probability": round(h["match_probability"], 4),
                           "match_weight": round(h["match_weight"], 2),
-                          **({k: v for k, v in d.items() if not k.startswith("_") and k not in ("id",)} if d else
-                             {"withheld": "by the disclosure gate"})})
+                          **{k: v for k, v in d.items() if not k.startswith("_") and k not in ("id",)}})
     out_path = Path(exp["path"]).with_suffix(f".{fmt}")
     for f in dict.fromkeys((fmt, *also)):
         write_table(table, out_path.with_suffix(f".{f}"), f, watermark=exp["watermark"])

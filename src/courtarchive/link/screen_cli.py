@@ -23,9 +23,12 @@ def screen(path: Path = typer.Argument(..., help="CSV or XLSX: a 'name' column (
                                                  "optional date_of_birth, town, postcode"),
            as_user: Optional[str] = typer.Option(None, "--as", help="account to screen as (default $COURTARCHIVE_USER, "
                                                                     "else your login name)"),
-           purpose: str = typer.Option("journalism", help="purpose recorded in the audit log"),
-           threshold: float = typer.Option(DEFAULT_THRESHOLD, help="lowest match probability listed"),
-           top: int = typer.Option(DEFAULT_TOP, help="candidate persons per row (ties with the last are kept)"),
+           purpose: Optional[str] = typer.Option(None, help="purpose recorded in the audit log (default: the "
+                                                             "role's own: journalism for verified media, "
+                                                             "administration for admins)"),
+           threshold: float = typer.Option(DEFAULT_THRESHOLD, min=0.0, max=1.0,
+                                           help="lowest match probability listed (0-1)"),
+           top: int = typer.Option(DEFAULT_TOP, min=1, max=100, help="candidate persons per row (ties with the last are kept)"),
            fmt: str = typer.Option("csv", "--format", help="csv | xlsx"),
            db: Optional[str] = typer.Option(None, "--db", help="database URL (default: $COURTARCHIVE_DB)"),
            as_json: bool = typer.Option(False, "--json", help="print the summary as JSON")) -> None:
@@ -43,6 +46,10 @@ def screen(path: Path = typer.Argument(..., help="CSV or XLSX: a 'name' column (
     a.require_initialised()
     user = as_user or os.environ.get("COURTARCHIVE_USER") or getpass.getuser()
     viewer = accounts.viewer(a, user)
+    if purpose is None:
+        from ..governance.policy import DEFAULT_PURPOSE
+
+        purpose = DEFAULT_PURPOSE[viewer.effective_role()]
     try:
         rows = read_names(path)
         res = screen_archive(a, rows, viewer, purpose=purpose, keyring=Keyring.from_settings(s),

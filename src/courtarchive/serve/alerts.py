@@ -126,6 +126,14 @@ def _court_id(archive, ref) -> int:
     return cid
 
 
+def _id(q: str, what: str) -> int:
+    """A person or network id as typed: a whole number from 1 to `store.MAX_ID`, else AlertError."""
+    n = store.as_id(q)
+    if n is None:
+        raise AlertError(f"not a {what} id: {q[:30]!r} (a {what} id is a whole number from 1 to {store.MAX_ID})")
+    return n
+
+
 def _date(v, what: str) -> str:
     try:
         return dt.date.fromisoformat(str(v)).isoformat()
@@ -193,13 +201,15 @@ def _validate(archive, kind: str, query: str, params: dict) -> tuple[str, dict, 
         c = store.resolve_case(archive, str(cid)) or {}
         return q, {"case_id": cid}, f"case {c.get('urn') or c.get('case_number') or cid}"
     if kind == "person":
-        if not q.isdigit() or not store.person_exists(archive, int(q)):
+        pid = _id(q, "person")
+        if not store.person_exists(archive, pid):
             raise AlertError(f"no linked person {q!r} (give a person id from the person page or `link` output)")
-        return q, {**p, "person_id": int(q)}, f"person #{q}"
+        return str(pid), {**p, "person_id": pid}, f"person #{pid}"
     if kind == "network":
-        if not q.isdigit() or not store.network_exists(archive, int(q)):
+        nid = _id(q, "network")
+        if not store.network_exists(archive, nid):
             raise AlertError(f"no network {q!r}")
-        return q, {**p, "network_id": int(q)}, f"network #{q}"
+        return str(nid), {**p, "network_id": nid}, f"network #{nid}"
     raise AlertError(kind)  # pragma: no cover
 
 
@@ -215,7 +225,12 @@ def subscribe(archive, *, username: str, kind: str, query: str, params: dict | N
     digests can reach the account now (``deliverable``, ``deliverable_reason``)."""
     from ..governance import audit
 
+    from ..governance.policy import Viewer
+
     acc = _account(archive, username)
+    why = identity_refusal(Viewer.from_account(acc), kind)
+    if why:
+        raise AlertError(why)
     if params is not None and not isinstance(params, dict):
         raise AlertError("params must be a JSON object")
     q, p, default_label = _validate(archive, kind, query, params or {})
@@ -227,6 +242,23 @@ def subscribe(archive, *, username: str, kind: str, query: str, params: dict | N
                  objects={"subscription": [row["id"]]}, details={"kind": kind})
     ok, why = deliverable(archive, acc)
     return {**_public(row), "deliverable": ok, "deliverable_reason": why}
+
+
+#: what following these tells: who someone is (identities only)
+IDENTITY_KINDS = {"name": "a name", "search": "a saved search", "person": "a person", "network": "a network"}
+
+
+def identity_refusal(viewer, kind: str) -> str | None:
+    """Why ``viewer`` may not follow ``kind`` (None: may).  Following a name, a saved search, a
+    person or a network is use of identity: only roles that see identities (verified media,
+    admins), from the web, the API and the command line alike."""
+    from ..governance import policy as pol
+
+    role = viewer.effective_role()
+    if kind in IDENTITY_KINDS and pol.action_for(role, "identity", pol.DEFAULT_PURPOSE[viewer.role]) != "show":
+        return (f"following {IDENTITY_KINDS[kind]} needs a verified media account "
+                f"(role {role} does not see identities)")
+    return None
 
 
 def _role(acc: dict, now: dt.datetime | None = None) -> str:

@@ -3,7 +3,8 @@ exports.  Every record comes from `views` (so through ``governance.disclose``); 
 ``{"error": {"status": ..., "message": ...}}`` with 401/403/404/422/503, never a 500 for bad input.
 
 Authentication: ``Authorization: Bearer <token>`` (``courtarchive token create``), or the portal's
-session cookie (then unsafe methods need the ``X-CSRF-Token`` header).  Anonymous = public.
+session cookie (then unsafe methods need the ``X-CSRF-Token`` header).  Anonymous = public.  An
+``Authorization`` header of another scheme (``Basic``) is a 401 with ``WWW-Authenticate: Bearer``.
 """
 
 from __future__ import annotations
@@ -23,8 +24,18 @@ router = APIRouter(prefix="/api/v1", default_response_class=Json)
 
 Who = Annotated[Principal, Depends(principal)]
 WhoChecked = Annotated[Principal, Depends(checked_principal)]
+
+#: the largest record id: ids are signed 64-bit integers (SQLite INTEGER, PostgreSQL BIGINT).  Every
+#: integer a route takes is bounded (these aliases, here and in `pages`): a number past it is a 422,
+#: not an OverflowError when the database driver binds it, and the bounds are in the OpenAPI schema
+MAX_ID = 2**63 - 1
+MAX_OFFSET = 1_000_000
+#: an id in the path (person, network, court, subscription, hold, token ...)
+IdPath = Annotated[int, Path(ge=1, le=MAX_ID, description="record id")]
+#: an optional id in the query string (a facet such as ``court_id``)
+IdQuery = Annotated[Optional[int], Query(ge=1, le=MAX_ID, description="record id")]
 Limit = Annotated[int, Query(ge=1, le=100, description="page size")]
-Offset = Annotated[int, Query(ge=0, le=1_000_000, description="records to skip")]
+Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="records to skip")]
 
 ERRORS = {401: {"description": "bad or missing credentials"}, 403: {"description": "not allowed for this role"},
           404: {"description": "not found"}, 422: {"description": "invalid input"}}
@@ -56,7 +67,7 @@ def me(who: Who):
 
 @router.get("/search", responses=ERRORS, summary="search names (fuzzy) or cases (URN, case number, offence words)")
 def search(request: Request, who: Who, q: Annotated[str, Query(max_length=200)] = "",
-           mode: Literal["auto", "name", "case"] = "auto", court_id: Optional[int] = None,
+           mode: Literal["auto", "name", "case"] = "auto", court_id: IdQuery = None,
            date_from: Optional[dt.date] = None, date_to: Optional[dt.date] = None,
            offence_group: Annotated[Optional[str], Query(max_length=100)] = None,
            role: Annotated[Optional[str], Query(max_length=50)] = None, limit: Limit = 20, offset: Offset = 0):
@@ -72,18 +83,18 @@ def case(request: Request, who: Who, ref: Annotated[str, Path(max_length=100)]):
 
 
 @router.get("/persons/{person_id}", responses=ERRORS, summary="a linked defendant: cases, name variants, linked people")
-def person(request: Request, who: Who, person_id: Annotated[int, Path(ge=1, le=2**62)]):
+def person(request: Request, who: Who, person_id: IdPath):
     return _out(_clean(V.person(portal(request), who.viewer, person_id, output="api"), "records"))
 
 
 @router.get("/networks", responses=ERRORS, summary="networks of linked defendants, largest first")
 def networks(request: Request, who: Who, limit: Limit = 50, offset: Offset = 0):
-    res = V.networks(portal(request), who.viewer, limit=limit, offset=offset)
+    res = V.networks(portal(request), who.viewer, limit=limit, offset=offset, output="api")
     return _out({**_clean(res, "records"), "next": _next(request, offset, limit, res["total"])})
 
 
 @router.get("/networks/{network_id}", responses=ERRORS, summary="a network: members (as disclosed) and edges")
-def network(request: Request, who: Who, network_id: Annotated[int, Path(ge=1, le=2**62)]):
+def network(request: Request, who: Who, network_id: IdPath):
     return _out(_clean(V.network(portal(request), who.viewer, network_id, output="api"), "records", "svg"))
 
 
@@ -96,13 +107,13 @@ def courts(request: Request, who: Who, limit: Limit = 100, offset: Offset = 0):
 
 
 @router.get("/courts/{court_id}", responses=ERRORS, summary="a court and the days it has lists for")
-def court(request: Request, who: Who, court_id: Annotated[int, Path(ge=1, le=2**62)]):
+def court(request: Request, who: Who, court_id: IdPath):
     return _out(_clean(V.court(portal(request), who.viewer, court_id, output="api"), "records"))
 
 
 @router.get("/courts/{court_id}/lists/{day}", responses=ERRORS,
             summary="a day's lists at a court as published: hearings in list order")
-def day_list(request: Request, who: Who, court_id: Annotated[int, Path(ge=1, le=2**62)], day: dt.date):
+def day_list(request: Request, who: Who, court_id: IdPath, day: dt.date):
     return _out(_clean(V.day_list(portal(request), who.viewer, court_id, day, output="api"), "records"))
 
 
@@ -128,7 +139,7 @@ def subscribe(request: Request, who: WhoChecked, body: SubscriptionIn):
 
 
 @router.delete("/subscriptions/{subscription_id}", responses=ERRORS, summary="cancel a subscription")
-def cancel(request: Request, who: WhoChecked, subscription_id: Annotated[int, Path(ge=1, le=2**62)]):
+def cancel(request: Request, who: WhoChecked, subscription_id: IdPath):
     if not who.signed_in:
         raise V.Forbidden("sign in to manage your subscriptions")
     if not V.cancel(portal(request), who.viewer, subscription_id):

@@ -9,12 +9,14 @@ England & Wales outline).  ``courtarchive serve`` runs it on uvicorn.
 from __future__ import annotations
 
 import contextlib
+import logging
 from pathlib import Path
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -22,7 +24,10 @@ from . import auth
 from . import views as V
 from .deps import Json, WebSettings, default_threads
 
+log = logging.getLogger(__name__)
 HERE = Path(__file__).resolve().parent
+#: the answer when a number no route bounded overflowed below (see `create_app`)
+OUT_OF_RANGE = "a number in the request is out of range"
 ANALYSE_STATIC = HERE.parent / "analyse" / "static"
 
 
@@ -42,6 +47,16 @@ def _status_of(exc: Exception) -> tuple[int, str]:
     if isinstance(exc, ValueError):
         return 422, str(exc)
     return 500, "internal error"
+
+
+def api_bearer_only(request: Request) -> None:
+    """On the API (``/api/...``) an ``Authorization`` header must be a Bearer token: another scheme
+    (``Basic``, say) is a 401 with ``WWW-Authenticate: Bearer`` -- a client that sent credentials
+    learns they were not taken, instead of silently getting the public's answers.  The pages ignore
+    another scheme (`auth.from_bearer`): a portal behind an HTTP-auth reverse proxy signs in by its
+    session cookie as usual."""
+    if request.url.path.startswith("/api/") and auth.bearer_scheme(request.headers.get("authorization")) is False:
+        raise auth.AuthError("Authorization must be 'Bearer <token>' (an API token: courtarchive token create)")
 
 
 def create_app(archive_url: str | None = None, *, settings: WebSettings | None = None) -> FastAPI:
@@ -82,13 +97,14 @@ def create_app(archive_url: str | None = None, *, settings: WebSettings | None =
 
     from . import api, pages
 
-    app.include_router(api.router)
+    api_auth = [Depends(api_bearer_only)]            # on /api/ paths only: the routers mix pages and API
+    app.include_router(api.router, dependencies=api_auth)
     app.include_router(pages.router)
     from . import digest_pages
-    app.include_router(digest_pages.routes)         # /digest, /digest/beats..., /api/v1/digest, /api/v1/beats
+    app.include_router(digest_pages.routes, dependencies=api_auth)   # /digest, /digest/beats..., /api/v1/digest, /api/v1/beats
     from . import newsroom_pages
 
-    app.include_router(newsroom_pages.router)        # tracking and screening (issue 10 §3, §4)
+    app.include_router(newsroom_pages.router, dependencies=api_auth)  # tracking and screening (issue 10 §3, §4)
     app.mount("/static/analyse", StaticFiles(directory=ANALYSE_STATIC), name="analyse_static")
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
@@ -101,13 +117,26 @@ def create_app(archive_url: str | None = None, *, settings: WebSettings | None =
             if details is not None:
                 body["error"]["details"] = details
             return Json(body, status_code=status, headers=headers)
-        if status == 401 or (status == 403 and not getattr(getattr(request.state, "principal", None), "signed_in", True)):
-            if request.method == "GET" and status == 401:
-                return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+        if status == 401 and request.method == "GET" and request.url.path != "/login":
+            # (not from /login itself: a refused Bearer token would send it round in circles)
+            return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
         return pages.error_page(request, status, message, headers=headers)
+
+    def audit_refusal(request: Request, msg: str) -> None:
+        # a refused access is an access: who, what (method and path: never the query, which can
+        # hold a name) and why
+        from ..governance import audit
+
+        who = getattr(request.state, "principal", None)
+        viewer = who.viewer if who is not None else auth.Principal.anonymous().viewer
+        audit.record(archive, actor=viewer.username, role=viewer.effective_role(), action="refused",
+                     purpose=V.purpose_for(viewer),
+                     details={"method": request.method, "path": request.url.path, "reason": msg[:300]})
 
     async def handle(request: Request, exc: Exception):
         status, msg = _status_of(exc)
+        if isinstance(exc, (V.Forbidden, DistributionError)):
+            await run_in_threadpool(audit_refusal, request, msg)
         headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, auth.RateLimited) else None
         if status == 401 and wants_json(request):
             headers = {"WWW-Authenticate": "Bearer"}
@@ -120,6 +149,18 @@ def create_app(archive_url: str | None = None, *, settings: WebSettings | None =
     for exc_type in (auth.AuthError, auth.CsrfError, V.Forbidden, V.NotFound, V.Unavailable, DistributionError,
                      ValueError):
         app.add_exception_handler(exc_type, handle)
+
+    @app.exception_handler(OverflowError)
+    async def out_of_range(request: Request, exc: OverflowError):
+        # Every integer parameter of the pages and the API is bounded (api.IdPath, api.Offset ...: a 422
+        # before any query runs).  This is the net below them: a number that reached the database
+        # unbounded (through a free-text ref, or a route without bounds) overflows when the driver
+        # binds it (SQLite: at most a signed 64-bit integer); that is bad input, not a server fault.
+        # Logged with its traceback, so the route can be given bounds.
+        log.warning("%s %s: %s: give the parameter bounds", request.method, request.url.path, exc, exc_info=exc)
+        from .api import MAX_ID
+
+        return error(request, 422, f"{OUT_OF_RANGE} (an id is a whole number from 1 to {MAX_ID})")
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError):

@@ -10,6 +10,8 @@
 - Rate limits: failed sign-ins per username and per address within a window (login_attempt rows);
   over the limit the attempt is refused before the password is checked.
 - API tokens: ``Authorization: Bearer ca_...``; shown once, stored as SHA-256, revocable, optional expiry.
+  An ``Authorization`` header of another scheme (an HTTP-auth reverse proxy's ``Basic``) is no API
+  token: the pages ignore it (the session cookie signs in as usual), the API answers it with a 401.
 
 Who may see what is not decided here: a signed-in principal becomes a governance `Viewer`
 (``governance.accounts.viewer``) and the disclosure gate does the rest.  Anonymous = public.
@@ -185,15 +187,26 @@ def from_session(archive, token: str | None) -> Principal | None:
     return Principal(Viewer.from_account(s["account"]), via="session", session=s, csrf=s["csrf_token"])
 
 
-def from_bearer(archive, header: str | None) -> Principal | None:
-    """Principal of an ``Authorization: Bearer`` header; None when absent.  Raises AuthError when
-    a token is given but unknown, revoked or expired."""
-    if not header:
+def bearer_scheme(header: str | None) -> bool | None:
+    """Whether an ``Authorization`` header is of the Bearer scheme (any case); None when there is none.
+    Another scheme (``Basic ...`` from an HTTP-auth reverse proxy in front of the portal, ``Digest``,
+    ``Negotiate``) is not ours: the pages ignore it, the API refuses it (`app`)."""
+    if not (header or "").strip():
         return None
-    scheme, _, value = header.partition(" ")
-    if scheme.lower() != "bearer" or not value.strip():
+    return header.split(None, 1)[0].lower() == "bearer"
+
+
+def from_bearer(archive, header: str | None) -> Principal | None:
+    """Principal of an ``Authorization: Bearer`` header; None when absent or of another scheme
+    (see `bearer_scheme`).  Raises AuthError when a Bearer token is given but empty, unknown,
+    revoked or expired."""
+    if not bearer_scheme(header):
+        return None
+    parts = header.split(None, 1)
+    value = parts[1].strip() if len(parts) == 2 else ""
+    if not value:
         raise AuthError("Authorization must be 'Bearer <token>'")
-    t = ss.get_token(archive, sha256(value.strip()))
+    t = ss.get_token(archive, sha256(value))
     if t is None:
         raise AuthError("unknown API token")
     if t["revoked_at"] is not None:

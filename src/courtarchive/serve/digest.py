@@ -44,6 +44,7 @@ from typing import Callable, Iterable
 
 import orjson
 
+from ..governance.rules import GENERIC_CHILD_SEXUAL_TITLE, classify_offence
 from ..store import digest as store
 
 DATA = Path(__file__).resolve().parent.parent / "data"
@@ -339,6 +340,11 @@ def rank(archive, beat: dict, day: dt.date, *, w: dict | None = None) -> list[di
             s = o["seriousness"] if o else int(w["gravity"].get("unknown", 3))
             if best is None or s > best:
                 best, title = s, (o["title"] if o else code)
+                fl = classify_offence(code, o["title"] if o else None)
+                if fl["child_sexual_abuse"] or fl["relationship_sensitive"]:
+                    # the reason is output beside the gated case: it names the offence no more
+                    # than the gate does (Editors' Code cl.7: the generic title)
+                    title = GENERIC_CHILD_SEXUAL_TITLE
         if best is not None:
             add("gravity", best * float(w["gravity"]["per_point"]), f"offence seriousness {best}/10 ({title})")
         # stage
@@ -405,6 +411,10 @@ def _party_row(p: dict) -> dict:
                          for o in p.get("offences") or []]}
 
 
+def _filled(p: dict) -> int:
+    return sum(v is not None and v != "" and not k.startswith("_") for k, v in p.items())
+
+
 def assemble(ranked: list[dict], records: list[dict], flags: list[dict], top: int) -> list[dict]:
     """Rows of the digest: the ranked cases the gate released (in rank order, ``top`` of them), each
     with the disclosed listing(s) of the day and the restriction flags of its case."""
@@ -423,14 +433,18 @@ def assemble(ranked: list[dict], records: list[dict], flags: list[dict], top: in
             continue
         hs = c["hearings"]
         h0 = hs[0]
-        parties, seen = [], set()
+        # one row per person: a case on the day's public and standard lists names each defendant
+        # twice, perhaps spelt differently -- the linked person decides, and the fuller listing
+        # (date of birth, address: the standard list) is the one shown
+        parties: dict = {}
         for h in hs:
             for p in h.get("parties") or []:
-                key = (p.get("role"), p.get("name") or p.get("id"))
-                if key in seen:
-                    continue
-                seen.add(key)
-                parties.append(_party_row(p))
+                key = (p.get("role"), ("person", p["person_id"]) if p.get("person_id") is not None
+                       else p.get("name") or p.get("id"))
+                have = parties.get(key)
+                if have is None or _filled(p) > _filled(have):
+                    parties[key] = p
+        parties = [_party_row(p) for p in parties.values()]
         rows.append({"rank": len(rows) + 1, "score": r["score"], "reasons": r["reasons"], "stage": r["stage"],
                      "case_id": c["id"], "case_ref": c.get("urn") or c.get("case_number") or str(c["id"]),
                      "urn": c.get("urn"), "court": h0.get("court") or h0.get("court_name"),
@@ -444,9 +458,17 @@ def assemble(ranked: list[dict], records: list[dict], flags: list[dict], top: in
 
 
 def records_for(archive, ranked: list[dict]) -> list[dict]:
+    """The ranked cases' hearings of the day, each party with its linked person id (a key: it
+    lets `assemble` show a person listed on two lists of the day once)."""
+    from ..store import governance as sg
     from ..store import outputs
 
-    return outputs.cases_with_hearings(archive, {r["case_id"]: list(r["hearing_ids"]) for r in ranked})
+    recs = outputs.cases_with_hearings(archive, {r["case_id"]: list(r["hearing_ids"]) for r in ranked})
+    parties = [p for c in recs for h in c.get("hearings") or [] for p in h.get("parties") or []]
+    persons = sg.persons_of(archive, [p["id"] for p in parties]) if parties else {}
+    for p in parties:
+        p["person_id"] = persons.get(p["id"])
+    return recs
 
 
 def digest(archive, beat_ref: str | int, day: dt.date, viewer, *, top: int = 20, purpose: str | None = None,

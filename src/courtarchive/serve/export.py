@@ -28,15 +28,12 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from ..governance.policy import DEFAULT_PURPOSE
 from ..model.declaration import ENTITIES
 
 # complainant rows are never exported (pseudonyms only, and no complainant-level output at all)
 EXPORTABLE = ("hearing", "party", "offence", "case", "publication", "court")
 
-#: the purpose an account acts for by default (personal-level data is released only for the
-#: role's purposes: governance.policy.ROLES[...].personal_purposes)
-DEFAULT_PURPOSE = {"public": "public_interest", "verified_media": "journalism", "analyst": "analysis",
-                   "admin": "administration"}
 
 _EXTRA = ("age_band", "outward_postcode", "police_force_area")   # coarse values the gate gives analysts
 

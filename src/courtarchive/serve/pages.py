@@ -17,6 +17,7 @@ from fastapi.templating import Jinja2Templates
 
 from . import auth
 from . import views as V
+from .api import MAX_ID, IdPath, Offset
 from .auth import Principal
 from .deps import checked_principal, client_ip, heavy, portal, principal, settings_of
 
@@ -116,9 +117,14 @@ def home(request: Request, who: Who):
     return render(request, "home.html", who, q="", mode="auto", res=None, facets={})
 
 
-def _int(s: str | None) -> int | None:
+def _id(s: str | None, what: str) -> int | None:
+    """A record id typed into a form field (None when empty); anything else is a 422."""
     s = (s or "").strip()
-    return int(s) if s.isdigit() and len(s) < 18 else None
+    if not s:
+        return None
+    if s.isascii() and s.isdigit() and 1 <= int(s) <= MAX_ID:
+        return int(s)
+    raise ValueError(f"{what}: not an id (a whole number from 1 to {MAX_ID}): {s[:30]!r}")
 
 
 def _date(s: str | None) -> dt.date | None:
@@ -136,8 +142,8 @@ def search(request: Request, who: Who, q: Annotated[str, Query(max_length=200)] 
            mode: Annotated[str, Query(pattern="^(auto|name|case)$")] = "auto",
            court_id: Annotated[str, Query(max_length=20)] = "", date_from: Annotated[str, Query(max_length=10)] = "",
            date_to: Annotated[str, Query(max_length=10)] = "", offence_group: Annotated[str, Query(max_length=100)] = "",
-           limit: Annotated[int, Query(ge=1, le=100)] = 20, offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0):
-    facets = dict(court_id=_int(court_id), date_from=_date(date_from), date_to=_date(date_to),
+           limit: Annotated[int, Query(ge=1, le=100)] = 20, offset: Offset = 0):
+    facets = dict(court_id=_id(court_id, "court_id"), date_from=_date(date_from), date_to=_date(date_to),
                   offence_group=offence_group or None)
     res, message = None, None
     if q.strip() or any(facets.values()):
@@ -173,42 +179,42 @@ def courts(request: Request, who: Who):
 
 
 @router.get("/courts/{court_id}")
-def court(request: Request, who: Who, court_id: int):
+def court(request: Request, who: Who, court_id: IdPath):
     res = V.court(portal(request), who.viewer, court_id)
     return render(request, "court.html", who, res=res)
 
 
 @router.get("/lists")
 def list_redirect(court: Annotated[str, Query(max_length=20)] = "", date: Annotated[str, Query(max_length=10)] = ""):
-    c, d = _int(court), _date(date)
+    c, d = _id(court, "court"), _date(date)
     if c is None or d is None:
         raise ValueError("choose a court and a date")
     return RedirectResponse(f"/courts/{c}/lists/{d.isoformat()}", status_code=303)
 
 
 @router.get("/courts/{court_id}/lists/{day}")
-def day_list(request: Request, who: Who, court_id: int, day: dt.date):
+def day_list(request: Request, who: Who, court_id: IdPath, day: dt.date):
     res = V.day_list(portal(request), who.viewer, court_id, day)
     return render(request, "day.html", who, res=res)
 
 
 # --------------------------------------------------------------------------- persons, networks, map
 @router.get("/persons/{person_id}")
-def person(request: Request, who: Who, person_id: int):
+def person(request: Request, who: Who, person_id: IdPath):
     res = V.person(portal(request), who.viewer, person_id)
     return render(request, "person.html", who, res=res)
 
 
 @router.get("/networks")
 def networks(request: Request, who: Who, limit: Annotated[int, Query(ge=1, le=200)] = 50,
-             offset: Annotated[int, Query(ge=0)] = 0):
+             offset: Offset = 0):
     res = V.networks(portal(request), who.viewer, limit=limit, offset=offset)
     nxt = f"/networks?offset={offset + limit}&limit={limit}" if offset + limit < res["total"] else None
     return render(request, "networks.html", who, res=res, next_url=nxt)
 
 
 @router.get("/networks/{network_id}")
-def network(request: Request, who: Who, network_id: int):
+def network(request: Request, who: Who, network_id: IdPath):
     res = V.network(portal(request), who.viewer, network_id)
     return render(request, "network.html", who, res=res)
 
@@ -274,7 +280,7 @@ def alerts_subscribe(request: Request, who: WhoChecked, kind: Annotated[str, For
 
 
 @router.post("/alerts/{subscription_id}/cancel")
-def alerts_cancel(request: Request, who: WhoChecked, subscription_id: int):
+def alerts_cancel(request: Request, who: WhoChecked, subscription_id: IdPath):
     if not who.signed_in:
         return RedirectResponse("/login?next=/alerts", status_code=303)
     if not V.cancel(portal(request), who.viewer, subscription_id):
@@ -368,7 +374,7 @@ def admin_hold(request: Request, who: WhoChecked, scope: Annotated[str, Form(max
 
 
 @router.post("/admin/holds/{hold_id}/release")
-def admin_release(request: Request, who: WhoChecked, hold_id: int,
+def admin_release(request: Request, who: WhoChecked, hold_id: IdPath,
                   reason: Annotated[str, Form(max_length=1000)] = ""):
     from ..governance import holds
 
@@ -403,7 +409,7 @@ def admin_token(request: Request, who: WhoChecked, username: Annotated[str, Form
 
 
 @router.post("/admin/tokens/{token_id}/revoke")
-def admin_token_revoke(request: Request, who: WhoChecked, token_id: int):
+def admin_token_revoke(request: Request, who: WhoChecked, token_id: IdPath):
     V.require_admin(who.viewer)
     with portal(request).writing():
         ok = auth.revoke_token(portal(request).archive, token_id, actor=who.username)

@@ -1,5 +1,7 @@
 """What runs after every ingest - from the CLI, a web upload or mail intake: the search index
-catches up with the new lists, then alerts for the new listings go out.
+catches up with the new lists, then alerts for the new listings go out.  After a link run
+(`courtarchive link run`) the search index takes the new person ids (``AFTER_LINK``), so that a
+name search groups a person's mentions and gives the person to follow.
 
 Each step is "module:function", called as ``f(archive, report)`` (``report`` is the ingest
 `IngestReport`, or None when run on its own) and returning a dict for the caller to print.  A step
@@ -17,6 +19,9 @@ log = logging.getLogger("courtarchive.serve")
 STEPS = (
     "courtarchive.serve.search:refresh",
     "courtarchive.serve.alerts:after_ingest",
+)
+AFTER_LINK = (
+    "courtarchive.serve.search:refresh",
 )
 
 

@@ -58,8 +58,9 @@ import logging
 import re
 import time
 from collections import Counter
-from itertools import combinations
 from functools import lru_cache
+from itertools import combinations
+from typing import Callable
 
 from ..governance.pseudonym import name_words
 from ..store import search as ss
@@ -269,8 +270,8 @@ def _filters(court_id, date_from, date_to, offence_group, role) -> dict:
          "offence_group": offence_group or None, "role": (role or "").upper() or None}
     if f["date_from"] and f["date_to"] and f["date_from"] > f["date_to"]:
         raise SearchError("date_from is after date_to")
-    if f["offence_group"] and not re.fullmatch(r"[a-z_]+", f["offence_group"]):
-        raise SearchError(f"offence_group must be a group name such as 'theft' or 'public_order', not {offence_group!r}")
+    if f["offence_group"] and f["offence_group"] not in offence_groups():
+        raise SearchError(f"unknown offence group {offence_group!r}: one of {', '.join(sorted(offence_groups()))}")
     if court_id is not None:
         try:
             f["court_id"] = int(court_id)
@@ -279,9 +280,23 @@ def _filters(court_id, date_from, date_to, offence_group, role) -> dict:
     return f
 
 
+@lru_cache(maxsize=1)
+def offence_groups() -> dict[str, tuple[tuple[str, ...], tuple[str, ...]]]:
+    """The declared offence groups: group -> (its offence codes, their titles)."""
+    from ..data.reference import offences
+
+    out: dict[str, tuple[list, list]] = {}
+    for o in offences():
+        codes, titles = out.setdefault(o["offence_group"], ([], []))
+        codes.append(o["code"])
+        titles.append(o["title"])
+    return {g: (tuple(c), tuple(dict.fromkeys(t))) for g, (c, t) in out.items() if g}
+
+
 def search_names(archive, q: str, *, court_id: int | None = None, date_from: dt.date | None = None,
                  date_to: dt.date | None = None, offence_group: str | None = None, role: str | None = None,
-                 limit: int = 20, offset: int = 0, exhaustive: bool = False) -> dict:
+                 limit: int = 20, offset: int = 0, exhaustive: bool = False,
+                 hide: Callable[[list[tuple[int, int]]], set[int]] | None = None) -> dict:
     """Fuzzy person-name search.  Returns ``{"query": {...}, "total": groups, "total_exact": bool,
     "hits": [{party_id, person_id, case_id, hearing_id, court_id, sitting_date, score,
     matched_on, mentions}], "facets": {"court": {id: n}, "year": {yyyy: n}, "offence_group": {g: n}},
@@ -291,7 +306,10 @@ def search_names(archive, q: str, *, court_id: int | None = None, date_from: dt.
     Each pass looks up distinct *names* (search_key), ranks each once, then reads the mentions of
     those scoring at least MIN_SCORE, best names first, with the filters.  The wider (typo) passes
     run only when no mention close enough was found, unless ``exhaustive``: then "John Smith" also
-    brings "Jon Smyth" (slower: see bench/RESULTS.md)."""
+    brings "Jon Smyth" (slower: see bench/RESULTS.md).
+    ``hide``: given every matching mention as (party id, case id), the party ids to leave out --
+    the caller's disclosure check (a youth's name, an anonymity order): they count nowhere, not in
+    ``total``, the facets nor the pages."""
     t0 = time.perf_counter()
     _check_paging(limit, offset)
     if not isinstance(q, str):
@@ -377,6 +395,9 @@ def search_names(archive, q: str, *, court_id: int | None = None, date_from: dt.
                     take(ss.relaxed_candidates(archive, keys=full[i], grams=grams, heads=heads, cap=RELAXED_CAP),
                          RELAXED_CAP)
     capped = state["capped"]
+    if hide is not None and scored:
+        for pid in hide([(pid, r[2]) for pid, (_sc, r) in scored.items()]):
+            scored.pop(pid, None)
     # one pass over the mentions (hundreds for a common name): facets, and per group (a linked
     # person once, an unlinked mention once) its best mention (score, then latest date) and count;
     # dates stay as the driver returns them (SQLite: ISO text, which orders the same) until the end
@@ -442,16 +463,32 @@ def _offence_codes(text: str) -> tuple[list[str], list[str]]:
 
 
 def search_cases(archive, q: str, *, court_id: int | None = None, date_from: dt.date | None = None,
-                 date_to: dt.date | None = None, limit: int = 20, offset: int = 0) -> dict:
+                 date_to: dt.date | None = None, offence_group: str | None = None, limit: int = 20,
+                 offset: int = 0) -> dict:
     """Cases by URN or case number (prefix; spaces and case ignored), else by offence title words
-    (every word a prefix of a word of the title: "sexual ass" finds sexual assault).  Hits:
+    (every word a prefix of a word of the title: "sexual ass" finds sexual assault); with no query,
+    the cases the filters alone select (a court, dates, an offence group: at least one).  Hits:
     ``{case_id, urn, case_number, court_id, sitting_date (latest), hearings, score, matched_on}``
     (public facts only; never the case key, which can hold a defendant's name)."""
     t0 = time.perf_counter()
     _check_paging(limit, offset)
-    if not isinstance(q, str) or not q.strip():
-        raise SearchError("give a URN, a case number or offence words to search for")
-    f = _filters(court_id, date_from, date_to, None, None)
+    if q is not None and not isinstance(q, str):
+        raise SearchError("the query must be text")
+    q = (q or "").strip()
+    f = _filters(court_id, date_from, date_to, offence_group, None)
+    if f["offence_group"]:
+        f["offence_codes"], f["offence_titles"] = offence_groups()[f["offence_group"]]
+    if not q:
+        if f["court_id"] is None and not f["date_from"] and not f["date_to"] and not f["offence_group"]:
+            raise SearchError("give a URN, a case number or offence words to search for, or a court, dates "
+                              "or an offence group")
+        rows, total = ss.cases_by_filter(archive, filters=f, cap=offset + limit)
+        hits = [{"case_id": cid, "urn": urn, "case_number": cn, "court_id": court, "sitting_date": last,
+                 "hearings": n, "score": None, "matched_on": "filters"} for cid, urn, cn, last, n, court in rows]
+        return {"query": {"q": q, "court_id": f["court_id"], "date_from": f["date_from"], "date_to": f["date_to"],
+                          "offence_group": f["offence_group"], "limit": limit, "offset": offset, "by": "filters"},
+                "total": total, "hits": hits[offset:offset + limit],
+                "took_ms": round((time.perf_counter() - t0) * 1000, 3)}
     ref = re.sub(r"\s+", "", q).upper()
     hits, total, how = [], 0, None
     if re.fullmatch(r"[A-Z0-9/\-]{3,}", ref) and re.search(r"\d", ref):
@@ -472,5 +509,5 @@ def search_cases(archive, q: str, *, court_id: int | None = None, date_from: dt.
         hits = hits[offset:offset + limit]
         how = "offence"
     return {"query": {"q": q, "court_id": f["court_id"], "date_from": f["date_from"], "date_to": f["date_to"],
-                      "limit": limit, "offset": offset, "by": how},
+                      "offence_group": f["offence_group"], "limit": limit, "offset": offset, "by": how},
             "total": total, "hits": hits, "took_ms": round((time.perf_counter() - t0) * 1000, 3)}

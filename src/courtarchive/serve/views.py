@@ -27,15 +27,12 @@ from typing import Any
 import orjson
 
 from ..governance import policy as pol
-from ..governance.gate import Disclosure, disclose
+from ..governance.gate import Disclosure, disclose, identity_withheld
 from ..governance.policy import Viewer
 from ..store import serve as ss
 
-#: the purpose each role's accesses are made for (governance.policy Role.personal_purposes:
-#: verified media -> journalism; admin -> administration; analysts and the public get no
-#: personal-level data whatever the purpose)
-PURPOSE = {"public": "public_interest", "verified_media": "journalism", "analyst": "analysis",
-           "admin": "administration"}
+#: the purpose each role's accesses are made for (declared with the roles: governance.policy)
+PURPOSE = pol.DEFAULT_PURPOSE
 
 
 class NotFound(LookupError):
@@ -110,8 +107,24 @@ def _gate(p: Portal, records: list[dict], viewer: Viewer, *, output: str, **ctx)
     return disclose(records, viewer, purpose=purpose_for(viewer), context=context)
 
 
-#: the party fields that name a person: a name-search hit whose party has any of them withheld is dropped
-_IDENTITY = frozenset({"forenames", "surname", "middle_names", "name", "name_as_listed"})
+def _withheld_names(p: Portal, viewer: Viewer, output: str, probes: list | None = None):
+    """For `search.search_names(hide=...)`: every mention a name search matched goes through the
+    gate first (bare party records, not audited: nothing of them is shown), and those whose name
+    the gate withholds from this viewer -- a youth, an anonymity order, a spent conviction, a case
+    withheld whole -- are left out of the hits, the total, the facets and the pages.  A hit on such
+    a name, or a count of them ("1 hit withheld" with a court and a week as filters), would say
+    "the name you typed is a defendant at court X that week" as surely as the name itself."""
+    def hide(pairs: list[tuple[int, int]]) -> set[int]:
+        # (no publication: the case's facts give its sensitivity -- and every role that may search
+        # names sees lists of every sensitivity; the page's own disclosure has the last word)
+        probe = [{"_entity": "party", "id": pid, "case_id": cid, "publication_id": None, "surname": "-"}
+                 for pid, cid in pairs]
+        d = _gate(p, probe, viewer, output=output, audit=False)
+        if probes is not None:
+            probes.append(d)
+        seen = {r["id"] for r in d.records if not identity_withheld(r)}
+        return {pid for pid, _cid in pairs if pid not in seen}
+    return hide
 
 
 def _result(d: Disclosure, **extra) -> dict:
@@ -174,7 +187,7 @@ def search(p: Portal, viewer: Viewer, q: str, *, mode: str = "auto", court_id: i
     if mode not in ("auto", "name", "case"):
         raise ValueError("mode must be name, case or auto")
     if mode == "auto":
-        mode = "case" if (_URN.match(q) or not may_search_names(viewer)) else "name"
+        mode = "case" if (not q or _URN.match(q) or not may_search_names(viewer)) else "name"
     if mode == "name" and not may_search_names(viewer):
         raise Forbidden(f"searching by name needs a verified media account (role {viewer.effective_role()} "
                         "does not see identities): search by URN, court, offence or date instead")
@@ -183,38 +196,32 @@ def search(p: Portal, viewer: Viewer, q: str, *, mode: str = "auto", court_id: i
     if mode == "name":
         if not q:
             raise ValueError("enter a name to search for")
-        res = sm.search_names(p.archive, q, role=role, limit=limit, offset=offset, exhaustive=exhaustive, **facets)
+        probes: list = []
+        res = sm.search_names(p.archive, q, role=role, limit=limit, offset=offset, exhaustive=exhaustive,
+                              hide=_withheld_names(p, viewer, output, probes), **facets)
         hits = res.get("hits", [])
         trees = ss.cases_for_parties(p.archive, [h["party_id"] for h in hits])
-        d = _gate(p, trees, viewer, output=output)
+        # (the probe read these cases' facts already: the page's disclosure takes them from it)
+        known = probes[0].cases_context(h["case_id"] for h in hits) if probes else None
+        d = _gate(p, trees, viewer, output=output, **(known or {}))
         by_party: dict[int, dict] = {}
         for c in d.records:
             for h in c.get("hearings", []):
                 for pa in h.get("parties", []):
                     by_party[pa["id"]] = {"case": c, "hearing": h, "party": pa}
-        out, hidden = [], 0
+        out = []
         for h in hits:
             got = by_party.get(h["party_id"])
-            if got is None:
-                continue
-            if _IDENTITY & set(got["party"].get("_redacted") or ()):
-                # the gate withholds this person's name from the viewer (a youth, an anonymity
-                # order): a hit on that name would say it anyway -- "the name you typed is the
-                # defendant in case X" -- so the hit is not shown at all
-                hidden += 1
+            if got is None or identity_withheld(got["party"]):
+                # (the probe above left such mentions out already; the page's own disclosure has the
+                # last word all the same)
                 continue
             out.append({"score": h.get("score"), "matched_on": h.get("matched_on"), "person_id": h.get("person_id"),
                         "mentions": h.get("mentions"), **got})
-        r = _result(d, mode="name", q=q, hits=out, total=max(len(out), res.get("total", len(out)) - hidden),
-                    facets=res.get("facets", {}) if not hidden else {"court": {}, "year": {}, "offence_group": {}},
-                    limit=limit, offset=offset)      # (the facets would count the hidden hits too)
-        if hidden:
-            r["withheld"] = {**r["withheld"], "name_hits_with_identity_withheld": hidden}
-        return r
-    if not q:
-        raise ValueError("give a URN, a case number or offence words to search for")
-    res = sm.search_cases(p.archive, q, court_id=court_id, date_from=date_from, date_to=date_to, limit=limit,
-                          offset=offset)
+        return _result(d, mode="name", q=q, hits=out, total=max(len(out), res.get("total", len(out))),
+                       facets=res.get("facets", {}), limit=limit, offset=offset)
+    res = sm.search_cases(p.archive, q, court_id=court_id, date_from=date_from, date_to=date_to,
+                          offence_group=offence_group, limit=limit, offset=offset)
     ids = [h["case_id"] for h in res.get("hits", [])]
     exact = ss.find_case(p.archive, q) if q and offset == 0 else None
     if exact is not None and exact not in ids:
@@ -304,13 +311,13 @@ def person(p: Portal, viewer: Viewer, person_id: int, *, output: str = "person_p
                    variants=sorted(variants.items(), key=lambda kv: (-kv[1], kv[0])), linked=linked_out)
 
 
-def networks(p: Portal, viewer: Viewer, *, limit: int = 50, offset: int = 0) -> dict:
+def networks(p: Portal, viewer: Viewer, *, limit: int = 50, offset: int = 0, output: str = "web") -> dict:
     rows, total = ss.networks(p.archive, limit=limit, offset=offset)
     # ids, kinds and sizes only: complainant counts are not shown (small cells; the gate's
     # aggregate rules would apply), defendants appear on each network's own page
     rows = [{k: r[k] for k in ("id", "kind", "size", "cases")} for r in rows]
     # network rows hold only counts and ids (no personal data); still recorded as a view
-    d = _gate(p, [], viewer, output="web")
+    d = _gate(p, [], viewer, output=output)
     return _result(d, networks=rows, total=total, limit=limit, offset=offset)
 
 
@@ -437,7 +444,8 @@ def export_records(p: Portal, viewer: Viewer, what: str, *, q: str | None = None
             raise Forbidden("searching by name needs a verified media account")
         sm = _search_module()
         if mode == "name":
-            res = sm.search_names(p.archive, q or "", limit=limit, offset=0)
+            res = sm.search_names(p.archive, q or "", limit=limit, offset=0,
+                                  hide=_withheld_names(p, viewer, "export"))
             return ss.cases_for_parties(p.archive, [h["party_id"] for h in res.get("hits", [])])
         res = sm.search_cases(p.archive, q or "", limit=limit, offset=0)
         return ss.cases_brief(p.archive, [h["case_id"] for h in res.get("hits", [])])
@@ -517,10 +525,9 @@ def subscribe(p: Portal, viewer: Viewer, *, kind: str, query: str, params: dict 
     if viewer.username == "anonymous":
         raise Forbidden("sign in to subscribe to alerts")
     # following a name, a saved search, a person or a network tells who someone is: identities only
-    if kind in ("name", "search", "person", "network") and not may_search_names(viewer):
-        what = {"name": "a name", "search": "a saved search", "person": "a person", "network": "a network"}[kind]
-        raise Forbidden(f"following {what} needs a verified media account "
-                        f"(role {viewer.effective_role()} does not see identities)")
+    why = _alerts().identity_refusal(viewer, kind)
+    if why:
+        raise Forbidden(why)
     try:
         check_receiver(viewer)
         with p.writing():

@@ -8,6 +8,7 @@ never a person.
 from __future__ import annotations
 
 import datetime as dt
+import operator
 from typing import Iterable, Sequence
 
 import sqlalchemy as sa
@@ -18,6 +19,27 @@ from .tables import TABLES as T
 from .util import now, chunks as _chunks, rows as _rows
 
 _CHUNK = 500
+#: the largest record id (signed 64-bit: SQLite INTEGER, PostgreSQL BIGINT).  A larger number cannot
+#: be bound as a query parameter (SQLite: OverflowError), and is no record's id anyway
+MAX_ID = 2**63 - 1
+
+
+def as_id(v) -> int | None:
+    """``v`` as a record id: an integer (numpy's too), or a string of ASCII digits (surrounding
+    spaces ignored), from 1 to `MAX_ID`; anything else (too large, negative, zero, other digits, a
+    float, not a number) is None."""
+    if isinstance(v, bool):
+        return None
+    if isinstance(v, str):
+        s = v.strip()
+        if not (s.isascii() and s.isdigit()) or len(s) > 19:
+            return None
+        v = int(s)
+    try:
+        v = operator.index(v)
+    except TypeError:
+        return None
+    return v if 1 <= v <= MAX_ID else None
 
 
 # =========================================================================== subscriptions
@@ -45,6 +67,8 @@ def subscriptions(archive: Archive, *, account_id: int | None = None, active_onl
 
 def get_subscription(archive: Archive, subscription_id: int) -> dict | None:
     S = T["subscription"]
+    if as_id(subscription_id) is None:
+        return None
     with archive.engine.connect() as conn:
         r = _rows(conn, sa.select(S).where(S.c.id == subscription_id))
     return r[0] if r else None
@@ -60,6 +84,8 @@ def deactivate(archive: Archive, *, subscription_id: int | None = None, account_
     if token is not None:
         conds.append(S.c.unsubscribe_token == token)
     else:
+        if as_id(subscription_id) is None:
+            return None
         conds += [S.c.id == subscription_id, S.c.account_id == account_id]
     with archive.engine.begin() as conn:
         found = _rows(conn, sa.select(S).where(*conds))
@@ -142,8 +168,8 @@ def resolve_case(archive: Archive, ref: str) -> dict | None:
     key = "".join(ref.split()).upper()
     with archive.engine.connect() as conn:
         conds = [C.c.urn == key, C.c.case_number == ref]
-        if ref.isdigit():
-            conds.append(C.c.id == int(ref))
+        if as_id(ref) is not None:
+            conds.append(C.c.id == as_id(ref))
         r = _rows(conn, sa.select(C.c.id, C.c.urn, C.c.case_number).where(sa.or_(*conds))
                   .order_by((C.c.urn != key), C.c.id).limit(1))
     return r[0] if r else None
@@ -151,14 +177,18 @@ def resolve_case(archive: Archive, ref: str) -> dict | None:
 
 def court(archive: Archive, court_id: int) -> dict | None:
     Ct = T["court"]
+    if as_id(court_id) is None:
+        return None
     with archive.engine.connect() as conn:
         r = _rows(conn, sa.select(Ct.c.id, Ct.c.name, Ct.c.slug).where(Ct.c.id == court_id))
     return r[0] if r else None
 
 
 def live_person(archive: Archive, person_id: int) -> int | None:
-    """The person a (possibly merged) person id stands for now; None when unknown."""
+    """The person a (possibly merged) person id stands for now; None when unknown (or not an id)."""
     P = T["person"]
+    if as_id(person_id) is None:
+        return None
     seen: set[int] = set()
     with archive.engine.connect() as conn:
         cur = person_id
@@ -179,12 +209,16 @@ def person_exists(archive: Archive, person_id: int) -> bool:
 
 def network_exists(archive: Archive, network_id: int) -> bool:
     N = T["network"]
+    if as_id(network_id) is None:
+        return False
     with archive.engine.connect() as conn:
         return conn.execute(sa.select(N.c.id).where(N.c.id == network_id)).scalar() is not None
 
 
 def network_persons(archive: Archive, network_id: int) -> list[int]:
     NM = T["network_member"]
+    if as_id(network_id) is None:
+        return []
     with archive.engine.connect() as conn:
         return sorted({r[0] for r in conn.execute(sa.select(NM.c.person_id).where(NM.c.network_id == network_id))})
 
@@ -332,7 +366,7 @@ def find_court(archive: Archive, ref: str) -> int | None:
     from .archive import CourtResolver
 
     ref = (ref or "").strip()
-    if not ref:
+    if not ref or (ref.isdigit() and as_id(ref) is None):      # all digits: an id or FaCT id, or nothing
         return None
     cid = sg.resolve_court(archive, ref)
     if cid is not None:
@@ -381,7 +415,7 @@ def mark_seen(archive: Archive, account_id: int, match_ids: Sequence[int], *, at
     mine = sa.select(S.c.id).where(S.c.account_id == account_id)
     n = 0
     with archive.engine.begin() as conn:
-        for chunk in _chunks(sorted(set(match_ids))):
+        for chunk in _chunks(sorted({i for i in match_ids if as_id(i) is not None})):
             n += conn.execute(sa.update(M).where(M.c.id.in_(chunk), M.c.seen_at.is_(None),
                                                  M.c.subscription_id.in_(mine)).values(seen_at=at)).rowcount
     return n

@@ -490,7 +490,32 @@ def _case_filter(archive: Archive, f: dict, params: list) -> str:
     if f.get("date_to") is not None:
         where.append(f"h.sitting_date <= {ph}")
         params.append(f["date_to"].isoformat() if archive.sqlite else f["date_to"])
+    if f.get("offence_codes") is not None or f.get("offence_titles") is not None:
+        # an offence of the group in the case: by code, or by title (lists that give no code)
+        codes, titles = list(f.get("offence_codes") or ()), list(f.get("offence_titles") or ())
+        alts = ([f"og.code IN ({', '.join([ph] * len(codes))})"] if codes else []) + \
+               ([f"og.title IN ({', '.join([ph] * len(titles))})"] if titles else [])
+        where.append(f"EXISTS (SELECT 1 FROM offence og WHERE og.case_id = h.case_id AND ({' OR '.join(alts) or '1 = 0'}))")
+        params.extend(codes + titles)
     return "".join(f" AND {w}" for w in where)
+
+
+def cases_by_filter(archive: Archive, *, filters: dict, cap: int) -> tuple[list[tuple], int]:
+    """Cases with a current hearing matching the filters alone (court, dates, offence group),
+    latest first, and how many there are in all."""
+    params: list = []
+    flt = _case_filter(archive, filters, params)
+    base = (f"FROM hearing h JOIN publication pub ON pub.id = h.publication_id "
+            f"WHERE pub.superseded_by IS NULL{flt}")
+    with archive.engine.connect() as conn:
+        total = conn.exec_driver_sql(f"SELECT count(DISTINCT h.case_id) {base}", tuple(params)).scalar()
+        rows = [tuple(r) for r in conn.exec_driver_sql(
+            f"SELECT h.case_id, max(h.sitting_date), count(DISTINCT h.id) {base} GROUP BY h.case_id "
+            f"ORDER BY max(h.sitting_date) DESC, h.case_id LIMIT {int(cap)}", tuple(params))]
+    refs = case_urns(archive, [r[0] for r in rows])
+    rows = [(cid, refs.get(cid, {}).get("urn"), refs.get(cid, {}).get("case_number"), last, n)
+            for cid, last, n in rows]
+    return _with_last_court(archive, rows), total
 
 
 def cases_by_ref(archive: Archive, prefix: str, *, filters: dict, cap: int) -> list[tuple]:
