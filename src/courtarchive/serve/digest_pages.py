@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from . import digest as D
 from . import views as V
+from .api import IdPath
 from .auth import Principal
 from .deps import Json, checked_principal, portal, principal
 from .pages import render
@@ -105,7 +106,7 @@ def beat_add(request: Request, who: WhoChecked, name: Annotated[str, Form(max_le
 
 
 @router.post("/digest/beats/{beat_id}/remove")
-def beat_remove(request: Request, who: WhoChecked, beat_id: int):
+def beat_remove(request: Request, who: WhoChecked, beat_id: IdPath):
     _signed_in(who)
     p = portal(request)
     try:

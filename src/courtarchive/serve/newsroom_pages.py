@@ -39,6 +39,7 @@ from pydantic import BaseModel, Field
 from . import alerts
 from . import auth
 from . import views as V
+from .api import IdPath
 from .auth import Principal
 from .deps import Json, checked_principal, heavy, portal, principal
 from ..link.screen_defaults import DEFAULT_THRESHOLD, DEFAULT_TOP
@@ -185,7 +186,7 @@ def follow(request: Request, who: WhoChecked, kind: Annotated[str, Form(max_leng
 
 
 @pages.post("/tracking/{subscription_id}/unfollow")
-def unfollow(request: Request, who: WhoChecked, subscription_id: int):
+def unfollow(request: Request, who: WhoChecked, subscription_id: IdPath):
     if not who.signed_in:
         return RedirectResponse("/login?next=/tracking", status_code=303)
     if not V.cancel(portal(request), who.viewer, subscription_id):
@@ -349,7 +350,7 @@ async def screening_run(request: Request):
 
 
 @pages.get("/screening/{export_id}/download")
-def screening_download(request: Request, who: Who, export_id: int,
+def screening_download(request: Request, who: Who, export_id: IdPath,
                        format: Annotated[Literal["csv", "xlsx"], Query()] = "csv"):
     from ..governance import audit
     from ..store import governance as sg

@@ -8,7 +8,6 @@ never a person.
 from __future__ import annotations
 
 import datetime as dt
-import operator
 from typing import Iterable, Sequence
 
 import sqlalchemy as sa
@@ -16,32 +15,9 @@ from sqlalchemy.exc import IntegrityError
 
 from .archive import Archive
 from .tables import TABLES as T
-from .util import now, chunks as _chunks, rows as _rows
+from .util import MAX_ID, as_id, now, chunks as _chunks, rows as _rows  # noqa: F401  (MAX_ID, as_id: re-exported)
 
 _CHUNK = 500
-#: the largest record id (signed 64-bit: SQLite INTEGER, PostgreSQL BIGINT).  A larger number cannot
-#: be bound as a query parameter (SQLite: OverflowError), and is no record's id anyway
-MAX_ID = 2**63 - 1
-
-
-def as_id(v) -> int | None:
-    """``v`` as a record id: an integer (numpy's too), or a string of ASCII digits (surrounding
-    spaces ignored), from 1 to `MAX_ID`; anything else (too large, negative, zero, other digits, a
-    float, not a number) is None."""
-    if isinstance(v, bool):
-        return None
-    if isinstance(v, str):
-        s = v.strip()
-        if not (s.isascii() and s.isdigit()) or len(s) > 19:
-            return None
-        v = int(s)
-    try:
-        v = operator.index(v)
-    except TypeError:
-        return None
-    return v if 1 <= v <= MAX_ID else None
-
-
 # =========================================================================== subscriptions
 def add_subscription(archive: Archive, row: dict) -> dict:
     S = T["subscription"]

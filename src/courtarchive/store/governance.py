@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 from .archive import Archive
 from .tables import TABLES as T
-from .util import chunks as _chunks, dicts, in_ids, now, rows as _rows, statement
+from .util import as_id, chunks as _chunks, dicts, in_ids, now, rows as _rows, statement
 
 GENESIS = "0" * 64
 _CHUNK = 500
@@ -154,7 +154,7 @@ def holds(archive: Archive, *, active_only: bool = False, conn=None) -> list[dic
 def resolve_court(archive: Archive, ref: str) -> int | None:
     C = T["court"]
     with archive.engine.connect() as conn:
-        if ref.isdigit():
+        if as_id(ref) is not None:
             r = conn.execute(sa.select(C.c.id).where(sa.or_(C.c.id == int(ref), C.c.fact_court_id == int(ref)))
                              .order_by((C.c.id != int(ref)))).scalar()
             if r is not None:
@@ -167,7 +167,7 @@ def resolve_case(archive: Archive, ref: str) -> int | None:
     C = T["case"]
     key = "".join(ref.split()).upper()
     with archive.engine.connect() as conn:
-        if ref.isdigit():
+        if as_id(ref) is not None:
             r = conn.execute(sa.select(C.c.id).where(C.c.id == int(ref))).scalar()
             if r is not None:
                 return r
@@ -178,10 +178,10 @@ def resolve_case(archive: Archive, ref: str) -> int | None:
 def resolve_person(archive: Archive, ref: str) -> str | None:
     """``person`` scope refs: a linked person id, or ``party:<id>`` for one mention."""
     with archive.engine.connect() as conn:
-        if ref.startswith("party:") and ref[6:].isdigit():
+        if ref.startswith("party:") and as_id(ref[6:]) is not None:
             ok = conn.execute(sa.select(T["party"].c.id).where(T["party"].c.id == int(ref[6:]))).scalar()
             return ref if ok is not None else None
-        if ref.isdigit():
+        if as_id(ref) is not None:
             ok = conn.execute(sa.select(T["person"].c.id).where(T["person"].c.id == int(ref))).scalar()
             return ref if ok is not None else None
     return None

@@ -21,7 +21,7 @@ import sqlalchemy as sa
 
 from .archive import Archive
 from .tables import TABLES as T
-from .util import chunks as _chunks, dicts, in_ids, now, statement
+from .util import as_id, chunks as _chunks, dicts, in_ids, now, statement
 
 _CHUNK = 500
 
@@ -362,6 +362,8 @@ def court(archive: Archive, ref: str | int) -> dict | None:
     with archive.engine.connect() as conn:
         q = sa.select(Ct)
         if isinstance(ref, int) or (isinstance(ref, str) and ref.isdigit()):
+            if as_id(ref) is None:
+                return None
             q = q.where(Ct.c.id == int(ref))
         else:
             q = q.where(sa.or_(Ct.c.slug == ref, Ct.c.name == ref))

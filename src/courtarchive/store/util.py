@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import operator
 from typing import Any, Callable, Iterable, Iterator
 
 import sqlalchemy as sa
@@ -10,6 +11,29 @@ from sqlalchemy.dialects.postgresql import ARRAY
 
 #: ids per IN (...) list: well under SQLite's and PostgreSQL's parameter limits
 CHUNK = 500
+
+
+#: the largest record id (signed 64-bit: SQLite INTEGER, PostgreSQL BIGINT).  A larger number cannot
+#: be bound as a query parameter (SQLite: OverflowError), and is no record's id anyway
+MAX_ID = 2**63 - 1
+
+
+def as_id(v) -> int | None:
+    """``v`` as a record id: an integer (numpy's too), or a string of ASCII digits (surrounding
+    spaces ignored), from 1 to `MAX_ID`; anything else (too large, negative, zero, other digits, a
+    float, not a number) is None."""
+    if isinstance(v, bool):
+        return None
+    if isinstance(v, str):
+        s = v.strip()
+        if not (s.isascii() and s.isdigit()) or len(s) > 19:
+            return None
+        v = int(s)
+    try:
+        v = operator.index(v)
+    except TypeError:
+        return None
+    return v if 1 <= v <= MAX_ID else None
 
 
 def now() -> dt.datetime:
