@@ -295,7 +295,7 @@ def test_smtp_rejection_releases_claimed_matches(archive, env):
 def test_subscribe_validates_the_query(archive, env):
     media(archive)
     bad = [("name", "Smith", None), ("court", "No Such Court", None), ("offence_group", "piracy", None),
-           ("case", "06ZZ9999999", None), ("network", "5", None), ("urn", "!!", None), ("teleport", "x", None),
+           ("case", "06ZZ9999999", None), ("network", "5", None), ("urn", "!!", None), ("urn", "notaurn", None), ("teleport", "x", None),
            ("name", "Jane Smith", {"threshold": 0.2}), ("name", "Jane Smith", {"colour": "red"}),
            ("name", "Jane Smith", {"date_of_birth": "yesterday"})]
     for kind, q, params in bad:
@@ -303,6 +303,12 @@ def test_subscribe_validates_the_query(archive, env):
             alerts.subscribe(archive, username="reporter", kind=kind, query=q, params=params)
     with pytest.raises(alerts.AlertError):
         alerts.subscribe(archive, username="nobody", kind="urn", query="06ZZ1234567")
+    # following a name is use of identity: refused to roles that do not see identities, from the
+    # command line as from the web
+    accounts.add(archive, username="anon", role="public", actor="admin", email="anon@lancashirepost.co.uk")
+    for kind, q in (("name", "Jane Smith"), ("search", "Jane Smith"), ("person", "1"), ("network", "1")):
+        with pytest.raises(alerts.AlertError, match="needs a verified media account"):
+            alerts.subscribe(archive, username="anon", kind=kind, query=q)
     assert rows(archive, "subscription") == []
     w = plant(archive, date=day(1), urn="06GH8888888")
     s = alerts.subscribe(archive, username="reporter", kind="case", query="06gh 8888888", label="my trial")

@@ -5,7 +5,10 @@ Truth (``DIR/truth.json`` beside ``DIR/truth/*.parquet``, see `generate.truth`) 
 
 * ``defendant_mentions``: one row per party -> ``person_id``; joined to the store's party rows by
   publication ``source_name`` (the path given at ingest: matched on its trailing path components)
-  and the party's ``json_path``.  Masked defendants (no name listed) are reported, not scored.
+  and the party's ``json_path``.  A publication whose raw retention expired has lost its source
+  name (`governance.retention`): its file is found by content hash (SHA-256 of the file's bytes,
+  as ingest computes it) among the truth's files under ``DIR/lists``.  Masked defendants (no
+  name listed) are reported, not scored.
 * ``complainant_mentions``: one row per complainant mention -> ``victim_id``, at the json_path of
   the offence whose wording names them (or of the complainant party); the store's complainant
   json_path is that path or a child of it (``...offenceWording``).  Several complainants in one
@@ -81,10 +84,46 @@ def _assigned(archive: Archive, kind: str) -> pl.DataFrame:
     return prov.join(asg, on="mention_id", how="left")
 
 
+def _hashed_files(tdir: Path, files: set[str]) -> dict[str, str]:
+    """content hash (`ingest.pipeline.content_hash`: SHA-256 of the bytes) -> truth file, for the
+    truth's list files under ``tdir/lists``."""
+    import hashlib
+
+    out = {}
+    root = tdir / "lists"
+    for f in files:
+        p = root / f
+        if p.is_file():
+            out[hashlib.sha256(p.read_bytes()).hexdigest()] = f
+    return out
+
+
+def _with_files(archive: Archive, got: pl.DataFrame, kind: str, tdir: Path, files: set[str],
+                id_col: str = "mention_id") -> pl.DataFrame:
+    """``got`` (mention_id, source_name, json_path, ...) with the truth ``file`` of each mention: by
+    source name, else -- a publication whose raw retention expired has no source name any more
+    (`governance.retention`) -- by the content hash of the file it was read from."""
+    got = got.with_columns(_file_key(got["source_name"], files).alias("file"))
+    if not got["source_name"].is_null().any():
+        return got
+    table = "party" if kind == "defendant" else "complainant"
+    pubs = (pl.from_arrow(archive.to_arrow(table, columns=["id", "publication_id"]))
+            .rename({"id": id_col}).join(got.filter(pl.col("source_name").is_null()).select(id_col),
+                                         on=id_col, how="semi"))
+    hashes = pl.from_arrow(archive.to_arrow("publication", columns=["id", "content_hash"])).rename(
+        {"id": "publication_id"})
+    by_hash = _hashed_files(tdir, files)
+    found = (pubs.join(hashes, on="publication_id", how="left")
+             .with_columns(pl.col("content_hash").replace_strict(by_hash, default=None, return_dtype=pl.Utf8)
+                           .alias("hfile")).select(id_col, "hfile"))
+    return (got.join(found, on=id_col, how="left").with_columns(pl.coalesce("file", "hfile").alias("file"))
+            .drop("hfile"))
+
+
 def _defendants(archive: Archive, tdir: Path) -> dict:
     truth = pl.read_parquet(tdir / "truth" / "defendant_mentions.parquet")
-    got = _assigned(archive, "defendant")
-    got = got.with_columns(_file_key(got["source_name"], set(truth["file"].unique().to_list())).alias("file"))
+    got = _with_files(archive, _assigned(archive, "defendant"), "defendant", tdir,
+                      set(truth["file"].unique().to_list()))
     j = truth.join(got, on=["file", "json_path"], how="inner")
     masked = j.filter(pl.col("masked").fill_null(False)) if "masked" in j.columns else j.head(0)
     scored = j.filter(~pl.col("masked").fill_null(False)) if "masked" in j.columns else j
@@ -117,7 +156,8 @@ def _complainant_join(archive: Archive, tdir: Path) -> tuple[pl.DataFrame, pl.Da
     C = pl.from_arrow(store.complainant_mentions(archive)).select("complainant_id", "token")
     got = (_assigned(archive, "complainant").rename({"mention_id": "complainant_id"})
            .join(C, on="complainant_id", how="right"))
-    got = got.with_columns(_file_key(got["source_name"], set(truth["file"].unique().to_list())).alias("file"))
+    got = _with_files(archive, got, "complainant", tdir, set(truth["file"].unique().to_list()),
+                      id_col="complainant_id")
     # store json_path is the truth path or a child of it: try exact, then the parent path
     tkeys = set(zip(truth["file"].to_list(), truth["json_path"].to_list()))
     def key(f, p):

@@ -10,7 +10,10 @@ everything.  Both keep person ids stable (`cluster.stable_ids`) and respect ever
 decision (must-link / cannot-link, `cluster.cluster`).
 
 Organisation defendants (no forename or surname, an organisation name) are linked by exact
-normalised organisation name; mentions with no name at all stay alone.  Complainants are
+normalised organisation name; mentions with no name at all stay alone.  Pseudonymised mentions
+(raw retention expired: names are keyed tokens ``~p:...``) are linked as `link.tokens` describes:
+equal tokens are one identity, a raw twin's names let the model score them, a full run keeps the
+links made while they were in clear, and the case's listings join what is left.  Complainants are
 re-clustered in full on every run (cheap: token equality plus Bloom comparisons in blocks), with
 stable ids.  Networks are rebuilt on every run, with stable ids.
 """
@@ -27,6 +30,7 @@ import pyarrow.compute as pc
 from ..store import Archive
 from ..store import linkage as store
 from . import model as M
+from . import tokens as T
 from .cluster import (cluster, dob_conflicts, reconcile_case_orphans, reconcile_case_strays, reconcile_sjp_public,
                       resolve_masked, stable_ids)
 from .networks import graph_inputs, networks
@@ -45,21 +49,75 @@ def _ids(archive: Archive, name: str) -> Callable[[int], list[int]]:
     return lambda n: store.take_ids(archive, name, n)
 
 
+def _standardised(archive: Archive, keyring=None) -> tuple[pl.DataFrame, T.Pseudonymised | None]:
+    """The standardised defendant mentions; with pseudonymised ones, `tokens.prepare` has lent them
+    their raw twins' names and their age bands' birth-year windows (``band_lo``, ``band_hi``)."""
+    raw = store.defendant_mentions(archive)
+    std = pl.from_arrow(standardise(raw))
+    if not std["ptok"].is_not_null().any():
+        return std, None
+    names = pl.from_arrow(raw.select(["party_id", "forenames", "middle_names", "surname", "name_as_listed",
+                                      "date_of_birth", "is_masked", "gender"]))
+    del raw
+    pseudo = T.prepare(archive, std, names, keyring=T.keyring_from_settings() if keyring is None else keyring)
+    return pseudo.std, pseudo
+
+
+def _overfull_cases(std: pl.DataFrame, named: pl.DataFrame) -> int:
+    """Cases whose linked defendants outnumber the defendants of the case's largest listing: a
+    person split between listings of one case (its lists print him differently, or his names
+    expired and nothing joined his tokens) makes the case look bigger -- each part a co-defendant
+    of the others and of the real ones, so a one-defendant case listed five times becomes a network
+    of five.  (A defendant added to a case later, or listed alone, does it too: a signal, not an
+    error.)"""
+    m = std.filter(pl.col("case_id").is_not_null()).select("unique_id", "case_id", "hearing_id")
+    listed = m.group_by("case_id", "hearing_id").len().group_by("case_id").agg(pl.col("len").max().alias("listed"))
+    linked = (m.join(named.select(pl.col("mention_id").alias("unique_id"), "person_id"), on="unique_id")
+              .group_by("case_id").agg(pl.col("person_id").n_unique().alias("linked")))
+    return int(linked.join(listed, on="case_id").filter(pl.col("linked") > pl.col("listed")).height)
+
+
 def link_defendants(archive: Archive, run_id: int, *, full: bool, engine: str, threshold: float,
-                    band: tuple[float, float], seed: int, review_max: int = M.REVIEW_MAX) -> tuple[dict, pl.DataFrame]:
+                    band: tuple[float, float], seed: int, review_max: int = M.REVIEW_MAX,
+                    keyring=None) -> tuple[dict, pl.DataFrame]:
     t0 = time.perf_counter()
-    std = pl.from_arrow(standardise(store.defendant_mentions(archive)))
+    std, pseudo = _standardised(archive, keyring)
     is_person = pl.col("fn").is_not_null() | pl.col("sn").is_not_null()
+    keyed = pl.col("ptok").is_not_null()
     persons = std.filter(is_person)
-    orgs = std.filter(~is_person & pl.col("org").is_not_null()).select("unique_id", "org")
-    others = std.filter(~is_person & pl.col("org").is_null()).select("unique_id")
+    # pseudonymised mentions no raw twin lends a name to: linked by their token (exact key) and by
+    # the links kept from the run that saw them in clear (`link.tokens`), not by the model
+    tokened = std.filter(~is_person & keyed).select("unique_id", *(["band_lo", "band_hi"] if pseudo else []))
+    orgs = std.filter(~is_person & ~keyed & pl.col("org").is_not_null()).select("unique_id", "org")
+    others = std.filter(~is_person & ~keyed & pl.col("org").is_null()).select("unique_id")
+    keyed_std = std.filter(keyed).select("unique_id", "ptok", "case_id") if pseudo is not None else None
+    coarse = (std.select("unique_id", "gender", pl.coalesce("by_lo", "band_lo").alias("by_lo"),
+                         pl.coalesce("by_hi", "band_hi").alias("by_hi")).rename({"unique_id": "mention_id"})
+              if pseudo is not None else None)
     # one copy of each mention's fields at a time: what Splink needs goes to it (`M.model_input`);
     # the rest of the link stage needs these (clustering checks, masked mentions, the output)
     std = std.select("unique_id", "case_id", "hearing_id", "sitting_date", "masked")
     splink_in = persons.select(M.SPLINK_COLUMNS).to_arrow()
+    if pseudo is not None:
+        # age bands of pseudonymised mentions: for the clustering's checks (conflicts, the case
+        # rules), never for the model's scores (a band is no age)
+        persons = persons.with_columns(pl.coalesce("by_lo", "band_lo").alias("by_lo"),
+                                       pl.coalesce("by_hi", "band_hi").alias("by_hi"))
     persons = persons.select("unique_id", "case_id", "hearing_id", "sitting_date", "court_id", "fn", "fn1", "fn_c", "mn",
                              "fi", "sn", "sn_c", "dob", "dob_sw", "by_lo", "by_hi", "pc", "pc_area")
+    if pseudo is not None:
+        conflict_profile = pl.concat([
+            persons.select("unique_id", "dob", "dob_sw", "by_lo", "by_hi"),
+            tokened.select("unique_id", pl.lit(None, pl.Utf8).alias("dob"), pl.lit(None, pl.Utf8).alias("dob_sw"),
+                           pl.col("band_lo").alias("by_lo"), pl.col("band_hi").alias("by_hi"))],
+            how="vertical_relaxed")
+    else:
+        conflict_profile = persons
+    tokened = tokened.select("unique_id")
     old_t = pl.from_arrow(store.person_assignments(archive, "defendant"))
+    blind = pseudo is not None and T.blind_previous_run(archive)
+    exact = T.exact_edges(keyed_std, previous=None if blind else old_t) if pseudo is not None else None
+    del keyed_std
     decisions = store.review_decisions(archive)
     if decisions:
         ends = pl.Series([d["party_a"] for d in decisions] + [d["party_b"] for d in decisions], dtype=pl.Int64)
@@ -73,7 +131,7 @@ def link_defendants(archive: Archive, run_id: int, *, full: bool, engine: str, t
                    "organisation_mentions": orgs.height, "unnamed_mentions": others.height,
                    "mode": "incremental" if incremental else "full",
                    "decisions_applied": len(decisions)}
-    pid = persons["unique_id"]
+    pid = pl.concat([persons["unique_id"], tokened["unique_id"]]) if tokened.height else persons["unique_id"]
     groups = group_prob = None
     model_json = None
     model = None
@@ -88,7 +146,7 @@ def link_defendants(archive: Archive, run_id: int, *, full: bool, engine: str, t
         dissolve = (cn.join(old_of.rename({"mention_id": "a", "person_id": "pa"}), on="a")
                     .join(old_of.rename({"mention_id": "b", "person_id": "pb"}), on="b")
                     .filter(pl.col("pa") == pl.col("pb"))["pa"].unique())
-        known = persons.select("unique_id").join(old_of, left_on="unique_id", right_on="mention_id", how="left")
+        known = pid.to_frame("unique_id").join(old_of, left_on="unique_id", right_on="mention_id", how="left")
         is_fresh_row = pl.col("person_id").is_null() | pl.col("person_id").is_in(dissolve.implode())
         fresh = known.filter(is_fresh_row)["unique_id"]
         fresh_ids = set(fresh.to_list())
@@ -115,12 +173,31 @@ def link_defendants(archive: Archive, run_id: int, *, full: bool, engine: str, t
     if model is not None:
         model.release()
     stats["pairs_scored_above_band"] = pairs.num_rows
+    if pseudo is not None:
+        stats["pseudonymised"] = dict(pseudo.stats, exact_key_edges=exact.height)
+        if blind:
+            stats["pseudonymised"]["previous_run_blind"] = True
+        if exact.height:
+            pairs = pa.concat_tables([pairs, exact.to_arrow().cast(pairs.schema)])
+        if not incremental and old_t.height and not blind:
+            # links made while the mentions were in clear: their evidence is gone, the links stay
+            clear = persons.filter(~pl.col("unique_id").is_in(pseudo.ids.implode()))["unique_id"]
+            kept = T.kept_groups(pseudo.ids, clear, old_t)
+            if kept.height:
+                groups = kept
+                group_prob = (kept.join(old_t.select(pl.col("mention_id").alias("m"), "probability"), on="m")
+                              .filter(pl.col("probability").is_not_null())
+                              .select(pl.col("m").alias("mention_id"), pl.col("probability").alias("gp")))
+            stats["pseudonymised"]["kept_from_previous_run"] = kept.height
     t1 = time.perf_counter()
     lab = cluster(pid, pairs, threshold=threshold, groups=groups, must=must, cannot=cannot, db_api=db,
-                  group_probability=group_prob, conflicts=dob_conflicts(persons))
+                  group_probability=group_prob, conflicts=dob_conflicts(conflict_profile))
     lab, stats["case_orphans_joined"] = reconcile_case_orphans(persons, lab, cannot)
     lab, stats["case_strays_moved"] = reconcile_case_strays(persons, lab, cannot)
     lab, stats["sjp_public_joined"] = reconcile_sjp_public(persons, lab, cannot)
+    if pseudo is not None:
+        lab, stats["pseudonymised"]["case_positions_joined"] = T.reconcile_case_positions(
+            std.select("unique_id", "case_id", "hearing_id"), lab, tokened["unique_id"], coarse, cannot)
     org_lab = orgs.select(pl.col("unique_id").alias("mention_id"),
                           pl.col("unique_id").min().over("org").alias("label"),
                           pl.lit(None, pl.Float64).alias("probability"))
@@ -136,6 +213,7 @@ def link_defendants(archive: Archive, run_id: int, *, full: bool, engine: str, t
                            named.select("mention_id", "person_id", "probability").to_arrow(),
                            created=created, retired=retired)
     stats.update(persons=named["person_id"].n_unique(), **w)
+    stats["cases_more_persons_than_listed"] = _overfull_cases(std, named)
     # review queue: uncertain pairs
     pq = pl.from_arrow(pairs).filter((pl.col("match_probability") >= band[0]) & (pl.col("match_probability") < band[1]))
     pmap = named.select(pl.col("mention_id"), "person_id")
@@ -213,15 +291,18 @@ def link_networks(archive: Archive, run_id: int, defendants: pl.DataFrame, victi
 
 def run(archive: Archive, *, full: bool = False, engine: str = "duckdb", threshold: float = M.MATCH_THRESHOLD,
         review_band: tuple[float, float] = M.REVIEW_BAND, seed: int = 42, complainant_scheme: str = "block",
-        review_max: int = M.REVIEW_MAX, complainant_rule: str = "episode") -> dict:
-    """Run the link stage (see the module docstring).  Returns the run's statistics."""
+        review_max: int = M.REVIEW_MAX, complainant_rule: str = "episode", keyring=None) -> dict:
+    """Run the link stage (see the module docstring).  Returns the run's statistics.  ``keyring``:
+    the pseudonym keyring, for pseudonymised mentions (`link.tokens`); default (None): the
+    configured one, read only when the archive holds pseudonymised mentions; False: none (they
+    are linked without raw twins)."""
     archive.require_initialised()
     run_id = store.start_run(archive, mode="full" if full else "incremental", engine=engine, threshold=threshold,
                              review_low=review_band[0], review_high=review_band[1])
     t0 = time.perf_counter()
     try:
         d, dmap = link_defendants(archive, run_id, full=full, engine=engine, threshold=threshold,
-                                  band=review_band, seed=seed, review_max=review_max)
+                                  band=review_band, seed=seed, review_max=review_max, keyring=keyring)
         v, vmap = link_victims(archive, run_id, dmap, scheme=complainant_scheme, rule=complainant_rule)
         n = link_networks(archive, run_id, dmap, vmap)
         stats = {"run_id": run_id, "defendants": d["stats"], "complainants": v, "networks": n,
@@ -240,7 +321,7 @@ def explain(archive: Archive, a: int, b: int, *, engine: str = "duckdb") -> dict
     prev = store.latest_run(archive, with_model=True)
     if prev is None:
         raise ValueError("no trained model yet: run `courtarchive link run --full` first")
-    std = pl.from_arrow(standardise(store.defendant_mentions(archive)))
+    std, _ = _standardised(archive)
     two = std.filter(pl.col("unique_id").is_in([int(a), int(b)]))
     if two.height != 2:
         raise ValueError(f"parties {a} and {b} are not both current defendant mentions")
@@ -248,5 +329,21 @@ def explain(archive: Archive, a: int, b: int, *, engine: str = "duckdb") -> dict
     model = M.load(prev["model"], persons.to_arrow(), engine=engine, explain=True)
     rec = {r["unique_id"]: r for r in M.model_input(two.to_arrow()).to_pylist()}
     levels = model.explain(rec[int(a)], rec[int(b)])
-    return {"party_a": int(a), "party_b": int(b), "model_run": prev["id"], "threshold": prev["threshold"],
-            "comparisons": levels}
+    out = {"party_a": int(a), "party_b": int(b), "model_run": prev["id"], "threshold": prev["threshold"],
+           "comparisons": levels}
+    side = {r["unique_id"]: r for r in two.select("unique_id", "ptok", "fn", "sn").to_dicts()}
+    ta, tb = side[int(a)]["ptok"], side[int(b)]["ptok"]
+    if ta or tb:
+        # pseudonymised (`link.tokens`): the model scored the names a raw twin lends, if any; the
+        # token itself joins as an exact key, outside the model
+        twin = {k: bool(side[k]["ptok"] and (side[k]["fn"] or side[k]["sn"])) for k in (int(a), int(b))}
+        level = ("same keyed token: one identity (exact key, outside the model)" if ta and ta == tb
+                 else "different keyed tokens" if ta and tb else "one side pseudonymised")
+        lent = [str(k) for k, v in twin.items() if v]
+        if lent:
+            level += f"; names lent by a raw twin to party {', '.join(lent)}"
+        levels.insert(len(levels) - 1, {"comparison": "token", "level": level, "gamma": None, "match_weight": 0.0,
+                                        "tf_adjustment_weight": None})
+        out["pseudonymised"] = {"party_a": bool(ta), "party_b": bool(tb), "same_token": bool(ta and ta == tb),
+                                "twin_a": twin[int(a)], "twin_b": twin[int(b)]}
+    return out

@@ -24,6 +24,9 @@ town            town, normalised
 asn, pnc        Arrest Summons Number and PNC id, upper-case alphanumerics only
 org             organisation name normalised (organisation defendants are linked by it, not by Splink)
 masked          the list masks the party's name (a youth: "Youth defendant"); no name columns then
+ptok            the keyed person token of a mention whose raw identity expired (surname or listed name
+                ``~p:<token>``; never for a masked one): no name columns then, ``pc_out`` is the
+                outward code the expiry kept (see `link.tokens`)
 case_id, ...    carried through for networks and incremental runs
 =============== =====================================================================================
 
@@ -43,11 +46,12 @@ import polars as pl
 import pyarrow as pa
 
 from ..governance.pseudonym import hyphen_joined, load_name_variants
+from .tokens import token_of
 
 __all__ = ["standardise", "soundex", "norm_words", "split_listed_name", "COLUMNS"]
 
 COLUMNS = ("unique_id", "fn", "fn1", "fn_c", "sn", "sn_c", "mn", "fn_sdx", "sn_sdx", "dob", "dob_sw",
-           "by_lo", "by_hi", "pc", "pc_out", "pc_area", "fi", "town", "asn", "pnc")
+           "by_lo", "by_hi", "pc", "pc_out", "pc_area", "fi", "town", "asn", "pnc", "ptok")
 
 _SPECIAL = str.maketrans({"ø": "o", "ł": "l", "đ": "d", "ð": "d", "þ": "th", "æ": "ae", "œ": "oe",
                           "ß": "ss", "ı": "i"})
@@ -174,6 +178,15 @@ def _standardise(mentions: pa.Table) -> pa.Table:
     if isinstance(df, pl.Series):
         df = df.to_frame()
     variants = load_name_variants()
+    # a pseudonymised mention (raw retention expired): its names are a keyed token, not a name
+    masked = (df["is_masked"].fill_null(False) if "is_masked" in df.columns
+              else pl.Series([False] * df.height, dtype=pl.Boolean))
+    ptok = df.select(pl.when(~masked).then(token_of(pl.col("surname"), pl.col("name_as_listed")))
+                     .otherwise(None)).to_series()
+    tokened = ptok.is_not_null()
+    if tokened.any():
+        df = df.with_columns(*(pl.when(tokened).then(None).otherwise(pl.col(c)).alias(c)
+                               for c in ("forenames", "middle_names", "surname", "name_as_listed")))
     names = _names(df)
     canon = lambda w: variants.get(w, w)  # noqa: E731
     fn_c = _map_unique(names["fn"], canon)
@@ -201,16 +214,20 @@ def _standardise(mentions: pa.Table) -> pa.Table:
     pc_raw = df["postcode"].str.to_uppercase().str.replace_all(r"[^A-Z0-9]", "")
     pc = pl.select(pl.when(pc_raw.str.len_chars() >= 5).then(pc_raw).otherwise(None)).to_series()
     area = pc_raw.str.extract(r"^([A-Z]{1,2})(?:[0-9]|$)", 1)
+    pc_out = pc.str.slice(0, pc.str.len_chars() - 3)
+    if tokened.any():       # the expiry kept the outward code alone
+        pc_out = pl.select(pl.when(tokened & pc.is_null() & (pc_raw.str.len_chars() >= 2)).then(pc_raw)
+                           .otherwise(pc_out)).to_series()
     out = out.with_columns(
         pc.alias("pc"),
-        pc.str.slice(0, pc.str.len_chars() - 3).alias("pc_out"),
+        pc_out.alias("pc_out"),
         area.alias("pc_area"),
         names["fn"].str.slice(0, 1).alias("fi"),
         _map_unique(df["town"], lambda s: " ".join(norm_words(s)) or None).alias("town"),
         _ids(df["asn"]).alias("asn"), _ids(df["pnc_id"]).alias("pnc"),
         _map_unique(df["organisation_name"], lambda s: " ".join(norm_words(s)) or None).alias("org"),
-        (df["is_masked"].fill_null(False) if "is_masked" in df.columns
-         else pl.Series([False] * df.height, dtype=pl.Boolean)).alias("masked"),
+        masked.alias("masked"),
+        ptok.alias("ptok"),
     )
     return out.to_arrow()
 

@@ -183,7 +183,7 @@ def _validate(archive, kind: str, query: str, params: dict) -> tuple[str, dict, 
         return q, p, label
     if kind == "urn":
         key = "".join(q.split()).upper()
-        if not _URN.match(key):
+        if not _URN.match(key) or not re.search(r"\d", key):     # (URNs and case numbers have digits)
             raise AlertError(f"not a URN: {query!r}")
         return key, p, f"URN {key}"
     if kind == "court":
