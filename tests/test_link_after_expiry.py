@@ -321,3 +321,18 @@ def test_a_blind_run_after_the_expiry_is_no_evidence(archive, tmp_path):
     p = _person_of(archive)
     assert p[a] == p[b]
     assert not T.blind_previous_run(archive)
+
+
+def test_an_erased_mention_has_no_name():
+    """`rights erase --mode delete` leaves the listed name as a mark: the link stage reads no name
+    from it (it read the surname "erased", so erased people of different cases looked alike)."""
+    import polars as pl
+
+    from courtarchive.governance.rights import ERASED
+    from courtarchive.link.standardise import _names
+
+    df = pl.DataFrame({"forenames": [None, None, "Jo"], "middle_names": [None, None, None],
+                       "surname": [None, None, "SMITH"], "name_as_listed": [ERASED, ERASED, "SMITH, Jo"],
+                       "organisation_name": [None, None, None]})
+    got = _names(df)
+    assert got["sn"].to_list() == [None, None, "smith"] and got["fn"].to_list() == [None, None, "jo"]

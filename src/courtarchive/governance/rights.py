@@ -30,6 +30,8 @@ log = logging.getLogger("courtarchive.governance")
 KINDS = ("access", "erasure", "rectification", "objection")
 DECISIONS = ("comply", "partial", "refuse_exempt")
 EXEMPTION = "DPA 2018 Sch 2 Part 5 para 26 (journalism)"
+#: what an erased mention's listed name reads (``erase --mode delete``): a mark, not a name
+ERASED = "[erased]"
 #: never exempt under para 26 (LAW.md "Data protection")
 NEVER_EXEMPT = ("security (UK GDPR Art 5(1)(f), 32)", "accountability (Art 5(2), 24, 30)",
                 "processor contracts (Art 28)", "breach notification (Art 33, 72 hours)")
@@ -220,7 +222,7 @@ def erase(archive, party_ids: list[int] | None = None, *, keyring, actor: str, m
                 for r in plan["updates"]["party"]:
                     for k, v in list(r.items()):
                         if isinstance(v, str) and v.startswith("~p:"):
-                            r[k] = "[erased]" if k == "name_as_listed" else None
+                            r[k] = ERASED if k == "name_as_listed" else None
                 plan["coarse"] = []
             for table, upd in plan["updates"].items():
                 sg.apply_updates(conn, table, upd)

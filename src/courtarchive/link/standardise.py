@@ -137,7 +137,13 @@ def _map_unique(s: pl.Series, fn, dtype=pl.Utf8) -> pl.Series:
 
 def _names(df: pl.DataFrame) -> pl.DataFrame:
     """fn, mn, sn (normalised) from forenames / middle_names / surname / name_as_listed.  A masked
-    party (a youth listed as "Youth defendant") has no name: its listed text is a label, not a name."""
+    party (a youth listed as "Youth defendant") has no name: its listed text is a label, not a name;
+    nor has an erased one (its listed name reads `rights.ERASED`)."""
+    from ..governance.rights import ERASED
+
+    if (df["name_as_listed"] == ERASED).any():
+        df = df.with_columns(pl.when(pl.col("name_as_listed") == ERASED).then(None).otherwise(pl.col("name_as_listed"))
+                             .alias("name_as_listed"))
     if "is_masked" in df.columns and df["is_masked"].fill_null(False).any():
         keep = ~df["is_masked"].fill_null(False)
         df = df.with_columns(*(pl.when(keep).then(pl.col(c)).otherwise(None).alias(c)
