@@ -158,6 +158,21 @@ def test_case_search_by_urn_case_number_and_offence(archive, people):
     assert S.search_cases(archive, "theft")["total"] == 2
 
 
+def test_hide_is_asked_about_the_best_mentions_only(archive, people, monkeypatch):
+    """The caller's disclosure check (`hide`) sees every matched mention up to HIDE_CAP, best
+    first; what it hides, and what lies beyond the cap, counts nowhere (total_exact false)."""
+    seen = []
+    res = S.search_names(archive, "john smith", exhaustive=True, hide=lambda pairs: seen.extend(pairs) or set())
+    assert res["total"] == 2 and res["total_exact"] and len(seen) == 2
+    res = S.search_names(archive, "john smith", exhaustive=True, hide=lambda pairs: {people["jon"]})
+    assert found(res) == {people["john"]} and res["total"] == 1 and res["facets"]["offence_group"] == {"theft": 1}
+    monkeypatch.setattr(S, "HIDE_CAP", 1)
+    seen.clear()
+    res = S.search_names(archive, "john smith", exhaustive=True, hide=lambda pairs: seen.extend(pairs) or set())
+    assert [pid for pid, _c in seen] == [people["john"]]              # the exact name, not the typo
+    assert found(res) == {people["john"]} and res["total"] == 1 and not res["total_exact"]
+
+
 def test_case_search_by_offence_group_and_by_filters_alone(archive, people):
     """The offence-group facet narrows case search too; a court, dates or a group alone is a
     search (the portal's filter form with no words); an unknown group is refused by name."""

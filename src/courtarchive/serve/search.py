@@ -70,6 +70,8 @@ log = logging.getLogger("courtarchive.serve")
 
 #: rows fetched for ranking at most (a bound on the work of one query; `total_exact` says when hit)
 CANDIDATE_CAP = 2000
+#: mentions a caller's disclosure check (``search_names(hide=...)``) is asked about, best first
+HIDE_CAP = 100
 SINGLE_WORD_CAP = 1000
 RELAXED_CAP = 2000
 #: a hit needs at least this score
@@ -396,6 +398,14 @@ def search_names(archive, q: str, *, court_id: int | None = None, date_from: dt.
                          RELAXED_CAP)
     capped = state["capped"]
     if hide is not None and scored:
+        # the best HIDE_CAP mentions are checked (score, then the latest date); the rest are left
+        # out unchecked -- counted nowhere, so a common name's total and facets cover its best
+        # mentions ("more than", total_exact false) rather than mentions nobody checked
+        if len(scored) > HIDE_CAP:
+            low = "" if archive.sqlite else dt.date.min
+            best = sorted(scored.items(), key=lambda kv: (kv[1][0], kv[1][1][5] or low), reverse=True)[:HIDE_CAP]
+            scored = dict(best)
+            capped = True
         for pid in hide([(pid, r[2]) for pid, (_sc, r) in scored.items()]):
             scored.pop(pid, None)
     # one pass over the mentions (hundreds for a common name): facets, and per group (a linked

@@ -219,7 +219,8 @@ def search(p: Portal, viewer: Viewer, q: str, *, mode: str = "auto", court_id: i
             out.append({"score": h.get("score"), "matched_on": h.get("matched_on"), "person_id": h.get("person_id"),
                         "mentions": h.get("mentions"), **got})
         return _result(d, mode="name", q=q, hits=out, total=max(len(out), res.get("total", len(out))),
-                       facets=res.get("facets", {}), limit=limit, offset=offset)
+                       total_exact=res.get("total_exact", True), facets=res.get("facets", {}), limit=limit,
+                       offset=offset)
     res = sm.search_cases(p.archive, q, court_id=court_id, date_from=date_from, date_to=date_to,
                           offence_group=offence_group, limit=limit, offset=offset)
     ids = [h["case_id"] for h in res.get("hits", [])]

@@ -507,11 +507,18 @@ def cases_by_filter(archive: Archive, *, filters: dict, cap: int) -> tuple[list[
     flt = _case_filter(archive, filters, params)
     base = (f"FROM hearing h JOIN publication pub ON pub.id = h.publication_id "
             f"WHERE pub.superseded_by IS NULL{flt}")
+    return _cases_page(archive, base, "h.case_id", params, cap)
+
+
+def _cases_page(archive: Archive, base: str, case_col: str, params: list, cap: int) -> tuple[list[tuple], int]:
+    """The cases of ``FROM ... WHERE ...`` ``base`` (its hearings as ``h``), latest first, at most
+    `cap` -- (case_id, urn, case_number, last sitting date, hearings, court of the last hearing)
+    -- and how many there are in all."""
     with archive.engine.connect() as conn:
-        total = conn.exec_driver_sql(f"SELECT count(DISTINCT h.case_id) {base}", tuple(params)).scalar()
+        total = conn.exec_driver_sql(f"SELECT count(DISTINCT {case_col}) {base}", tuple(params)).scalar()
         rows = [tuple(r) for r in conn.exec_driver_sql(
-            f"SELECT h.case_id, max(h.sitting_date), count(DISTINCT h.id) {base} GROUP BY h.case_id "
-            f"ORDER BY max(h.sitting_date) DESC, h.case_id LIMIT {int(cap)}", tuple(params))]
+            f"SELECT {case_col}, max(h.sitting_date), count(DISTINCT h.id) {base} GROUP BY {case_col} "
+            f"ORDER BY max(h.sitting_date) DESC, {case_col} LIMIT {int(cap)}", tuple(params))]
     refs = case_urns(archive, [r[0] for r in rows])
     rows = [(cid, refs.get(cid, {}).get("urn"), refs.get(cid, {}).get("case_number"), last, n)
             for cid, last, n in rows]
@@ -549,15 +556,7 @@ def cases_by_codes(archive: Archive, codes: Sequence[str], *, filters: dict, cap
     flt = _case_filter(archive, filters, params)
     base = (f"FROM offence o JOIN hearing h ON h.id = o.hearing_id JOIN publication pub ON pub.id = o.publication_id "
             f"WHERE o.code IN ({', '.join([ph] * len(codes))}) AND pub.superseded_by IS NULL{flt}")
-    with archive.engine.connect() as conn:
-        total = conn.exec_driver_sql(f"SELECT count(DISTINCT o.case_id) {base}", tuple(params)).scalar()
-        rows = [tuple(r) for r in conn.exec_driver_sql(
-            f"SELECT o.case_id, max(h.sitting_date), count(DISTINCT h.id) {base} GROUP BY o.case_id "
-            f"ORDER BY max(h.sitting_date) DESC, o.case_id LIMIT {int(cap)}", tuple(params))]
-    refs = case_urns(archive, [r[0] for r in rows])
-    rows = [(cid, refs.get(cid, {}).get("urn"), refs.get(cid, {}).get("case_number"), last, n)
-            for cid, last, n in rows]
-    return _with_last_court(archive, rows), total
+    return _cases_page(archive, base, "o.case_id", params, cap)
 
 
 def _with_last_court(archive: Archive, rows: list[tuple]) -> list[tuple]:
