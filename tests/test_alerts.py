@@ -345,6 +345,11 @@ def test_cli(archive, env, monkeypatch):
     assert r.exit_code == 0
     r = CliRunner().invoke(app, ["cancel", "reporter", str(sid)])
     assert r.exit_code == 1
+    # the unsubscribe link printed is the one a mail carries (COURTARCHIVE_BASE_URL)
+    monkeypatch.setenv("COURTARCHIVE_BASE_URL", "https://archive.example.org/")
+    r = CliRunner().invoke(app, ["subscribe", "reporter", "court", "Preston Magistrates' Court"])
+    assert r.exit_code == 0 and "unsubscribe: https://archive.example.org/alerts/unsubscribe/" in " ".join(
+        r.output.split()), r.output
 
 
 def test_governance_hook_drops_queued_matches(archive, env):

@@ -248,6 +248,9 @@ def test_cli(corpus, monkeypatch, tmp_path):
     assert r.exit_code == 0, r.output
     r = run(app, ["beat", "add", "cli bad", "--court", "Nowhere Court", "--as", "desk"])
     assert r.exit_code == 2 and "no court" in r.output
+    # made by no account, a beat could be removed by nobody but an admin: refused
+    r = run(app, ["beat", "add", "orphan beat", "--force", force, "--as", "nobody-known"])
+    assert r.exit_code == 2 and "no account 'nobody-known'" in r.output
     r = run(app, ["beat", "list", "--json"])
     assert "cli beat" in [b["name"] for b in json.loads(r.stdout)]
     assert run(app, ["beat", "show", "cli beat"]).exit_code == 0

@@ -118,6 +118,10 @@ def test_search_command_per_role(planted, role):
     youth = cli("search", "Ptolemy Wrenfield", "--json", "--as", user)
     if role not in SEES_NAMES:
         assert adult.exit_code == youth.exit_code == 2 and "needs a verified media account" in adult.output
+        # a refusal is an access too: audited, without the name typed
+        ev = audit_after(planted, seq)
+        assert [(e["actor"], e["action"]) for e in ev] == [(user, "refused")] * 2, ev
+        assert all(e["details"]["command"] == "search" for e in ev) and "Quixley" not in str(ev)
         return
     assert adult.exit_code == 0 and youth.exit_code == 0, (adult.output, youth.output)
     assert {h["urn"] for h in json.loads(adult.stdout)["hits"]} == {"06OG0000001", "06OG0000002"}
@@ -201,6 +205,8 @@ def test_export_per_role(planted, tmp_path, role):
             assert r.exit_code == 1 and "refused" in r.output
             assert not dest.exists() and not list(tmp_path.glob("*.partial"))
             assert not rows(a, "export_record")
+            assert [(e["actor"], e["action"], e["details"]["command"]) for e in audit_after(a, seq)] == \
+                [(user, "refused", "export")]
             continue
         assert r.exit_code == 0, r.output
         [ev] = [e for e in audit_after(a, seq) if e["action"] == "export"]

@@ -240,6 +240,10 @@ def test_cli_screen(screened_archive, tmp_path, monkeypatch):
     assert '"rows_with_matches": 1' in r.stdout, r.stdout
     r = CliRunner().invoke(app, ["screen", str(f), "--as", "nobody-known", "--db", url])
     assert r.exit_code == 3 and "refused" in r.output
+    from courtarchive.store import governance as sg
+
+    [ev] = [e for e in sg.audit_events(archive, action="refused") if e["actor"] == "nobody-known"]
+    assert ev["details"]["command"] == "screen" and ev["role"] == "public"
     bad = tmp_path / "bad.csv"
     bad.write_text("town\nPreston\n", "utf-8")
     r = CliRunner().invoke(app, ["screen", str(bad), "--as", "ed", "--db", url])

@@ -51,6 +51,16 @@ def record(archive, *, actor: str, role: str, action: str, purpose: str | None =
                            details=details, conn=conn)
 
 
+def refusal(archive, viewer, *, reason: str, **where) -> int:
+    """A refused access is an access too: who, where (a web path or a command -- never what was
+    typed, which can hold a name) and why; action ``refused``."""
+    from .policy import DEFAULT_PURPOSE
+
+    return record(archive, actor=viewer.username, role=viewer.effective_role(), action="refused",
+                  purpose=DEFAULT_PURPOSE.get(viewer.role, "public_interest"),
+                  details={**where, "reason": str(reason)[:300]})
+
+
 @dataclass
 class VerifyResult:
     events: int = 0

@@ -58,6 +58,9 @@ def screen(path: Path = typer.Argument(..., help="CSV or XLSX: a 'name' column (
         console.print(f"[red]{e}[/red]")
         raise typer.Exit(2)
     except PermissionError as e:          # the role may not screen, or may not receive exports
+        from ..governance import audit
+
+        audit.refusal(a, viewer, reason=str(e), command="screen")
         console.print(f"[red]refused:[/red] {e}")
         raise typer.Exit(3)
     summary = {k: (str(v) if isinstance(v, Path) else v) for k, v in res.items() if k != "flags"}

@@ -23,6 +23,14 @@ console = Console(stderr=True)
 out = Console()
 
 
+def _link(path: str) -> str:
+    """A portal path as the link a mail carries (COURTARCHIVE_BASE_URL, when set)."""
+    from ..config import settings
+
+    base = (settings().base_url or "").rstrip("/")
+    return base + path
+
+
 def _params(items: list[str] | None) -> dict:
     p = {}
     for it in items or []:
@@ -55,7 +63,7 @@ def subscribe(username: str = typer.Argument(..., help="the account that receive
         _json(row)
         return
     console.print(f"subscription {row['id']} ({row['kind']}: {row['label']}) for {username}; "
-                  f"unsubscribe: {row['unsubscribe_path']}")
+                  f"unsubscribe: {_link(row['unsubscribe_path'])}")
     if not row["deliverable"]:
         console.print(f"[yellow]note[/yellow]: digests cannot reach {username} now: {row['deliverable_reason']}")
 
@@ -150,4 +158,5 @@ def _print_digests(res: dict | None) -> None:
     for user, u in (res.get("undeliverable") or {}).items():
         console.print(f"[yellow]not sent[/yellow] to {user} ({u['matches']} matches): {u['reason']}")
     for f in res.get("failed") or []:
-        console.print(f"[red]failed[/red] {f.get('username', '')}: {f['error']}")
+        who = f.get("username")
+        console.print(f"[red]failed[/red]{' ' + who if who else ''}: {f['error']}")

@@ -129,9 +129,7 @@ def create_app(archive_url: str | None = None, *, settings: WebSettings | None =
 
         who = getattr(request.state, "principal", None)
         viewer = who.viewer if who is not None else auth.Principal.anonymous().viewer
-        audit.record(archive, actor=viewer.username, role=viewer.effective_role(), action="refused",
-                     purpose=V.purpose_for(viewer),
-                     details={"method": request.method, "path": request.url.path, "reason": msg[:300]})
+        audit.refusal(archive, viewer, reason=msg, method=request.method, path=request.url.path)
 
     async def handle(request: Request, exc: Exception):
         status, msg = _status_of(exc)

@@ -39,8 +39,15 @@ def add(name: str = typer.Argument(..., help="the beat's name (unique)"),
     from .digest import DigestError, add_beat
     from .export import operator
 
+    from ..store import governance as sg
+
     a = _archive(db)
     viewer = operator(a, as_user)
+    if sg.get_account(a, viewer.username) is None:
+        # its maker removes it later: a beat is made by an account
+        console.print(f"[red]refused[/red]: no account {viewer.username!r}: make beats as an account "
+                      "(--as USER, or $COURTARCHIVE_USER; `courtarchive account add`)")
+        raise typer.Exit(2)
     try:
         b = add_beat(a, name=name, courts=court or [], towns=town or [], forces=force or [], centre=centre,
                      radius_km=radius_km, offence_groups=offence_group or [], actor=viewer.username,

@@ -199,6 +199,10 @@ def export(what: str = typer.Option("hearing", help="table: hearing, party, offe
     try:
         res = export_table(a, what, fmt, out_path, viewer=viewer, purpose=purpose)
     except (ExportError, DistributionError) as e:
+        if isinstance(e, DistributionError):
+            from ..governance import audit
+
+            audit.refusal(a, viewer, reason=str(e), command="export")
         console.print(f"[red]export refused[/red]: {e}")
         raise typer.Exit(1)
     console.print(f"wrote {res['rows']:,} rows to {out_path} for {viewer.username} (export #{res['id']}, "

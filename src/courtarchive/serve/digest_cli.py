@@ -18,6 +18,7 @@ import typer
 from rich.console import Console
 
 from ..clikit import DbOpt, open_archive as _archive
+from .alerts_cli import _link
 
 app = typer.Typer(add_completion=False, invoke_without_command=True,
                   help="the daily beat digest: the day's listed cases of a beat ranked by newsworthiness")
@@ -104,7 +105,7 @@ def subscribe(username: str = typer.Argument(..., help="the account that receive
     except (DigestError, AlertError) as e:
         console.print(f"[red]refused[/red]: {e}")
         raise typer.Exit(1)
-    console.print(f"subscription {row['id']} ({row['label']}) for {username}; unsubscribe: {row['unsubscribe_path']}")
+    console.print(f"subscription {row['id']} ({row['label']}) for {username}; unsubscribe: {_link(row['unsubscribe_path'])}")
     if not row["deliverable"]:
         console.print(f"[yellow]note[/yellow]: digests cannot reach {username} now: {row['deliverable_reason']}")
 
@@ -126,7 +127,7 @@ def send(date: Optional[str] = typer.Option(None, "--date", help="the day (YYYY-
     if as_json:
         sys.stdout.write(orjson.dumps(res, option=orjson.OPT_INDENT_2, default=str).decode() + "\n")
     else:
-        console.print(f"{res['messages']} digest(s) sent with {res['rows_sent']} cases; {res['skipped']} already sent, "
+        console.print(f"{res['messages']} digest(s) sent with {res['rows_sent']} cases; {res['skipped']} already done for the day (sent, or nothing to send), "
                       f"{res['empty']} with nothing listed")
         for user, u in res["undeliverable"].items():
             console.print(f"[yellow]not sent[/yellow] to {user}: {u['reason']}")

@@ -71,6 +71,9 @@ def search(q: str = typer.Argument(..., help="a person's name (fuzzy), or with -
                        date_from=date_from, date_to=date_to, offence_group=offence_group, role=role,
                        limit=limit, offset=offset, output="search", exhaustive=exhaustive)
     except V.Forbidden as e:
+        from ..governance import audit
+
+        audit.refusal(a, viewer, reason=str(e), command="search")
         console.print(f"[red]refused[/red] {viewer.username}: {e}")
         raise typer.Exit(2)
     except ValueError as e:                       # (search.SearchError is one)
