@@ -105,6 +105,7 @@ def test_name_alert_digest_unsubscribe_and_no_double_send(archive, env, smtp):
     assert "06AB1111111" in text and "SMITH" in text and "Stole a bicycle" in text      # media see wording
     assert "06AB2222222" not in text and "SMITHSON" not in text and "Elsewhere" not in text
     assert sub["unsubscribe_token"] in msg["List-Unsubscribe"]
+    assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"      # RFC 8058: one alert, one link
     assert f"http://localhost:8000/alerts/unsubscribe/{sub['unsubscribe_token']}" in msg.get_body(("plain",)).get_content()
     # recorded: export record of kind digest, watermarked, and an audit event for it
     [rec] = rows(archive, "export_record")

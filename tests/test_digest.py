@@ -310,6 +310,7 @@ def test_digest_by_email(corpus, tmp_path, monkeypatch):
         [msg] = sink.messages
         assert msg["To"] == "reporter@lancashirepost.co.uk" and beat["name"] in msg["Subject"]
         assert msg["List-Unsubscribe"].strip() == f"<https://archive.test/alerts/unsubscribe/{sub['unsubscribe_token']}>"
+        assert msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
         text = msg.get_body(("plain",)).get_content()
         html = msg.get_body(("html",)).get_content()
         assert "REPORTING RESTRICTION: " + SOAA in text and "Reporting restriction: " + SOAA in html

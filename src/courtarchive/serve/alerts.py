@@ -801,6 +801,9 @@ def send_digests(archive, *, now: dt.datetime | None = None, smtp_host: str | No
                 msg["Message-ID"] = make_msgid(domain=(sender.rsplit("@", 1)[-1] or "courtarchive"))
                 msg["Auto-Submitted"] = "auto-generated"
                 msg["List-Unsubscribe"] = ", ".join(f"<{x['unsubscribe_url']}>" for x in sections)
+                if len(sections) == 1:
+                    # RFC 8058 one-click needs exactly one link (a digest of several alerts has one each)
+                    msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
                 msg["X-Courtarchive-Digest"] = str(exp["id"])
                 msg.set_content(text)
                 msg.add_alternative(html, subtype="html")

@@ -643,6 +643,9 @@ def send(archive, day: dt.date, *, top: int = 20, now: dt.datetime | None = None
                 msg["Message-ID"] = make_msgid(domain=(sender.rsplit("@", 1)[-1] or "courtarchive"))
                 msg["Auto-Submitted"] = "auto-generated"
                 msg["List-Unsubscribe"] = f"<{unsub}>"
+                # RFC 8058 one-click: the mail client POSTs to the link (the portal's unsubscribe
+                # route takes a POST with the token alone; a GET only asks to confirm)
+                msg["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
                 msg["X-Courtarchive-Digest"] = str(exp["id"])
                 msg.set_content(text)
                 msg.add_alternative(html, subtype="html")
