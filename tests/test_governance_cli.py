@@ -12,22 +12,17 @@ import pytest
 from typer.testing import CliRunner
 
 from courtarchive.store import governance as sg
+from test_governance_compliance import cli_env  # noqa: F401  (the fixture: an initialised archive and the CLI)
 from test_governance_support import person, plant, rows
 
 D = dt.date
 
 
 @pytest.fixture
-def cli(tmp_path, db_url, monkeypatch):
-    monkeypatch.setenv("COURTARCHIVE_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("COURTARCHIVE_DB", db_url)
-    monkeypatch.setenv("COURTARCHIVE_KEY", bytes(range(32)).hex())
-    monkeypatch.delenv("COURTARCHIVE_PROFILE", raising=False)
-    from courtarchive.serve.cli import app
+def cli(cli_env):
     from courtarchive.store import Archive
 
-    runner = CliRunner()
-    assert runner.invoke(app, ["init"]).exit_code == 0
+    runner, app = cli_env
     a = Archive.open()
 
     def run(*args, code=0):

@@ -18,11 +18,12 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import BaseModel
 
-from test_web_support import BEAT, PASSWORD, get_site, make_app
+from test_web_support import BEAT, get_site, make_app, sign_in
+
+from courtarchive.store.util import MAX_ID, as_id
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
-MAX_ID = 2**63 - 1
 HUGE = "99999999999999999999"
 #: what each parameter is tried with, one at a time
 BAD = [HUGE, str(MAX_ID + 1), str(MAX_ID), "-1", "-" + HUGE, "0", "abc", "1.5", "١٢"]
@@ -50,18 +51,10 @@ def app(site):
     return make_app(site)
 
 
-def _login(c: TestClient, user: str) -> str:
-    r = c.get("/login")
-    tok = re.search(r'name="csrf_token" value="([^"]+)"', r.text).group(1)
-    r = c.post("/login", data={"username": user, "password": PASSWORD, "csrf_token": tok}, follow_redirects=False)
-    assert r.status_code == 303, r.text
-    return re.search(r'name="csrf_token" value="([^"]*)"', c.get("/").text).group(1)
-
-
 @pytest.fixture(scope="module")
 def admin(app, site):
     c = TestClient(app, raise_server_exceptions=False)
-    csrf = _login(c, site.users["admin"])
+    csrf = sign_in(c, site.users["admin"])
     c.headers["X-CSRF-Token"] = csrf
     c.csrf = csrf
     return c
@@ -271,12 +264,10 @@ def test_alerts_form_and_follow_with_a_huge_id(admin):
 
 
 def test_store_id_lookups_take_any_number():
-    from courtarchive.store import alerts as store
-
-    assert store.as_id(HUGE) is None and store.as_id("-1") is None and store.as_id("1.0") is None
-    assert store.as_id("١٢") is None and store.as_id(" 12 ") == 12 and store.as_id(MAX_ID) == MAX_ID
-    assert store.as_id(True) is None and store.as_id(MAX_ID + 1) is None and store.as_id(5.0) is None
-    assert store.as_id(None) is None and store.as_id(np.int64(5)) == 5
+    assert as_id(HUGE) is None and as_id("-1") is None and as_id("1.0") is None
+    assert as_id("١٢") is None and as_id(" 12 ") == 12 and as_id(MAX_ID) == MAX_ID
+    assert as_id(True) is None and as_id(MAX_ID + 1) is None and as_id(5.0) is None
+    assert as_id(None) is None and as_id(np.int64(5)) == 5
 
 
 def test_store_lookups_with_out_of_range_ids(site):

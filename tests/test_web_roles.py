@@ -15,8 +15,8 @@ import pyarrow.parquet as pq
 import pytest
 from fastapi.testclient import TestClient
 
-from test_web_support import (BEAT, FRAMPINGTON, KITTERIDGE, PASSWORD, ROLES, SOAA_WORDING_BITS, forbidden_for, get_site,
-                              leaks, make_app)
+from test_web_support import (BEAT, FRAMPINGTON, KITTERIDGE, ROLES, SOAA_WORDING_BITS, forbidden_for, get_site,
+                              leaks, make_app, sign_in)
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -31,21 +31,13 @@ def app(site):
     return make_app(site)
 
 
-def _login(client: TestClient, user: str) -> None:
-    r = client.get("/login")
-    tok = re.search(r'name="csrf_token" value="([^"]+)"', r.text).group(1)
-    r = client.post("/login", data={"username": user, "password": PASSWORD, "csrf_token": tok},
-                    follow_redirects=False)
-    assert r.status_code == 303, r.text
-
-
 @pytest.fixture(scope="module")
 def clients(app, site):
     out = {}
     for role in ROLES:
         c = TestClient(app, raise_server_exceptions=False)
         if site.users.get(role):
-            _login(c, site.users[role])
+            sign_in(c, site.users[role])
         out[role] = c
     return out
 

@@ -80,6 +80,16 @@ def keyring():
     return Keyring(KEY)
 
 
+def sign_in(client, user: str, password: str = PASSWORD) -> str:
+    """Sign ``client`` in through the login form; returns the session's CSRF token."""
+    tok = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/login").text).group(1)
+    r = client.post("/login", data={"username": user, "password": password, "csrf_token": tok},
+                    follow_redirects=False)
+    assert r.status_code == 303, r.text
+    m = re.search(r'name="csrf_token" value="([^"]*)"', client.get("/").text)
+    return m.group(1) if m else ""
+
+
 def make_app(site: Site, **over):
     from courtarchive.serve.app import create_app
     from courtarchive.serve.deps import WebSettings

@@ -150,6 +150,20 @@ def offences() -> list[dict[str, Any]]:
     return [dict(r) for r in _offences()]
 
 
+@lru_cache(maxsize=1)
+def _offence_groups() -> dict[str, tuple[dict[str, Any], ...]]:
+    out: dict[str, list] = {}
+    for o in _offences():
+        if o["offence_group"]:
+            out.setdefault(o["offence_group"], []).append(o)
+    return {g: tuple(v) for g, v in out.items()}
+
+
+def offence_groups() -> dict[str, tuple[dict[str, Any], ...]]:
+    """The declared offence groups: group name -> its offences (rows of the table, read-only)."""
+    return _offence_groups()
+
+
 def offence_by_code(code: str) -> dict[str, Any] | None:
     """The offence with this code (case-insensitive), or None when the table has no such code."""
     row = _offence_index().get((code or "").strip().upper())

@@ -177,6 +177,12 @@ def action_for(role: str, cls: str, purpose: str | None) -> str:
     return act
 
 
+def sees_identity(viewer: "Viewer", purpose: str | None = None, now: dt.datetime | None = None) -> bool:
+    """Whether ``viewer`` sees who people are, for ``purpose`` (default: the role's own).  Finding
+    people by name -- name search, screening, following a name -- is use of identity: only for them."""
+    return action_for(viewer.effective_role(now), "identity", purpose or DEFAULT_PURPOSE[viewer.role]) == "show"
+
+
 def may_see_publication(role: str, sensitivity: str | None) -> bool:
     allowed = PUBLICATION_SENSITIVITY.get((sensitivity or "").upper(), PUBLICATION_SENSITIVITY["CLASSIFIED"])
     return role in allowed

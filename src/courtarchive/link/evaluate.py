@@ -87,14 +87,14 @@ def _assigned(archive: Archive, kind: str) -> pl.DataFrame:
 def _hashed_files(tdir: Path, files: set[str]) -> dict[str, str]:
     """content hash (`ingest.pipeline.content_hash`: SHA-256 of the bytes) -> truth file, for the
     truth's list files under ``tdir/lists``."""
-    import hashlib
+    from ..ingest.pipeline import content_hash
 
     out = {}
     root = tdir / "lists"
     for f in files:
         p = root / f
         if p.is_file():
-            out[hashlib.sha256(p.read_bytes()).hexdigest()] = f
+            out[content_hash(p.read_bytes())] = f
     return out
 
 

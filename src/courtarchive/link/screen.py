@@ -379,8 +379,8 @@ def screen_archive(archive, rows: pl.DataFrame, viewer, *, purpose: str, keyring
     if fmt not in ("csv", "xlsx") or any(f not in ("csv", "xlsx") for f in also):
         raise ScreeningError("format: csv or xlsx")
     role = viewer.effective_role(now)
-    if pol.action_for(role, "identity", purpose) != "show":
-        allowed = sorted(p for p in pol.ROLES[role].personal_purposes if pol.action_for(role, "identity", p) == "show")
+    if not pol.sees_identity(viewer, purpose, now):
+        allowed = sorted(p for p in pol.ROLES[role].personal_purposes if pol.sees_identity(viewer, p, now))
         raise PermissionError(
             f"{viewer.username} ({role}) may not screen names for purpose {purpose!r}: screening reveals who is in "
             "the archive (identity), which " + (f"this role sees only for {' or '.join(map(repr, allowed))}"
@@ -400,8 +400,9 @@ def screen_archive(archive, rows: pl.DataFrame, viewer, *, purpose: str, keyring
                                                                 "now": now, "audit": False})
     keep = {r.get("id") for r in probe.records if not identity_withheld(r)}
     records = [r for r in records if r.get("id") in keep]
+    # (the export's own disclosure takes the facts the probe read instead of reading them again)
     exp = governed_export(archive, records, viewer, purpose=purpose, keyring=keyring, profile=profile, home=home,
-                          what="screening", now=now)
+                          what="screening", now=now, context=probe.cases_context(probe.inputs.get("facts") or {}))
     disclosed = _read_export(Path(exp["path"]))
     shown = {r.get("id"): r for r in disclosed if not identity_withheld(r)}
     if res.height:

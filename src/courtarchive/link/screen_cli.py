@@ -47,9 +47,9 @@ def screen(path: Path = typer.Argument(..., help="CSV or XLSX: a 'name' column (
     user = as_user or os.environ.get("COURTARCHIVE_USER") or getpass.getuser()
     viewer = accounts.viewer(a, user)
     if purpose is None:
-        from ..governance.policy import DEFAULT_PURPOSE
+        from ..serve.export import default_purpose
 
-        purpose = DEFAULT_PURPOSE[viewer.effective_role()]
+        purpose = default_purpose(viewer)
     try:
         rows = read_names(path)
         res = screen_archive(a, rows, viewer, purpose=purpose, keyring=Keyring.from_settings(s),

@@ -234,8 +234,6 @@ def blind_previous_run(archive) -> bool:
     tokens -- an earlier version, which made every pseudonymised mention a surname of its own?  Its
     assignments of pseudonymised mentions are then no evidence: the links made in clear are gone,
     and its splits (one person per listing) must not keep tokens apart (`exact_edges`)."""
-    import json
-
     from ..store import governance as sg
     from ..store import linkage as store
 
@@ -243,14 +241,10 @@ def blind_previous_run(archive) -> bool:
     if prev is None or prev.get("started_at") is None:
         return False
     stats = prev.get("stats") or {}
-    if isinstance(stats, str):
-        stats = json.loads(stats)
     if "pseudonymised" in (stats.get("defendants") or {}):
         return False
     for r in sg.runs(archive):
         counts = r.get("counts") or {}
-        if isinstance(counts, str):
-            counts = json.loads(counts)
         if (r.get("status") == "done" and r.get("finished_at") is not None and r["finished_at"] <= prev["started_at"]
                 and (counts.get("parties_pseudonymised") or counts.get("parties") or 0) > 0):
             return True

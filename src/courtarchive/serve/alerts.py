@@ -64,7 +64,9 @@ from urllib.parse import quote
 
 import orjson
 
+from ..governance.gate import identity_withheld
 from ..store import alerts as store
+from ..store.util import MAX_ID, as_id
 
 log = logging.getLogger("courtarchive.serve.alerts")
 
@@ -73,7 +75,6 @@ EVENTS = ("listed", "adjourned", "court_changed", "plea", "outcome")
 #: roles whose accounts receive digests (verified media need a valid verification)
 RECIPIENT_ROLES = ("verified_media", "admin")
 #: matches of these kinds say who a party is: withheld unless the matched party's identity is disclosed
-IDENTITY_KINDS = frozenset({"name", "search", "person", "network"})
 NAME_THRESHOLD = 0.90
 WORD_MIN = 0.85
 OVERLAP = dt.timedelta(minutes=5)
@@ -116,7 +117,7 @@ def _account(archive, username: str) -> dict:
 def _offence_groups() -> set[str]:
     from ..data import reference
 
-    return {o["offence_group"] for o in reference.offences()}
+    return set(reference.offence_groups())
 
 
 def _court_id(archive, ref) -> int:
@@ -127,10 +128,10 @@ def _court_id(archive, ref) -> int:
 
 
 def _id(q: str, what: str) -> int:
-    """A person or network id as typed: a whole number from 1 to `store.MAX_ID`, else AlertError."""
-    n = store.as_id(q)
+    """A person or network id as typed: a whole number from 1 to `MAX_ID`, else AlertError."""
+    n = as_id(q)
     if n is None:
-        raise AlertError(f"not a {what} id: {q[:30]!r} (a {what} id is a whole number from 1 to {store.MAX_ID})")
+        raise AlertError(f"not a {what} id: {q[:30]!r} (a {what} id is a whole number from 1 to {MAX_ID})")
     return n
 
 
@@ -254,10 +255,9 @@ def identity_refusal(viewer, kind: str) -> str | None:
     admins), from the web, the API and the command line alike."""
     from ..governance import policy as pol
 
-    role = viewer.effective_role()
-    if kind in IDENTITY_KINDS and pol.action_for(role, "identity", pol.DEFAULT_PURPOSE[viewer.role]) != "show":
+    if kind in IDENTITY_KINDS and not pol.sees_identity(viewer):
         return (f"following {IDENTITY_KINDS[kind]} needs a verified media account "
-                f"(role {role} does not see identities)")
+                f"(role {viewer.effective_role()} does not see identities)")
     return None
 
 
@@ -638,8 +638,7 @@ def _walk_hearings(cases: list[dict]):
 def _identity_disclosed(party: dict | None) -> bool:
     if party is None:
         return False
-    red = set(party.get("_redacted") or [])
-    return not ({"name", "surname", "forenames", "name_as_listed"} & red) and bool(party.get("name"))
+    return not identity_withheld(party) and bool(party.get("name"))
 
 
 def _digest_items(matches: list[dict], cases: list[dict], flags: list[dict], base_url: str,

@@ -16,6 +16,7 @@ from fastapi import APIRouter, Body, Depends, Path, Query, Request
 from fastapi.responses import Response
 from pydantic import BaseModel, Field
 
+from ..store.util import MAX_ID
 from . import views as V
 from .auth import Principal
 from .deps import Json, checked_principal, heavy, portal, principal
@@ -25,10 +26,9 @@ router = APIRouter(prefix="/api/v1", default_response_class=Json)
 Who = Annotated[Principal, Depends(principal)]
 WhoChecked = Annotated[Principal, Depends(checked_principal)]
 
-#: the largest record id: ids are signed 64-bit integers (SQLite INTEGER, PostgreSQL BIGINT).  Every
-#: integer a route takes is bounded (these aliases, here and in `pages`): a number past it is a 422,
-#: not an OverflowError when the database driver binds it, and the bounds are in the OpenAPI schema
-MAX_ID = 2**63 - 1
+#: Every integer a route takes is bounded (these aliases, here and in `pages`) by the largest record
+#: id (`store.util.MAX_ID`): a number past it is a 422, not an OverflowError when the database
+#: driver binds it, and the bounds are in the OpenAPI schema
 MAX_OFFSET = 1_000_000
 #: an id in the path (person, network, court, subscription, hold, token ...)
 IdPath = Annotated[int, Path(ge=1, le=MAX_ID, description="record id")]

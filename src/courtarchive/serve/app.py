@@ -156,7 +156,7 @@ def create_app(archive_url: str | None = None, *, settings: WebSettings | None =
         # binds it (SQLite: at most a signed 64-bit integer); that is bad input, not a server fault.
         # Logged with its traceback, so the route can be given bounds.
         log.warning("%s %s: %s: give the parameter bounds", request.method, request.url.path, exc, exc_info=exc)
-        from .api import MAX_ID
+        from ..store.util import MAX_ID
 
         return error(request, 422, f"{OUT_OF_RANGE} (an id is a whole number from 1 to {MAX_ID})")
 

@@ -44,6 +44,7 @@ from typing import Callable, Iterable
 
 import orjson
 
+from ..governance.gate import identity_withheld
 from ..governance.rules import GENERIC_CHILD_SEXUAL_TITLE, classify_offence
 from ..store import digest as store
 
@@ -80,7 +81,7 @@ def weights(path: Path | None = None) -> dict:
 def _offence_groups() -> set[str]:
     from ..data import reference
 
-    return {o["offence_group"] for o in reference.offences()}
+    return set(reference.offence_groups())
 
 
 def _forces() -> dict[str, str]:
@@ -401,10 +402,9 @@ def rank(archive, beat: dict, day: dt.date, *, w: dict | None = None) -> list[di
 def _party_row(p: dict) -> dict:
     from .views import display_name
 
-    red = set(p.get("_redacted") or [])
     name = display_name(p)
     return {"role": (p.get("role") or "").replace("_", " ").lower(),
-            "name": name or ("[name withheld]" if red & {"forenames", "surname", "name_as_listed", "name"} else ""),
+            "name": name or ("[name withheld]" if identity_withheld(p) else ""),
             "age": p.get("age"), "town": p.get("town"),
             "offences": [{"title": o.get("title"), "code": o.get("code"), "plea": o.get("plea"),
                           "withheld": [x for x in o.get("_redacted") or [] if x in ("wording", "title")]}

@@ -66,10 +66,8 @@ def may_follow(viewer, kind: str) -> tuple[bool, str | None]:
     if not V.may_receive(viewer):
         return False, (f"following is for verified accounts: alerts go to verified media and admins "
                        f"(your role counts as {viewer.effective_role()})")
-    if kind in ("person", "network") and not V.may_search_names(viewer):
-        return False, (f"following a {kind} needs a verified media account (role {viewer.effective_role()} "
-                       "does not see identities)")
-    return True, None
+    why = alerts.identity_refusal(viewer, kind)
+    return (False, why) if why else (True, None)
 
 
 def may_screen(viewer) -> tuple[bool, str | None]:

@@ -285,14 +285,10 @@ def _filters(court_id, date_from, date_to, offence_group, role) -> dict:
 @lru_cache(maxsize=1)
 def offence_groups() -> dict[str, tuple[tuple[str, ...], tuple[str, ...]]]:
     """The declared offence groups: group -> (its offence codes, their titles)."""
-    from ..data.reference import offences
+    from ..data.reference import offence_groups as groups
 
-    out: dict[str, tuple[list, list]] = {}
-    for o in offences():
-        codes, titles = out.setdefault(o["offence_group"], ([], []))
-        codes.append(o["code"])
-        titles.append(o["title"])
-    return {g: (tuple(c), tuple(dict.fromkeys(t))) for g, (c, t) in out.items() if g}
+    return {g: (tuple(o["code"] for o in rows), tuple(dict.fromkeys(o["title"] for o in rows)))
+            for g, rows in groups().items()}
 
 
 def search_names(archive, q: str, *, court_id: int | None = None, date_from: dt.date | None = None,

@@ -135,8 +135,7 @@ def _result(d: Disclosure, **extra) -> dict:
 def may_search_names(viewer: Viewer) -> bool:
     """Searching by a person's name is itself use of identity: allowed only to roles the policy
     shows identity to, for their purpose (public: identity is dropped; analysts: pseudonyms only)."""
-    role = viewer.effective_role()
-    return pol.action_for(role, "identity", purpose_for(viewer)) == "show"
+    return pol.sees_identity(viewer)
 
 
 def may_receive(viewer: Viewer) -> bool:

@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 
 from .archive import Archive
 from .tables import TABLES as T
-from .util import MAX_ID, as_id, now, chunks as _chunks, rows as _rows  # noqa: F401  (MAX_ID, as_id: re-exported)
+from .util import as_id, now, chunks as _chunks, rows as _rows
 
 _CHUNK = 500
 # =========================================================================== subscriptions
@@ -144,8 +144,8 @@ def resolve_case(archive: Archive, ref: str) -> dict | None:
     key = "".join(ref.split()).upper()
     with archive.engine.connect() as conn:
         conds = [C.c.urn == key, C.c.case_number == ref]
-        if as_id(ref) is not None:
-            conds.append(C.c.id == as_id(ref))
+        if (i := as_id(ref)) is not None:
+            conds.append(C.c.id == i)
         r = _rows(conn, sa.select(C.c.id, C.c.urn, C.c.case_number).where(sa.or_(*conds))
                   .order_by((C.c.urn != key), C.c.id).limit(1))
     return r[0] if r else None

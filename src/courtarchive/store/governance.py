@@ -154,9 +154,9 @@ def holds(archive: Archive, *, active_only: bool = False, conn=None) -> list[dic
 def resolve_court(archive: Archive, ref: str) -> int | None:
     C = T["court"]
     with archive.engine.connect() as conn:
-        if as_id(ref) is not None:
-            r = conn.execute(sa.select(C.c.id).where(sa.or_(C.c.id == int(ref), C.c.fact_court_id == int(ref)))
-                             .order_by((C.c.id != int(ref)))).scalar()
+        if (i := as_id(ref)) is not None:
+            r = conn.execute(sa.select(C.c.id).where(sa.or_(C.c.id == i, C.c.fact_court_id == i))
+                             .order_by((C.c.id != i))).scalar()
             if r is not None:
                 return r
         return conn.execute(sa.select(C.c.id).where(sa.or_(C.c.slug == ref, sa.func.lower(C.c.name) == ref.lower()))
@@ -167,8 +167,8 @@ def resolve_case(archive: Archive, ref: str) -> int | None:
     C = T["case"]
     key = "".join(ref.split()).upper()
     with archive.engine.connect() as conn:
-        if as_id(ref) is not None:
-            r = conn.execute(sa.select(C.c.id).where(C.c.id == int(ref))).scalar()
+        if (i := as_id(ref)) is not None:
+            r = conn.execute(sa.select(C.c.id).where(C.c.id == i)).scalar()
             if r is not None:
                 return r
         return conn.execute(sa.select(C.c.id).where(sa.or_(C.c.urn == key, C.c.case_number == ref.strip(),
@@ -178,11 +178,11 @@ def resolve_case(archive: Archive, ref: str) -> int | None:
 def resolve_person(archive: Archive, ref: str) -> str | None:
     """``person`` scope refs: a linked person id, or ``party:<id>`` for one mention."""
     with archive.engine.connect() as conn:
-        if ref.startswith("party:") and as_id(ref[6:]) is not None:
-            ok = conn.execute(sa.select(T["party"].c.id).where(T["party"].c.id == int(ref[6:]))).scalar()
+        if ref.startswith("party:") and (i := as_id(ref[6:])) is not None:
+            ok = conn.execute(sa.select(T["party"].c.id).where(T["party"].c.id == i)).scalar()
             return ref if ok is not None else None
-        if as_id(ref) is not None:
-            ok = conn.execute(sa.select(T["person"].c.id).where(T["person"].c.id == int(ref))).scalar()
+        if (i := as_id(ref)) is not None:
+            ok = conn.execute(sa.select(T["person"].c.id).where(T["person"].c.id == i)).scalar()
             return ref if ok is not None else None
     return None
 

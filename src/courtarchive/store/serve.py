@@ -362,9 +362,9 @@ def court(archive: Archive, ref: str | int) -> dict | None:
     with archive.engine.connect() as conn:
         q = sa.select(Ct)
         if isinstance(ref, int) or (isinstance(ref, str) and ref.isdigit()):
-            if as_id(ref) is None:
+            if (i := as_id(ref)) is None:
                 return None
-            q = q.where(Ct.c.id == int(ref))
+            q = q.where(Ct.c.id == i)
         else:
             q = q.where(sa.or_(Ct.c.slug == ref, Ct.c.name == ref))
         r = conn.execute(q.limit(1)).first()
