@@ -379,3 +379,27 @@ def test_name_matching_tolerates_typos_and_variants():
          {"qid": 5, "name": "Zebedee Quixley"}]
     got = {(a, b) for a, b, _ in alerts.name_matches(q, parties)}
     assert got == {(1, 1), (2, 2), (3, 4)}
+
+
+def test_one_alert_per_sitting_whatever_the_lists(archive, env):
+    """The day's public and standard lists (and a later version of a list) are several listings of
+    one sitting: one match per subscription and sitting, and the standard list's plea -- which the
+    public list never gives -- is no "plea entered" when the public list was read first."""
+    media(archive)
+    alerts.subscribe(archive, username="reporter", kind="urn", query="06EF5555555")
+    plant(archive, date=day(1), urn="06EF5555555", list_type="MAGISTRATES_PUBLIC_LIST", sensitivity="PUBLIC")
+    assert run(archive)["by_event"] == {"listed": 1}
+    plant(archive, date=day(1), urn="06EF5555555", plea="NOT_GUILTY")          # the standard list, later
+    assert run(archive)["matches"] == 0
+    # both lists of the next sitting in one run: one alert, and it is an adjournment
+    plant(archive, date=day(8), urn="06EF5555555", list_type="MAGISTRATES_PUBLIC_LIST", sensitivity="PUBLIC")
+    plant(archive, date=day(8), urn="06EF5555555", plea="NOT_GUILTY")
+    assert run(archive)["by_event"] == {"adjourned": 1}
+    # a plea recorded at an earlier sitting's standard list is not news at the next one
+    plant(archive, date=day(15), urn="06EF5555555", list_type="MAGISTRATES_PUBLIC_LIST", sensitivity="PUBLIC")
+    plant(archive, date=day(15), urn="06EF5555555", plea="NOT_GUILTY")
+    assert run(archive)["by_event"] == {"adjourned": 1}
+    # a changed plea is
+    plant(archive, date=day(22), urn="06EF5555555", plea="GUILTY")
+    assert run(archive)["by_event"] == {"plea": 1}
+    assert [m["event"] for m in rows(archive, "alert_match")] == ["listed", "adjourned", "adjourned", "plea"]

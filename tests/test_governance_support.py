@@ -39,7 +39,7 @@ def person(forenames="Zebedee", surname="QUIXLEY", dob=dt.date(1988, 7, 14),
 def plant(archive, *, date=dt.date(2024, 3, 4), sensitivity="CLASSIFIED", urn=None, people=None,
           code="TH68001", title="Theft", wording="Stole a bicycle worth £200", legislation=None,
           panel="ADULT", hearing_type="First hearing", detail=None, flagged=None, list_type="MAGISTRATES_STANDARD_LIST",
-          court="Preston Magistrates' Court", list_note=None, case_name=None, no_urn=False):
+          court="Preston Magistrates' Court", list_note=None, case_name=None, no_urn=False, plea=None):
     """Write one list with one hearing of one case; returns the WriteResult."""
     n = next(_seq)
     urn = None if no_urn else (urn or f"06ZZ{n:07d}")
@@ -57,7 +57,7 @@ def plant(archive, *, date=dt.date(2024, 3, 4), sensitivity="CLASSIFIED", urn=No
                                age=pp.get("age"), address=pp.get("address"), postcode=pp.get("postcode"),
                                town=pp.get("town"), name_as_listed=f"{pp['surname']}, {pp['forenames']}"))
         p.offences.append(Offence(json_path=f"$.h[0].p[{i}].o[0]", party_ref=i, seq=1, code=code, title=title,
-                                  wording=wording, legislation=legislation))
+                                  wording=wording, legislation=legislation, plea=plea))
     p.parties.append(Party(json_path="$.h[0].p[x]", hearing_ref=0, role="PROSECUTING_AUTHORITY",
                            organisation_name="Crown Prosecution Service"))
     return archive.write(p, content_hash=f"plant-{n}")

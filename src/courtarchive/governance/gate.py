@@ -223,6 +223,29 @@ def _load(archive, ctx: Context, ids: dict[str, set], role: str, stack: contextl
     return facts, refs, pubs, convs, persons, idents
 
 
+class _CaseView:
+    """What the restrictions in force for one case mean for each of its records, worked out once
+    per case and call (a day list or a search page shows dozens of records of one case).  ``acts``
+    are the restrictions with a field effect: active proceedings (``cca_active``, in force for
+    almost every case) act on the output as a whole (the contempt flag above), never on a
+    record's fields, so a case with nothing else takes `disclose`'s plain policy path."""
+
+    __slots__ = ("acts", "rules", "withhold_case", "protected", "s11_all", "s11_party", "wording_rules", "rel",
+                 "rel_offences", "summary")
+
+    def __init__(self, active: list[R.Active]):
+        acts = self.acts = [a for a in active if a.rule != "cca_active"]
+        self.rules = tuple(sorted({a.rule for a in acts}))
+        self.withhold_case = any("withhold_case" in a.effects for a in acts)
+        self.protected = frozenset().union(*[a.party_ids for a in acts if "identity" in a.effects])
+        self.s11_all = any(a.rule == "cca_s11" and not a.party_ids for a in acts)
+        self.s11_party = frozenset().union(*[a.party_ids for a in acts if a.rule == "cca_s11"])
+        self.wording_rules = [a for a in acts if "wording" in a.effects]
+        self.rel = [a for a in acts if "relationship" in a.effects]
+        self.rel_offences = frozenset().union(*[a.offence_ids for a in self.rel])
+        self.summary = "; ".join(a.summary() for a in acts) or None
+
+
 # --------------------------------------------------------------------------- the gate
 def disclose(records: Iterable[dict], viewer: pol.Viewer, *, purpose: str, context=None) -> Disclosure:
     ctx = Context.of(context)
@@ -322,12 +345,16 @@ def disclose(records: Iterable[dict], viewer: pol.Viewer, *, purpose: str, conte
     emitted: list[dict] = []                      # every record output, nested ones included
     plans: dict[tuple, list[tuple[str, str, str, bool]]] = {}   # (entity, *keys) -> [(key, class, action, detail?)]
 
+    views: dict = {}                              # case id -> _CaseView (one per case, not per record)
+
     def one(r: dict, parent_case: int | None) -> dict | None:
         e = _entity(r)
         cid = ref(r, "case_id") if e != "case" else r.get("id")
         cid = cid if cid is not None else parent_case
-        acts = active.get(cid, []) if cid is not None else []
-        rules_here = sorted({a.rule for a in acts if a.rule != "cca_active"})
+        cv = views.get(cid)
+        if cv is None:
+            cv = views[cid] = _CaseView(active.get(cid, []) if cid is not None else [])
+        acts = cv.acts
         if e == "aggregate":
             agg = _aggregate(r, res, agg_cells, prof)
             emitted.append(agg)
@@ -340,7 +367,7 @@ def disclose(records: Iterable[dict], viewer: pol.Viewer, *, purpose: str, conte
             withhold("publication_sensitivity")
             return None
         # 2. s.4(2): withhold every output of the case
-        if any("withhold_case" in a.effects for a in acts):
+        if cv.withhold_case:
             withhold("cca_s4_2")
             return None
         if e == "complainant" and role not in ("analyst", "admin"):
@@ -356,13 +383,8 @@ def disclose(records: Iterable[dict], viewer: pol.Viewer, *, purpose: str, conte
 
         out: dict = {"_entity": e}
         redacted: list[str] = []
-        protected = set().union(*[a.party_ids for a in acts if "identity" in a.effects]) if acts else set()
-        s11_all = any(a.rule == "cca_s11" and not a.party_ids for a in acts)
-        s11_party = set().union(*[a.party_ids for a in acts if a.rule == "cca_s11"]) if acts else set()
-        wording_rules = [a for a in acts if "wording" in a.effects]
-        rel = [a for a in acts if "relationship" in a.effects]
-        rel_offences = set().union(*[a.offence_ids for a in rel]) if rel else set()
-        is_protected = e == "party" and (r.get("id") in protected or r.get("id") in s11_party)
+        protected, s11_all, wording_rules, rel = cv.protected, cv.s11_all, cv.wording_rules, cv.rel
+        is_protected = e == "party" and (r.get("id") in protected or r.get("id") in cv.s11_party)
         ident = idents.get(r.get("id")) if e == "party" else None
         token = None
         coarse = None
@@ -449,7 +471,7 @@ def disclose(records: Iterable[dict], viewer: pol.Viewer, *, purpose: str, conte
                 if k in _FREE_TEXT.get(e, ()) and wording_rules:
                     act = "withheld"
                 if detail and v:
-                    out[k] = "; ".join(a.summary() for a in acts if a.rule != "cca_active") or None
+                    out[k] = cv.summary
                     if out[k] != v:
                         redacted.append(k)
                     continue
@@ -458,7 +480,7 @@ def disclose(records: Iterable[dict], viewer: pol.Viewer, *, purpose: str, conte
             out.update(coarse)
         # relationship words (Editors' Code cl.7): generic offence, scrubbed text, every role
         if rel:
-            if e == "offence" and (r.get("id") in rel_offences or not rel_offences):
+            if e == "offence" and (r.get("id") in cv.rel_offences or not cv.rel_offences):
                 for k2, val in (("title", R.GENERIC_CHILD_SEXUAL_TITLE), ("code", None), ("legislation", None)):
                     if k2 in out and out[k2] != val:
                         out[k2] = val
@@ -470,7 +492,7 @@ def disclose(records: Iterable[dict], viewer: pol.Viewer, *, purpose: str, conte
                         out[k2] = s
                         redacted.append(k2)
         out["_redacted"] = sorted(set(redacted))
-        out["_restrictions"] = rules_here
+        out["_restrictions"] = list(cv.rules)
         emitted.append(out)
         if cid is not None:
             shown_cases.add(cid)

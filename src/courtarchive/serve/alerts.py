@@ -447,11 +447,28 @@ class _Batch:
         self._prev_offences: dict[int, list[dict]] = {}
         self.archive = archive
 
+    @staticmethod
+    def sitting(h: dict) -> tuple:
+        """One sitting of a case: its court and day.  The day's public and standard lists (or a
+        firm and a daily list) are several listings of one sitting."""
+        return h["case_id"], h["court_id"], h["sitting_date"]
+
     def previous(self, h: dict) -> dict | None:
+        """The case's latest listing before this one's sitting (another list of the same sitting is
+        not "before" it: the public list of a day read first made the standard list's pleas a
+        "plea entered", and one sitting two alerts)."""
         key = (h["sitting_date"] or dt.date.min, h["id"])
+        here = self.sitting(h)
         older = [li for li in self.listings.get(h["case_id"], [])
-                 if (li["sitting_date"] or dt.date.min, li["id"]) < key]
+                 if (li["sitting_date"] or dt.date.min, li["id"]) < key and self.sitting(li) != here]
         return max(older, key=lambda li: (li["sitting_date"] or dt.date.min, li["id"])) if older else None
+
+    def sitting_offences(self, li: dict) -> list[dict]:
+        """The offences of every listing of ``li``'s sitting: a plea or a conviction that one of the
+        sitting's lists gives counts as known then (the public list gives none)."""
+        here = self.sitting(li)
+        return [o for x in self.listings.get(li["case_id"], []) if self.sitting(x) == here
+                for o in self.offences_of(x["id"])]
 
     def offences_of(self, hearing_id: int) -> list[dict]:
         if hearing_id in self.offences_by_h:
@@ -461,13 +478,12 @@ class _Batch:
         return self._prev_offences[hearing_id]
 
     def event(self, h: dict) -> str | None:
-        """What this listing is for its case, compared with the case's previous listing (None: the
-        same listing again, e.g. the public version of a list already seen)."""
+        """What this listing is for its case, compared with the case's previous sitting."""
         prev = self.previous(h)
         new = self.offences_by_h.get(h["id"], [])
         if prev is None:
             return "listed"
-        old = self.offences_of(prev["id"])
+        old = self.sitting_offences(prev)
         old_plea = {(o["code"], o["party_id"] is not None): o["plea"] for o in old}
         old_conv = {o["code"] for o in old if o["conviction_date"] is not None}
         if any(o["conviction_date"] is not None and o["code"] not in old_conv for o in new) or \
@@ -478,8 +494,6 @@ class _Batch:
             return "plea"
         if prev["court_id"] != h["court_id"]:
             return "court_changed"
-        if prev["sitting_date"] == h["sitting_date"]:
-            return None
         return "adjourned"
 
 
@@ -591,13 +605,20 @@ def after_ingest(archive, report=None, *, now: dt.datetime | None = None, send: 
             for t in set(start.values()):
                 window[t] = hearings[bisect.bisect_right(times, t):]
             hs_of = {sub["id"]: window[start[sub["id"]]] for sub in subs}
+            # one match per subscription and sitting: the day's public and standard lists, or a
+            # list and its later version, are one listing to the subscriber (the first one matched)
+            done = {(sid, *rest) for sid, *rest in store.matched_sittings(archive, batch.listings)}
             for sid, hid, score, _pid in match(archive, subs, hs_of, batch):
+                h = batch.hearings[hid]
+                if (sid, *batch.sitting(h)) in done:
+                    continue
                 if hid not in events:
-                    events[hid] = batch.event(batch.hearings[hid])
+                    events[hid] = batch.event(h)
                 ev = events[hid]
                 if ev is None:
                     continue
-                rows.append({"subscription_id": sid, "hearing_id": hid, "case_id": batch.hearings[hid]["case_id"],
+                done.add((sid, *batch.sitting(h)))
+                rows.append({"subscription_id": sid, "hearing_id": hid, "case_id": h["case_id"],
                              "score": score, "event": ev, "matched_at": run_at})
         new_rows = store.insert_matches(archive, rows)
         new = len(new_rows)

@@ -225,6 +225,20 @@ def persons_of_parties(archive: Archive, party_ids: Iterable[int]) -> dict[int, 
 
 
 # =========================================================================== the match queue
+def matched_sittings(archive: Archive, case_ids: Iterable[int]) -> set[tuple[int, int, int | None, object]]:
+    """(subscription id, case id, court id, sitting date) of every match already queued or sent for
+    these cases -- the hearing's own court and day, whichever version or variant of the list it
+    came from (a superseded one included)."""
+    M, H = T["alert_match"], T["hearing"]
+    out: set = set()
+    with archive.engine.connect() as conn:
+        for chunk in _chunks(sorted(set(case_ids))):
+            out |= {tuple(r) for r in conn.execute(
+                sa.select(M.c.subscription_id, M.c.case_id, H.c.court_id, H.c.sitting_date)
+                .join(H, H.c.id == M.c.hearing_id).where(M.c.case_id.in_(chunk)))}
+    return out
+
+
 def insert_matches(archive: Archive, rows: list[dict]) -> list[dict]:
     """Insert matches that are not there yet (unique per subscription and hearing); returns the new
     ones."""
