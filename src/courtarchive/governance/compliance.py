@@ -22,6 +22,7 @@ from ..store import governance as sg
 from . import audit
 from .policy import FIELD_POLICY, PUBLICATION_SENSITIVITY, ROLES
 from .profile import load
+from .retention import proof_step
 from .rules import RULES, classify_offence
 
 LAWFUL_BASES = [
@@ -66,7 +67,7 @@ def _chain_check(archive, runs: list[dict]) -> dict[int, bool | None]:
             continue
         h = sg.GENESIS
         for _, dg in sorted(digests.get((r["kind"], r["id"]), [])):
-            h = hashlib.sha256((h + dg).encode()).hexdigest()
+            h = proof_step(h, dg)
         out[r["id"]] = h == (r["proof_hash"] or sg.GENESIS)
     return out
 

@@ -182,6 +182,12 @@ def plan_batch(rows: dict, *, due: dict[int, set[str]], actions, keyring, held: 
     return {"updates": upd, "coarse": coarse, "held": held_ct, "fields": fields, "held_publications": held_pubs}
 
 
+def proof_step(proof: str, digest: str) -> str:
+    """The next link of a run's proof chain: ``sha256(proof + digest)`` from ``sg.GENESIS`` over its
+    batches' digests in order (expiry and erasure write it; the compliance report re-derives it)."""
+    return hashlib.sha256((proof + digest).encode()).hexdigest()
+
+
 def _digest(plan: dict) -> str:
     h = hashlib.sha256()
     for table in sorted(plan["updates"]):
@@ -241,7 +247,7 @@ def expire(archive, *, keyring, profile: Profile | None = None, as_of: dt.date |
                     for table, upd in plan["updates"].items():
                         sg.apply_updates(conn, table, upd)
                     sg.save_coarse(archive, conn, plan["coarse"])
-                    proof = hashlib.sha256((proof + digest).encode()).hexdigest()
+                    proof = proof_step(proof, digest)
                     counts = {"parties": sum(1 for r in plan["updates"]["party"] if r.get("pseudonymised")),
                               "fields": dict(plan["fields"]), "held": {str(k): v for k, v in plan["held"].items()}}
                     audit.record(archive, actor=actor, role="admin", action="expire_batch", purpose="retention",

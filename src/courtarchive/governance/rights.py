@@ -23,7 +23,7 @@ from . import audit, hooks
 from .coarse import full_name
 from .profile import load
 from .pseudonym import normalise_name, normalise_name_forms
-from .retention import TOUCHED_TABLES, _digest, _Held, plan_batch
+from .retention import TOUCHED_TABLES, _digest, _Held, plan_batch, proof_step
 
 log = logging.getLogger("courtarchive.governance")
 
@@ -232,7 +232,7 @@ def erase(archive, party_ids: list[int] | None = None, *, keyring, actor: str, m
             free = [p["id"] for p in rows["party"] if p["id"] not in kept]
             unlinked = sg.unlink_parties(archive, conn, free, drop_coarse=True) if mode == "delete" else {}
             digest = _erase_digest(plan, free if mode == "delete" else [])
-            proof = hashlib.sha256((sg.GENESIS + digest).encode()).hexdigest()
+            proof = proof_step(sg.GENESIS, digest)
             held_parties = Counter(str(h) for h in kept.values())
             counts = {"parties": len(done), "held": {str(k): v for k, v in plan["held"].items()},
                       "held_parties": dict(held_parties), "fields": dict(plan["fields"]), **unlinked}
