@@ -386,11 +386,18 @@ def search_names(archive, q: str, *, court_id: int | None = None, date_from: dt.
             if len(qw) >= 2 and (exhaustive or state["best"] < RELAX_BELOW):
                 # (only when one edit per word found nothing close: the keys of a common forename
                 # reach tens of thousands of names at 1M, the costliest look-up of all)
-                for i in range(len(qw)):
+                # a word found in the index as written is tried as written first (its one-edit
+                # keys: every Brian and Bryant of a common Bryan), and with them only when that
+                # finds nothing close either
+                tries = [(i, exact[i]) for i in range(len(qw)) if known[i]] + \
+                    [(i, full[i]) for i in range(len(qw))]
+                for i, keys in tries:
+                    if state["best"] >= RELAX_BELOW and not exhaustive and keys is full[i] and known[i]:
+                        continue
                     others = [x for j, x in enumerate(qw) if j != i and len(x) >= 3]
                     grams = sorted({x[k:k + 3] for x in others for k in range(len(x) - 2)})
                     heads = sorted({x[:2] for x in others})
-                    take(ss.relaxed_candidates(archive, keys=full[i], grams=grams, heads=heads, cap=RELAXED_CAP),
+                    take(ss.relaxed_candidates(archive, keys=keys, grams=grams, heads=heads, cap=RELAXED_CAP),
                          RELAXED_CAP)
     capped = state["capped"]
     if hide is not None and scored:
