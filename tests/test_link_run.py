@@ -247,6 +247,12 @@ def test_explain_review_and_decide_cli(archive, corpus, monkeypatch):
     assert [e["actor"] for e in views] == ["linker", "nobody-known"]
     res = runner.invoke(app, ["review", "--db", db, "--limit", "3", "--as", "nobody-known"])
     assert res.exit_code == 0 and "[withheld]" in res.stdout
+    res = runner.invoke(app, ["decide", str(ids[0]), str(ids[2]), "different", "--as", "nobody-known", "--db", db])
+    assert res.exit_code == 2 and "sees identities" in res.output      # the public role decides nothing
+    assert not store.review_decisions(archive)
+    [refused] = sg.audit_events(archive, action="refused")
+    assert refused["actor"] == "nobody-known" and refused["details"]["command"] == "link decide"
+    accounts.add(archive, username="bob", role="admin", actor="setup", email="bob@example.org")
     res = runner.invoke(app, ["decide", str(ids[0]), str(ids[2]), "maybe", "--reviewer", "bob", "--db", db])
     assert res.exit_code != 0
     res = runner.invoke(app, ["decide", str(ids[0]), str(ids[2]), "different", "--reviewer", "bob", "--db", db])

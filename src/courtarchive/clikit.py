@@ -17,13 +17,18 @@ JsonOpt = typer.Option(False, "--json", help="print JSON")
 
 def open_archive(db: str | None = None, *, initialised: bool = True):
     """The archive at ``db`` (default ``$COURTARCHIVE_DB``); an uninitialised one is refused
-    with the command to run (``courtarchive init``) unless ``initialised=False``."""
+    with the command to run (``courtarchive init``) unless ``initialised=False`` -- a one-line
+    error and exit code 1, not a traceback, for every command that opens one."""
     from .config import settings
-    from .store import Archive
+    from .store import Archive, StoreError
 
-    a = Archive.open(db or settings().db_url)
-    if initialised:
-        a.require_initialised()
+    try:
+        a = Archive.open(db or settings().db_url)
+        if initialised:
+            a.require_initialised()
+    except StoreError as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(1) from None
     return a
 
 

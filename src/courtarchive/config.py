@@ -111,6 +111,9 @@ def spark_conf(app: str) -> dict[str, str]:
         "spark.sql.adaptive.enabled": "true",
         "spark.sql.adaptive.coalescePartitions.enabled": "true",
         "spark.ui.enabled": "false",
+        # the stage progress bars of Spark's console flood a command's stderr (and CI logs); the
+        # command's own progress is reported by rich
+        "spark.ui.showConsoleProgress": "false",
     }
 
 

@@ -22,6 +22,39 @@ def _date(s: str | None, name: str) -> dt.date | None:
         raise typer.BadParameter(f"{name}: expected YYYY-MM-DD, got {s!r}")
 
 
+def _check_oracle(oracle: Path) -> None:
+    """``--oracle``: the generator's truth.json (or its folder), with ``truth/*_mentions.parquet`` beside it."""
+    if not oracle.exists():
+        raise typer.BadParameter(f"{oracle} does not exist", param_hint="--oracle")
+    root = oracle.parent if oracle.is_file() else oracle
+    missing = [n for n in ("defendant_mentions", "complainant_mentions")
+               if not (root / "truth" / f"{n}.parquet").is_file()]
+    if missing:
+        raise typer.BadParameter(f"{oracle} is not a generator truth: {root / 'truth'} has no "
+                                 f"{', '.join(m + '.parquet' for m in missing)} (give the corpus' truth.json)",
+                                 param_hint="--oracle")
+    if oracle.is_file():
+        import orjson
+
+        try:
+            orjson.loads(oracle.read_bytes())
+        except orjson.JSONDecodeError as e:
+            raise typer.BadParameter(f"{oracle} is not JSON ({e})", param_hint="--oracle")
+
+
+def _check_out(out: Path) -> None:
+    """``--out`` can be written, checked before anything is computed or disclosed (audited)."""
+    import os
+
+    if out.exists() and not out.is_dir():
+        raise typer.BadParameter(f"{out} exists and is not a folder", param_hint="--out")
+    p = out.absolute()
+    while not p.exists():
+        p = p.parent
+    if not p.is_dir() or not os.access(p, os.W_OK | os.X_OK):
+        raise typer.BadParameter(f"cannot create {out}: {p} is not a writable folder", param_hint="--out")
+
+
 def headline(f: dict) -> str:
     """The findings in one sentence, in the shape of the inquiry's ("25,118 cases; ...")."""
     def n(v):
@@ -62,7 +95,7 @@ def analyse(
     db: Optional[str] = typer.Option(None, "--db", help="database URL (default: $COURTARCHIVE_DB)"),
     min_cell: int = typer.Option(5, "--min-cell", help="complainant counts below this are shown as '<N' (the "
                                  "licence profile's small_cell_threshold is enforced by the gate in any case)"),
-    top: int = typer.Option(20, help="locations listed"),
+    top: int = typer.Option(20, min=0, help="locations listed"),
     cache: bool = typer.Option(True, help="reuse derived inputs while the archive is unchanged"),
     report: bool = typer.Option(True, help="write report.html"),
     km: str = typer.Option("auto", "--km", help="Kaplan-Meier: auto (numpy, = lifelines) | numpy | lifelines"),
@@ -73,12 +106,12 @@ def analyse(
     """Find the patterns: linked victims, networks, locations, delays, repeat and cross-boundary offending."""
     import orjson
 
+    from ..clikit import open_archive
     from ..config import settings
-    from ..store import Archive
     from . import definitions as D
-    from .inputs import from_archive
+    from .inputs import OracleMismatch, from_archive
     from ..serve.export import default_purpose, operator
-    from .run import compute, disclose_findings
+    from .run import check_area, compute, disclose_findings
 
     t0 = time.perf_counter()
     if location_by not in D.LOCATION_BY:
@@ -91,22 +124,35 @@ def analyse(
         import os
 
         os.environ["COURTARCHIVE_SPARK_MASTER"] = spark_master
-    if oracle is not None and not oracle.exists():
-        raise typer.BadParameter(f"--oracle: {oracle} does not exist")
+    if oracle is not None:
+        _check_oracle(oracle)
+    d_from, d_to = _date(date_from, "--from"), _date(date_to, "--to")
+    _check_out(out)
     s = settings()
-    archive = Archive.open(db or s.db_url)
-    archive.require_initialised()
+    archive = open_archive(db)
     cache_dir = (Path(s.home) / "cache" / "analyse") if cache else None
-    data = from_archive(archive, oracle=oracle, engine=engine, cache_dir=cache_dir)
     try:
-        f = compute(data, scope=scope, location_by=location_by, date_from=_date(date_from, "--from"),
-                    date_to=_date(date_to, "--to"), area=area, top=top, min_cell=min_cell, km_method=km)
+        data = from_archive(archive, oracle=oracle, engine=engine, cache_dir=cache_dir)
+    except OracleMismatch as e:
+        raise typer.BadParameter(str(e), param_hint="--oracle")
+    try:
+        if area is not None:
+            check_area(data.inputs, area)
+        f = compute(data, scope=scope, location_by=location_by, date_from=d_from,
+                    date_to=d_to, area=area, top=top, min_cell=min_cell, km_method=km)
     except ValueError as e:
         raise typer.BadParameter(str(e))
+    if (data.linkage or {}).get("source") == "names":
+        typer.echo("warning: no link run in this archive: person ids are exact name + date-of-birth keys, which "
+                   "split one defendant listed under name variants and so overstate every count built on "
+                   "defendants; run `courtarchive link run` first", err=True)
     # every output below (findings.json, report.html, the headline) is the gated view: one audit event
     viewer = operator(archive, as_user)
     f = disclose_findings(f, viewer, archive=archive, purpose=purpose or default_purpose(viewer))
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise typer.BadParameter(f"cannot create {out}: {e.strerror or e}", param_hint="--out")
     f["generated_at"] = dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
     if report:
         from .report import write_report

@@ -35,7 +35,7 @@ from .sql import derivation
 
 place_pattern = ref.place_pattern   # kept here: the analyse API has always offered it
 
-__all__ = ["AnalysisData", "RAW_COLUMNS", "load_raw", "load_linkage", "load_oracle", "reference_tables",
+__all__ = ["AnalysisData", "OracleMismatch", "check_oracle", "RAW_COLUMNS", "load_raw", "load_linkage", "load_oracle", "reference_tables",
            "place_pattern", "build_inputs", "offences_frame", "from_archive", "court_reference"]
 
 #: columns read from each archive table
@@ -177,7 +177,7 @@ def load_oracle(truth_json: Path | str, publications: pa.Table) -> tuple[dict[st
     import orjson
 
     tj = Path(truth_json)
-    root = tj.parent if tj.suffix == ".json" else tj
+    root = tj.parent if tj.is_file() else tj
     meta = orjson.loads(tj.read_bytes()) if tj.is_file() else {}
     tdir = root / "truth"
     dm = pl.read_parquet(tdir / "defendant_mentions.parquet", columns=["file", "json_path", "person_id"])
@@ -193,10 +193,56 @@ def load_oracle(truth_json: Path | str, publications: pa.Table) -> tuple[dict[st
                 pid.append(i); pf.append(cand)
                 break
     pub_file = pa.table({"publication_id": pa.array(pid, pa.int64()), "file": pa.array(pf, pa.string())})
+    if pubs.height and not pid:
+        raise OracleMismatch(f"{tj} is not the truth of this archive: none of its {pubs.height:,} publications "
+                             "was read from a list of that corpus")
     gen = meta.get("generator", {})
     info = {"source": "oracle", "truth": str(tj), "generator": {k: gen.get(k) for k in ("seed", "cases", "version")},
             "publications_matched": len(pid), "publications": pubs.height}
     return {"pub_file": pub_file, "truth_dm": dm.to_arrow(), "truth_cm": cm.to_arrow()}, info
+
+
+class OracleMismatch(ValueError):
+    """The truth given to ``--oracle`` is not the truth of the archive's lists."""
+
+
+#: matched publications whose bytes `check_oracle` compares with the truth's list files
+ORACLE_CHECK_FILES = 200
+
+
+def check_oracle(archive, truth_json: Path | str, pub_file: pa.Table) -> dict:
+    """The oracle joins the truth to the archive by file name and JSON path, and every generated
+    corpus names its files alike: a truth of another corpus (another seed) would join silently and
+    give wrong ids.  So the archive's copy of (up to ``ORACLE_CHECK_FILES``, evenly spread) matched
+    publications must have the content hash of the truth's own list file; any difference is refused
+    (`OracleMismatch`).  Skipped when the truth's lists are not beside it."""
+    import orjson
+
+    from ..ingest.pipeline import content_hash
+
+    tj = Path(truth_json)
+    root = tj.parent if tj.is_file() else tj
+    meta = orjson.loads(tj.read_bytes()) if tj.is_file() else {}
+    lists = root / ((meta.get("files") or {}).get("lists") or "lists")
+    if not lists.is_dir() or pub_file.num_rows == 0:
+        return {"checked": 0}
+    pf = pl.from_arrow(pub_file).sort("publication_id")
+    step = max(1, pf.height // ORACLE_CHECK_FILES)
+    pf = pf.gather_every(step).head(ORACLE_CHECK_FILES)
+    hashes = dict(pl.from_arrow(archive.to_arrow("publication", columns=["id", "content_hash"])).iter_rows())
+    checked, differ = 0, []
+    for pid, f in pf.iter_rows():
+        p = lists / f
+        if not p.is_file() or not hashes.get(pid):
+            continue
+        checked += 1
+        if content_hash(p.read_bytes()) != hashes[pid]:
+            differ.append(f)
+    if differ:
+        raise OracleMismatch(f"{tj} is not the truth of this archive: {len(differ)} of {checked} list files checked "
+                             f"differ from the archive's copies (e.g. {differ[0]}): give the truth of the corpus "
+                             "that was ingested")
+    return {"checked": checked}
 
 
 # ------------------------------------------------------------------ the derivation
@@ -266,11 +312,14 @@ def from_archive(archive, *, oracle: Path | str | None = None, engine: Engine | 
     t_read = time.perf_counter() - t0
     if oracle:
         ids, info = load_oracle(oracle, raw["publication_raw"])
+        info["files_checked"] = check_oracle(archive, oracle, ids["pub_file"])["checked"]
     elif link:
         ids, info = link
     else:
         ids, info = {}, {"source": "names", "note": "no link run in the archive: defendants keyed by exact "
-                         "name + date of birth, complainants by their keyed token (a floor, not linkage)"}
+                         "name + date of birth, complainants by their keyed token (initials within their case); "
+                         "not linkage: one defendant listed under name variants or without a date of birth "
+                         "becomes several, which overstates co-defendants, linked victims and networks"}
     data = build_inputs(raw, ids=ids, mode=mode, engine=engine, linkage_info=info)
     data.timings["read_s"] = round(t_read, 3)
     data.timings["cache"] = "miss" if cdir is not None else "off"

@@ -21,7 +21,7 @@ from . import definitions as D
 from . import stats as S
 from .inputs import AnalysisData
 
-__all__ = ["compute", "disclose_findings", "matches_truth", "restrict_to", "filter_case_ids", "MEASURES", "REPEAT_DAYS"]
+__all__ = ["compute", "check_area", "disclose_findings", "matches_truth", "restrict_to", "filter_case_ids", "MEASURES", "REPEAT_DAYS"]
 
 MEASURES = {
     "offence_to_first_hearing": ("offence_date", "first_hearing_date"),
@@ -45,6 +45,9 @@ def filter_case_ids(inputs: D.Inputs, *, date_from: dt.date | None = None, date_
                     area: str | None = None, location_by: str = "chain") -> pl.Series | None:
     """Case ids passing the filters (first hearing in [from, to]; located in a town or police
     force area named ``area``, case-insensitive), or None when no filter is set."""
+    if date_from is not None and date_to is not None and date_from > date_to:
+        raise ValueError(f"--from {date_from.isoformat()} is after --to {date_to.isoformat()}: no first hearing "
+                         "can fall in that window")
     if date_from is None and date_to is None and not area:
         return None
     c = inputs.cases
@@ -53,11 +56,35 @@ def filter_case_ids(inputs: D.Inputs, *, date_from: dt.date | None = None, date_
     if date_to is not None:
         c = c.filter(pl.col("first_hearing_date") <= date_to)
     if area:
+        from ..data.reference import normalise_town
+
         a = area.strip().lower()
         loc = D.case_locations(c, location_by)
-        loc = loc.filter((pl.col("town").str.to_lowercase() == a) | (pl.col("pfa").str.to_lowercase() == a))
+        key = normalise_town(area)
+        towns = [t for t in loc["town"].drop_nulls().unique().to_list() if normalise_town(t) == key]
+        loc = loc.filter(pl.col("town").is_in(towns) | (pl.col("pfa").str.to_lowercase() == a))
         c = c.filter(pl.col("case_id").is_in(loc["case_id"].implode()))
     return c["case_id"]
+
+
+def check_area(inputs: D.Inputs, area: str) -> None:
+    """Raise ValueError when ``area`` names no town or police force area -- of the gazetteer, the
+    force table or the cases themselves: a typo or a county is a mistake, not an area with no cases
+    (the command line checks ``--area`` with this; `compute` takes any area)."""
+    from ..data import reference as ref
+
+    if not area.strip():
+        raise ValueError("--area: empty (a town or a police force area)")
+    a = area.strip().lower()
+    known = {t["town"].lower() for t in ref.towns()} | {t["police_force_area"].lower() for t in ref.towns()}
+    known |= {f["police_force_area"].lower() for f in ref.police_forces() if f.get("police_force_area")}
+    if a in known or ref.find_towns(area):
+        return
+    for col in ("offence_town", "residence_town", "court_town", "offence_pfa", "residence_pfa", "court_pfa"):
+        if col in inputs.cases.columns and inputs.cases.filter(pl.col(col).str.to_lowercase() == a).height:
+            return
+    raise ValueError(f"unknown area {area!r}: not a town of the gazetteer (data/towns.csv) or a police force "
+                     "area (data/police_force_areas.csv, e.g. 'West Mercia Police')")
 
 
 # ------------------------------------------------------------------ disclosure control
@@ -417,14 +444,23 @@ def disclose_findings(findings: dict, viewer, *, archive, purpose: str, profile=
             f[key] = cell.get("suppressed")
             suppressed.append(key)
         threshold = threshold or next((x["threshold"] for x in d.flags if x["flag"] == "small_cell"), None)
-    nets = [n for n in f.get("networks") or [] if isinstance(n.get("complainants"), int)]
+    # every network's complainant count goes to the gate, the ones `compute` already wrote as "<min_cell>"
+    # too: a "<5" by network is still a complainant count by network (and beside withheld larger ones it
+    # would tell which networks have 5 or more)
+    nets = [n for n in f.get("networks") or [] if n.get("complainants") is not None]
     if nets:
-        d = disclose([{"_entity": "aggregate", "subject": "complainants", "count": n["complainants"],
+        d = disclose([{"_entity": "aggregate", "subject": "complainants",
+                       "count": n["complainants"] if isinstance(n["complainants"], int) else None,
                        "dims": {"network": n["network"]}} for n in nets], viewer, purpose=purpose, context=ctx)
         for n, cell in zip(nets, d.records):
+            path = f"networks.{n['network']}.complainants"
             if "dims.network" in cell.get("_redacted", []):
                 n["complainants"] = None
-                withheld.append(f"networks.{n['network']}.complainants")
+                withheld.append(path)
+                if path in suppressed:
+                    suppressed.remove(path)
+            elif not isinstance(n["complainants"], int):
+                continue
             elif cell.get("count") is None:
                 n["complainants"] = cell.get("suppressed")
                 suppressed.append(f"networks.{n['network']}.complainants")

@@ -148,27 +148,48 @@ def review(db: Optional[str] = DbOpt, limit: int = typer.Option(50, help="pairs 
         t.add_row(str(r["party_a"]), str(r["party_b"]), f"{r['match_probability']:.3f}",
                   show(who(r["party_a"])), show(who(r["party_b"])))
     out.print(t)
-    console.print("decide with: courtarchive link decide A B same|different --reviewer NAME")
+    console.print("decide with: courtarchive link decide A B same|different --as USER")
 
 
 @app.command()
 def decide(a: int = typer.Argument(...), b: int = typer.Argument(...),
            decision: str = typer.Argument(..., help="same | different"),
-           reviewer: str = typer.Option(..., "--reviewer"), note: Optional[str] = typer.Option(None, "--note"),
+           as_user: Optional[str] = typer.Option(None, "--as", help="the reviewing account (default: "
+                                                 "$COURTARCHIVE_USER, else the OS user)"),
+           reviewer: Optional[str] = typer.Option(None, "--reviewer", hidden=True,
+                                                  help="the same as --as (older spelling)"),
+           note: Optional[str] = typer.Option(None, "--note"),
            db: Optional[str] = DbOpt) -> None:
-    """Record a reviewer's decision on two defendant mentions; every later run respects it."""
+    """Record a reviewer's decision on two defendant mentions; every later run respects it.
+
+    The reviewer is an account, as for `link review` (``--as``, default $COURTARCHIVE_USER, else the
+    OS user; ``--reviewer`` is the older spelling); the audit event carries that account's own role."""
     from ..governance import audit
+    from ..governance.policy import sees_identity
+    from ..serve.export import default_purpose, operator
     from ..store import linkage as store
 
+    if as_user and reviewer and as_user != reviewer:
+        raise typer.BadParameter("give the reviewer once: --as (or its older spelling --reviewer)")
     arc = _archive(db)
+    viewer = operator(arc, as_user or reviewer)
+    role = viewer.effective_role()
+    if not sees_identity(viewer):
+        # a decision joins or parts two people in every later output, and is made by comparing who
+        # they are: only an account that sees identities makes one (the public sees no names to compare)
+        why = (f"a link decision needs an account that sees identities (admin, or verified media with a "
+               f"valid verification): {viewer.username!r} acts as {role}")
+        audit.refusal(arc, viewer, reason=why, command="link decide")
+        console.print(f"[red]{why}[/red]")
+        raise typer.Exit(2)
     try:
-        did = store.add_review_decision(arc, a, b, decision, reviewer, note)
+        did = store.add_review_decision(arc, a, b, decision, viewer.username, note)
     except ValueError as e:
         console.print(f"[red]{e}[/red]")
         raise typer.Exit(2)
     # a decision changes who is linked to whom in every later output: it goes into the audit chain
     # (the note stays in review_decision: free text may name people)
-    audit.record(arc, actor=reviewer, role="admin", action="link_decision", purpose="administration",
+    audit.record(arc, actor=viewer.username, role=role, action="link_decision", purpose=default_purpose(viewer),
                  objects={"party": sorted((a, b))}, details={"decision": decision, "decision_id": did})
     console.print(f"decision {did} stored: {a} and {b} are {decision}; applied at the next `courtarchive link run`")
 
@@ -177,9 +198,15 @@ def decide(a: int = typer.Argument(...), b: int = typer.Argument(...),
 def evaluate(truth: Path = typer.Option(..., "--truth", help="the generator's truth.json or its folder"),
              db: Optional[str] = DbOpt, as_json: bool = typer.Option(False, "--json")) -> None:
     """Pairwise precision/recall/F1 and B-cubed against the generator's truth."""
-    from .evaluate import evaluate as ev
+    from .evaluate import EvaluateError, evaluate as ev
 
-    res = ev(_archive(db), truth)
+    if not truth.exists():
+        raise typer.BadParameter(f"{truth} does not exist", param_hint="--truth")
+    try:
+        res = ev(_archive(db), truth)
+    except EvaluateError as e:
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(1)
     if as_json:
         _json(res)
         return

@@ -31,7 +31,7 @@ import polars as pl
 from ..store import Archive
 from ..store import linkage as store
 
-__all__ = ["metrics", "evaluate", "truth_dir", "complainant_truth"]
+__all__ = ["EvaluateError", "metrics", "evaluate", "truth_dir", "complainant_truth"]
 
 
 def metrics(pred, truth) -> dict:
@@ -172,7 +172,8 @@ def _complainant_join(archive: Archive, tdir: Path) -> tuple[pl.DataFrame, pl.Da
             p = p[:cut]
         return None
     got = got.with_columns(pl.Series("tpath", [key(f, p) for f, p in zip(got["file"].to_list(),
-                                                                          got["json_path"].to_list())]))
+                                                                          got["json_path"].to_list())],
+                                     dtype=pl.Utf8))
     got = got.sort("complainant_id").with_columns(pl.int_range(pl.len()).over("file", "tpath").alias("k"))
     tr = truth.with_row_index("row").sort("row").with_columns(
         pl.int_range(pl.len()).over("file", "json_path").alias("k")).rename({"json_path": "tpath"})
@@ -180,8 +181,46 @@ def _complainant_join(archive: Archive, tdir: Path) -> tuple[pl.DataFrame, pl.Da
     return tr.join(got, on=["file", "tpath", "k"], how="inner"), truth
 
 
+class EvaluateError(ValueError):
+    """The evaluation cannot be made: no truth there, no link run, or the truth of another corpus."""
+
+
+#: matched list files whose bytes `_check_truth` compares with the archive's copies
+CHECK_FILES = 200
+
+
+def _check_truth(archive: Archive, truth: str | Path, tdir: Path) -> None:
+    missing = [n for n in ("defendant_mentions", "complainant_mentions")
+               if not (tdir / "truth" / f"{n}.parquet").is_file()]
+    if missing:
+        raise EvaluateError(f"{truth} is not a generator truth: {tdir / 'truth'} has no "
+                            + ", ".join(f"{m}.parquet" for m in missing) + " (give the corpus folder or its truth.json)")
+    if store.latest_run(archive) is None:
+        raise EvaluateError("no link run in the archive: run `courtarchive link run` first")
+    # every generated corpus names its files alike: a truth of another corpus (another seed) would join
+    # by file name and JSON path and score nonsense -- the files the archive holds must be the truth's own
+    lists = tdir / "lists"
+    if not lists.is_dir():
+        return
+    files = set(pl.read_parquet(tdir / "truth" / "defendant_mentions.parquet", columns=["file"])["file"].unique()
+                .to_list())
+    pubs = pl.from_arrow(archive.to_arrow("publication", columns=["id", "source_name", "content_hash"]))
+    pubs = pubs.with_columns(_file_key(pubs["source_name"], files).alias("file")).drop_nulls("file").sort("id")
+    sample = pubs.gather_every(max(1, pubs.height // CHECK_FILES)).head(CHECK_FILES)
+    from ..ingest.pipeline import content_hash
+
+    differ = [f for f, h in zip(sample["file"].to_list(), sample["content_hash"].to_list())
+              if h and (lists / f).is_file() and content_hash((lists / f).read_bytes()) != h]
+    if differ:
+        raise EvaluateError(f"{truth} is not the truth of this archive: {len(differ)} of {sample.height} list files "
+                            f"checked differ from the archive's copies (e.g. {differ[0]})")
+
+
 def evaluate(archive: Archive, truth: str | Path) -> dict:
-    """Scores of the stored persons against the generator's truth (a truth.json or its folder)."""
+    """Scores of the stored persons against the generator's truth (a truth.json or its folder).
+    Raises `EvaluateError` when there is no truth at ``truth``, no link run, or the truth is of
+    another corpus than the one ingested."""
     tdir = truth_dir(truth)
+    _check_truth(archive, truth, tdir)
     return {"truth": str(tdir), "defendants": _defendants(archive, tdir),
             "complainants": _complainants(archive, tdir)}
