@@ -445,7 +445,22 @@ def _header_datetime(h: dict, name: str) -> dt.datetime | None:
 def check_headers(headers: dict | None, *, known_list_type: bool = True) -> dict[str, Any]:
     """Normalised headers with their values checked and typed (dates as date/datetime, enums
     upper case); Rejected on a bad value.  With `known_list_type`, x-list-type must be in
-    `LIST_TYPES`; otherwise any name is kept (upper snake case)."""
+    `LIST_TYPES`; otherwise any name is kept (upper snake case).  A header's value must be a
+    string or a number, without a NUL character or HTML markup (it is stored and shown as is)."""
+    for k, v in (headers or {}).items():
+        if not isinstance(k, str) or v is None:
+            continue
+        name = _HEADER_NAMES.get(re.sub(r"[^a-z0-9]", "", re.sub(r"^x[-_]", "", k.strip().lower())))
+        if name is None:
+            continue
+        where = f"header x-{name.replace('_', '-')}"
+        if not isinstance(v, (str, int, float, dt.date)) or isinstance(v, bool):
+            raise Rejected(f"x-{name.replace('_', '-')} must be a string, not {_json_type(v)}", where)
+        if isinstance(v, str):
+            if "\x00" in v:
+                raise Rejected(f"x-{name.replace('_', '-')} contains a NUL character", where)
+            if ("<" in v or "&" in v) and (what := markup_in(v)):
+                raise Rejected(f"x-{name.replace('_', '-')} contains {what}, which a header may not carry", where)
     h: dict[str, Any] = normalise_headers(headers)
     if "type" in h and h["type"].upper() != "LIST":
         raise Rejected(f"x-type {h['type'].upper()} is not a list", "header x-type")

@@ -119,7 +119,8 @@ def _time(v: str) -> str:
 
 
 def _age(v: str) -> int:
-    if not v.isdigit() or int(v) > 130:
+    # ASCII digits only: str.isdigit() is also true of '²' or '٣', which int() refuses or reads
+    if not re.fullmatch(r"[0-9]{1,3}", v) or int(v) > 130:
         raise _Bad("not an age in years (0-130)")
     return int(v)
 

@@ -16,6 +16,7 @@ from typing import Optional
 import orjson
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Take in lists that arrive by e-mail (Maildir or IMAP).")
@@ -55,10 +56,11 @@ def _finish(a, report, as_json: bool) -> None:
                       f"attachments: {att['accepted']} accepted, {att['duplicates']} already archived, "
                       f"{len(att['rejected'])} rejected; {att['hearings']} hearing entries")
         for q in d["quarantined"]:
-            console.print(f"[red]quarantined[/red] message {q['message_id'] or q['ref']}: {q['reason']}")
+            console.print(f"[red]quarantined[/red] message {escape(str(q['message_id'] or q['ref']))}: "
+                          f"{escape(str(q['reason']))}")
         for r in att["rejected"]:
             where = f" at {r['json_path']}" if r["json_path"] else ""
-            console.print(f"[red]rejected[/red] {r['file']}{where}: {r['reason']}")
+            console.print(f"[red]rejected[/red] {escape(str(r['file']))}{escape(where)}: {escape(str(r['reason']))}")
     raise typer.Exit(1 if report.failed else 0)
 
 

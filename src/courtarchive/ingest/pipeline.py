@@ -84,7 +84,8 @@ class IngestReport:
 
 def iter_input_files(paths: Iterable[str | Path]) -> Iterator[Path]:
     """Files to ingest, in a stable order: the paths given, folders walked recursively.
-    Sidecars (`<file>.meta.json`) are metadata, not lists, and are skipped."""
+    Sidecars (`<file>.meta.json`) are metadata, not lists, and are skipped -- also when named
+    on the command line (a shell glob such as ``lists/*.json`` names them)."""
     for p in map(Path, paths):
         if p.is_dir():
             for root, dirs, files in os.walk(p):
@@ -93,7 +94,7 @@ def iter_input_files(paths: Iterable[str | Path]) -> Iterator[Path]:
                     f = Path(root) / name
                     if _wanted(f):
                         yield f
-        else:
+        elif not p.name.endswith(SIDECAR):
             yield p
 
 

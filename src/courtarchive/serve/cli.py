@@ -12,8 +12,10 @@ import orjson
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.markup import escape
 from rich.table import Table
 
+from ..clikit import open_archive
 from ..config import settings
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
@@ -53,6 +55,14 @@ def init(db: Optional[str] = DbOpt,
                   f"{info['courts_loaded']} reference courts loaded)")
 
 
+def _bad_mb(raw: str) -> bool:
+    try:
+        mb = float(raw)
+        return not (1 <= mb * 1024 * 1024 < float("inf"))
+    except ValueError:
+        return True
+
+
 @app.command()
 def ingest(paths: List[Path] = typer.Argument(..., help="files or folders (recursive)"),
            db: Optional[str] = DbOpt,
@@ -70,9 +80,17 @@ def ingest(paths: List[Path] = typer.Argument(..., help="files or folders (recur
     from ..governance.pseudonym import Keyring
     from ..ingest.pipeline import ingest as run, iter_input_files
 
-    s = settings()
-    a = _archive(db)
-    a.require_initialised()
+    try:
+        s = settings()
+        if s.max_file_bytes <= 0:
+            raise ValueError("not positive")
+    except (ValueError, OverflowError) as e:   # a malformed setting: one line naming it, not a traceback
+        raw = os.environ.get("COURTARCHIVE_MAX_FILE_MB")
+        what = (f"COURTARCHIVE_MAX_FILE_MB must be a positive number of megabytes, not {raw!r}"
+                if raw is not None and _bad_mb(raw) else str(e))
+        console.print(f"[red]bad configuration[/red]: {escape(what)}")
+        raise typer.Exit(2)
+    a = open_archive(db)
     keyring = Keyring.from_settings(s)
     headers = {k: v for k, v in {"x-list-type": list_type, "x-sensitivity": sensitivity,
                                  "x-content-date": content_date, "x-court-id": court_id,
@@ -96,18 +114,17 @@ def ingest(paths: List[Path] = typer.Argument(..., help="files or folders (recur
                       f"{len(d['rejected'])} rejected; {d['hearings']} hearing entries")
         for r in d["rejected"]:
             where = f" at {r['json_path']}" if r["json_path"] else ""
-            console.print(f"[red]rejected[/red] {r['file']}{where}: {r['reason']}")
+            console.print(f"[red]rejected[/red] {escape(str(r['file']))}{escape(where)}: {escape(str(r['reason']))}")
         for step, res in after.items():
             if "error" in res:
-                console.print(f"[yellow]after ingest[/yellow] {step}: {res['error']}")
+                console.print(f"[yellow]after ingest[/yellow] {step}: {escape(str(res['error']))}")
     raise typer.Exit(1 if d["rejected"] else 0)
 
 
 @app.command()
 def stats(db: Optional[str] = DbOpt, as_json: bool = typer.Option(False, "--json")) -> None:
     """Counts of publications, courts, cases, hearings, parties and offences."""
-    a = _archive(db)
-    a.require_initialised()
+    a = open_archive(db)
     st = a.stats()
     if as_json:
         _json(st)
@@ -133,14 +150,13 @@ def case(ref: str = typer.Argument(..., help="URN or case number"), db: Optional
     from ..store import outputs
     from .export import default_purpose, operator
 
-    a = _archive(db)
-    a.require_initialised()
+    a = open_archive(db)
     viewer = operator(a, as_user)
     purpose = purpose or default_purpose(viewer)
     cid = outputs.find_case(a, ref)
     rec = outputs.case_record(a, cid) if cid is not None else None
     if rec is None:
-        console.print(f"no case {ref!r} in the archive")
+        console.print(f"no case {escape(repr(ref))} in the archive")
         raise typer.Exit(1)
     keyring = None
     if viewer.effective_role() == "analyst":    # analysts get keyed pseudonyms instead of names
@@ -158,16 +174,17 @@ def case(ref: str = typer.Argument(..., help="URN or case number"), db: Optional
                "purpose": purpose, "flags": d.flags, "withheld": d.withheld})
         raise typer.Exit(0 if d.records else 1)
     for f in restrictions:
-        console.print(f"[bold red]reporting restriction[/bold red] {f['summary']}")   # the law and how long
+        console.print(f"[bold red]reporting restriction[/bold red] {escape(str(f['summary']))}")   # the law and how long
     for f in others:
-        console.print(f"[yellow]{f['flag']}[/yellow] " + ", ".join(f"{k}: {v}" for k, v in f.items() if k != "flag"))
+        console.print(f"[yellow]{escape(str(f['flag']))}[/yellow] "
+                      + escape(", ".join(f"{k}: {v}" for k, v in f.items() if k != "flag")))
     if not d.records:
-        console.print(f"case {ref!r} is withheld from {viewer.username} ({d.role}): "
+        console.print(f"case {escape(repr(ref))} is withheld from {escape(viewer.username)} ({d.role}): "
                       + ", ".join(f"{k} x{v}" for k, v in d.withheld.items()))
         raise typer.Exit(1)
     c = d.records[0]
     t = Table("date", "time", "court", "room", "hearing", "list", "parties",
-              title=f"case {c.get('urn') or c.get('case_number') or c.get('id')} (as {viewer.username}, {d.role})")
+              title=escape(f"case {c.get('urn') or c.get('case_number') or c.get('id')} (as {viewer.username}, {d.role})"))
     for h in c.get("hearings") or []:
         parties = []
         for p in h.get("parties") or []:
@@ -175,9 +192,11 @@ def case(ref: str = typer.Argument(..., help="URN or case number"), db: Optional
             who = p.get("name") or ("[withheld]" if "name" in p.get("_redacted", []) else "")
             parties.append(f"{(p.get('role') or '').lower()}: {who}" + (f" ({offs})" if offs else ""))
         flag = " (superseded)" if h.get("superseded_by_id") else ""
-        t.add_row(str(h.get("sitting_date") or ""), h.get("sitting_time") or "", h.get("court") or "",
-                  h.get("room") or "", h.get("hearing_type") or "", (h.get("list_type") or "") + flag,
-                  "; ".join(parties))
+        # cells are data, not Rich markup: '[withheld]' (or a bracket in a listed name) must show as is
+        t.add_row(*(escape(str(v)) for v in (
+            h.get("sitting_date") or "", h.get("sitting_time") or "", h.get("court") or "",
+            h.get("room") or "", h.get("hearing_type") or "", (h.get("list_type") or "") + flag,
+            "; ".join(parties))))
     out.print(t)
     if d.withheld:
         console.print("withheld: " + ", ".join(f"{k} x{v}" for k, v in d.withheld.items()))
@@ -193,20 +212,26 @@ def export(what: str = typer.Option("hearing", help="table: hearing, party, offe
     from ..governance.distribution import DistributionError
     from ..serve.export import ExportError, export_table, operator
 
-    a = _archive(db)
-    a.require_initialised()
+    a = open_archive(db)
     viewer = operator(a, as_user)
+    if out_path.is_dir():         # checked first: a failed write would leave an export recorded but not given
+        console.print(f"[red]export refused[/red]: {escape(str(out_path))} is a folder: give a file name")
+        raise typer.Exit(1)
     try:
         res = export_table(a, what, fmt, out_path, viewer=viewer, purpose=purpose)
-    except (ExportError, DistributionError) as e:
+    except (ExportError, DistributionError) as e:     # (before OSError: a DistributionError is a PermissionError)
         if isinstance(e, DistributionError):
             from ..governance import audit
 
             audit.refusal(a, viewer, reason=str(e), command="export")
-        console.print(f"[red]export refused[/red]: {e}")
+        console.print(f"[red]export refused[/red]: {escape(str(e))}")
         raise typer.Exit(1)
-    console.print(f"wrote {res['rows']:,} rows to {out_path} for {viewer.username} (export #{res['id']}, "
-                  f"{res['watermark']})")
+    except OSError as e:
+        console.print(f"[red]export failed[/red]: cannot write {escape(str(out_path))}: "
+                      f"{escape(e.strerror or type(e).__name__)}")
+        raise typer.Exit(1)
+    console.print(escape(f"wrote {res['rows']:,} rows to {out_path} for {viewer.username} (export #{res['id']}, "
+                         f"{res['watermark']})"))
     for f in res["flags"]:
         if f["flag"] != "restriction":
             console.print(f"[yellow]{f['flag']}[/yellow] {f.get('law') or f.get('detail') or ''}")

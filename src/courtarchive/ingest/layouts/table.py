@@ -147,6 +147,8 @@ def read_value(raw: Any, kind: str) -> Any:
             raise _Bad("not a date (use DD/MM/YYYY or YYYY-MM-DD)")
         return d
     if kind == "time":
+        if isinstance(raw, dt.datetime) and raw.time() == dt.time(0) and raw.date() > dt.date(1900, 1, 1):
+            raise _Bad("not a time (use HH:MM): the cell holds a date")   # not read as midnight
         if isinstance(raw, (dt.time, dt.datetime)):
             return f"{raw.hour:02d}:{raw.minute:02d}"
         t = parse_time(raw) if isinstance(raw, str) else None
@@ -158,7 +160,7 @@ def read_value(raw: Any, kind: str) -> Any:
             raise _Bad("not a whole number")
         if isinstance(raw, int) or (isinstance(raw, float) and raw.is_integer()):
             v = int(raw)
-        elif isinstance(raw, str) and raw.isdigit() and len(raw) < 10:
+        elif isinstance(raw, str) and re.fullmatch(r"[0-9]{1,9}", raw):   # not str.isdigit(): '²' is one
             v = int(raw)
         else:
             raise _Bad("not a whole number")
@@ -221,6 +223,12 @@ def _meta_value(facts: dict, label: str, kind: str):
     v = facts.get(label)
     if v in (None, ""):
         return None
+    if isinstance(v, str):     # a heading fact is a cell too: the same refusals as the table's
+        if "\x00" in v:
+            raise Rejected(f"heading {label} contains a NUL character, which list data may not carry",
+                           f"heading, {label}")
+        if ("<" in v or "&" in v) and (what := markup_in(v)):
+            raise Rejected(f"heading {label} contains {what}, which list data may not carry", f"heading, {label}")
     if kind == "date":
         d = v if isinstance(v, dt.date) else parse_date(str(v))
         if d is None:
