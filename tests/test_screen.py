@@ -256,8 +256,10 @@ def test_cli_screen(screened_archive, tmp_path, monkeypatch):
     accounts.add(archive, username="boss", role="admin", actor="dpo", email="boss@paper.example")
     r = CliRunner().invoke(app, ["screen", str(f), "--as", "boss", "--db", url, "--json"])
     assert r.exit_code == 0 and '"rows_with_matches": 1' in r.stdout, r.output
-    r = CliRunner().invoke(app, ["screen", str(f), "--as", "boss", "--db", url, "--purpose", "marketing"])
+    r = CliRunner().invoke(app, ["screen", str(f), "--as", "boss", "--db", url, "--purpose", "journalism"])
     assert r.exit_code == 3 and "only for" in r.output and "'administration'" in r.output, r.output
+    r = CliRunner().invoke(app, ["screen", str(f), "--as", "boss", "--db", url, "--purpose", "marketing"])
+    assert r.exit_code == 2 and "unknown purpose 'marketing'" in r.output, r.output      # no such purpose at all
 
 
 def test_write_table_xlsx_replaces_control_characters(tmp_path):

@@ -264,3 +264,39 @@ def test_xlsx_date_in_a_time_column_is_not_read_as_midnight():
                 ["1.1", "1", dt.time(10, 30), "T1", "A B", "A", "B", 1, "Theft"],
                 ["2.1", "1", dt.datetime(2024, 3, 4, 14, 0), "T2", "C D", "C", "D", 1, "Theft"]])
     assert [h.sitting_time for h in parse_xlsx(ok, source_name="ok.xlsx").hearings] == ["10:30", "14:00"]
+
+
+def test_export_holds_the_current_version_of_each_list_unless_asked(cli_home, tmp_path):
+    """An export read whole tables: a list and its later version were both in it (a re-issued
+    register counted twice, nothing in the rows to tell them apart); `--all-versions` asks for
+    them.  What the gate withheld is said, and a purpose the policy does not know is refused."""
+    import pyarrow.csv as pacsv
+
+    assert _cli(["account", "add", "desk", "--role", "admin", "--email", "desk@example.org"], cli_home).returncode == 0
+    first = tmp_path / "reg.csv"
+    first.write_text(REGISTER, encoding="utf-8")
+    again = tmp_path / "reg-v2.csv"             # the same court and day, re-issued: supersedes the first
+    again.write_text(REGISTER + REGISTER.splitlines()[-1] + "\n", encoding="utf-8")
+    assert _cli(["ingest", str(first), str(again)], cli_home).returncode == 0
+    stats = json.loads(_cli(["stats", "--json"], cli_home).stdout)
+
+    def rows(*extra):
+        out = tmp_path / "h.csv"
+        r = _cli(["export", "--what", "hearing", "--format", "csv", "--out", str(out), "--as", "desk", *extra], cli_home)
+        assert r.returncode == 0, r.stderr
+        return pacsv.read_csv(out).num_rows, r.stderr
+
+    current, said = rows()
+    assert current == stats["hearings"]
+    every, _ = rows("--all-versions")
+    assert every > current
+    r = _cli(["export", "--out", str(tmp_path / "x.csv"), "--as", "desk", "--purpose", "nonsense"], cli_home)
+    assert r.returncode == 2 and "unknown purpose" in r.stderr and not (tmp_path / "x.csv").exists()
+    r = _cli(["export", "--what", "party", "--format", "csv", "--out", str(tmp_path / "p.csv"), "--as", "desk",
+              "--purpose", "journalism"], cli_home)
+    assert r.returncode == 0 and "only for: " in r.stderr          # an admin's names are for administration
+    # an analyst may receive exports but not CLASSIFIED lists (a register's default): said, with the rule
+    assert _cli(["account", "add", "ana", "--role", "analyst", "--email", "ana@example.org"], cli_home).returncode == 0
+    r = _cli(["export", "--what", "hearing", "--format", "csv", "--out", str(tmp_path / "a.csv"), "--as", "ana"],
+             cli_home)
+    assert r.returncode == 0 and "withheld by the disclosure gate" in r.stderr and "publication_sensitivity" in r.stderr

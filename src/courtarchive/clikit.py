@@ -32,6 +32,33 @@ def open_archive(db: str | None = None, *, initialised: bool = True):
     return a
 
 
+def _purpose(value: str | None) -> str | None:
+    from .governance.policy import PURPOSES
+
+    if value is not None and value not in PURPOSES:
+        raise typer.BadParameter(f"unknown purpose {value!r}: one of {', '.join(sorted(PURPOSES))}")
+    return value
+
+
+def purpose_option(help: str = "why (default by role: journalism for verified media, administration for "
+                                "admin, analysis for analysts)"):
+    """``--purpose``, one of the purposes the governance policy knows (`policy.PURPOSES`)."""
+    return typer.Option(None, "--purpose", callback=_purpose, help=help)
+
+
+def purpose_note(viewer, purpose: str | None) -> str | None:
+    """A warning when the stated purpose releases no names or personal data to the viewer's role
+    while the role's own purpose would: said, not left to a silently emptier output."""
+    from .governance.policy import DEFAULT_PURPOSE, ROLES, action_for
+
+    role = viewer.effective_role()
+    if purpose is None or action_for(role, "identity", purpose) == action_for(role, "identity", DEFAULT_PURPOSE[role]):
+        return None
+    own = ", ".join(sorted(ROLES[role].personal_purposes)) or "none"
+    return (f"purpose {purpose!r}: the {role} role is given names and other personal data only for: {own} "
+            "-- they are left out")
+
+
 def print_json(obj) -> None:
     """Indented JSON on stdout (dates and other objects as strings)."""
     sys.stdout.write(orjson.dumps(obj, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS, default=str).decode() + "\n")

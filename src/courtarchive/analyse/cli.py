@@ -10,6 +10,8 @@ from typing import Optional
 
 import typer
 
+from ..clikit import purpose_option
+
 app = typer.Typer(add_completion=False)
 
 
@@ -101,7 +103,7 @@ def analyse(
     km: str = typer.Option("auto", "--km", help="Kaplan-Meier: auto (numpy, = lifelines) | numpy | lifelines"),
     as_user: Optional[str] = typer.Option(None, "--as", help="the account the outputs are for (default: "
                                           "$COURTARCHIVE_USER, else the OS user; unknown: public)"),
-    purpose: Optional[str] = typer.Option(None, "--purpose", help="why (default by role)"),
+    purpose: Optional[str] = purpose_option("why (default by role)"),
 ) -> None:
     """Find the patterns: linked victims, networks, locations, delays, repeat and cross-boundary offending."""
     import orjson

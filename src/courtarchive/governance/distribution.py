@@ -115,7 +115,8 @@ def export(archive, records, viewer: Viewer, *, purpose: str, keyring, profile, 
         for r in d.records:
             fh.write(orjson.dumps({**r, "_watermark": wm[-19:]}, default=str, option=orjson.OPT_NON_STR_KEYS) + b"\n")
     sg.update_export(archive, eid, path=str(path), watermark=wm)
-    return {"id": eid, "path": path, "rows": len(d.records), "watermark": wm, "flags": d.flags}
+    return {"id": eid, "path": path, "rows": len(d.records), "watermark": wm, "flags": d.flags,
+            "withheld": dict(d.withheld)}
 
 
 # --------------------------------------------------------------------------- processors

@@ -74,6 +74,10 @@ ROLES: dict[str, Role] = {r.name: r for r in (
 #: the role's ``personal_purposes``)
 DEFAULT_PURPOSE: dict[str, str] = {r.name: r.default_purpose for r in ROLES.values()}
 
+#: every purpose an access may state (the audit records it): the roles' own.  Any other would be
+#: recorded as given and release nothing personal-level -- a typo silently emptying an export
+PURPOSES: frozenset[str] = frozenset(DEFAULT_PURPOSE.values()).union(*(r.personal_purposes for r in ROLES.values()))
+
 #: CaTH sensitivity per publication -> roles that may see records read from it.
 #: PUBLIC: anyone; PRIVATE: verified accounts; CLASSIFIED: verified media only (admin too, for
 #: administration, audited).  Unknown or missing sensitivity is treated as CLASSIFIED.

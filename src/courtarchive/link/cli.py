@@ -10,7 +10,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ..clikit import open_archive as _archive, print_json as _json
+from ..clikit import open_archive as _archive, print_json as _json, purpose_option
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Link people (defendants, complainants), cases and networks across lists.")
@@ -102,7 +102,7 @@ def review(db: Optional[str] = DbOpt, limit: int = typer.Option(50, help="pairs 
            as_user: Optional[str] = typer.Option(None, "--as", help="the account to act as (default: "
                                                  "$COURTARCHIVE_USER, else the OS user; an unknown account is "
                                                  "the public role)"),
-           purpose: Optional[str] = typer.Option(None, "--purpose", help="why (default by role)")) -> None:
+           purpose: Optional[str] = purpose_option("why (default by role)")) -> None:
     """Pairs whose match probability fell in the review band, most uncertain first, each with its
     two mentions as the account may see them: through the disclosure gate and audited, like every
     output -- deciding needs names and dates of birth, which an admin (administration) or verified

@@ -12,6 +12,7 @@ import orjson
 import typer
 from rich.console import Console
 
+from ..clikit import purpose_option
 from .screen_defaults import DEFAULT_THRESHOLD, DEFAULT_TOP
 
 app = typer.Typer(add_completion=False)
@@ -23,9 +24,8 @@ def screen(path: Path = typer.Argument(..., help="CSV or XLSX: a 'name' column (
                                                  "optional date_of_birth, town, postcode"),
            as_user: Optional[str] = typer.Option(None, "--as", help="account to screen as (default $COURTARCHIVE_USER, "
                                                                     "else your login name)"),
-           purpose: Optional[str] = typer.Option(None, help="purpose recorded in the audit log (default: the "
-                                                             "role's own: journalism for verified media, "
-                                                             "administration for admins)"),
+           purpose: Optional[str] = purpose_option("purpose recorded in the audit log (default: the role's own: "
+                                                   "journalism for verified media, administration for admins)"),
            threshold: float = typer.Option(DEFAULT_THRESHOLD, min=0.0, max=1.0,
                                            help="lowest match probability listed (0-1)"),
            top: int = typer.Option(DEFAULT_TOP, min=1, max=100, help="candidate persons per row (ties with the last are kept)"),

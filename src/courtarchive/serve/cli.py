@@ -15,7 +15,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.markup import escape
 from rich.table import Table
 
-from ..clikit import open_archive
+from ..clikit import open_archive, purpose_note, purpose_option
 from ..config import settings
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
@@ -137,8 +137,7 @@ def stats(db: Optional[str] = DbOpt, as_json: bool = typer.Option(False, "--json
 
 AsOpt = typer.Option(None, "--as", help="the account to act as (default: $COURTARCHIVE_USER, else the OS user; "
                                          "an unknown account is the public role)")
-PurposeOpt = typer.Option(None, "--purpose", help="why (default by role: journalism for verified media, "
-                                                  "administration for admin, analysis for analysts)")
+PurposeOpt = purpose_option()
 
 
 @app.command()
@@ -152,6 +151,8 @@ def case(ref: str = typer.Argument(..., help="URN or case number"), db: Optional
 
     a = open_archive(db)
     viewer = operator(a, as_user)
+    if note := purpose_note(viewer, purpose):
+        console.print(f"[yellow]{escape(note)}[/yellow]")
     purpose = purpose or default_purpose(viewer)
     cid = outputs.find_case(a, ref)
     rec = outputs.case_record(a, cid) if cid is not None else None
@@ -206,7 +207,10 @@ def case(ref: str = typer.Argument(..., help="URN or case number"), db: Optional
 def export(what: str = typer.Option("hearing", help="table: hearing, party, offence, case, publication, court"),
            fmt: str = typer.Option("parquet", "--format", help="csv | parquet"),
            out_path: Path = typer.Option(..., "--out", help="file to write"),
-           db: Optional[str] = DbOpt, as_user: Optional[str] = AsOpt, purpose: Optional[str] = PurposeOpt) -> None:
+           db: Optional[str] = DbOpt, as_user: Optional[str] = AsOpt, purpose: Optional[str] = PurposeOpt,
+           all_versions: bool = typer.Option(False, "--all-versions", help="hearings, parties and offences of "
+                                             "superseded lists too (default: the current version of each list, "
+                                             "as `stats` counts them); a row's publication_id tells them apart")) -> None:
     """Export a table as CSV or Parquet through the governance gate: only to accounts that may
     receive exports; disclosed for the account's role, watermarked, audited, purged on expiry."""
     from ..governance.distribution import DistributionError
@@ -218,7 +222,9 @@ def export(what: str = typer.Option("hearing", help="table: hearing, party, offe
         console.print(f"[red]export refused[/red]: {escape(str(out_path))} is a folder: give a file name")
         raise typer.Exit(1)
     try:
-        res = export_table(a, what, fmt, out_path, viewer=viewer, purpose=purpose)
+        if note := purpose_note(viewer, purpose):
+            console.print(f"[yellow]{escape(note)}[/yellow]")
+        res = export_table(a, what, fmt, out_path, viewer=viewer, purpose=purpose, all_versions=all_versions)
     except (ExportError, DistributionError) as e:     # (before OSError: a DistributionError is a PermissionError)
         if isinstance(e, DistributionError):
             from ..governance import audit
@@ -232,6 +238,9 @@ def export(what: str = typer.Option("hearing", help="table: hearing, party, offe
         raise typer.Exit(1)
     console.print(escape(f"wrote {res['rows']:,} rows to {out_path} for {viewer.username} (export #{res['id']}, "
                          f"{res['watermark']})"))
+    if res.get("withheld"):
+        console.print(escape("withheld by the disclosure gate: " + ", ".join(
+            f"{n:,} ({reason})" for reason, n in sorted(res["withheld"].items()))))
     for f in res["flags"]:
         if f["flag"] != "restriction":
             console.print(f"[yellow]{f['flag']}[/yellow] {f.get('law') or f.get('detail') or ''}")

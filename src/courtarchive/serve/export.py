@@ -75,8 +75,8 @@ def personal_level(what: str) -> bool:
     return any(f.sensitivity in PERSONAL_LEVEL for f in ENTITIES[what].columns)
 
 
-def _records(archive, what: str):
-    for batch in archive.iter_arrow(what):
+def _records(archive, what: str, *, current_only: bool = False):
+    for batch in archive.iter_arrow(what, current_only=current_only):
         for row in batch.to_pylist():
             row["_entity"] = what
             yield row
@@ -102,9 +102,13 @@ def _column(values: list, typ: pa.DataType) -> pa.Array:
 
 
 def export_table(archive, what: str, fmt: str, out: Path, *, viewer, purpose: str | None = None,
-                 keyring=None, profile=None, home: Path | None = None, now: dt.datetime | None = None) -> dict:
+                 keyring=None, profile=None, home: Path | None = None, now: dt.datetime | None = None,
+                 all_versions: bool = False) -> dict:
     """Export table ``what`` as ``fmt`` (csv | parquet) to ``out`` for ``viewer``, through
-    `governance.distribution.export`.  Returns {id, rows, path, watermark, flags}.
+    `governance.distribution.export`.  Returns {id, rows, path, watermark, flags, withheld}.
+    Hearings, parties and offences are those of the current version of each list (what `stats`
+    counts) unless ``all_versions``: an export mixing a list's versions counted a re-issued list
+    twice, with nothing in the rows to tell them apart but ``publication_id``.
 
     Raises `ExportError` for a bad table/format and ``governance.distribution.DistributionError``
     when the account may not receive exports; nothing is written then."""
@@ -127,7 +131,8 @@ def export_table(archive, what: str, fmt: str, out: Path, *, viewer, purpose: st
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
 
-    res = distribution.export(archive, _records(archive, what), viewer, purpose=purpose, keyring=keyring,
+    res = distribution.export(archive, _records(archive, what, current_only=not all_versions), viewer,
+                              purpose=purpose, keyring=keyring,
                               profile=profile, home=home, what=what, kind="export", now=now)
     cache = Path(res["path"])
     schema = _schema(archive, what)
@@ -158,4 +163,5 @@ def export_table(archive, what: str, fmt: str, out: Path, *, viewer, purpose: st
     # one registered copy: the file handed out (expiry shreds it); the JSON-lines staging copy goes
     sg.update_export(archive, res["id"], path=str(out.resolve()))
     cache.unlink(missing_ok=True)
-    return {"id": res["id"], "rows": res["rows"], "path": out, "watermark": res["watermark"], "flags": res["flags"]}
+    return {"id": res["id"], "rows": res["rows"], "path": out, "watermark": res["watermark"], "flags": res["flags"],
+            "withheld": res.get("withheld") or {}}
