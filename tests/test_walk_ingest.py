@@ -300,3 +300,11 @@ def test_export_holds_the_current_version_of_each_list_unless_asked(cli_home, tm
     r = _cli(["export", "--what", "hearing", "--format", "csv", "--out", str(tmp_path / "a.csv"), "--as", "ana"],
              cli_home)
     assert r.returncode == 0 and "withheld by the disclosure gate" in r.stderr and "publication_sensitivity" in r.stderr
+
+
+@pytest.mark.parametrize("var, value", [("COURTARCHIVE_MAX_FILE_MB", "abc"), ("COURTARCHIVE_SMTP_PORT", "twenty-five")])
+def test_a_bad_setting_is_one_line_for_every_command(cli_home, var, value):
+    """Settings are read by every command (the archive's URL is one): a malformed one was a
+    traceback everywhere but in `ingest`."""
+    r = _cli(["stats"], dict(cli_home, **{var: value}))
+    assert r.returncode == 2 and "Traceback" not in r.stderr and var in r.stderr and "bad configuration" in r.stderr

@@ -49,13 +49,19 @@ class Settings:
         db_url = overrides.pop("db_url", None) or env.get("COURTARCHIVE_DB") or f"sqlite:///{home / 'courtarchive.db'}"
         key_file = Path(overrides.pop("key_file", None) or env.get("COURTARCHIVE_KEY_FILE") or home / "keys" / "pseudonym.key")
         key_hex = overrides.pop("key_hex", None) or env.get("COURTARCHIVE_KEY")
-        max_mb = float(overrides.pop("max_file_mb", None) or env.get("COURTARCHIVE_MAX_FILE_MB") or 200)
+        raw_mb = overrides.pop("max_file_mb", None) or env.get("COURTARCHIVE_MAX_FILE_MB") or 200
+        try:
+            max_mb = float(raw_mb)
+            if not 1 <= max_mb * 1024 * 1024 < float("inf"):
+                raise ValueError
+        except ValueError:
+            raise ConfigError(f"COURTARCHIVE_MAX_FILE_MB must be a positive number of megabytes, not {raw_mb!r}") from None
         smtp_host = overrides.pop("smtp_host", None) or env.get("COURTARCHIVE_SMTP_HOST") or None
         port = overrides.pop("smtp_port", None) or env.get("COURTARCHIVE_SMTP_PORT") or 25
         try:
             smtp_port = int(port)
         except ValueError:
-            raise ValueError(f"COURTARCHIVE_SMTP_PORT: expected a port number, got {port!r}") from None
+            raise ConfigError(f"COURTARCHIVE_SMTP_PORT: expected a port number, got {port!r}") from None
         smtp_from = overrides.pop("smtp_from", None) or env.get("COURTARCHIVE_SMTP_FROM") or "courtarchive@localhost"
         smtp_user = overrides.pop("smtp_user", None) or env.get("COURTARCHIVE_SMTP_USER") or None
         smtp_password = overrides.pop("smtp_password", None) or env.get("COURTARCHIVE_SMTP_PASSWORD") or None
@@ -71,6 +77,11 @@ class Settings:
                    max_file_bytes=int(max_mb * 1024 * 1024), smtp_host=smtp_host, smtp_port=smtp_port,
                    smtp_from=smtp_from, smtp_user=smtp_user, smtp_password=smtp_password,
                    smtp_starttls=bool(starttls), base_url=base_url)
+
+
+class ConfigError(ValueError):
+    """A setting (an environment variable) that cannot be used: the message names it.  The command
+    line prints it as one line (exit code 2)."""
 
 
 def settings(**overrides) -> Settings:

@@ -55,14 +55,6 @@ def init(db: Optional[str] = DbOpt,
                   f"{info['courts_loaded']} reference courts loaded)")
 
 
-def _bad_mb(raw: str) -> bool:
-    try:
-        mb = float(raw)
-        return not (1 <= mb * 1024 * 1024 < float("inf"))
-    except ValueError:
-        return True
-
-
 @app.command()
 def ingest(paths: List[Path] = typer.Argument(..., help="files or folders (recursive)"),
            db: Optional[str] = DbOpt,
@@ -80,16 +72,7 @@ def ingest(paths: List[Path] = typer.Argument(..., help="files or folders (recur
     from ..governance.pseudonym import Keyring
     from ..ingest.pipeline import ingest as run, iter_input_files
 
-    try:
-        s = settings()
-        if s.max_file_bytes <= 0:
-            raise ValueError("not positive")
-    except (ValueError, OverflowError) as e:   # a malformed setting: one line naming it, not a traceback
-        raw = os.environ.get("COURTARCHIVE_MAX_FILE_MB")
-        what = (f"COURTARCHIVE_MAX_FILE_MB must be a positive number of megabytes, not {raw!r}"
-                if raw is not None and _bad_mb(raw) else str(e))
-        console.print(f"[red]bad configuration[/red]: {escape(what)}")
-        raise typer.Exit(2)
+    s = settings()
     a = open_archive(db)
     keyring = Keyring.from_settings(s)
     headers = {k: v for k, v in {"x-list-type": list_type, "x-sensitivity": sensitivity,
@@ -285,7 +268,13 @@ _register_stages()
 
 
 def main() -> None:
-    app()
+    from ..config import ConfigError
+
+    try:
+        app()
+    except ConfigError as e:        # a malformed setting, whichever command read it: one line, not a traceback
+        console.print(f"[red]bad configuration[/red]: {escape(str(e))}")
+        sys.exit(2)
 
 
 if __name__ == "__main__":
