@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 import io
 
+from openpyxl import Workbook
+
 from courtarchive.model.records import Hearing, Offence, ParsedList, Party, PublicationMeta, RawComplainant
 
 
@@ -52,4 +54,20 @@ def ruled_pdf(lines: list[str], header: list[str], rows: list[list[str]], *, row
         story.append(t)
     buf = io.BytesIO()
     SimpleDocTemplate(buf, pagesize=landscape(A3)).build(story)
+    return buf.getvalue()
+
+
+#: the column headings of the Excel daily list layout
+DAILY = ["No.", "Court room", "Sitting at", "Case number", "Defendant", "Forename(s)", "Surname", "Count", "Offence"]
+
+
+def workbook(rows: list[list]) -> bytes:
+    """An .xlsx of one sheet "Register" holding ``rows``."""
+    wb = Workbook()
+    ws = wb.active
+    ws.title = "Register"
+    for r in rows:
+        ws.append(r)
+    buf = io.BytesIO()
+    wb.save(buf)
     return buf.getvalue()

@@ -8,7 +8,7 @@ import io
 import zipfile
 
 import pytest
-from openpyxl import Workbook, load_workbook
+from openpyxl import load_workbook
 
 from courtarchive.generate.render_pdf import parse_json_list
 from courtarchive.generate.render_xlsx import render_xlsx
@@ -17,21 +17,9 @@ from courtarchive.ingest.layouts.compare import roundtrip
 from courtarchive.ingest.pipeline import ingest
 from courtarchive.ingest.xlsx import parse_xlsx
 
-from intake_helpers import standard_list
+from intake_helpers import DAILY, standard_list, workbook as _book
 
 
-def _book(rows: list[list]) -> bytes:
-    wb = Workbook()
-    ws = wb.active
-    ws.title = "Register"
-    for r in rows:
-        ws.append(r)
-    buf = io.BytesIO()
-    wb.save(buf)
-    return buf.getvalue()
-
-
-DAILY = ["No.", "Court room", "Sitting at", "Case number", "Defendant", "Forename(s)", "Surname", "Count", "Offence"]
 
 
 def test_render_then_read():

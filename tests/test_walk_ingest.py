@@ -12,13 +12,14 @@ import sys
 from pathlib import Path
 
 import pytest
-from openpyxl import Workbook
 
 from courtarchive.ingest.cath import check_headers
 from courtarchive.ingest.csv_register import parse_csv
 from courtarchive.ingest.errors import Rejected
 from courtarchive.ingest.pipeline import ingest
 from courtarchive.ingest.xlsx import parse_xlsx
+
+from intake_helpers import DAILY, workbook as _book
 
 REPO = Path(__file__).resolve().parents[1]
 REGISTER = (REPO / "docs" / "examples" / "register.csv").read_text(encoding="utf-8")
@@ -58,18 +59,6 @@ def test_xlsx_whole_number_in_non_ascii_digits_is_a_cell_rejection():
 
 
 # ------------------------------------------------------------------ PDF/Excel: heading facts are cells too
-def _book(rows: list[list]) -> bytes:
-    wb = Workbook()
-    ws = wb.active
-    ws.title = "Register"
-    for r in rows:
-        ws.append(r)
-    buf = io.BytesIO()
-    wb.save(buf)
-    return buf.getvalue()
-
-
-DAILY = ["No.", "Court room", "Sitting at", "Case number", "Defendant", "Forename(s)", "Surname", "Count", "Offence"]
 ROW = ["1.1", "1", "10:00", "T1", "A B", "A", "B", 1, "Theft"]
 
 
