@@ -18,14 +18,21 @@ JsonOpt = typer.Option(False, "--json", help="print JSON")
 def open_archive(db: str | None = None, *, initialised: bool = True):
     """The archive at ``db`` (default ``$COURTARCHIVE_DB``); an uninitialised one is refused
     with the command to run (``courtarchive init``) unless ``initialised=False`` -- a one-line
-    error and exit code 1, not a traceback, for every command that opens one."""
-    from .config import settings
+    error and exit code 1, not a traceback, for every command that opens one.  A URL that cannot be
+    used (no such backend, a server that does not answer or refuses, a schema missing or holding
+    another application's tables: ``store.engine.DatabaseError``) and any other malformed setting
+    are a ConfigError: one line, ``bad configuration: ...``, exit code 2 (as `serve.cli.main` says
+    it for the commands that do not come through here)."""
+    from .config import ConfigError, settings
     from .store import Archive, StoreError
 
     try:
         a = Archive.open(db or settings().db_url)
         if initialised:
             a.require_initialised()
+    except ConfigError as e:
+        typer.echo(f"bad configuration: {e}", err=True)
+        raise typer.Exit(2) from None
     except StoreError as e:
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(1) from None

@@ -273,7 +273,7 @@ def main() -> None:
     try:
         app()
     except ConfigError as e:        # a malformed setting, whichever command read it: one line, not a traceback
-        console.print(f"[red]bad configuration[/red]: {escape(str(e))}")
+        typer.echo(f"bad configuration: {e}", err=True)     # (not Rich: it wraps at 80 columns off a terminal)
         sys.exit(2)
 
 

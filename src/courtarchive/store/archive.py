@@ -27,7 +27,7 @@ import sqlalchemy as sa
 from ..model import ENTITIES, RECORD_TYPES, ParsedList, PublicationMeta
 from ..model.declaration import Entity
 from . import migrate
-from .engine import is_sqlite, make_engine
+from .engine import DatabaseError, describe, is_sqlite, make_engine, probe
 from .tables import TABLES, id_sequence
 
 T = TABLES
@@ -180,17 +180,38 @@ class Archive:
             from ..config import settings
 
             url = settings().db_url
-        return cls(url)
+        a = cls(url)
+        probe(a.engine)              # a URL that cannot be used: one DatabaseError naming it, here
+        return a
 
     @property
     def sqlite(self) -> bool:
         return is_sqlite(self.engine)
 
     def init(self) -> dict:
-        """Create or upgrade the schema (Alembic) and load the court reference table."""
+        """Create or upgrade the schema (Alembic) and load the court reference table.  A database
+        (PostgreSQL: the schema of its search_path) not yet initialised that already holds a table
+        of courtarchive's name is refused, naming the tables (DatabaseError): nothing is created."""
+        if migrate.current(self.engine) is None:
+            self._refuse_foreign_tables()
         migrate.upgrade(self.engine)
         loaded = self._load_reference_courts()
         return {"revision": migrate.current(self.engine), "courts_loaded": loaded}
+
+    def _refuse_foreign_tables(self) -> None:
+        from .tables import metadata
+
+        ours = set(metadata.tables)
+        with self.engine.connect() as conn:
+            there = set(sa.inspect(conn).get_table_names())
+        clash = sorted(there & ours)
+        if clash:
+            raise DatabaseError(
+                f"cannot initialise {describe(self.engine.url)}: it is not initialised but already holds "
+                f"{len(clash)} table(s) named as courtarchive's ({', '.join(clash[:8])}{', ...' if len(clash) > 8 else ''}): "
+                "another application's, or an archive whose alembic_version table is gone; give courtarchive a "
+                "schema of its own (PostgreSQL: ?options=-csearch_path%3DNAME, after CREATE SCHEMA NAME) or a "
+                "database of its own")
 
     def is_initialised(self) -> bool:
         return migrate.current(self.engine) is not None
@@ -250,9 +271,13 @@ class Archive:
             f'SELECT count(*) FROM (SELECT 1 FROM "{table}" LIMIT {int(n)}) s').scalar() >= max(n, 1)
 
     def drop_all(self) -> None:
-        """Remove every table (tests, and `init --reset`)."""
+        """Remove every table (tests, and `init --reset`).  Not in a schema whose alembic_version
+        records another application's revisions (`migrate.current` refuses it, DatabaseError):
+        its tables of courtarchive's names (party, case, court, ...) and its version table are not
+        the archive's to drop."""
         from .tables import metadata
 
+        migrate.current(self.engine)
         with self.engine.begin() as conn:
             metadata.drop_all(conn)
             conn.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")

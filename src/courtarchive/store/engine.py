@@ -8,11 +8,30 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy import event
 
-from ..config import sqlite_mmap_size
+from ..config import ConfigError, sqlite_mmap_size
+
+
+class DatabaseError(ConfigError):
+    """The database URL ($COURTARCHIVE_DB, ``--db``) cannot be used as it is: no such backend, a
+    server that does not answer or refuses the connection, a schema that is not there, or one
+    holding another application's tables.  A ConfigError: every command prints it as one line
+    (exit code 2), before anything is read or written."""
+
+
+def describe(url) -> str:
+    """The URL as the messages show it (password hidden)."""
+    try:
+        return sa.make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - not a URL at all: said as given
+        return repr(url)
 
 
 def make_engine(url: str) -> sa.Engine:
-    u = sa.make_url(url)
+    try:
+        u = sa.make_url(url)
+    except sa.exc.ArgumentError:
+        raise DatabaseError(f"COURTARCHIVE_DB / --db: {url!r} is not a database URL: use sqlite:///PATH or "
+                            "postgresql+psycopg://user@host:5432/db") from None
     if u.get_backend_name() == "sqlite":
         if u.database and u.database != ":memory:":
             Path(u.database).parent.mkdir(parents=True, exist_ok=True)
@@ -64,7 +83,27 @@ def make_engine(url: str) -> sa.Engine:
                 conn.exec_driver_sql("SET LOCAL plan_cache_mode = force_custom_plan")
 
         return engine
-    raise ValueError(f"unsupported database URL {url!r}: use sqlite:///PATH or postgresql+psycopg://...")
+    raise DatabaseError(f"COURTARCHIVE_DB / --db: unsupported database URL {describe(url)}: use sqlite:///PATH or "
+                        "postgresql+psycopg://user@host:5432/db")
+
+
+def probe(engine: sa.Engine) -> None:
+    """Connect once, so that a URL that cannot be used fails here, as one DatabaseError naming it
+    (bad host or port, refused user or password, no such database), instead of as a driver
+    traceback from whichever statement runs first.  PostgreSQL: the search_path must name a schema
+    that exists (``?options=-csearch_path%3DNAME``; ``CREATE SCHEMA NAME`` first), or every table
+    would be looked for, and created, nowhere.  The connection goes back to the pool for the
+    command's own work."""
+    where = describe(engine.url)
+    try:
+        with engine.connect() as conn:
+            if engine.dialect.name == "postgresql" and conn.exec_driver_sql("SELECT current_schema()").scalar() is None:
+                path = conn.exec_driver_sql("SHOW search_path").scalar()
+                raise DatabaseError(f"cannot use the database {where}: its search_path ({path}) names no schema "
+                                    "that exists: create it first (CREATE SCHEMA ...) or correct the URL")
+    except (sa.exc.OperationalError, sa.exc.InterfaceError) as e:
+        reason = " ".join(str(getattr(e, "orig", None) or e).split())
+        raise DatabaseError(f"cannot connect to the database {where}: {reason}") from None
 
 
 #: PostgreSQL: a pooled connection idle for longer than this (seconds) is pinged before use

@@ -50,14 +50,30 @@ def upgrade(engine: sa.Engine, revision: str = "head") -> None:
         command.upgrade(alembic_config(connection=conn), revision)
 
 
+def revisions() -> frozenset[str]:
+    """The revision ids the shipped migrations define (``versions/NNNN_*.py`` declares revision
+    ``NNNN``), read from the file names: no Alembic import."""
+    return frozenset(f.name.split("_", 1)[0] for f in (HERE / "migrations" / "versions").glob("[0-9]*_*.py"))
+
+
 def current(engine: sa.Engine) -> str | None:
-    """The archive's schema revision (None: not initialised), as Alembic records it."""
+    """The archive's schema revision (None: not initialised), as Alembic records it.  A version
+    table recording a revision courtarchive does not define (another application's Alembic
+    history in the same schema), or several, is refused as a DatabaseError naming it."""
+    from .engine import DatabaseError, describe
+
     with engine.connect() as conn:
         if not sa.inspect(conn).has_table(VERSION_TABLE):
             return None
         heads = conn.execute(sa.text(f"SELECT version_num FROM {VERSION_TABLE}")).scalars().all()
-    if len(heads) > 1:
-        raise RuntimeError(f"the archive's schema has several heads {sorted(heads)}: not a courtarchive schema")
+    foreign = sorted(set(heads) - revisions())
+    if len(heads) > 1 or foreign:
+        raise DatabaseError(f"the database {describe(engine.url)} is not a courtarchive archive: its {VERSION_TABLE} "
+                            f"table records revision(s) {', '.join(map(repr, sorted(heads)))}"
+                            f"{' unknown to courtarchive' if foreign else ''} (another application's -- or a "
+                            "newer courtarchive's: upgrade this one): otherwise give "
+                            "courtarchive a schema of its own (PostgreSQL: ?options=-csearch_path%3DNAME, "
+                            "after CREATE SCHEMA NAME) or a database of its own")
     return heads[0] if heads else None
 
 

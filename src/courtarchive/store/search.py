@@ -27,6 +27,7 @@ and the store's executemany / COPY for the rows whose keys are computed in Pytho
 from __future__ import annotations
 
 import datetime as dt
+from operator import itemgetter
 from typing import Iterable, Iterator, Sequence
 
 import sqlalchemy as sa
@@ -416,7 +417,10 @@ def any_key(archive: Archive, keys: Sequence[str]) -> bool:
 
 def mentions(archive: Archive, names: Sequence[str], *, filters: dict, cap: int) -> list[tuple]:
     """Index rows (HIT_COLUMNS) of these names (best first: the caller orders them), filtered; at
-    most `cap` rows."""
+    most `cap` rows, in party id order.  (The caller keeps a person's first mention among equally
+    good ones -- same score, same day -- as the one it shows: read in whatever order the backend's
+    index scan left them, SQLite and PostgreSQL showed different mentions, cases and courts for
+    the same person on the same archive.  Sorted here, it is the lowest party id on both.)"""
     if not names or cap <= 0:
         return []
     cols = ", ".join(f"s.{c}" for c in HIT_COLUMNS)
@@ -429,6 +433,7 @@ def mentions(archive: Archive, names: Sequence[str], *, filters: dict, cap: int)
         out += _fetch(archive, sql, params)
         if len(out) >= cap:
             break
+    out.sort(key=itemgetter(0))
     return out
 
 
