@@ -134,13 +134,18 @@ def _entity(r: dict) -> str:
 
 def _ids(flat: list[dict]) -> dict[str, set]:
     """The ids the records (``flat``: every record, nested ones included) refer to."""
-    out: dict[str, set] = {"case": set(), "publication": set(), "party": set(), "lookup": set()}
+    out: dict[str, set] = {"case": set(), "publication": set(), "party": set(), "lookup": set(), "hearing": set()}
     for r in flat:
         e = _entity(r)
         if e == "case" and r.get("id") is not None:
             out["case"].add(r["id"])
         if r.get("case_id") is not None:
             out["case"].add(r["case_id"])
+        elif "case_id" in r and e in ("hearing", "party", "offence", "complainant"):
+            # a record of no case: the rules read its hearing as a case of one hearing
+            hid = r.get("id") if e == "hearing" else r.get("hearing_id")
+            if hid is not None:
+                out["hearing"].add(hid)
         if e == "publication" and r.get("id") is not None:
             out["publication"].add(r["id"])
         if r.get("publication_id") is not None:
@@ -155,11 +160,17 @@ def _ids(flat: list[dict]) -> dict[str, set]:
     return out
 
 
-def _facts_from(d: dict, case_id: int) -> R.CaseFacts:
+def _caseless(hearing_id: int) -> tuple[str, int]:
+    """The key under which a hearing of no case has its facts (case keys are ints)."""
+    return ("h", hearing_id)
+
+
+def _facts_from(d: dict, case_id) -> R.CaseFacts:
     orders = [R.Order(o["rule"], start=o.get("start_date"), end=o.get("end_date"), party_id=o.get("party_id"),
                       lifted=o.get("lifted_at") is not None, source=o.get("source", "manual"), id=o.get("id"))
               for o in d.get("orders", [])]
-    return R.CaseFacts(case_id, hearings=d.get("hearings", []), parties=d.get("parties", []),
+    return R.CaseFacts(case_id if isinstance(case_id, int) else None, hearings=d.get("hearings", []),
+                       parties=d.get("parties", []),
                        offences=d.get("offences", []), orders=orders)
 
 
@@ -191,6 +202,8 @@ def _load(archive, ctx: Context, ids: dict[str, set], role: str, stack: contextl
                 refs[(e, i)] = m
                 if m.get("case_id") is not None:
                     ids["case"].add(m["case_id"])
+                elif (m.get("hearing_id") if e != "hearing" else i) is not None:
+                    ids["hearing"].add(m.get("hearing_id") if e != "hearing" else i)
                 if m.get("publication_id") is not None:
                     ids["publication"].add(m["publication_id"])
     if ctx.facts is not None:
@@ -199,6 +212,11 @@ def _load(archive, ctx: Context, ids: dict[str, set], role: str, stack: contextl
         facts = {}
         if archive is not None and ids["case"]:
             facts = {cid: _facts_from(d, cid) for cid, d in sg.case_facts(archive, ids["case"], conn=c()).items()}
+    # hearings of no case: their own facts (also when the cases' facts were given)
+    want_h = {h for h in ids["hearing"] if _caseless(h) not in facts}
+    if archive is not None and want_h:
+        for hid, d in sg.hearing_facts(archive, want_h, conn=c()).items():
+            facts[_caseless(hid)] = _facts_from(d, _caseless(hid))
     pubs = ctx.publications
     if pubs is None:
         pubs = {}
@@ -351,6 +369,10 @@ def disclose(records: Iterable[dict], viewer: pol.Viewer, *, purpose: str, conte
         e = _entity(r)
         cid = ref(r, "case_id") if e != "case" else r.get("id")
         cid = cid if cid is not None else parent_case
+        if cid is None and e in ("hearing", "party", "offence", "complainant"):
+            hid = r.get("id") if e == "hearing" else ref(r, "hearing_id")
+            if hid is not None and _caseless(hid) in active:
+                cid = _caseless(hid)
         cv = views.get(cid)
         if cv is None:
             cv = views[cid] = _CaseView(active.get(cid, []) if cid is not None else [])
@@ -508,14 +530,15 @@ def disclose(records: Iterable[dict], viewer: pol.Viewer, *, purpose: str, conte
     # sensitivity, says what withholding it keeps back -- except the one case asked for, withheld
     # whole by a s.4(2) order: that is why it is not shown
     restriction_flags = []
-    for cid in sorted(active):
+    for cid in sorted(active, key=lambda k: (isinstance(k, tuple), k[1] if isinstance(k, tuple) else k)):
         whole = cid not in shown_cases and cid == ctx.subject_case_id
         if cid not in shown_cases and not whole:
             continue
+        where = {"case_id": None, "hearing_id": cid[1]} if isinstance(cid, tuple) else {"case_id": cid}
         for a in active[cid]:
             if a.rule == "cca_active" or (whole and "withhold_case" not in a.effects):
                 continue
-            restriction_flags.append({"flag": "restriction", "rule": a.rule, "law": a.law, "case_id": cid,
+            restriction_flags.append({"flag": "restriction", "rule": a.rule, "law": a.law, **where,
                                       "until": a.shown_until.isoformat() if a.shown_until else None,
                                       "summary": a.summary(), **({"note": a.note} if a.note else {})})
     res.flags[flags_at:flags_at] = restriction_flags

@@ -117,8 +117,9 @@ def _withheld_names(p: Portal, viewer: Viewer, output: str, probes: list | None 
     def hide(pairs: list[tuple[int, int]]) -> set[int]:
         # (no publication: the case's facts give its sensitivity -- and every role that may search
         # names sees lists of every sensitivity; the page's own disclosure has the last word)
-        probe = [{"_entity": "party", "id": pid, "case_id": cid, "publication_id": None, "surname": "-"}
-                 for pid, cid in pairs]
+        # (a mention of no case gives no case id: the gate looks its hearing up, whose facts it reads)
+        probe = [{"_entity": "party", "id": pid, **({"case_id": cid} if cid is not None else {}),
+                  "publication_id": None, "surname": "-"} for pid, cid in pairs]
         d = _gate(p, probe, viewer, output=output, audit=False)
         if probes is not None:
             probes.append(d)
@@ -199,15 +200,18 @@ def search(p: Portal, viewer: Viewer, q: str, *, mode: str = "auto", court_id: i
         res = sm.search_names(p.archive, q, role=role, limit=limit, offset=offset, exhaustive=exhaustive,
                               hide=_withheld_names(p, viewer, output, probes), **facets)
         hits = res.get("hits", [])
-        trees = ss.cases_for_parties(p.archive, [h["party_id"] for h in hits])
+        # (a name listed only on an SJP public list -- a hearing of no case -- is a hit of its own)
+        trees = ss.hits_for_parties(p.archive, [h["party_id"] for h in hits])
         # (the probe read these cases' facts already: the page's disclosure takes them from it)
-        known = probes[0].cases_context(h["case_id"] for h in hits) if probes else None
+        known = probes[0].cases_context(h["case_id"] for h in hits if h["case_id"] is not None) if probes else None
+        if known is not None and any(t["_entity"] == "hearing" for t in trees):
+            known["publications"] = None      # (a caseless hearing's list: read by the gate)
         d = _gate(p, trees, viewer, output=output, **(known or {}))
         by_party: dict[int, dict] = {}
         for c in d.records:
-            for h in c.get("hearings", []):
+            for h in (c.get("hearings", []) if c["_entity"] == "case" else [c]):
                 for pa in h.get("parties", []):
-                    by_party[pa["id"]] = {"case": c, "hearing": h, "party": pa}
+                    by_party[pa["id"]] = {"case": c if c["_entity"] == "case" else None, "hearing": h, "party": pa}
         out = []
         for h in hits:
             got = by_party.get(h["party_id"])

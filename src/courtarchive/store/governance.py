@@ -91,7 +91,10 @@ def audit_events(archive: Archive, *, action: str | None = None, limit: int | No
 def audit_summary(archive: Archive) -> dict:
     A = T["audit_event"]
     with archive.engine.connect() as conn:
-        by = conn.execute(sa.select(A.c.role, A.c.action, sa.func.count()).group_by(A.c.role, A.c.action)).all()
+        # (ordered: a GROUP BY alone comes back in whatever order the backend's aggregation leaves
+        # -- PostgreSQL's hash aggregate and SQLite's sort differed, and so did the compliance report)
+        by = conn.execute(sa.select(A.c.role, A.c.action, sa.func.count()).group_by(A.c.role, A.c.action)
+                          .order_by(A.c.role, A.c.action)).all()
         head = conn.execute(sa.select(A.c.seq, A.c.hash).order_by(A.c.seq.desc()).limit(1)).first()
     return {"by_role_action": [{"role": r, "action": a, "count": n} for r, a, n in by],
             "head": {"seq": head.seq, "hash": head.hash} if head else None}
@@ -251,19 +254,28 @@ def _stmt(name: str, dialect: str):
 def _build(name: str, dialect: str):
     H, P, Pa, O, R, PM, Cv = (T[n] for n in ("hearing", "publication", "party", "offence", "restriction",
                                                "person_mention", "conviction"))
-    if name == "hearings":
+    # the facts of cases (by case id), and of hearings of no case (":h", by hearing id; their
+    # parties, offences and orders carry no case id either)
+    base, by = name.partition(":")[::2]
+    if base in ("hearings", "parties", "offences", "orders") and by not in ("", "h"):
+        raise KeyError(name)
+    if base == "hearings":
         s = (sa.select(H.c.id, H.c.case_id, H.c.sitting_date, H.c.panel, H.c.court_name, H.c.hearing_type,
                        H.c.reporting_restriction, H.c.reporting_restriction_detail, H.c.publication_id,
                        P.c.list_type, P.c.sensitivity)
-             .join(P, P.c.id == H.c.publication_id).where(in_ids(H.c.case_id, dialect)))
-    elif name == "parties":
+             .join(P, P.c.id == H.c.publication_id)
+             .where(in_ids(H.c.id, dialect) & H.c.case_id.is_(None) if by else in_ids(H.c.case_id, dialect)))
+    elif base == "parties":
         s = sa.select(Pa.c.id, Pa.c.case_id, Pa.c.hearing_id, Pa.c.role, Pa.c.date_of_birth, Pa.c.age,
-                      Pa.c.organisation_name).where(in_ids(Pa.c.case_id, dialect))
-    elif name == "offences":
-        s = sa.select(O.c.id, O.c.case_id, O.c.party_id, O.c.code, O.c.title, O.c.legislation,
-                      O.c.reporting_restriction, O.c.reporting_restriction_detail).where(in_ids(O.c.case_id, dialect))
-    elif name == "orders":
-        s = sa.select(R).where(in_ids(R.c.case_id, dialect))
+                      Pa.c.organisation_name).where(
+            in_ids(Pa.c.hearing_id, dialect) & Pa.c.case_id.is_(None) if by else in_ids(Pa.c.case_id, dialect))
+    elif base == "offences":
+        s = sa.select(O.c.id, O.c.case_id, O.c.hearing_id, O.c.party_id, O.c.code, O.c.title, O.c.legislation,
+                      O.c.reporting_restriction, O.c.reporting_restriction_detail).where(
+            in_ids(O.c.hearing_id, dialect) & O.c.case_id.is_(None) if by else in_ids(O.c.case_id, dialect))
+    elif base == "orders":
+        s = sa.select(R).where(in_ids(R.c.hearing_id, dialect) & R.c.case_id.is_(None) if by
+                               else in_ids(R.c.case_id, dialect))
     elif name == "publications":
         s = sa.select(P.c.id, P.c.sensitivity, P.c.list_type, P.c.content_date,
                       P.c.raw_expired_at).where(in_ids(P.c.id, dialect))
@@ -321,6 +333,24 @@ def case_facts(archive: Archive, case_ids: Iterable[int], *, conn=None) -> dict[
             for kind in ("parties", "offences", "orders"):
                 for m in _dicts(c, kind, chunk):
                     out[m["case_id"]][kind].append(m)
+    return out
+
+
+def hearing_facts(archive: Archive, hearing_ids: Iterable[int], *, conn=None) -> dict[int, dict]:
+    """`case_facts` for hearings of no case (no URN, case number or case name: an SJP public list's,
+    a register row without them), by hearing id: the hearing, its parties, offences and orders.
+    The rules read them as a case of one hearing -- a youth court sitting's under-18 defendant is
+    protected whether or not the list gave the case a number.  Hearings that have a case: none."""
+    out: dict[int, dict] = {}
+    with _using(archive, conn) as c:
+        for chunk in _chunks(sorted(set(x for x in hearing_ids if x is not None))):
+            for m in _dicts(c, "hearings:h", chunk):
+                out[m["id"]] = {"hearings": [m], "parties": [], "offences": [], "orders": [],
+                                "sensitivities": {(m["sensitivity"] or "").upper()}}
+            for kind in ("parties", "offences", "orders"):
+                for m in _dicts(c, kind + ":h", chunk):
+                    if m["hearing_id"] in out:
+                        out[m["hearing_id"]][kind].append(m)
     return out
 
 

@@ -279,7 +279,15 @@ def case_tree(archive: Archive, case_id: int, *, current_only: bool = False) -> 
 
 def cases_for_parties(archive: Archive, party_ids: Sequence[int]) -> list[dict]:
     """For search hits: one case tree per case holding only the hearings and parties hit (one
-    statement per table for the whole page: the API's search answers with these)."""
+    statement per table for the whole page: the API's search answers with these).  A hearing of
+    no case (an SJP public list names a defendant and an offence, no case) is left out: see
+    `hits_for_parties`."""
+    return [r for r in hits_for_parties(archive, party_ids) if r["_entity"] == "case"]
+
+
+def hits_for_parties(archive: Archive, party_ids: Sequence[int]) -> list[dict]:
+    """`cases_for_parties`, and each hit hearing of no case as a hearing record of its own (its
+    parties hit, their offences): a name found only on an SJP public list is a hit too."""
     pids = sorted({int(p) for p in party_ids})
     if not pids:
         return []
@@ -296,12 +304,15 @@ def cases_for_parties(archive: Archive, party_ids: Sequence[int]) -> list[dict]:
     for p in parties:
         p["offences"] = offences.get(p["id"], [])
         by_hearing.setdefault(p["hearing_id"], []).append(p)
+    caseless = []
     for h in sorted(hearings, key=lambda h: (h["sitting_date"] or dt.date.min, h["id"])):
         h["court"] = names.get(h["court_id"]) or h.get("court_name")
         h["parties"] = by_hearing.get(h["id"], [])
         if h["case_id"] in cases:
             cases[h["case_id"]]["hearings"].append(h)
-    return list(cases.values())
+        elif h["case_id"] is None:
+            caseless.append(h)
+    return list(cases.values()) + caseless
 
 
 def cases_brief(archive: Archive, case_ids: Sequence[int]) -> list[dict]:
