@@ -26,22 +26,12 @@ def _date(s: str | None, name: str) -> dt.date | None:
 
 def _check_oracle(oracle: Path) -> None:
     """``--oracle``: the generator's truth.json (or its folder), with ``truth/*_mentions.parquet`` beside it."""
-    if not oracle.exists():
-        raise typer.BadParameter(f"{oracle} does not exist", param_hint="--oracle")
-    root = oracle.parent if oracle.is_file() else oracle
-    missing = [n for n in ("defendant_mentions", "complainant_mentions")
-               if not (root / "truth" / f"{n}.parquet").is_file()]
-    if missing:
-        raise typer.BadParameter(f"{oracle} is not a generator truth: {root / 'truth'} has no "
-                                 f"{', '.join(m + '.parquet' for m in missing)} (give the corpus' truth.json)",
-                                 param_hint="--oracle")
-    if oracle.is_file():
-        import orjson
+    from ..generate.corpus import TruthError, require_truth
 
-        try:
-            orjson.loads(oracle.read_bytes())
-        except orjson.JSONDecodeError as e:
-            raise typer.BadParameter(f"{oracle} is not JSON ({e})", param_hint="--oracle")
+    try:
+        require_truth(oracle)
+    except TruthError as e:
+        raise typer.BadParameter(str(e), param_hint="--oracle") from None
 
 
 def _check_out(out: Path) -> None:

@@ -176,10 +176,11 @@ def load_oracle(truth_json: Path | str, publications: pa.Table) -> tuple[dict[st
     """pub_file, truth_dm, truth_cm from a generator truth (``truth.json`` beside ``truth/``)."""
     import orjson
 
+    from ..generate.corpus import truth_root
+
     tj = Path(truth_json)
-    root = tj.parent if tj.is_file() else tj
     meta = orjson.loads(tj.read_bytes()) if tj.is_file() else {}
-    tdir = root / "truth"
+    tdir = truth_root(tj) / "truth"
     dm = pl.read_parquet(tdir / "defendant_mentions.parquet", columns=["file", "json_path", "person_id"])
     cm = pl.read_parquet(tdir / "complainant_mentions.parquet", columns=["file", "json_path", "victim_id", "kind"])
     cm = cm.with_columns(pl.col("json_path").str.replace(r"\.offenceWording$", ""))
@@ -206,43 +207,18 @@ class OracleMismatch(ValueError):
     """The truth given to ``--oracle`` is not the truth of the archive's lists."""
 
 
-#: matched publications whose bytes `check_oracle` compares with the truth's list files
-ORACLE_CHECK_FILES = 200
-
-
 def check_oracle(archive, truth_json: Path | str, pub_file: pa.Table) -> dict:
     """The oracle joins the truth to the archive by file name and JSON path, and every generated
-    corpus names its files alike: a truth of another corpus (another seed) would join silently and
-    give wrong ids.  So the archive's copy of (up to ``ORACLE_CHECK_FILES``, evenly spread) matched
-    publications must have the content hash of the truth's own list file; any difference is refused
-    (`OracleMismatch`).  Skipped when the truth's lists are not beside it."""
-    import orjson
+    corpus names its files alike: the archive's copies of matched lists must be the truth's own
+    (`generate.corpus.check_same_corpus`), else OracleMismatch."""
+    from ..generate.corpus import TruthError, check_same_corpus
 
-    from ..ingest.pipeline import content_hash
-
-    tj = Path(truth_json)
-    root = tj.parent if tj.is_file() else tj
-    meta = orjson.loads(tj.read_bytes()) if tj.is_file() else {}
-    lists = root / ((meta.get("files") or {}).get("lists") or "lists")
-    if not lists.is_dir() or pub_file.num_rows == 0:
-        return {"checked": 0}
-    pf = pl.from_arrow(pub_file).sort("publication_id")
-    step = max(1, pf.height // ORACLE_CHECK_FILES)
-    pf = pf.gather_every(step).head(ORACLE_CHECK_FILES)
     hashes = dict(pl.from_arrow(archive.to_arrow("publication", columns=["id", "content_hash"])).iter_rows())
-    checked, differ = 0, []
-    for pid, f in pf.iter_rows():
-        p = lists / f
-        if not p.is_file() or not hashes.get(pid):
-            continue
-        checked += 1
-        if content_hash(p.read_bytes()) != hashes[pid]:
-            differ.append(f)
-    if differ:
-        raise OracleMismatch(f"{tj} is not the truth of this archive: {len(differ)} of {checked} list files checked "
-                             f"differ from the archive's copies (e.g. {differ[0]}): give the truth of the corpus "
-                             "that was ingested")
-    return {"checked": checked}
+    matched = [(f, hashes.get(pid)) for pid, f in pl.from_arrow(pub_file).sort("publication_id").iter_rows()]
+    try:
+        return {"checked": check_same_corpus(truth_json, matched)}
+    except TruthError as e:
+        raise OracleMismatch(str(e)) from None
 
 
 # ------------------------------------------------------------------ the derivation

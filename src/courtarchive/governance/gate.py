@@ -202,8 +202,8 @@ def _load(archive, ctx: Context, ids: dict[str, set], role: str, stack: contextl
                 refs[(e, i)] = m
                 if m.get("case_id") is not None:
                     ids["case"].add(m["case_id"])
-                elif (m.get("hearing_id") if e != "hearing" else i) is not None:
-                    ids["hearing"].add(m.get("hearing_id") if e != "hearing" else i)
+                elif (hid := i if e == "hearing" else m.get("hearing_id")) is not None:
+                    ids["hearing"].add(hid)
                 if m.get("publication_id") is not None:
                     ids["publication"].add(m["publication_id"])
     if ctx.facts is not None:
@@ -217,11 +217,10 @@ def _load(archive, ctx: Context, ids: dict[str, set], role: str, stack: contextl
     if archive is not None and want_h:
         for hid, d in sg.hearing_facts(archive, want_h, conn=c()).items():
             facts[_caseless(hid)] = _facts_from(d, _caseless(hid))
-    pubs = ctx.publications
-    if pubs is None:
-        pubs = {}
-        if archive is not None and ids["publication"]:
-            pubs = sg.publication_info(archive, ids["publication"], conn=c())
+    # (given ones are completed: a later call over the same cases may show a list they do not hold)
+    pubs = dict(ctx.publications or {})
+    if archive is not None and (want := ids["publication"] - pubs.keys()):
+        pubs.update(sg.publication_info(archive, want, conn=c()))
     party_ids = ids["party"] | {p["id"] for f in facts.values() for p in f.parties}
     convs = ctx.convictions
     if convs is None:

@@ -65,8 +65,9 @@ def metrics(pred, truth) -> dict:
 
 
 def truth_dir(path: str | Path) -> Path:
-    p = Path(path)
-    return p.parent if p.is_file() else p
+    from ..generate.corpus import truth_root
+
+    return truth_root(path)
 
 
 def _file_key(sources: pl.Series, files: set[str]) -> pl.Series:
@@ -185,35 +186,20 @@ class EvaluateError(ValueError):
     """The evaluation cannot be made: no truth there, no link run, or the truth of another corpus."""
 
 
-#: matched list files whose bytes `_check_truth` compares with the archive's copies
-CHECK_FILES = 200
-
-
 def _check_truth(archive: Archive, truth: str | Path, tdir: Path) -> None:
-    missing = [n for n in ("defendant_mentions", "complainant_mentions")
-               if not (tdir / "truth" / f"{n}.parquet").is_file()]
-    if missing:
-        raise EvaluateError(f"{truth} is not a generator truth: {tdir / 'truth'} has no "
-                            + ", ".join(f"{m}.parquet" for m in missing) + " (give the corpus folder or its truth.json)")
-    if store.latest_run(archive) is None:
-        raise EvaluateError("no link run in the archive: run `courtarchive link run` first")
-    # every generated corpus names its files alike: a truth of another corpus (another seed) would join
-    # by file name and JSON path and score nonsense -- the files the archive holds must be the truth's own
-    lists = tdir / "lists"
-    if not lists.is_dir():
-        return
-    files = set(pl.read_parquet(tdir / "truth" / "defendant_mentions.parquet", columns=["file"])["file"].unique()
-                .to_list())
-    pubs = pl.from_arrow(archive.to_arrow("publication", columns=["id", "source_name", "content_hash"]))
-    pubs = pubs.with_columns(_file_key(pubs["source_name"], files).alias("file")).drop_nulls("file").sort("id")
-    sample = pubs.gather_every(max(1, pubs.height // CHECK_FILES)).head(CHECK_FILES)
-    from ..ingest.pipeline import content_hash
+    from ..generate.corpus import TruthError, check_same_corpus, require_truth
 
-    differ = [f for f, h in zip(sample["file"].to_list(), sample["content_hash"].to_list())
-              if h and (lists / f).is_file() and content_hash((lists / f).read_bytes()) != h]
-    if differ:
-        raise EvaluateError(f"{truth} is not the truth of this archive: {len(differ)} of {sample.height} list files "
-                            f"checked differ from the archive's copies (e.g. {differ[0]})")
+    try:
+        require_truth(truth)
+        if store.latest_run(archive) is None:
+            raise EvaluateError("no link run in the archive: run `courtarchive link run` first")
+        files = set(pl.read_parquet(tdir / "truth" / "defendant_mentions.parquet", columns=["file"])["file"]
+                    .unique().to_list())
+        pubs = pl.from_arrow(archive.to_arrow("publication", columns=["id", "source_name", "content_hash"]))
+        pubs = pubs.with_columns(_file_key(pubs["source_name"], files).alias("file")).drop_nulls("file").sort("id")
+        check_same_corpus(truth, list(zip(pubs["file"].to_list(), pubs["content_hash"].to_list())))
+    except TruthError as e:
+        raise EvaluateError(str(e)) from None
 
 
 def evaluate(archive: Archive, truth: str | Path) -> dict:

@@ -607,7 +607,7 @@ def after_ingest(archive, report=None, *, now: dt.datetime | None = None, send: 
             hs_of = {sub["id"]: window[start[sub["id"]]] for sub in subs}
             # one match per subscription and sitting: the day's public and standard lists, or a
             # list and its later version, are one listing to the subscriber (the first one matched)
-            done = {(sid, *rest) for sid, *rest in store.matched_sittings(archive, batch.listings)}
+            done = store.matched_sittings(archive, batch.listings.keys())
             for sid, hid, score, _pid in match(archive, subs, hs_of, batch):
                 h = batch.hearings[hid]
                 if (sid, *batch.sitting(h)) in done:

@@ -8,30 +8,19 @@ import sys
 from pathlib import Path
 from typing import List, Optional
 
-import orjson
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.markup import escape
 from rich.table import Table
 
-from ..clikit import open_archive, purpose_note, purpose_option
+from ..clikit import open_archive, print_json, purpose_note, purpose_option
 from ..config import settings
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="courtarchive: archive, link and analyse England & Wales court lists, lawfully.")
 console = Console(stderr=True)
 out = Console()
-
-
-def _archive(db: str | None):
-    from ..store import Archive
-
-    return Archive.open(db or settings().db_url)
-
-
-def _json(obj) -> None:
-    sys.stdout.write(orjson.dumps(obj, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS, default=str).decode() + "\n")
 
 
 DbOpt = typer.Option(None, "--db", help="database URL (default: $COURTARCHIVE_DB or a SQLite file in $COURTARCHIVE_HOME)")
@@ -44,7 +33,7 @@ def init(db: Optional[str] = DbOpt,
     from ..governance.pseudonym import Keyring
 
     s = settings()
-    a = _archive(db)
+    a = open_archive(db, initialised=False)
     if reset:
         a.drop_all()
     info = a.init()
@@ -91,7 +80,7 @@ def ingest(paths: List[Path] = typer.Argument(..., help="files or folders (recur
     after = after_ingest(a, report) if report.accepted else {}
     d = report.as_dict()
     if as_json:
-        _json({**{k: d[k] for k in ("files", "accepted", "duplicates", "rejected", "hearings")}, "after_ingest": after})
+        print_json({**{k: d[k] for k in ("files", "accepted", "duplicates", "rejected", "hearings")}, "after_ingest": after})
     else:
         console.print(f"{d['files']} files: {d['accepted']} accepted, {d['duplicates']} already archived, "
                       f"{len(d['rejected'])} rejected; {d['hearings']} hearing entries")
@@ -110,7 +99,7 @@ def stats(db: Optional[str] = DbOpt, as_json: bool = typer.Option(False, "--json
     a = open_archive(db)
     st = a.stats()
     if as_json:
-        _json(st)
+        print_json(st)
         return
     t = Table("what", "count", title="courtarchive")
     for k, v in st.items():
@@ -154,7 +143,7 @@ def case(ref: str = typer.Argument(..., help="URN or case number"), db: Optional
     restrictions = [f for f in d.flags if f["flag"] == "restriction"]
     others = [f for f in d.flags if f["flag"] != "restriction"]
     if as_json:
-        _json({"case": d.records[0] if d.records else None, "viewer": {"username": viewer.username, "role": d.role},
+        print_json({"case": d.records[0] if d.records else None, "viewer": {"username": viewer.username, "role": d.role},
                "purpose": purpose, "flags": d.flags, "withheld": d.withheld})
         raise typer.Exit(0 if d.records else 1)
     for f in restrictions:

@@ -389,16 +389,19 @@ def search_names(archive, q: str, *, court_id: int | None = None, date_from: dt.
                 # a word found in the index as written is tried as written first (its one-edit
                 # keys: every Brian and Bryant of a common Bryan), and with them only when that
                 # finds nothing close either
-                tries = [(i, exact[i]) for i in range(len(qw)) if known[i]] + \
-                    [(i, full[i]) for i in range(len(qw))]
-                for i, keys in tries:
-                    if state["best"] >= RELAX_BELOW and not exhaustive and keys is full[i] and known[i]:
-                        continue
+                def relaxed(i: int, keys: list[str]) -> None:
                     others = [x for j, x in enumerate(qw) if j != i and len(x) >= 3]
                     grams = sorted({x[k:k + 3] for x in others for k in range(len(x) - 2)})
                     heads = sorted({x[:2] for x in others})
                     take(ss.relaxed_candidates(archive, keys=keys, grams=grams, heads=heads, cap=RELAXED_CAP),
                          RELAXED_CAP)
+
+                for i in range(len(qw)):
+                    if known[i]:
+                        relaxed(i, exact[i])
+                for i in range(len(qw)):
+                    if not known[i] or exhaustive or state["best"] < RELAX_BELOW:
+                        relaxed(i, full[i])
     capped = state["capped"]
     if hide is not None and scored:
         # the best HIDE_CAP mentions are checked (score, then the latest date); the rest are left

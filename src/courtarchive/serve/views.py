@@ -204,8 +204,6 @@ def search(p: Portal, viewer: Viewer, q: str, *, mode: str = "auto", court_id: i
         trees = ss.hits_for_parties(p.archive, [h["party_id"] for h in hits])
         # (the probe read these cases' facts already: the page's disclosure takes them from it)
         known = probes[0].cases_context(h["case_id"] for h in hits if h["case_id"] is not None) if probes else None
-        if known is not None and any(t["_entity"] == "hearing" for t in trees):
-            known["publications"] = None      # (a caseless hearing's list: read by the gate)
         d = _gate(p, trees, viewer, output=output, **(known or {}))
         by_party: dict[int, dict] = {}
         for c in d.records:
