@@ -201,7 +201,7 @@ def search(p: Portal, viewer: Viewer, q: str, *, mode: str = "auto", court_id: i
                               hide=_withheld_names(p, viewer, output, probes), **facets)
         hits = res.get("hits", [])
         # (a name listed only on an SJP public list -- a hearing of no case -- is a hit of its own)
-        trees = ss.hits_for_parties(p.archive, [h["party_id"] for h in hits])
+        trees = ss.cases_for_parties(p.archive, [h["party_id"] for h in hits])
         # (the probe read these cases' facts already: the page's disclosure takes them from it)
         known = probes[0].cases_context(h["case_id"] for h in hits if h["case_id"] is not None) if probes else None
         d = _gate(p, trees, viewer, output=output, **(known or {}))
@@ -299,17 +299,21 @@ def person(p: Portal, viewer: Viewer, person_id: int, *, output: str = "person_p
     reps = ss.representative_parties(p.archive, sorted(linked_ids))
     d = _gate(p, trees + [reps[x] for x in sorted(reps)], viewer, output=output)
     cases = [r for r in d.records if r["_entity"] == "case"]
+    # hearings of no case (an SJP public list's, a register row without a URN or case number): each
+    # a hearing record of its own, with the person's mentions in it (``case_id`` null), as name
+    # search shows them (``case`` null) -- they are as much the person's appearances as a case's
+    caseless = [r for r in d.records if r["_entity"] == "hearing"]
     linked = [r for r in d.records if r["_entity"] == "party"]
     variants: dict[str, int] = {}
-    for c in cases:
-        for h in c.get("hearings", []):
-            for pa in h.get("parties", []):
-                n = pa.get("name_as_listed") or display_name(pa)
-                if n:
-                    variants[n] = variants.get(n, 0) + 1
+    for h in [h for c in cases for h in c.get("hearings", [])] + caseless:
+        for pa in h.get("parties", []):
+            n = pa.get("name_as_listed") or display_name(pa)
+            if n:
+                variants[n] = variants.get(n, 0) + 1
     linked_out = [{"person_id": r.get("person_id"), "name": display_name(r), "party": r,
                    "shared_cases": co.get(r.get("person_id"), [])} for r in linked]
     return _result(d, person={"id": pid, "mentions": row.get("mentions"), "networks": nets}, cases=cases,
+                   caseless_hearings=caseless,
                    variants=sorted(variants.items(), key=lambda kv: (-kv[1], kv[0])), linked=linked_out)
 
 

@@ -278,16 +278,11 @@ def case_tree(archive: Archive, case_id: int, *, current_only: bool = False) -> 
 
 
 def cases_for_parties(archive: Archive, party_ids: Sequence[int]) -> list[dict]:
-    """For search hits: one case tree per case holding only the hearings and parties hit (one
-    statement per table for the whole page: the API's search answers with these).  A hearing of
-    no case (an SJP public list names a defendant and an offence, no case) is left out: see
-    `hits_for_parties`."""
-    return [r for r in hits_for_parties(archive, party_ids) if r["_entity"] == "case"]
-
-
-def hits_for_parties(archive: Archive, party_ids: Sequence[int]) -> list[dict]:
-    """`cases_for_parties`, and each hit hearing of no case as a hearing record of its own (its
-    parties hit, their offences): a name found only on an SJP public list is a hit too."""
+    """The records of some party mentions (name search hits, its export, a person's page): one
+    case tree per case holding only the hearings and parties asked for, then each hearing of no
+    case (no URN, case number or case name: an SJP public list names a defendant and an offence,
+    no case) as a hearing record of its own -- its parties asked for, their offences -- so a name
+    listed only on such a list is not dropped.  One statement per table for the whole page."""
     pids = sorted({int(p) for p in party_ids})
     if not pids:
         return []
@@ -444,7 +439,8 @@ def person_party_ids(archive: Archive, person_ids: Sequence[int]) -> dict[int, l
 
 def person_cases(archive: Archive, person_id: int) -> list[dict]:
     """Case trees of a defendant person: every case they are listed in, with their hearings and
-    only their own party mentions (co-defendants are reached through linked people)."""
+    only their own party mentions (co-defendants are reached through linked people); then each
+    hearing of no case they are listed in, as a hearing record (`cases_for_parties`)."""
     pids = person_party_ids(archive, [person_id]).get(person_id, [])
     return cases_for_parties(archive, pids)
 
