@@ -272,10 +272,10 @@ def test_detection_refuses_what_it_cannot_tell():
 @needs_examples
 def test_magistrates_standard_list_fields():
     pl = _parse_example("magistrates-standard-list/magistratesStandardList.json",
-                        headers={"X-List-Type": "MAGISTRATES_STANDARD_LIST", "x-court-id": "123"})
+                        headers={"X-List-Type": "MAGISTRATES_STANDARD_LIST", "x-court-id": "1479819"})
     m = pl.meta
     assert (m.list_type, m.sensitivity, m.court_name, m.court_code, m.court_postcode) == (
-        "MAGISTRATES_STANDARD_LIST", "CLASSIFIED", "PRESTON", "123", "AA1 AA1")
+        "MAGISTRATES_STANDARD_LIST", "CLASSIFIED", "PRESTON", "1479819", "AA1 AA1")
     assert m.content_date == dt.date(2023, 12, 1)
     assert m.published_at == dt.datetime(2023, 12, 1, 23, 30, 52, 123000) and m.published_at.tzinfo is None
     assert len(pl.hearings) == 5          # 3 cases + 2 applications
@@ -569,11 +569,12 @@ def test_headers_any_case_with_or_without_prefix():
     doc = orjson.dumps(_standard_doc([DEFENDANT]))
     pl = parse_document(doc, source_name="h.json", headers={
         "List-Type": "magistrates_public_list", "X-SENSITIVITY": "private", "content_date": "2024-07-02",
-        "x-court-id": "999", "Display-From": "2024-07-01T00:00:00+01:00", "x_display_to": "2024-07-03",
+        "x-court-id": "Preston-Magistrates-Court", "Display-From": "2024-07-01T00:00:00+01:00", "x_display_to": "2024-07-03",
         "language": "bi-lingual", "x-provenance": "COMMON_PLATFORM", "sourceArtefactId": "abc-1", "x-type": "LIST"})
     m = pl.meta
     assert (m.list_type, m.sensitivity, m.content_date, m.court_code, m.language, m.provenance, m.source_artefact_id) == (
-        "MAGISTRATES_PUBLIC_LIST", "PRIVATE", dt.date(2024, 7, 2), "999", "BI_LINGUAL", "COMMON_PLATFORM", "abc-1")
+        "MAGISTRATES_PUBLIC_LIST", "PRIVATE", dt.date(2024, 7, 2), "preston-magistrates-court", "BI_LINGUAL",
+        "COMMON_PLATFORM", "abc-1")
     assert m.display_from == dt.datetime(2024, 6, 30, 23, 0) and m.display_to == dt.datetime(2024, 7, 3)
     # the explicit argument beats the header
     assert parse_document(doc, source_name="h.json", headers={"x-list-type": "MAGISTRATES_PUBLIC_LIST"},

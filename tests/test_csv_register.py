@@ -113,11 +113,11 @@ def test_crlf_quoted_multiline_and_blank_rows():
 def test_headers_apply():
     pl = parse_csv(csv_bytes("Court A,2024-01-02,,,URN1,,Ann,Smith,,Theft,,"), source_name="r",
                    headers={"x-list-type": "magistrates register", "x-sensitivity": "PUBLIC",
-                            "x-content-date": "2024-01-01", "x-court-id": "1234"})
+                            "x-content-date": "2024-01-01", "x-court-id": "1479819"})
     m = pl.meta
     assert (m.list_type, m.sensitivity, m.content_date, m.content_date_end, m.court_code) == (
-        "MAGISTRATES_REGISTER", "PUBLIC", dt.date(2024, 1, 1), dt.date(2024, 1, 2), "1234")
-    assert pl.hearings[0].court_code == "1234"
+        "MAGISTRATES_REGISTER", "PUBLIC", dt.date(2024, 1, 1), dt.date(2024, 1, 2), "1479819")
+    assert pl.hearings[0].court_code == "1479819"
 
 
 @pytest.mark.parametrize("row, where, words", [

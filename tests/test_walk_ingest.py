@@ -104,9 +104,9 @@ def test_bad_header_values_are_rejected_at_the_header(headers, where, why):
 def test_plain_header_values_still_pass():
     import datetime as dt
 
-    h = check_headers({"x-court-id": 1479512, "x-provenance": "COMMON_PLATFORM", "x-content-date": dt.date(2024, 3, 4),
+    h = check_headers({"x-court-id": 1479819, "x-provenance": "COMMON_PLATFORM", "x-content-date": dt.date(2024, 3, 4),
                        "x-sensitivity": "public", "x-something-else": ["ignored"]})
-    assert h["court_id"] == "1479512" and h["content_date"] == dt.date(2024, 3, 4) and h["sensitivity"] == "PUBLIC"
+    assert h["court_id"] == "1479819" and h["content_date"] == dt.date(2024, 3, 4) and h["sensitivity"] == "PUBLIC"
 
 
 def test_sidecar_with_nul_is_quarantined_not_a_store_error(archive, keyring, tmp_path):

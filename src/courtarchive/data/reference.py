@@ -30,8 +30,9 @@ from typing import Any
 
 __all__ = [
     "COURT_TOWN_ALIASES", "OFFENCE_BOOL_COLUMNS", "OFFENCE_COLUMNS", "OFFENCE_GROUPS",
-    "POPULATION_BANDS", "TEMPLATE_PLACEHOLDERS", "TOWN_COLUMNS", "courts", "find_towns",
-    "normalise_town", "offence_by_code", "offences", "place_names", "place_pattern", "police_forces", "towns",
+    "POPULATION_BANDS", "TEMPLATE_PLACEHOLDERS", "TOWN_COLUMNS", "court_by_id", "courts", "find_towns",
+    "normalise_town", "offence_by_code", "offences", "place_names", "place_pattern", "police_forces",
+    "similar_courts", "towns",
 ]
 
 _PACKAGE = "courtarchive.data"
@@ -196,6 +197,46 @@ def police_forces() -> list[dict[str, str]]:
 def courts() -> list[dict[str, Any]]:
     """courts.csv rows, typed (empty text -> None)."""
     return [dict(r) for r in _courts()]
+
+
+@lru_cache(maxsize=1)
+def _court_keys() -> dict[str, dict[str, Any]]:
+    keys: dict[str, dict[str, Any]] = {}
+    for c in _courts():
+        if c["fact_court_id"] is not None:
+            keys[str(c["fact_court_id"])] = c
+        if c["slug"]:
+            keys[c["slug"].lower()] = c
+    return keys
+
+
+def court_by_id(ref: str | int) -> dict[str, Any] | None:
+    """The court a CaTH ``x-court-id`` names: its FaCT court id (``1479819``) or FaCT slug
+    (``preston-magistrates-court``; case and surrounding spaces ignored), or None."""
+    key = str(ref).strip().lower()
+    if key.isascii() and key.isdigit():
+        key = str(int(key))
+    row = _court_keys().get(key)
+    return dict(row) if row is not None else None
+
+
+def similar_courts(ref: str, n: int = 3) -> list[str]:
+    """Slugs of up to ``n`` courts whose slug or name is close to ``ref`` (a mistyped or partial
+    court id: ``preston magistrates`` -> ``preston-magistrates-court``); none for a number."""
+    import difflib
+
+    key = re.sub(r"[^a-z0-9]+", "-", str(ref).casefold().replace("'", "")).strip("-")
+    if not key or key.isdigit():
+        return []
+    slugs = sorted({c["slug"] for c in _courts() if c["slug"]})
+    if key in slugs:                       # the slug, spelt as a name ("Preston Magistrates' Court")
+        return [key]
+    by_name = {re.sub(r"[^a-z0-9]+", "-", c["name"].casefold().replace("'", "")).strip("-"): c["slug"]
+               for c in _courts() if c["slug"] and c["name"]}
+    out = [s for s in slugs if s.startswith(key + "-") or f"-{key}-" in f"-{s}-"]
+    out += difflib.get_close_matches(key, slugs, n=n, cutoff=0.75)
+    out += [by_name[k] for k in difflib.get_close_matches(key, list(by_name), n=n, cutoff=0.75)]
+    return list(dict.fromkeys(out))[:n]
 
 
 _SPACES = re.compile(r"[\s\-]+")

@@ -87,22 +87,16 @@ def _fail(msg: str) -> None:
     raise typer.Exit(2)
 
 
-def _given(param: str, value, default) -> bool:
-    """Whether the running command's option ``param`` was given on the command line (not left at
-    its default) -- `account update` changes only those.  The context is the command's own or,
-    through `serve.web_cli.account` (which calls this module's `account` with every option), that
-    one's.  Where no context tells (a Python call), a value equal to the default counts as not given."""
-    try:                                        # typer >= 0.2x carries its own click
-        from typer._click.core import ParameterSource
-        from typer._click.globals import get_current_context
-    except ImportError:  # pragma: no cover - an older typer on the real click
-        from click.core import ParameterSource
-        from click.globals import get_current_context
-    ctx = get_current_context(silent=True)
+def _given(ctx: typer.Context | None, param: str, value, default) -> bool:
+    """Whether option ``param`` of the running command (``ctx``, typer's context: this module's
+    `account` or `serve.web_cli.account`, which passes its own) was given on the command line, not
+    left at its default -- `account update` changes only those.  Where no context tells (a Python
+    call), a value equal to the default counts as not given.  The source is compared by name: typer
+    brings its own copy of click, whose ``ParameterSource`` is not click's."""
     src = ctx.get_parameter_source(param) if ctx is not None else None
     if src is None:
         return value != default
-    return src != ParameterSource.DEFAULT
+    return src.name != "DEFAULT"
 
 
 def _table(rows: list[dict], cols: list[str], title: str) -> None:
@@ -442,7 +436,7 @@ def restrictions(action: str = typer.Argument(..., help="sync | list | add | lif
 
 # --------------------------------------------------------------------------- accounts and domains
 @app.command()
-def account(action: str = typer.Argument(..., help="add | update | verify | list"),
+def account(ctx: typer.Context, action: str = typer.Argument(..., help="add | update | verify | list"),
             username: Optional[str] = typer.Argument(None),
             role: str = typer.Option("public", help="public | verified_media | analyst | admin"),
             email: Optional[str] = typer.Option(None), organisation: Optional[str] = typer.Option(None),
@@ -462,9 +456,9 @@ def account(action: str = typer.Argument(..., help="add | update | verify | list
         elif action == "update":
             # only the options given change (`serve.web_cli.account` passes role="public" by default)
             ch = accounts.update(a, username=username or "", actor=_actor(actor),
-                                 role=role if _given("role", role, "public") else None,
-                                 email=email if _given("email", email, None) else None,
-                                 organisation=organisation if _given("organisation", organisation, None) else None)
+                                 role=role if _given(ctx, "role", role, "public") else None,
+                                 email=email if _given(ctx, "email", email, None) else None,
+                                 organisation=organisation if _given(ctx, "organisation", organisation, None) else None)
             b, f = ch["before"], ch["after"]
             changed = ", ".join(f"{k} {b.get(k)} -> {f.get(k)}" for k in ("role", "email", "organisation")
                                 if b.get(k) != f.get(k))

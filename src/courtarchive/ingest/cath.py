@@ -76,8 +76,8 @@ from .errors import Rejected
 
 __all__ = [
     "LIST_TYPES", "ListType", "Family", "detect_list_type", "parse_document", "normalise_headers",
-    "normalise_role", "find_markup", "markup_in", "validate", "check_headers", "decode_utf8",
-    "parse_date", "parse_time", "split_display_name", "json_path", "SOURCE_FORMAT",
+    "normalise_role", "find_markup", "markup_in", "validate", "check_headers", "court_id_header",
+    "unknown_court", "decode_utf8", "parse_date", "parse_time", "split_display_name", "json_path", "SOURCE_FORMAT",
 ]
 
 SOURCE_FORMAT = "cath-json"
@@ -445,7 +445,9 @@ def _header_datetime(h: dict, name: str) -> dt.datetime | None:
 def check_headers(headers: dict | None, *, known_list_type: bool = True) -> dict[str, Any]:
     """Normalised headers with their values checked and typed (dates as date/datetime, enums
     upper case); Rejected on a bad value.  With `known_list_type`, x-list-type must be in
-    `LIST_TYPES`; otherwise any name is kept (upper snake case).  A header's value must be a
+    `LIST_TYPES`; otherwise any name is kept (upper snake case).  x-court-id must name a court of
+    the packaged reference table (FaCT court id or slug; kept as the table spells it) or be
+    `NO_COURT` (`court_id_header`).  A header's value must be a
     string or a number, without a NUL character or HTML markup (it is stored and shown as is)."""
     for k, v in (headers or {}).items():
         if not isinstance(k, str) or v is None:
@@ -485,7 +487,41 @@ def check_headers(headers: dict | None, *, known_list_type: bool = True) -> dict
     for name in ("display_from", "display_to"):
         if name in h:
             h[name] = _header_datetime(h, name)
+    if "court_id" in h:
+        h["court_id"] = court_id_header(h["court_id"])
     return h
+
+
+def unknown_court(value: str, what: str = "x-court-id") -> str:
+    """One line: ``value`` (of header or option ``what``) is not a court of the reference table,
+    with the close matches by slug or name, if any."""
+    from ..data.reference import similar_courts
+
+    close = similar_courts(value)
+    shown = value if len(value) <= 60 else value[:57] + "..."
+    return (f"{what} {shown!r} is not a known court: give a FaCT court id or slug from the reference table"
+            + (f" (did you mean {', '.join(close)}?)" if close else ""))
+
+
+#: x-court-id of a national list that names no court (the SJP lists; `generate` writes it)
+NO_COURT = "0"
+
+
+def court_id_header(value: str) -> str:
+    """x-court-id as the store resolves it: the FaCT court id or slug of a court of the packaged
+    reference table (`data.reference.court_by_id`), kept as the table spells it, or `NO_COURT`;
+    else Rejected -- a court id the table does not know was stored without a word, the list's
+    court then guessed from its name."""
+    from ..data.reference import court_by_id
+
+    value = str(value).strip()
+    digits = value.isascii() and value.isdigit()
+    if digits and int(value) == 0:
+        return NO_COURT
+    court = court_by_id(value)
+    if court is None:
+        raise Rejected(unknown_court(value), "header x-court-id")
+    return str(court["fact_court_id"]) if digits else court["slug"]
 
 
 def _list_type_name(value: str, where: str | None) -> str:

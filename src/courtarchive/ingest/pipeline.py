@@ -43,6 +43,9 @@ PARSERS = {
     "xlsx": "courtarchive.ingest.xlsx:parse_xlsx",
 }
 SIDECAR = ".meta.json"
+#: a file named on the command line with one of these suffixes: what to do instead
+CONVERT = {".xls": "an Excel 97-2003 workbook: save it as .xlsx", ".xlsm": "save it as .xlsx",
+           ".htm": "save the list as .pdf", ".html": "save the list as .pdf"}
 
 
 @dataclass
@@ -102,6 +105,21 @@ def _wanted(f: Path) -> bool:
     return not f.name.endswith(SIDECAR) and f.suffix.lower() in FORMATS
 
 
+def file_format(f: Path) -> str:
+    """The format of a file to ingest, by its suffix (`FORMATS`, any case).  A file without one
+    (as CaTH's API serves a publication) is read as CaTH JSON; any other suffix is Rejected --
+    it was parsed as JSON and refused as "malformed JSON" (or stored, if it held JSON).  Folders
+    only give files with a suffix of `FORMATS` (`iter_input_files`): this is for files named."""
+    suffix = f.suffix.lower()
+    if suffix in FORMATS:
+        return FORMATS[suffix]
+    if not suffix:
+        return "cath-json"
+    what = f"unsupported file type {suffix}" + (f" ({CONVERT[suffix]})" if suffix in CONVERT else "")
+    raise Rejected(f"{what}: ingest reads CaTH JSON (.json, or no extension), CSV registers (.csv) and "
+                   "PDF or Excel lists (.pdf, .xlsx)", None)
+
+
 def read_sidecar(f: Path) -> dict:
     """Headers from `<stem>.meta.json` (for `<stem>.json`) or `<name>.meta.json`, if present."""
     cands = ((f.with_name(f.stem + SIDECAR),) if f.suffix == ".json" else ()) + (f.with_name(f.name + SIDECAR),)
@@ -158,6 +176,7 @@ def _prepare(task: tuple) -> tuple:
     path, headers_override, list_type, max_bytes = task
     f = Path(path)
     try:
+        fmt = file_format(f)          # before anything is read
         size = f.stat().st_size
         if size > max_bytes:
             raise Rejected(f"file is {size} bytes, over the {max_bytes}-byte limit", None)
@@ -167,9 +186,13 @@ def _prepare(task: tuple) -> tuple:
             return path, h, None, None, pub
         headers = read_sidecar(f)
         headers.update(headers_override)
-        fmt = FORMATS.get(f.suffix.lower(), "cath-json")
-        parsed = parse_file(data, source_name=f.name, headers=headers, list_type=list_type, fmt=fmt,
-                            max_bytes=max_bytes)
+        try:
+            parsed = parse_file(data, source_name=f.name, headers=headers, list_type=list_type, fmt=fmt,
+                                max_bytes=max_bytes)
+        except Rejected as e:
+            if not f.suffix and e.json_path in (None, "$"):     # the whole file refused: say how it was read
+                e.reason = f"read as CaTH JSON (the file has no extension): {e.reason}"
+            raise
         parsed.meta.source_name = str(path)
         parsed.meta.source_format = fmt
         report = gate.apply(parsed, _KEYRING, memo=True)

@@ -220,10 +220,20 @@ def _public(row: dict) -> dict:
     return out
 
 
+def acting(acc: dict, actor: str | None) -> dict:
+    """Who the audit event of a change to ``acc``'s subscriptions names: the account itself (its
+    role, for journalism), or ``actor`` -- an operator at the console acting for it (`alerts
+    subscribe --actor`), as admin, for administration.  The account is among the event's objects."""
+    if not actor or actor == acc["username"]:
+        return {"actor": acc["username"], "role": _role(acc), "purpose": "journalism"}
+    return {"actor": actor, "role": "admin", "purpose": "administration"}
+
+
 def subscribe(archive, *, username: str, kind: str, query: str, params: dict | None = None,
-              label: str | None = None) -> dict:
+              label: str | None = None, actor: str | None = None) -> dict:
     """Create a subscription for ``username``; returns its row with ``unsubscribe_path`` and whether
-    digests can reach the account now (``deliverable``, ``deliverable_reason``)."""
+    digests can reach the account now (``deliverable``, ``deliverable_reason``).  ``actor``: who
+    did it, when not the account itself (see `acting`)."""
     from ..governance import audit
 
     from ..governance.policy import Viewer
@@ -239,8 +249,8 @@ def subscribe(archive, *, username: str, kind: str, query: str, params: dict | N
         "account_id": acc["id"], "kind": kind, "query": q, "params": p or None,
         "label": (label or "").strip() or default_label, "unsubscribe_token": secrets.token_urlsafe(24),
         "last_run_at": None})
-    audit.record(archive, actor=username, role=_role(acc), action="alert_subscribe", purpose="journalism",
-                 objects={"subscription": [row["id"]]}, details={"kind": kind})
+    audit.record(archive, **acting(acc, actor), action="alert_subscribe",
+                 objects={"subscription": [row["id"]], "account": [acc["id"]]}, details={"kind": kind})
     ok, why = deliverable(archive, acc)
     return {**_public(row), "deliverable": ok, "deliverable_reason": why}
 
@@ -292,15 +302,18 @@ def list_subscriptions(archive, username: str) -> list[dict]:
     return [_public(r) for r in store.subscriptions(archive, account_id=acc["id"])]
 
 
-def cancel(archive, *, username: str, subscription_id: int) -> bool:
+def cancel(archive, *, username: str, subscription_id: int, actor: str | None = None) -> bool:
+    """Stop ``username``'s subscription; False when it has no such active one.  ``actor``: who
+    did it, when not the account itself (see `acting`)."""
     from ..governance import audit
 
     acc = _account(archive, username)
     sub = store.deactivate(archive, subscription_id=int(subscription_id), account_id=acc["id"])
     if sub is None:
         return False
-    audit.record(archive, actor=username, role=_role(acc), action="alert_cancel", purpose="journalism",
-                 objects={"subscription": [sub["id"]]}, details={"kind": sub["kind"], "via": "account"})
+    audit.record(archive, **acting(acc, actor), action="alert_cancel",
+                 objects={"subscription": [sub["id"]], "account": [acc["id"]]},
+                 details={"kind": sub["kind"], "via": "account"})
     return True
 
 

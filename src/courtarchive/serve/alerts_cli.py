@@ -1,10 +1,13 @@
 """`courtarchive alerts ...`: subscriptions and digests from the command line (mounted as a group).
 
-    courtarchive alerts subscribe USER KIND QUERY [--label L] [--param key=value ...]
+    courtarchive alerts subscribe USER KIND QUERY [--label L] [--param key=value ...] [--actor NAME]
     courtarchive alerts list USER
-    courtarchive alerts cancel USER ID
+    courtarchive alerts cancel USER ID [--actor NAME]
     courtarchive alerts run      # match everything ingested since the last run (catch up), send if SMTP set
     courtarchive alerts send     # send the queued digests now (COURTARCHIVE_SMTP_HOST must be set)
+
+``--actor`` names the person at the console (default $USER) for the audit log: an event of
+``subscribe`` or ``cancel`` names the actor and the account subscribed (`alerts.acting`).
 """
 
 from __future__ import annotations
@@ -15,12 +18,14 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ..clikit import DbOpt, JsonOpt, open_archive as _archive, print_json as _json
+from ..clikit import DbOpt, JsonOpt, actor_name as _actor, open_archive as _archive, print_json as _json
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="alerts: follow names, URNs, courts, offence groups, searches, cases, persons, networks")
 console = Console(stderr=True)
 out = Console()
+
+ActorOpt = typer.Option(None, "--actor", help="the person acting, for the audit log (default: $USER)")
 
 
 def _link(path: str) -> str:
@@ -49,13 +54,14 @@ def subscribe(username: str = typer.Argument(..., help="the account that receive
               label: Optional[str] = typer.Option(None, "--label", help="how the alert is titled in the digest"),
               param: Optional[List[str]] = typer.Option(None, "--param", help="key=value: threshold, date_of_birth, "
                                                                                "court, role, offence_group"),
-              db: Optional[str] = DbOpt, as_json: bool = JsonOpt) -> None:
+              actor: Optional[str] = ActorOpt, db: Optional[str] = DbOpt, as_json: bool = JsonOpt) -> None:
     """Follow something: matches of newly ingested listings go out in the next digest."""
     from .alerts import AlertError, subscribe as sub
 
     a = _archive(db)
     try:
-        row = sub(a, username=username, kind=kind, query=query, params=_params(param), label=label)
+        row = sub(a, username=username, kind=kind, query=query, params=_params(param), label=label,
+                  actor=_actor(actor))
     except AlertError as e:
         console.print(f"[red]refused[/red]: {e}")
         raise typer.Exit(1)
@@ -91,13 +97,13 @@ def list_(username: str = typer.Argument(...), db: Optional[str] = DbOpt, as_jso
 
 @app.command()
 def cancel(username: str = typer.Argument(...), subscription_id: int = typer.Argument(...),
-           db: Optional[str] = DbOpt) -> None:
+           actor: Optional[str] = ActorOpt, db: Optional[str] = DbOpt) -> None:
     """Stop a subscription (its queued, unsent matches are dropped)."""
     from .alerts import AlertError, cancel as stop
 
     a = _archive(db)
     try:
-        ok = stop(a, username=username, subscription_id=subscription_id)
+        ok = stop(a, username=username, subscription_id=subscription_id, actor=_actor(actor))
     except AlertError as e:
         console.print(f"[red]error[/red]: {e}")
         raise typer.Exit(1)

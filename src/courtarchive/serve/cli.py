@@ -50,7 +50,8 @@ def ingest(paths: List[Path] = typer.Argument(..., help="files or folders (recur
            list_type: Optional[str] = typer.Option(None, "--list-type", help="override the detected CaTH list type"),
            sensitivity: Optional[str] = typer.Option(None, help="x-sensitivity: PUBLIC | PRIVATE | CLASSIFIED"),
            content_date: Optional[str] = typer.Option(None, help="x-content-date YYYY-MM-DD"),
-           court_id: Optional[str] = typer.Option(None, help="x-court-id (FaCT court id or slug)"),
+           court_id: Optional[str] = typer.Option(None, help="x-court-id: FaCT court id or slug of a court in the "
+                                                              "reference table (another is refused); 0: no court"),
            language: Optional[str] = typer.Option(None, help="x-language"),
            provenance: Optional[str] = typer.Option(None, help="x-provenance"),
            display_from: Optional[str] = typer.Option(None, help="x-display-from (ISO date-time)"),
@@ -61,6 +62,15 @@ def ingest(paths: List[Path] = typer.Argument(..., help="files or folders (recur
     from ..governance.pseudonym import Keyring
     from ..ingest.pipeline import ingest as run, iter_input_files
 
+    if court_id:            # a usage error, before anything is read (a sidecar's is the file's rejection)
+        from ..ingest.cath import court_id_header, unknown_court
+        from ..ingest.errors import Rejected
+
+        try:
+            court_id_header(court_id)
+        except Rejected:
+            typer.echo(f"error: {unknown_court(court_id.strip(), '--court-id')}", err=True)
+            raise typer.Exit(2) from None
     s = settings()
     a = open_archive(db)
     keyring = Keyring.from_settings(s)

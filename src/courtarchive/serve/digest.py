@@ -533,11 +533,13 @@ def render(res: dict, fmt: str, *, base_url: str = "", watermark: str = "", unsu
 
 
 # =========================================================================== e-mail
-def subscribe(archive, *, username: str, beat_ref: str | int, label: str | None = None) -> dict:
-    """Subscribe ``username`` to a beat's daily digest (a ``subscription`` of kind ``beat``)."""
+def subscribe(archive, *, username: str, beat_ref: str | int, label: str | None = None,
+              actor: str | None = None) -> dict:
+    """Subscribe ``username`` to a beat's daily digest (a ``subscription`` of kind ``beat``);
+    ``actor``: who did it, when not the account itself (`alerts.acting`)."""
     from ..governance import audit
     from ..store import alerts as sa_store
-    from .alerts import _account, _public, _role, deliverable
+    from .alerts import _account, _public, acting, deliverable
 
     acc = _account(archive, username)
     b = get_beat(archive, beat_ref)
@@ -548,8 +550,9 @@ def subscribe(archive, *, username: str, beat_ref: str | int, label: str | None 
         "account_id": acc["id"], "kind": "beat", "query": b["name"], "params": {"beat_id": b["id"]},
         "label": (label or "").strip() or f"daily digest: {b['name']}",
         "unsubscribe_token": secrets.token_urlsafe(24), "last_run_at": None})
-    audit.record(archive, actor=username, role=_role(acc), action="alert_subscribe", purpose="journalism",
-                 objects={"subscription": [row["id"]], "beat": [b["id"]]}, details={"kind": "beat"})
+    audit.record(archive, **acting(acc, actor), action="alert_subscribe",
+                 objects={"subscription": [row["id"]], "beat": [b["id"]], "account": [acc["id"]]},
+                 details={"kind": "beat"})
     ok, why = deliverable(archive, acc)
     return {**_public(row), "deliverable": ok, "deliverable_reason": why}
 

@@ -2,7 +2,7 @@
 `courtarchive.serve.digest.digest`, `.subscribe` and `.send`).
 
     courtarchive digest --beat NAME --date D [--as USER] [--format text|json|csv|html] [--out FILE] [--top N]
-    courtarchive digest subscribe USER BEAT     # the beat's digest by e-mail, every day it is sent
+    courtarchive digest subscribe USER BEAT [--actor NAME]   # the beat's digest by e-mail, every day it is sent
     courtarchive digest send [--date D]         # mail every beat subscriber the digest of the day
 """
 
@@ -17,8 +17,8 @@ import orjson
 import typer
 from rich.console import Console
 
-from ..clikit import DbOpt, open_archive as _archive
-from .alerts_cli import _link
+from ..clikit import DbOpt, actor_name as _actor, open_archive as _archive
+from .alerts_cli import ActorOpt, _link
 
 app = typer.Typer(add_completion=False, invoke_without_command=True,
                   help="the daily beat digest: the day's listed cases of a beat ranked by newsworthiness")
@@ -94,14 +94,15 @@ def digest(ctx: typer.Context,
 @app.command()
 def subscribe(username: str = typer.Argument(..., help="the account that receives the digest"),
               beat: str = typer.Argument(..., help="the beat's name"),
-              label: Optional[str] = typer.Option(None, "--label"), db: Optional[str] = DbOpt) -> None:
+              label: Optional[str] = typer.Option(None, "--label"), actor: Optional[str] = ActorOpt,
+              db: Optional[str] = DbOpt) -> None:
     """Receive a beat's daily digest by e-mail (verified media and admins; `alerts list/cancel` manage it)."""
     from .alerts import AlertError
     from .digest import DigestError, subscribe as sub
 
     a = _archive(db)
     try:
-        row = sub(a, username=username, beat_ref=beat, label=label)
+        row = sub(a, username=username, beat_ref=beat, label=label, actor=_actor(actor))
     except (DigestError, AlertError) as e:
         console.print(f"[red]refused[/red]: {e}")
         raise typer.Exit(1)

@@ -84,7 +84,7 @@ def serve(host: str = typer.Option("127.0.0.1", help="address to listen on"),
 
 
 @app.command()
-def account(action: str = typer.Argument(..., help="add | verify | list | password"),
+def account(ctx: typer.Context, action: str = typer.Argument(..., help="add | update | verify | list | password"),
             username: Optional[str] = typer.Argument(None),
             role: str = typer.Option("public", help="public | verified_media | analyst | admin"),
             email: Optional[str] = typer.Option(None), organisation: Optional[str] = typer.Option(None),
@@ -98,7 +98,7 @@ def account(action: str = typer.Argument(..., help="add | verify | list | passwo
     if action != "password":
         from ..governance import cli as gcli
 
-        return gcli.account(action=action, username=username, role=role, email=email, organisation=organisation,
+        return gcli.account(ctx, action=action, username=username, role=role, email=email, organisation=organisation,
                             press_card=press_card, issuer=issuer, actor=actor, db=db, as_json=as_json)
     from . import auth
 
