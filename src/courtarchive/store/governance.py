@@ -49,8 +49,8 @@ def append_audit(archive: Archive, *, actor: str, role: str, action: str, purpos
     if not archive.sqlite:
         # one writer at a time extends the chain (SQLite: BEGIN IMMEDIATE already serialises)
         conn.exec_driver_sql("SELECT pg_advisory_xact_lock(72217001)")
-    last = conn.execute(statement("audit.last", _audit_last)).first()
-    seq, prev = (last.seq + 1, last.hash) if last else (1, GENESIS)
+    last = dicts(conn, statement("audit.last", _audit_last))
+    seq, prev = (last[0]["seq"] + 1, last[0]["hash"]) if last else (1, GENESIS)
     ev = {"seq": seq, "time": time or now(), "actor": actor or "unknown", "role": role or "unknown",
           "action": action, "purpose": purpose, "object": object,
           "details": orjson.loads(orjson.dumps(details or {}, default=str, option=orjson.OPT_NON_STR_KEYS))}
@@ -358,8 +358,8 @@ def persons_of(archive: Archive, party_ids: Iterable[int], *, conn=None) -> dict
     out = {}
     with _using(archive, conn) as c:
         for chunk in _chunks(sorted(set(party_ids))):
-            for party_id, person_id in c.execute(_stmt("persons", c.dialect.name), {"ids": chunk}):
-                out[party_id] = person_id
+            for m in _dicts(c, "persons", chunk):
+                out[m["party_id"]] = m["person_id"]
     return out
 
 
