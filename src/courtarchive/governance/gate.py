@@ -311,8 +311,10 @@ def disclose(records: Iterable[dict], viewer: pol.Viewer, *, purpose: str, conte
                                    and c["spent_on"] <= today for c in cs)} if hide_spent else set()
 
     # ---- contempt risk: a defendant's other cases linked while one is active ---
+    # (a matter is a case, or a hearing of no case under its facts' key -- an SJP public list's
+    # entry, a register row without a number: as much another matter beside an active case)
     party_role = {p["id"]: (p.get("role") or "").upper() for f in facts.values() for p in f.parties}
-    party_case = {p["id"]: f.case_id for f in facts.values() for p in f.parties}
+    party_case = {p["id"]: key for key, f in facts.items() for p in f.parties}
     order: list = []            # party records' ids (in walk order), then party_id references
     party_refs: list = []
     for r in flat:
@@ -323,7 +325,7 @@ def disclose(records: Iterable[dict], viewer: pol.Viewer, *, purpose: str, conte
         if r.get("party_id") is not None:
             party_refs.append(r["party_id"])
     order += party_refs
-    out_cases: dict[int, list[int]] = {}
+    out_cases: dict[int, list] = {}
     for pid in dict.fromkeys(order):
         person = persons.get(pid)
         cid = party_case.get(pid)
@@ -331,21 +333,39 @@ def disclose(records: Iterable[dict], viewer: pol.Viewer, *, purpose: str, conte
             lst = out_cases.setdefault(person, [])
             if cid not in lst:
                 lst.append(cid)
-    drop_cases_for: dict[int, int] = {}     # person -> the one case a shareable output keeps
+
+    def days(key) -> set:
+        return {h.get("sitting_date") for h in facts[key].hearings} if key in facts else set()
+
+    for person, keys in out_cases.items():
+        # a hearing of no case on a day one of the person's cases sits is that case's own listing
+        # (an SJP public list's entry beside the press list's, which has the case): one matter
+        case_days = [(k, days(k)) for k in keys if not isinstance(k, tuple)]
+        same = {k for k in keys if isinstance(k, tuple) and any(days(k) & d for _, d in case_days)}
+        if same:
+            out_cases[person] = [k for k in keys if k not in same]
+    drop_cases_for: dict[int, object] = {}  # person -> the one matter a shareable output keeps
     for person, cases in out_cases.items():
         if len(cases) < 2:
             continue
         live = [c for c in cases if any(a.rule == "cca_active" for a in active.get(c, []))]
         if not live:
             continue
-        res.flags.append({"flag": "contempt_risk", "rule": "cca_active", "law": R.RULES["cca_active"].law,
-                          "cases": sorted(cases), "active_cases": sorted(live),
-                          "action": "other cases withheld (shareable output)" if shareable else "review before sharing"})
+        flag = {"flag": "contempt_risk", "rule": "cca_active", "law": R.RULES["cca_active"].law,
+                "cases": sorted(c for c in cases if not isinstance(c, tuple)),
+                "active_cases": sorted(c for c in live if not isinstance(c, tuple)),
+                "action": "other cases withheld (shareable output)" if shareable else "review before sharing"}
+        if any(isinstance(c, tuple) for c in cases):
+            flag["hearings_of_no_case"] = sorted(c[1] for c in cases if isinstance(c, tuple))
+            flag["active_hearings_of_no_case"] = sorted(c[1] for c in live if isinstance(c, tuple))
+        res.flags.append(flag)
         if shareable:
-            # keep the subject case (default: the first active case in the output)
-            keep = ctx.subject_case_id if ctx.subject_case_id in cases else live[0]
+            # keep the subject case (default: the first active case in the output, a case before
+            # a hearing of no case)
+            keep = ctx.subject_case_id if ctx.subject_case_id in cases else \
+                next((c for c in live if not isinstance(c, tuple)), live[0])
             drop_cases_for[person] = keep
-    other_cases: set[int] = set()          # shown nowhere beside the active case in a shareable output
+    other_cases: set = set()               # shown nowhere beside the active case in a shareable output
     for person, keep in drop_cases_for.items():
         other_cases |= {c for c in out_cases[person] if c != keep}
     other_cases -= set(drop_cases_for.values())
