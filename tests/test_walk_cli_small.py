@@ -4,10 +4,7 @@ Each test failed on the code before its fix."""
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -18,24 +15,11 @@ from courtarchive.ingest.errors import Rejected
 from courtarchive.ingest.pipeline import ingest
 
 from test_governance_support import rows
+from test_walk_ingest import _cli, cli_home  # noqa: F401  (a fixture)
 
 REPO = Path(__file__).resolve().parents[1]
 REGISTER = (REPO / "docs" / "examples" / "register.csv").read_text(encoding="utf-8")
 PRESTON_MC = "1479819"               # Preston Magistrates' Court in data/courts.csv (FaCT id)
-
-
-def _cli(args, env):
-    return subprocess.run([sys.executable, "-m", "courtarchive.serve.cli", *map(str, args)], env=env,
-                          capture_output=True, text=True)
-
-
-@pytest.fixture
-def cli_home(tmp_path):
-    env = dict(os.environ, COURTARCHIVE_HOME=str(tmp_path / "home"), COLUMNS="250")
-    env.pop("COURTARCHIVE_DB", None)
-    r = _cli(["init"], env)
-    assert r.returncode == 0, r.stderr
-    return env
 
 
 def _stats(env) -> dict:

@@ -124,7 +124,7 @@ def test_sidecar_with_nul_is_quarantined_not_a_store_error(archive, keyring, tmp
 
 # ------------------------------------------------------------------ the command line
 def _cli(args, env):
-    return subprocess.run([sys.executable, "-m", "courtarchive.serve.cli", *args], env=env,
+    return subprocess.run([sys.executable, "-m", "courtarchive.serve.cli", *map(str, args)], env=env,
                           capture_output=True, text=True)
 
 
