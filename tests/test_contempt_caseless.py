@@ -13,13 +13,11 @@ import datetime as dt
 import pytest
 
 from test_governance_support import person, plant, rows, viewers
-from test_person_caseless import _defendant_party, _persons
+from test_person_caseless import _caseless, _defendant_party, _persons
 
-from courtarchive.model.records import Hearing, Offence, ParsedList, Party, PublicationMeta
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
-COURT = "Preston Magistrates' Court"
 NOW = dt.datetime.now()
 RECENT = dt.date.today() - dt.timedelta(days=10)
 ADA = dict(forenames="Ada", surname="GROWNUP", age=40)
@@ -27,19 +25,7 @@ ADA = dict(forenames="Ada", surname="GROWNUP", age=40)
 
 def _sjp_public(archive, day: dt.date, n: int) -> int:
     """One SJP public list naming Ada in a hearing of no case on ``day``; returns the party id."""
-    p = ParsedList(meta=PublicationMeta(list_type="SJP_PUBLIC_LIST", sensitivity="PUBLIC", court_name=COURT,
-                                        content_date=day, version="1", published_at=dt.datetime.combine(day, dt.time(7)),
-                                        source_name=f"sjp-public-{n}.json"))
-    p.hearings.append(Hearing(json_path="$.h[0]", court_name=COURT, sitting_date=day, sitting_time="10:00",
-                              room="1", hearing_type="Single justice procedure"))
-    p.parties.append(Party(json_path="$.h[0].p[0]", hearing_ref=0, role="DEFENDANT", name_as_listed="GROWNUP, Ada",
-                           **ADA))
-    p.offences.append(Offence(json_path="$.h[0].p[0].o[0]", party_ref=0, seq=1, code="TV01001",
-                              title="Use a television set without a licence", wording="Used a television"))
-    w = archive.write(p, content_hash=f"sjp-public-{n}")
-    [party] = [r for r in rows(archive, "party") if r["publication_id"] == w.publication_id]
-    assert party["case_id"] is None
-    return party["id"]
+    return _caseless(archive, panel="ADULT", day=day, n=n, **ADA)
 
 
 def _person_page(archive, role: str, person_id: int) -> dict:

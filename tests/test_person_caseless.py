@@ -34,12 +34,13 @@ LABEL = "listed without a case number"
 NOW = dt.datetime.now()
 
 
-def _caseless(archive, *, panel: str, forenames: str, surname: str, age: int | None, n: int) -> int:
+def _caseless(archive, *, panel: str, forenames: str, surname: str, age: int | None, n: int,
+              day: dt.date = DAY) -> int:
     """One SJP public list with one hearing of no case naming one defendant; returns the party id."""
     p = ParsedList(meta=PublicationMeta(list_type="SJP_PUBLIC_LIST", sensitivity="PUBLIC", court_name=COURT,
-                                        content_date=DAY, version=str(n), published_at=dt.datetime(2024, 3, 4, 8, n),
+                                        content_date=day, version=str(n), published_at=dt.datetime.combine(day, dt.time(8, n)),
                                         source_name=f"sjp-{n}.json"))
-    p.hearings.append(Hearing(json_path="$.h[0]", court_name=COURT, sitting_date=DAY, sitting_time="10:00",
+    p.hearings.append(Hearing(json_path="$.h[0]", court_name=COURT, sitting_date=day, sitting_time="10:00",
                               room=str(n), hearing_type="First hearing", panel=panel))
     p.parties.append(Party(json_path="$.h[0].p[0]", hearing_ref=0, role="DEFENDANT", forenames=forenames,
                            surname=surname, age=age, name_as_listed=f"{surname}, {forenames}"))
