@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 
 from .archive import Archive
 from .tables import TABLES as T
-from .util import as_id, now, chunks as _chunks, rows as _rows
+from .util import as_id, dicts, now, chunks as _chunks, rows as _rows, statement
 
 _CHUNK = 500
 # =========================================================================== subscriptions
@@ -392,11 +392,13 @@ def unread_state(archive: Archive, account_id: int) -> tuple[int, int | None]:
     """(how many, newest id) of the unread matches of an account's active subscriptions (before
     disclosure: the count is an upper bound)."""
     M, S = T["alert_match"], T["subscription"]
-    q = (sa.select(sa.func.count(), sa.func.max(M.c.id)).select_from(M).join(S, S.c.id == M.c.subscription_id)
-         .where(S.c.account_id == account_id, S.c.active.is_(True), M.c.seen_at.is_(None)))
+    q = statement("alerts.unread_state", lambda: (
+        sa.select(sa.func.count().label("n"), sa.func.max(M.c.id).label("newest")).select_from(M)
+        .join(S, S.c.id == M.c.subscription_id)
+        .where(S.c.account_id == sa.bindparam("a"), S.c.active.is_(True), M.c.seen_at.is_(None))))
     with archive.engine.connect() as conn:
-        n, newest = conn.execute(q).one()
-    return int(n or 0), newest
+        [r] = dicts(conn, q, {"a": account_id})
+    return int(r["n"] or 0), r["newest"]
 
 
 def mark_seen(archive: Archive, account_id: int, match_ids: Sequence[int], *, at: dt.datetime) -> int:

@@ -118,8 +118,9 @@ def save_account(archive: Archive, row: dict, conn=None) -> int:
 def get_account(archive: Archive, username: str) -> dict | None:
     Acc = T["account"]
     with archive.engine.connect() as conn:
-        r = conn.execute(sa.select(Acc).where(Acc.c.username == username)).first()
-    return dict(r._mapping) if r else None
+        got = dicts(conn, statement("governance.account", lambda: sa.select(Acc).where(Acc.c.username == sa.bindparam("u"))),
+                    {"u": username})
+    return got[0] if got else None
 
 
 def list_accounts(archive: Archive) -> list[dict]:

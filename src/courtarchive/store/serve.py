@@ -198,6 +198,43 @@ def _stmt(name: str, dialect: str):
             return sa.select(C).where(in_ids(C.c.id, dialect)).order_by(C.c.id)
         if name == "court_names":
             return sa.select(Ct.c.id, Ct.c.name).where(in_ids(Ct.c.id, dialect))
+        # single look-ups of the pages (``:name`` parameters)
+        P, PM, N, NM, Pe = T["publication"], T["person_mention"], T["network"], T["network_member"], T["person"]
+        if name == "case":
+            return sa.select(C).where(C.c.id == sa.bindparam("id"))
+        if name == "case_by_ref":
+            return (sa.select(C.c.id).where(sa.or_(C.c.urn == sa.bindparam("key"), C.c.case_number == sa.bindparam("ref")))
+                    .order_by(C.c.id).limit(1))
+        if name in ("hearings_of_case", "hearings_of_case_current"):
+            q = _hearing_select().where(H.c.case_id == sa.bindparam("id"))
+            if name == "hearings_of_case_current":
+                q = q.where(P.c.superseded_by.is_(None))
+            return q.order_by(H.c.sitting_date, H.c.sitting_time, H.c.id)
+        if name == "court_by_id":
+            return sa.select(Ct).where(Ct.c.id == sa.bindparam("id")).limit(1)
+        if name == "court_by_ref":
+            return sa.select(Ct).where(sa.or_(Ct.c.slug == sa.bindparam("ref"), Ct.c.name == sa.bindparam("ref"))).limit(1)
+        if name == "publications_of_day":
+            return (sa.select(P).where(P.c.court_id == sa.bindparam("court"), P.c.content_date == sa.bindparam("day"))
+                    .order_by(P.c.superseded_by.is_not(None), P.c.list_type, P.c.id))
+        if name == "hearings_of_publication":
+            return _hearing_select().where(H.c.publication_id == sa.bindparam("id")).order_by(H.c.id)
+        if name == "person":
+            return sa.select(Pe).where(Pe.c.id == sa.bindparam("id"))
+        if name == "party_ids_of_persons":
+            return (sa.select(PM.c.person_id, PM.c.party_id)
+                    .where(in_ids(PM.c.person_id, dialect), PM.c.party_id.is_not(None)).order_by(PM.c.party_id))
+        if name == "networks_of_persons":
+            return (sa.select(NM.c.person_id, NM.c.network_id).join(N, N.c.id == NM.c.network_id)
+                    .where(in_ids(NM.c.person_id, dialect), N.c.retired_run_id.is_(None))
+                    .order_by(N.c.kind, NM.c.network_id))
+        if name == "cases_of_person":
+            return (sa.select(Pa.c.case_id).distinct().join(PM, PM.c.party_id == Pa.c.id)
+                    .where(PM.c.person_id == sa.bindparam("person"), Pa.c.case_id.is_not(None)))
+        if name == "defendants_of_cases":
+            return (sa.select(PM.c.person_id, Pa.c.case_id).join(Pa, Pa.c.id == PM.c.party_id)
+                    .where(in_ids(Pa.c.case_id, dialect), Pa.c.role == "DEFENDANT",
+                           PM.c.person_id != sa.bindparam("person")))
         raise KeyError(name)
     return statement(f"serve.{name}.{dialect}", build)
 
@@ -245,36 +282,33 @@ def find_case(archive: Archive, ref: str) -> int | None:
     """A case id by URN, case number or id."""
     import re
 
-    C = T["case"]
     ref = (ref or "").strip()
     if not ref:
         return None
     key = re.sub(r"\s+", "", ref).upper()
     with archive.engine.connect() as conn:
-        cid = conn.execute(sa.select(C.c.id).where(sa.or_(C.c.urn == key, C.c.case_number == ref))
-                           .order_by(C.c.id).limit(1)).scalar()
-        if cid is None and ref.isdigit() and len(ref) < 18:
-            cid = conn.execute(sa.select(C.c.id).where(C.c.id == int(ref))).scalar()
-    return cid
+        got = dicts(conn, _stmt("case_by_ref", conn.dialect.name), {"key": key, "ref": ref})
+        if not got and ref.isdigit() and len(ref) < 18:
+            got = dicts(conn, _stmt("case", conn.dialect.name), {"id": int(ref)})
+    return got[0]["id"] if got else None
 
 
 def case_tree(archive: Archive, case_id: int, *, current_only: bool = False) -> dict | None:
     """A case with every hearing of it (date order; superseded list versions marked), each with its
     parties and their offences -- tagged records for the gate."""
-    C, H, P = T["case"], T["hearing"], T["publication"]
     with archive.engine.connect() as conn:
-        c = conn.execute(sa.select(C).where(C.c.id == case_id)).first()
-        if c is None:
+        d = conn.dialect.name
+        got = dicts(conn, _stmt("case", d), {"id": case_id})
+        if not got:
             return None
-        q = _hearing_select().where(H.c.case_id == case_id)
-        if current_only:
-            q = q.where(P.c.superseded_by.is_(None))
-        hearings = [_tag(r, "hearing") for r in conn.execute(q.order_by(H.c.sitting_date, H.c.sitting_time, H.c.id))]
-        names = _court_names(conn, [h["court_id"] for h in hearings] + [c.first_court_id])
+        c = got[0]
+        hearings = dicts(conn, _stmt("hearings_of_case_current" if current_only else "hearings_of_case", d),
+                         {"id": case_id}, _entity="hearing")
+        names = _court_names(conn, [h["court_id"] for h in hearings] + [c["first_court_id"]])
         for h in hearings:
             h["court"] = names.get(h["court_id"]) or h.get("court_name")
         _nest(conn, hearings)
-    return _tag(c, "case", court=names.get(c.first_court_id), hearings=hearings)
+    return _tag(c, "case", court=names.get(c["first_court_id"]), hearings=hearings)
 
 
 def cases_for_parties(archive: Archive, party_ids: Sequence[int]) -> list[dict]:
@@ -364,17 +398,15 @@ def courts(archive: Archive, *, listed_only: bool = True) -> list[dict]:
 
 
 def court(archive: Archive, ref: str | int) -> dict | None:
-    Ct = T["court"]
+    if isinstance(ref, int) or (isinstance(ref, str) and ref.isdigit()):
+        if (i := as_id(ref)) is None:
+            return None
+        name, params = "court_by_id", {"id": i}
+    else:
+        name, params = "court_by_ref", {"ref": ref}
     with archive.engine.connect() as conn:
-        q = sa.select(Ct)
-        if isinstance(ref, int) or (isinstance(ref, str) and ref.isdigit()):
-            if (i := as_id(ref)) is None:
-                return None
-            q = q.where(Ct.c.id == i)
-        else:
-            q = q.where(sa.or_(Ct.c.slug == ref, Ct.c.name == ref))
-        r = conn.execute(q.limit(1)).first()
-    return _tag(r, "court") if r else None
+        got = dicts(conn, _stmt(name, conn.dialect.name), params, _entity="court")
+    return got[0] if got else None
 
 
 def court_dates(archive: Archive, court_id: int, *, limit: int = 400) -> list[dict]:
@@ -391,14 +423,11 @@ def day_lists(archive: Archive, court_id: int, day: dt.date) -> list[dict]:
     """The publications of a court for a day, as published: each with its hearings in list order
     (the order the parser read them: ids ascend in list order), parties and offences.  Current
     versions first, superseded versions after (provenance)."""
-    P, H = T["publication"], T["hearing"]
     with archive.engine.connect() as conn:
-        pubs = [_tag(r, "publication") for r in conn.execute(
-            sa.select(P).where(P.c.court_id == court_id, P.c.content_date == day)
-            .order_by(P.c.superseded_by.is_not(None), P.c.list_type, P.c.id))]
+        d = conn.dialect.name
+        pubs = dicts(conn, _stmt("publications_of_day", d), {"court": court_id, "day": day}, _entity="publication")
         for p in pubs:
-            hs = [_tag(r, "hearing") for r in conn.execute(_hearing_select().where(H.c.publication_id == p["id"])
-                                                           .order_by(H.c.id))]
+            hs = dicts(conn, _stmt("hearings_of_publication", d), {"id": p["id"]}, _entity="hearing")
             names = _court_names(conn, [h["court_id"] for h in hs])
             for h in hs:
                 h["court"] = names.get(h["court_id"]) or h.get("court_name")
@@ -410,30 +439,26 @@ def day_lists(archive: Archive, court_id: int, day: dt.date) -> list[dict]:
 # --------------------------------------------------------------------------- persons and networks
 def live_person(archive: Archive, person_id: int) -> dict | None:
     """The person row; a merged person resolves to the person it was merged into."""
-    Pe = T["person"]
     with archive.engine.connect() as conn:
         seen = set()
         while person_id not in seen:
             seen.add(person_id)
-            r = conn.execute(sa.select(Pe).where(Pe.c.id == person_id)).first()
-            if r is None:
+            got = dicts(conn, _stmt("person", conn.dialect.name), {"id": person_id})
+            if not got:
                 return None
-            if r.retired_run_id is not None and r.merged_into is not None:
-                person_id = r.merged_into
+            r = got[0]
+            if r["retired_run_id"] is not None and r["merged_into"] is not None:
+                person_id = r["merged_into"]
                 continue
-            return dict(r._mapping)
+            return r
     return None
 
 
 def person_party_ids(archive: Archive, person_ids: Sequence[int]) -> dict[int, list[int]]:
-    PM = T["person_mention"]
     out: dict[int, list[int]] = {}
     with archive.engine.connect() as conn:
-        for chunk in _chunks(sorted(set(person_ids))):
-            for r in conn.execute(sa.select(PM.c.person_id, PM.c.party_id)
-                                  .where(PM.c.person_id.in_(chunk), PM.c.party_id.is_not(None))
-                                  .order_by(PM.c.party_id)):
-                out.setdefault(r.person_id, []).append(r.party_id)
+        for r in _by_ids(conn, "party_ids_of_persons", person_ids):
+            out.setdefault(r["person_id"], []).append(r["party_id"])
     return out
 
 
@@ -447,29 +472,23 @@ def person_cases(archive: Archive, person_id: int) -> list[dict]:
 
 def networks_of(archive: Archive, person_ids: Sequence[int]) -> dict[int, list[int]]:
     """person -> live networks it is a member of (components and communities)."""
-    N, NM = T["network"], T["network_member"]
     out: dict[int, list[int]] = {}
     with archive.engine.connect() as conn:
         for chunk in _chunks(sorted(set(person_ids))):
-            for r in conn.execute(sa.select(NM.c.person_id, NM.c.network_id).join(N, N.c.id == NM.c.network_id)
-                                  .where(NM.c.person_id.in_(chunk), N.c.retired_run_id.is_(None))
-                                  .order_by(N.c.kind, NM.c.network_id)):
-                out.setdefault(r.person_id, []).append(r.network_id)
+            for r in dicts(conn, _stmt("networks_of_persons", conn.dialect.name), {"ids": chunk}):
+                out.setdefault(r["person_id"], []).append(r["network_id"])
     return out
 
 
 def codefendants(archive: Archive, person_id: int) -> dict[int, list[int]]:
     """Other defendant persons listed in the same cases: {person_id: [shared case ids]}."""
-    PM, Pa = T["person_mention"], T["party"]
     with archive.engine.connect() as conn:
-        cases = [r[0] for r in conn.execute(sa.select(Pa.c.case_id).distinct().join(PM, PM.c.party_id == Pa.c.id)
-                                            .where(PM.c.person_id == person_id, Pa.c.case_id.is_not(None)))]
+        d = conn.dialect.name
+        cases = [r["case_id"] for r in dicts(conn, _stmt("cases_of_person", d), {"person": person_id})]
         out: dict[int, set[int]] = {}
         for chunk in _chunks(cases):
-            for r in conn.execute(sa.select(PM.c.person_id, Pa.c.case_id).join(Pa, Pa.c.id == PM.c.party_id)
-                                  .where(Pa.c.case_id.in_(chunk), Pa.c.role == "DEFENDANT",
-                                         PM.c.person_id != person_id)):
-                out.setdefault(r.person_id, set()).add(r.case_id)
+            for r in dicts(conn, _stmt("defendants_of_cases", d), {"ids": chunk, "person": person_id}):
+                out.setdefault(r["person_id"], set()).add(r["case_id"])
     return {p: sorted(c) for p, c in out.items()}
 
 
