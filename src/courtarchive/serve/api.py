@@ -120,7 +120,9 @@ def day_list(request: Request, who: Who, court_id: IdPath, day: dt.date):
 # --------------------------------------------------------------------------- subscriptions
 class SubscriptionIn(BaseModel):
     kind: Literal["name", "urn", "court", "offence_group", "search", "case", "person", "network"]
-    query: str = Field(min_length=1, max_length=200)
+    query: str = Field(default="", max_length=200,
+                       description="the name, URN, court, offence group, case, person or network id; a saved "
+                                   "search may leave it empty and follow its params (court, offence_group) only")
     params: Optional[dict[str, Any]] = None
     label: Optional[str] = Field(default=None, max_length=200)
 

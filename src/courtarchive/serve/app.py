@@ -41,7 +41,7 @@ def _status_of(exc: Exception) -> tuple[int, str]:
     if isinstance(exc, (auth.CsrfError, V.Forbidden, DistributionError)):
         return 403, str(exc)
     if isinstance(exc, V.NotFound):
-        return 404, str(exc).strip("'\"")
+        return 404, str(exc)
     if isinstance(exc, V.Unavailable):
         return 503, str(exc)
     if isinstance(exc, ValueError):

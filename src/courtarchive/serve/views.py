@@ -158,7 +158,17 @@ def display_name(party: dict) -> str:
 
 
 def restrictions(flags: list[dict]) -> list[dict]:
-    return [f for f in flags if f.get("flag") == "restriction"]
+    """The page's reporting-restriction flags, each restriction once: the gate flags every restricted
+    case of a page (a day list, a digest, the notifications), and the page-wide box names the law."""
+    seen, out = set(), []
+    for f in flags:
+        if f.get("flag") != "restriction":
+            continue
+        key = (f.get("law"), f.get("summary"), str(f.get("until")), f.get("note"))
+        if key not in seen:
+            seen.add(key)
+            out.append(f)
+    return out
 
 
 # --------------------------------------------------------------------------- search
@@ -566,14 +576,15 @@ def require_admin(viewer: Viewer) -> None:
 def admin_overview(p: Portal, viewer: Viewer, *, audit_n: int = 50) -> dict:
     """Accounts (no secrets), legal holds and the audit tail -- administration data, not data
     subjects' records; the page view itself is audited."""
-    from ..governance import accounts as gacc
     from ..governance import audit, holds
     from ..store import governance as sg
 
     require_admin(viewer)
     now = dt.datetime.now()
     accs = []
-    for a in gacc.listing(p.archive):
+    # the store's rows, not `governance.accounts.listing`: that drops the password hash, and the page
+    # says whether one is set (the hash goes no further than this loop)
+    for a in sg.list_accounts(p.archive):
         row = {k: a.get(k) for k in _ACCOUNT_COLS}
         row["has_password"] = bool(a.get("password_hash"))
         row["effective_role"] = Viewer.from_account(a).effective_role(now)
