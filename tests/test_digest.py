@@ -10,6 +10,7 @@ import csv
 import datetime as dt
 import io
 import json
+import re
 
 import polars as pl
 import pytest
@@ -247,6 +248,11 @@ def test_cli(corpus, monkeypatch, tmp_path):
     assert r.exit_code == 0, r.output
     r = run(app, ["beat", "add", "cli bad", "--court", "Nowhere Court", "--as", "desk"])
     assert r.exit_code == 2 and "no court" in r.output
+    # a court given by name is matched as lists name their courts: the command says which court
+    # each --court became (a loose match was taken without a word)
+    r = run(app, ["beat", "add", "cli crown", "--court", "Preston Crown Court", "--as", "desk"])
+    assert r.exit_code == 0, r.output
+    assert re.search(r"--court 'Preston Crown Court': Preston \w.* \(id \d+", r.output), r.output
     # made by no account, a beat could be removed by nobody but an admin: refused
     r = run(app, ["beat", "add", "orphan beat", "--force", force, "--as", "nobody-known"])
     assert r.exit_code == 2 and "no account 'nobody-known'" in r.output
