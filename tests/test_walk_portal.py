@@ -92,6 +92,25 @@ def test_api_saved_search_on_facets_only(site, archive):
     assert [s["kind"] for s in c.get("/api/v1/subscriptions", headers=h).json()["subscriptions"]] == ["search"]
 
 
+def test_the_same_subscription_posted_twice_is_the_one_there(site, archive):
+    """The API made a second, identical subscription for the same POST (the web Follow button had its
+    own check): every match then went out twice.  Now the one there comes back (200, ``existing``);
+    another query, or params, is a new one."""
+    c, h = TestClient(site), bearer(archive, "reporter")
+    body = {"kind": "search", "params": {"offence_group": "violence"}}
+    first = c.post("/api/v1/subscriptions", json=body, headers=h)
+    assert first.status_code == 201 and not first.json().get("existing")
+    again = c.post("/api/v1/subscriptions", json=body, headers=h)
+    assert again.status_code == 200, again.text
+    assert again.json()["existing"] is True and again.json()["id"] == first.json()["id"]
+    other = c.post("/api/v1/subscriptions", json={"kind": "search", "params": {"offence_group": "sexual"}}, headers=h)
+    assert other.status_code == 201 and other.json()["id"] != first.json()["id"]
+    assert len(c.get("/api/v1/subscriptions", headers=h).json()["subscriptions"]) == 2
+    # cancelled, the same alert can be made again
+    assert c.delete(f"/api/v1/subscriptions/{first.json()['id']}", headers=h).status_code == 200
+    assert c.post("/api/v1/subscriptions", json=body, headers=h).status_code == 201
+
+
 def test_page_wide_restrictions_name_each_law_once(site, archive):
     """A day's lists with two SOAA 1992 cases: the page-wide "Reporting restrictions" box named the
     Act twice (once per case flag the gate returned)."""

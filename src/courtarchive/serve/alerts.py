@@ -232,8 +232,9 @@ def acting(acc: dict, actor: str | None) -> dict:
 def subscribe(archive, *, username: str, kind: str, query: str, params: dict | None = None,
               label: str | None = None, actor: str | None = None) -> dict:
     """Create a subscription for ``username``; returns its row with ``unsubscribe_path`` and whether
-    digests can reach the account now (``deliverable``, ``deliverable_reason``).  ``actor``: who
-    did it, when not the account itself (see `acting`)."""
+    digests can reach the account now (``deliverable``, ``deliverable_reason``).  An active one of
+    the same kind, query and params is returned instead (``existing``: true; nothing written).
+    ``actor``: who did it, when not the account itself (see `acting`)."""
     from ..governance import audit
 
     from ..governance.policy import Viewer
@@ -245,6 +246,13 @@ def subscribe(archive, *, username: str, kind: str, query: str, params: dict | N
     if params is not None and not isinstance(params, dict):
         raise AlertError("params must be a JSON object")
     q, p, default_label = _validate(archive, kind, query, params or {})
+    # the same alert twice (an API client retrying, the CLI run again) is the one already there:
+    # two would send every match twice
+    same = next((s for s in store.subscriptions(archive, account_id=acc["id"], active_only=True, kinds=[kind])
+                 if s["query"] == q and (s["params"] or None) == (p or None)), None)
+    if same is not None:
+        ok, why = deliverable(archive, acc)
+        return {**_public(same), "existing": True, "deliverable": ok, "deliverable_reason": why}
     row = store.add_subscription(archive, {
         "account_id": acc["id"], "kind": kind, "query": q, "params": p or None,
         "label": (label or "").strip() or default_label, "unsubscribe_token": secrets.token_urlsafe(24),

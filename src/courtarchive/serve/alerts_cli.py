@@ -68,8 +68,8 @@ def subscribe(username: str = typer.Argument(..., help="the account that receive
     if as_json:
         _json(row)
         return
-    console.print(f"subscription {row['id']} ({row['kind']}: {row['label']}) for {username}; "
-                  f"unsubscribe: {_link(row['unsubscribe_path'])}")
+    console.print(f"{'already subscribed: ' if row.get('existing') else ''}subscription {row['id']} "
+                  f"({row['kind']}: {row['label']}) for {username}; unsubscribe: {_link(row['unsubscribe_path'])}")
     if not row["deliverable"]:
         console.print(f"[yellow]note[/yellow]: digests cannot reach {username} now: {row['deliverable_reason']}")
 

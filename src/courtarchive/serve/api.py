@@ -134,10 +134,14 @@ def subscriptions(request: Request, who: Who):
     return _out({"subscriptions": V.subscriptions(portal(request), who.viewer)})
 
 
-@router.post("/subscriptions", responses=ERRORS, status_code=201, summary="subscribe to alerts (verified accounts)")
+@router.post("/subscriptions", responses={**ERRORS, 200: {"description": "the same active subscription, already there "
+                                                                      "(``existing``: true)"}},
+             status_code=201, summary="subscribe to alerts (verified accounts)")
 def subscribe(request: Request, who: WhoChecked, body: SubscriptionIn):
-    return _out(V.subscribe(portal(request), who.viewer, kind=body.kind, query=body.query, params=body.params,
-                            label=body.label), status_code=201)
+    sub = V.subscribe(portal(request), who.viewer, kind=body.kind, query=body.query, params=body.params,
+                      label=body.label)
+    # (201 for a new one; 200 with ``existing`` for the same subscription posted again)
+    return _out(sub, status_code=200 if sub.get("existing") else 201)
 
 
 @router.delete("/subscriptions/{subscription_id}", responses=ERRORS, summary="cancel a subscription")
