@@ -335,3 +335,22 @@ def test_court_counts_kept_until_a_list_is_added(archive):
         assert len([s for s in seen if "GROUP BY hearing.court_id" in s]) == 3
     finally:
         sa.event.remove(archive.engine, "before_cursor_execute", spy)
+
+
+def test_ids_people_type_follow_on_from_process_to_process(db_url):
+    """Holds, subscriptions, rights requests ... are read and typed by id (`hold release 3`): each
+    command (a process, an Archive) took its ids in a block of 10,000, so they went 1, 10001, 20001.
+    Now such tables take one id at a time; the bulk tables keep their blocks."""
+    from courtarchive.store import Archive
+    from courtarchive.store.archive import ID_BLOCK, ONE_AT_A_TIME
+
+    assert {"hold", "subscription", "rights_request", "beat", "restriction"} <= ONE_AT_A_TIME
+    Archive.open(db_url).init()
+    got = []
+    for _ in range(3):                      # three commands, one after the other
+        a = Archive.open(db_url)
+        with a.engine.begin() as conn:
+            got.append((a._take_ids(conn, "hold", 1), a._take_ids(conn, "hearing", 1)))
+        a.close()
+    assert [h for h, _ in got] == [1, 2, 3]
+    assert [x for _, x in got] == [1, 1 + ID_BLOCK, 1 + 2 * ID_BLOCK]

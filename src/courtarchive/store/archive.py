@@ -34,6 +34,12 @@ T = TABLES
 
 #: ids reserved from id_sequence per round trip (see Archive._take_ids)
 ID_BLOCK = 10_000
+#: tables whose ids people read and type (`hold release 3`, `alerts cancel reporter 4`, `rights
+#: decide 2`, a link run's number): taken one at a time, so each command's ids follow the last
+#: (in blocks, every process started at the next 10,000: 1, 10001, 20001 ...); rows come one by one
+ONE_AT_A_TIME = frozenset({"account", "api_token", "beat", "domain_approval", "export_record", "hold", "link_run",
+                           "quarantine", "restriction", "retention_run", "review_decision", "rights_request",
+                           "subscription"})
 
 
 class StoreError(Exception):
@@ -286,14 +292,14 @@ class Archive:
     def _take_ids(self, conn, name: str, n: int) -> int:
         """Reserve n ids for table `name`; returns the first. Runs inside the caller's txn.
 
-        Ids are reserved from `id_sequence` in blocks of at least ID_BLOCK and handed out from
-        memory; the block belongs to the transaction that reserved it (`_forget_ids` drops it
+        Ids are reserved from `id_sequence` in blocks of at least ID_BLOCK (`ONE_AT_A_TIME` tables:
+        as many as asked for) and handed out from memory; the block belongs to the transaction that reserved it (`_forget_ids` drops it
         when that transaction rolls back, so no id can be handed out twice)."""
         if n <= 0:
             return 0
         nxt, end = self._id_blocks.get(name, (0, 0))
         if nxt + n > end:
-            size = max(n, ID_BLOCK)
+            size = n if name in ONE_AT_A_TIME else max(n, ID_BLOCK)
             row = conn.exec_driver_sql(
                 f"UPDATE id_sequence SET next_id = next_id + {int(size)} WHERE name = {self._ph} RETURNING next_id",
                 (name,)).first()
