@@ -158,11 +158,16 @@ def test_rectified_name_leaves_the_search_index(cli):
     (["compliance", "report", "--out", "{tmp}/afile"], "is a file"),
     (["retention", "frob"], "unknown action 'frob'"),
     (["audit", "verify", "--anchor", "/nonexistent.json"], "cannot read the anchor"),
+    (["hold", "release", "99"], "no active hold 99"),         # (was audited as a hold_release)
+    (["expire", "--dry-run", "--profile", "{tmp}/shoe.toml"], "unknown field 'party.shoe'"),   # (was a KeyError)
+    (["expire", "--dry-run", "--profile", "{tmp}/six.toml"], "retention.raw_personal_months must be a whole number"),
     (["restrictions", "add", "--case", "1", "--rule", "cca_s11", "--start", "soon"], "--start must be a date"),
 ])
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(cli, tmp_path, args, says):
     (tmp_path / "afile").write_text("keep me")
     (tmp_path / "bad.toml").write_text("[retention\nbatch_size = ")
+    (tmp_path / "shoe.toml").write_text('[expiry.fields]\n"party.shoe" = "delete"\n')
+    (tmp_path / "six.toml").write_text('[retention]\nraw_personal_months = "six"\n')
     plant(cli.archive, date=D(2024, 1, 10))
     events = len(rows(cli.archive, "audit_event"))
     r = cli(*[x.replace("{tmp}", str(tmp_path)) for x in args], code=2)

@@ -239,6 +239,20 @@ def test_periods_per_data_class(archive, tmp_path):
     assert rows(archive, "offence")[0]["wording"] is None and rows(archive, "publication")[0]["raw_expired_at"]
 
 
+def test_raw_personal_months_is_the_term_of_every_class_the_profile_does_not_name(archive, tmp_path):
+    """A licence of 3 months (``raw_personal_months = 3``, as profiles/default.toml says to set it)
+    kept raw identities for 6: the built-in classes (6 each) won over it."""
+    prof_file = tmp_path / "p.toml"
+    prof_file.write_text("[retention]\nraw_personal_months = 3\n[retention.classes]\nwording = 1\n")
+    prof = load(prof_file)
+    assert {c: prof.months(c) for c in ("identity", "personal", "wording")} == \
+        {"identity": 3, "personal": 3, "wording": 1}
+    plant(archive, date=AS_OF - dt.timedelta(days=120))         # 4 months old: beyond a 3-month licence
+    rep = retention.expire(archive, keyring=KR, as_of=AS_OF, profile=prof)
+    assert rep["publications_expired"] == 1 and _raw_surnames(archive) == []
+    assert retention.status(archive, profile=prof, as_of=AS_OF)["limit_months"] == 3
+
+
 # --------------------------------------------------------------------------- the profile
 def test_default_profile_file_equals_builtin():
     assert load(REPO / "profiles" / "default.toml").data == DEFAULTS

@@ -272,3 +272,60 @@ def test_write_table_xlsx_replaces_control_characters(tmp_path):
     write_table([{"row": 1, "name_entered": "John\x01 SMITH", "rank": None}], p, "xlsx", watermark="wm")
     ws = openpyxl.load_workbook(p).active
     assert [c.value for c in ws[3]] == [1, "John\ufffd SMITH", None]
+
+
+@pytest.mark.parametrize("how", ["expire", "erase", "rectify"])
+def test_expiry_erasure_and_rectification_shred_the_screening_cache(screened_archive, tmp_path, how):
+    """The candidate cache (``<home>/cache/screen``) is a copy of every defendant mention's names,
+    date of birth, postcode, ASN: an expiry, erasure or rectification left it on disk with the old
+    values (found walking governance: Jake Barlow-Kay's date of birth and postcode in
+    candidates-run1.parquet after `expire` and `rights erase`)."""
+    from courtarchive.governance import retention, rights
+    from courtarchive.governance.profile import load
+    from courtarchive.governance.pseudonym import Keyring
+
+    archive, rows = screened_archive
+    _governed(archive, rows, "verified_media", tmp_path)
+    cache = tmp_path / "cache" / "screen"
+    [f] = list(cache.glob("candidates-run*.parquet"))
+    assert "quixley" in pl.read_parquet(f)["sn"].to_list()
+    keyring, prof = Keyring(bytes(range(32))), load(home=tmp_path)
+    if how == "expire":
+        retention.expire(archive, keyring=keyring, profile=prof, as_of=dt.date(2026, 1, 1), actor="dpo",
+                         home=tmp_path, compact=False)
+    else:
+        req = rights.open_request(archive, kind="erasure" if how == "erase" else "rectification",
+                                  name="Zebedee QUIXLEY", dob=dt.date(1988, 7, 14), keyring=keyring, actor="dpo")
+        rights.decide(archive, req["id"], decision="comply", reasons="checked", actor="dpo")
+        if how == "erase":
+            rights.erase(archive, keyring=keyring, actor="dpo", request_id=req["id"], profile=prof, home=tmp_path,
+                         compact=False)
+        else:
+            rights.rectify(archive, req["party_ids"][:1], field="surname", value="QUIXLEIGH", actor="dpo",
+                           request_id=req["id"], profile=prof, home=tmp_path)
+    assert not [p for p in cache.iterdir() if p.is_file()], list(cache.iterdir())
+    # the next screening builds it again from what the archive now holds
+    _governed(archive, rows, "verified_media", tmp_path)
+    [f] = list(cache.glob("candidates-run*.parquet"))
+    if how != "rectify":
+        assert "quixley" not in pl.read_parquet(f)["sn"].to_list()
+
+
+def test_unverified_media_is_told_the_verification_is_missing(screened_archive, tmp_path):
+    """A verified_media account without a valid press-card check was refused as "cub (public) may
+    not screen names for purpose 'public_interest'": a purpose never given, a role never granted."""
+    from courtarchive.governance.policy import Verification, Viewer
+    from courtarchive.governance.profile import load
+    from courtarchive.governance.pseudonym import Keyring
+
+    archive, rows = screened_archive
+    now = dt.datetime(2025, 6, 1, 12, 0)
+    stale = Verification(press_card="UKPC-1", employer="The Paper", verified_by="desk", verified_at=now - dt.timedelta(days=400))
+    for v in (Viewer("cub", "verified_media", organisation="The Paper"),
+              Viewer("cub", "verified_media", organisation="The Paper", verification=stale)):
+        with pytest.raises(PermissionError) as e:
+            S.screen_archive(archive, rows, v, purpose="journalism", keyring=Keyring(bytes(range(32))),
+                             profile=load(home=tmp_path), home=tmp_path, now=now)
+        assert "no valid press-card verification" in str(e.value) and "account verify cub" in str(e.value)
+        assert "public_interest" not in str(e.value)
+    assert not list(tmp_path.rglob("export-*"))

@@ -101,9 +101,9 @@ def sqlite_mmap_size() -> int:
     try:
         n = int(v)
     except ValueError:
-        raise ValueError(f"COURTARCHIVE_SQLITE_MMAP must be a number of bytes (0: off), not {v!r}") from None
+        raise ConfigError(f"COURTARCHIVE_SQLITE_MMAP must be a number of bytes (0: off), not {v!r}") from None
     if n < 0:
-        raise ValueError(f"COURTARCHIVE_SQLITE_MMAP must be 0 or more, not {v!r}")
+        raise ConfigError(f"COURTARCHIVE_SQLITE_MMAP must be 0 or more, not {v!r}")
     return n
 
 

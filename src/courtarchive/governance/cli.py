@@ -56,18 +56,12 @@ def _home() -> Path:
 def _profile(path):
     """The licence profile (``--profile``, else $COURTARCHIVE_PROFILE, <home>/profile.toml or the
     built-in one); one that cannot be read or is not valid is a clear error, not a traceback."""
-    import tomllib
-
-    from .profile import load
+    from .profile import ProfileError, load
 
     try:
         return load(path, home=_home())
-    except OSError as e:
-        _fail(f"cannot read the licence profile {e.filename or path}: {e.strerror or e}")
-    except tomllib.TOMLDecodeError as e:
-        _fail(f"the licence profile {path or '(from $COURTARCHIVE_PROFILE or the home folder)'} is not valid TOML: {e}")
-    except ValueError as e:                          # ProfileError
-        _fail(f"the licence profile is not valid: {e}")
+    except ProfileError as e:                        # unreadable, not TOML, not valid: the message names the file
+        _fail(str(e))
 
 
 def _date(s: str | None, opt: str = "--now") -> dt.date | None:

@@ -55,8 +55,11 @@ def release(archive, hold_id: int, *, actor: str, reason: str | None = None) -> 
         raise HoldError("a hold is released by a named person")
     with archive.engine.begin() as conn:
         ok = sg.release_hold(archive, hold_id, actor=actor, reason=reason, conn=conn)
-        audit.record(archive, actor=actor, role="admin", action="hold_release", purpose="legal_hold",
-                     objects={"hold": [hold_id]}, details={"released": ok}, conn=conn)
+        # no active hold of that id: nothing released, nothing audited (the compliance report
+        # counted such a mistyped id as a hold released)
+        if ok:
+            audit.record(archive, actor=actor, role="admin", action="hold_release", purpose="legal_hold",
+                         objects={"hold": [hold_id]}, details={"released": ok}, conn=conn)
     return ok
 
 

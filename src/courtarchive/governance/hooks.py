@@ -121,6 +121,27 @@ def exports_cache(ev: ExpiryEvent) -> dict:
     return {"purged": purged}
 
 
+def screening_cache_dir(home: Path) -> Path:
+    """Where bulk name screening (`link.screen`) keeps its standardised candidates per link run."""
+    return Path(home) / "cache" / "screen"
+
+
+def screening_cache(ev: ExpiryEvent) -> dict:
+    """Screening's candidate cache is a copy of every current defendant mention's names, date of
+    birth, postcode, town, ASN and PNC as they were when it was made: once a mention is expired,
+    erased or rectified the copy must go (shredded; the next screening builds it again from the
+    archive)."""
+    if ev.dry_run or not ev.party_ids or ev.home is None:
+        return {"purged": 0}
+    folder = screening_cache_dir(ev.home)
+    purged = 0
+    if folder.is_dir():
+        for p in folder.iterdir():
+            if p.is_file() and _shred(p):
+                purged += 1
+    return {"purged": purged}
+
+
 def linkage_inputs(ev: ExpiryEvent) -> dict:
     """Reviewers' free-text notes on pairs of expired mentions may quote names: cleared."""
     from ..store import governance as sg

@@ -15,6 +15,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..config import ConfigError
 from ..model.declaration import ENTITIES
 
 EXPIRY_ACTIONS = ("delete", "token", "band", "outward", "summary", "keep")
@@ -49,6 +50,7 @@ DEFAULTS: dict = {
     }},
     "derived_stores": {"hooks": ["courtarchive.governance.hooks:exports_cache",
                                  "courtarchive.governance.hooks:linkage_inputs",
+                                 "courtarchive.governance.hooks:screening_cache",
                                  "courtarchive.serve.search:governance_hook",
                                  "courtarchive.serve.alerts:governance_hook"],
                        "exports_cache": "exports"},
@@ -60,8 +62,10 @@ DEFAULTS: dict = {
 }
 
 
-class ProfileError(ValueError):
-    pass
+class ProfileError(ConfigError):
+    """A licence profile that cannot be read, is not TOML or is not valid: the message names the
+    file.  A ConfigError: the command line says it in one line (exit code 2), whichever command
+    loaded the profile."""
 
 
 def _merge(base: dict, over: dict) -> dict:
@@ -109,7 +113,10 @@ class Profile:
             action, cls = (v, None) if isinstance(v, str) else (v.get("action"), v.get("class"))
             if table not in ENTITIES:
                 raise ProfileError(f"expiry.fields: unknown table in {key!r}")
-            f = ENTITIES[table].field(fname)
+            try:
+                f = ENTITIES[table].field(fname)
+            except KeyError:
+                raise ProfileError(f"expiry.fields: unknown field {key!r}") from None
             if action not in EXPIRY_ACTIONS:
                 raise ProfileError(f"expiry.fields.{key}: action {action!r} not one of {EXPIRY_ACTIONS}")
             out.append(FieldAction(table, fname, action, cls or f.sensitivity))
@@ -156,10 +163,30 @@ def load(path: str | os.PathLike | None = None, *, home: Path | None = None) -> 
     if path is None:
         prof = Profile(copy.deepcopy(DEFAULTS), None)
     else:
-        with open(path, "rb") as fh:
-            prof = Profile(_merge(DEFAULTS, tomllib.load(fh)), str(path))
-    prof.field_actions()  # validate
-    for p in prof.processors:
-        if not p.get("name") or not p.get("purpose"):
-            raise ProfileError("every [[processors.named]] entry needs a name and a purpose")
+        try:
+            with open(path, "rb") as fh:
+                data = tomllib.load(fh)
+        except OSError as e:
+            raise ProfileError(f"cannot read the licence profile {e.filename or path}: {e.strerror or e}") from None
+        except tomllib.TOMLDecodeError as e:
+            raise ProfileError(f"the licence profile {path} is not valid TOML: {e}") from None
+        prof = Profile(_merge(DEFAULTS, data), str(path))
+        ret = data.get("retention") if isinstance(data.get("retention"), dict) else {}
+        if "raw_personal_months" in ret:
+            # a class the file does not name keeps raw data for the file's raw_personal_months, not
+            # the built-in classes' 6 (a licence of 3 months was held to 6)
+            given = ret.get("classes") if isinstance(ret.get("classes"), dict) else {}
+            prof.data["retention"]["classes"] = {**{c: ret["raw_personal_months"]
+                                                    for c in prof.data["retention"]["classes"]}, **given}
+    try:
+        for key, v in [("raw_personal_months", prof.data["retention"].get("raw_personal_months")),
+                       *((f"classes.{c}", m) for c, m in (prof.data["retention"].get("classes") or {}).items())]:
+            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                raise ProfileError(f"retention.{key} must be a whole number of months, not {v!r}")
+        prof.field_actions()  # validate
+        for p in prof.processors:
+            if not p.get("name") or not p.get("purpose"):
+                raise ProfileError("every [[processors.named]] entry needs a name and a purpose")
+    except ProfileError as e:
+        raise ProfileError(f"the licence profile {prof.path or '(built-in)'} is not valid: {e}") from None
     return prof

@@ -19,8 +19,9 @@ How it scores
 Candidates
     One row per distinct identity of each linked person (mentions that repeat a person's name,
     date of birth and address add nothing), current publications only.  The standardised table is
-    cached per link run in ``$COURTARCHIVE_HOME/cache/screen`` (a new run, or expiry through the
-    governance hook, makes a new one).
+    cached per link run in ``$COURTARCHIVE_HOME/cache/screen``; a new run makes a new one, and
+    every expiry, erasure or rectification of a mention shreds it (the governance hook
+    `governance.hooks.screening_cache`): the next screening builds it again from the archive.
 
 Governance
     Screening tells whether a named person is in the archive: only a role that may see identities
@@ -374,18 +375,27 @@ def screen_archive(archive, rows: pl.DataFrame, viewer, *, purpose: str, keyring
     from ..governance import policy as pol
     from ..governance.distribution import export as governed_export
     from ..governance.gate import disclose, identity_withheld
+    from ..governance.hooks import screening_cache_dir
     from ..store import linkage as store
 
     if fmt not in ("csv", "xlsx") or any(f not in ("csv", "xlsx") for f in also):
         raise ScreeningError("format: csv or xlsx")
     role = viewer.effective_role(now)
+    if role != viewer.role:
+        # (not "cub (public) may not screen names for purpose 'public_interest'": the account is
+        # verified media whose press-card check is missing or older than a year)
+        raise PermissionError(
+            f"{viewer.username} may not screen names: screening needs a verified media account, and this "
+            f"{viewer.role} account has no valid press-card verification (missing, or older than "
+            f"{pol.VERIFICATION_DAYS} days: `courtarchive account verify {viewer.username} --press-card ...`), "
+            f"so it counts as {role}")
     if not pol.sees_identity(viewer, purpose, now):
         allowed = sorted(p for p in pol.ROLES[role].personal_purposes if pol.sees_identity(viewer, p, now))
         raise PermissionError(
             f"{viewer.username} ({role}) may not screen names for purpose {purpose!r}: screening reveals who is in "
             "the archive (identity), which " + (f"this role sees only for {' or '.join(map(repr, allowed))}"
                                                 if allowed else "this role does not see"))
-    cand, model_json = candidates_from_archive(archive, cache_dir=Path(home) / "cache" / "screen")
+    cand, model_json = candidates_from_archive(archive, cache_dir=screening_cache_dir(home))
     res = screen(rows, cand, model_json, threshold=threshold, top=top)
     details = store.party_details(archive, res["party_id"].to_list()) if res.height else {}
     by_party: dict[int, list[dict]] = {}

@@ -268,10 +268,13 @@ _register_stages()
 
 def main() -> None:
     from ..config import ConfigError
+    from ..governance.pseudonym import KeyringError
 
     try:
         app()
-    except ConfigError as e:        # a malformed setting, whichever command read it: one line, not a traceback
+    # a malformed setting, whichever command read it -- the pseudonym key (COURTARCHIVE_KEY, the
+    # key file) among them: one line, not a traceback
+    except (ConfigError, KeyringError) as e:
         typer.echo(f"bad configuration: {e}", err=True)     # (not Rich: it wraps at 80 columns off a terminal)
         sys.exit(2)
 
