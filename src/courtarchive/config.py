@@ -222,3 +222,21 @@ def igraph():
     finally:
         _imp.release_lock()
     return mod
+
+
+def private_dir(path: str | os.PathLike) -> Path:
+    """``path`` as a folder only its owner may enter (0700; made with its parents when missing): the
+    archive's own caches of personal data -- disclosed exports, screening candidates -- are read by
+    the service that wrote them and nobody else on the machine (the key file is 0600 likewise)."""
+    p = Path(path)
+    p.mkdir(parents=True, exist_ok=True)
+    os.chmod(p, 0o700)      # (mkdir's mode is filtered by the umask; an existing folder is tightened)
+    return p
+
+
+def private_file(path: str | os.PathLike) -> int:
+    """Open ``path`` for writing (created or truncated), mode 0600 whatever the umask: a file
+    descriptor (``open(fd, "wb")``)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)
+    return fd

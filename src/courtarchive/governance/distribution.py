@@ -107,10 +107,12 @@ def export(archive, records, viewer: Viewer, *, purpose: str, keyring, profile, 
     eid = sg.record_export(archive, {"username": viewer.username, "role": d.role, "kind": kind, "what": what,
                                      "rows": len(d.records), "recipient": recipient, "recipient_domain": dom})
     wm = watermark(keyring, export_id=eid, viewer=viewer, day=(now or dt.datetime.now()).date())
-    folder = profile.exports_dir(Path(home)) / viewer.username
-    folder.mkdir(parents=True, exist_ok=True)
+    from ..config import private_dir, private_file
+
+    # (disclosed personal data: the exports cache is the owner's only -- folders 0700, files 0600)
+    folder = private_dir(private_dir(profile.exports_dir(Path(home))) / viewer.username)
     path = folder / f"{kind}-{eid}.jsonl"
-    with open(path, "wb") as fh:
+    with open(private_file(path), "wb") as fh:
         fh.write(orjson.dumps({"watermark": wm, "flags": d.flags}, default=str, option=orjson.OPT_NON_STR_KEYS) + b"\n")
         for r in d.records:
             fh.write(orjson.dumps({**r, "_watermark": wm[-19:]}, default=str, option=orjson.OPT_NON_STR_KEYS) + b"\n")

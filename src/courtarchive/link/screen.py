@@ -355,11 +355,14 @@ def candidates_from_archive(archive, *, cache_dir: Path | None = None) -> tuple[
     if model_json is None:
         model_json = M.default_model(max(cand.height, 2))
     if cache is not None:
-        cache.parent.mkdir(parents=True, exist_ok=True)
+        from ..config import private_dir, private_file
+
+        private_dir(cache.parent)          # (names and dates of birth: the owner's only, 0700 / 0600)
         for old in cache.parent.glob("candidates-run*.parquet"):
             old.unlink(missing_ok=True)
         tmp = cache.with_suffix(".partial")
-        cand.write_parquet(tmp)
+        with open(private_file(tmp), "wb") as fh:
+            cand.write_parquet(fh)
         tmp.replace(cache)
     return cand, model_json
 

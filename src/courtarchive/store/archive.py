@@ -13,6 +13,7 @@ import csv
 import datetime as dt
 import importlib.resources
 import functools
+import os
 import re
 import time
 from operator import itemgetter
@@ -202,6 +203,13 @@ class Archive:
             self._refuse_foreign_tables()
         migrate.upgrade(self.engine)
         loaded = self._load_reference_courts()
+        db = self.engine.url.database if self.sqlite else None
+        if db and db != ":memory:" and os.path.exists(db):
+            # the file holds raw identities: its owner's only (0600, as the key file); SQLite gives
+            # the -wal and -shm files it makes later the database's mode (those open now: set here)
+            for f in (db, db + "-wal", db + "-shm"):
+                if os.path.exists(f):
+                    os.chmod(f, 0o600)
         return {"revision": migrate.current(self.engine), "courts_loaded": loaded}
 
     def _refuse_foreign_tables(self) -> None:
