@@ -150,3 +150,18 @@ def test_cli_end_to_end(cli_env, tmp_path):
         c.exec_driver_sql("DELETE FROM audit_event WHERE seq = 3")
     assert "gap" in run("audit", "verify", code=1)
     a.close()
+
+
+def test_media_accounts_never_verified_are_not_counted_as_expired(archive, tmp_path):
+    """`accounts.verified_media_expired` counted accounts whose press card was never checked with those
+    whose check ran out; they are two figures now (both act as the public)."""
+    from courtarchive.governance import accounts
+
+    for name in ("checked", "lapsed", "never"):
+        accounts.add(archive, username=name, role="verified_media", actor="dpo", email=f"{name}@paper.example")
+    today = dt.datetime.now()          # (the report counts verifications as of now)
+    accounts.verify(archive, username="checked", press_card="UKPC-1", verified_by="desk", employer="Paper", when=today - dt.timedelta(days=10))
+    accounts.verify(archive, username="lapsed", press_card="UKPC-2", verified_by="desk", employer="Paper", when=today - dt.timedelta(days=900))
+    compliance.write(archive, tmp_path / "report", as_of=D(2025, 6, 1))
+    acc = orjson.loads((tmp_path / "report" / "compliance.json").read_bytes())["accounts"]
+    assert acc["verified_media_expired"] == 1 and acc["verified_media_never_verified"] == 1

@@ -176,8 +176,13 @@ def build(archive, *, profile=None, as_of: dt.date | None = None) -> dict:
                       "runs_proof_mismatch": sorted(k for k, v in proofs.items() if v is False)},
         "access_by_role": by_role,
         "accounts": {"by_role": acc_by_role,
+                     # (a press card checked once and not within the term; never checked: counted apart --
+                     # both act as the public, `policy.Viewer.effective_role`)
                      "verified_media_expired": sum(1 for a in accounts if a["role"] == "verified_media"
-                                                   and (a["verification_expires"] is None or a["verification_expires"] < now))},
+                                                   and a["verification_expires"] is not None
+                                                   and a["verification_expires"] < now),
+                     "verified_media_never_verified": sum(1 for a in accounts if a["role"] == "verified_media"
+                                                          and a["verification_expires"] is None)},
         "recipients": {"domains": sorted(domains.values(), key=lambda d: d["domain"]), "exports": len(exports),
                        "approved_domains": [{"domain": d["domain"], "approved_by": d["approved_by"], "reason": d["reason"]}
                                             for d in sg.approved_domains(archive)]},
