@@ -130,13 +130,17 @@ def test_cli_end_to_end(cli_env, tmp_path):
     run("hold", "release", "1", "--actor", "dpo", "--reason", "settled")
     run("expire", "--now", "2025-06-01")
     assert all(p["pseudonymised"] for p in rows(a, "party"))
-    run("retention", "status", "--now", "2025-06-01")
+    # the plain (not --json) answers are sentences, not Python dicts
+    st = run("retention", "status", "--now", "2025-06-01")
+    assert "party mentions" in st and "pseudonymised" in st and "{" not in st
     run("account", "add", "reporter", "--role", "verified_media", "--email", "r@post.co.uk", "--organisation", "Post")
     run("account", "verify", "reporter", "--press-card", "UKPC-9", "--actor", "desk.editor")
     assert "reporter" in run("account", "list", "--json")
     run("domain", "approve", "gmail.com", "--reason", "freelancer checked", "--actor", "admin1")
     run("restrictions", "sync")
     assert "subject_token" in run("rights", "find", "--name", "Zebedee Quixley", "--dob", "1988-07-14", "--json")
+    found = run("rights", "find", "--name", "Zebedee Quixley", "--dob", "1988-07-14")
+    assert "mentions matched:" in found and "records held:" in found and "{" not in found
     run("audit", "verify")
     run("audit", "anchor", "--out", str(tmp_path / "anchor.json"))
     run("audit", "verify", "--anchor", str(tmp_path / "anchor.json"))

@@ -203,10 +203,11 @@ def retention(action: str = typer.Argument("status", help="status"), now: Option
     if as_json:
         _json(st)
         return
-    o = st["oldest_raw"] or {}
+    o, pc = st["oldest_raw"] or {}, st["parties"] or {}
     console.print(f"limit {st['limit_months']} months (cut-off {st['cutoff']}); oldest raw record "
                   f"{o.get('content_date')} ({'OVERDUE' if st['overdue'] else 'within limit'}); "
-                  f"{len(st['holds'])} active hold(s); parties {st['parties']}")
+                  f"{len(st['holds'])} active hold(s); party mentions {pc.get('parties')} ({pc.get('pseudonymised')} "
+                  f"pseudonymised, {pc.get('raw')} raw)", markup=False)
 
 
 # --------------------------------------------------------------------------- audit
@@ -317,7 +318,17 @@ def rights(action: str = typer.Argument(..., help="find | open | decide | erase 
         if action == "find":
             f = R.find(a, name=name or "", dob=born, keyring=_keyring(), actor=who)
             f = {k: v for k, v in f.items() if k != "rows"}
-            _json(f) if as_json else console.print(f)
+            if as_json:
+                _json(f)
+            else:
+                ids = lambda xs: (", ".join(map(str, xs[:20])) + (f" ... ({len(xs)})" if len(xs) > 20 else "")) or "none"  # noqa: E731
+                console.print(f"subject token {f['subject_token']}", markup=False)
+                console.print(f"mentions matched: {ids(f['party_ids'])}", markup=False)
+                console.print(f"linked to them (same person): {ids(f['linked_party_ids'])}", markup=False)
+                console.print(f"possible (name only, no date of birth to tell): {ids(f['possible_party_ids'])}", markup=False)
+                console.print(f"persons: {ids(f['person_ids'])}", markup=False)
+                console.print("records held: " + (", ".join(f"{t} {n}" for t, n in sorted(f["counts"].items())) or "none"),
+                              markup=False)
         elif action == "open":
             _json(R.open_request(a, kind=kind, name=name or "", dob=born, keyring=_keyring(), actor=who))
         elif action == "decide":
