@@ -43,6 +43,20 @@ def test_read_xlsx_full_name_column(tmp_path):
     assert rows["date_of_birth"].to_list() == [dt.date(1988, 7, 14), None]
 
 
+def test_first_and_last_headers_and_a_surname_only_sheet(tmp_path):
+    """'First' / 'Last' headers were not recognised (the sheet was refused as having no name
+    column); a sheet of surnames alone is screened, and the refusal of a sheet with neither says so."""
+    f = tmp_path / "names.csv"
+    f.write_text("First,Last\nJohn,SMITH\n", "utf-8")
+    rows = S.read_names(f)
+    assert rows["forenames"].to_list() == ["John"] and rows["surname"].to_list() == ["SMITH"]
+    f.write_text("Surname\nSMITH\n", "utf-8")
+    assert S.read_names(f)["surname"].to_list() == ["SMITH"]
+    f.write_text("Forenames\nJohn\n", "utf-8")
+    with pytest.raises(S.ScreeningError, match="or a 'surname' column"):
+        S.read_names(f)
+
+
 @pytest.mark.parametrize("content,message", [
     ("Town,Postcode\nPreston,PR1 1AA\n", "needs a 'name' column"),
     ("name,dob\nJohn SMITH,31/02/1990\n", "row 2, column date_of_birth"),

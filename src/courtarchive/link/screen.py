@@ -79,9 +79,10 @@ SCREEN_BLOCKING = [
 
 _ALIASES = {
     "name": ("name", "full name", "fullname", "defendant", "person"),
-    "forenames": ("forenames", "forename", "first name", "firstname", "first names", "given name", "given names"),
+    "forenames": ("forenames", "forename", "first name", "firstname", "first names", "given name", "given names",
+                  "first", "given"),
     "middle_names": ("middle names", "middle name", "middle"),
-    "surname": ("surname", "last name", "lastname", "family name"),
+    "surname": ("surname", "last name", "lastname", "family name", "last", "family"),
     "date_of_birth": ("date of birth", "dob", "birth date", "date_of_birth", "birthdate"),
     "town": ("town", "city", "place"),
     "postcode": ("postcode", "post code", "postal code", "zip"),
@@ -157,8 +158,9 @@ def read_names(path: str | Path) -> pl.DataFrame:
     header, rows = _rows_from_file(path)
     cols = {i: _canon_header(h) for i, h in enumerate(header)}
     have = {c for c in cols.values() if c}
-    if "name" not in have and not {"forenames", "surname"} <= have and "surname" not in have:
-        raise ScreeningError(f"{path.name}: needs a 'name' column, or 'forenames' and 'surname' columns "
+    if "name" not in have and "surname" not in have:
+        raise ScreeningError(f"{path.name}: needs a 'name' column, or a 'surname' column (with 'forenames' if "
+                             "the sheet has them) "
                              f"(found: {', '.join(h for h in header if h) or 'no headers'})")
     return rows_from_records(({c: r[i] for i, c in cols.items() if c and i < len(r)} for r in rows),
                              source=path.name, first_row=2)
