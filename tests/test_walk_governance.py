@@ -6,15 +6,10 @@ line)."""
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 
 import pytest
 
-
-def _cli(args, env):
-    return subprocess.run([sys.executable, "-m", "courtarchive.serve.cli", *map(str, args)], env=env,
-                          capture_output=True, text=True)
+from test_walk_ingest import _cli
 
 
 @pytest.fixture
