@@ -317,12 +317,39 @@ def test_expiry_erasure_and_rectification_shred_the_screening_cache(screened_arc
         else:
             rights.rectify(archive, req["party_ids"][:1], field="surname", value="QUIXLEIGH", actor="dpo",
                            request_id=req["id"], profile=prof, home=tmp_path)
-    assert not [p for p in cache.iterdir() if p.is_file()], list(cache.iterdir())
+    from courtarchive.governance.hooks import SCREENING_MARK
+
+    assert not [p for p in cache.iterdir() if p.is_file() and p.name != SCREENING_MARK], list(cache.iterdir())
     # the next screening builds it again from what the archive now holds
     _governed(archive, rows, "verified_media", tmp_path)
     [f] = list(cache.glob("candidates-run*.parquet"))
     if how != "rectify":
         assert "quixley" not in pl.read_parquet(f)["sn"].to_list()
+
+
+def test_a_cache_written_while_a_purge_ran_is_not_kept(screened_archive, tmp_path, monkeypatch):
+    """A screening that read the mentions before an expiry and wrote its cache after the expiry's
+    purge kept the expired names and dates of birth on disk: the purge rewrites a mark first, and a
+    cache written across a change of mark is dropped."""
+    from courtarchive.governance import hooks
+
+    archive, rows = screened_archive
+    folder = tmp_path / "cache" / "screen"
+    real = S.standardise_candidates
+
+    def read_then_purge(*a, **kw):
+        out = real(*a, **kw)           # the mentions as they were ...
+        hooks.screening_cache(hooks.ExpiryEvent(archive, None, "expire", dt.datetime.now(), party_ids=[1],
+                                                home=tmp_path))    # ... then an expiry's purge
+        return out
+
+    monkeypatch.setattr(S, "standardise_candidates", read_then_purge)
+    cand, _ = S.candidates_from_archive(archive, cache_dir=folder)
+    assert cand.height > 0                                  # this screening still uses them, once
+    assert not list(folder.glob("candidates-run*.parquet")), list(folder.iterdir())
+    monkeypatch.setattr(S, "standardise_candidates", real)
+    S.candidates_from_archive(archive, cache_dir=folder)    # no purge meanwhile: kept
+    assert len(list(folder.glob("candidates-run*.parquet"))) == 1
 
 
 def test_unverified_media_is_told_the_verification_is_missing(screened_archive, tmp_path):

@@ -126,19 +126,37 @@ def screening_cache_dir(home: Path) -> Path:
     return Path(home) / "cache" / "screen"
 
 
+#: a file in the screening cache's folder that each purge rewrites (`screening_cache`)
+SCREENING_MARK = "purged"
+
+
+def screening_mark(folder: Path) -> str | None:
+    """The screening cache's purge mark (None: never purged)."""
+    try:
+        return (Path(folder) / SCREENING_MARK).read_text()
+    except FileNotFoundError:
+        return None
+
+
 def screening_cache(ev: ExpiryEvent) -> dict:
     """Screening's candidate cache is a copy of every current defendant mention's names, date of
     birth, postcode, town, ASN and PNC as they were when it was made: once a mention is expired,
     erased or rectified the copy must go (shredded; the next screening builds it again from the
-    archive)."""
+    archive).  The purge mark is rewritten first: a screening that read the archive before the
+    change and writes its cache meanwhile sees the mark change and drops what it wrote
+    (`link.screen.candidates_from_archive`)."""
     if ev.dry_run or not ev.party_ids or ev.home is None:
         return {"purged": 0}
-    folder = screening_cache_dir(ev.home)
+    import secrets
+
+    from ..config import private_dir
+
+    folder = private_dir(screening_cache_dir(ev.home))
+    (folder / SCREENING_MARK).write_text(secrets.token_hex(16))
     purged = 0
-    if folder.is_dir():
-        for p in folder.iterdir():
-            if p.is_file() and _shred(p):
-                purged += 1
+    for p in folder.iterdir():
+        if p.is_file() and p.name != SCREENING_MARK and _shred(p):
+            purged += 1
     return {"purged": purged}
 
 
