@@ -15,7 +15,7 @@ from courtarchive.ingest.errors import Rejected
 from courtarchive.ingest.pipeline import ingest
 
 from test_governance_support import rows
-from test_walk_ingest import _cli, cli_home  # noqa: F401  (a fixture)
+from test_walk_ingest import _cli, cli_home, ingest_register_with_sidecar  # noqa: F401  (cli_home: a fixture)
 
 REPO = Path(__file__).resolve().parents[1]
 REGISTER = (REPO / "docs" / "examples" / "register.csv").read_text(encoding="utf-8")
@@ -86,17 +86,12 @@ def test_unknown_header_court_id_is_rejected_at_the_header(value, hint):
 def test_sidecar_with_unknown_court_id_is_quarantined(archive, keyring, tmp_path):
     """A sidecar's x-court-id that no court has was stored as the publication's court code, the
     court taken from the list's own name: now the file is rejected like any other bad header."""
-    d = tmp_path / "in"
-    d.mkdir()
-    (d / "reg.csv").write_text(REGISTER, encoding="utf-8")
-    (d / "reg.csv.meta.json").write_text(json.dumps({"x-court-id": "1234"}))
-    rep = ingest(archive, [d], keyring=keyring)
+    rep = ingest_register_with_sidecar(archive, keyring, tmp_path, {"x-court-id": "1234"})
     assert rep.accepted == 0 and len(rep.rejected) == 1
     assert rep.rejected[0]["json_path"] == "header x-court-id" and "'1234' is not a known court" in rep.rejected[0]["reason"]
     st = archive.stats()
     assert (st["publications"], st["quarantined"]) == (0, 1)
-    (d / "reg.csv.meta.json").write_text(json.dumps({"x-court-id": PRESTON_MC}))
-    rep = ingest(archive, [d], keyring=keyring)
+    rep = ingest_register_with_sidecar(archive, keyring, tmp_path, {"x-court-id": PRESTON_MC})
     assert rep.accepted == 1 and rows(archive, "publication")[0]["court_code"] == PRESTON_MC
 
 

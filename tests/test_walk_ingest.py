@@ -109,13 +109,19 @@ def test_plain_header_values_still_pass():
     assert h["court_id"] == "1479819" and h["content_date"] == dt.date(2024, 3, 4) and h["sensitivity"] == "PUBLIC"
 
 
+def ingest_register_with_sidecar(archive, keyring, tmp_path, headers: dict):
+    """The example register, with ``headers`` in its sidecar (``tmp_path/in``), through the pipeline:
+    its report."""
+    d = tmp_path / "in"
+    d.mkdir(exist_ok=True)
+    (d / "reg.csv").write_text(REGISTER, encoding="utf-8")
+    (d / "reg.csv.meta.json").write_text(json.dumps(headers))
+    return ingest(archive, [d], keyring=keyring)
+
+
 def test_sidecar_with_nul_is_quarantined_not_a_store_error(archive, keyring, tmp_path):
     """Through the pipeline, on both backends: one-line header rejection, quarantined, nothing written."""
-    d = tmp_path / "in"
-    d.mkdir()
-    (d / "reg.csv").write_text(REGISTER, encoding="utf-8")
-    (d / "reg.csv.meta.json").write_text(json.dumps({"x-provenance": "desk\u0000copy"}))
-    rep = ingest(archive, [d], keyring=keyring)
+    rep = ingest_register_with_sidecar(archive, keyring, tmp_path, {"x-provenance": "desk\u0000copy"})
     assert rep.accepted == 0 and len(rep.rejected) == 1
     assert rep.rejected[0]["json_path"] == "header x-provenance" and "store refused" not in rep.rejected[0]["reason"]
     st = archive.stats()

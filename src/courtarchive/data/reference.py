@@ -225,14 +225,16 @@ def similar_courts(ref: str, n: int = 3) -> list[str]:
     court id: ``preston magistrates`` -> ``preston-magistrates-court``); none for a number."""
     import difflib
 
-    key = re.sub(r"[^a-z0-9]+", "-", str(ref).casefold().replace("'", "")).strip("-")
+    def slugged(s: str) -> str:
+        return re.sub(r"[^a-z0-9]+", "-", str(s).casefold().replace("'", "")).strip("-")
+
+    key = slugged(ref)
     if not key or key.isdigit():
         return []
     slugs = sorted({c["slug"] for c in _courts() if c["slug"]})
     if key in slugs:                       # the slug, spelt as a name ("Preston Magistrates' Court")
         return [key]
-    by_name = {re.sub(r"[^a-z0-9]+", "-", c["name"].casefold().replace("'", "")).strip("-"): c["slug"]
-               for c in _courts() if c["slug"] and c["name"]}
+    by_name = {slugged(c["name"]): c["slug"] for c in _courts() if c["slug"] and c["name"]}
     out = [s for s in slugs if s.startswith(key + "-") or f"-{key}-" in f"-{s}-"]
     out += difflib.get_close_matches(key, slugs, n=n, cutoff=0.75)
     out += [by_name[k] for k in difflib.get_close_matches(key, list(by_name), n=n, cutoff=0.75)]

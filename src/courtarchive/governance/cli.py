@@ -321,14 +321,16 @@ def rights(action: str = typer.Argument(..., help="find | open | decide | erase 
             if as_json:
                 _json(f)
             else:
-                ids = lambda xs: (", ".join(map(str, xs[:20])) + (f" ... ({len(xs)})" if len(xs) > 20 else "")) or "none"  # noqa: E731
-                console.print(f"subject token {f['subject_token']}", markup=False)
-                console.print(f"mentions matched: {ids(f['party_ids'])}", markup=False)
-                console.print(f"linked to them (same person): {ids(f['linked_party_ids'])}", markup=False)
-                console.print(f"possible (name only, no date of birth to tell): {ids(f['possible_party_ids'])}", markup=False)
-                console.print(f"persons: {ids(f['person_ids'])}", markup=False)
-                console.print("records held: " + (", ".join(f"{t} {n}" for t, n in sorted(f["counts"].items())) or "none"),
-                              markup=False)
+                def ids(xs: list) -> str:
+                    return (", ".join(map(str, xs[:20])) + (f" ... ({len(xs)})" if len(xs) > 20 else "")) or "none"
+
+                for line in (f"subject token {f['subject_token']}",
+                             f"mentions matched: {ids(f['party_ids'])}",
+                             f"linked to them (same person): {ids(f['linked_party_ids'])}",
+                             f"possible (name only, no date of birth to tell): {ids(f['possible_party_ids'])}",
+                             f"persons: {ids(f['person_ids'])}",
+                             "records held: " + (", ".join(f"{t} {n}" for t, n in sorted(f["counts"].items())) or "none")):
+                    console.print(line, markup=False)
         elif action == "open":
             _json(R.open_request(a, kind=kind, name=name or "", dob=born, keyring=_keyring(), actor=who))
         elif action == "decide":

@@ -165,6 +165,11 @@ def _caseless(hearing_id: int) -> tuple[str, int]:
     return ("h", hearing_id)
 
 
+def _is_caseless(key) -> bool:
+    """A facts key of a hearing of no case (`_caseless`), not a case id."""
+    return isinstance(key, tuple)
+
+
 def _facts_from(d: dict, case_id) -> R.CaseFacts:
     orders = [R.Order(o["rule"], start=o.get("start_date"), end=o.get("end_date"), party_id=o.get("party_id"),
                       lifted=o.get("lifted_at") is not None, source=o.get("source", "manual"), id=o.get("id"))
@@ -340,8 +345,8 @@ def disclose(records: Iterable[dict], viewer: pol.Viewer, *, purpose: str, conte
     for person, keys in out_cases.items():
         # a hearing of no case on a day one of the person's cases sits is that case's own listing
         # (an SJP public list's entry beside the press list's, which has the case): one matter
-        case_days = [(k, days(k)) for k in keys if not isinstance(k, tuple)]
-        same = {k for k in keys if isinstance(k, tuple) and any(days(k) & d for _, d in case_days)}
+        case_days = [days(k) for k in keys if not _is_caseless(k)]
+        same = {k for k in keys if _is_caseless(k) and any(days(k) & d for d in case_days)}
         if same:
             out_cases[person] = [k for k in keys if k not in same]
     drop_cases_for: dict[int, object] = {}  # person -> the one matter a shareable output keeps
@@ -352,18 +357,18 @@ def disclose(records: Iterable[dict], viewer: pol.Viewer, *, purpose: str, conte
         if not live:
             continue
         flag = {"flag": "contempt_risk", "rule": "cca_active", "law": R.RULES["cca_active"].law,
-                "cases": sorted(c for c in cases if not isinstance(c, tuple)),
-                "active_cases": sorted(c for c in live if not isinstance(c, tuple)),
+                "cases": sorted(c for c in cases if not _is_caseless(c)),
+                "active_cases": sorted(c for c in live if not _is_caseless(c)),
                 "action": "other cases withheld (shareable output)" if shareable else "review before sharing"}
-        if any(isinstance(c, tuple) for c in cases):
-            flag["hearings_of_no_case"] = sorted(c[1] for c in cases if isinstance(c, tuple))
-            flag["active_hearings_of_no_case"] = sorted(c[1] for c in live if isinstance(c, tuple))
+        if any(_is_caseless(c) for c in cases):
+            flag["hearings_of_no_case"] = sorted(c[1] for c in cases if _is_caseless(c))
+            flag["active_hearings_of_no_case"] = sorted(c[1] for c in live if _is_caseless(c))
         res.flags.append(flag)
         if shareable:
             # keep the subject case (default: the first active case in the output, a case before
             # a hearing of no case)
             keep = ctx.subject_case_id if ctx.subject_case_id in cases else \
-                next((c for c in live if not isinstance(c, tuple)), live[0])
+                next((c for c in live if not _is_caseless(c)), live[0])
             drop_cases_for[person] = keep
     other_cases: set = set()               # shown nowhere beside the active case in a shareable output
     for person, keep in drop_cases_for.items():
@@ -549,7 +554,7 @@ def disclose(records: Iterable[dict], viewer: pol.Viewer, *, purpose: str, conte
     # sensitivity, says what withholding it keeps back -- except the one case asked for, withheld
     # whole by a s.4(2) order: that is why it is not shown
     restriction_flags = []
-    for cid in sorted(active, key=lambda k: (isinstance(k, tuple), k[1] if isinstance(k, tuple) else k)):
+    for cid in sorted(active, key=lambda k: (_is_caseless(k), k[1] if _is_caseless(k) else k)):
         whole = cid not in shown_cases and cid == ctx.subject_case_id
         if cid not in shown_cases and not whole:
             continue

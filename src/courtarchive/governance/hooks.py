@@ -85,7 +85,7 @@ def run(event: ExpiryEvent, specs: list[str]) -> dict:
 
 
 # --------------------------------------------------------------------------- built-in hooks
-def _shred(path: Path) -> bool:
+def shred(path: Path) -> bool:
     """Overwrite a file with zeros, flush, then unlink it."""
     try:
         size = path.stat().st_size
@@ -108,7 +108,7 @@ def exports_cache(ev: ExpiryEvent) -> dict:
         return {"purged": 0}
     purged = 0
     for e in sg.exports(ev.archive, unpurged_before=ev.started_at):
-        if e.get("path") and _shred(Path(e["path"])):
+        if e.get("path") and shred(Path(e["path"])):
             purged += 1
         sg.update_export(ev.archive, e["id"], purged_at=sg.now())
     if ev.home is not None and ev.profile is not None:
@@ -116,7 +116,7 @@ def exports_cache(ev: ExpiryEvent) -> dict:
         if folder.exists():
             cutoff = ev.started_at.replace(tzinfo=dt.timezone.utc).timestamp()
             for p in folder.rglob("*"):
-                if p.is_file() and p.stat().st_mtime < cutoff and _shred(p):
+                if p.is_file() and p.stat().st_mtime < cutoff and shred(p):
                     purged += 1
     return {"purged": purged}
 
@@ -155,7 +155,7 @@ def screening_cache(ev: ExpiryEvent) -> dict:
     (folder / SCREENING_MARK).write_text(secrets.token_hex(16))
     purged = 0
     for p in folder.iterdir():
-        if p.is_file() and p.name != SCREENING_MARK and _shred(p):
+        if p.is_file() and p.name != SCREENING_MARK and shred(p):
             purged += 1
     return {"purged": purged}
 

@@ -77,7 +77,7 @@ from .errors import Rejected
 __all__ = [
     "LIST_TYPES", "ListType", "Family", "detect_list_type", "parse_document", "normalise_headers",
     "normalise_role", "find_markup", "markup_in", "validate", "check_headers", "court_id_header",
-    "unknown_court", "decode_utf8", "parse_date", "parse_time", "split_display_name", "json_path", "SOURCE_FORMAT",
+    "decode_utf8", "parse_date", "parse_time", "split_display_name", "json_path", "SOURCE_FORMAT",
 ]
 
 SOURCE_FORMAT = "cath-json"
@@ -507,11 +507,11 @@ def unknown_court(value: str, what: str = "x-court-id") -> str:
 NO_COURT = "0"
 
 
-def court_id_header(value: str) -> str:
+def court_id_header(value: str, what: str = "x-court-id") -> str:
     """x-court-id as the store resolves it: the FaCT court id or slug of a court of the packaged
     reference table (`data.reference.court_by_id`), kept as the table spells it, or `NO_COURT`;
-    else Rejected -- a court id the table does not know was stored without a word, the list's
-    court then guessed from its name."""
+    else Rejected (its reason names ``what``: the header, or the command's option) -- a court id
+    the table does not know was stored without a word, the list's court then guessed from its name."""
     from ..data.reference import court_by_id
 
     value = str(value).strip()
@@ -520,7 +520,7 @@ def court_id_header(value: str) -> str:
         return NO_COURT
     court = court_by_id(value)
     if court is None:
-        raise Rejected(unknown_court(value), "header x-court-id")
+        raise Rejected(unknown_court(value, what), "header x-court-id")
     return str(court["fact_court_id"]) if digits else court["slug"]
 
 

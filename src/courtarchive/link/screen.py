@@ -353,7 +353,7 @@ def candidates_from_archive(archive, *, cache_dir: Path | None = None) -> tuple[
             if model_json is None:
                 model_json = M.default_model(pl.scan_parquet(cache).select(pl.len()).collect().item())
             return pl.read_parquet(cache), model_json
-    from ..governance.hooks import _shred, screening_mark
+    from ..governance.hooks import screening_mark, shred
 
     mark = screening_mark(cache.parent) if cache is not None else None
     cand = standardise_candidates(store.defendant_mentions(archive), store.person_assignments(archive, "defendant"))
@@ -372,7 +372,7 @@ def candidates_from_archive(archive, *, cache_dir: Path | None = None) -> tuple[
         if screening_mark(cache.parent) != mark:
             # an expiry, erasure or rectification purged the cache while these were read: they may
             # hold what it purged -- not kept (this screening uses them once, the next reads anew)
-            _shred(cache)
+            shred(cache)
     return cand, model_json
 
 

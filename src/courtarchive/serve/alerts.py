@@ -229,11 +229,25 @@ def acting(acc: dict, actor: str | None) -> dict:
     return {"actor": actor, "role": "admin", "purpose": "administration"}
 
 
+def same_subscription(archive, account_id: int, kind: str, query: str, params: dict | None) -> dict | None:
+    """The account's active subscription that is this one, if any: for what is followed by id (a
+    case, a person, a network, a beat: ``params["<kind>_id"]``) the same target however it was
+    named (a case by URN or by case number), otherwise the same query and params."""
+    key = f"{kind}_id"
+    target = (params or {}).get(key)
+    for s in store.subscriptions(archive, account_id=account_id, active_only=True, kinds=[kind]):
+        sp = s["params"] or {}
+        if (str(sp.get(key)) == str(target)) if target is not None else \
+                (s["query"] == query and (sp or None) == (params or None)):
+            return s
+    return None
+
+
 def subscribe(archive, *, username: str, kind: str, query: str, params: dict | None = None,
               label: str | None = None, actor: str | None = None) -> dict:
     """Create a subscription for ``username``; returns its row with ``unsubscribe_path`` and whether
-    digests can reach the account now (``deliverable``, ``deliverable_reason``).  An active one of
-    the same kind, query and params is returned instead (``existing``: true; nothing written).
+    digests can reach the account now (``deliverable``, ``deliverable_reason``).  The same one,
+    active (`same_subscription`), is returned instead (``existing``: true; nothing written).
     ``actor``: who did it, when not the account itself (see `acting`)."""
     from ..governance import audit
 
@@ -248,8 +262,7 @@ def subscribe(archive, *, username: str, kind: str, query: str, params: dict | N
     q, p, default_label = _validate(archive, kind, query, params or {})
     # the same alert twice (an API client retrying, the CLI run again) is the one already there:
     # two would send every match twice
-    same = next((s for s in store.subscriptions(archive, account_id=acc["id"], active_only=True, kinds=[kind])
-                 if s["query"] == q and (s["params"] or None) == (p or None)), None)
+    same = same_subscription(archive, acc["id"], kind, q, p)
     if same is not None:
         ok, why = deliverable(archive, acc)
         return {**_public(same), "existing": True, "deliverable": ok, "deliverable_reason": why}

@@ -61,18 +61,14 @@ def add(name: str = typer.Argument(..., help="the beat's name (unique)"),
     console.print(f"beat {b['id']} {b['name']!r}: {b['court_count']} court(s)"
                   + (f", offence groups {', '.join(b['offence_groups'])}" if b["offence_groups"] else ""),
                   markup=False)
-    if court:
-        # a --court given as a name is matched as a list names its court (core words): say which
-        # court each became, so a near miss ("Preston Crown Court") is seen, not silently taken
-        from ..store import serve as ss
-        from ..store.alerts import find_court
-        from .digest import _split
+    # a --court given as a name is matched as a list names its court (core words): say which court
+    # each became, so a near miss ("Preston Crown Court") is seen, not silently taken
+    from ..store import serve as ss
 
-        for ref in _split(court):
-            cid = find_court(a, ref)
-            c = ss.court(a, cid) or {}
-            console.print(f"  --court {ref!r}: {c.get('name')} (id {cid}{', ' + c['slug'] if c.get('slug') else ''})",
-                          markup=False)
+    for cr in b["court_refs"]:
+        c = ss.court(a, cr["id"]) or {}
+        console.print(f"  --court {cr['ref']!r}: {c.get('name')} (id {cr['id']}{', ' + c['slug'] if c.get('slug') else ''})",
+                      markup=False)
 
 
 @app.command("list")

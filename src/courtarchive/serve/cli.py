@@ -63,13 +63,13 @@ def ingest(paths: List[Path] = typer.Argument(..., help="files or folders (recur
     from ..ingest.pipeline import ingest as run, iter_input_files
 
     if court_id:            # a usage error, before anything is read (a sidecar's is the file's rejection)
-        from ..ingest.cath import court_id_header, unknown_court
+        from ..ingest.cath import court_id_header
         from ..ingest.errors import Rejected
 
         try:
-            court_id_header(court_id)
-        except Rejected:
-            typer.echo(f"error: {unknown_court(court_id.strip(), '--court-id')}", err=True)
+            court_id_header(court_id, "--court-id")
+        except Rejected as e:
+            typer.echo(f"error: {e.reason}", err=True)
             raise typer.Exit(2) from None
     s = settings()
     a = open_archive(db)

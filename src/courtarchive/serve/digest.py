@@ -148,10 +148,12 @@ def add_beat(archive, *, name: str, courts: Iterable[str] = (), towns: Iterable[
     if name.isdigit():
         raise DigestError("a beat's name cannot be a number (numbers are beat ids)")
     court_ids: list[int] = []
+    court_refs: list[dict] = []             # each --court as given and the court it became
     for ref in _split(courts):
         cid = find_court(archive, ref)
         if cid is None:
             raise DigestError(f"no court {ref!r} (give a court id, FaCT id, slug or exact name)")
+        court_refs.append({"ref": ref, "id": cid})
         if cid not in court_ids:
             court_ids.append(cid)
     known_towns = {}
@@ -203,7 +205,7 @@ def add_beat(archive, *, name: str, courts: Iterable[str] = (), towns: Iterable[
         raise DigestError(str(e)) from None
     audit.record(archive, actor=actor, role=role, action="beat_add", purpose="journalism",
                  objects={"beat": [row["id"]]}, details={"name": name})
-    return describe(archive, row)
+    return {**describe(archive, row), "court_refs": court_refs}
 
 
 def get_beat(archive, ref: str | int) -> dict:
@@ -539,13 +541,12 @@ def subscribe(archive, *, username: str, beat_ref: str | int, label: str | None 
     ``actor``: who did it, when not the account itself (`alerts.acting`)."""
     from ..governance import audit
     from ..store import alerts as sa_store
-    from .alerts import _account, _public, acting, deliverable
+    from .alerts import _account, _public, acting, deliverable, same_subscription
 
     acc = _account(archive, username)
     b = get_beat(archive, beat_ref)
-    for s in sa_store.subscriptions(archive, account_id=acc["id"], active_only=True, kinds=["beat"]):
-        if int((s["params"] or {}).get("beat_id") or 0) == b["id"]:
-            raise DigestError(f"{username} already receives the digest of beat {b['name']!r} (subscription {s['id']})")
+    if (s := same_subscription(archive, acc["id"], "beat", b["name"], {"beat_id": b["id"]})) is not None:
+        raise DigestError(f"{username} already receives the digest of beat {b['name']!r} (subscription {s['id']})")
     row = sa_store.add_subscription(archive, {
         "account_id": acc["id"], "kind": "beat", "query": b["name"], "params": {"beat_id": b["id"]},
         "label": (label or "").strip() or f"daily digest: {b['name']}",

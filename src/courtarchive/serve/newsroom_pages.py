@@ -88,14 +88,6 @@ def _target(sub: dict) -> tuple[str, int | None]:
     return sub["kind"], p.get(f"{sub['kind']}_id")
 
 
-def _ref_target(p, kind: str, ref: str) -> tuple[str, int] | None:
-    """What a follow form's ref points at, as `_target` reads a subscription (None: not found)."""
-    if kind == "case":
-        c = alerts.store.resolve_case(p.archive, ref)
-        return ("case", c["id"]) if c else None
-    return (kind, int(ref)) if ref.isdigit() and len(ref) < 19 else None
-
-
 def follow_state(request: Request, kind: str, target_id, ref=None) -> dict:
     """For the Follow button on case / person / network pages (a template global)."""
     who = getattr(request.state, "principal", None) or auth.Principal.anonymous()
@@ -167,16 +159,12 @@ def follow(request: Request, who: WhoChecked, kind: Annotated[str, Form(max_leng
     if not ok:
         raise V.Forbidden(why)
     p = portal(request)
-    ref = ref.strip()
-    # one follow per target: a second click (another tab) leaves the first
-    target = _ref_target(p, kind, ref)
-    dup = next((s for s in V.subscriptions(p, who.viewer) if target is not None and _target(s) == target), None)
-    if dup is not None:
-        return RedirectResponse("/tracking?done=" + quote(f"already following {dup['label']}"), status_code=303)
     try:
-        sub = V.subscribe(p, who.viewer, kind=kind, query=ref)
+        sub = V.subscribe(p, who.viewer, kind=kind, query=ref.strip())
     except alerts.AlertError as e:
         raise V.NotFound(str(e)) from e
+    if sub.get("existing"):         # one follow per target: a second click (another tab) leaves the first
+        return RedirectResponse("/tracking?done=" + quote(f"already following {sub['label']}"), status_code=303)
     msg = f"following {sub['label']}"
     if not sub.get("deliverable", True):
         msg += f" (here only: no e-mail can reach you: {sub.get('deliverable_reason')})"

@@ -301,8 +301,9 @@ class Archive:
         """Reserve n ids for table `name`; returns the first. Runs inside the caller's txn.
 
         Ids are reserved from `id_sequence` in blocks of at least ID_BLOCK (`ONE_AT_A_TIME` tables:
-        as many as asked for) and handed out from memory; the block belongs to the transaction that reserved it (`_forget_ids` drops it
-        when that transaction rolls back, so no id can be handed out twice)."""
+        as many as asked for) and handed out from memory; the block belongs to the transaction that
+        reserved it (`_forget_ids` drops it when that transaction rolls back, so no id can be handed
+        out twice)."""
         if n <= 0:
             return 0
         nxt, end = self._id_blocks.get(name, (0, 0))
