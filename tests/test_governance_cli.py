@@ -37,7 +37,8 @@ def cli(cli_env):
 
 
 def _request(run, kind, decision="comply", name="Zebedee Quixley", dob="1988-07-14") -> dict:
-    req = orjson.loads(run("rights", "open", "--kind", kind, "--name", name, "--dob", dob, "--actor", "dpo").stdout)
+    req = orjson.loads(run("rights", "open", "--kind", kind, "--name", name, "--dob", dob, "--actor", "dpo",
+                           "--json").stdout)
     if decision:
         run("rights", "decide", req["id"], "--decision", decision, "--reasons", "checked", "--actor", "dpo")
     return req
@@ -75,6 +76,8 @@ def test_erasure_under_a_hold_is_flagged_and_completes_after_release(cli):
     r = cli("rights", "erase", req["id"], "--actor", "dpo", code=1)
     assert "nothing erased: 1 mention(s) kept under legal hold 1" in r.stderr
     assert f"request {req['id']} stays pending" in r.stderr and f"rights erase {req['id']}" in r.stderr
+    assert r.stdout == ""                        # (the run's figures with --json only)
+    r = cli("rights", "erase", req["id"], "--actor", "dpo", "--json", code=1)
     assert orjson.loads(r.stdout)["complete"] is False
     got = sg.get_rights_request(a, req["id"])
     assert got["status"] == "decided" and got["completed_at"] is None

@@ -285,8 +285,8 @@ def compliance(action: str = typer.Argument("report", help="report"),
 
 # --------------------------------------------------------------------------- rights
 @app.command()
-def rights(action: str = typer.Argument(..., help="find | open | decide | erase | rectify | list"),
-           request_id: Optional[int] = typer.Argument(None, help="request id (decide, erase, rectify)"),
+def rights(action: str = typer.Argument(..., help="find | open | decide | copy | erase | rectify | list"),
+           request_id: Optional[int] = typer.Argument(None, help="request id (decide, copy, erase, rectify)"),
            name: Optional[str] = typer.Option(None, help="the data subject's name (find, open)"),
            dob: Optional[str] = typer.Option(None, help="date of birth YYYY-MM-DD"),
            kind: str = typer.Option("access", help="open: access | erasure | rectification | objection"),
@@ -295,22 +295,28 @@ def rights(action: str = typer.Argument(..., help="find | open | decide | erase 
            view_to_publication: bool = typer.Option(False, help="para 26: processing with a view to publication"),
            public_interest: bool = typer.Option(False, help="para 26: reasonable belief publication is in the public interest"),
            incompatible: bool = typer.Option(False, help="para 26: compliance incompatible with journalism"),
-           party: Optional[List[int]] = typer.Option(None, help="erase: only these of the request's mentions; "
-                                                                 "rectify: the mention(s) to correct"),
+           party: Optional[List[int]] = typer.Option(None, help="copy, erase: only these of the request's mentions "
+                                                                 "(possible matches only when named); rectify: the "
+                                                                 "mention(s) to correct"),
+           complainant: Optional[List[int]] = typer.Option(None, help="copy: complainant mentions the request found "
+                                                                       "(by name only) that are the subject's"),
+           out_dir: Optional[Path] = typer.Option(None, "--out", help="copy: folder for access-N.json and .html"),
            mode: str = typer.Option("pseudonymise", help="erase: pseudonymise | delete"),
            field: Optional[str] = typer.Option(None, help="rectify: field"),
            value: Optional[str] = typer.Option(None, help="rectify: the correct value"),
            clear: bool = typer.Option(False, "--clear", help="rectify: remove the field's value (instead of --value)"),
            actor: Optional[str] = ActorOpt, db: Optional[str] = DbOpt, as_json: bool = JsonOpt) -> None:
     """Data subjects' rights: find everything about a person, record requests and decisions (incl. the
-    journalism exemption, DPA 2018 Sch 2 para 26, with reasons), erase and rectify -- both only under
-    a request of that kind decided comply or partial."""
+    journalism exemption, DPA 2018 Sch 2 para 26, with reasons), make the subject's copy (access), erase
+    and rectify -- each only under a request of that kind decided comply or partial."""
     from ..store import governance as sg
     from . import rights as R
 
-    actions = ("find", "open", "decide", "erase", "rectify", "list")
+    from . import access as A
+
+    actions = ("find", "open", "decide", "copy", "erase", "rectify", "list")
     if action not in actions:
-        _fail("action must be find, open, decide, erase, rectify or list")
+        _fail("action must be find, open, decide, copy, erase, rectify or list")
     born = _date(dob, "--dob")
     a = _archive(db)
     who = _actor(actor)
@@ -329,23 +335,62 @@ def rights(action: str = typer.Argument(..., help="find | open | decide | erase 
                              f"linked to them (same person): {ids(f['linked_party_ids'])}",
                              f"possible (name only, no date of birth to tell): {ids(f['possible_party_ids'])}",
                              f"persons: {ids(f['person_ids'])}",
+                             f"complainant mentions (by name only: check before `copy --complainant`): "
+                             f"{ids(f['complainant_ids'])}",
                              "records held: " + (", ".join(f"{t} {n}" for t, n in sorted(f["counts"].items())) or "none")):
                     console.print(line, markup=False)
         elif action == "open":
-            _json(R.open_request(a, kind=kind, name=name or "", dob=born, keyring=_keyring(), actor=who))
+            req = R.open_request(a, kind=kind, name=name or "", dob=born, keyring=_keyring(), actor=who)
+            if as_json:
+                _json(req)
+            else:
+                n = len(req["party_ids"]) + len(req["linked_party_ids"])
+                console.print(f"{kind} request {req['id']} opened: {n} mention(s) found, "
+                              f"{len(req['possible_party_ids'])} possible (same name, no date of birth), "
+                              f"{len(req['complainant_ids'])} complainant mention(s) by name; respond by "
+                              f"{R.due(sg.get_rights_request(a, req['id']))}; next: rights decide {req['id']} "
+                              "--decision comply|partial|refuse_exempt --reasons ...", soft_wrap=True, markup=False)
         elif action == "decide":
             if request_id is None:
                 _fail("rights decide needs the request id")
-            _json(R.decide(a, request_id, decision=decision or "", reasons=reasons or "", actor=who,
+            got = R.decide(a, request_id, decision=decision or "", reasons=reasons or "", actor=who,
                            with_view_to_publication=view_to_publication, public_interest_belief=public_interest,
-                           incompatible_with_journalism=incompatible))
+                           incompatible_with_journalism=incompatible)
+            if as_json:
+                _json(got)
+            else:
+                nxt = {"access": f"rights copy {request_id} --out DIR", "erasure": f"rights erase {request_id}",
+                       "rectification": f"rights rectify {request_id} --party ID --field F --value V"}.get(got["kind"])
+                console.print(f"request {request_id} ({got['kind']}) decided {got['decision']}"
+                              + (f" under {got['exemption']}" if got["exemption"] else "")
+                              + (f"; next: {nxt}" if nxt and got["decision"] != "refuse_exempt" else ""),
+                              soft_wrap=True, markup=False)
+        elif action == "copy":
+            if request_id is None:
+                _fail("rights copy needs the id of an access request decided comply or partial "
+                      "(rights open --kind access ..., rights decide N ...)")
+            if out_dir is None:
+                _fail("rights copy needs --out DIR (the folder for the subject's copy)")
+            res = A.write(a, request_id, out=out_dir, actor=who, party_ids=list(party or []) or None,
+                          complainant_ids=list(complainant or []) or None, profile=_profile(None), home=_home())
+            if as_json:
+                _json(res)
+            else:
+                since = res["linked_since_request"]
+                console.print(f"subject access copy {res['copies']} for request {request_id}: {res['mentions']} "
+                              f"mention(s) ({res['pseudonymised']} pseudonymised"
+                              + (f", {len(since)} linked since the request" if since else "")
+                              + f"), {res['complainant_mentions']} complainant mention(s); written to "
+                              + " and ".join(res["files"]) + f" (sha256 {res['sha256'][:16]}...); request done",
+                              soft_wrap=True, markup=False)
         elif action == "erase":
             if request_id is None:
                 _fail("rights erase needs the id of an erasure request decided comply or partial "
                       "(rights open --kind erasure ..., rights decide N ...); --party narrows it to some of its mentions")
             res = R.erase(a, list(party or []) or None, keyring=_keyring(), actor=who, mode=mode,
                           request_id=request_id, profile=_profile(None), home=_home())
-            _json(res)
+            if as_json:
+                _json(res)
             _erase_outcome(res)
         elif action == "rectify":
             if request_id is None:
@@ -369,8 +414,14 @@ def rights(action: str = typer.Argument(..., help="find | open | decide | erase 
                 pend = ((r.get("found") or {}).get("erasure") or {}).get("pending") or {}
                 r["pending"] = "; ".join(f"hold {h}: {n} mention(s)" for h, n in
                                          sorted(Counter(pend.values()).items())) if pend else None
-            _json(rows) if as_json else _table(rows, ["id", "kind", "received_at", "status", "decision", "exemption",
-                                                      "decided_by", "pending"], "rights requests")
+                r["respond_by"] = R.due(r)
+                r["overdue"] = R.overdue(r, dt.date.today())
+            if as_json:
+                _json(rows)
+            else:       # (refuse_exempt says the exemption; received_at is respond_by less a month)
+                _table([{**r, "overdue": "OVERDUE" if r["overdue"] else None} for r in rows],
+                       ["id", "kind", "respond_by", "overdue", "status", "decision", "decided_by", "pending"],
+                       "rights requests")
     except R.RightsError as e:
         _fail(str(e))
 

@@ -28,6 +28,8 @@ from .retention import TOUCHED_TABLES, _digest, _Held, plan_batch, proof_step
 log = logging.getLogger("courtarchive.governance")
 
 KINDS = ("access", "erasure", "rectification", "objection")
+#: the keyed-token kind the intake gate gives complainants (`ingest.gate.TOKEN_KIND`)
+COMPLAINANT_TOKEN = "complainant"
 DECISIONS = ("comply", "partial", "refuse_exempt")
 EXEMPTION = "DPA 2018 Sch 2 Part 5 para 26 (journalism)"
 #: what an erased mention's listed name reads (``erase --mode delete``): a mark, not a name
@@ -39,6 +41,22 @@ NEVER_EXEMPT = ("security (UK GDPR Art 5(1)(f), 32)", "accountability (Art 5(2),
 
 class RightsError(ValueError):
     pass
+
+
+def due(req: dict) -> dt.date | None:
+    """When a request must be answered: one month from receipt (UK GDPR Art 12(3); extendable by two
+    months for complex requests, which is recorded by hand)."""
+    from .profile import add_months
+
+    return add_months(req["received_at"].date(), 1) if req.get("received_at") else None
+
+
+def overdue(req: dict, today: dt.date) -> bool:
+    """Not answered by its due date: still open, or decided to comply and not carried out.  (A
+    refusal under the journalism exemption is an answer.)"""
+    d = due(req)
+    waiting = req["status"] == "open" or (req["status"] == "decided" and req["decision"] in ("comply", "partial"))
+    return bool(d and waiting and d < today)
 
 
 def _identity(name: str, dob: dt.date | None) -> tuple[str, str]:
@@ -78,14 +96,21 @@ def find(archive, *, name: str, dob: dt.date | None = None, keyring, actor: str,
     persons = sg.persons_of(archive, matched)
     linked = set(sg.parties_of_persons(archive, set(persons.values()))) - matched if persons else set()
     rows = sg.subject_rows(archive, sorted(matched | linked))
+    # complainants: pseudonymised at intake under a keyed token of the full name, no date of birth --
+    # so a name finds them, but only as possible matches (a namesake's would match as well)
+    complainants = sg.complainants_by_tokens(
+        archive, {t for form in forms for t in keyring.tokens_all(COMPLAINANT_TOKEN, form).values()})
+    counts = {t: len(v) for t, v in rows.items()}
+    counts["complainant"] = len(complainants)
     out = {"subject_token": keyring.token("subject", ident), "party_ids": sorted(matched),
            "linked_party_ids": sorted(linked), "possible_party_ids": sorted(possible),
-           "person_ids": sorted(set(persons.values())), "counts": {t: len(v) for t, v in rows.items()}, "rows": rows}
+           "complainant_ids": complainants,
+           "person_ids": sorted(set(persons.values())), "counts": counts, "rows": rows}
     if audit_it:
         audit.record(archive, actor=actor, role="admin", action="rights_find", purpose=purpose,
                      objects={"party": sorted(matched | linked)},
                      details={"subject_token": out["subject_token"], "counts": out["counts"],
-                              "possible": len(possible)})
+                              "possible": len(possible), "complainant_mentions": len(complainants)})
     return out
 
 
@@ -94,7 +119,8 @@ def open_request(archive, *, kind: str, name: str, dob: dt.date | None = None, k
         raise RightsError(f"unknown request kind {kind!r}: one of {', '.join(KINDS)}")
     f = find(archive, name=name, dob=dob, keyring=keyring, actor=actor)
     found = {"party_ids": f["party_ids"], "linked_party_ids": f["linked_party_ids"],
-             "possible_party_ids": f["possible_party_ids"], "counts": f["counts"]}
+             "possible_party_ids": f["possible_party_ids"], "complainant_ids": f["complainant_ids"],
+             "counts": f["counts"]}
     rid = sg.save_rights_request(archive, {"kind": kind, "received_at": sg.now(), "subject_token": f["subject_token"],
                                            "found": found, "status": "open"})
     audit.record(archive, actor=actor, role="admin", action="rights_open", purpose="rights_request",
@@ -142,10 +168,13 @@ def _scope(req: dict) -> tuple[list[int], set[int]]:
     return default, set(default) | set(found.get("possible_party_ids") or [])
 
 
+_WHAT = {"erasure": "an erasure", "rectification": "a rectification", "access": "a subject access copy"}
+
+
 def _decided(archive, request_id: int | None, kind: str) -> dict:
     """The request authorising an erasure or a rectification: it must exist, be of ``kind`` and
     carry a decision to comply (``comply`` or ``partial``)."""
-    what = "an erasure" if kind == "erasure" else "a rectification"
+    what = _WHAT[kind]
     if request_id is None:
         raise RightsError(f"{what} needs a decided {kind} request: `rights open --kind {kind}`, then "
                           f"`rights decide N --decision comply|partial`, then give N")

@@ -622,6 +622,53 @@ def parties_of_persons(archive: Archive, person_ids: Iterable[int]) -> list[int]
                                                                              PM.c.party_id.is_not(None)))})
 
 
+def complainants_by_tokens(archive: Archive, tokens: Iterable[str]) -> list[int]:
+    """Complainant mentions whose keyed token is one of ``tokens`` (a full name's; initials and
+    one-word names carry case-scoped tokens a name alone cannot reach)."""
+    Co = T["complainant"]
+    with archive.engine.connect() as conn:
+        return sorted({r[0] for chunk in _chunks(sorted(set(tokens)))
+                       for r in conn.execute(sa.select(Co.c.id).where(Co.c.token.in_(chunk)))})
+
+
+def complainant_mentions(archive: Archive, complainant_ids: Sequence[int]) -> list[dict]:
+    """For a subject access copy: each complainant mention with the offence it is in (code, title,
+    legislation, wording, offence date), its hearing's date and court, and its list.  Nothing of the
+    defendant: that is another person's data."""
+    Co, O, H, P = (T[n] for n in ("complainant", "offence", "hearing", "publication"))
+    q = (sa.select(Co.c.id, Co.c.kind, Co.c.token, Co.c.json_path, O.c.code, O.c.title, O.c.legislation,
+                   O.c.wording, O.c.offence_date, H.c.sitting_date, H.c.court_name, H.c.hearing_type,
+                   P.c.list_type, P.c.content_date, P.c.source_name)
+         .outerjoin(O, O.c.id == Co.c.offence_id).join(H, H.c.id == Co.c.hearing_id)
+         .join(P, P.c.id == Co.c.publication_id))
+    with archive.engine.connect() as conn:
+        return [r for chunk in _chunks(sorted(set(complainant_ids)))
+                for r in _rows(conn, q.where(Co.c.id.in_(chunk)).order_by(Co.c.id))]
+
+
+def networks_of_persons(archive: Archive, person_ids: Iterable[int]) -> list[dict]:
+    """The current networks these persons are members of: id and size (members), nothing of the
+    other members."""
+    NM, N = T["network_member"], T["network"]
+    with archive.engine.connect() as conn:
+        return [r for chunk in _chunks(sorted(set(person_ids)))
+                for r in _rows(conn, sa.select(N.c.id, N.c.kind, N.c.size, N.c.cases)
+                               .join(NM, NM.c.network_id == N.c.id)
+                               .where(NM.c.person_id.in_(chunk), N.c.retired_run_id.is_(None)).distinct())]
+
+
+def complainants_linked(archive: Archive, complainant_ids: Iterable[int]) -> list[int]:
+    """Every complainant mention of the persons (victims) these mentions are linked to, them included."""
+    PM = T["person_mention"]
+    ids = sorted(set(complainant_ids))
+    with archive.engine.connect() as conn:
+        persons = {r[0] for chunk in _chunks(ids)
+                   for r in conn.execute(sa.select(PM.c.person_id).where(PM.c.complainant_id.in_(chunk)))}
+        return sorted(set(ids) | {r[0] for chunk in _chunks(sorted(persons))
+                                  for r in conn.execute(sa.select(PM.c.complainant_id).where(
+                                      PM.c.person_id.in_(chunk), PM.c.complainant_id.is_not(None)))})
+
+
 def subject_rows(archive: Archive, party_ids: Sequence[int]) -> dict[str, list[dict]]:
     """Every stored row about these party mentions, per table."""
     Pa, O, H, C, PC, PM, Cv, R = (T[n] for n in ("party", "offence", "hearing", "case", "party_coarse",
