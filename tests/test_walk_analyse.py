@@ -254,3 +254,193 @@ def test_decide_acts_as_an_account(cli, walk, monkeypatch):
     a.close()
     assert {(e["actor"], e["role"], e["action"]) for e in ev} == {("desk", "admin", "link_decision"),
                                                                    ("mallory", "public", "refused")}
+
+
+# ------------------------------------------------------------------ analyse: a user's walk, continued
+def _audit_rows(walk) -> int:
+    from courtarchive.store import Archive
+
+    a = Archive.open(walk["linked"])
+    try:
+        return a.to_arrow("audit_event", columns=["seq"]).num_rows
+    finally:
+        a.close()
+
+
+def test_min_cell_below_the_licence_threshold_cannot_refine_a_small_count(walk):
+    """`--min-cell 2` wrote a complainant count of 1 as "<2" and the gate let the string through: the
+    exact count, which the licence profile's threshold (5) forbids.  The label is widened to "<5", and
+    the report says what was done."""
+    from courtarchive.analyse.report import render
+    from courtarchive.governance.accounts import viewer
+    from courtarchive.store import Archive
+
+    findings = {"scope": "all", "complainants": "<2", "victims_linked_to_2plus_defendants": "<3",
+                "networks": [{"network": "N-0001", "size": 2, "complainants": "<2", "nodes": ["D-1", "D-2"]}],
+                "disclosure": {"min_cell": 2, "suppressed": ["complainants", "victims_linked_to_2plus_defendants",
+                                                             "networks.N-0001.complainants"]}}
+    a = Archive.open(walk["linked"])
+    try:
+        for who in ("desk", "nobody"):
+            g = R.disclose_findings(findings, viewer(a, who), archive=a, purpose="analysis")
+            assert g["complainants"] == "<5" and g["victims_linked_to_2plus_defendants"] == "<5", who
+            assert g["networks"][0]["complainants"] is None
+            assert g["disclosure"]["gate_threshold"] == 5 and g["disclosure"]["shown_below"] == 5
+        # a coarser label than the licence's stays as the run wrote it
+        wide = dict(findings, complainants="<10", disclosure={"min_cell": 10, "suppressed": ["complainants"]})
+        g10 = R.disclose_findings(wide, viewer(a, "desk"), archive=a, purpose="analysis")
+        assert g10["complainants"] == "<10" and g10["disclosure"]["shown_below"] == 10
+        f = R.compute(__import__("courtarchive.analyse.inputs", fromlist=["x"]).from_archive(a), scope="all",
+                      min_cell=0)
+        shown = R.disclose_findings(f, viewer(a, "nobody"), archive=a, purpose="public_interest")
+    finally:
+        a.close()
+    html = render(shown)
+    assert 'Complainant counts from 1 to 4 are shown as\n"&lt;5"' in html
+    assert "&lt;0" not in html and "below 0" not in html
+
+
+def test_min_cell_below_the_licence_threshold_on_the_command_line(cli, tmp_path):
+    """The same through `courtarchive analyse --min-cell 1/2`: no complainant count anywhere in the
+    outputs reads "<2" (= 1) or "<1"."""
+    import re
+
+    for m in ("1", "2"):
+        cli("analyse", "--out", tmp_path / m, "--scope", "all", "--min-cell", m, "--as", "desk")
+        text = (tmp_path / m / "findings.json").read_text()
+        html = (tmp_path / m / "report.html").read_text()
+        assert not re.search(r'"<[1-4]"', text), m
+        assert not re.search(r"&lt;[1-4]\b", re.sub(r"<script.*?</script>", "", html, flags=re.S)), m
+        f = json.loads(text)
+        assert f["disclosure"]["shown_below"] == 5
+
+
+def test_county_area_is_refused_not_read_as_a_town(cli, tmp_path):
+    """`--area "South Yorkshire"` (a county; also the town column of Barnsley's court in the court table)
+    silently analysed Barnsley's cases under the label "area: South Yorkshire"."""
+    import datetime as dt
+
+    import polars as pl
+
+    for county, force in (("South Yorkshire", "South Yorkshire Police"),
+                          ("greater manchester", "Greater Manchester Police")):
+        r = cli("analyse", "--out", tmp_path / "a", "--scope", "all", "--area", county, code=2)
+        msg = _error(r)
+        assert "is a county" in msg and force in msg, msg
+        assert not (tmp_path / "a").exists()
+    # a town or a force is still an area (and a county-named town is a town: "Bristol")
+    cases = pl.DataFrame({"case_id": ["A", "B"], "first_hearing_date": [dt.date(2020, 1, 1)] * 2,
+                          "offence_date": [None, None], "completion_date": [None, None], "outcome": [None, None],
+                          "offence_town": [None, None], "residence_town": [None, None],
+                          "court_town": ["Barnsley", "Bristol"], "offence_pfa": [None, None],
+                          "residence_pfa": [None, None],
+                          "court_pfa": ["South Yorkshire Police", "Avon and Somerset Constabulary"]},
+                         schema_overrides={"offence_date": pl.Date, "completion_date": pl.Date, "outcome": pl.Utf8,
+                                           "offence_town": pl.Utf8, "residence_town": pl.Utf8,
+                                           "offence_pfa": pl.Utf8, "residence_pfa": pl.Utf8})
+    inp = D.Inputs(cases, pl.DataFrame(schema={"case_id": pl.Utf8, "defendant_id": pl.Utf8}),
+                   pl.DataFrame(schema={"case_id": pl.Utf8}), pl.DataFrame(schema={"case_id": pl.Utf8}),
+                   pl.DataFrame())
+    assert R.filter_case_ids(inp, area="South Yorkshire").to_list() == []
+    assert R.filter_case_ids(inp, area="barnsley").to_list() == ["A"]
+    assert R.filter_case_ids(inp, area="South Yorkshire Police").to_list() == ["A"]
+    assert R.filter_case_ids(inp, area="Bristol").to_list() == ["B"]
+    for ok in ("Barnsley", "Bristol", "south yorkshire police"):
+        R.check_area(inp, ok)
+    with pytest.raises(ValueError, match="is a county"):
+        R.check_area(inp, "South Yorkshire")
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="no /proc")
+def test_out_that_cannot_be_created_is_refused_before_anything_runs(cli, tmp_path, walk):
+    """`--out /proc/x` passed the permission check (as root every folder is writable by its bits), so
+    the run computed and audited a disclosure before `mkdir` failed."""
+    before = _audit_rows(walk)
+    r = cli("analyse", "--out", "/proc/courtarchive-test/out", "--scope", "all", code=2)
+    assert _audit_rows(walk) == before
+    assert "cannot write to /proc/courtarchive-test/out" in _error(r)
+
+
+def test_out_holding_a_folder_named_like_an_output_writes_nothing(cli, tmp_path, walk):
+    """An existing --out whose findings.json is a folder: the report was written, then a traceback
+    (IsADirectoryError) left it beside no findings.  Now: a one-line error, nothing written or audited."""
+    out = tmp_path / "out"
+    (out / "findings.json").mkdir(parents=True)
+    (out / "notes.txt").write_text("mine")
+    before = _audit_rows(walk)
+    r = cli("analyse", "--out", out, "--scope", "all", code=2)
+    assert "is a folder: cannot write findings.json there" in _error(r)
+    assert sorted(p.name for p in out.iterdir()) == ["findings.json", "notes.txt"]
+    assert _audit_rows(walk) == before
+
+
+def test_existing_out_keeps_other_files_and_leaves_no_temporary_file(cli, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    (out / "findings.json").write_text("{}")
+    cli("analyse", "--out", out, "--scope", "all")
+    assert sorted(p.name for p in out.iterdir()) == ["findings.json", "notes.txt", "report.html"]
+    assert json.loads((out / "findings.json").read_text())["scope"] == "all"
+
+
+def test_report_caveat_says_how_cases_were_located(cli, tmp_path):
+    """The caveats said "a wording without a place falls back to the defendant's home town, then to the
+    court" whatever --location-by was; with one source only there is no fall-back."""
+    fallback = "falls back to the defendant's home town, then to the court"
+    for by, words in (("chain", fallback), ("offence", "by the place of offence alone"),
+                      ("residence", "by the defendant's home town alone"),
+                      ("court", "by the town of its court of first hearing alone")):
+        cli("analyse", "--out", tmp_path / by, "--scope", "all", "--location-by", by)
+        html = (tmp_path / by / "report.html").read_text()
+        assert words in html, by
+        assert (fallback in html) == (by == "chain"), by
+
+
+def test_no_case_in_range_or_archive_is_said(cli, tmp_path):
+    """A window with no first hearing, or an empty archive, gave a report of zeros without a word (and
+    the empty archive a "no link run" warning after `link run`)."""
+    r = cli("analyse", "--out", tmp_path / "a", "--scope", "all", "--from", "2099-01-01", "--no-report")
+    msg = _error(r)
+    assert "no case in scope all matches --from 2099-01-01" in msg and "first hearings in the archive run from" in msg
+    assert json.loads((tmp_path / "a" / "findings.json").read_text())["cases"] == 0
+    db = f"sqlite:///{tmp_path / 'empty.db'}"
+    from courtarchive.store import Archive
+
+    a = Archive.open(db)
+    a.init()
+    a.close()
+    cli("link", "run", db=db)
+    r = cli("analyse", "--out", tmp_path / "e", "--scope", "all", db=db)
+    msg = _error(r)
+    assert "the archive holds no cases" in msg and "no link run" not in msg
+    assert (tmp_path / "e" / "report.html").is_file()
+
+
+def test_unknown_scope_lists_the_offence_groups(cli, tmp_path):
+    r = cli("analyse", "--out", tmp_path / "a", "--scope", "Sexual", code=2)
+    msg = _error(r)
+    assert "unknown scope 'Sexual'" in msg and "sexual" in msg.split("offence group", 1)[1]
+    assert not (tmp_path / "a").exists()
+
+
+def test_link_run_complainant_mentions_are_a_complainant_count(walk):
+    """findings.json's ``linkage.complainant_mentions`` (how many complainant mentions the link run
+    assigned) went out unsuppressed: beside a suppressed "<5" complainant total, a 1 there tells it."""
+    from courtarchive.governance.accounts import viewer
+    from courtarchive.store import Archive
+
+    findings = {"scope": "all", "complainants": 1, "victims_linked_to_2plus_defendants": 0, "networks": [],
+                "linkage": {"source": "linkage", "run_id": 1, "defendant_mentions": 3, "complainant_mentions": 1},
+                "disclosure": {"min_cell": 0, "suppressed": []}}
+    a = Archive.open(walk["linked"])
+    try:
+        g = R.disclose_findings(findings, viewer(a, "nobody"), archive=a, purpose="public_interest")
+        big = R.disclose_findings(dict(findings, linkage=dict(findings["linkage"], complainant_mentions=40)),
+                                  viewer(a, "nobody"), archive=a, purpose="public_interest")
+    finally:
+        a.close()
+    assert g["complainants"] == "<5" and g["linkage"]["complainant_mentions"] == "<5"
+    assert g["linkage"]["defendant_mentions"] == 3
+    assert "linkage.complainant_mentions" in g["disclosure"]["suppressed"]
+    assert big["linkage"]["complainant_mentions"] == 40

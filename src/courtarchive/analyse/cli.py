@@ -14,6 +14,9 @@ from ..clikit import purpose_option
 
 app = typer.Typer(add_completion=False)
 
+#: the files a run writes into --out
+OUTPUTS = ("findings.json", "report.html")
+
 
 def _date(s: str | None, name: str) -> dt.date | None:
     if not s:
@@ -35,8 +38,13 @@ def _check_oracle(oracle: Path) -> None:
 
 
 def _check_out(out: Path) -> None:
-    """``--out`` can be written, checked before anything is computed or disclosed (audited)."""
+    """``--out`` can be written, checked before anything is computed or disclosed (audited).
+
+    Permission bits do not say it (root passes every ``os.access`` check; a read-only or virtual file
+    system such as /proc refuses anyway): a folder is made and removed where ``--out`` is, or would be
+    created, and nothing is left behind."""
     import os
+    import tempfile
 
     if out.exists() and not out.is_dir():
         raise typer.BadParameter(f"{out} exists and is not a folder", param_hint="--out")
@@ -45,6 +53,66 @@ def _check_out(out: Path) -> None:
         p = p.parent
     if not p.is_dir() or not os.access(p, os.W_OK | os.X_OK):
         raise typer.BadParameter(f"cannot create {out}: {p} is not a writable folder", param_hint="--out")
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".courtarchive-", dir=p))
+    except OSError as e:
+        raise typer.BadParameter(f"cannot write to {out}: {p} refuses a new folder ({e.strerror or e})",
+                                 param_hint="--out") from None
+    for name in OUTPUTS:
+        if (out / name).is_dir():
+            raise typer.BadParameter(f"{out / name} is a folder: cannot write {name} there", param_hint="--out")
+
+
+def _check_scope(scope: str) -> None:
+    """``--scope`` names a scope of `definitions` (checked before the archive is read)."""
+    from . import definitions as D
+    from .inputs import offences_frame
+
+    groups = sorted(set(offences_frame()["offence_group"].to_list()))
+    if scope not in (D.SCOPE_ALL, D.SCOPE_CSA, *groups):
+        raise typer.BadParameter(f"unknown scope {scope!r}: {D.SCOPE_CSA}, {D.SCOPE_ALL} or an offence group "
+                                 f"({', '.join(groups)})", param_hint="--scope")
+
+
+def _write_outputs(out: Path, files: dict[str, bytes]) -> None:
+    """Write ``files`` into ``out`` all or nothing: each to a temporary name first, then renamed into
+    place; on any error the temporary files (and ``out``, when this call made it and it is empty) go."""
+    import os
+
+    made = not out.exists()
+    tmps: list[Path] = []
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        for name, blob in files.items():
+            t = out / f".{name}.{os.getpid()}.tmp"
+            tmps.append(t)
+            t.write_bytes(blob)
+        for name, t in zip(files, tmps):
+            t.replace(out / name)
+    except OSError as e:
+        for t in tmps:
+            t.unlink(missing_ok=True)
+        if made:
+            try:
+                out.rmdir()
+            except OSError:
+                pass
+        raise typer.BadParameter(f"cannot write {out}: {e.strerror or e}", param_hint="--out") from None
+
+
+def _empty_warning(f: dict, data) -> str | None:
+    """Why a run found no case, when it found none (the outputs are still written)."""
+    if f.get("cases"):
+        return None
+    if not data.inputs.cases.height:
+        return "warning: the archive holds no cases: ingest lists first (`courtarchive ingest`)"
+    filt = {k: v for k, v in (f.get("filters") or {}).items() if v}
+    if filt:
+        fh = data.inputs.cases["first_hearing_date"].drop_nulls()
+        span = f" (first hearings in the archive run from {fh.min()} to {fh.max()})" if fh.len() else ""
+        given = ", ".join(f"--{k} {v}" for k, v in filt.items())
+        return f"warning: no case in scope {f['scope']} matches {given}{span}: the findings are all zero"
+    return f"warning: no case in the archive is in scope {f['scope']}: the findings are all zero"
 
 
 def headline(f: dict) -> str:
@@ -116,6 +184,7 @@ def analyse(
         import os
 
         os.environ["COURTARCHIVE_SPARK_MASTER"] = spark_master
+    _check_scope(scope)
     if oracle is not None:
         _check_oracle(oracle)
     d_from, d_to = _date(date_from, "--from"), _date(date_to, "--to")
@@ -134,27 +203,27 @@ def analyse(
                     date_to=d_to, area=area, top=top, min_cell=min_cell, km_method=km)
     except ValueError as e:
         raise typer.BadParameter(str(e))
-    if (data.linkage or {}).get("source") == "names":
+    empty = _empty_warning(f, data)
+    if empty:
+        typer.echo(empty, err=True)
+    if (data.linkage or {}).get("source") == "names" and data.inputs.cases.height:
         typer.echo("warning: no link run in this archive: person ids are exact name + date-of-birth keys, which "
                    "split one defendant listed under name variants and so overstate every count built on "
                    "defendants; run `courtarchive link run` first", err=True)
     # every output below (findings.json, report.html, the headline) is the gated view: one audit event
     viewer = operator(archive, as_user)
     f = disclose_findings(f, viewer, archive=archive, purpose=purpose or default_purpose(viewer))
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as e:
-        raise typer.BadParameter(f"cannot create {out}: {e.strerror or e}", param_hint="--out")
     f["generated_at"] = dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat()
+    files: dict[str, bytes] = {}
     if report:
-        from .report import write_report
+        from .report import render
 
         t1 = time.perf_counter()
-        write_report(f, out / "report.html")
+        files["report.html"] = render(f).encode("utf-8")
         f["timings"]["report_s"] = round(time.perf_counter() - t1, 3)
     f["timings"]["total_s"] = round(time.perf_counter() - t0, 3)
     blob = orjson.dumps(f, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS, default=str)
-    (out / "findings.json").write_bytes(blob)
+    _write_outputs(out, {"findings.json": blob, **files})
     if as_json:
         sys.stdout.write(blob.decode() + "\n")
         return

@@ -54,8 +54,8 @@ Definitions
         earliest such conviction counts) with a new case (any offence, another case) whose first
         hearing falls within 1, 2 and 5 years after that conviction.  Simple shares here.
     ``cross_boundary``: networks (components of the defendant graph with >= 2 defendants) and
-        defendants whose in-scope cases are located (location chain above) in >= 2 distinct police
-        force areas, with counts.
+        defendants whose in-scope cases are located (the *location of a case* above: the chain, or
+        the one source ``by`` names) in >= 2 distinct police force areas, with counts.
 """
 
 from __future__ import annotations

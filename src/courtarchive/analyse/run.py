@@ -60,11 +60,25 @@ def filter_case_ids(inputs: D.Inputs, *, date_from: dt.date | None = None, date_
 
         a = area.strip().lower()
         loc = D.case_locations(c, location_by)
-        key = normalise_town(area)
+        # a county is no town, even where a court's town column carries one ("South Yorkshire" for
+        # Barnsley's court): matched by name only it names no case (`check_area` refuses it)
+        key = a if _county_forces(area) else normalise_town(area)
         towns = [t for t in loc["town"].drop_nulls().unique().to_list() if normalise_town(t) == key]
         loc = loc.filter(pl.col("town").is_in(towns) | (pl.col("pfa").str.to_lowercase() == a))
         c = c.filter(pl.col("case_id").is_in(loc["case_id"].implode()))
     return c["case_id"]
+
+
+def _county_forces(area: str) -> list[str]:
+    """The police force areas of the gazetteer's towns in county ``area`` (case-insensitive), when
+    ``area`` is a county and not also a town or a force's name; else []."""
+    from ..data import reference as ref
+
+    a = area.strip().lower()
+    towns = ref.towns()
+    if any(a in (t["town"].lower(), t["police_force_area"].lower()) for t in towns):
+        return []
+    return sorted({t["police_force_area"] for t in towns if t["county"].lower() == a})
 
 
 def check_area(inputs: D.Inputs, area: str) -> None:
@@ -78,7 +92,13 @@ def check_area(inputs: D.Inputs, area: str) -> None:
     a = area.strip().lower()
     known = {t["town"].lower() for t in ref.towns()} | {t["police_force_area"].lower() for t in ref.towns()}
     known |= {f["police_force_area"].lower() for f in ref.police_forces() if f.get("police_force_area")}
-    if a in known or ref.find_towns(area):
+    if a in known:
+        return
+    forces = _county_forces(area)
+    if forces:
+        raise ValueError(f"--area {area.strip()!r} is a county, not a town or a police force area: give its police "
+                         f"force area ({' or '.join(repr(x) for x in forces)}) or one of its towns")
+    if ref.find_towns(area):
         return
     for col in ("offence_town", "residence_town", "court_town", "offence_pfa", "residence_pfa", "court_pfa"):
         if col in inputs.cases.columns and inputs.cases.filter(pl.col(col).str.to_lowercase() == a).height:
@@ -401,6 +421,27 @@ def compute(data: AnalysisData, *, scope: str = D.SCOPE_CSA, location_by: str = 
 
 
 # ------------------------------------------------------------------ the outputs, through the gate
+def _profile_threshold(profile=None) -> int:
+    """The licence profile's small-cell threshold (the one the gate applies)."""
+    if profile is None:
+        from ..governance.profile import load
+
+        profile = load()
+    return int(profile.get("disclosure", "small_cell_threshold", 5))
+
+
+def _coarser(label, threshold: int):
+    """A "<k" label written below ``--min-cell``, widened to "<threshold" when k is below the licence
+    profile's threshold (other values unchanged)."""
+    if isinstance(label, str) and label.startswith("<"):
+        try:
+            k = int(label[1:])
+        except ValueError:
+            return f"<{threshold}"
+        return f"<{threshold}" if k < threshold else label
+    return label
+
+
 #: top-level findings that count complainants (each one cell: no table to recompute it from)
 COMPLAINANT_TOTALS = ("complainants", "victims_linked_to_2plus_defendants")
 
@@ -432,18 +473,28 @@ def disclose_findings(findings: dict, viewer, *, archive, purpose: str, profile=
     role = viewer.effective_role(now)
     withheld: list[str] = []
     suppressed: list[str] = list(f.get("disclosure", {}).get("suppressed", []))
-    threshold = None
-    for key in COMPLAINANT_TOTALS:
-        v = f.get(key)
+    threshold = _profile_threshold(profile)
+    # the totals, and the link run's count of complainant mentions (a bound on the complainants: "1"
+    # beside a suppressed total would tell that total)
+    cells = [(f, key, key) for key in COMPLAINANT_TOTALS]
+    if isinstance(f.get("linkage"), dict):
+        cells.append((f["linkage"], "complainant_mentions", "linkage.complainant_mentions"))
+    for holder, key, path in cells:
+        v = holder.get(key)
+        if isinstance(v, str):
+            # `compute` suppressed it below --min-cell; a label finer than the licence's ("<2" is 1)
+            # tells more than the gate allows: relabel it at the profile's threshold
+            holder[key] = _coarser(v, threshold)
+            continue
         if not isinstance(v, int) or isinstance(v, bool):
             continue
         d = disclose([{"_entity": "aggregate", "subject": "complainants", "count": v}], viewer, purpose=purpose,
                      context=ctx)
         cell = d.records[0]
         if cell.get("count") is None:
-            f[key] = cell.get("suppressed")
-            suppressed.append(key)
-        threshold = threshold or next((x["threshold"] for x in d.flags if x["flag"] == "small_cell"), None)
+            holder[key] = cell.get("suppressed")
+            suppressed.append(path)
+        threshold = next((x["threshold"] for x in d.flags if x["flag"] == "small_cell"), threshold)
     # every network's complainant count goes to the gate, the ones `compute` already wrote as "<min_cell>"
     # too: a "<5" by network is still a complainant count by network (and beside withheld larger ones it
     # would tell which networks have 5 or more)
@@ -460,6 +511,7 @@ def disclose_findings(findings: dict, viewer, *, archive, purpose: str, profile=
                 if path in suppressed:
                     suppressed.remove(path)
             elif not isinstance(n["complainants"], int):
+                n["complainants"] = _coarser(n["complainants"], threshold)
                 continue
             elif cell.get("count") is None:
                 n["complainants"] = cell.get("suppressed")
@@ -470,8 +522,9 @@ def disclose_findings(findings: dict, viewer, *, archive, purpose: str, profile=
                  "gate_rule": "complainant counts below the licence profile's small_cell_threshold suppressed; "
                               "complainant counts only by court, region, police force area, year, quarter, offence "
                               "group, list type or country (LAW.md rule 7)"})
-    if threshold:
-        disc["gate_threshold"] = threshold
+    disc["gate_threshold"] = threshold
+    # what a reader of the outputs needs: every complainant count from 1 to shown_below - 1 reads "<shown_below>"
+    disc["shown_below"] = max(int(disc.get("min_cell") or 0), threshold)
     f["disclosure"] = disc
     disc["audit_seq"] = audit.record(
         archive, actor=viewer.username, role=role, action=output, purpose=purpose,
