@@ -128,6 +128,8 @@ def test_report_renders_in_chromium(corpus, tmp_path):
     from courtarchive.analyse.report import write_report
 
     f = R.compute(corpus["data"], scope=D.SCOPE_ALL)
+    marked = max(f["courts"], key=lambda c: c["multi_defendant_cases"])
+    marked["court"] = "Court <b>of</b> & Test"      # names reach the map's tooltips as text, not HTML
     page_file = write_report(f, tmp_path / "report.html")
     errors, remote = [], []
     with pw.sync_playwright() as p:
@@ -144,7 +146,15 @@ def test_report_renders_in_chromium(corpus, tmp_path):
             charts = page.locator(".vega-embed svg").count()
             courts = page.locator("#map path.court").count()
             networks = page.locator("svg.network").count()
+            tips = []
+            for i in range(courts):
+                page.locator("#map path.court").nth(i).dispatch_event("mouseover")
+                tips = page.locator(".leaflet-tooltip").all_inner_texts()
+                if any("Test" in t for t in tips):
+                    break
+            bold = page.locator(".leaflet-tooltip b").count()
         finally:
             b.close()
     assert errors == [] and remote == []
     assert charts >= 3 and courts >= 1 and networks >= 1
+    assert any(t.startswith("Court <b>of</b> & Test: ") for t in tips) and bold == 0, tips

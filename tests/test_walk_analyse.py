@@ -313,6 +313,8 @@ def test_min_cell_below_the_licence_threshold_on_the_command_line(cli, tmp_path)
         assert not re.search(r"&lt;[1-4]\b", re.sub(r"<script.*?</script>", "", html, flags=re.S)), m
         f = json.loads(text)
         assert f["disclosure"]["shown_below"] == 5
+    r = cli("analyse", "--out", tmp_path / "neg", "--min-cell", "-1", code=2)
+    assert "--min-cell" in r.output and "greater than or equal to 0" in r.output and not (tmp_path / "neg").exists()
 
 
 def test_county_area_is_refused_not_read_as_a_town(cli, tmp_path):

@@ -153,7 +153,7 @@ def analyse(
                                                     "$COURTARCHIVE_SPARK_MASTER or local[2])"),
     as_json: bool = typer.Option(False, "--json", help="print findings.json to stdout"),
     db: Optional[str] = typer.Option(None, "--db", help="database URL (default: $COURTARCHIVE_DB)"),
-    min_cell: int = typer.Option(5, "--min-cell", help="complainant counts below this are shown as '<N' (the "
+    min_cell: int = typer.Option(5, "--min-cell", min=0, help="complainant counts below this are shown as '<N' (the "
                                  "licence profile's small_cell_threshold is enforced by the gate in any case)"),
     top: int = typer.Option(20, min=0, help="locations listed"),
     cache: bool = typer.Option(True, help="reuse derived inputs while the archive is unchanged"),
