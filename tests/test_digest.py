@@ -397,3 +397,47 @@ def test_spent_convictions_never_raise_a_rank(archive):
     earlier = {7: {c_old: [p_old], c_new: [p_new], c_bare: [p_bare]}}
     assert D._unspent(archive, earlier, dt.date(2024, 3, 4)) == {7: {c_new, c_bare}}
     assert D._unspent(archive, earlier, dt.date(2015, 6, 1)) == {7: {c_old, c_new, c_bare}}
+
+
+def test_each_person_listed_once_before_any_link_run(archive, tmp_path, monkeypatch):
+    """The day's public and standard lists name a case's defendants twice, spelt differently (a
+    nickname, a middle name the public list leaves out).  Before any `link run` no person id ties
+    the two mentions; the digest still lists each defendant once (the fuller listing: the standard
+    list's), and two different people of one list stay two."""
+    from test_governance_support import person, plant
+
+    monkeypatch.setenv("COURTARCHIVE_HOME", str(tmp_path / "home"))
+    day = dt.date(2024, 3, 4)
+    joe = dict(forenames="Joe Martyn", surname="TURNBULL", dob=dt.date(1996, 4, 1), address="2 Mill Lane")
+    gary = dict(forenames="Gary", surname="LOWE", dob=dt.date(2002, 9, 9), address="9 Dock Road")
+    john = dict(forenames="John", surname="SMITH", dob=dt.date(1970, 1, 1))
+    james = dict(forenames="James", surname="SMITH", dob=dt.date(1972, 2, 2))
+    for list_type, people in (
+            ("MAGISTRATES_PUBLIC_LIST", [person(forenames="Joey", surname="TURNBULL", dob=None, address=None),
+                                         person(forenames="Gary", surname="LOWE", dob=None, address=None)]),
+            ("MAGISTRATES_STANDARD_LIST", [person(**joe), person(**gary)])):
+        plant(archive, date=day, urn="06PL0000301", list_type=list_type, people=people)
+    plant(archive, date=day, urn="06PL0000302", people=[person(**john), person(**james)],
+          court="Preston Crown Court", list_type="CROWN_DAILY_LIST")   # (a list of its own: not a later version)
+    accounts.add(archive, username="desk", role="admin", actor="setup")
+    D.add_beat(archive, name="Preston", courts=["Preston Magistrates' Court", "Preston Crown Court"], actor="desk")
+    res = D.digest(archive, "Preston", day, accounts.viewer(archive, "desk"))
+    by_ref = {r["case_ref"]: [p["name"] for p in r["parties"] if p["role"] == "defendant"] for r in res["rows"]}
+    assert sorted(by_ref["06PL0000301"]) == ["Gary LOWE", "Joe Martyn TURNBULL"], by_ref
+    assert sorted(by_ref["06PL0000302"]) == ["James SMITH", "John SMITH"], by_ref
+    # the mailed digest too (its records come back from the export file)
+    from aiosmtpd.controller import Controller
+
+    accounts.add(archive, username="desk2", role="admin", actor="setup", email="desk@lancashirepost.co.uk")
+    D.subscribe(archive, username="desk2", beat_ref="Preston")
+    sink, port = Sink(), free_port()
+    ctl = Controller(sink, hostname="127.0.0.1", port=port)
+    ctl.start()
+    try:
+        sent = D.send(archive, day, smtp_host="127.0.0.1", smtp_port=port, sender="d@courtarchive.test",
+                      base_url="https://archive.test", keyring=KEY, home=tmp_path / "home")
+    finally:
+        ctl.stop()
+    assert sent["messages"] == 1, sent
+    text = sink.messages[0].get_body(("plain",)).get_content()
+    assert "Joe Martyn TURNBULL" in text and "Joey" not in text and text.count("Gary LOWE") == 1

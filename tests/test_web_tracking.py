@@ -259,3 +259,53 @@ def test_follow_buttons_on_person_and_network_pages():
     r = rep.post(f"/tracking/{sid}/unfollow", data={"csrf_token": csrf(rep)})
     assert "stopped following" in r.text and f"network #{site.network}" not in r.text
     assert 'id="follow-button"' in rep.get(f"/networks/{site.network}").text
+
+
+def test_badge_and_tracking_page_count_unread_alike(archive, app):  # noqa: F811
+    """The nav badge and the Tracking page say one count (`alerts._unread`): up to 50, then "50+".
+    The page had counted the unread matches of its 500-match window (52) while the badge said a
+    different number; and the badge, reading only the newest 50 unread, said "47" when three of
+    them were held back (a s.4(2) order) and visible ones lay beyond."""
+    alerts.subscribe(archive, username="reporter", kind="court", query="Preston Magistrates' Court")
+    for n in range(50):
+        plant(archive, date=day(n), urn=f"06GH{n:07d}")
+    after_ingest(archive)
+    for n in range(3):          # the newest three: withheld whole from the feed and the badge
+        plant(archive, date=day(100 + n), urn=f"06GJ{n:07d}", detail="Section 4(2) Contempt of Court Act 1981")
+    after_ingest(archive)
+    c = client(app, "reporter")
+    t = c.get("/tracking").text
+    api = c.get("/api/v1/notifications").json()
+    assert badge(t) == "50" and "50 unread" in t and (api["unread"], api["unread_more"]) == (50, False)
+    for n in range(2):
+        plant(archive, date=day(200 + n), urn=f"06GK{n:07d}")
+    after_ingest(archive)
+    t = c.get("/tracking").text
+    api = c.get("/api/v1/notifications").json()
+    assert badge(t) == "50+" and "50+ unread" in t and (api["unread"], api["unread_more"]) == (50, True)
+    assert api["total"] == 52                  # (the feed itself lists all it may show)
+
+
+def test_analyst_is_told_plainly_what_it_may_follow(archive, app):  # noqa: F811
+    """An analyst (pseudonymised data only; no digests: alerts.RECIPIENT_ROLES) was offered "in
+    Tracking and by e-mail" on a case page, and told only "role analyst does not see identities" on
+    a person page.  Each page now says what the role can follow, where it is notified, and why not."""
+    plant(archive, date=day(1), urn=URN, sensitivity="PUBLIC")
+    ana = client(app, "analyst1")
+    follow = re.search(r'<div class="follow" id="follow">(.*?)</div>', ana.get(f"/cases/{URN}").text, re.S).group(1)
+    assert 'id="follow-button"' in follow and "by e-mail" not in follow
+    assert "Tracking</a> only (no e-mail: digests go to verified media and admins" in follow
+    t = ana.get("/tracking").text
+    assert "in your e-mail digest" not in t and "not by e-mail" in t
+    assert "not by e-mail" in ana.get("/alerts").text
+    r = ana.post("/tracking/follow", data={"kind": "person", "ref": "1", "csrf_token": csrf(ana)})
+    assert r.status_code == 403
+    msg = " ".join(re.sub(r"<[^>]+>", " ", r.text).split())
+    assert "an analyst account can follow cases, URNs, courts and offence groups" in msg
+    assert "not a person: following a person tells who someone is" in msg and "does not see identities" in msg
+    with pytest.raises(alerts.AlertError, match="an analyst account can follow cases"):
+        alerts.subscribe(archive, username="analyst1", kind="name", query="Jon Smith")
+    # a verified journalist is still told about the e-mail
+    rep = client(app, "reporter")
+    assert "Tracking</a> and by e-mail" in rep.get(f"/cases/{URN}").text
+    assert "in your e-mail digest" in rep.get("/tracking").text

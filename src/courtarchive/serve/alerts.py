@@ -1,8 +1,9 @@
 """Alerts: subscriptions, matching the new listings after every ingest, e-mail digests.
 
 A journalist follows a **name** (fuzzy), a **URN**, a **court**, an **offence group**, a saved
-**search** (optional name plus facets), or tracks a **case**, a linked **person** or a **network**
-(issue 8 §4, issue 10 §3).  After every ingest (`courtarchive.serve.postingest` calls
+**search** (a name, a URN / case number or offence words as the search page reads them -- see
+`search_mode` -- plus facets; or the facets alone), or tracks a **case**, a linked **person** or a
+**network** (issue 8 §4, issue 10 §3).  After every ingest (`courtarchive.serve.postingest` calls
 `after_ingest`) the hearings of the newly ingested lists are matched against the active
 subscriptions; each hit becomes an ``alert_match`` row with the event it is for the case:
 
@@ -81,7 +82,7 @@ OVERLAP = dt.timedelta(minutes=5)
 UNSUBSCRIBE_PATH = "/alerts/unsubscribe/{token}"
 _PARAMS = {
     "name": {"threshold", "date_of_birth", "court", "role"},
-    "search": {"threshold", "date_of_birth", "court", "role", "offence_group"},
+    "search": {"threshold", "date_of_birth", "court", "role", "offence_group", "mode"},
     "person": {"threshold"},
     "network": {"threshold"},
     "urn": set(), "court": set(), "offence_group": set(), "case": set(),
@@ -152,7 +153,7 @@ def _validate(archive, kind: str, query: str, params: dict) -> tuple[str, dict, 
     bad = set(params) - _PARAMS[kind]
     if bad:
         raise AlertError(f"{kind}: unknown parameter(s) {sorted(bad)}; allowed: {sorted(_PARAMS[kind]) or 'none'}")
-    q = (query or "").strip()
+    q = " ".join((query or "").split())      # (one space between words: "Gary  Lowe" is "Gary Lowe")
     p = dict(params)
     if "threshold" in p:
         try:
@@ -168,19 +169,50 @@ def _validate(archive, kind: str, query: str, params: dict) -> tuple[str, dict, 
     if "offence_group" in p and p["offence_group"] not in _offence_groups():
         raise AlertError(f"unknown offence group {p['offence_group']!r}: one of {', '.join(sorted(_offence_groups()))}")
     if "role" in p:
-        p["role"] = str(p["role"]).strip().upper()
+        # read as the ingest reads a list's role ("prosecuting authority", "Accused": the stored
+        # PROSECUTING_AUTHORITY, DEFENDANT); upper-casing alone kept the space, and the alert never
+        # matched.  Complainants are never parties (pseudonymised as they are read): refused
+        from ..ingest.cath import COMPLAINANT, PARTY, normalise_role
+
+        raw = str(p["role"]).strip()
+        role, what = normalise_role(raw)
+        if not raw or role == "UNKNOWN":
+            raise AlertError("role: give a party role as lists name it (e.g. defendant)")
+        if what != PARTY:
+            raise AlertError(f"role {raw!r}: {'complainants' if what == COMPLAINANT else 'those acting for complainants'}"
+                             " are never listed as parties (the archive pseudonymises them as it reads the list): "
+                             "an alert cannot follow them")
+        p["role"] = role
     if kind == "name":
         words = [w for w in name_words(q) if len(w) >= 2]
         if len(words) < 2:
             raise AlertError("a name alert needs at least a forename and a surname (two words of two letters or more)")
         return q, p, q
     if kind == "search":
-        if not q and not ({"court_id", "offence_group"} & set(p)):
-            raise AlertError("a saved search needs a name or a court / offence_group facet")
-        if q and not [w for w in name_words(q) if len(w) >= 2]:
+        mode = p.pop("mode", None)
+        if mode is not None and mode not in SEARCH_MODES:
+            raise AlertError(f"mode: one of {', '.join(SEARCH_MODES)} (got {mode!r})")
+        if not q:
+            if mode is not None:
+                raise AlertError("a saved search by mode needs a name, a URN or offence words to search for")
+            if not ({"court_id", "offence_group"} & set(p)):
+                raise AlertError("a saved search needs a name or a court / offence_group facet")
+        elif (mode or search_mode(q)) == "case":
+            if not _case_query_ok(q):
+                raise AlertError(f"search text {q!r} is neither a URN / case number nor offence words "
+                                 "(e.g. 'theft from a shop'); to follow it as a name, give the param mode=name")
+            name_only = sorted({"threshold", "date_of_birth", "role"} & set(p))
+            if name_only:
+                raise AlertError(f"{', '.join(name_only)}: for a name search only ({q!r} is searched as a "
+                                 "URN / case number or offence words)")
+            p["mode"] = "case"
+        elif not [w for w in name_words(q) if len(w) >= 2]:
             raise AlertError(f"search text {q!r} has no name words")
-        label = " ".join(x for x in (q, f"court {p['court_id']}" if "court_id" in p else "",
-                                     p.get("offence_group", "")) if x)
+        elif search_mode(q) == "case":
+            p["mode"] = "name"          # (kept only where it is not what the query reads as)
+        c = store.court(archive, p["court_id"]) if "court_id" in p else None
+        label = " ".join(x for x in (q, f"at {c['name'] if c else p['court_id']}" if "court_id" in p else "",
+                                     f"({p['offence_group']})" if p.get("offence_group") else "") if x)
         return q, p, label
     if kind == "urn":
         key = "".join(q.split()).upper()
@@ -214,6 +246,47 @@ def _validate(archive, kind: str, query: str, params: dict) -> tuple[str, dict, 
     raise AlertError(kind)  # pragma: no cover
 
 
+#: how a saved search reads its query: as a person's name (fuzzy), or as the search page's case
+#: search reads one (a URN or case number, else offence words: `serve.search.search_cases`)
+SEARCH_MODES = ("name", "case")
+_REF = re.compile(r"[A-Z0-9/\-]{3,}")
+
+
+def _ref_of(q: str) -> str | None:
+    """A URN or case number as the search page reads one (spaces and case ignored; has a digit)."""
+    ref = re.sub(r"\s+", "", q or "").upper()
+    return ref if _REF.fullmatch(ref) and re.search(r"\d", ref) else None
+
+
+def _offence_codes_of(q: str) -> set[str]:
+    """The offence codes offence words name, as the search page finds them."""
+    from .search import _offence_codes
+
+    return {c.upper() for c in _offence_codes(q or "")[0]}
+
+
+def _case_query_ok(q: str) -> bool:
+    return _ref_of(q) is not None or bool(_offence_codes_of(q))
+
+
+def search_mode(q: str) -> str:
+    """How a saved search reads ``q`` unless told (``params mode``): a URN / case number or
+    offence words ("theft from a shop": every word begins a word of an offence's title) are a
+    case search, anything else a name.  Every saved search of several words had been matched as a
+    person's name, so "sexual assault" was accepted and never fired."""
+    return "case" if _case_query_ok(q) else "name"
+
+
+def _case_hits(sub: dict, hs: list[dict], batch: "_Batch") -> list[dict]:
+    """The hearings a case-mode saved search finds: its URN / case number (as a prefix, as the
+    search page does) or a listed offence its words name."""
+    ref, codes = _ref_of(sub["query"]), _offence_codes_of(sub["query"])
+    return [h for h in hs
+            if (ref and ((h.get("urn") or "").upper().startswith(ref)
+                         or (h.get("case_number") or "").replace(" ", "").upper().startswith(ref)))
+            or (codes and any((o.get("code") or "").upper() in codes for o in batch.offences_by_h.get(h["id"], [])))]
+
+
 def _public(row: dict) -> dict:
     out = dict(row)
     out["unsubscribe_path"] = unsubscribe_path(row["unsubscribe_token"])
@@ -232,13 +305,18 @@ def acting(acc: dict, actor: str | None) -> dict:
 def same_subscription(archive, account_id: int, kind: str, query: str, params: dict | None) -> dict | None:
     """The account's active subscription that is this one, if any: for what is followed by id (a
     case, a person, a network, a beat: ``params["<kind>_id"]``) the same target however it was
-    named (a case by URN or by case number), otherwise the same query and params."""
+    named (a case by URN or by case number), otherwise the same query (a name or a search: in
+    any case and spacing) and params."""
     key = f"{kind}_id"
     target = (params or {}).get(key)
+
+    def text(q):         # a name or search is the same whatever its case and spacing ("GARY  lowe")
+        return " ".join((q or "").split()).casefold() if kind in ("name", "search") else q
+
     for s in store.subscriptions(archive, account_id=account_id, active_only=True, kinds=[kind]):
         sp = s["params"] or {}
         if (str(sp.get(key)) == str(target)) if target is not None else \
-                (s["query"] == query and (sp or None) == (params or None)):
+                (text(s["query"]) == text(query) and (sp or None) == (params or None)):
             return s
     return None
 
@@ -287,8 +365,16 @@ def identity_refusal(viewer, kind: str) -> str | None:
     from ..governance import policy as pol
 
     if kind in IDENTITY_KINDS and not pol.sees_identity(viewer):
+        role = viewer.effective_role()
+        if role == "analyst":
+            # (said plainly: what the role can follow, and why not this -- "does not see identities"
+            # alone left an analyst guessing whether anything could be followed at all)
+            return (f"an analyst account can follow cases, URNs, courts and offence groups (notifications in "
+                    f"Tracking only: e-mail digests go to verified media and admins), not {IDENTITY_KINDS[kind]}: "
+                    f"following {IDENTITY_KINDS[kind]} tells who someone is, and the analyst role does not see "
+                    f"identities (pseudonymised data only) -- that needs a verified media account")
         return (f"following {IDENTITY_KINDS[kind]} needs a verified media account "
-                f"(role {viewer.effective_role()} does not see identities)")
+                f"(role {role} does not see identities)")
     return None
 
 
@@ -567,6 +653,9 @@ def match(archive, subs: list[dict], hs_of: dict[int, list[dict]], batch: _Batch
                     if sub["query"] in batch.groups_by_h.get(h["id"], set())]
         elif kind == "search" and not sub["query"]:
             out += [(sub["id"], h["id"], 1.0, None) for h in _facets(sub, hs, batch)]
+        elif kind == "search" and (p.get("mode") or search_mode(sub["query"])) == "case":
+            # (a saved search made before modes existed reads its query as it would be read now)
+            out += [(sub["id"], h["id"], 1.0, None) for h in _case_hits(sub, _facets(sub, hs, batch), batch)]
         else:
             if {"court_id", "offence_group"} & set(p):
                 allowed[sub["id"]] = {h["id"] for h in _facets(sub, hs, batch)}
@@ -942,8 +1031,9 @@ def notifications(archive, viewer, *, purpose: str, keyring=None, profile=None, 
     """The in-app feed of ``viewer``'s alert matches (active subscriptions, newest first): each
     event with its case, court and date, disclosed through the gate for the viewer's role exactly as
     a digest would be (`releasable` holds back the same matches; only the page shown is disclosed
-    and audited, output ``notifications``).  Returns {notifications, total, unread, limit, offset,
-    flags, withheld}; ``total`` and ``unread`` count what the viewer may see."""
+    and audited, output ``notifications``).  Returns {notifications, total, unread, unread_more,
+    limit, offset, flags, withheld}; ``total`` counts what the viewer may see, ``unread`` and
+    ``unread_more`` are the nav badge's count (`_unread`: the page and the badge say one thing)."""
     from ..governance.gate import disclose
     from ..store import outputs
 
@@ -954,7 +1044,8 @@ def notifications(archive, viewer, *, purpose: str, keyring=None, profile=None, 
     keep, _held = releasable(archive, viewer, ms, purpose=purpose, keyring=keyring, profile=profile,
                              output="notifications", now=now)
     page = keep[offset:offset + limit]
-    res = {"notifications": [], "total": len(keep), "unread": sum(1 for m in keep if m["seen_at"] is None),
+    unread, more = _unread(archive, acc["id"], viewer, purpose=purpose, keyring=keyring, profile=profile, now=now)
+    res = {"notifications": [], "total": len(keep), "unread": unread, "unread_more": more,
            "limit": limit, "offset": offset, "flags": [], "withheld": {}}
     if not page:
         return res
@@ -997,11 +1088,7 @@ def unread_count(archive, viewer, *, purpose: str, keyring=None, profile=None, n
     hit = _BADGE_CACHE.get(key)
     if hit is not None and hit[0] == state and time.monotonic() - hit[1] < BADGE_TTL:
         return hit[2]
-    ms = store.account_matches(archive, acc["id"], unread_only=True, limit=BADGE_CAP + 1)
-    more = len(ms) > BADGE_CAP
-    keep, _ = releasable(archive, viewer, ms[:BADGE_CAP], purpose=purpose, keyring=keyring, profile=profile,
-                         output="notifications", now=now)
-    out = (len(keep), more and len(keep) == BADGE_CAP)
+    out = _unread(archive, acc["id"], viewer, purpose=purpose, keyring=keyring, profile=profile, now=now)
     if len(_BADGE_CACHE) > 10_000:
         _BADGE_CACHE.clear()
     _BADGE_CACHE[key] = (state, time.monotonic(), out)
@@ -1010,6 +1097,29 @@ def unread_count(archive, viewer, *, purpose: str, keyring=None, profile=None, n
 
 BADGE_TTL = 60.0
 _BADGE_CACHE: dict[tuple, tuple] = {}
+
+
+def _unread(archive, account_id: int, viewer, *, purpose: str, keyring=None, profile=None,
+            now: dt.datetime | None = None) -> tuple[int, bool]:
+    """The one definition of "unread" that the nav badge and the Tracking page (and the feed's
+    JSON) show: the account's unread matches the viewer may see (`releasable`), counted up to
+    `BADGE_CAP` -- (BADGE_CAP, True) when there are more, shown "50+".  The page had counted the
+    unread ones among the feed's newest `FEED_CAP` matches (87) while the badge said "50+"; and the
+    badge, looking at the newest 50 unread only, said "47" when 3 of them were held back and more
+    lay beyond.  Unread matches are read newest first, `BADGE_CAP` + 1 at a time (once, as a rule),
+    until more than `BADGE_CAP` may be seen or `FEED_CAP` were looked at."""
+    n, offset = 0, 0
+    while offset < FEED_CAP:
+        ms = store.account_matches(archive, account_id, unread_only=True, limit=BADGE_CAP + 1, offset=offset)
+        keep, _ = releasable(archive, viewer, ms, purpose=purpose, keyring=keyring, profile=profile,
+                             output="notifications", now=now)
+        n += len(keep)
+        if n > BADGE_CAP:
+            return BADGE_CAP, True
+        if len(ms) <= BADGE_CAP:
+            break
+        offset += len(ms)
+    return n, False
 
 
 def mark_seen(archive, viewer, match_ids: list[int] | None = None, *, purpose: str, keyring=None, profile=None,

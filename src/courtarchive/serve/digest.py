@@ -261,6 +261,75 @@ def remove_beat(archive, ref: str | int, *, actor: str, role: str) -> dict:
 
 
 # =========================================================================== ranking
+#: two mentions of one case on two lists of the day are one person from this name score up
+SAME_PARTY_MIN = 0.85
+
+
+def _same_score(a: dict, b: dict, person_of: dict[int, int]) -> float:
+    """How surely two parties of one case, on two lists of one day, are one person: the same linked
+    person (1.0); else dates of birth that differ (0.0); else how alike their names are, either
+    way round (a middle name or a nickname one list has and the other not: `ranking.score_name`,
+    the search engine's own)."""
+    from .alerts import _party_name
+    from .ranking import score_name
+    from .search import words
+
+    pa, pb = person_of.get(a["id"]), person_of.get(b["id"])
+    if pa is not None and pa == pb:
+        return 1.0
+    if a.get("pseudonymised") or b.get("pseudonymised"):
+        return 0.0                   # (the name is gone: only the linked person can tell)
+    da, db = a.get("date_of_birth"), b.get("date_of_birth")
+    if da and db and str(da)[:10] != str(db)[:10]:
+        return 0.0
+    if a.get("organisation_name") or b.get("organisation_name"):
+        return float((a.get("organisation_name") or "").casefold() == (b.get("organisation_name") or "").casefold())
+    wa, wb = list(words(_party_name(a))), list(words(_party_name(b)))
+    return max(score_name(wa, wb)[0], score_name(wb, wa)[0])
+
+
+def same_parties(parties: list[dict], person_of: dict[int, int]) -> dict[int, tuple[int, int]]:
+    """party id -> (its hearing, the party id standing for the same person): the day's lists of one
+    case (public and standard, firm and daily) each name its defendants once, perhaps spelt
+    differently, and before a `link run` no person id ties them -- a digest of the day listed each
+    such defendant twice.  Per case and role, the listings are read fullest first (the standard
+    list); each party of a later listing joins the best-scoring person not yet seen on that listing
+    (`_same_score` >= SAME_PARTY_MIN, best pairs first), else stands for a person of its own.  Two
+    parties of one listing are never one person (a list names each defendant once).  Raw facts,
+    for grouping only: nothing of it is shown."""
+    groups: dict[tuple, dict[int, list[dict]]] = {}
+    for p in parties:
+        groups.setdefault((p.get("case_id"), p.get("role")), {}).setdefault(p["hearing_id"], []).append(p)
+    out: dict[int, tuple[int, int]] = {}
+    for listings in groups.values():
+        order = sorted(listings, key=lambda h: (-sum(_filled(p) for p in listings[h]), h))
+        people: list[tuple[set[int], list[dict]]] = []        # (hearings seen, members) per person
+        for h in order:
+            pairs = []
+            for j, p in enumerate(listings[h]):
+                for i, (seen, members) in enumerate(people):
+                    if h not in seen:
+                        score = max(_same_score(p, m, person_of) for m in members)
+                        if score >= SAME_PARTY_MIN:
+                            pairs.append((-score, i, j))
+            pairs.sort()
+            taken_i, taken_j = set(), set()
+            for _score, i, j in pairs:
+                if i in taken_i or j in taken_j:
+                    continue
+                taken_i.add(i)
+                taken_j.add(j)
+                people[i][0].add(h)
+                people[i][1].append(listings[h][j])
+            for j, p in enumerate(listings[h]):
+                if j not in taken_j:
+                    people.append(({h}, [p]))
+        for _seen, members in people:
+            for p in members:
+                out[p["id"]] = (p["hearing_id"], members[0]["id"])
+    return out
+
+
 def _stage(hearing_types: list[str], first_listing: bool, w: dict) -> str:
     for key, pat in w["_patterns"]:
         if any(pat.search(t or "") for t in hearing_types):
@@ -290,7 +359,7 @@ def rank(archive, beat: dict, day: dt.date, *, w: dict | None = None) -> list[di
     """Every case listed on ``day`` in ``beat``, scored, best first: {case_id, hearing_ids, court_id,
     score, stage, reasons}.  Reads the store only (no disclosure: the caller passes the gate)."""
     from ..data import reference
-    from ..store.alerts import persons_of_parties
+    from ..store.alerts import parties_of_hearings, persons_of_parties
 
     w = w or weights()
     courts = {c["id"]: c for c in beat_courts(archive, beat)}
@@ -314,6 +383,8 @@ def rank(archive, beat: dict, day: dt.date, *, w: dict | None = None) -> list[di
     for d in defs:
         per_hearing.setdefault(d["hearing_id"], set()).add(d["id"])
     person_of = persons_of_parties(archive, [d["id"] for d in defs])
+    same = same_parties([{**p, "case_id": case_of_h[p["hearing_id"]]} for p in parties_of_hearings(archive, hids)],
+                        person_of)
     for d in defs:
         by_case[case_of_h[d["hearing_id"]]]["defendants"].add(person_of.get(d["id"], -d["id"]))
     if groups_wanted:
@@ -392,7 +463,9 @@ def rank(archive, beat: dict, day: dt.date, *, w: dict | None = None) -> list[di
         if at_crown or sent_before:
             add("crown", float(w["crown"]["listed_at_crown"]),
                 "before the Crown Court" + ("" if at_crown else " (sent there earlier)"))
-        out.append({"case_id": cid, "hearing_ids": sorted(h["id"] for h in c["hearings"]),
+        hids_c = {h["id"] for h in c["hearings"]}
+        out.append({"case_id": cid, "hearing_ids": sorted(hids_c),
+                    "same_party": {pid: k for pid, (hid, k) in same.items() if hid in hids_c},
                     "court_id": c["court_id"], "court": (courts.get(c["court_id"]) or {}).get("name"),
                     "stage": stage, "defendants": n_def, "seriousness": best,
                     "score": round(sum(r["points"] for r in reasons), 2), "reasons": reasons})
@@ -436,12 +509,15 @@ def assemble(ranked: list[dict], records: list[dict], flags: list[dict], top: in
         hs = c["hearings"]
         h0 = hs[0]
         # one row per person: a case on the day's public and standard lists names each defendant
-        # twice, perhaps spelt differently -- the linked person decides, and the fuller listing
-        # (date of birth, address: the standard list) is the one shown
+        # twice, perhaps spelt differently -- `same_parties` decides (the linked person, else the
+        # names, whatever the link state), and the fuller listing (date of birth, address: the
+        # standard list) is the one shown
+        same = r.get("same_party") or {}
         parties: dict = {}
         for h in hs:
             for p in h.get("parties") or []:
-                key = (p.get("role"), ("person", p["person_id"]) if p.get("person_id") is not None
+                key = (p.get("role"), ("same", same[p["id"]]) if p.get("id") in same
+                       else ("person", p["person_id"]) if p.get("person_id") is not None
                        else p.get("name") or p.get("id"))
                 have = parties.get(key)
                 if have is None or _filled(p) > _filled(have):

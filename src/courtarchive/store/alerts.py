@@ -92,7 +92,7 @@ def new_hearings(archive: Archive, since: dt.datetime, *, until: dt.datetime | N
     their case's URN and the publication's ingest time."""
     H, P, C = T["hearing"], T["publication"], T["case"]
     q = (sa.select(H.c.id, H.c.case_id, H.c.court_id, H.c.sitting_date, H.c.sitting_time, H.c.hearing_type,
-                   H.c.publication_id, P.c.ingested_at, P.c.list_type, C.c.urn)
+                   H.c.publication_id, P.c.ingested_at, P.c.list_type, C.c.urn, C.c.case_number)
          .join(P, P.c.id == H.c.publication_id).outerjoin(C, C.c.id == H.c.case_id)
          .where(P.c.ingested_at > since, P.c.superseded_by.is_(None), H.c.case_id.is_not(None))
          .order_by(H.c.id))
@@ -343,7 +343,8 @@ def hearings_by_id(archive: Archive, hearing_ids: Iterable[int]) -> list[dict]:
     with archive.engine.connect() as conn:
         for chunk in _chunks(sorted(set(hearing_ids))):
             out += _rows(conn, sa.select(H.c.id, H.c.case_id, H.c.court_id, H.c.sitting_date, H.c.sitting_time,
-                                         H.c.hearing_type, H.c.publication_id, P.c.ingested_at, P.c.list_type, C.c.urn)
+                                         H.c.hearing_type, H.c.publication_id, P.c.ingested_at, P.c.list_type, C.c.urn,
+                                         C.c.case_number)
                          .join(P, P.c.id == H.c.publication_id).outerjoin(C, C.c.id == H.c.case_id)
                          .where(H.c.id.in_(chunk)).order_by(H.c.id))
     return out
@@ -371,9 +372,9 @@ def find_court(archive: Archive, ref: str) -> int | None:
 
 # =========================================================================== in-app notifications
 def account_matches(archive: Archive, account_id: int, *, unread_only: bool = False,
-                    limit: int | None = None) -> list[dict]:
+                    limit: int | None = None, offset: int = 0) -> list[dict]:
     """The matches of an account's active subscriptions, newest first, with their subscription
-    (the rows `unsent` gives, sent or not, plus ``seen_at``)."""
+    (the rows `unsent` gives, sent or not, plus ``seen_at``); ``offset``: skip that many."""
     M, S, A = T["alert_match"], T["subscription"], T["account"]
     q = (sa.select(M, S.c.account_id, S.c.kind, S.c.query, S.c.params, S.c.label, S.c.unsubscribe_token,
                    A.c.username)
@@ -384,6 +385,8 @@ def account_matches(archive: Archive, account_id: int, *, unread_only: bool = Fa
         q = q.where(M.c.seen_at.is_(None))
     if limit is not None:
         q = q.limit(int(limit))
+    if offset:
+        q = q.offset(int(offset))
     with archive.engine.connect() as conn:
         return _rows(conn, q)
 
