@@ -255,3 +255,20 @@ def test_name_search_export_of_a_case_and_a_hearing_of_no_case(archive, tmp_path
     by = {r["case.urn"]: r for r in got}
     assert set(by) == {"06PL0000019", ""} and len(got) == 2                  # was: the case's row only
     assert by[""]["party.surname"] == "TWOFOLD" and by[""]["case.id"] == "" and by[""]["hearing.case_id"] == ""
+
+
+def test_name_search_export_has_the_last_word_on_a_withheld_name(archive, people, tmp_path, monkeypatch):
+    """The export of a name search keeps a record only where the gate shows the name searched (as the
+    search page does), not only where the search's probe let the hit through: with the probe letting
+    everything through, the youth's hearing is still not exported."""
+    from courtarchive.serve import search as S
+    from courtarchive.serve import views as V
+
+    accounts.add(archive, username="boss", role="admin", actor="dpo", email="boss@archive.example")
+    admin = accounts.viewer(archive, "boss")
+    S.refresh(archive)
+    p = V.Portal(archive, keyring=Keyring(bytes(range(32))), home=tmp_path / "home")
+    monkeypatch.setattr(V, "_withheld_names", lambda *a, **k: (lambda pairs: set()))
+    res = V.export(p, admin, "search", "csv", q="Kit Youngling", mode="name")
+    assert res["rows"] == 0 and b"YOUNGLING" not in res["body"]
+    assert V.export(p, admin, "search", "csv", q="Ada Grownup", mode="name")["rows"] >= 1

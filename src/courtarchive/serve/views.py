@@ -462,10 +462,26 @@ def export_records(p: Portal, viewer: Viewer, what: str, *, q: str | None = None
         if mode == "name":
             res = sm.search_names(p.archive, q or "", limit=limit, offset=0,
                                   hide=_withheld_names(p, viewer, "export"))
-            return ss.cases_for_parties(p.archive, [h["party_id"] for h in res.get("hits", [])])
+            hits = {h["party_id"] for h in res.get("hits", [])}
+            return _named_in(p, viewer, ss.cases_for_parties(p.archive, sorted(hits)), hits)
         res = sm.search_cases(p.archive, q or "", limit=limit, offset=0)
         return ss.cases_brief(p.archive, [h["case_id"] for h in res.get("hits", [])])
     raise ValueError(f"cannot export {what!r}: one of {', '.join(EXPORT_WHAT)}")
+
+
+def _parties_of(tree: dict):
+    for h in (tree.get("hearings", []) if tree["_entity"] == "case" else [tree]):
+        yield from h.get("parties", [])
+
+
+def _named_in(p: Portal, viewer: Viewer, trees: list[dict], hits: set[int]) -> list[dict]:
+    """The records of a name search's export, kept only where the gate shows this viewer the name
+    that was searched: a case in the file is "the name you typed is in this case" even with the name
+    itself blanked.  The search's probe (`_withheld_names`) leaves such mentions out already; this is
+    the page's last word (`search`) for the export, on the records as they will be disclosed."""
+    d = _gate(p, trees, viewer, output="export", audit=False)
+    shown = {pa["id"] for r in d.records for pa in _parties_of(r) if not identity_withheld(pa)}
+    return [t for t in trees if any(pa["id"] in hits and pa["id"] in shown for pa in _parties_of(t))]
 
 
 def export(p: Portal, viewer: Viewer, what: str, fmt: str, **params) -> dict:
