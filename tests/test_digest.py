@@ -275,6 +275,16 @@ def test_cli(corpus, monkeypatch, tmp_path):
     assert r.exit_code != 0
     r = run(app, ["digest", "--beat", "cli beat", "--format", "pdf"])
     assert r.exit_code == 2 and "unknown format" in r.output
+    # an --out that cannot be written: one line, exit 2, before the digest is disclosed (was a traceback)
+    from courtarchive.store import governance as sg
+
+    before = len(sg.audit_events(a))
+    (tmp_path / "afile").write_text("x")
+    for bad in (tmp_path, tmp_path / "afile" / "d.txt"):
+        r = run(app, ["digest", "--beat", "cli beat", "--date", day.isoformat(), "--as", "reporter", "--out", str(bad)])
+        assert r.exit_code == 2 and "cannot write --out" in r.output, r.output
+        assert "Traceback" not in r.output and len(r.output.strip().splitlines()) == 1, r.output
+    assert len(sg.audit_events(a)) == before
     assert run(app, ["beat", "remove", "cli beat", "--as", "desk"]).exit_code == 0
 
 

@@ -61,6 +61,8 @@ def digest(ctx: typer.Context,
         console.print(f"[red]error[/red]: unknown format {fmt!r}: one of {', '.join(FORMATS)}")
         raise typer.Exit(2)
     day = _day(date)
+    if out_path is not None:
+        _writable(out_path)         # before the digest is disclosed (and audited) to nobody
     a = _archive(db)
     s = settings()
     viewer = operator(a, as_user)
@@ -77,18 +79,35 @@ def digest(ctx: typer.Context,
     if out_path is None:
         sys.stdout.write(text)
     else:
-        out_path.parent.mkdir(parents=True, exist_ok=True)
         tmp = out_path.with_name(out_path.name + ".partial")
         try:
             tmp.write_text(text, encoding="utf-8")
             tmp.replace(out_path)
-        except BaseException:
+        except BaseException as e:
             tmp.unlink(missing_ok=True)
+            if isinstance(e, OSError):
+                console.print(f"[red]error[/red]: cannot write --out {out_path}: {e.strerror or e}", soft_wrap=True)
+                raise typer.Exit(2) from None
             raise
         console.print(f"wrote the digest of {res['beat']['name']!r} for {day} ({len(res['rows'])} cases) to {out_path}")
     restricted = sum(1 for r in res["rows"] if r["restricted"])
     console.print(f"{len(res['rows'])} of {res['candidates']} listed cases shown to {viewer.username} ({res['role']}); "
                   f"{restricted} under reporting restrictions")
+
+
+def _writable(path: Path) -> None:
+    """Refuse an ``--out`` that cannot be written (a folder, a path under a file, no permission):
+    one line, exit 2."""
+    try:
+        if path.is_dir():
+            raise IsADirectoryError(21, "it is a folder")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        probe = path.with_name(path.name + ".partial")
+        probe.touch()
+        probe.unlink()
+    except OSError as e:
+        console.print(f"[red]error[/red]: cannot write --out {path}: {e.strerror or e}", soft_wrap=True)
+        raise typer.Exit(2) from None
 
 
 @app.command()
