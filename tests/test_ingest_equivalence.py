@@ -8,6 +8,12 @@ example (the *Invalid* ones included) and a generated corpus (JSON and Excel lis
 generated corpus's digests are re-recorded only when the generator changes what it writes (last:
 charges that fit their victim's age and sex, `generate.offences.victim_fits`), with the parser and
 gate unchanged -- the examples' digests, which no generator change touches, still guard them.
+Re-recorded too for the 25 Excel lists naming a complainant in offence wording, when the place of
+such a mention became ``sheet List row N, column Offence wording`` (was ``....offenceWording``, a
+JSON key after a spreadsheet row): with the old place put back, every digest was as recorded.
+And for CaTH's non-strategic Excel example, whose rejection became "no worksheet holds a table in
+a declared layout" at ``sheet 1`` (was "not a readable .xlsx workbook (ValueError)": a time cell
+beside a heading label); with the old heading code put back, every digest was as recorded.
 """
 
 from __future__ import annotations

@@ -509,7 +509,9 @@ NO_COURT = "0"
 
 def court_id_header(value: str, what: str = "x-court-id") -> str:
     """x-court-id as the store resolves it: the FaCT court id or slug of a court of the packaged
-    reference table (`data.reference.court_by_id`), kept as the table spells it, or `NO_COURT`;
+    reference table (`data.reference.court_by_id`), kept as the table spells it, or `NO_COURT`, or
+    the Crown Court location code or magistrates' court code of one court of the table (``434``:
+    its FaCT court id is kept; a code several courts share is refused naming their ids and slugs);
     else Rejected (its reason names ``what``: the header, or the command's option) -- a court id
     the table does not know was stored without a word, the list's court then guessed from its name."""
     from ..data.reference import court_by_id
@@ -519,9 +521,58 @@ def court_id_header(value: str, what: str = "x-court-id") -> str:
     if digits and int(value) == 0:
         return NO_COURT
     court = court_by_id(value)
+    if court is None and digits:
+        crown, magistrates = _court_codes().get(int(value), ((), ()))
+        held = {c["fact_court_id"] for c in crown + magistrates}
+        if len(held) == 1:          # a Crown Court or magistrates' court code of one court: that court
+            return str(held.pop())
+        if held:
+            raise Rejected(_code_of_courts(value, what, crown, magistrates), "header x-court-id")
     if court is None:
         raise Rejected(unknown_court(value, what), "header x-court-id")
     return str(court["fact_court_id"]) if digits else court["slug"]
+
+
+@functools.lru_cache(maxsize=1)
+def _court_codes() -> dict[int, tuple[tuple[dict, ...], tuple[dict, ...]]]:
+    """Court code -> (courts of the reference table with that Crown Court location code, courts
+    with that magistrates' court code).  A Crown code counts for the courts that sit as a Crown
+    Court when any does (as the store's court resolver reads a Crown list's court code)."""
+    from ..data.reference import courts
+
+    crown: dict[int, list[dict]] = {}
+    magistrates: dict[int, list[dict]] = {}
+    for c in courts():
+        if c["fact_court_id"] is None:
+            continue
+        if c["crown_court_code"] is not None:
+            crown.setdefault(int(c["crown_court_code"]), []).append(c)
+        if c["magistrate_code"] is not None:
+            magistrates.setdefault(int(c["magistrate_code"]), []).append(c)
+    out = {}
+    for code in crown.keys() | magistrates.keys():
+        cc = crown.get(code, [])
+        cc = [c for c in cc if "Crown Court" in (c["court_types"] or "")] or cc
+        out[code] = (tuple(cc), tuple(magistrates.get(code, ())))
+    return out
+
+
+def _code_of_courts(value: str, what: str, crown: tuple, magistrates: tuple) -> str:
+    """Why a court code several courts share is refused as ``what``, and the FaCT court ids and
+    slugs to give instead."""
+    def named(cs: tuple) -> str:
+        shown = ", ".join(f"{c['name']}: {c['fact_court_id']} or {c['slug']}" for c in cs[:4])
+        return shown + (f" and {len(cs) - 4} more" if len(cs) > 4 else "")
+
+    kinds = []
+    if crown:
+        kinds.append(f"the Crown Court code of {len(crown)} courts ({named(crown)})" if len(crown) > 1
+                     else f"the Crown Court code of {named(crown)}")
+    if magistrates:
+        kinds.append(f"the magistrates' court code of {len(magistrates)} courts ({named(magistrates)})"
+                     if len(magistrates) > 1 else f"the magistrates' court code of {named(magistrates)}")
+    return (f"{what} {value!r} is not a FaCT court id but {' and '.join(kinds)}: give the FaCT court id "
+            "or slug of the court meant")
 
 
 def _list_type_name(value: str, where: str | None) -> str:
@@ -1617,7 +1668,9 @@ def _load(data: bytes | str, max_bytes: int) -> tuple[Any, str]:
     try:
         doc = orjson.loads(text)
     except orjson.JSONDecodeError as e:
-        raise Rejected(f"malformed JSON: {e.msg} at line {e.lineno}, column {e.colno} (character {e.pos})") from None
+        markup = " -- the file is HTML or XML (a saved web page?), not JSON" if text.lstrip()[:1] == "<" else ""
+        raise Rejected(f"malformed JSON: {e.msg} at line {e.lineno}, column {e.colno} (character {e.pos})"
+                       + markup) from None
     except (UnicodeEncodeError, ValueError) as e:   # e.g. lone surrogates in a str input
         raise Rejected(f"malformed JSON: {type(e).__name__}") from None
     if not isinstance(doc, (dict, list)):

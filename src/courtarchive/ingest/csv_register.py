@@ -211,6 +211,10 @@ def _column_name(raw: str) -> str:
 def _header(row: list[str]) -> list[str]:
     names = []
     for i, raw in enumerate(row, start=1):
+        if ("<" in raw or "\x00" in raw) and (what := "a NUL character" if "\x00" in raw else markup_in(raw)):
+            raise Rejected(f"column name contains {what}, which a register may not carry"
+                           + (" (an HTML page, not CSV?)" if i == 1 and raw.lstrip().startswith("<") else ""),
+                           f"header, column {i}")
         name = _column_name(raw)
         if not name:
             raise Rejected(f"column {i} has no name", f"header, column {i}")

@@ -6,7 +6,8 @@
 1. every offence wording goes through `link.complainants.extract`; identifying spans become
    ``[complainant:<first 8 hex of the token>]`` and each mention becomes a `Complainant` record
    (offence_ref = the offence's index, hearing_ref = its party's hearing, json_path = the
-   offence's path + ``.offenceWording``);
+   wording's place in the source, `wording_place`: the offence's JSON path + ``.offenceWording``,
+   or its row + ``, column offence_wording`` in a CSV register, PDF or Excel list);
 2. every complainant named as a party (`RawComplainant`, put aside by the parser) becomes a
    `Complainant` of kind ``party``, and ``raw_complainants`` is emptied -- the store refuses a
    list where it is not;
@@ -354,7 +355,7 @@ def apply(parsed: ParsedList, keyring: Keyring, *, memo: bool = False) -> GateRe
             continue
         hearing_ref = parsed.parties[offence.party_ref].hearing_ref
         labels: dict[int, str] = {}
-        json_path = f"{offence.json_path}.offenceWording" if offence.json_path else ".offenceWording"
+        json_path = wording_place(parsed.meta, offence.json_path)
         for n, m in enumerate(ex.mentions):
             ident = identity(keyring, m.kind, m.identity, scope_of(hearing_ref))
             if ident.token:
@@ -388,6 +389,37 @@ def apply(parsed: ParsedList, keyring: Keyring, *, memo: bool = False) -> GateRe
     if scrubber:
         report.fields_scrubbed = _scrub_fields(parsed, scrubber)
     return report
+
+
+def wording_place(meta, offence_path: str | None) -> str:
+    """Where an offence's wording is in its source, from the offence's place: a JSON path and the
+    wording's key (``$...offence[0].offenceWording``; ``.sum`` in a magistrates adult court list),
+    or for a CSV register, PDF or Excel list the offence's row and the wording's column, named as
+    a rejection there names it (``row 7, column offence_wording``, ``page 2 row 14, column Offence
+    wording``)."""
+    path = offence_path or ""
+    if not path or path.startswith("$"):
+        return f"{path}.{_json_wording_key(getattr(meta, 'list_type', None))}"
+    return f"{path}, column {_wording_column(getattr(meta, 'source_format', None), getattr(meta, 'list_type', None))}"
+
+
+@functools.lru_cache(maxsize=None)
+def _json_wording_key(list_type: str | None) -> str:
+    from .cath import ADULT_COURT, LIST_TYPES
+
+    lt = LIST_TYPES.get(list_type or "")
+    return "sum" if lt is not None and lt.family is ADULT_COURT else "offenceWording"
+
+
+@functools.lru_cache(maxsize=None)
+def _wording_column(source_format: str | None, list_type: str | None) -> str:
+    if source_format in ("pdf", "xlsx"):
+        from .layouts import layout_for
+
+        lay = layout_for(list_type or "")
+        label = next((c.label for c in lay.columns if c.field == "offence.wording"), None) if lay else None
+        return label or "Offence wording"
+    return "offence_wording"            # a CSV register's column (docs/csv-format.md)
 
 
 _HEARING_TEXT = ("list_note", "case_name", "reporting_restriction_detail")
@@ -445,4 +477,4 @@ def assert_no_cleartext(parsed: ParsedList, names: Iterable[str], *, words: bool
                     raise AssertionError(f"cleartext: {what} #{i} is still in the parsed list")
 
 
-__all__ = ["GateError", "GateReport", "apply", "assert_no_cleartext", "case_scope", "forget"]
+__all__ = ["GateError", "GateReport", "apply", "assert_no_cleartext", "case_scope", "forget", "wording_place"]

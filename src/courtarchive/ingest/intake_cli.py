@@ -52,15 +52,17 @@ def _finish(a, report, as_json: bool) -> None:
         sys.stdout.write(orjson.dumps(d, option=orjson.OPT_INDENT_2, default=str).decode() + "\n")
     else:
         att = d["attachments"]
+        # one line each, never wrapped at the console's width (as `courtarchive ingest`'s)
         console.print(f"{d['messages']} messages ({', '.join(f'{v} {k}' for k, v in d['by_status'].items()) or 'none'}); "
                       f"attachments: {att['accepted']} accepted, {att['duplicates']} already archived, "
-                      f"{len(att['rejected'])} rejected; {att['hearings']} hearing entries")
+                      f"{len(att['rejected'])} rejected; {att['hearings']} hearing entries", soft_wrap=True)
         for q in d["quarantined"]:
             console.print(f"[red]quarantined[/red] message {escape(str(q['message_id'] or q['ref']))}: "
-                          f"{escape(str(q['reason']))}")
+                          f"{escape(str(q['reason']))}", soft_wrap=True)
         for r in att["rejected"]:
             where = f" at {r['json_path']}" if r["json_path"] else ""
-            console.print(f"[red]rejected[/red] {escape(str(r['file']))}{escape(where)}: {escape(str(r['reason']))}")
+            console.print(f"[red]rejected[/red] {escape(str(r['file']))}{escape(where)}: {escape(str(r['reason']))}",
+                          soft_wrap=True)
     raise typer.Exit(1 if report.failed else 0)
 
 

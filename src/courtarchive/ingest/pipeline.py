@@ -135,6 +135,54 @@ def read_sidecar(f: Path) -> dict:
     return {}
 
 
+#: the `courtarchive ingest` option of each CaTH header
+OPTIONS = {"x-list-type": "--list-type", "x-sensitivity": "--sensitivity", "x-content-date": "--content-date",
+           "x-court-id": "--court-id", "x-language": "--language", "x-provenance": "--provenance",
+           "x-display-from": "--display-from", "x-display-to": "--display-to"}
+_OPTION_HINTS = {"x-content-date": " (use YYYY-MM-DD)",
+                 "x-display-from": " (use YYYY-MM-DD or an ISO date-time such as 2024-03-04T06:00:00Z)",
+                 "x-display-to": " (use YYYY-MM-DD or an ISO date-time such as 2024-03-04T06:00:00Z)"}
+
+
+def check_options(headers: dict, paths: Iterable[str | Path] = ()) -> None:
+    """The CaTH headers given as options of `courtarchive ingest` (``{"x-sensitivity": ...}``),
+    checked once before any file is read: Rejected, its reason naming the option, for a value no
+    file could take -- as the header would reject every file (`cath.check_headers`).  A list type
+    CaTH does not define is refused unless every file to ingest is a CSV register (which may carry
+    any list type name); a list type without a declared PDF/Excel layout is refused when a PDF or
+    Excel file is among ``paths`` (only their names are looked at)."""
+    from .cath import LIST_TYPES, check_headers, court_id_header
+
+    for header, value in headers.items():
+        option = OPTIONS.get(header, header)
+        if header == "x-court-id":
+            court_id_header(value, option)      # its own wording: close matches, codes of courts
+        try:
+            checked = check_headers({header: value}, known_list_type=False)
+        except Rejected as e:
+            reason = e.reason.replace(f"header {header}", option).replace(header, option)
+            if option not in reason:
+                reason = f"{option}: {reason}"
+            raise Rejected(reason + _OPTION_HINTS.get(header, ""), None) from None
+        if header == "x-list-type":
+            name = checked.get("list_type") or ""
+            formats = {FORMATS.get(f.suffix.lower(), "cath-json" if not f.suffix else None)
+                       for f in iter_input_files(paths)} - {None}
+            if not name or (name not in LIST_TYPES and formats - {"csv"}):
+                import difflib
+
+                close = difflib.get_close_matches(name, list(LIST_TYPES), n=3, cutoff=0.6)
+                raise Rejected(f"{option}: {name or '(empty)'} is not a CaTH list type"
+                               + (f" (did you mean {', '.join(close)}?)" if close else "")
+                               + "; only a CSV register may carry a list type name of its own", None)
+            if formats & {"pdf", "xlsx"}:
+                from .layouts import layout_for, layouts
+
+                if layout_for(name) is None:
+                    raise Rejected(f"{option}: no PDF/Excel layout is declared for {name} (layouts: "
+                                   f"{', '.join(sorted(layouts()))}; docs/intake-layouts.md)", None)
+
+
 def content_hash(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
@@ -171,10 +219,24 @@ def _init_worker(key: bytes, old_keys: list, seen: str | Callable[[str], int | N
     _SEEN = Archive.open(seen).publication_lookup() if isinstance(seen, str) else seen
 
 
+def shown_name(path: str | Path) -> str:
+    """A file's path as it is stored (publication source name, quarantine) and reported: a name
+    that is not valid UTF-8 (Linux gives its bytes as surrogates) with those bytes as ``\\xe9`` --
+    as it was, the surrogates reached the database and the whole ingest stopped with a traceback."""
+    text = os.fspath(path)
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
 def _prepare(task: tuple) -> tuple:
-    """Read, parse and gate one file. Returns (path, hash, parsed | None, rejection | None)."""
-    path, headers_override, list_type, max_bytes = task
-    f = Path(path)
+    """Read, parse and gate one file. Returns (path, hash, parsed | None, rejection | None), the
+    path as `shown_name` gives it."""
+    real, headers_override, list_type, max_bytes = task
+    f = Path(real)
+    path = shown_name(real)
     try:
         fmt = file_format(f)          # before anything is read
         size = f.stat().st_size
@@ -187,7 +249,7 @@ def _prepare(task: tuple) -> tuple:
         headers = read_sidecar(f)
         headers.update(headers_override)
         try:
-            parsed = parse_file(data, source_name=f.name, headers=headers, list_type=list_type, fmt=fmt,
+            parsed = parse_file(data, source_name=shown_name(f.name), headers=headers, list_type=list_type, fmt=fmt,
                                 max_bytes=max_bytes)
         except Rejected as e:
             if not f.suffix and e.json_path in (None, "$"):     # the whole file refused: say how it was read
@@ -197,8 +259,8 @@ def _prepare(task: tuple) -> tuple:
         parsed.meta.source_format = fmt
         report = gate.apply(parsed, _KEYRING, memo=True)
         return path, h, parsed, None, report
-    except Rejected as e:
-        return path, locals().get("h"), None, (e.reason, e.json_path), None
+    except Rejected as e:       # (a sidecar's name in the reason: as shown)
+        return path, locals().get("h"), None, (shown_name(e.reason), e.json_path), None
     except OSError as e:
         return path, None, None, (f"cannot read file: {e.strerror or e}", None), None
     except RecursionError:

@@ -18,6 +18,7 @@ and the uncompressed size of the workbook (a zip bomb is refused before it is re
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 import zipfile
 
@@ -76,6 +77,17 @@ def _is_header(row: tuple) -> bool:
     return False
 
 
+def _heading_value(v) -> str:
+    """A heading fact's cell as text: a date-time as ``YYYY-MM-DD HH:MM:SS`` (how `Published` is
+    read), a date or a time of day in ISO form (``time.isoformat`` takes no separator: a time cell
+    beside a label made the whole workbook 'not readable (ValueError)')."""
+    if isinstance(v, dt.datetime):
+        return v.isoformat(" ")
+    if isinstance(v, (dt.date, dt.time)):
+        return v.isoformat()
+    return str(v)
+
+
 def _trim(row: tuple) -> list:
     row = list(row)
     while row and (row[-1] is None or (isinstance(row[-1], str) and not row[-1].strip())):
@@ -117,7 +129,7 @@ def _sheet(ws, source_name, headers, given) -> ParsedList | None:
         cells = [c for c in row if c is not None and str(c).strip()]
         if len(cells) >= 2 and isinstance(cells[0], str) and ":" not in cells[0]:
             v = cells[1]
-            heading.append(f"{cells[0]}: {v.isoformat(' ') if hasattr(v, 'isoformat') else v}")
+            heading.append(f"{cells[0]}: {_heading_value(v)}")
         elif cells:
             heading.append(" ".join(str(c) for c in cells))
     if header is None:

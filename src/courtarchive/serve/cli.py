@@ -51,7 +51,8 @@ def ingest(paths: List[Path] = typer.Argument(..., help="files or folders (recur
            sensitivity: Optional[str] = typer.Option(None, help="x-sensitivity: PUBLIC | PRIVATE | CLASSIFIED"),
            content_date: Optional[str] = typer.Option(None, help="x-content-date YYYY-MM-DD"),
            court_id: Optional[str] = typer.Option(None, help="x-court-id: FaCT court id or slug of a court in the "
-                                                              "reference table (another is refused); 0: no court"),
+                                                              "reference table, or the Crown Court or magistrates' "
+                                                              "court code of one court (another is refused); 0: no court"),
            language: Optional[str] = typer.Option(None, help="x-language"),
            provenance: Optional[str] = typer.Option(None, help="x-provenance"),
            display_from: Optional[str] = typer.Option(None, help="x-display-from (ISO date-time)"),
@@ -60,24 +61,21 @@ def ingest(paths: List[Path] = typer.Argument(..., help="files or folders (recur
            as_json: bool = typer.Option(False, "--json", help="print the report as JSON")) -> None:
     """Ingest CaTH JSON lists, CSV registers and PDF/Excel lists. Exit code 1 when any file was rejected."""
     from ..governance.pseudonym import Keyring
-    from ..ingest.pipeline import ingest as run, iter_input_files
+    from ..ingest.errors import Rejected
+    from ..ingest.pipeline import check_options, ingest as run, iter_input_files
 
-    if court_id:            # a usage error, before anything is read (a sidecar's is the file's rejection)
-        from ..ingest.cath import court_id_header
-        from ..ingest.errors import Rejected
-
-        try:
-            court_id_header(court_id, "--court-id")
-        except Rejected as e:
-            typer.echo(f"error: {e.reason}", err=True)
-            raise typer.Exit(2) from None
-    s = settings()
-    a = open_archive(db)
-    keyring = Keyring.from_settings(s)
     headers = {k: v for k, v in {"x-list-type": list_type, "x-sensitivity": sensitivity,
                                  "x-content-date": content_date, "x-court-id": court_id,
                                  "x-language": language, "x-provenance": provenance,
                                  "x-display-from": display_from, "x-display-to": display_to}.items() if v}
+    try:                    # a bad option is a usage error, before anything is read (a sidecar's is the file's rejection)
+        check_options(headers, paths)
+    except Rejected as e:
+        typer.echo(f"error: {e.reason}", err=True)
+        raise typer.Exit(2) from None
+    s = settings()
+    a = open_archive(db)
+    keyring = Keyring.from_settings(s)
     total = sum(1 for _ in iter_input_files(paths))
     with Progress(SpinnerColumn(), TextColumn("[progress.description]{task.description}"), BarColumn(),
                   TextColumn("{task.completed}/{task.total} files"), TimeElapsedColumn(),
@@ -92,14 +90,18 @@ def ingest(paths: List[Path] = typer.Argument(..., help="files or folders (recur
     if as_json:
         print_json({**{k: d[k] for k in ("files", "accepted", "duplicates", "rejected", "hearings")}, "after_ingest": after})
     else:
+        # one line each, never wrapped at the console's width (a log or a pipe is 80 columns to Rich):
+        # a file name or JSON path broken across lines cannot be searched for or copied
         console.print(f"{d['files']} files: {d['accepted']} accepted, {d['duplicates']} already archived, "
-                      f"{len(d['rejected'])} rejected; {d['hearings']} hearing entries")
+                      f"{len(d['rejected'])} rejected; {d['hearings']} hearing entries", soft_wrap=True)
         for r in d["rejected"]:
             where = f" at {r['json_path']}" if r["json_path"] else ""
-            console.print(f"[red]rejected[/red] {escape(str(r['file']))}{escape(where)}: {escape(str(r['reason']))}")
+            console.print(f"[red]rejected[/red] {escape(str(r['file']))}{escape(where)}: {escape(str(r['reason']))}",
+                          soft_wrap=True)
         for step, res in after.items():
             if "error" in res:
-                console.print(f"[yellow]after ingest[/yellow] {step}: {escape(str(res['error']))}")
+                console.print(f"[yellow]after ingest[/yellow] {escape(step)}: {escape(str(res['error']))}",
+                              soft_wrap=True)
     raise typer.Exit(1 if d["rejected"] else 0)
 
 

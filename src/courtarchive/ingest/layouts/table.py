@@ -259,6 +259,7 @@ def build(layout: Layout, header: list, rows: Iterable[tuple[str, list]], facts:
     content_date = h.get("content_date") or _meta_value(facts, "List date", "date")
     end = _meta_value(facts, "List end date", "date")
     has = {c.field for c in cols if c is not None}
+    names_label = next((c.label for c in cols if c is not None and c.kind == "names"), "Complainant")
     parts_given = any(f in has for f in _NAME_PARTS)
 
     hearings: list = []
@@ -302,7 +303,7 @@ def build(layout: Layout, header: list, rows: Iterable[tuple[str, list]], facts:
             hearings.append(Hearing(json_path=where, **hf))
             for name in filter(None, (x.strip() for x in (vals.get("hearing.complainants") or "").split(";"))):
                 complainants.append(RawComplainant(hearing_ref=h_ref, name=name,
-                                                   json_path=f"{where}, column Complainant"))
+                                                   json_path=f"{where}, column {names_label}"))
             prosecutor = hf.get("prosecuting_authority")
             if prosecutor:
                 parties.append(Party(hearing_ref=h_ref, role="PROSECUTING_AUTHORITY", json_path=where,
