@@ -124,3 +124,63 @@ def _children(pid: int) -> list[int]:
             return [int(x) for x in fh.read().split()]
     except OSError:
         return []
+
+
+def _sockets_on(pid: int, port: int) -> dict[str, set[int]]:
+    """{"listen": inodes, "established": inodes} of the TCP sockets process ``pid`` holds on local
+    port ``port`` (from /proc: which worker accepted which connection)."""
+    held = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            link = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if link.startswith("socket:["):
+            held.add(int(link[8:-1]))
+    out: dict[str, set[int]] = {"listen": set(), "established": set()}
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            lines = open(table).read().splitlines()[1:]
+        except OSError:
+            continue
+        for line in lines:
+            f = line.split()
+            local, state, inode = f[1], f[3], int(f[9])
+            if int(local.rsplit(":", 1)[1], 16) == port and inode in held:
+                if state == "0A":
+                    out["listen"].add(inode)
+                elif state == "01":
+                    out["established"].add(inode)
+    return out
+
+
+def test_each_worker_listens_on_its_own_socket_and_connections_spread(served):
+    """uvicorn's supervisor gave both workers one shared socket, and whichever woke first accepted:
+    50 keep-alive clients connecting at once were seen split 41 / 9 (bench/RESULTS.md, session 17).
+    Now each worker has a socket of its own in one SO_REUSEPORT group and the kernel spreads the
+    connections; a port in use is still refused."""
+    from courtarchive.serve import workers
+
+    site, base, proc = served
+    port = int(base.rsplit(":", 1)[1])
+    # (the workers: the children holding a socket on the port -- not multiprocessing's helper)
+    kids = [k for k in _children(proc.pid) if any(_sockets_on(k, port).values())]
+    assert len(kids) == 2
+    listening = [_sockets_on(k, port)["listen"] for k in kids]
+    assert all(len(x) == 1 for x in listening) and listening[0] != listening[1], listening
+
+    async def burst(n: int):
+        clients = [httpx.AsyncClient(base_url=base, timeout=60) for _ in range(n)]
+        try:
+            answers = await asyncio.gather(*(c.get("/api/v1/me") for c in clients))
+            assert all(r.status_code == 200 for r in answers)
+            return [_sockets_on(k, port)["established"] for k in kids]
+        finally:
+            for c in clients:
+                await c.aclose()
+
+    held = asyncio.run(burst(40))
+    assert sum(map(len, held)) >= 40 and min(map(len, held)) >= 8, [len(x) for x in held]
+    with pytest.raises(OSError) as e:
+        workers.listening_sockets("127.0.0.1", port, 2)           # (already served: not silently shared)
+    assert e.value.errno == 98

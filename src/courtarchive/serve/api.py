@@ -19,11 +19,11 @@ from pydantic import BaseModel, Field
 from ..store.util import MAX_ID
 from . import views as V
 from .auth import Principal
-from .deps import Json, checked_principal, heavy, portal, principal
+from .deps import Json, checked_principal, current_principal, heavy, portal
 
 router = APIRouter(prefix="/api/v1", default_response_class=Json)
 
-Who = Annotated[Principal, Depends(principal)]
+Who = Annotated[Principal, Depends(current_principal)]
 WhoChecked = Annotated[Principal, Depends(checked_principal)]
 
 #: Every integer a route takes is bounded (these aliases, here and in `pages`) by the largest record

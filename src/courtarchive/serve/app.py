@@ -49,12 +49,13 @@ def _status_of(exc: Exception) -> tuple[int, str]:
     return 500, "internal error"
 
 
-def api_bearer_only(request: Request) -> None:
+async def api_bearer_only(request: Request) -> None:
     """On the API (``/api/...``) an ``Authorization`` header must be a Bearer token: another scheme
     (``Basic``, say) is a 401 with ``WWW-Authenticate: Bearer`` -- a client that sent credentials
     learns they were not taken, instead of silently getting the public's answers.  The pages ignore
     another scheme (`auth.from_bearer`): a portal behind an HTTP-auth reverse proxy signs in by its
-    session cookie as usual."""
+    session cookie as usual.  (async: a header check, not worth a hop to the worker thread -- see
+    `deps.who`)"""
     if request.url.path.startswith("/api/") and auth.bearer_scheme(request.headers.get("authorization")) is False:
         raise auth.AuthError("Authorization must be 'Bearer <token>' (an API token: courtarchive token create)")
 

@@ -129,10 +129,22 @@ def principal(request: Request) -> auth.Principal:
     return p
 
 
+async def current_principal(request: Request) -> auth.Principal:
+    """`principal` as the routes' dependency.  On SQLite it runs on the event loop: a look-up of a
+    few tens of microseconds, where a hop to the routes' one worker thread (`default_threads`) waits
+    behind every request queued there -- a sync dependency is a hop of its own before the route's,
+    so under load a request waited in that queue twice, an API request (with `app.api_bearer_only`)
+    three times, and latency followed the number of hops, not the work (bench/RESULTS.md, session
+    17).  PostgreSQL: in the thread pool (a round trip to the server must not stop the loop)."""
+    if portal(request).archive.sqlite:
+        return principal(request)
+    return await run_in_threadpool(principal, request)
+
+
 async def checked_principal(request: Request) -> auth.Principal:
     """`principal`, and for unsafe methods under cookie authentication the CSRF token (form field
     ``csrf_token`` or header ``X-CSRF-Token``)."""
-    p = await run_in_threadpool(principal, request)
+    p = await current_principal(request)
     if request.method.upper() not in auth.SAFE_METHODS and p.via == "session":
         supplied = request.headers.get("x-csrf-token")
         if not supplied and request.headers.get("content-type", "").startswith(

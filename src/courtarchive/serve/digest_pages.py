@@ -16,13 +16,13 @@ from . import digest as D
 from . import views as V
 from .api import IdPath
 from .auth import Principal
-from .deps import Json, checked_principal, portal, principal
+from .deps import Json, checked_principal, current_principal, portal
 from .pages import render
 
 router = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
 api = APIRouter(prefix="/api/v1", default_response_class=Json)
 
-Who = Annotated[Principal, Depends(principal)]
+Who = Annotated[Principal, Depends(current_principal)]
 WhoChecked = Annotated[Principal, Depends(checked_principal)]
 ERRORS = {401: {"description": "bad or missing credentials"}, 403: {"description": "not allowed for this role"},
           404: {"description": "not found"}, 422: {"description": "invalid input"}}

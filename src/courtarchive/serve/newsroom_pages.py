@@ -41,7 +41,7 @@ from . import auth
 from . import views as V
 from .api import IdPath
 from .auth import Principal
-from .deps import Json, checked_principal, heavy, portal, principal
+from .deps import Json, checked_principal, current_principal, heavy, portal
 from ..link.screen_defaults import DEFAULT_THRESHOLD, DEFAULT_TOP
 from .pages import error_page, render, templates
 
@@ -54,7 +54,7 @@ MAX_TOP = 50
 pages = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
 api = APIRouter(prefix="/api/v1", default_response_class=Json)
 
-Who = Annotated[Principal, Depends(principal)]
+Who = Annotated[Principal, Depends(current_principal)]
 WhoChecked = Annotated[Principal, Depends(checked_principal)]
 
 

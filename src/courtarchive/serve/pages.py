@@ -19,7 +19,7 @@ from . import auth
 from . import views as V
 from .api import MAX_ID, IdPath, Offset
 from .auth import Principal
-from .deps import checked_principal, client_ip, heavy, portal, principal, settings_of
+from .deps import checked_principal, client_ip, current_principal, heavy, portal, settings_of
 
 HERE = Path(__file__).resolve().parent
 templates = Jinja2Templates(directory=str(HERE / "templates"))
@@ -31,7 +31,7 @@ templates.env.filters["json_script"] = lambda obj: orjson.dumps(obj, default=str
 
 router = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
 
-Who = Annotated[Principal, Depends(principal)]
+Who = Annotated[Principal, Depends(current_principal)]
 WhoChecked = Annotated[Principal, Depends(checked_principal)]
 
 

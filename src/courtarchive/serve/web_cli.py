@@ -43,7 +43,8 @@ def serve(host: str = typer.Option("127.0.0.1", help="address to listen on"),
                                               help="mark cookies Secure (when served over https)"),
           log_level: str = typer.Option("info", help="uvicorn log level"),
           workers: int = typer.Option(1, min=1, max=64,
-                                      help="worker processes (uvicorn); several use more than one core. "
+                                      help="worker processes (uvicorn; on Linux each with its own listening socket, so the kernel "
+                                           "spreads connections evenly); several use more than one core. "
                                            "SQLite: the portal's writes take turns across them")) -> None:
     """Run the web portal and the JSON API (uvicorn)."""
     import os
@@ -75,8 +76,17 @@ def serve(host: str = typer.Option("127.0.0.1", help="address to listen on"),
             os.environ["COURTARCHIVE_SECURE_COOKIES"] = "1"
         console.print(f"courtarchive portal on http://{host}:{port}/  (API: http://{host}:{port}/api/v1/docs), "
                       f"{workers} worker processes")
-        uvicorn.run("courtarchive.serve.app:create_app", factory=True, workers=workers, host=host, port=port,
-                    log_level=log_level, proxy_headers=ws.trust_proxy)
+        from . import workers as balanced
+
+        if not balanced.available():       # (no SO_REUSEPORT: uvicorn's one shared socket)
+            uvicorn.run("courtarchive.serve.app:create_app", factory=True, workers=workers, host=host, port=port,
+                        log_level=log_level, proxy_headers=ws.trust_proxy)
+            return
+        try:
+            balanced.run("courtarchive.serve.app:create_app", host=host, port=port, workers=workers,
+                         log_level=log_level, proxy_headers=ws.trust_proxy)
+        except OSError as e:
+            _fail(f"cannot listen on {host}:{port}: {e.strerror or e}")
         return
     app_ = create_app(ws.db_url, settings=ws)
     console.print(f"courtarchive portal on http://{host}:{port}/  (API: http://{host}:{port}/api/v1/docs)")
