@@ -22,21 +22,10 @@ from courtarchive.ingest.xlsx import parse_xlsx
 from intake_helpers import ruled_pdf, standard_list
 from test_governance_support import rows
 from test_intake_mail import corpus, messages  # noqa: F401  (fixtures)
+from test_walk_cli_small import REGISTER, _one_line, _stats, ingested_at
 from test_walk_ingest import _cli, cli_home  # noqa: F401  (cli_home: a fixture)
 
-REPO = Path(__file__).resolve().parents[1]
-REGISTER = (REPO / "docs" / "examples" / "register.csv").read_text(encoding="utf-8")
 KEYRING = Keyring(bytes(range(32)))
-
-
-def _stats(env) -> dict:
-    return json.loads(_cli(["stats", "--json"], env).stdout)
-
-
-def _one_line(text: str) -> str:
-    lines = text.strip().splitlines()
-    assert len(lines) == 1, text
-    return lines[0]
 
 
 # ------------------------------------------------------------------ 1. bad header options: refused once, exit 2
@@ -219,17 +208,7 @@ def test_crown_court_code_option_ingests_the_register_at_that_court(cli_home, tm
     reg.write_text(REGISTER, encoding="utf-8")
     r = _cli(["ingest", reg, "--court-id", "448"], cli_home)
     assert r.returncode == 2 and "preston-combined-court-centre" in _one_line(r.stderr)
-    r = _cli(["ingest", reg, "--court-id", "434", "--json"], cli_home)
-    assert r.returncode == 0, r.stderr
-    assert json.loads(r.stdout)["accepted"] == 1
-    from courtarchive.store import Archive
-
-    a = Archive.open(f"sqlite:///{Path(cli_home['COURTARCHIVE_HOME']) / 'courtarchive.db'}")
-    try:
-        [pub] = rows(a, "publication")
-        [court] = rows(a, "court", id=pub["court_id"])
-    finally:
-        a.close()
+    pub, court = ingested_at(cli_home, tmp_path, "434")
     assert pub["court_code"] == MAIDSTONE_CROWN and court["fact_court_id"] == int(MAIDSTONE_CROWN)
 
 

@@ -32,6 +32,25 @@ def _one_line(text: str) -> str:
     return lines[0]
 
 
+def ingested_at(cli_home, tmp_path, court_id: str) -> tuple[dict, dict]:
+    """`ingest` the example register with ``--court-id court_id`` (accepted) and return the stored
+    (publication, court)."""
+    from courtarchive.store import Archive
+
+    reg = tmp_path / "reg.csv"
+    reg.write_text(REGISTER, encoding="utf-8")
+    r = _cli(["ingest", reg, "--court-id", court_id, "--json"], cli_home)
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["accepted"] == 1
+    a = Archive.open(f"sqlite:///{Path(cli_home['COURTARCHIVE_HOME']) / 'courtarchive.db'}")
+    try:
+        [pub] = rows(a, "publication")
+        [court] = rows(a, "court", id=pub["court_id"])
+    finally:
+        a.close()
+    return pub, court
+
+
 # ------------------------------------------------------------------ 1. court ids the reference table does not know
 def test_unknown_court_id_option_is_a_usage_error_before_anything_is_read(cli_home, tmp_path):
     """`ingest --court-id X` stored the list without a word, its court guessed from the list's name."""
@@ -49,19 +68,7 @@ def test_unknown_court_id_option_is_a_usage_error_before_anything_is_read(cli_ho
 
 
 def test_known_court_id_option_by_fact_id_or_slug_in_any_case(cli_home, tmp_path):
-    reg = tmp_path / "reg.csv"
-    reg.write_text(REGISTER, encoding="utf-8")
-    r = _cli(["ingest", reg, "--court-id", "Preston-Magistrates-Court", "--json"], cli_home)
-    assert r.returncode == 0, r.stderr
-    assert json.loads(r.stdout)["accepted"] == 1
-    from courtarchive.store import Archive
-
-    a = Archive.open(f"sqlite:///{Path(cli_home['COURTARCHIVE_HOME']) / 'courtarchive.db'}")
-    try:
-        [pub] = rows(a, "publication")
-        [court] = rows(a, "court", id=pub["court_id"])
-    finally:
-        a.close()
+    pub, court = ingested_at(cli_home, tmp_path, "Preston-Magistrates-Court")
     assert pub["court_code"] == "preston-magistrates-court"          # kept as the table spells it
     assert court["fact_court_id"] == int(PRESTON_MC) and court["source"] == "reference"
 
