@@ -127,7 +127,18 @@ def test_erase_needs_a_decided_erasure_request(archive):
     assert rows(archive, "retention_run") == [] and rows(archive, "audit_event", action="erase") == []
 
 
-@pytest.mark.parametrize("kind", ["access", "rectification", "objection"])
+def test_an_upheld_objection_is_carried_out_by_erasure(archive):
+    """Art 21(1) then Art 17(1)(c): an objection decided comply was a dead end -- no command acted on
+    it.  It now authorises the erasure of what it found, as an erasure request would."""
+    plant(archive, date=D(2025, 5, 1))
+    req = _decided(archive, "objection")
+    res = rights.erase(archive, keyring=KR, actor="dpo", request_id=req["id"])
+    [party] = rows(archive, "party", id=req["party_ids"][0])
+    assert res["complete"] and party["pseudonymised"] and party["surname"].startswith("~p:")
+    assert sg.get_rights_request(archive, req["id"])["status"] == "done"
+
+
+@pytest.mark.parametrize("kind", ["access", "rectification"])
 def test_only_an_erasure_request_leads_to_erasing(archive, kind):
     plant(archive, date=D(2025, 5, 1))
     req = _decided(archive, kind)

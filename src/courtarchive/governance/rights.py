@@ -169,11 +169,15 @@ def _scope(req: dict) -> tuple[list[int], set[int]]:
 
 
 _WHAT = {"erasure": "an erasure", "rectification": "a rectification", "access": "a subject access copy"}
+#: an objection upheld (Art 21(1): no compelling legitimate grounds override it) is carried out by
+#: erasure, Art 17(1)(c) -- an archive cannot go on holding data it may not process
+_LEADS_TO = {"erasure": ("erasure", "objection")}
 
 
 def _decided(archive, request_id: int | None, kind: str) -> dict:
-    """The request authorising an erasure or a rectification: it must exist, be of ``kind`` and
-    carry a decision to comply (``comply`` or ``partial``)."""
+    """The request authorising an erasure, a rectification or an access copy: it must exist, be of
+    ``kind`` (an erasure: or an objection, `_LEADS_TO`) and carry a decision to comply (``comply``
+    or ``partial``)."""
     what = _WHAT[kind]
     if request_id is None:
         raise RightsError(f"{what} needs a decided {kind} request: `rights open --kind {kind}`, then "
@@ -181,9 +185,10 @@ def _decided(archive, request_id: int | None, kind: str) -> dict:
     req = sg.get_rights_request(archive, request_id)
     if req is None:
         raise RightsError(f"no rights request {request_id}")
-    if req["kind"] != kind:
+    kinds = _LEADS_TO.get(kind, (kind,))
+    if req["kind"] not in kinds:
         raise RightsError(f"request {request_id} is a{'n' if req['kind'][0] in 'aeio' else ''} {req['kind']} "
-                          f"request: only {kind} requests lead to {what}")
+                          f"request: only {' or '.join(kinds)} requests lead to {what}")
     if req["decision"] not in ("comply", "partial") or req["status"] not in ("decided", "done"):
         raise RightsError(f"{what} only after a decision to comply has been recorded: request {request_id} is "
                           f"{req['status']}" + (f" ({req['decision']})" if req["decision"] else ""))
