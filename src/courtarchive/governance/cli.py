@@ -360,6 +360,7 @@ def rights(action: str = typer.Argument(..., help="find | open | decide | copy |
                 _json(got)
             else:
                 nxt = {"access": f"rights copy {request_id} --out DIR", "erasure": f"rights erase {request_id}",
+                       "objection": f"rights erase {request_id} (an upheld objection is carried out by erasure)",
                        "rectification": f"rights rectify {request_id} --party ID --field F --value V"}.get(got["kind"])
                 console.print(f"request {request_id} ({got['kind']}) decided {got['decision']}"
                               + (f" under {got['exemption']}" if got["exemption"] else "")
