@@ -384,6 +384,10 @@ def test_existing_out_keeps_other_files_and_leaves_no_temporary_file(cli, tmp_pa
     cli("analyse", "--out", out, "--scope", "all")
     assert sorted(p.name for p in out.iterdir()) == ["findings.json", "notes.txt", "report.html"]
     assert json.loads((out / "findings.json").read_text())["scope"] == "all"
+    # --no-report into it: the earlier report would be read as these findings' -- it goes
+    r = cli("analyse", "--out", out, "--scope", "child-sexual-abuse", "--no-report")
+    assert sorted(p.name for p in out.iterdir()) == ["findings.json", "notes.txt"]
+    assert "removed" in r.output and "earlier run's" in r.output
 
 
 def test_report_caveat_says_how_cases_were_located(cli, tmp_path):

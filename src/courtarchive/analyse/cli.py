@@ -224,6 +224,11 @@ def analyse(
     f["timings"]["total_s"] = round(time.perf_counter() - t0, 3)
     blob = orjson.dumps(f, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS, default=str)
     _write_outputs(out, {"findings.json": blob, **files})
+    stale = out / "report.html"
+    if not report and stale.is_file():
+        # (an earlier run's report beside these findings would be read as theirs)
+        stale.unlink()
+        typer.echo(f"removed {stale}: it was an earlier run's (--no-report)", err=True)
     if as_json:
         sys.stdout.write(blob.decode() + "\n")
         return
