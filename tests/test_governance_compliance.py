@@ -52,8 +52,13 @@ def test_report_figures_match_the_store(archive, tmp_path):
     assert rs["beyond_limit_unheld"] == []                          # nothing overdue that is not held
     assert [h["scope"] for h in rs["holds"]] == ["case"]
     parties = rows(archive, "party")
-    assert rs["parties"] == {"parties": len(parties), "pseudonymised": sum(1 for p in parties if p["pseudonymised"]),
-                             "raw": sum(1 for p in parties if not p["pseudonymised"])}
+    people = [p for p in parties if p["surname"] is not None or p["organisation_name"] is None]
+    assert 0 < len(people) < len(parties)                    # (each list's prosecuting authority)
+    assert rs["parties"] == {"parties": len(parties), "organisations": len(parties) - len(people),
+                             "people": len(people), "pseudonymised": sum(1 for p in people if p["pseudonymised"]),
+                             "raw": sum(1 for p in people if not p["pseudonymised"])}
+    # (an organisation is no person pseudonymised: the report counted the authority of every list)
+    assert rs["parties"]["pseudonymised"] < sum(1 for p in parties if p["pseudonymised"])
 
     runs = rows(archive, "retention_run")
     assert [r["run_id"] for r in js["deletions"]["runs"]] == [r["id"] for r in runs]
@@ -132,7 +137,7 @@ def test_cli_end_to_end(cli_env, tmp_path):
     assert all(p["pseudonymised"] for p in rows(a, "party"))
     # the plain (not --json) answers are sentences, not Python dicts
     st = run("retention", "status", "--now", "2025-06-01")
-    assert "party mentions" in st and "pseudonymised" in st and "{" not in st
+    assert "people named" in st and "organisation parties" in st and "pseudonymised" in st and "{" not in st
     run("account", "add", "reporter", "--role", "verified_media", "--email", "r@post.co.uk", "--organisation", "Post")
     run("account", "verify", "reporter", "--press-card", "UKPC-9", "--actor", "desk.editor")
     assert "reporter" in run("account", "list", "--json")

@@ -206,8 +206,9 @@ def retention(action: str = typer.Argument("status", help="status"), now: Option
     o, pc = st["oldest_raw"] or {}, st["parties"] or {}
     console.print(f"limit {st['limit_months']} months (cut-off {st['cutoff']}); oldest raw record "
                   f"{o.get('content_date')} ({'OVERDUE' if st['overdue'] else 'within limit'}); "
-                  f"{len(st['holds'])} active hold(s); party mentions {pc.get('parties')} ({pc.get('pseudonymised')} "
-                  f"pseudonymised, {pc.get('raw')} raw)", markup=False)
+                  f"{len(st['holds'])} active hold(s); people named {pc.get('people')} ({pc.get('pseudonymised')} "
+                  f"pseudonymised, {pc.get('raw')} raw; besides {pc.get('organisations')} organisation parties)",
+                  markup=False, soft_wrap=True)
 
 
 # --------------------------------------------------------------------------- audit

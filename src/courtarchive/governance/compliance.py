@@ -231,7 +231,8 @@ th{background:#f3f3f3}.ok{color:#070}.bad{color:#b00;font-weight:bold}code{font-
 <tr><th>Publications with raw identities</th><td>{{ r.retention_status.raw_publications }}
  (beyond the limit: {{ r.retention_status.beyond_limit_held }} under legal hold,
  {% if r.retention_status.beyond_limit_unheld %}<span class="bad">{{ r.retention_status.beyond_limit_unheld|length }} not held: run expiry</span>{% else %}<span class="ok">0 not held</span>{% endif %})</td></tr>
-<tr><th>Parties raw / pseudonymised</th><td>{{ r.retention_status.parties.raw }} / {{ r.retention_status.parties.pseudonymised }}</td></tr>
+<tr><th>People named: raw / pseudonymised</th><td>{{ r.retention_status.parties.raw }} / {{ r.retention_status.parties.pseudonymised }}
+ <small>(besides {{ r.retention_status.parties.organisations }} organisation parties: no personal data)</small></td></tr>
 <tr><th>Active legal holds</th><td>{{ r.retention_status.holds|length }}</td></tr></table>
 {% if r.retention_status.holds %}<table><tr><th>Hold</th><th>Scope</th><th>Ref</th><th>Reason</th><th>Authority</th><th>Since</th></tr>
 {% for h in r.retention_status.holds %}<tr><td>{{ h.id }}</td><td>{{ h.scope }}</td><td>{{ h.ref or "" }}</td><td>{{ h.reason }}</td><td>{{ h.authority }}</td><td>{{ h.created_at }}</td></tr>{% endfor %}</table>{% endif %}
