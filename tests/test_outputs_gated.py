@@ -202,7 +202,7 @@ def test_export_per_role(planted, tmp_path, role):
         dest = tmp_path / f"{what}.{fmt}"
         r = cli("export", "--what", what, "--format", fmt, "--out", dest, "--as", user)
         if role == "public":
-            assert r.exit_code == 1 and "refused" in r.output
+            assert r.exit_code == 3 and "refused" in r.output          # (REFUSED: the policy)
             assert not dest.exists() and not list(tmp_path.glob("*.partial"))
             assert not rows(a, "export_record")
             assert [(e["actor"], e["action"], e["details"]["command"]) for e in audit_after(a, seq)] == \

@@ -583,7 +583,7 @@ def test_cli_search_and_index(archive, people):
     assert orjson.loads(r.stdout)["rows"] == 4
     # a name search is use of identity: the public role (an unknown account) is refused, as on the web
     r = CliRunner().invoke(app, ["search", "Bob Mcalister", "--db", url, "--json", "--as", "nobody-known"])
-    assert r.exit_code == 2 and "needs a verified media account" in r.output
+    assert r.exit_code == 3 and "needs a verified media account" in r.output      # (REFUSED)
     from courtarchive.governance import accounts
     from courtarchive.store import governance as sg
 

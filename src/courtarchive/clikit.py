@@ -11,6 +11,12 @@ import sys
 import orjson
 import typer
 
+#: exit codes, the same for every command: 0 done; 1 done in part or nothing found (files rejected,
+#: a case not in the archive or withheld whole, an erasure a hold keeps pending); 2 bad input or
+#: settings (nothing done); REFUSED: the governance policy refuses this account the action (a
+#: name search without identity rights, an export or screening by a role that may not receive one)
+REFUSED = 3
+
 DbOpt = typer.Option(None, "--db", help="database URL (default: $COURTARCHIVE_DB)")
 JsonOpt = typer.Option(False, "--json", help="print JSON")
 

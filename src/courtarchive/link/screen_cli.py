@@ -12,7 +12,7 @@ import orjson
 import typer
 from rich.console import Console
 
-from ..clikit import purpose_option
+from ..clikit import REFUSED, purpose_option
 from .screen_defaults import DEFAULT_THRESHOLD, DEFAULT_TOP
 
 app = typer.Typer(add_completion=False)
@@ -62,7 +62,7 @@ def screen(path: Path = typer.Argument(..., help="CSV or XLSX: a 'name' column (
 
         audit.refusal(a, viewer, reason=str(e), command="screen")
         console.print(f"[red]refused:[/red] {e}")
-        raise typer.Exit(3)
+        raise typer.Exit(REFUSED)
     summary = {k: (str(v) if isinstance(v, Path) else v) for k, v in res.items() if k != "flags"}
     summary["restriction_flags"] = len(res["flags"])
     if as_json:

@@ -16,7 +16,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ..clikit import DbOpt, JsonOpt, open_archive as _archive, print_json as _json
+from ..clikit import REFUSED, DbOpt, JsonOpt, open_archive as _archive, print_json as _json
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="beats for the daily digest: courts, towns, police force areas or a radius, plus offence groups")
@@ -128,5 +128,5 @@ def remove(name: str = typer.Argument(...), as_user: Optional[str] = AsOpt, db: 
         raise typer.Exit(1)
     except PermissionError as e:
         console.print(f"[red]refused[/red]: {e}")
-        raise typer.Exit(3)
+        raise typer.Exit(REFUSED)
     console.print(f"beat {r['id']} {r['name']!r} removed; {r['subscriptions_cancelled']} subscription(s) stopped")

@@ -14,7 +14,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.markup import escape
 from rich.table import Table
 
-from ..clikit import open_archive, print_json, purpose_note, purpose_option
+from ..clikit import REFUSED, open_archive, print_json, purpose_note, purpose_option
 from ..config import settings
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
@@ -215,7 +215,7 @@ def export(what: str = typer.Option("hearing", help="table: hearing, party, offe
 
             audit.refusal(a, viewer, reason=str(e), command="export")
         console.print(f"[red]export refused[/red]: {escape(str(e))}")
-        raise typer.Exit(1)
+        raise typer.Exit(REFUSED if isinstance(e, DistributionError) else 1)
     except OSError as e:
         console.print(f"[red]export failed[/red]: cannot write {escape(str(out_path))}: "
                       f"{escape(e.strerror or type(e).__name__)}")

@@ -20,7 +20,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ..clikit import DbOpt, open_archive as _archive, print_json as _json
+from ..clikit import REFUSED, DbOpt, open_archive as _archive, print_json as _json
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="search: fuzzy names, cases, the index")
 console = Console(stderr=True)
@@ -75,7 +75,7 @@ def search(q: str = typer.Argument(..., help="a person's name (fuzzy), or with -
 
         audit.refusal(a, viewer, reason=str(e), command="search")
         console.print(f"[red]refused[/red] {viewer.username}: {e}")
-        raise typer.Exit(2)
+        raise typer.Exit(REFUSED)
     except ValueError as e:                       # (search.SearchError is one)
         console.print(f"[red]error[/red] {e}")
         raise typer.Exit(2)
