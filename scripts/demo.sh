@@ -66,7 +66,7 @@ courtarchive account add admin --role admin --email admin@example.org >/dev/null
 echo "demo-admin-change-me" | courtarchive account password admin --password-stdin >/dev/null
 cat <<EOT
 The archive is ready. Start the web portal and JSON API with
-    COURTARCHIVE_HOME=$COURTARCHIVE_HOME uv run courtarchive serve --host 127.0.0.1 --port 8000
+    COURTARCHIVE_HOME=$COURTARCHIVE_HOME COURTARCHIVE_REPORTS=$OUT/analysis uv run courtarchive serve --host 127.0.0.1 --port 8000
 then open http://127.0.0.1:8000/ (sign in as admin / demo-admin-change-me; change it with
 \`courtarchive account password admin\`).  API: http://127.0.0.1:8000/api/v1/docs
 EOT

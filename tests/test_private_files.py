@@ -65,3 +65,19 @@ def test_the_screening_cache_is_its_owners_only(archive, tmp_path):
     [cache] = list(folder.glob("candidates-run*.parquet"))
     assert cand.height >= 1
     assert _mode(cache) == 0o600 and _mode(folder) == 0o700
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_an_export_file_is_its_owners_only(archive, tmp_path, fmt):
+    """`courtarchive export --out FILE` wrote the disclosed names and dates of birth with the
+    umask's 0644: readable by every account on the machine."""
+    from courtarchive.governance import accounts
+    from courtarchive.serve.export import export_table
+
+    plant(archive, people=[person()])
+    accounts.add(archive, username="desk", role="admin", actor="setup", email="desk@example.org")
+    out = tmp_path / f"party.{fmt}"
+    res = export_table(archive, "party", fmt, out, viewer=accounts.viewer(archive, "desk"),
+                       keyring=Keyring(bytes(range(32))), home=tmp_path / "home")
+    assert res["rows"] >= 1 and out.stat().st_size > 0
+    assert _mode(out) == 0o600

@@ -197,3 +197,8 @@ def test_rights_copy_from_the_command_line(cli, tmp_path):
     got = orjson.loads((tmp_path / "sar" / "access-1.json").read_bytes())
     assert got["mentions"][0]["as_held"]["surname"] == "QUIXLEY"
     assert orjson.loads(cli("rights", "list", "--json").output)[0]["status"] == "done"
+    # a subject the archive does not hold: nothing found, exit 1 (not bad input)
+    cli("rights", "open", "--kind", "access", "--name", "Nobody Atall", "--actor", "dpo")
+    cli("rights", "decide", "2", "--decision", "comply", "--reasons", "ID seen", "--actor", "dpo")
+    r = cli("rights", "copy", "2", "--out", tmp_path / "none", "--actor", "dpo", code=1)
+    assert "found no mention of the subject" in r.output and not (tmp_path / "none").exists()

@@ -70,6 +70,10 @@ class AccessError(RightsError):
     pass
 
 
+class NothingHeld(AccessError):
+    """The request found no mention of the subject to copy (the CLI's exit code 1: nothing found)."""
+
+
 def _value(v):
     if isinstance(v, str) and v.startswith(TOKEN_PREFIX):
         return PSEUDONYMISED
@@ -119,7 +123,7 @@ def build(archive, request_id: int, *, party_ids: list[int] | None = None,
         since = sorted(set(sg.parties_of_persons(archive, persons)) - set(parties)) if persons else []
         parties = sorted(set(parties) | set(since))
     if not parties and not complainants:
-        raise AccessError(f"request {request_id} found no mention of the subject: nothing to copy "
+        raise NothingHeld(f"request {request_id} found no mention of the subject: nothing to copy "
                           "(a letter saying no personal data is held is written by hand)")
     rows = sg.subject_rows(archive, parties)
     pubs = sg.publication_info(archive, {p["publication_id"] for p in rows["party"]})

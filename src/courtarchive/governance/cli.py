@@ -373,8 +373,12 @@ def rights(action: str = typer.Argument(..., help="find | open | decide | copy |
                       "(rights open --kind access ..., rights decide N ...)")
             if out_dir is None:
                 _fail("rights copy needs --out DIR (the folder for the subject's copy)")
-            res = A.write(a, request_id, out=out_dir, actor=who, party_ids=list(party or []) or None,
-                          complainant_ids=list(complainant or []) or None, profile=_profile(None), home=_home())
+            try:
+                res = A.write(a, request_id, out=out_dir, actor=who, party_ids=list(party or []) or None,
+                              complainant_ids=list(complainant or []) or None, profile=_profile(None), home=_home())
+            except A.NothingHeld as e:
+                console.print(f"[yellow]{escape(str(e))}[/yellow]", soft_wrap=True)
+                raise typer.Exit(1) from None
             if as_json:
                 _json(res)
             else:

@@ -20,6 +20,7 @@ operating-system user) to an account; an unknown name is the ``public`` role.
 from __future__ import annotations
 
 import getpass
+import os
 import datetime as dt
 from pathlib import Path
 
@@ -28,6 +29,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
+from ..config import private_file
 from ..governance.policy import DEFAULT_PURPOSE
 from ..model.declaration import ENTITIES
 
@@ -152,6 +154,9 @@ def export_table(archive, what: str, fmt: str, out: Path, *, viewer, purpose: st
     table = table.replace_schema_metadata(meta)
     tmp = out.with_name(out.name + ".partial")
     try:
+        # owner-only, whatever the umask (the file holds what the gate disclosed to this account:
+        # names and dates of birth); Arrow opens the existing file, keeping its mode
+        os.close(private_file(tmp))
         if fmt == "parquet":
             pq.write_table(table, tmp)
         else:
