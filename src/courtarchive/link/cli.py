@@ -20,6 +20,19 @@ out = Console()
 DbOpt = typer.Option(None, "--db", help="database URL (default: $COURTARCHIVE_DB or the home folder's SQLite file)")
 
 
+def _interrupted(e: BaseException) -> bool:
+    """Ctrl-C, also when a query engine turned it into its own error (DuckDB's "Query interrupted",
+    which Splink wraps)."""
+    seen = set()
+    while e is not None and id(e) not in seen:
+        seen.add(id(e))
+        if isinstance(e, KeyboardInterrupt) or type(e).__name__ == "InterruptException" \
+                or "Query interrupted" in str(e):
+            return True
+        e = e.__cause__ or e.__context__
+    return False
+
+
 @app.command("run")
 def run_cmd(db: Optional[str] = DbOpt,
             full: bool = typer.Option(False, "--full", help="retrain and re-link everything (ids stay stable)"),
@@ -42,9 +55,35 @@ def run_cmd(db: Optional[str] = DbOpt,
                                  param_hint="--complainant-rule")
     if spark_master:
         os.environ["COURTARCHIVE_SPARK_MASTER"] = spark_master
+    if engine not in ("duckdb", "spark"):
+        raise typer.BadParameter(f"{engine!r}: choose duckdb | spark", param_hint="--engine")
+    if threshold is not None and not 0.0 < threshold < 1.0:
+        raise typer.BadParameter(f"{threshold}: a match probability between 0 and 1", param_hint="--threshold")
     a = _archive(db)
-    st = run(a, full=full, engine=engine, threshold=threshold if threshold is not None else M.MATCH_THRESHOLD,
-             complainant_rule=complainant_rule)
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    from ..store import linkage as store
+
+    before = store.latest_run(a)
+    try:
+        with Progress(SpinnerColumn(), TextColumn("link run: {task.description}"), TimeElapsedColumn(),
+                      console=console, transient=True, disable=as_json or not console.is_terminal) as progress:
+            task = progress.add_task("starting", total=None)
+            st = run(a, full=full, engine=engine,
+                     threshold=threshold if threshold is not None else M.MATCH_THRESHOLD,
+                     complainant_rule=complainant_rule,
+                     progress=lambda text: progress.update(task, description=text))
+    except (Exception, KeyboardInterrupt) as e:
+        # the run wrote nothing (`link.run.run`: all or nothing); say so on one line
+        kept = (f"the link state of run {before['id']} ({before['finished_at']:%Y-%m-%d %H:%M}) is unchanged"
+                if before else "no link state was written")
+        from rich.markup import escape
+
+        interrupted = _interrupted(e)
+        why = "interrupted" if interrupted else escape(f"{type(e).__name__}: {e}".splitlines()[0])
+        console.print(f"[red]link run failed[/red] ({why}); {kept}", soft_wrap=True, markup=True,
+                      highlight=False)
+        raise typer.Exit(130 if interrupted else 1)
     from ..serve.postingest import AFTER_LINK
     from ..serve.postingest import run as after
 
@@ -181,6 +220,23 @@ def decide(a: int = typer.Argument(...), b: int = typer.Argument(...),
                f"valid verification): {viewer.username!r} acts as {role}")
         audit.refusal(arc, viewer, reason=why, command="link decide")
         console.print(f"[red]{why}[/red]")
+        raise typer.Exit(2)
+    if decision not in ("same", "different"):
+        console.print(f"[red]{decision!r}: the decision is same or different[/red]")
+        raise typer.Exit(2)
+    from ..governance.rights import ERASED
+
+    # an erased mention (`rights erase --mode delete`) was taken out of its person for good: no
+    # decision may tie it to anyone again (nor is there a name left to decide on)
+    # (its names are gone: the listed name reads ERASED, or nothing when the list printed none)
+    def erased(r: dict) -> bool:
+        return r.get("name_as_listed") == ERASED or not (
+            r.get("is_masked") or any(r.get(k) for k in ("forenames", "surname", "organisation_name", "name_as_listed")))
+
+    gone = sorted(p for p, r in store.party_details(arc, [a, b]).items() if erased(r))
+    if gone:
+        console.print(f"[red]party {' and '.join(map(str, gone))} {'was' if len(gone) == 1 else 'were'} erased "
+                      f"(or listed without a name): such a mention is linked to no one; no decision stored[/red]")
         raise typer.Exit(2)
     try:
         did = store.add_review_decision(arc, a, b, decision, viewer.username, note)

@@ -447,7 +447,8 @@ def _identifiers_agree(pairs: pl.DataFrame, m: pl.DataFrame) -> pl.DataFrame:
 
 
 def reconcile_case_strays(std: pl.DataFrame, lab: pl.DataFrame,
-                          cannot: Iterable[tuple[int, int]] = ()) -> tuple[pl.DataFrame, int]:
+                          cannot: Iterable[tuple[int, int]] = (),
+                          must: Iterable[tuple[int, int]] = ()) -> tuple[pl.DataFrame, int]:
     """Move a case's name-only defendant mentions that clustering gave to a person of *other*
     cases to the one person of their own case they can be.
 
@@ -461,7 +462,9 @@ def reconcile_case_strays(std: pl.DataFrame, lab: pl.DataFrame,
     the rest of the cluster stays) to the cluster that has an identified mention (date of birth
     or postcode) in the same case when that cluster is the *only* one whose names are
     compatible (`_compatible`), the two never appear in one hearing and no cannot-link stands
-    between them.  Returns the relabelled clusters and how many strays moved."""
+    between them.  A stray holding a mention that a reviewer said is the *same* as a mention
+    left behind (a must-link, ``must``) stays: moving it would part what the reviewer joined.
+    Returns the relabelled clusters and how many strays moved."""
     m = _case_mentions(std, lab)
     ident = pl.col("dob").is_not_null() | pl.col("pc").is_not_null()
     groups = m.filter(pl.col("case_id").is_not_null()).group_by("label", "case_id").agg(
@@ -487,6 +490,8 @@ def reconcile_case_strays(std: pl.DataFrame, lab: pl.DataFrame,
     as_o = lab.join(sm.select("mention_id", "o"), on="mention_id", how="left").with_columns(
         pl.coalesce("o", "label").alias("label")).drop("o")
     to = _only_candidates(_not_cannot(compat, as_o, cannot))
+    if to and must:
+        to = _keep_must(to, sm.select("mention_id", "o"), lab, must)
     if not to:
         return lab, 0
     moves = sm.join(pl.DataFrame({"o": list(to), "c": list(to.values())}, schema={"o": pl.Int64, "c": pl.Int64}),
@@ -590,6 +595,26 @@ def _compatible(o_names: pl.DataFrame, c_names: pl.DataFrame) -> pl.DataFrame:
         """).pl()
     finally:
         con.close()
+
+
+def _keep_must(to: dict[int, int], stray_of: pl.DataFrame, lab: pl.DataFrame,
+               must: Iterable[tuple[int, int]]) -> dict[int, int]:
+    """Of the stray moves ``to`` (stray key o -> cluster c; ``stray_of``: mention_id, o), those
+    that part no must-link pair: a mention of stray o tied to one outside it that would not end in
+    c (``lab``: the clusters before the move)."""
+    mp = pl.DataFrame(list(must), schema={"a": pl.Int64, "b": pl.Int64}, orient="row")
+    if mp.height == 0:
+        return to
+    mp = pl.concat([mp, mp.select(pl.col("b").alias("a"), pl.col("a").alias("b"))])
+    dest = pl.DataFrame({"o": list(to), "c": list(to.values())}, schema={"o": pl.Int64, "c": pl.Int64})
+    parted = (mp.join(stray_of.rename({"mention_id": "a"}), on="a")          # a in stray o
+              .join(dest, on="o")
+              .join(stray_of.rename({"mention_id": "b", "o": "ob"}), on="b", how="left")
+              .join(lab.select(pl.col("mention_id").alias("b"), pl.col("label").alias("lb")), on="b", how="left")
+              # b moves with o, or b is already in the cluster o goes to: nothing parted
+              .filter(~pl.col("ob").eq_missing(pl.col("o")) & ~pl.col("lb").eq_missing(pl.col("c"))))
+    blocked = set(parted["o"].to_list())
+    return {o: c for o, c in to.items() if o not in blocked}
 
 
 def _only_candidates(pairs: pl.DataFrame) -> dict[int, int]:

@@ -21,6 +21,7 @@ stable ids.  Networks are rebuilt on every run, with stable ids.
 from __future__ import annotations
 
 import time
+from contextlib import contextmanager
 from typing import Callable
 
 import polars as pl
@@ -79,8 +80,14 @@ def _overfull_cases(std: pl.DataFrame, named: pl.DataFrame) -> int:
 
 def link_defendants(archive: Archive, run_id: int, *, full: bool, engine: str, threshold: float,
                     band: tuple[float, float], seed: int, review_max: int = M.REVIEW_MAX,
-                    keyring=None) -> tuple[dict, pl.DataFrame]:
+                    keyring=None, writes: list | None = None, step=None) -> tuple[dict, pl.DataFrame]:
+    """Link the defendant mentions.  ``writes``: when given, what is to be stored is appended to
+    it (a function of the archive to write through) instead of being written now (`run` writes
+    every stage at the end, in one transaction); the counts of what was written (``written``,
+    ``created``, ``review_queue_added``...) are filled in when it runs.  ``step(text)``: progress."""
+    step = step or (lambda _text: None)
     t0 = time.perf_counter()
+    step("defendants: reading and standardising mentions")
     std, pseudo = _standardised(archive, keyring)
     is_person = pl.col("fn").is_not_null() | pl.col("sn").is_not_null()
     keyed = pl.col("ptok").is_not_null()
@@ -136,12 +143,12 @@ def link_defendants(archive: Archive, run_id: int, *, full: bool, engine: str, t
     model_json = None
     model = None
     fresh_ids: set[int] = set()
-    if persons.height == 0:
-        pairs, db = _empty_pairs(), None
-    elif incremental:
+    step(f"defendants: {'scoring fresh mentions' if incremental else 'training and scoring'}")
+    if incremental:
         # columns, not Python maps: an archive of millions of linked mentions takes a few new ones
+        # (the existing persons are kept as groups whether or not any mention is still in clear:
+        # after an expiry of everything no mention goes to the model, and the links stay)
         old_of = old_t.select("mention_id", "person_id")
-        model = M.load(prev["model"], splink_in, engine=engine)
         cn = pl.DataFrame(cannot, schema={"a": pl.Int64, "b": pl.Int64}, orient="row")
         dissolve = (cn.join(old_of.rename({"mention_id": "a", "person_id": "pa"}), on="a")
                     .join(old_of.rename({"mention_id": "b", "person_id": "pb"}), on="b")
@@ -151,7 +158,12 @@ def link_defendants(archive: Archive, run_id: int, *, full: bool, engine: str, t
         fresh = known.filter(is_fresh_row)["unique_id"]
         fresh_ids = set(fresh.to_list())
         stats.update(fresh=len(fresh_ids), dissolved_persons=dissolve.len())
-        if fresh_ids:
+        if persons.height:
+            model = M.load(prev["model"], splink_in, engine=engine)
+            db = model.db
+        else:
+            db = None
+        if fresh_ids and persons.height:
             is_fresh = pc.is_in(splink_in["unique_id"], fresh.to_arrow())
             pairs = model.predict_between(splink_in.filter(pc.invert(is_fresh)), splink_in.filter(is_fresh),
                                           threshold=band[0])
@@ -162,7 +174,8 @@ def link_defendants(archive: Archive, run_id: int, *, full: bool, engine: str, t
         group_prob = (kept.join(old_t.select(pl.col("mention_id").alias("m"), "probability"), on="m")
                       .filter(pl.col("probability").is_not_null())
                       .select(pl.col("m").alias("mention_id"), pl.col("probability").alias("gp")))
-        db = model.db
+    elif persons.height == 0:
+        pairs, db = _empty_pairs(), None
     else:
         model = M.train_and_load(splink_in, engine=engine, seed=seed)
         del splink_in                       # above M.ON_DISK_ROWS the model holds its own copy
@@ -190,10 +203,11 @@ def link_defendants(archive: Archive, run_id: int, *, full: bool, engine: str, t
                               .select(pl.col("m").alias("mention_id"), pl.col("probability").alias("gp")))
             stats["pseudonymised"]["kept_from_previous_run"] = kept.height
     t1 = time.perf_counter()
+    step("defendants: clustering")
     lab = cluster(pid, pairs, threshold=threshold, groups=groups, must=must, cannot=cannot, db_api=db,
                   group_probability=group_prob, conflicts=dob_conflicts(conflict_profile))
     lab, stats["case_orphans_joined"] = reconcile_case_orphans(persons, lab, cannot)
-    lab, stats["case_strays_moved"] = reconcile_case_strays(persons, lab, cannot)
+    lab, stats["case_strays_moved"] = reconcile_case_strays(persons, lab, cannot, must)
     lab, stats["sjp_public_joined"] = reconcile_sjp_public(persons, lab, cannot)
     if pseudo is not None:
         lab, stats["pseudonymised"]["case_positions_joined"] = T.reconcile_case_positions(
@@ -209,10 +223,7 @@ def link_defendants(archive: Archive, run_id: int, *, full: bool, engine: str, t
     lab = pl.concat([lab, org_lab, masked, lone])
     del persons
     named, created, retired = stable_ids(lab, old_t, _ids(archive, "person"))
-    w = store.save_persons(archive, run_id, "defendant",
-                           named.select("mention_id", "person_id", "probability").to_arrow(),
-                           created=created, retired=retired)
-    stats.update(persons=named["person_id"].n_unique(), **w)
+    stats["persons"] = named["person_id"].n_unique()
     stats["cases_more_persons_than_listed"] = _overfull_cases(std, named)
     # review queue: uncertain pairs
     pq = pl.from_arrow(pairs).filter((pl.col("match_probability") >= band[0]) & (pl.col("match_probability") < band[1]))
@@ -227,10 +238,19 @@ def link_defendants(archive: Archive, run_id: int, *, full: bool, engine: str, t
     rows = [dict(party_a=a, party_b=b, match_weight=mw, match_probability=p, person_a=x, person_b=y)
             for a, b, mw, p, x, y in pq.select("unique_id_l", "unique_id_r", "match_weight", "match_probability",
                                                 "person_a", "person_b").iter_rows()]
-    stats["review_queue_added"] = store.replace_review_queue(
-        archive, run_id, rows, replace=not incremental, drop_parties=fresh_ids if incremental else (),
-        limit=review_max)
-    store.mark_decisions_applied(archive, run_id)
+    assigned = named.select("mention_id", "person_id", "probability").to_arrow()
+
+    def write(arc: Archive) -> None:
+        stats.update(store.save_persons(arc, run_id, "defendant", assigned, created=created, retired=retired))
+        stats["review_queue_added"] = store.replace_review_queue(
+            arc, run_id, rows, replace=not incremental, drop_parties=fresh_ids if incremental else (),
+            limit=review_max)
+        store.mark_decisions_applied(arc, run_id)
+
+    if writes is None:
+        write(archive)
+    else:
+        writes.append(write)
     stats["seconds"] = {"score": round(t1 - t0, 2), "cluster_and_store": round(time.perf_counter() - t1, 2)}
     out = std.select(pl.col("unique_id").alias("party_id"), "case_id").join(
         named.select(pl.col("mention_id").alias("party_id"), "person_id"), on="party_id", how="left")
@@ -238,18 +258,24 @@ def link_defendants(archive: Archive, run_id: int, *, full: bool, engine: str, t
 
 
 def link_victims(archive: Archive, run_id: int, defendants: pl.DataFrame | None = None, *,
-                 scheme: str = "block", rule: str = "episode") -> tuple[dict, pl.DataFrame]:
+                 scheme: str = "block", rule: str = "episode", writes: list | None = None) -> tuple[dict, pl.DataFrame]:
     """Cluster complainant mentions (`victim_inputs`, `victims.link_complainants` with the
-    cross-case ``rule``)."""
+    cross-case ``rule``).  ``writes``: as for `link_defendants`."""
     df = victim_inputs(archive, defendants)
     lab, report = link_complainants(df.to_arrow(), scheme=scheme, cross_case=rule)
     report["cross_case_rule"] = rule
     old_t = pl.from_arrow(store.person_assignments(archive, "complainant"))
     named, created, retired = stable_ids(lab, old_t, _ids(archive, "person"))
-    w = store.save_persons(archive, run_id, "complainant",
-                           named.select("mention_id", "person_id", "probability").to_arrow(),
-                           created=created, retired=retired)
-    report.update(persons=named["person_id"].n_unique() if named.height else 0, **w)
+    report["persons"] = named["person_id"].n_unique() if named.height else 0
+    assigned = named.select("mention_id", "person_id", "probability").to_arrow()
+
+    def write(arc: Archive) -> None:
+        report.update(store.save_persons(arc, run_id, "complainant", assigned, created=created, retired=retired))
+
+    if writes is None:
+        write(archive)
+    else:
+        writes.append(write)
     out = df.select("complainant_id", "case_id", "party_id").join(
         named.select(pl.col("mention_id").alias("complainant_id"), "person_id"), on="complainant_id", how="left")
     return report, out
@@ -275,7 +301,9 @@ def victim_inputs(archive: Archive, defendants: pl.DataFrame | None = None) -> p
     return mention_evidence(df)
 
 
-def link_networks(archive: Archive, run_id: int, defendants: pl.DataFrame, victims: pl.DataFrame) -> dict:
+def link_networks(archive: Archive, run_id: int, defendants: pl.DataFrame, victims: pl.DataFrame, *,
+                  writes: list | None = None) -> dict:
+    """Rebuild the networks (``writes``: as for `link_defendants`)."""
     cd, oc = graph_inputs(defendants, victims)
     nets, members = store.network_state(archive)
     kinds = {n["id"]: n["kind"] for n in nets}
@@ -284,35 +312,103 @@ def link_networks(archive: Archive, run_id: int, defendants: pl.DataFrame, victi
     old_k = {p: n for n, p in m.iter_rows() if kinds.get(n) == "community"}
     rows, mem, retired, stats = networks(cd, oc, old_components=old_c, old_communities=old_k,
                                          new_ids=_ids(archive, "network"))
-    store.save_networks(archive, run_id, rows, mem, retired)
     stats["retired"] = len(retired)
+    if writes is None:
+        store.save_networks(archive, run_id, rows, mem, retired)
+    else:
+        writes.append(lambda arc: store.save_networks(arc, run_id, rows, mem, retired))
     return stats
 
 
 def run(archive: Archive, *, full: bool = False, engine: str = "duckdb", threshold: float = M.MATCH_THRESHOLD,
         review_band: tuple[float, float] = M.REVIEW_BAND, seed: int = 42, complainant_scheme: str = "block",
-        review_max: int = M.REVIEW_MAX, complainant_rule: str = "episode", keyring=None) -> dict:
+        review_max: int = M.REVIEW_MAX, complainant_rule: str = "episode", keyring=None,
+        progress: Callable[[str], None] | None = None) -> dict:
     """Run the link stage (see the module docstring).  Returns the run's statistics.  ``keyring``:
     the pseudonym keyring, for pseudonymised mentions (`link.tokens`); default (None): the
     configured one, read only when the archive holds pseudonymised mentions; False: none (they
-    are linked without raw twins)."""
+    are linked without raw twins).  ``progress(text)`` is told each step as it starts.
+
+    All or nothing: the stages compute in memory and their results are written in one
+    transaction at the end, with the run marked done; a run that fails is marked failed and the
+    archive keeps the previous run's link state."""
     archive.require_initialised()
+    step = progress or (lambda _text: None)
+    # the mode the run will take (`link_defendants`: incremental when a model is stored and persons
+    # exist), recorded with the run as it is reported
+    if not full and (store.latest_run(archive, with_model=True) is None
+                     or not store.person_summary(archive).get("defendant")):
+        full = True
     run_id = store.start_run(archive, mode="full" if full else "incremental", engine=engine, threshold=threshold,
                              review_low=review_band[0], review_high=review_band[1])
     t0 = time.perf_counter()
+    writes: list[Callable[[Archive], None]] = []
     try:
+        # everything is computed first, then written at once: a run that fails (or is interrupted)
+        # at any stage leaves the previous run's persons, review queue and networks as they were
         d, dmap = link_defendants(archive, run_id, full=full, engine=engine, threshold=threshold,
-                                  band=review_band, seed=seed, review_max=review_max, keyring=keyring)
-        v, vmap = link_victims(archive, run_id, dmap, scheme=complainant_scheme, rule=complainant_rule)
-        n = link_networks(archive, run_id, dmap, vmap)
-        stats = {"run_id": run_id, "defendants": d["stats"], "complainants": v, "networks": n,
-                 "seconds": round(time.perf_counter() - t0, 2)}
-        store.finish_run(archive, run_id, model=d["model"], stats=stats)
-        archive.analyze(force=full)      # (PostgreSQL: statistics for the rewritten person tables)
-        return stats
+                                  band=review_band, seed=seed, review_max=review_max, keyring=keyring,
+                                  writes=writes, step=step)
+        step("complainants: clustering")
+        v, vmap = link_victims(archive, run_id, dmap, scheme=complainant_scheme, rule=complainant_rule,
+                               writes=writes)
+        step("networks")
+        n = link_networks(archive, run_id, dmap, vmap, writes=writes)
+        stats = {"run_id": run_id, "defendants": d["stats"], "complainants": v, "networks": n}
+        step("writing persons, review queue and networks")
+        with _one_transaction(archive) as tx:
+            for write in writes:
+                write(tx)
+            stats["seconds"] = round(time.perf_counter() - t0, 2)
+            store.finish_run(tx, run_id, model=d["model"], stats=stats)
     except BaseException as e:
         store.finish_run(archive, run_id, status="failed", stats={"error": f"{type(e).__name__}: {e}"})
         raise
+    archive.analyze(force=full)      # (PostgreSQL: statistics for the rewritten person tables)
+    return stats
+
+
+class _Joined:
+    """An engine whose ``begin()`` and ``connect()`` are one open transaction's connection (the
+    caller commits or rolls back); anything else is the archive's engine."""
+
+    def __init__(self, engine, conn):
+        self._engine, self._conn = engine, conn
+
+    @contextmanager
+    def begin(self):
+        yield self._conn
+
+    @contextmanager
+    def connect(self):
+        yield self._conn
+
+    def __getattr__(self, name):
+        return getattr(self._engine, name)
+
+
+class _InTransaction:
+    """The archive as the store's write functions see it during a run's write phase: every write
+    they make goes into one transaction (their reads of the previous state -- `Archive.read_arrow`
+    -- still see what is committed)."""
+
+    def __init__(self, archive: Archive, conn):
+        self._archive = archive
+        self.engine = _Joined(archive.engine, conn)
+
+    def __getattr__(self, name):
+        return getattr(self._archive, name)
+
+
+@contextmanager
+def _one_transaction(archive: Archive):
+    with archive.engine.connect().execution_options(writer=True) as conn:
+        try:
+            with conn.begin():
+                yield _InTransaction(archive, conn)
+        except BaseException:
+            archive._forget_ids()        # the id blocks taken in the rolled-back transaction
+            raise
 
 
 def explain(archive: Archive, a: int, b: int, *, engine: str = "duckdb") -> dict:
