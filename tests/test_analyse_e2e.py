@@ -105,8 +105,8 @@ def test_cli_writes_findings_and_report(corpus, tmp_path, monkeypatch):
     assert "<link" not in html and "<script src" not in html          # everything inline
     r2 = CliRunner().invoke(app, args + ["--scope", "all", "--json", "--no-report", "--min-cell", "0"])
     assert r2.exit_code == 0, r2.output
-    assert json.loads(r2.output)["cases"] == corpus["data"].inputs.cases.height
-    assert json.loads(r2.output)["timings"]["cache"] == "hit"       # second run reuses the inputs
+    assert json.loads(r2.stdout)["cases"] == corpus["data"].inputs.cases.height
+    assert json.loads(r2.stdout)["timings"]["cache"] == "hit"       # second run reuses the inputs
     r3 = CliRunner().invoke(app, args + ["--scope", "no-such-group"])
     assert r3.exit_code != 0
 

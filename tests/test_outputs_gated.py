@@ -117,7 +117,7 @@ def test_search_command_per_role(planted, role):
     adult = cli("search", "Zebedee Quixley", "--json", "--as", user)
     youth = cli("search", "Ptolemy Wrenfield", "--json", "--as", user)
     if role not in SEES_NAMES:
-        assert adult.exit_code == youth.exit_code == 2 and "needs a verified media account" in adult.output
+        assert adult.exit_code == youth.exit_code == 3 and "needs a verified media account" in adult.output
         # a refusal is an access too: audited, without the name typed
         ev = audit_after(planted, seq)
         assert [(e["actor"], e["action"]) for e in ev] == [(user, "refused")] * 2, ev
