@@ -334,14 +334,14 @@ def test_cli(archive, env, monkeypatch):
     assert r.exit_code == 0, r.output
     sid = __import__("json").loads(r.stdout)["id"]
     r = CliRunner().invoke(app, ["subscribe", "reporter", "court", "Atlantis Magistrates"])
-    assert r.exit_code == 1 and "no court" in r.output
+    assert r.exit_code == 2 and "no court" in r.output            # (bad input)
     r = CliRunner().invoke(app, ["list", "reporter", "--json"])
     assert r.exit_code == 0 and [x["label"] for x in __import__("json").loads(r.stdout)] == ["watch"]
     plant(archive, date=day(1), urn="06JK1231231")
     r = CliRunner().invoke(app, ["run", "--json"])
     assert r.exit_code == 0 and __import__("json").loads(r.stdout)["matches"] == 1
     r = CliRunner().invoke(app, ["send"])
-    assert r.exit_code == 1 and "COURTARCHIVE_SMTP_HOST" in r.output
+    assert r.exit_code == 2 and "COURTARCHIVE_SMTP_HOST" in r.output   # (a setting missing: nothing sent)
     r = CliRunner().invoke(app, ["cancel", "reporter", str(sid)])
     assert r.exit_code == 0
     r = CliRunner().invoke(app, ["cancel", "reporter", str(sid)])

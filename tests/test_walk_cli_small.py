@@ -206,6 +206,28 @@ def test_alerts_subscribe_without_actor_is_the_login_name(alert_cli, monkeypatch
     assert _audit(alert_cli, "alert_subscribe")[0]["actor"] == "night.desk"
 
 
+def test_alert_and_digest_exit_codes_follow_the_convention(alert_cli):
+    """0 done, 2 bad input or settings, 3 refused by the policy (README): alerts and digests said 1
+    for an unknown account, a missing SMTP server and a refusal alike."""
+    from courtarchive.governance import accounts
+    from courtarchive.serve import digest as D
+    from courtarchive.serve.alerts_cli import app
+    from courtarchive.serve.digest_cli import app as digest_app
+
+    accounts.add(alert_cli, username="numbers", role="analyst", actor="desk", email="numbers@example.org")
+    r = CliRunner().invoke(app, ["subscribe", "nobody-known", "urn", "06JK1231231"])
+    assert r.exit_code == 2 and "no account 'nobody-known'" in r.output, r.output
+    r = CliRunner().invoke(app, ["subscribe", "numbers", "name", "Zebedee Quixley"])
+    assert r.exit_code == 3 and "refused" in r.output, r.output          # an analyst follows no names
+    r = CliRunner().invoke(app, ["send"])
+    assert r.exit_code == 2 and "COURTARCHIVE_SMTP_HOST" in r.output, r.output
+    D.add_beat(alert_cli, name="Lancashire", forces=["Lancashire Constabulary"], actor="desk")
+    r = CliRunner().invoke(digest_app, ["subscribe", "nobody-known", "Lancashire"])
+    assert r.exit_code == 2 and "no account" in r.output, r.output
+    r = CliRunner().invoke(digest_app, ["send", "--date", "2024-03-04"])
+    assert r.exit_code == 2 and "SMTP" in r.output, r.output
+
+
 def test_digest_subscribe_records_the_actor(alert_cli):
     from courtarchive.serve import digest as D
     from courtarchive.serve.digest_cli import app

@@ -92,7 +92,11 @@ _URN = re.compile(r"^[A-Z0-9/\-]{4,30}$")
 
 
 class AlertError(ValueError):
-    pass
+    """Bad input to an alert action (the CLI's exit code 2)."""
+
+
+class AlertRefused(AlertError):
+    """The governance policy refuses this account the alert (the CLI's exit code 3, REFUSED)."""
 
 
 def _now() -> dt.datetime:
@@ -334,7 +338,7 @@ def subscribe(archive, *, username: str, kind: str, query: str, params: dict | N
     acc = _account(archive, username)
     why = identity_refusal(Viewer.from_account(acc), kind)
     if why:
-        raise AlertError(why)
+        raise AlertRefused(why)
     if params is not None and not isinstance(params, dict):
         raise AlertError("params must be a JSON object")
     q, p, default_label = _validate(archive, kind, query, params or {})

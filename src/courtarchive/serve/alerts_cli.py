@@ -18,7 +18,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from ..clikit import DbOpt, JsonOpt, actor_name as _actor, open_archive as _archive, print_json as _json
+from ..clikit import REFUSED, DbOpt, JsonOpt, actor_name as _actor, open_archive as _archive, print_json as _json
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="alerts: follow names, URNs, courts, offence groups, searches, cases, persons, networks")
@@ -64,7 +64,7 @@ def subscribe(username: str = typer.Argument(..., help="the account that receive
                   actor=_actor(actor))
     except AlertError as e:
         console.print(f"[red]refused[/red]: {e}")
-        raise typer.Exit(1)
+        raise typer.Exit(_code(e))
     if as_json:
         _json(row)
         return
@@ -84,7 +84,7 @@ def list_(username: str = typer.Argument(...), db: Optional[str] = DbOpt, as_jso
         rows = list_subscriptions(a, username)
     except AlertError as e:
         console.print(f"[red]error[/red]: {e}")
-        raise typer.Exit(1)
+        raise typer.Exit(_code(e))
     if as_json:
         _json(rows)
         return
@@ -106,7 +106,7 @@ def cancel(username: str = typer.Argument(...), subscription_id: int = typer.Arg
         ok = stop(a, username=username, subscription_id=subscription_id, actor=_actor(actor))
     except AlertError as e:
         console.print(f"[red]error[/red]: {e}")
-        raise typer.Exit(1)
+        raise typer.Exit(_code(e))
     if not ok:
         console.print(f"no active subscription {subscription_id} of {username}")
         raise typer.Exit(1)
@@ -125,7 +125,7 @@ def run(db: Optional[str] = DbOpt, send: Optional[bool] = typer.Option(None, "--
         res = after_ingest(a, None, send=send)
     except AlertError as e:
         console.print(f"[red]error[/red]: {e}")
-        raise typer.Exit(1)
+        raise typer.Exit(_code(e))
     if as_json:
         _json(res)
         return
@@ -144,13 +144,21 @@ def send(db: Optional[str] = DbOpt, as_json: bool = JsonOpt) -> None:
         res = send_digests(a)
     except AlertError as e:
         console.print(f"[red]error[/red]: {e}")
-        raise typer.Exit(1)
+        raise typer.Exit(_code(e))
     if as_json:
         _json(res)
     else:
         _print_digests(res)
     if res.get("failed"):
         raise typer.Exit(1)
+
+
+def _code(e: Exception) -> int:
+    """The exit code of an alert action that was not done: 3 when the policy refuses the account
+    (`alerts.AlertRefused`), else 2 (bad input or settings: no account, no court, no SMTP server)."""
+    from .alerts import AlertRefused
+
+    return REFUSED if isinstance(e, AlertRefused) else 2
 
 
 def _print_digests(res: dict | None) -> None:

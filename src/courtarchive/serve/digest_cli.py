@@ -17,7 +17,7 @@ import orjson
 import typer
 from rich.console import Console
 
-from ..clikit import DbOpt, actor_name as _actor, open_archive as _archive
+from ..clikit import REFUSED, DbOpt, actor_name as _actor, open_archive as _archive
 from .alerts_cli import ActorOpt, _link
 
 app = typer.Typer(add_completion=False, invoke_without_command=True,
@@ -123,8 +123,10 @@ def subscribe(username: str = typer.Argument(..., help="the account that receive
     try:
         row = sub(a, username=username, beat_ref=beat, label=label, actor=_actor(actor))
     except (DigestError, AlertError) as e:
+        from .alerts import AlertRefused
+
         console.print(f"[red]refused[/red]: {e}")
-        raise typer.Exit(1)
+        raise typer.Exit(REFUSED if isinstance(e, AlertRefused) else 2)
     console.print(f"subscription {row['id']} ({row['label']}) for {username}; unsubscribe: {_link(row['unsubscribe_path'])}")
     if not row["deliverable"]:
         console.print(f"[yellow]note[/yellow]: digests cannot reach {username} now: {row['deliverable_reason']}")
@@ -141,9 +143,9 @@ def send(date: Optional[str] = typer.Option(None, "--date", help="the day (YYYY-
     a = _archive(db)
     try:
         res = run(a, _day(date), top=top, resend=resend)
-    except DigestError as e:
+    except DigestError as e:                 # (no SMTP server, no such beat: nothing sent)
         console.print(f"[red]error[/red]: {e}")
-        raise typer.Exit(1)
+        raise typer.Exit(2)
     if as_json:
         sys.stdout.write(orjson.dumps(res, option=orjson.OPT_INDENT_2, default=str).decode() + "\n")
     else:
