@@ -175,9 +175,20 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(cli, tmp_path, args, sa
     events = len(rows(cli.archive, "audit_event"))
     r = cli(*[x.replace("{tmp}", str(tmp_path)) for x in args], code=2)
     assert says in _error(r)
+    if "--profile" in args:          # a bad setting is worded as every command words one (README)
+        assert _error(r).startswith("bad configuration: "), _error(r)
     assert len(rows(cli.archive, "audit_event")) == events                  # nothing done, nothing audited
     assert rows(cli.archive, "retention_run") == [] and rows(cli.archive, "party")[0]["surname"] == "QUIXLEY"
     assert (tmp_path / "afile").read_text() == "keep me" and not (tmp_path / "rep").exists()
+
+
+def test_expire_and_audit_verify_speak_sentences(cli):
+    """`expire --dry-run` printed its cut-offs and `audit verify` its head as Python dicts."""
+    plant(cli.archive, date=D(2024, 1, 10))
+    r = cli("expire", "--dry-run", "--now", "2025-06-01")
+    assert "cut-offs: identity 2024-12-01" in r.output and "{" not in r.output, r.output
+    r = cli("audit", "verify")
+    assert "audit chain intact" in r.output and "head seq " in r.output and "{" not in r.output, r.output
 
 
 @pytest.mark.parametrize("size", ["0", "-5"])

@@ -61,7 +61,9 @@ def _profile(path):
     try:
         return load(path, home=_home())
     except ProfileError as e:                        # unreadable, not TOML, not valid: the message names the file
-        _fail(str(e))
+        # (worded as every command words a bad setting: `clikit.open_archive`, README)
+        typer.echo(f"bad configuration: {e}", err=True)
+        raise typer.Exit(2) from None
 
 
 def _date(s: str | None, opt: str = "--now") -> dt.date | None:
@@ -181,8 +183,9 @@ def expire(dry_run: bool = typer.Option(False, "--dry-run", help="show what woul
         _json(rep)
         return
     verb = "would pseudonymise" if dry_run else "pseudonymised"
-    console.print(f"{'DRY RUN: ' if dry_run else ''}{rep['publications']} publication(s) due before "
-                  f"{rep['cutoffs']}; {verb} {rep['parties_pseudonymised']} part(y/ies); "
+    cutoffs = ", ".join(f"{cls} {d}" for cls, d in sorted((rep.get("cutoffs") or {}).items())) or "none"
+    console.print(f"{'DRY RUN: ' if dry_run else ''}{rep['publications']} publication(s) due (cut-offs: "
+                  f"{cutoffs}); {verb} {rep['parties_pseudonymised']} part(y/ies); "
                   f"{rep['publications_expired']} publication(s) fully expired; held rows: {sum(rep['held'].values())}")
     _table([{"field": k, "values": v} for k, v in sorted(rep["fields"].items())], ["field", "values"],
            "fields " + ("that would change" if dry_run else "changed"))
@@ -237,7 +240,8 @@ def audit_cmd(action: str = typer.Argument(..., help="verify | anchor | tail"),
         if as_json:
             _json(res.as_dict())
         elif res.ok:
-            console.print(f"[green]audit chain intact[/green]: {res.events} events, head {res.head}")
+            head = f"head seq {res.head['seq']} hash {res.head['hash']}" if res.head else "empty"
+            console.print(f"[green]audit chain intact[/green]: {res.events} events, {head}", soft_wrap=True)
         else:
             console.print(f"[red]audit chain BROKEN[/red]: {len(res.problems)} problem(s)")
             for p in res.problems:
