@@ -315,3 +315,7 @@ def test_complainant_named_in_other_cases_needs_episode_evidence(archive):
     res = runner.invoke(app, ["run", "--full", "--db", archive.url], terminal_width=200)
     assert res.exit_code == 0, res.output
     assert "1 link across cases on list evidence" in res.output and "across courts" not in res.output
+    # the name rule's links rest on the name alone, and the line says so
+    res = runner.invoke(app, ["run", "--full", "--db", archive.url, "--complainant-rule", "name"], terminal_width=200)
+    assert res.exit_code == 0, res.output
+    assert "across cases on the name alone" in res.output and "list evidence" not in res.output

@@ -73,7 +73,7 @@ def verify(archive, *, username: str, press_card: str, verified_by: str, employe
     if acc is None:
         raise ValueError(f"no account {username!r}")
     if not press_card or not verified_by or not (employer or acc.get("organisation")):
-        raise ValueError("verification needs the press card, the employer and the person who checked them")
+        raise ValueError("verification needs the press card (--press-card), the employer (--organisation, at `account add` or here) and the person who checked them (--actor)")
     when = when or sg.now()
     row = {"username": username, "press_card": press_card, "press_card_issuer": issuer,
            "organisation": employer or acc["organisation"], "verified_by": verified_by, "verified_at": when,

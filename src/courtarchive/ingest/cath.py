@@ -499,7 +499,7 @@ def unknown_court(value: str, what: str = "x-court-id") -> str:
 
     close = similar_courts(value)
     shown = value if len(value) <= 60 else value[:57] + "..."
-    return (f"{what} {shown!r} is not a known court: give a FaCT court id or slug from the reference table"
+    return (f"{what} {shown!r} is not a known court: give a FaCT court id, slug, or Crown / magistrates' court code from the reference table"
             + (f" (did you mean {', '.join(close)}?)" if close else ""))
 
 

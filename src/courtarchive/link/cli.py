@@ -101,7 +101,8 @@ def run_cmd(db: Optional[str] = DbOpt,
             f"persons; {c['unlinkable']:,} not linkable (described only)")
     links = c.get("cross_case_links")
     if links is not None:
-        line += f"; {links:,} link{'' if links == 1 else 's'} across cases on list evidence"
+        basis = "on the name alone" if c.get("cross_case_rule") == "name" else "on list evidence"
+        line += f"; {links:,} link{'' if links == 1 else 's'} across cases {basis}"
         if c.get("cross_court_links"):
             line += f", {c['cross_court_links']:,} of them across courts"
     console.print(line)

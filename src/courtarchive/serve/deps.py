@@ -27,7 +27,7 @@ class WebSettings:
     secure_cookies: bool = False
     limits: auth.Limits = field(default_factory=auth.Limits)
     reports_dir: Path | None = None
-    base_url: str = "http://127.0.0.1:8000"
+    base_url: str = "http://localhost:8000"     # (as `config.Settings`)
     title: str = "courtarchive"
     #: trust X-Forwarded-For for the client address (only behind your own proxy)
     trust_proxy: bool = False
@@ -52,7 +52,7 @@ class WebSettings:
             session_hours=float(env.get("COURTARCHIVE_SESSION_HOURS", 12)))
         base = dict(db_url=s.db_url, home=home, reports_dir=Path(reports), limits=lim,
                     secure_cookies=env.get("COURTARCHIVE_SECURE_COOKIES", "").lower() in ("1", "true", "yes"),
-                    base_url=env.get("COURTARCHIVE_BASE_URL", "http://127.0.0.1:8000"),
+                    base_url=env.get("COURTARCHIVE_BASE_URL", "http://localhost:8000"),
                     threads=max(1, int(env["COURTARCHIVE_WEB_THREADS"])) if env.get("COURTARCHIVE_WEB_THREADS") else None)
         base.update(over)
         return cls(**base)
