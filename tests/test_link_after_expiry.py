@@ -177,6 +177,7 @@ def listing(a: Archive, day: dt.date, urn: str, people: list[dict]) -> None:
         masked = pp.get("masked", False)
         p.parties.append(Party(json_path=f"$.h[0].p[{i}]", hearing_ref=0, role="DEFENDANT",
                                forenames=None if masked else pp.get("forenames"),
+                               middle_names=None if masked else pp.get("middle_names"),
                                surname=None if masked else pp.get("surname"),
                                name_as_listed="Youth defendant" if masked else None, is_masked=masked,
                                date_of_birth=pp.get("dob"), age=pp.get("age"), gender=pp.get("gender"),

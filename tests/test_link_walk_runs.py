@@ -17,9 +17,9 @@ from courtarchive.governance.profile import load as load_profile
 from courtarchive.governance.pseudonym import Keyring
 from courtarchive.link import run as R
 from courtarchive.link.cli import app
-from courtarchive.model import Hearing, Offence, ParsedList, Party, PublicationMeta
 from courtarchive.store import Archive
 from courtarchive.store import linkage as store
+from test_link_after_expiry import listing as _listing
 from test_link_run import corpus, load  # noqa: F401  (corpus: the module fixture)
 
 KEY = bytes(range(32))
@@ -129,27 +129,6 @@ def test_the_run_records_the_mode_it_took(archive, corpus):  # noqa: F811
 
 
 # --------------------------------------------------------------------------- after an expiry of everything
-_day = iter(range(1, 1000))
-
-
-def _listing(a: Archive, day: dt.date, urn: str, people: list[dict]) -> None:
-    n = next(_day)
-    day += dt.timedelta(days=n)
-    court = "Preston Magistrates' Court"
-    p = ParsedList(meta=PublicationMeta(list_type="MAGISTRATES_STANDARD_LIST", sensitivity="CLASSIFIED",
-                                        court_name=court, content_date=day, version="1",
-                                        published_at=dt.datetime.combine(day, dt.time(8)), source_name=f"w{n}.json"))
-    p.hearings.append(Hearing(json_path="$.h[0]", court_name=court, sitting_date=day, case_urn=urn))
-    for i, pp in enumerate(people):
-        p.parties.append(Party(json_path=f"$.h[0].p[{i}]", hearing_ref=0, role="DEFENDANT", forenames=pp["forenames"],
-                               middle_names=pp.get("middle_names"), surname=pp["surname"],
-                               date_of_birth=pp.get("dob"), gender="female", town="Preston",
-                               postcode=pp.get("postcode")))
-        p.offences.append(Offence(json_path=f"$.h[0].p[{i}].o[0]", party_ref=i, seq=1, code="TH68001",
-                                  title="Theft", wording="Stole a bicycle"))
-    a.write(p, content_hash=f"walk-{n}")
-
-
 def test_incremental_run_after_everything_expired_keeps_the_persons(archive, tmp_path):
     """Linked in clear: "Annabel KOWALCZYK" of case U1 and "Annabel Maria KOWALCZYK" of case U2
     (same date of birth and postcode; two cases, two tokens -- the middle name).  Every list then
