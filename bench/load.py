@@ -282,12 +282,6 @@ def main() -> None:
             httpx.get(base + "/api/v1/courts", timeout=30)
         load_before = os.getloadavg()
         cpu0, client0 = _cpu_seconds(server.pid), time.process_time()
-        try:                # the load generator shares the cores: its event loop as cheap as it gets
-            import uvloop
-
-            uvloop.install()
-        except ImportError:
-            pass
         out, errors, wall = asyncio.run(run_clients(base, meta, args.clients, args.seconds, args.think, sessions,
                                                     args.think_dist))
         cpu1, client1 = _cpu_seconds(server.pid), time.process_time()

@@ -240,3 +240,38 @@ def private_file(path: str | os.PathLike) -> int:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     os.fchmod(fd, 0o600)
     return fd
+
+
+def write_files(out: str | os.PathLike, files: dict[str, bytes], *, private: bool = False) -> list[Path]:
+    """Write ``files`` (name -> bytes) into the folder ``out`` all or nothing: each under a temporary
+    name first, then renamed into place; on an error the temporary files go, and ``out`` too when
+    this call made it (empty).  ``private``: a folder made here is 0700 (`private_dir`; an existing
+    one is left as it is) and the files 0600 (`private_file`).  Raises OSError."""
+    out = Path(out)
+    made = not out.exists()
+    tmps: list[Path] = []
+    try:
+        if private and made:
+            private_dir(out)
+        else:
+            out.mkdir(parents=True, exist_ok=True)
+        for name in files:
+            tmps.append(out / f".{name}.{os.getpid()}.tmp")
+            fd = (private_file(tmps[-1]) if private
+                  else os.open(tmps[-1], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666))
+            with open(fd, "wb") as fh:
+                fh.write(files[name])
+                fh.flush()
+                os.fsync(fh.fileno())
+        for name, tmp in zip(files, tmps):
+            os.replace(tmp, out / name)
+    except OSError:
+        for tmp in tmps:
+            tmp.unlink(missing_ok=True)
+        if made:
+            try:
+                out.rmdir()
+            except OSError:
+                pass
+        raise
+    return [out / name for name in files]

@@ -75,28 +75,12 @@ def _check_scope(scope: str) -> None:
 
 
 def _write_outputs(out: Path, files: dict[str, bytes]) -> None:
-    """Write ``files`` into ``out`` all or nothing: each to a temporary name first, then renamed into
-    place; on any error the temporary files (and ``out``, when this call made it and it is empty) go."""
-    import os
+    """Write ``files`` into ``out`` all or nothing (`config.write_files`); a failure is --out's."""
+    from ..config import write_files
 
-    made = not out.exists()
-    tmps: list[Path] = []
     try:
-        out.mkdir(parents=True, exist_ok=True)
-        for name, blob in files.items():
-            t = out / f".{name}.{os.getpid()}.tmp"
-            tmps.append(t)
-            t.write_bytes(blob)
-        for name, t in zip(files, tmps):
-            t.replace(out / name)
+        write_files(out, files)
     except OSError as e:
-        for t in tmps:
-            t.unlink(missing_ok=True)
-        if made:
-            try:
-                out.rmdir()
-            except OSError:
-                pass
         raise typer.BadParameter(f"cannot write {out}: {e.strerror or e}", param_hint="--out") from None
 
 

@@ -27,15 +27,13 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import os
 import re
-import tempfile
 from pathlib import Path
 
 import jinja2
 import orjson
 
-from ..config import private_dir, private_file
+from ..config import write_files
 from ..model.declaration import ENTITIES
 from ..store import governance as sg
 from . import audit
@@ -180,7 +178,7 @@ def build(archive, request_id: int, *, party_ids: list[int] | None = None,
                      "hearing": {"date": r["sitting_date"], "court": r["court_name"], "type": r["hearing_type"]},
                      "offence": {"code": r["code"], "title": r["title"], "legislation": r["legislation"],
                                  "offence_date": r["offence_date"], "wording": _wording(r["wording"], own)}})
-    persons = sorted(set(sg.persons_of(archive, parties).values()))
+    persons = sorted({pm["person_id"] for pm in rows["person_mention"]})
     networks = sg.networks_of_persons(archive, persons) if persons else []
     fields = {f for m in mentions for f in m["as_held"]}
     categories = [c for c, names in (
@@ -234,28 +232,11 @@ def write(archive, request_id: int, *, out: Path, actor: str, party_ids: list[in
     digest = hashlib.sha256(data).hexdigest()
     html = _HTML.render(c=copy, sha256=digest).encode()
     out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise AccessError(f"--out {out} is not a folder")
+    names = {f"access-{request_id}.json": data, f"access-{request_id}.html": html}
     try:
-        if not out.exists():
-            private_dir(out)
-        elif not out.is_dir():
-            raise AccessError(f"--out {out} is not a folder")
-        names = {out / f"access-{request_id}.json": data, out / f"access-{request_id}.html": html}
-        temps = []
-        try:
-            for final, body in names.items():
-                fd, tmp = tempfile.mkstemp(dir=out, prefix=".access-")
-                os.close(fd)
-                temps.append(tmp)
-                with open(private_file(tmp), "wb") as f:
-                    f.write(body)
-                    f.flush()
-                    os.fsync(f.fileno())
-            for tmp, final in zip(temps, names):
-                os.replace(tmp, final)
-        finally:
-            for tmp in temps:
-                if os.path.exists(tmp):
-                    os.unlink(tmp)
+        written = write_files(out, names, private=True)
     except OSError as e:
         raise AccessError(f"cannot write the copy to {out}: {e.strerror or e}") from None
     ids = [m["mention_id"] for m in copy["mentions"]]
@@ -270,7 +251,7 @@ def write(archive, request_id: int, *, out: Path, actor: str, party_ids: list[in
                                                       "sha256": digest, "party_ids": ids, "complainant_ids": cids}]
     sg.save_rights_request(archive, {"id": request_id, "found": found, "status": "done",
                                      "completed_at": req["completed_at"] or sg.now()})
-    return {"request_id": request_id, "files": [str(p) for p in names], "sha256": digest, "mentions": len(ids),
+    return {"request_id": request_id, "files": [str(p) for p in written], "sha256": digest, "mentions": len(ids),
             "pseudonymised": sum(m["identity_pseudonymised"] for m in copy["mentions"]),
             "linked_since_request": [m["mention_id"] for m in copy["mentions"] if m["linked_since_request"]],
             "complainant_mentions": len(cids), "copies": len(found["access"])}

@@ -21,7 +21,7 @@ from pathlib import Path
 from ..store import governance as sg
 from . import audit, hooks
 from .coarse import full_name
-from .profile import load
+from .profile import add_months, load
 from .pseudonym import normalise_name, normalise_name_forms
 from .retention import TOUCHED_TABLES, _digest, _Held, plan_batch, proof_step
 
@@ -46,8 +46,6 @@ class RightsError(ValueError):
 def due(req: dict) -> dt.date | None:
     """When a request must be answered: one month from receipt (UK GDPR Art 12(3); extendable by two
     months for complex requests, which is recorded by hand)."""
-    from .profile import add_months
-
     return add_months(req["received_at"].date(), 1) if req.get("received_at") else None
 
 

@@ -80,11 +80,11 @@ def _overfull_cases(std: pl.DataFrame, named: pl.DataFrame) -> int:
 
 def link_defendants(archive: Archive, run_id: int, *, full: bool, engine: str, threshold: float,
                     band: tuple[float, float], seed: int, review_max: int = M.REVIEW_MAX,
-                    keyring=None, writes: list | None = None, step=None) -> tuple[dict, pl.DataFrame]:
-    """Link the defendant mentions.  ``writes``: when given, what is to be stored is appended to
-    it (a function of the archive to write through) instead of being written now (`run` writes
-    every stage at the end, in one transaction); the counts of what was written (``written``,
-    ``created``, ``review_queue_added``...) are filled in when it runs.  ``step(text)``: progress."""
+                    writes: list, keyring=None, step=None) -> tuple[dict, pl.DataFrame]:
+    """Link the defendant mentions.  What is to be stored is appended to ``writes`` (a function of
+    the connection to write through: `run` writes every stage at the end, in one transaction); the
+    counts of what was written (``written``, ``created``, ``review_queue_added``...) are filled in
+    when it runs.  ``step(text)``: progress."""
     step = step or (lambda _text: None)
     t0 = time.perf_counter()
     step("defendants: reading and standardising mentions")
@@ -240,17 +240,15 @@ def link_defendants(archive: Archive, run_id: int, *, full: bool, engine: str, t
                                                 "person_a", "person_b").iter_rows()]
     assigned = named.select("mention_id", "person_id", "probability").to_arrow()
 
-    def write(arc: Archive) -> None:
-        stats.update(store.save_persons(arc, run_id, "defendant", assigned, created=created, retired=retired))
+    def write(conn) -> None:
+        stats.update(store.save_persons(archive, run_id, "defendant", assigned, created=created, retired=retired,
+                                        conn=conn))
         stats["review_queue_added"] = store.replace_review_queue(
-            arc, run_id, rows, replace=not incremental, drop_parties=fresh_ids if incremental else (),
-            limit=review_max)
-        store.mark_decisions_applied(arc, run_id)
+            archive, run_id, rows, replace=not incremental, drop_parties=fresh_ids if incremental else (),
+            limit=review_max, conn=conn)
+        store.mark_decisions_applied(archive, run_id, conn=conn)
 
-    if writes is None:
-        write(archive)
-    else:
-        writes.append(write)
+    writes.append(write)
     stats["seconds"] = {"score": round(t1 - t0, 2), "cluster_and_store": round(time.perf_counter() - t1, 2)}
     out = std.select(pl.col("unique_id").alias("party_id"), "case_id").join(
         named.select(pl.col("mention_id").alias("party_id"), "person_id"), on="party_id", how="left")
@@ -258,7 +256,7 @@ def link_defendants(archive: Archive, run_id: int, *, full: bool, engine: str, t
 
 
 def link_victims(archive: Archive, run_id: int, defendants: pl.DataFrame | None = None, *,
-                 scheme: str = "block", rule: str = "episode", writes: list | None = None) -> tuple[dict, pl.DataFrame]:
+                 scheme: str = "block", rule: str = "episode", writes: list) -> tuple[dict, pl.DataFrame]:
     """Cluster complainant mentions (`victim_inputs`, `victims.link_complainants` with the
     cross-case ``rule``).  ``writes``: as for `link_defendants`."""
     df = victim_inputs(archive, defendants)
@@ -269,13 +267,8 @@ def link_victims(archive: Archive, run_id: int, defendants: pl.DataFrame | None 
     report["persons"] = named["person_id"].n_unique() if named.height else 0
     assigned = named.select("mention_id", "person_id", "probability").to_arrow()
 
-    def write(arc: Archive) -> None:
-        report.update(store.save_persons(arc, run_id, "complainant", assigned, created=created, retired=retired))
-
-    if writes is None:
-        write(archive)
-    else:
-        writes.append(write)
+    writes.append(lambda conn: report.update(store.save_persons(
+        archive, run_id, "complainant", assigned, created=created, retired=retired, conn=conn)))
     out = df.select("complainant_id", "case_id", "party_id").join(
         named.select(pl.col("mention_id").alias("complainant_id"), "person_id"), on="complainant_id", how="left")
     return report, out
@@ -302,7 +295,7 @@ def victim_inputs(archive: Archive, defendants: pl.DataFrame | None = None) -> p
 
 
 def link_networks(archive: Archive, run_id: int, defendants: pl.DataFrame, victims: pl.DataFrame, *,
-                  writes: list | None = None) -> dict:
+                  writes: list) -> dict:
     """Rebuild the networks (``writes``: as for `link_defendants`)."""
     cd, oc = graph_inputs(defendants, victims)
     nets, members = store.network_state(archive)
@@ -313,10 +306,7 @@ def link_networks(archive: Archive, run_id: int, defendants: pl.DataFrame, victi
     rows, mem, retired, stats = networks(cd, oc, old_components=old_c, old_communities=old_k,
                                          new_ids=_ids(archive, "network"))
     stats["retired"] = len(retired)
-    if writes is None:
-        store.save_networks(archive, run_id, rows, mem, retired)
-    else:
-        writes.append(lambda arc: store.save_networks(arc, run_id, rows, mem, retired))
+    writes.append(lambda conn: store.save_networks(archive, run_id, rows, mem, retired, conn=conn))
     return stats
 
 
@@ -342,7 +332,7 @@ def run(archive: Archive, *, full: bool = False, engine: str = "duckdb", thresho
     run_id = store.start_run(archive, mode="full" if full else "incremental", engine=engine, threshold=threshold,
                              review_low=review_band[0], review_high=review_band[1])
     t0 = time.perf_counter()
-    writes: list[Callable[[Archive], None]] = []
+    writes: list[Callable] = []
     try:
         # everything is computed first, then written at once: a run that fails (or is interrupted)
         # at any stage leaves the previous run's persons, review queue and networks as they were
@@ -356,11 +346,11 @@ def run(archive: Archive, *, full: bool = False, engine: str = "duckdb", thresho
         n = link_networks(archive, run_id, dmap, vmap, writes=writes)
         stats = {"run_id": run_id, "defendants": d["stats"], "complainants": v, "networks": n}
         step("writing persons, review queue and networks")
-        with _one_transaction(archive) as tx:
+        with _one_transaction(archive) as conn:
             for write in writes:
-                write(tx)
+                write(conn)
             stats["seconds"] = round(time.perf_counter() - t0, 2)
-            store.finish_run(tx, run_id, model=d["model"], stats=stats)
+            store.finish_run(archive, run_id, model=d["model"], stats=stats, conn=conn)
     except BaseException as e:
         store.finish_run(archive, run_id, status="failed", stats={"error": f"{type(e).__name__}: {e}"})
         raise
@@ -368,44 +358,12 @@ def run(archive: Archive, *, full: bool = False, engine: str = "duckdb", thresho
     return stats
 
 
-class _Joined:
-    """An engine whose ``begin()`` and ``connect()`` are one open transaction's connection (the
-    caller commits or rolls back); anything else is the archive's engine."""
-
-    def __init__(self, engine, conn):
-        self._engine, self._conn = engine, conn
-
-    @contextmanager
-    def begin(self):
-        yield self._conn
-
-    @contextmanager
-    def connect(self):
-        yield self._conn
-
-    def __getattr__(self, name):
-        return getattr(self._engine, name)
-
-
-class _InTransaction:
-    """The archive as the store's write functions see it during a run's write phase: every write
-    they make goes into one transaction (their reads of the previous state -- `Archive.read_arrow`
-    -- still see what is committed)."""
-
-    def __init__(self, archive: Archive, conn):
-        self._archive = archive
-        self.engine = _Joined(archive.engine, conn)
-
-    def __getattr__(self, name):
-        return getattr(self._archive, name)
-
-
 @contextmanager
 def _one_transaction(archive: Archive):
     with archive.engine.connect().execution_options(writer=True) as conn:
         try:
             with conn.begin():
-                yield _InTransaction(archive, conn)
+                yield conn
         except BaseException:
             archive._forget_ids()        # the id blocks taken in the rolled-back transaction
             raise

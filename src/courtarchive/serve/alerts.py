@@ -253,13 +253,11 @@ def _validate(archive, kind: str, query: str, params: dict) -> tuple[str, dict, 
 #: how a saved search reads its query: as a person's name (fuzzy), or as the search page's case
 #: search reads one (a URN or case number, else offence words: `serve.search.search_cases`)
 SEARCH_MODES = ("name", "case")
-_REF = re.compile(r"[A-Z0-9/\-]{3,}")
-
-
 def _ref_of(q: str) -> str | None:
-    """A URN or case number as the search page reads one (spaces and case ignored; has a digit)."""
-    ref = re.sub(r"\s+", "", q or "").upper()
-    return ref if _REF.fullmatch(ref) and re.search(r"\d", ref) else None
+    """A URN or case number as the search page reads one (`search.case_ref`)."""
+    from .search import case_ref
+
+    return case_ref(q)
 
 
 def _offence_codes_of(q: str) -> set[str]:

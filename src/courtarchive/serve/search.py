@@ -478,6 +478,16 @@ def _offence_codes(text: str) -> tuple[list[str], list[str]]:
     return sorted(codes), ws
 
 
+_REF = re.compile(r"[A-Z0-9/\-]{3,}")
+
+
+def case_ref(q: str) -> str | None:
+    """``q`` as a URN or case number (spaces and case ignored; it must hold a digit), else None --
+    how the case search tells a reference from offence words (saved searches read it alike)."""
+    ref = re.sub(r"\s+", "", q or "").upper()
+    return ref if _REF.fullmatch(ref) and re.search(r"\d", ref) else None
+
+
 def search_cases(archive, q: str, *, court_id: int | None = None, date_from: dt.date | None = None,
                  date_to: dt.date | None = None, offence_group: str | None = None, limit: int = 20,
                  offset: int = 0) -> dict:
@@ -505,9 +515,9 @@ def search_cases(archive, q: str, *, court_id: int | None = None, date_from: dt.
                           "offence_group": f["offence_group"], "limit": limit, "offset": offset, "by": "filters"},
                 "total": total, "hits": hits[offset:offset + limit],
                 "took_ms": round((time.perf_counter() - t0) * 1000, 3)}
-    ref = re.sub(r"\s+", "", q).upper()
+    ref = case_ref(q)
     hits, total, how = [], 0, None
-    if re.fullmatch(r"[A-Z0-9/\-]{3,}", ref) and re.search(r"\d", ref):
+    if ref is not None:
         rows = ss.cases_by_ref(archive, ref, filters=f, cap=offset + limit + 1000)
         for cid, urn, cn, last, n, court in rows:
             exact = ref in (urn, (cn or "").upper())

@@ -657,18 +657,6 @@ def networks_of_persons(archive: Archive, person_ids: Iterable[int]) -> list[dic
                                .where(NM.c.person_id.in_(chunk), N.c.retired_run_id.is_(None)).distinct())]
 
 
-def complainants_linked(archive: Archive, complainant_ids: Iterable[int]) -> list[int]:
-    """Every complainant mention of the persons (victims) these mentions are linked to, them included."""
-    PM = T["person_mention"]
-    ids = sorted(set(complainant_ids))
-    with archive.engine.connect() as conn:
-        persons = {r[0] for chunk in _chunks(ids)
-                   for r in conn.execute(sa.select(PM.c.person_id).where(PM.c.complainant_id.in_(chunk)))}
-        return sorted(set(ids) | {r[0] for chunk in _chunks(sorted(persons))
-                                  for r in conn.execute(sa.select(PM.c.complainant_id).where(
-                                      PM.c.person_id.in_(chunk), PM.c.complainant_id.is_not(None)))})
-
-
 def subject_rows(archive: Archive, party_ids: Sequence[int]) -> dict[str, list[dict]]:
     """Every stored row about these party mentions, per table."""
     Pa, O, H, C, PC, PM, Cv, R = (T[n] for n in ("party", "offence", "hearing", "case", "party_coarse",

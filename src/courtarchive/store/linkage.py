@@ -7,6 +7,7 @@ Only `store` issues SQL; the link stage (``courtarchive.link``) calls these func
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 from typing import Iterable, Sequence
 
@@ -36,6 +37,17 @@ def _arrow(archive: Archive, query, fields: list[tuple[str, pa.DataType]], batch
     if order is not None and list(query.selected_columns)[0] is not order:
         raise ValueError("the order column must be the first one selected")
     return archive.read_arrow(query, pa.schema([pa.field(n, t) for n, t in fields]), order=order, batch_size=batch)
+
+
+@contextlib.contextmanager
+def _begun(archive: Archive, conn=None):
+    """``conn`` (a transaction the caller opened and will end: a link run writes every stage in
+    one), else a transaction of its own."""
+    if conn is not None:
+        yield conn
+    else:
+        with archive.engine.begin() as c:
+            yield c
 
 
 def _typed(table: str, cols: Sequence[str]) -> list[tuple[str, pa.DataType]]:
@@ -155,11 +167,11 @@ def start_run(archive: Archive, *, mode: str, engine: str, threshold: float, rev
 
 
 def finish_run(archive: Archive, run_id: int, *, status: str = "done", model: dict | None = None,
-               stats: dict | None = None) -> None:
+               stats: dict | None = None, conn=None) -> None:
     vals = dict(status=status, finished_at=_now(), stats=stats)
     if model is not None:
         vals["model"] = model
-    with archive.engine.begin() as conn:
+    with _begun(archive, conn) as conn:
         conn.execute(sa.update(T["link_run"]).where(T["link_run"].c.id == run_id).values(**vals))
 
 
@@ -185,7 +197,7 @@ def person_assignments(archive: Archive, kind: str) -> pa.Table:
 
 
 def save_persons(archive: Archive, run_id: int, kind: str, assignments: pa.Table, *,
-                 created: Iterable[int] = (), retired: dict[int, int | None] | None = None) -> dict:
+                 created: Iterable[int] = (), retired: dict[int, int | None] | None = None, conn=None) -> dict:
     """Write the assignment of every current mention of ``kind`` (columns mention_id, person_id,
     probability) and the person rows: ``created`` ids are new persons, ``retired`` maps persons that
     no longer exist to the person they were merged into (or None).  Only changed rows are written."""
@@ -205,7 +217,7 @@ def save_persons(archive: Archive, run_id: int, kind: str, assignments: pa.Table
         sizes[p] = sizes.get(p, 0) + 1
     created = set(created)
     retired = retired or {}
-    with archive.engine.begin() as conn:
+    with _begun(archive, conn) as conn:
         dele = [m for m in gone] + [m for m, _, _ in changed if m in old_map]
         for i in range(0, len(dele), 5000):
             conn.execute(sa.delete(M).where(M.c[mcol].in_(dele[i:i + 5000])))
@@ -276,14 +288,14 @@ def add_review_decision(archive: Archive, a: int, b: int, decision: str, reviewe
     return did
 
 
-def mark_decisions_applied(archive: Archive, run_id: int) -> None:
+def mark_decisions_applied(archive: Archive, run_id: int, conn=None) -> None:
     D = T["review_decision"]
-    with archive.engine.begin() as conn:
+    with _begun(archive, conn) as conn:
         conn.execute(sa.update(D).where(D.c.applied_run_id.is_(None)).values(applied_run_id=run_id))
 
 
 def replace_review_queue(archive: Archive, run_id: int, rows: list[dict], *, replace: bool = True,
-                         drop_parties: Iterable[int] = (), limit: int | None = None) -> int:
+                         drop_parties: Iterable[int] = (), limit: int | None = None, conn=None) -> int:
     """Replace the queue with ``rows`` (party_a, party_b, match_probability, match_weight,
     person_a, person_b), skipping pairs that already have a decision.  ``replace=False`` adds to
     the queue instead (incremental runs), after dropping pairs that involve ``drop_parties``
@@ -291,7 +303,7 @@ def replace_review_queue(archive: Archive, run_id: int, rows: list[dict], *, rep
     rows are added, the first ones given."""
     Q = T["review_queue"]
     decided = {(d["party_a"], d["party_b"]) for d in review_decisions(archive)}
-    with archive.engine.begin() as conn:
+    with _begun(archive, conn) as conn:
         if replace:
             conn.execute(sa.delete(Q))
         else:
@@ -340,13 +352,13 @@ def network_state(archive: Archive) -> tuple[list[dict], pa.Table]:
 
 
 def save_networks(archive: Archive, run_id: int, networks: list[dict], members: pa.Table,
-                  retired: Iterable[int]) -> None:
+                  retired: Iterable[int], conn=None) -> None:
     """Write the networks of a run: ``networks`` rows (id, kind, parent_id, size, cases,
     complainants, new: bool), the full current membership (network_id, person_id) and the ids of
     networks that no longer exist."""
     N, NM = T["network"], T["network_member"]
     retired = sorted(set(retired))
-    with archive.engine.begin() as conn:
+    with _begun(archive, conn) as conn:
         new = [n for n in networks if n.get("new")]
         old = [n for n in networks if not n.get("new")]
         # parents first: components before communities
