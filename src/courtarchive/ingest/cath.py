@@ -78,6 +78,7 @@ __all__ = [
     "LIST_TYPES", "ListType", "Family", "detect_list_type", "parse_document", "normalise_headers",
     "normalise_role", "find_markup", "markup_in", "validate", "check_headers", "court_id_header",
     "decode_utf8", "parse_date", "parse_time", "split_display_name", "json_path", "SOURCE_FORMAT",
+    "settle_court_codes",
 ]
 
 SOURCE_FORMAT = "cath-json"
@@ -560,6 +561,13 @@ def _court_codes() -> dict[int, tuple[tuple[dict, ...], tuple[dict, ...]]]:
 def _code_of_courts(value: str, what: str, crown: tuple, magistrates: tuple) -> str:
     """Why a court code several courts share is refused as ``what``, and the FaCT court ids and
     slugs to give instead."""
+    return (f"{what} {value!r} is not a FaCT court id but {_code_holders(crown, magistrates)}: give the FaCT "
+            "court id or slug of the court meant")
+
+
+def _code_holders(crown: tuple, magistrates: tuple) -> str:
+    """``the Crown Court code of 2 courts (<name>: <FaCT id> or <slug>, ...)`` (and the same for
+    the magistrates' court code)."""
     def named(cs: tuple) -> str:
         shown = ", ".join(f"{c['name']}: {c['fact_court_id']} or {c['slug']}" for c in cs[:4])
         return shown + (f" and {len(cs) - 4} more" if len(cs) > 4 else "")
@@ -571,8 +579,61 @@ def _code_of_courts(value: str, what: str, crown: tuple, magistrates: tuple) -> 
     if magistrates:
         kinds.append(f"the magistrates' court code of {len(magistrates)} courts ({named(magistrates)})"
                      if len(magistrates) > 1 else f"the magistrates' court code of {named(magistrates)}")
-    return (f"{what} {value!r} is not a FaCT court id but {' and '.join(kinds)}: give the FaCT court id "
-            "or slug of the court meant")
+    return " and ".join(kinds)
+
+
+def settle_court_codes(parsed: ParsedList) -> None:
+    """A Crown list's court codes that several courts of the reference table share (``448``: two
+    court centres in Preston) become the FaCT court id of the court the list means -- the one it
+    names (the table's name of it, or the only one in the town its name gives, or at its
+    postcode), else the list's own court (x-court-id, or the list's code settled so) when that
+    is one of them -- or the list is Rejected naming the code, the courts and how to say which.
+    The store read such a code as the first court of the table holding it, without a word."""
+    m = parsed.meta
+    if not (m.list_type or "").upper().startswith("CROWN"):
+        return
+    from ..data.reference import court_by_id
+
+    own = court_by_id(m.court_code) if m.court_code else None       # x-court-id: a FaCT id or slug
+    if own is None:
+        own = _court_of_code(m.court_code, m.court_name, m.court_postcode, None, None)
+        if own is not None:
+            m.court_code = str(own["fact_court_id"])
+    settled: dict[tuple, str | None] = {}
+    for h in parsed.hearings:
+        key = (h.court_name, h.court_code)
+        if key not in settled:
+            court = _court_of_code(h.court_code, h.court_name, None, own, h.json_path)
+            settled[key] = str(court["fact_court_id"]) if court is not None else h.court_code
+        h.court_code = settled[key]
+
+
+def _court_of_code(code: str | None, name: str | None, postcode: str | None, own: dict | None,
+                   where: str | None) -> dict | None:
+    """The court of the reference table a Crown court code several courts share means here (see
+    `settle_court_codes`); None for a code that is not shared.  Rejected when nothing tells."""
+    code = (code or "").strip()
+    if not (code.isascii() and code.isdigit()):
+        return None
+    crown = _court_codes().get(int(code), ((), ()))[0]
+    if len({c["fact_court_id"] for c in crown}) < 2:
+        return None
+    key = _words(name)
+    for meant in ([c for c in crown if _words(c["name"]) == key] if key else [],
+                  [c for c in crown if key and c["town"] and f" {_words(c['town'])} " in f" {key} "],
+                  [c for c in crown if postcode and c["postcode"]
+                   and c["postcode"].replace(" ", "").upper() == postcode.replace(" ", "").upper()],
+                  [c for c in crown if own is not None and c["fact_court_id"] == own["fact_court_id"]]):
+        if len(meant) == 1:
+            return meant[0]
+    raise Rejected(f"court code {code} is {_code_holders(crown, ())}, and the list does not say which it means "
+                   "(by a court name or town of one of them): give the court with --court-id or the x-court-id "
+                   "header (its FaCT court id or slug)", where)
+
+
+def _words(text: str | None) -> str:
+    """A court or town name as lower-case words (apostrophes, dots and other punctuation dropped)."""
+    return " ".join(re.findall(r"[a-z0-9]+", (text or "").casefold().replace("'", "").replace("\u2019", "")))
 
 
 def _list_type_name(value: str, where: str | None) -> str:

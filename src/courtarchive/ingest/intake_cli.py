@@ -2,7 +2,8 @@
 arrive by e-mail (`courtarchive.ingest.mail`).  Mounted by the main CLI as the ``intake`` group.
 
 Exit code 1 when any message was quarantined or any attachment rejected; 2 when the mailbox
-cannot be read (no such Maildir, IMAP connection or login failure).
+cannot be read (no such Maildir, IMAP connection or login failure) or an option is bad (a
+``--list-type`` CaTH does not define: refused before any message is read or marked Seen).
 """
 
 from __future__ import annotations
@@ -41,6 +42,12 @@ def _setup(db: str | None, profile: Path | None):
     return s, a, Keyring.from_settings(s), senders
 
 
+def _bad_option(e) -> None:
+    """A usage error, as `courtarchive ingest` words one: one line, exit 2."""
+    typer.echo(f"error: {e.reason}", err=True)
+    raise typer.Exit(2) from None
+
+
 def _finish(a, report, as_json: bool) -> None:
     from ..serve.postingest import run as after_ingest
 
@@ -73,12 +80,15 @@ def maildir(path: Path = typer.Argument(..., help="the Maildir (with new/, cur/,
             reread: bool = typer.Option(False, "--reread", help="also messages already marked Seen (idempotent by hash)"),
             as_json: bool = typer.Option(False, "--json", help="print the report as JSON")) -> None:
     """Ingest the list attachments of the Maildir's unread messages; processed messages move to cur/ (Seen)."""
+    from .errors import Rejected
     from .mail import intake_maildir
 
     s, a, keyring, senders = _setup(db, profile)
     try:
         report = intake_maildir(a, path, keyring=keyring, senders=senders, list_type=list_type,
                                 max_bytes=s.max_file_bytes, reread=reread)
+    except Rejected as e:
+        _bad_option(e)
     except (FileNotFoundError, OSError) as e:
         console.print(f"[red]cannot read the Maildir[/red] {path}: {e}")
         raise typer.Exit(2)
@@ -100,6 +110,7 @@ def imap(host: str = typer.Option(..., "--host", help="IMAP server"),
          list_type: Optional[str] = typer.Option(None, "--list-type", help="override the list type of every attachment"),
          as_json: bool = typer.Option(False, "--json", help="print the report as JSON")) -> None:
     """Poll an IMAP folder once: ingest the list attachments of its unseen messages."""
+    from .errors import Rejected
     from .mail import poll_imap
 
     password = os.environ.get(password_env)
@@ -111,6 +122,8 @@ def imap(host: str = typer.Option(..., "--host", help="IMAP server"),
         report = poll_imap(a, host, user, password, keyring=keyring, folder=folder, port=port, ssl=ssl,
                            starttls=starttls, senders=senders, processed_folder=processed_folder,
                            list_type=list_type, max_bytes=s.max_file_bytes)
+    except Rejected as e:
+        _bad_option(e)
     except (imaplib.IMAP4.error, OSError) as e:
         console.print(f"[red]IMAP failed[/red] {host}: {e}")
         raise typer.Exit(2)

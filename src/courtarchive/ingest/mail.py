@@ -52,7 +52,7 @@ from ..store import Archive
 from . import gate
 from .cath import DEFAULT_MAX_BYTES
 from .errors import Rejected
-from .pipeline import FORMATS, SIDECAR, FileOutcome, IngestReport, content_hash, parse_file
+from .pipeline import FORMATS, SIDECAR, FileOutcome, IngestReport, check_options, content_hash, parse_file
 
 __all__ = ["intake_maildir", "poll_imap", "process_message", "sender_allowed", "mail_senders",
            "MessageOutcome", "MailReport"]
@@ -285,6 +285,14 @@ def _ingest_one(archive: Archive, name: str, data: bytes, by_name: dict, *, keyr
                        unparsed_complainant_refs=getattr(report, "unparsed_total", 0))
 
 
+def _check_list_type(list_type: str | None) -> None:
+    """`courtarchive ingest`'s check of ``--list-type``, the attachments' formats unknown: a list
+    type every attachment would be rejected for was found out only message by message, each then
+    marked Seen -- and never read again once the option was put right."""
+    if list_type is not None:
+        check_options({"x-list-type": list_type}, None)
+
+
 # ====================================================================== Maildir
 def _flags(filename: str) -> tuple[str, str]:
     uniq, sep, info = filename.partition(":")
@@ -296,7 +304,9 @@ def intake_maildir(archive: Archive, path: str | Path, *, keyring: Keyring, send
                    reread: bool = False) -> MailReport:
     """Ingest the unread messages of the Maildir at `path` (see the module docstring).
     `senders`: the allowed sender patterns (default: the licence profile's).  `reread`: also
-    messages already marked Seen (a re-run is idempotent by hash)."""
+    messages already marked Seen (a re-run is idempotent by hash).  A `list_type` no attachment
+    could take is Rejected before any message is read (`check_options`)."""
+    _check_list_type(list_type)
     archive.require_initialised()
     root = Path(path)
     try:
@@ -342,7 +352,9 @@ def poll_imap(archive: Archive, host: str, user: str, password: str, *, keyring:
               list_type: str | None = None, max_bytes: int = DEFAULT_MAX_BYTES, timeout: float = 60.0) -> MailReport:
     """Ingest the UNSEEN messages of an IMAP folder (stdlib imaplib; see the module docstring).
     ``ssl``: IMAPS (port 993 by default); otherwise plain IMAP (port 143), upgraded with STARTTLS
-    when ``starttls``.  Raises `imaplib.IMAP4.error` / OSError for connection or login failures."""
+    when ``starttls``.  Raises `imaplib.IMAP4.error` / OSError for connection or login failures,
+    and Rejected, before connecting, for a `list_type` no attachment could take."""
+    _check_list_type(list_type)
     archive.require_initialised()
     senders = mail_senders() if senders is None else list(senders)
     report = MailReport()

@@ -16,6 +16,7 @@ import gc
 import hashlib
 import os
 import pickle
+import tempfile
 from collections import Counter, deque
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ from ..model import ParsedList
 from ..model.records import Complainant, Hearing, Offence, Party, PublicationMeta, RawComplainant
 from ..store import Archive
 from . import gate
+from .cath import settle_court_codes
 from .errors import Rejected
 
 #: file suffixes ingest reads, and the format of each
@@ -105,6 +107,47 @@ def _wanted(f: Path) -> bool:
     return not f.name.endswith(SIDECAR) and f.suffix.lower() in FORMATS
 
 
+class InputFiles:
+    """The files `iter_input_files` finds, from one walk of the folders: how many
+    (``len``), their `formats`, and the files again, in the same order, each time this is
+    iterated -- kept in an unnamed temporary file, not in memory, so that checking the options
+    (`check_options`), counting for a progress bar and ingesting do not walk the folders once
+    each nor hold a long list.  A file added or removed after the walk is not seen (or is
+    rejected as unreadable).  Close it (or use it as a context manager) when done."""
+
+    def __init__(self, paths: Iterable[str | Path]):
+        self._spill = tempfile.TemporaryFile()
+        self._count = 0
+        formats: set[str | None] = set()
+        for f in iter_input_files(paths):
+            self._spill.write(os.fsencode(f) + b"\0")        # NUL: the one byte a path cannot hold
+            self._count += 1
+            formats.add(FORMATS.get(f.suffix.lower(), "cath-json" if not f.suffix else None))
+        self._spill.flush()
+        #: the formats among the files (a named file of another suffix has none: it is rejected)
+        self.formats = frozenset(formats - {None})
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __iter__(self) -> Iterator[Path]:
+        fd, offset, rest = self._spill.fileno(), 0, b""
+        while chunk := os.pread(fd, 1 << 16, offset):
+            offset += len(chunk)
+            *names, rest = (rest + chunk).split(b"\0")
+            for name in names:
+                yield Path(os.fsdecode(name))
+
+    def close(self) -> None:
+        self._spill.close()
+
+    def __enter__(self) -> "InputFiles":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
 def file_format(f: Path) -> str:
     """The format of a file to ingest, by its suffix (`FORMATS`, any case).  A file without one
     (as CaTH's API serves a publication) is read as CaTH JSON; any other suffix is Rejected --
@@ -144,13 +187,15 @@ _OPTION_HINTS = {"x-content-date": " (use YYYY-MM-DD)",
                  "x-display-to": " (use YYYY-MM-DD or an ISO date-time such as 2024-03-04T06:00:00Z)"}
 
 
-def check_options(headers: dict, paths: Iterable[str | Path] = ()) -> None:
-    """The CaTH headers given as options of `courtarchive ingest` (``{"x-sensitivity": ...}``),
-    checked once before any file is read: Rejected, its reason naming the option, for a value no
-    file could take -- as the header would reject every file (`cath.check_headers`).  A list type
-    CaTH does not define is refused unless every file to ingest is a CSV register (which may carry
-    any list type name); a list type without a declared PDF/Excel layout is refused when a PDF or
-    Excel file is among ``paths`` (only their names are looked at)."""
+def check_options(headers: dict, formats: Iterable[str] | None = ()) -> None:
+    """The CaTH headers given as options of `courtarchive ingest` or `courtarchive intake`
+    (``{"x-sensitivity": ...}``), checked once before any file is read: Rejected, its reason
+    naming the option, for a value no file could take -- as the header would reject every file
+    (`cath.check_headers`).  ``formats``: those of the files to ingest (`InputFiles.formats`),
+    or None when they are not known before the files are read (mail attachments).  A list type
+    CaTH does not define is refused unless every file is a CSV register (which may carry any
+    list type name) -- always when the formats are not known; a list type without a declared
+    PDF/Excel layout is refused when a PDF or Excel file is among the files."""
     from .cath import LIST_TYPES, check_headers, court_id_header
 
     for header, value in headers.items():
@@ -166,16 +211,18 @@ def check_options(headers: dict, paths: Iterable[str | Path] = ()) -> None:
             raise Rejected(reason + _OPTION_HINTS.get(header, ""), None) from None
         if header == "x-list-type":
             name = checked.get("list_type") or ""
-            formats = {FORMATS.get(f.suffix.lower(), "cath-json" if not f.suffix else None)
-                       for f in iter_input_files(paths)} - {None}
-            if not name or (name not in LIST_TYPES and formats - {"csv"}):
+            known = None if formats is None else set(formats)
+            if not name or (name not in LIST_TYPES and (known is None or known - {"csv"})):
                 import difflib
 
                 close = difflib.get_close_matches(name, list(LIST_TYPES), n=3, cutoff=0.6)
                 raise Rejected(f"{option}: {name or '(empty)'} is not a CaTH list type"
                                + (f" (did you mean {', '.join(close)}?)" if close else "")
-                               + "; only a CSV register may carry a list type name of its own", None)
-            if formats & {"pdf", "xlsx"}:
+                               + ("; only a CSV register may carry a list type name of its own" if known is not None
+                                  else "; attachments are not known before they are read, so only a CaTH list "
+                                       "type can be given (a CSV register's own name: in its .meta.json sidecar)"),
+                               None)
+            if known and known & {"pdf", "xlsx"}:
                 from .layouts import layout_for, layouts
 
                 if layout_for(name) is None:
@@ -196,7 +243,9 @@ def parse_file(data: bytes, *, source_name: str, headers: dict, list_type: str |
         parser = getattr(importlib.import_module(mod), fn)
     except (ModuleNotFoundError, AttributeError):
         raise Rejected(f"no parser for {fmt} files in this installation", None) from None
-    return parser(data, source_name=source_name, headers=headers, list_type=list_type, max_bytes=max_bytes)
+    parsed = parser(data, source_name=source_name, headers=headers, list_type=list_type, max_bytes=max_bytes)
+    settle_court_codes(parsed)          # a Crown court code several courts share: the one meant, or Rejected
+    return parsed
 
 
 # ----------------------------------------------------------------- worker side (pure, no DB)
@@ -352,7 +401,8 @@ def ingest(archive: Archive, paths: Iterable[str | Path], *, keyring: Keyring,
            headers: dict | None = None, list_type: str | None = None, workers: int = 1,
            max_bytes: int = 200 * 1024 * 1024,
            on_file: Callable[[FileOutcome], None] | None = None) -> IngestReport:
-    """Ingest files or folders into the archive. Returns a report; never raises for bad input."""
+    """Ingest files or folders (or the files of an `InputFiles`, not walked again) into the
+    archive. Returns a report; never raises for bad input."""
     archive.require_initialised()
     gc_before = gc.get_threshold()
     gc.set_threshold(*GC_THRESHOLD)
@@ -369,7 +419,8 @@ def _ingest(archive: Archive, paths: Iterable[str | Path], *, keyring: Keyring, 
             on_file: Callable[[FileOutcome], None] | None) -> IngestReport:
     headers = {str(k).lower(): v for k, v in (headers or {}).items()}
     report = IngestReport()
-    tasks = ((str(p), headers, list_type, max_bytes) for p in iter_input_files(paths))
+    files = paths if isinstance(paths, InputFiles) else iter_input_files(paths)
+    tasks = ((str(p), headers, list_type, max_bytes) for p in files)
 
     # outcomes are reported in file order; a stored file's outcome is known once its group is written
     slots: deque = deque()

@@ -728,7 +728,7 @@ class Archive:
                              *([P.c.court_name.in_(by_name)] if by_name else []))
         rows = conn.execute(
             sa.select(P.c.id, P.c.list_type, P.c.content_date, P.c.court_id, P.c.court_name,
-                      P.c.published_at, P.c.version, P.c.superseded_by)
+                      P.c.published_at, P.c.version, P.c.source_format, P.c.superseded_by)
             .where(P.c.content_date.in_(sorted({m.content_date for _, m, _ in new})),
                    P.c.list_type.in_(sorted({m.list_type for _, m, _ in new})), where_court)).all()
         new_ids = {pid for pid, _, _ in new}
@@ -746,9 +746,6 @@ class Archive:
             if r.id not in new_ids:
                 show(r)
 
-        def order(r):
-            return (r.published_at or dt.datetime.min, _version_key(r.version), r.id)
-
         changed: dict[int, list[int]] = {}
         for pid, m, cid in new:
             show(row_of[pid])
@@ -756,7 +753,7 @@ class Archive:
                     else by_nm[(m.list_type, m.content_date, m.court_name)])
             if len(same) < 2:
                 continue
-            latest = max(same, key=order).id
+            latest = max(same, key=_currency).id
             changed[pid] = sorted(r.id for r in same if r.id != latest and state[r.id] != latest)
             for r in same:
                 state[r.id] = None if r.id == latest else latest
@@ -818,14 +815,10 @@ class Archive:
         if n < 2:
             return []
         same_court = (P.c.court_id == court_id) if court_id is not None else (P.c.court_name == meta.court_name)
-        rows = conn.execute(sa.select(P.c.id, P.c.published_at, P.c.version, P.c.superseded_by)
+        rows = conn.execute(sa.select(P.c.id, P.c.published_at, P.c.version, P.c.source_format, P.c.superseded_by)
                             .where(P.c.list_type == meta.list_type, P.c.content_date == meta.content_date,
                                    same_court)).all()
-
-        def order(r):
-            return (r.published_at or dt.datetime.min, _version_key(r.version), r.id)
-
-        latest = max(rows, key=order).id
+        latest = max(rows, key=_currency).id
         changed = sorted(r.id for r in rows if r.id != latest and r.superseded_by != latest)
         conn.execute(sa.update(P).where(P.c.id.in_([r.id for r in rows if r.id != latest]))
                      .values(superseded_by=latest))
@@ -1165,6 +1158,20 @@ _ARROW = {"str": pa.string(), "text": pa.string(), "int": pa.int64(), "bigint": 
 
 def _arrow_type(kind: str) -> pa.DataType:
     return _ARROW[kind]
+
+
+#: formats a list is rendered to for reading (docs/intake-layouts.md): a copy in one of them of a
+#: publication also held in another format (CaTH JSON) is the same publication, not a later one
+RENDERED_FORMATS = frozenset({"pdf", "xlsx"})
+
+
+def _currency(r) -> tuple:
+    """Which of the versions of one list (court, type, content date) is current: the latest
+    publication time, then the highest version; at the same time and version the copy that is
+    not a rendering (the JSON, not its PDF or Excel copy, whichever came first); then the last
+    ingested."""
+    return (r.published_at or dt.datetime.min, _version_key(r.version), r.source_format not in RENDERED_FORMATS,
+            r.id)
 
 
 def _version_key(v: str | None) -> tuple:
