@@ -58,10 +58,10 @@ def test_erase_needs_a_decided_erasure_request(cli):
     pid = next(p["id"] for p in rows(a, "party") if p["surname"] == "QUIXLEY")
     assert "needs the id of an erasure request" in _error(cli("rights", "erase", "--party", pid, code=2))
     access = _request(cli, "access")                        # an access request decided comply
-    assert "is an access request" in _error(cli("rights", "erase", access["id"], code=2))
-    assert "is an access request" in _error(cli("rights", "erase", access["id"], "--party", pid, code=2))
+    assert "is an access request" in _error(cli("rights", "erase", access["id"], code=3))
+    assert "is an access request" in _error(cli("rights", "erase", access["id"], "--party", pid, code=3))
     undecided = _request(cli, "erasure", decision=None)
-    assert "only after a decision to comply" in _error(cli("rights", "erase", undecided["id"], code=2))
+    assert "only after a decision to comply" in _error(cli("rights", "erase", undecided["id"], code=3))
     assert rows(a, "party", id=pid)[0]["surname"] == "QUIXLEY"
     assert rows(a, "retention_run") == [] and rows(a, "audit_event", action="erase") == []
 
@@ -89,7 +89,7 @@ def test_erasure_under_a_hold_is_flagged_and_completes_after_release(cli):
     assert f"erased 1 mention(s); request {req['id']} done" in r.stderr
     assert sg.get_rights_request(a, req["id"])["status"] == "done"
     assert rows(a, "party", id=req["party_ids"][0])[0]["surname"].startswith("~p:")
-    assert "was completed" in _error(cli("rights", "erase", req["id"], code=2))
+    assert "was completed" in _error(cli("rights", "erase", req["id"], code=3))
 
 
 def test_compliance_report_verifies_erasure_proofs(cli, tmp_path):
@@ -117,18 +117,19 @@ def test_rectify_refuses_what_it_must(cli):
     raw = next(p["id"] for p in rows(a, "party") if p["surname"] == "QUIXLEY")
     before = rows(a, "party")
 
-    def refused(*args):
-        return _error(cli("rights", "rectify", *args, code=2))
+    def refused(*args, code=2):
+        return _error(cli("rights", "rectify", *args, code=code))
 
     assert "needs the id of a rectification request" in refused("--party", raw, "--field", "town", "--value", "X")
-    assert "pseudonymised" in refused(req["id"], "--party", expired, "--field", "surname", "--value", "QUIXLEY")
+    assert "pseudonymised" in refused(req["id"], "--party", expired, "--field", "surname", "--value", "QUIXLEY",
+                                      code=3)
     assert "no party mention 99999999" in refused(req["id"], "--party", 99999999, "--field", "surname",
-                                                  "--value", "SMITH")
+                                                  "--value", "SMITH", code=1)
     assert "--clear" in refused(req["id"], "--party", raw, "--field", "surname")
     assert "whole number" in refused(req["id"], "--party", raw, "--field", "age", "--value", "old")
     assert "must be a date" in refused(req["id"], "--party", raw, "--field", "date_of_birth", "--value", "1990-13-45")
     access = _request(cli, "access")
-    assert "is an access request" in refused(access["id"], "--party", raw, "--field", "town", "--value", "X")
+    assert "is an access request" in refused(access["id"], "--party", raw, "--field", "town", "--value", "X", code=3)
     assert rows(a, "party") == before and rows(a, "audit_event", action="rectify") == []
     r = cli("rights", "rectify", req["id"], "--party", raw, "--field", "town", "--value", "Leyland")
     assert "rectified town of 1 mention(s)" in r.stderr and rows(a, "party", id=raw)[0]["town"] == "Leyland"
@@ -243,7 +244,7 @@ def test_narrowed_erasure_leaves_the_rest_pending(cli):
     other = next(p["id"] for p in rows(a, "party") if p["surname"] == "OTHER")
     req = _request(cli, "erasure")
     first, second = req["party_ids"]
-    assert "not among those request" in _error(cli("rights", "erase", req["id"], "--party", other, code=2))
+    assert "not among those request" in _error(cli("rights", "erase", req["id"], "--party", other, code=3))
     r = cli("rights", "erase", req["id"], "--party", first)                    # did what was asked: exit 0
     assert f"erased 1 mention(s); request {req['id']} stays pending (mention(s) {second} not erased yet)" in r.stderr
     r = cli("rights", "erase", req["id"], "--party", second)

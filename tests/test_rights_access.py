@@ -114,7 +114,7 @@ def test_a_complainant_gets_their_mentions_only_when_named(archive, tmp_path):
     # (found by a name only: a namesake's would match too, so never given unless named)
     with pytest.raises(access.AccessError, match="found no mention"):
         access.build(archive, req["id"])
-    with pytest.raises(access.AccessError, match="not among those request"):
+    with pytest.raises(rights.Refused, match="not among those request"):
         access.build(archive, req["id"], complainant_ids=[req["complainant_ids"][0] + 99])
     copy = access.build(archive, req["id"], complainant_ids=req["complainant_ids"])
     [c] = copy["complainant_mentions"]
@@ -148,7 +148,7 @@ def test_copy_is_refused_without_a_decision_to_comply(archive, tmp_path):
     assert [m["mention_id"] for m in access.build(archive, comply["id"])["mentions"]] == comply["party_ids"]
     named = access.build(archive, comply["id"], party_ids=comply["possible_party_ids"])
     assert [m["mention_id"] for m in named["mentions"]] == comply["possible_party_ids"]
-    with pytest.raises(access.AccessError, match="not among those request"):
+    with pytest.raises(rights.Refused, match="not among those request"):
         access.build(archive, comply["id"], party_ids=[max(comply["party_ids"]) + 1000])
     assert rows(archive, "audit_event", action="rights_access") == []
 

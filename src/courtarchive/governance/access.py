@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import re
 from pathlib import Path
 
 import jinja2
@@ -41,13 +40,11 @@ from .coarse import TOKEN_PREFIX
 from .compliance import LAWFUL_BASES
 from .policy import ROLES
 from .profile import add_months, load
-from .rights import ERASED, RightsError, _decided, _scope
+from .rights import COMPLAINANT_LABEL, ERASED, NotFound, RightsError, _decided, _scope, _within, due
 
 #: the party fields a copy gives (the model's identity and personal classes: declared once)
 PARTY_FIELDS = tuple(f.name for f in ENTITIES["party"].fields
                      if f.stored and f.sensitivity in ("identity", "personal"))
-#: a complainant's place in stored wording (`ingest.gate`: ``[complainant:<8 hex of the token>]``)
-_COMPLAINANT_SPAN = re.compile(r"\[complainant:([0-9a-f]{8})\]")
 PSEUDONYMISED = "[replaced by a keyed pseudonym]"
 RIGHTS = (
     "to have inaccurate personal data rectified (UK GDPR Art 16)",
@@ -68,7 +65,7 @@ class AccessError(RightsError):
     pass
 
 
-class NothingHeld(AccessError):
+class NothingHeld(AccessError, NotFound):
     """The request found no mention of the subject to copy (the CLI's exit code 1: nothing found)."""
 
 
@@ -83,27 +80,17 @@ def _wording(text: str | None, own: set[str]) -> str | None:
     "[a complainant]" (the 8-hex label is itself derived from a keyed token: never given)."""
     if not text:
         return text
-    return _COMPLAINANT_SPAN.sub(lambda m: "[you]" if m.group(1) in own else "[a complainant]", text)
+    return COMPLAINANT_LABEL.sub(lambda m: "[you]" if m.group(1) in own else "[a complainant]", text)
 
 
 def _targets(req: dict, party_ids: list[int] | None, complainant_ids: list[int] | None) -> tuple[list[int], list[int]]:
-    found = req.get("found") or {}
-    default, allowed = _scope(req)
+    _within(req, party_ids, complainant_ids, undone="nothing written")
     if party_ids:
-        outside = sorted(set(party_ids) - allowed)
-        if outside:
-            raise AccessError(f"party mention(s) {', '.join(map(str, outside))} are not among those request "
-                              f"{req['id']} found (`rights list --json` shows them): nothing written")
         parties = sorted(set(party_ids))
     elif req["decision"] == "partial":
         raise AccessError(f"request {req['id']} was decided partial: name the mentions the copy gives (--party)")
     else:
-        parties = default
-    found_c = set(found.get("complainant_ids") or [])
-    outside = sorted(set(complainant_ids or []) - found_c)
-    if outside:
-        raise AccessError(f"complainant mention(s) {', '.join(map(str, outside))} are not among those request "
-                          f"{req['id']} found: nothing written")
+        parties = _scope(req)[0]
     return parties, sorted(set(complainant_ids or []))
 
 
@@ -195,7 +182,7 @@ def build(archive, request_id: int, *, party_ids: list[int] | None = None,
     received = req["received_at"]
     return {
         "request": {"id": request_id, "kind": "access", "received_at": received,
-                    "respond_by": add_months(received.date(), 1) if received else None,
+                    "respond_by": due(req),
                     "decision": req["decision"], "decided_at": req["decided_at"]},
         "made_at": now,
         "controller": prof.get("licence", "controller"),

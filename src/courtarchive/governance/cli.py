@@ -6,14 +6,15 @@
     courtarchive retention status [--now DATE]
     courtarchive audit verify [--anchor FILE] | audit anchor --out FILE | audit tail [-n N]
     courtarchive compliance report --out DIR [--now DATE]
-    courtarchive rights find|open|decide|erase|rectify|list ...
+    courtarchive rights find|open|decide|extend|copy|erase|rectify|list ...
     courtarchive restrictions sync|list|add|lift ...
     courtarchive account add|update|verify|list ... ; courtarchive domain approve|list ...
 
 Each group is one command whose first argument is the action (so the stage mounts as plain
 commands).  The operator at the console acts as ``admin``; ``--actor`` names the person (default
 $USER) and every action is audited.  Bad input (a date that is not one, a profile that cannot be
-read, an unknown action ...) is one line on stderr and exit code 2, with nothing written.
+read, an unknown action ...) is one line on stderr and exit code 2, with nothing written; `rights`
+says 1 for a request or mention that does not exist (or nothing to act on) and 3 for a refusal.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from ..clikit import DbOpt, JsonOpt, open_archive as _archive, print_json as _json, actor_name as _actor
+from ..clikit import REFUSED, DbOpt, JsonOpt, open_archive as _archive, print_json as _json, actor_name as _actor
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="governance: holds, expiry, audit, compliance, rights")
 console = Console(stderr=True, soft_wrap=True)   # messages: one line each, never wrapped
@@ -78,9 +79,9 @@ def _date(s: str | None, opt: str = "--now") -> dt.date | None:
         _fail(f"{opt} must be a date YYYY-MM-DD, not {s!r}")
 
 
-def _fail(msg: str) -> None:
+def _fail(msg: str, code: int = 2) -> None:
     console.print(f"[red]error[/red] {escape(msg)}", soft_wrap=True)
-    raise typer.Exit(2)
+    raise typer.Exit(code)
 
 
 def _given(ctx: typer.Context | None, param: str, value, default) -> bool:
@@ -290,21 +291,22 @@ def compliance(action: str = typer.Argument("report", help="report"),
 
 # --------------------------------------------------------------------------- rights
 @app.command()
-def rights(action: str = typer.Argument(..., help="find | open | decide | copy | erase | rectify | list"),
-           request_id: Optional[int] = typer.Argument(None, help="request id (decide, copy, erase, rectify)"),
+def rights(action: str = typer.Argument(..., help="find | open | decide | extend | copy | erase | rectify | list"),
+           request_id: Optional[int] = typer.Argument(None, help="request id (decide, extend, copy, erase, rectify)"),
            name: Optional[str] = typer.Option(None, help="the data subject's name (find, open)"),
            dob: Optional[str] = typer.Option(None, help="date of birth YYYY-MM-DD"),
            kind: str = typer.Option("access", help="open: access | erasure | rectification | objection"),
            decision: Optional[str] = typer.Option(None, help="decide: comply | partial | refuse_exempt"),
-           reasons: Optional[str] = typer.Option(None, help="decide: the reasons (recorded)"),
+           reasons: Optional[str] = typer.Option(None, help="decide, extend: the reasons (recorded)"),
+           months: int = typer.Option(2, "--months", help="extend: further months to answer, 1 or 2 (UK GDPR Art 12(3))"),
            view_to_publication: bool = typer.Option(False, help="para 26: processing with a view to publication"),
            public_interest: bool = typer.Option(False, help="para 26: reasonable belief publication is in the public interest"),
            incompatible: bool = typer.Option(False, help="para 26: compliance incompatible with journalism"),
            party: Optional[List[int]] = typer.Option(None, help="copy, erase: only these of the request's mentions "
                                                                  "(possible matches only when named); rectify: the "
                                                                  "mention(s) to correct"),
-           complainant: Optional[List[int]] = typer.Option(None, help="copy: complainant mentions the request found "
-                                                                       "(by name only) that are the subject's"),
+           complainant: Optional[List[int]] = typer.Option(None, help="copy, erase: complainant mentions the request "
+                                                                       "found (by name only) that are the subject's"),
            out_dir: Optional[Path] = typer.Option(None, "--out", help="copy: folder for access-N.json and .html"),
            mode: str = typer.Option("pseudonymise", help="erase: pseudonymise | delete"),
            field: Optional[str] = typer.Option(None, help="rectify: field"),
@@ -312,16 +314,18 @@ def rights(action: str = typer.Argument(..., help="find | open | decide | copy |
            clear: bool = typer.Option(False, "--clear", help="rectify: remove the field's value (instead of --value)"),
            actor: Optional[str] = ActorOpt, db: Optional[str] = DbOpt, as_json: bool = JsonOpt) -> None:
     """Data subjects' rights: find everything about a person, record requests and decisions (incl. the
-    journalism exemption, DPA 2018 Sch 2 para 26, with reasons), make the subject's copy (access), erase
-    and rectify -- each only under a request of that kind decided comply or partial."""
+    journalism exemption, DPA 2018 Sch 2 para 26, with reasons), extend the date to answer (Art 12(3)),
+    make the subject's copy (access), erase and rectify -- each only under a request of that kind
+    decided comply or partial.  Exit 1: no such request or mention, nothing to act on (or an erasure a
+    hold keeps pending); 2: bad input; 3: refused (no decision to comply, outside the request, done)."""
     from ..store import governance as sg
     from . import rights as R
 
     from . import access as A
 
-    actions = ("find", "open", "decide", "copy", "erase", "rectify", "list")
+    actions = ("find", "open", "decide", "extend", "copy", "erase", "rectify", "list")
     if action not in actions:
-        _fail("action must be find, open, decide, copy, erase, rectify or list")
+        _fail("action must be find, open, decide, extend, copy, erase, rectify or list")
     born = _date(dob, "--dob")
     a = _archive(db)
     who = _actor(actor)
@@ -340,7 +344,7 @@ def rights(action: str = typer.Argument(..., help="find | open | decide | copy |
                              f"linked to them (same person): {ids(f['linked_party_ids'])}",
                              f"possible (name only, no date of birth to tell): {ids(f['possible_party_ids'])}",
                              f"persons: {ids(f['person_ids'])}",
-                             f"complainant mentions (by name only: check before `copy --complainant`): "
+                             f"complainant mentions (by name only: check before `copy`/`erase --complainant`): "
                              f"{ids(f['complainant_ids'])}",
                              "records held: " + (", ".join(f"{t} {n}" for t, n in sorted(f["counts"].items())) or "none")):
                     console.print(line, markup=False)
@@ -371,18 +375,24 @@ def rights(action: str = typer.Argument(..., help="find | open | decide | copy |
                               + (f" under {got['exemption']}" if got["exemption"] else "")
                               + (f"; next: {nxt}" if nxt and got["decision"] != "refuse_exempt" else ""),
                               soft_wrap=True, markup=False)
+        elif action == "extend":
+            if request_id is None:
+                _fail("rights extend needs the request id")
+            got = R.extend(a, request_id, reasons=reasons or "", actor=who, months=months)
+            if as_json:
+                _json(got)
+            else:
+                console.print(f"request {request_id}: the date to answer is extended by {months} month(s) to "
+                              f"{R.due(got)} (UK GDPR Art 12(3)); tell the subject within the first month, with the "
+                              "reasons", soft_wrap=True, markup=False)
         elif action == "copy":
             if request_id is None:
                 _fail("rights copy needs the id of an access request decided comply or partial "
                       "(rights open --kind access ..., rights decide N ...)")
             if out_dir is None:
                 _fail("rights copy needs --out DIR (the folder for the subject's copy)")
-            try:
-                res = A.write(a, request_id, out=out_dir, actor=who, party_ids=list(party or []) or None,
-                              complainant_ids=list(complainant or []) or None, profile=_profile(None), home=_home())
-            except A.NothingHeld as e:
-                console.print(f"[yellow]{escape(str(e))}[/yellow]", soft_wrap=True)
-                raise typer.Exit(1) from None
+            res = A.write(a, request_id, out=out_dir, actor=who, party_ids=list(party or []) or None,
+                          complainant_ids=list(complainant or []) or None, profile=_profile(None), home=_home())
             if as_json:
                 _json(res)
             else:
@@ -397,8 +407,9 @@ def rights(action: str = typer.Argument(..., help="find | open | decide | copy |
             if request_id is None:
                 _fail("rights erase needs the id of an erasure request decided comply or partial "
                       "(rights open --kind erasure ..., rights decide N ...); --party narrows it to some of its mentions")
-            res = R.erase(a, list(party or []) or None, keyring=_keyring(), actor=who, mode=mode,
-                          request_id=request_id, profile=_profile(None), home=_home())
+            res = R.erase(a, list(party or []) or None, complainant_ids=list(complainant or []) or None,
+                          keyring=_keyring(), actor=who, mode=mode, request_id=request_id, profile=_profile(None),
+                          home=_home())
             if as_json:
                 _json(res)
             _erase_outcome(res)
@@ -406,10 +417,11 @@ def rights(action: str = typer.Argument(..., help="find | open | decide | copy |
             if request_id is None:
                 _fail("rights rectify needs the id of a rectification request decided comply or partial "
                       "(rights open --kind rectification ..., rights decide N ...)")
-            if not party or not field:
+            if not complainant and (not party or not field):
                 _fail("rectify needs --party and --field, and --value (or --clear)")
-            res = R.rectify(a, list(party), field=field, value=value, clear=clear, actor=who, request_id=request_id,
-                            profile=_profile(None), home=_home())
+            res = R.rectify(a, list(party or []), field=field or "", value=value, clear=clear, actor=who,
+                            request_id=request_id, profile=_profile(None), home=_home(),
+                            complainant_ids=list(complainant or []))
             if as_json:
                 _json(res)
             n = len(res["party_ids"])
@@ -421,39 +433,47 @@ def rights(action: str = typer.Argument(..., help="find | open | decide | copy |
         else:
             rows = sg.rights_requests(a)
             for r in rows:
-                pend = ((r.get("found") or {}).get("erasure") or {}).get("pending") or {}
-                r["pending"] = "; ".join(f"hold {h}: {n} mention(s)" for h, n in
-                                         sorted(Counter(pend.values()).items())) if pend else None
+                er = (r.get("found") or {}).get("erasure") or {}
+                pend = Counter([*(er.get("pending") or {}).values(), *(er.get("pending_complainants") or {}).values()])
+                r["pending"] = "; ".join(f"hold {h}: {n} mention(s)" for h, n in sorted(pend.items())) if pend else None
                 r["respond_by"] = R.due(r)
+                r["extended"] = (R.extension(r) or {}).get("months")
                 r["overdue"] = R.overdue(r, dt.date.today())
             if as_json:
                 _json(rows)
-            else:       # (refuse_exempt says the exemption; received_at is respond_by less a month)
+            else:       # (refuse_exempt says the exemption; --json gives received_at and the months extended)
                 _table([{**r, "overdue": "OVERDUE" if r["overdue"] else None} for r in rows],
                        ["id", "kind", "respond_by", "overdue", "status", "decision", "decided_by", "pending"],
                        "rights requests")
     except R.RightsError as e:
-        _fail(str(e))
+        _fail(str(e), 1 if isinstance(e, R.NotFound) else REFUSED if isinstance(e, R.Refused) else 2)
 
 
 def _erase_outcome(res: dict) -> None:
     """Say what an erasure did and what it could not; exit 1 when a hold kept mentions (the request
     stays pending; a narrowed erasure that leaves the rest for later says so and exits 0)."""
-    rid, held = res["request_id"], res.get("held_parties") or {}
-    kept = "; ".join(f"{n} mention(s) kept under legal hold {h}" for h, n in sorted(held.items()))
+    rid = res["request_id"]
+    held = {"mention(s)": res.get("held_parties") or {}, "complainant mention(s)": res.get("held_complainants") or {}}
+    kept = "; ".join(f"{n} {what} kept under legal hold {h}" for what, by in held.items()
+                     for h, n in sorted(by.items()))
+    holds = sorted({h for by in held.values() for h in by})
+    parts = [f"{res['complainants']} complainant mention(s)"] if res.get("complainants") else []
+    if res["parties"] or not parts:
+        parts.insert(0, f"{res['parties']} mention(s)")
+    erased = " and ".join(parts)
     if res["complete"]:
-        console.print(f"erased {res['parties']} mention(s); request {rid} done (run {res['run_id']}, proof "
+        console.print(f"erased {erased}; request {rid} done (run {res['run_id']}, proof "
                       f"{res['proof_hash'][:16]}...)", soft_wrap=True)
         return
-    what = "nothing erased" if not res["parties"] else f"erased {res['parties']} mention(s)"
+    what = "nothing erased" if not res["parties"] and not res.get("complainants") else f"erased {erased}"
     todo = []
-    if held:
-        todo.append(f"after `hold release {', '.join(sorted(held))}` run `rights erase {rid}`")
+    if holds:
+        todo.append(f"after `hold release {', '.join(holds)}` run `rights erase {rid}`")
     if res.get("not_yet_erased"):
         todo.append(f"mention(s) {', '.join(map(str, res['not_yet_erased']))} not erased yet")
     console.print(f"[yellow]{escape(what + (': ' + kept if kept else ''))}[/yellow]; request {rid} stays pending "
                   f"({'; '.join(todo)})", soft_wrap=True)
-    if held:
+    if holds:
         raise typer.Exit(1)
 
 

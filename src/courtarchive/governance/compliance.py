@@ -23,7 +23,7 @@ from . import audit
 from .policy import FIELD_POLICY, PUBLICATION_SENSITIVITY, ROLES
 from .profile import load
 from .retention import proof_step
-from .rights import overdue
+from .rights import extension, overdue
 from .rules import RULES, classify_offence
 
 LAWFUL_BASES = [
@@ -200,8 +200,9 @@ def build(archive, *, profile=None, as_of: dt.date | None = None) -> dict:
                             # decided to comply, not yet carried out (e.g. an erasure kept by a hold)
                             "decided_not_done": sum(1 for r in reqs if r["status"] == "decided"
                                                     and r["decision"] in ("comply", "partial")),
-                            # past the month of Art 12(3) without an answer
+                            # past the month of Art 12(3) (or its extension) without an answer
                             "overdue": sum(1 for r in reqs if overdue(r, as_of)),
+                            "extended": sum(1 for r in reqs if extension(r)),
                             "access_copies_made": sum(len((r.get("found") or {}).get("access") or [])
                                                       for r in reqs)},
         "table_counts": counts,
@@ -258,7 +259,7 @@ th{background:#f3f3f3}.ok{color:#070}.bad{color:#b00;font-weight:bold}code{font-
 <p>{{ r.audit.events }} events; chain {% if r.audit.ok %}<span class="ok">intact</span>{% else %}<span class="bad">BROKEN ({{ r.audit.problems|length }} problems)</span>{% endif %};
 head {{ r.audit.head.seq if r.audit.head else "-" }} <code>{{ r.audit.head.hash if r.audit.head else "" }}</code> (keep this anchor outside the archive)</p>
 <h2>9. Rights requests</h2>
-<p>{{ r.rights_requests.total }} requests, {{ r.rights_requests.open }} open, {{ r.rights_requests.decided_not_done }} decided but not yet carried out, journalism exemption applied {{ r.rights_requests.exemptions_applied }} times; {{ r.rights_requests.access_copies_made }} subject access copies made; <span class="{{ 'bad' if r.rights_requests.overdue else 'ok' }}">{{ r.rights_requests.overdue }} overdue</span> (past the one month of UK GDPR Art 12(3)).</p>
+<p>{{ r.rights_requests.total }} requests, {{ r.rights_requests.open }} open, {{ r.rights_requests.decided_not_done }} decided but not yet carried out, journalism exemption applied {{ r.rights_requests.exemptions_applied }} times; {{ r.rights_requests.access_copies_made }} subject access copies made; <span class="{{ 'bad' if r.rights_requests.overdue else 'ok' }}">{{ r.rights_requests.overdue }} overdue</span> (past the one month of UK GDPR Art 12(3), or its extension: {{ r.rights_requests.extended }} extended by up to two further months).</p>
 </body></html>""")
 
 

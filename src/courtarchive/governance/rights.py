@@ -7,6 +7,15 @@ their keyed token (under every key held, so rotations do not hide data), and the
 persons add the mentions linked to those.  Erasure and rectification happen only under a request
 of that kind decided ``comply`` or ``partial``, and only to the mentions the request found.  Legal
 holds stop erasure for their scope: the request stays pending until a run after the release.
+
+Complainant mentions (pseudonymised at intake: keyed token, no cleartext) are found by the token of
+a full name, which a namesake shares: they are erased only when named.  Erasing one unlinks it --
+no token, no Bloom encoding, no descriptor, no person, its label in the list's text neutral -- as
+nothing is held in clear that could be deleted or corrected (a rectification of one is refused).
+
+Errors say what went wrong in one sentence; their type says what kind of no it is (the command's
+exit code): `NotFound` (no such request or mention, nothing to act on), `Refused` (the policy says
+no: no decision to comply, outside the request, done already ...), else bad input.
 """
 
 from __future__ import annotations
@@ -40,13 +49,69 @@ NEVER_EXEMPT = ("security (UK GDPR Art 5(1)(f), 32)", "accountability (Art 5(2),
 
 
 class RightsError(ValueError):
-    pass
+    """A rights action not taken (nothing done): bad input, unless its type says otherwise."""
+
+
+class NotFound(RightsError):
+    """No such request or mention, or nothing to act on."""
+
+
+class Refused(RightsError):
+    """The policy refuses the action: no decision to comply, outside the request, answered already ..."""
+
+
+#: UK GDPR Art 12(3): the month to answer "may be extended by two further months where necessary,
+#: taking into account the complexity and number of the requests"
+EXTENSION_MONTHS = 2
+
+
+def extension(req: dict) -> dict | None:
+    """The request's Art 12(3) extension (months, reasons, by, at), if it was extended (`extend`)."""
+    return (req.get("found") or {}).get("extension")
 
 
 def due(req: dict) -> dt.date | None:
-    """When a request must be answered: one month from receipt (UK GDPR Art 12(3); extendable by two
-    months for complex requests, which is recorded by hand)."""
-    return add_months(req["received_at"].date(), 1) if req.get("received_at") else None
+    """When a request must be answered: one month from receipt (UK GDPR Art 12(3)), or as many more
+    months from receipt as an extension gave (`extend`)."""
+    if not req.get("received_at"):
+        return None
+    ext = extension(req)
+    return add_months(req["received_at"].date(), 1 + (ext["months"] if ext else 0))
+
+
+def extend(archive, request_id: int, *, reasons: str, actor: str, months: int = EXTENSION_MONTHS,
+           today: dt.date | None = None) -> dict:
+    """Extend the date to answer request ``request_id`` by ``months`` (at most two) further months,
+    for a complex request or many requests (Art 12(3)): once, and only while its first month runs --
+    the subject must be told of it within that month, with the reasons.  Recorded on the request
+    (months, reasons, who, when) and audited (the months and the new date; not the reasons, which
+    may name someone)."""
+    if isinstance(months, bool) or not isinstance(months, int) or not 1 <= months <= EXTENSION_MONTHS:
+        raise RightsError(f"an extension is by 1 or {EXTENSION_MONTHS} further months (UK GDPR Art 12(3)), "
+                          f"not {months!r}")
+    if not (reasons or "").strip() or not (actor or "").strip():
+        raise RightsError("an extension is decided by a named person and records its reasons (--reasons, --actor)")
+    req = sg.get_rights_request(archive, request_id)
+    if req is None:
+        raise NotFound(f"no rights request {request_id}")
+    if ext := extension(req):
+        raise Refused(f"request {request_id} was extended already ({ext['at'][:10]}, by {ext['by']}: answer by "
+                      f"{due(req)}); Art 12(3) allows one extension")
+    first = due(req)
+    if (today or dt.date.today()) > first:
+        raise Refused(f"the month to answer request {request_id} ended on {first}: an extension is made within it")
+    if req["status"] == "done" or req["decision"] == "refuse_exempt":
+        raise Refused(f"request {request_id} has been answered ({req['status']}, {req['decision']}): nothing to extend")
+    found = dict(req.get("found") or {})
+    found["extension"] = {"months": months, "reasons": reasons.strip(), "by": actor.strip(),
+                          "at": sg.now().isoformat(timespec="seconds")}
+    respond_by = due({**req, "found": found})
+    with archive.engine.begin() as conn:
+        sg.save_rights_request(archive, {"id": request_id, "found": found}, conn=conn)
+        audit.record(archive, actor=actor, role="admin", action="rights_extend", purpose="rights_request",
+                     objects={"rights_request": [request_id]},
+                     details={"months": months, "respond_by": respond_by.isoformat()}, conn=conn)
+    return sg.get_rights_request(archive, request_id)
 
 
 def overdue(req: dict, today: dt.date) -> bool:
@@ -138,11 +203,11 @@ def decide(archive, request_id: int, *, decision: str, reasons: str, actor: str,
         raise RightsError("a decision is made by a named person and records its reasons")
     req = sg.get_rights_request(archive, request_id)
     if req is None:
-        raise RightsError(f"no rights request {request_id}")
+        raise NotFound(f"no rights request {request_id}")
     exemption = None
     if decision == "refuse_exempt":
         if not (with_view_to_publication and public_interest_belief and incompatible_with_journalism):
-            raise RightsError("the journalism exemption (DPA 2018 Sch 2 para 26) needs all three: with a view to "
+            raise Refused("the journalism exemption (DPA 2018 Sch 2 para 26) needs all three: with a view to "
                               "publication, reasonable belief in the public interest, compliance incompatible "
                               "with journalism")
         exemption = EXEMPTION
@@ -182,60 +247,154 @@ def _decided(archive, request_id: int | None, kind: str) -> dict:
                           f"`rights decide N --decision comply|partial`, then give N")
     req = sg.get_rights_request(archive, request_id)
     if req is None:
-        raise RightsError(f"no rights request {request_id}")
+        raise NotFound(f"no rights request {request_id}")
     kinds = _LEADS_TO.get(kind, (kind,))
     if req["kind"] not in kinds:
-        raise RightsError(f"request {request_id} is a{'n' if req['kind'][0] in 'aeio' else ''} {req['kind']} "
+        raise Refused(f"request {request_id} is a{'n' if req['kind'][0] in 'aeio' else ''} {req['kind']} "
                           f"request: only {' or '.join(kinds)} requests lead to {what}")
     if req["decision"] not in ("comply", "partial") or req["status"] not in ("decided", "done"):
-        raise RightsError(f"{what} only after a decision to comply has been recorded: request {request_id} is "
+        raise Refused(f"{what} only after a decision to comply has been recorded: request {request_id} is "
                           f"{req['status']}" + (f" ({req['decision']})" if req["decision"] else ""))
     return req
 
 
-def _within(req: dict, party_ids: list[int]) -> None:
+def _within(req: dict, party_ids=(), complainant_ids=(), *, undone: str = "nothing done") -> None:
+    """Refuse any mention the request did not find (party: possible matches included)."""
     _, scope = _scope(req)
-    outside = sorted(set(party_ids) - scope)
-    if outside:
-        raise RightsError(f"party mention(s) {', '.join(map(str, outside))} are not among those request {req['id']} "
-                          f"found (`rights list --json` shows them): nothing done")
+    found_c = set((req.get("found") or {}).get("complainant_ids") or [])
+    for what, ids, allowed in (("party", party_ids, scope), ("complainant", complainant_ids, found_c)):
+        outside = sorted(set(ids or ()) - allowed)
+        if outside:
+            raise Refused(f"{what} mention(s) {', '.join(map(str, outside))} are not among those request "
+                          f"{req['id']} found (`rights list --json` shows them): {undone}")
 
 
-def _erase_digest(plan: dict, unlinked: list[int]) -> str:
+def _erase_digest(plan: dict, unlinked: list[int], unlinked_complainants: list[int] = ()) -> str:
     """What one erasure committed (row ids and fields changed, coarse tokens written, mentions
     unlinked): the run's proof is chained over it as an expiry run's is over its batches."""
     d = _digest(plan)
-    if unlinked:
-        d = hashlib.sha256((d + "\nunlinked:" + ",".join(map(str, sorted(unlinked)))).encode()).hexdigest()
+    for what, ids in (("unlinked", unlinked), ("unlinked_complainants", unlinked_complainants)):
+        if ids:
+            d = hashlib.sha256((d + f"\n{what}:" + ",".join(map(str, sorted(ids)))).encode()).hexdigest()
     return d
 
 
-def erase(archive, party_ids: list[int] | None = None, *, keyring, actor: str, mode: str = "pseudonymise",
-          request_id: int | None = None, profile=None, home: Path | None = None, compact: bool = True) -> dict:
+#: what an erased complainant mention no longer holds: everything that singles the person out or
+#: links the mention to their other mentions (the token and its key, the initials token, the Bloom
+#: encoding; the descriptor -- "girl aged 13" -- narrows sex and birth year, linkage evidence).  Kept:
+#: the kind and the extractor rule (``evidence``), the same for thousands of mentions.
+COMPLAINANT_ERASED = ("token", "key_id", "initials_token", "bloom", "descriptor")
+#: the free text the intake gate writes a complainant's label into (`ingest.gate._HEARING_TEXT`,
+#: `ingest.gate._OFFENCE_TEXT`) as ``[complainant:<first 8 hex of the token>]``
+LABELLED_TEXT = {"hearing": ("list_note", "case_name", "reporting_restriction_detail"),
+                 "offence": ("title", "reporting_restriction_detail", "wording")}
+COMPLAINANT_LABEL = re.compile(r"\[complainant:([0-9a-f]{8})\]")
+#: an erased complainant's place in that text: the gate's own mark for a complainant of no token
+#: (`link.complainants.Extraction.relabel`)
+UNLABELLED = "[complainant]"
+
+
+def _unlabelled(texts: dict[str, list[dict]], mentions: list[dict], gone: set[int]) -> list[tuple]:
+    """The text rows whose complainant labels go once mentions ``gone`` are erased: (table, row,
+    {field: new text}, the erased mentions the change is of).  A label goes from a row when every
+    mention carrying it there (in that offence's wording, that hearing) is erased -- or, in a row
+    no mention carrying it sits in (a name the gate scrubbed from other text of the list), when
+    every mention of the list carrying it is."""
+    by_label: dict[tuple, list[dict]] = {}
+    for m in mentions:
+        by_label.setdefault((m["publication_id"], m["token"][:8]), []).append(m)
+    out = []
+    for table, rows in texts.items():
+        for r in rows:
+            of: set[int] = set()
+
+            def sub(match):
+                carried = by_label.get((r["publication_id"], match.group(1)), [])
+                carried = [m for m in carried if m[f"{table}_id"] == r["id"]] or carried
+                if not carried or any(m["id"] not in gone for m in carried):
+                    return match.group(0)
+                of.update(m["id"] for m in carried)
+                return UNLABELLED
+
+            ch = {f: new for f in LABELLED_TEXT[table] if r[f] and (new := COMPLAINANT_LABEL.sub(sub, r[f])) != r[f]}
+            if ch:
+                out.append((table, r, ch, of))
+    return out
+
+
+def _complainant_plan(archive, conn, ids: list[int], scopes: dict, held: _Held, plan: dict) -> dict:
+    """Add to ``plan`` what erasing complainant mentions ``ids`` changes: their identifying columns
+    (`COMPLAINANT_ERASED`) cleared and their labels in the list's free text `UNLABELLED`
+    (`_unlabelled`; over the new text where the plan rewrites it too).  A mention is kept by a hold
+    on its case or court, on its complainant person or on the defendant its offence charges -- or
+    on text whose label would change with it.  Returns {"kept": {mention id: hold}, "erased": rows}."""
+    rows = sg.complainant_batch(archive, conn, ids)
+    kept = {c["id"]: h for c in rows if (h := scopes["complainant"].get(c["id"]) or scopes["party"].get(c["_party_id"])
+                                          or held.place(c))}
+    pubs = {c["publication_id"] for c in rows if c["token"]}
+    texts = sg.labelled_texts(archive, conn, pubs, LABELLED_TEXT, "[complainant:") if pubs else {}
+    for table, trs in texts.items():
+        new = {u["id"]: u for u in plan["updates"][table]}
+        for r in trs:
+            r.update({f: v for f, v in new.get(r["id"], {}).items() if f in LABELLED_TEXT[table]})
+    mentions = sg.complainant_tokens(archive, conn, pubs) if texts else []
+    while True:
+        edits = _unlabelled(texts, mentions, {c["id"] for c in rows if c["id"] not in kept})
+        stop = {cid: h for _, r, _, of in edits if (h := held.place(r) or scopes["party"].get(r.get("party_id")))
+                for cid in of}
+        if not stop:
+            break
+        kept.update(stop)
+    erased = [c for c in rows if c["id"] not in kept]
+    plan["updates"]["complainant"] = [{"id": c["id"], **{f: None for f in COMPLAINANT_ERASED}}
+                                      for c in erased if any(c[f] is not None for f in COMPLAINANT_ERASED)]
+    for table, r, ch, _ in edits:
+        have = next((u for u in plan["updates"][table] if u["id"] == r["id"]), None)
+        if have is None:
+            plan["updates"][table].append({"id": r["id"], **ch})
+        else:
+            have.update(ch)
+        plan["fields"].update(f"{table}.{f}" for f in ch)
+    return {"kept": kept, "erased": erased}
+
+
+def erase(archive, party_ids: list[int] | None = None, *, complainant_ids: list[int] | None = None, keyring,
+          actor: str, mode: str = "pseudonymise", request_id: int | None = None, profile=None,
+          home: Path | None = None, compact: bool = True) -> dict:
     """Erase the identity of the mentions a decided erasure request found: ``pseudonymise`` (as on
     expiry: keyed token kept, links survive) or ``delete`` (no token, unlinked from persons).
 
     Only under an erasure request decided ``comply`` or ``partial``.  ``party_ids`` narrows it to
     some of the mentions the request found (possible matches included); without them a ``comply``
     request erases every mention it matched and those linked to them (a ``partial`` one needs them
-    named).  Mentions under a legal hold are kept: the result says which hold keeps how many, and
-    the request stays pending (status ``decided``) until a later run after the release erases them;
-    it is ``done`` once everything it covers is erased (``partial``: the named mentions)."""
+    named).  Complainant mentions the request found are erased only when named
+    (``complainant_ids``: found by a name alone, a namesake's match too), in either mode the same
+    way: unlinked (`_complainant_plan`).  Mentions under a legal hold are kept: the result says which
+    hold keeps how many, and the request stays pending (status ``decided``) until a later run after
+    the release erases them (held complainant mentions too, named or not); it is ``done`` once
+    everything it covers is erased (``partial``: the named mentions)."""
     if mode not in ("pseudonymise", "delete"):
         raise RightsError("mode must be pseudonymise or delete")
     req = _decided(archive, request_id, "erasure")
     if req["status"] == "done":
-        raise RightsError(f"request {request_id} was completed at {req['completed_at']}: nothing left to erase under it")
+        raise Refused(f"request {request_id} was completed at {req['completed_at']}: nothing left to erase under it")
+    found = dict(req.get("found") or {})
+    progress = dict(found.get("erasure") or {})
     default, _ = _scope(req)
+    _within(req, party_ids, complainant_ids)
+    complainants = sorted(set(complainant_ids or []) | {int(c) for c in progress.get("pending_complainants") or {}})
     if party_ids:
         targets = sorted(set(party_ids))
-        _within(req, targets)
-    elif req["decision"] == "partial":
-        raise RightsError(f"request {request_id} was decided partial: name the mentions to erase (--party)")
+    elif req["decision"] == "partial" and not complainants:
+        raise RightsError(f"request {request_id} was decided partial: name the mentions to erase (--party, --complainant)")
     else:
-        targets = default
-    if not targets:
-        raise RightsError(f"request {request_id} found no mention to erase")
+        targets = default if req["decision"] == "comply" else []
+    if not targets and not complainants:
+        if found.get("complainant_ids"):
+            raise RightsError(f"request {request_id} found no party mention; its complainant mention(s) "
+                              f"{', '.join(map(str, found['complainant_ids']))} (found by name only: check with the "
+                              "subject) are erased when named: --complainant ID")
+        raise NotFound(f"request {request_id} found no mention to erase")
     prof = profile or load(home=home)
     actions = prof.field_actions()
     classes = {a.cls for a in actions}
@@ -246,7 +405,8 @@ def erase(archive, party_ids: list[int] | None = None, *, keyring, actor: str, m
         with archive.engine.begin() as conn:
             sg.secure_delete_on(archive, conn)
             rows = sg.subject_batch(archive, conn, targets)
-            held = _Held(sg.hold_scopes(archive, conn))
+            scopes = sg.hold_scopes(archive, conn)
+            held = _Held(scopes)
             pubs = {r["publication_id"] for t in ("party", "hearing", "offence") for r in rows[t]}
             plan = plan_batch(rows, due={p: set(classes) for p in pubs}, actions=actions, keyring=keyring, held=held,
                               run_id=run_id, now=started)
@@ -256,6 +416,7 @@ def erase(archive, party_ids: list[int] | None = None, *, keyring, actor: str, m
                         if isinstance(v, str) and v.startswith("~p:"):
                             r[k] = ERASED if k == "name_as_listed" else None
                 plan["coarse"] = []
+            comp = _complainant_plan(archive, conn, complainants, scopes, held, plan)
             for table, upd in plan["updates"].items():
                 sg.apply_updates(conn, table, upd)
             sg.save_coarse(archive, conn, plan["coarse"])
@@ -263,24 +424,31 @@ def erase(archive, party_ids: list[int] | None = None, *, keyring, actor: str, m
             kept = {p["id"]: h for p in rows["party"] if (h := held.party(p))}
             free = [p["id"] for p in rows["party"] if p["id"] not in kept]
             unlinked = sg.unlink_parties(archive, conn, free, drop_coarse=True) if mode == "delete" else {}
-            digest = _erase_digest(plan, free if mode == "delete" else [])
+            erased_c = [c["id"] for c in comp["erased"]]
+            unlinked_c = sg.unlink_complainants(archive, conn, erased_c)
+            digest = _erase_digest(plan, free if mode == "delete" else [], erased_c)
             proof = proof_step(sg.GENESIS, digest)
             held_parties = Counter(str(h) for h in kept.values())
+            held_complainants = Counter(str(h) for h in comp["kept"].values())
             counts = {"parties": len(done), "held": {str(k): v for k, v in plan["held"].items()},
-                      "held_parties": dict(held_parties), "fields": dict(plan["fields"]), **unlinked}
+                      "held_parties": dict(held_parties), "fields": dict(plan["fields"]), **unlinked,
+                      "complainants": len(erased_c), "held_complainants": dict(held_complainants),
+                      "complainant_person_mentions_deleted": unlinked_c}
             audit.record(archive, actor=actor, role="admin", action="erase", purpose="rights_request",
-                         objects={"party": done, "rights_request": [request_id]},
+                         objects={"party": done, "complainant": erased_c, "rights_request": [request_id]},
                          details={"mode": mode, "run_id": run_id, "batch": 1, "digest": digest, **counts}, conn=conn)
             sg.update_run(archive, run_id, conn=conn, proof_hash=proof, batches=1)
-        for hold_id, n in held_parties.items():
+        for hold_id, n in (held_parties + held_complainants).items():
             log.warning("erasure (request %s): %d mention(s) kept under legal hold %s", request_id, n, hold_id)
         ev = hooks.ExpiryEvent(archive, run_id, "erase", started, party_ids=done,
-                               hearing_ids=[r["id"] for r in plan["updates"]["hearing"]],
-                               offence_ids=[r["id"] for r in plan["updates"]["offence"]],
+                               hearing_ids=sorted({r["id"] for r in plan["updates"]["hearing"]}
+                                                  | {c["hearing_id"] for c in comp["erased"]}),
+                               offence_ids=sorted({r["id"] for r in plan["updates"]["offence"]}
+                                                  | {c["offence_id"] for c in comp["erased"] if c["offence_id"]}),
                                case_ids=[r["id"] for r in plan["updates"]["case"]], home=home, profile=prof)
         counts["derived_stores"] = hooks.run(ev, prof.data["derived_stores"]["hooks"])
         if compact:
-            counts["compaction"] = sg.compact(archive, list(TOUCHED_TABLES) + ["person_mention"])
+            counts["compaction"] = sg.compact(archive, list(TOUCHED_TABLES) + ["person_mention", "complainant"])
         sg.update_run(archive, run_id, status="done", finished_at=sg.now(), counts=counts)
     except BaseException:
         try:
@@ -289,12 +457,13 @@ def erase(archive, party_ids: list[int] | None = None, *, keyring, actor: str, m
             pass
         raise
     # the request's progress: mentions erased so far, those a hold keeps; done when nothing is left
-    found = dict(req.get("found") or {})
-    progress = dict(found.get("erasure") or {})
     erased = set(progress.get("erased_party_ids") or []) | (set(targets) - set(kept))
+    erased_all_c = set(progress.get("erased_complainant_ids") or []) | set(erased_c)
     pending = {str(p): h for p, h in kept.items()}
-    complete = not kept and (req["decision"] == "partial" or set(default) <= erased)
+    pending_c = {str(c): h for c, h in comp["kept"].items()}
+    complete = not kept and not pending_c and (req["decision"] == "partial" or set(default) <= erased)
     found["erasure"] = {"erased_party_ids": sorted(erased), "pending": pending,
+                        "erased_complainant_ids": sorted(erased_all_c), "pending_complainants": pending_c,
                         "runs": (progress.get("runs") or []) + [run_id], "mode": mode}
     row = {"id": request_id, "found": found}
     if complete:
@@ -302,7 +471,8 @@ def erase(archive, party_ids: list[int] | None = None, *, keyring, actor: str, m
     sg.save_rights_request(archive, row)
     left = sorted(set(default) - erased) if req["decision"] == "comply" else []
     return {"run_id": run_id, "request_id": request_id, "complete": complete, "pending_party_ids": sorted(kept),
-            "not_yet_erased": sorted(set(left) - set(kept)), "proof_hash": proof, **counts}
+            "pending_complainant_ids": sorted(comp["kept"]), "not_yet_erased": sorted(set(left) - set(kept)),
+            "proof_hash": proof, **counts}
 
 
 RECTIFIABLE = ("title", "forenames", "middle_names", "surname", "name_as_listed", "date_of_birth", "age", "gender",
@@ -343,13 +513,19 @@ def _rectified(field: str, value, clear: bool):
 
 
 def rectify(archive, party_ids, *, field: str, value=None, actor: str, request_id: int | None = None,
-            clear: bool = False, profile=None, home: Path | None = None) -> dict:
+            clear: bool = False, profile=None, home: Path | None = None, complainant_ids=None) -> dict:
     """Correct one identity/personal field of mentions a decided rectification request found
     (UK GDPR Art 16; the audit records the field, never the values).  Refused: a mention that does
     not exist or is outside the request, a pseudonymised mention (expired or erased: clear text
     written into it would re-identify erased data), a missing value (unless ``clear``), a date of
     birth or age that is not one.  Then the derived stores that re-derive from the archive follow
-    (the search index re-indexes the mentions: the old name is no longer found)."""
+    (the search index re-indexes the mentions: the old name is no longer found).  A complainant
+    mention is refused whatever is asked: it holds no clear text, only keyed pseudonyms."""
+    if complainant_ids:
+        raise Refused(f"complainant mention(s) {', '.join(map(str, sorted(set(complainant_ids))))} hold nothing in "
+                      "clear that could be corrected (only keyed pseudonyms of the name): nothing rectified; to have "
+                      "a mention no longer linked to the subject, open an erasure request and `rights erase N "
+                      "--complainant ID`")
     if field not in RECTIFIABLE:
         raise RightsError(f"{field!r} cannot be rectified here: one of {', '.join(RECTIFIABLE)}")
     ids = sorted({party_ids} if isinstance(party_ids, int) else set(party_ids or []))
@@ -363,11 +539,11 @@ def rectify(archive, party_ids, *, field: str, value=None, actor: str, request_i
         have = {p["id"]: p for p in sg.subject_batch(archive, conn, ids)["party"]}
         missing = [i for i in ids if i not in have]
         if missing:
-            raise RightsError(f"no party mention {', '.join(map(str, missing))}: nothing rectified")
+            raise NotFound(f"no party mention {', '.join(map(str, missing))}: nothing rectified")
         _within(req, ids)
         pseudo = [i for i in ids if have[i]["pseudonymised"]]
         if pseudo:
-            raise RightsError(f"party mention(s) {', '.join(map(str, pseudo))} are pseudonymised (expired or erased): "
+            raise Refused(f"party mention(s) {', '.join(map(str, pseudo))} are pseudonymised (expired or erased): "
                               "writing clear text into them would re-identify erased data; nothing rectified")
         # a name part corrected while the name as listed still carries the old one: said (not shown)
         stale = sorted(i for i in ids if field in ("forenames", "middle_names", "surname")

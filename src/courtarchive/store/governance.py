@@ -192,8 +192,9 @@ def resolve_person(archive: Archive, ref: str) -> str | None:
 
 
 def hold_scopes(archive: Archive, conn) -> dict:
-    """Active holds resolved to id sets: {archive: [hold ids], court: {court_id: hold}, case: ..., party: ...}."""
-    out: dict[str, Any] = {"archive": [], "court": {}, "case": {}, "party": {}}
+    """Active holds resolved to id sets: {archive: [hold ids], court: {court_id: hold}, case: ..., party: ...,
+    complainant: ...} (a person hold reaches the mentions of that person: party or complainant)."""
+    out: dict[str, Any] = {"archive": [], "court": {}, "case": {}, "party": {}, "complainant": {}}
     active = holds(archive, active_only=True, conn=conn)
     persons: dict[int, int] = {}
     for h in active:
@@ -222,9 +223,12 @@ def hold_scopes(archive: Archive, conn) -> dict:
                         nxt.append(into)
             frontier = nxt
         for chunk in _chunks(list(want)):
-            for party_id, person_id in conn.execute(sa.select(PM.c.party_id, PM.c.person_id)
-                                                    .where(PM.c.person_id.in_(chunk), PM.c.party_id.is_not(None))):
-                out["party"].setdefault(party_id, want[person_id])
+            for party_id, complainant_id, person_id in conn.execute(
+                    sa.select(PM.c.party_id, PM.c.complainant_id, PM.c.person_id).where(PM.c.person_id.in_(chunk))):
+                if party_id is not None:
+                    out["party"].setdefault(party_id, want[person_id])
+                if complainant_id is not None:
+                    out["complainant"].setdefault(complainant_id, want[person_id])
     return out
 
 
@@ -858,6 +862,55 @@ def subject_batch(archive: Archive, conn, party_ids: Sequence[int]) -> dict[str,
     for chunk in _chunks(sorted({p["case_id"] for p in out["party"] if p["case_id"]})):
         out["case"] += [dict(r, _other_raw=False) for r in _rows(conn, sa.select(C).where(C.c.id.in_(chunk)))]
     return out
+
+
+def complainant_batch(archive: Archive, conn, complainant_ids: Sequence[int]) -> list[dict]:
+    """The complainant mentions an erasure unlinks, with what legal holds are scoped by besides
+    their case: the hearing's court (``_court_id``) and the defendant the offence charges
+    (``_party_id``)."""
+    Co, H, O = T["complainant"], T["hearing"], T["offence"]
+    q = (sa.select(Co.c.id, Co.c.publication_id, Co.c.hearing_id, Co.c.offence_id, Co.c.case_id, Co.c.token,
+                   Co.c.initials_token, Co.c.bloom, Co.c.key_id, Co.c.descriptor,
+                   H.c.court_id.label("_court_id"), O.c.party_id.label("_party_id"))
+         .join(H, H.c.id == Co.c.hearing_id).outerjoin(O, O.c.id == Co.c.offence_id))
+    return [r for chunk in _chunks(sorted(set(complainant_ids)))
+            for r in _rows(conn, q.where(Co.c.id.in_(chunk)).order_by(Co.c.id))]
+
+
+def complainant_tokens(archive: Archive, conn, pub_ids: Iterable[int]) -> list[dict]:
+    """Every complainant mention of these lists that has a token: id, publication_id, offence_id,
+    hearing_id, token."""
+    Co = T["complainant"]
+    q = (sa.select(Co.c.id, Co.c.publication_id, Co.c.offence_id, Co.c.hearing_id, Co.c.token)
+         .where(Co.c.token.is_not(None)))
+    return [r for chunk in _chunks(sorted(set(pub_ids))) for r in _rows(conn, q.where(Co.c.publication_id.in_(chunk)))]
+
+
+def labelled_texts(archive: Archive, conn, pub_ids: Iterable[int], fields: dict[str, Sequence[str]],
+                   mark: str) -> dict[str, list[dict]]:
+    """Rows of these lists (``fields``: table -> free-text columns) whose free text holds ``mark``
+    (a complainant's label), with their case, court (``_court_id``) and an offence's party: what a
+    complainant's erasure rewrites, and what legal holds are scoped by."""
+    H = T["hearing"]
+    out: dict[str, list[dict]] = {}
+    for table, cols in fields.items():
+        t = T[table]
+        q = sa.select(t.c.id, t.c.publication_id, t.c.case_id, *(t.c[c] for c in cols))
+        if table == "hearing":
+            q = q.add_columns(t.c.court_id.label("_court_id"))
+        else:
+            q = q.add_columns(t.c.party_id, H.c.court_id.label("_court_id")).join(H, H.c.id == t.c.hearing_id)
+        q = q.where(sa.or_(*(t.c[c].contains(mark, autoescape=True) for c in cols)))
+        out[table] = [r for chunk in _chunks(sorted(set(pub_ids)))
+                      for r in _rows(conn, q.where(t.c.publication_id.in_(chunk)).order_by(t.c.id))]
+    return out
+
+
+def unlink_complainants(archive: Archive, conn, complainant_ids: Sequence[int]) -> int:
+    """Erasure: the complainant mentions leave their linked (complainant) persons."""
+    PM = T["person_mention"]
+    return sum(conn.execute(sa.delete(PM).where(PM.c.complainant_id.in_(chunk))).rowcount
+               for chunk in _chunks(sorted(set(complainant_ids))))
 
 
 def unlink_parties(archive: Archive, conn, party_ids: Sequence[int], *, drop_coarse: bool) -> dict:
