@@ -15,7 +15,8 @@ normalised organisation name; mentions with no name at all stay alone.  Pseudony
 equal tokens are one identity, a raw twin's names let the model score them, a full run keeps the
 links made while they were in clear, and the case's listings join what is left.  Complainants are
 re-clustered in full on every run (cheap: token equality plus Bloom comparisons in blocks), with
-stable ids.  Networks are rebuilt on every run, with stable ids.
+stable ids, keeping the links whose evidence has expired since (`victims.kept_links`).  Networks
+are rebuilt on every run, with stable ids.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from .cluster import (cluster, dob_conflicts, reconcile_case_orphans, reconcile_
                       resolve_masked, stable_ids)
 from .networks import graph_inputs, networks
 from .standardise import standardise
-from .victims import link_complainants, mention_contexts, mention_evidence
+from .victims import kept_links, link_complainants, mention_contexts, mention_evidence
 
 __all__ = ["run", "explain", "link_defendants"]
 
@@ -62,6 +63,15 @@ def _standardised(archive: Archive, keyring=None) -> tuple[pl.DataFrame, T.Pseud
     del raw
     pseudo = T.prepare(archive, std, names, keyring=T.keyring_from_settings() if keyring is None else keyring)
     return pseudo.std, pseudo
+
+
+def _split_persons(old: pl.DataFrame, cannot: list[tuple[int, int]]) -> pl.Series:
+    """The previous persons (``old``: mention_id, person_id) holding both mentions of a reviewer's
+    "different" decision (``cannot``): those the decision splits."""
+    cn = pl.DataFrame(cannot, schema={"a": pl.Int64, "b": pl.Int64}, orient="row")
+    return (cn.join(old.rename({"mention_id": "a", "person_id": "pa"}), on="a")
+            .join(old.rename({"mention_id": "b", "person_id": "pb"}), on="b")
+            .filter(pl.col("pa") == pl.col("pb"))["pa"].unique())
 
 
 def _overfull_cases(std: pl.DataFrame, named: pl.DataFrame) -> int:
@@ -149,10 +159,7 @@ def link_defendants(archive: Archive, run_id: int, *, full: bool, engine: str, t
         # (the existing persons are kept as groups whether or not any mention is still in clear:
         # after an expiry of everything no mention goes to the model, and the links stay)
         old_of = old_t.select("mention_id", "person_id")
-        cn = pl.DataFrame(cannot, schema={"a": pl.Int64, "b": pl.Int64}, orient="row")
-        dissolve = (cn.join(old_of.rename({"mention_id": "a", "person_id": "pa"}), on="a")
-                    .join(old_of.rename({"mention_id": "b", "person_id": "pb"}), on="b")
-                    .filter(pl.col("pa") == pl.col("pb"))["pa"].unique())
+        dissolve = _split_persons(old_of, cannot)
         known = pid.to_frame("unique_id").join(old_of, left_on="unique_id", right_on="mention_id", how="left")
         is_fresh_row = pl.col("person_id").is_null() | pl.col("person_id").is_in(dissolve.implode())
         fresh = known.filter(is_fresh_row)["unique_id"]
@@ -258,11 +265,22 @@ def link_defendants(archive: Archive, run_id: int, *, full: bool, engine: str, t
 def link_victims(archive: Archive, run_id: int, defendants: pl.DataFrame | None = None, *,
                  scheme: str = "block", rule: str = "episode", writes: list) -> tuple[dict, pl.DataFrame]:
     """Cluster complainant mentions (`victim_inputs`, `victims.link_complainants` with the
-    cross-case ``rule``).  ``writes``: as for `link_defendants`."""
+    cross-case ``rule``), keeping the previous persons whose evidence expired since
+    (`victims.kept_links`) unless a reviewer's decision questions them (`_questioned`) -- or the
+    previous run linked by another rule: the name rule's links are no evidence for the episode
+    rule.  ``writes``: as for `link_defendants`."""
     df = victim_inputs(archive, defendants)
-    lab, report = link_complainants(df.to_arrow(), scheme=scheme, cross_case=rule)
-    report["cross_case_rule"] = rule
     old_t = pl.from_arrow(store.person_assignments(archive, "complainant"))
+    prev = (((store.latest_run(archive) or {}).get("stats") or {}).get("complainants") or {})
+    made_by = prev.get("cross_case_rule", rule)
+    questioned = _questioned(archive, df, old_t)
+    kept = (kept_links(df, old_t.filter(~pl.col("person_id").is_in(questioned.implode())))
+            if made_by == rule else None)
+    lab, report = link_complainants(df.to_arrow(), scheme=scheme, cross_case=rule, kept=kept)
+    report["cross_case_rule"] = rule
+    report["questioned_by_decisions"] = questioned.len()
+    if made_by != rule:
+        report["nothing_kept"] = f"the previous run linked by the {made_by} rule"
     named, created, retired = stable_ids(lab, old_t, _ids(archive, "person"))
     report["persons"] = named["person_id"].n_unique() if named.height else 0
     assigned = named.select("mention_id", "person_id", "probability").to_arrow()
@@ -274,13 +292,35 @@ def link_victims(archive: Archive, run_id: int, defendants: pl.DataFrame | None 
     return report, out
 
 
+def _questioned(archive: Archive, mentions: pl.DataFrame, old: pl.DataFrame) -> pl.Series:
+    """The previous complainant persons (``old``: mention_id, person_id) a reviewer's decision
+    takes back: a "different" decision splits a previous defendant person charged with an
+    offence against one of their mentions (``mentions``: complainant_id, party_id).  "A
+    defendant charged in both cases" may be what joined them (`victims.episode_score`); once
+    the wording has expired nothing says whether it was, so they are not kept: they link again
+    on the evidence left."""
+    cannot = [(d["party_a"], d["party_b"]) for d in store.review_decisions(archive) if d["decision"] == "different"]
+    if not cannot or old.height == 0:
+        return pl.Series("person_id", [], pl.Int64)
+    old_d = pl.from_arrow(store.person_assignments(archive, "defendant")).select("mention_id", "person_id")
+    parties = old_d.filter(pl.col("person_id").is_in(_split_persons(old_d, cannot).implode()))["mention_id"]
+    hit = mentions.filter(pl.col("party_id").is_in(parties.implode())).select(
+        pl.col("complainant_id").alias("mention_id"))
+    return old.join(hit, on="mention_id")["person_id"].unique()
+
+
 def victim_inputs(archive: Archive, defendants: pl.DataFrame | None = None) -> pl.DataFrame:
     """The complainant mentions as `victims.link_complainants` takes them.  ``defendants``
     (party_id, person_id) gives each mention its charge key (case, defendant person, offence code
     and number, position within the offence) and the defendant person charged (``dperson``); the
     offence codes give the victim context, the wording and descriptor the episode evidence
-    (`victims.mention_evidence`)."""
+    (`victims.mention_evidence`).  ``expired``: that evidence is gone -- the publication's raw
+    identities were pseudonymised, or the wording that named the mention was deleted (a
+    profile may expire wordings before names) -- and the links it made are kept
+    (`victims.kept_links`)."""
     df = pl.from_arrow(store.complainant_mentions(archive))
+    df = df.with_columns((pl.col("raw_expired") | ((pl.col("kind") != "party") & pl.col("offence_id").is_not_null()
+                                                   & pl.col("wording").is_null())).alias("expired"))
     if defendants is not None and df.height:
         df = df.join(defendants.select("party_id", pl.col("person_id").alias("dperson")), on="party_id", how="left")
         df = df.with_columns(pl.col("complainant_id").rank("ordinal").over("offence_id").alias("pos"))

@@ -81,6 +81,18 @@ components of:
   score accepts 92 % (`bench/complainants.py`).  ``cross_case="name"``: the rule
   before, any shared name in one scope and context (for comparison).
 
+* **links kept after expiry** (``kept``, `kept_links`) -- most of that evidence is read from the
+  lists: the place and date in the offence wording, the defendant persons charged.  When a
+  publication's raw identities are pseudonymised (`governance.retention`: the wording deleted,
+  the defendants' names made tokens) it is gone, and a run re-clustering from scratch lost the
+  links it had carried (on a 600-case corpus one of two cross-case persons split, and a victim
+  linked to two defendants with it).  So a previous person with a mention whose evidence
+  expired keeps its linkable mentions together: base groups of `cluster.cluster`, which the
+  cannot-links below still split; new mentions join them on their own evidence.  An erased
+  mention (no token) is never kept, and the caller leaves out the persons a reviewer's decision
+  questions, and keeps nothing from a run of another rule (`run.link_victims`).  As
+  `link.tokens` keeps the defendants' links made in clear.
+
 *Described-only* mentions ("a child under 13") have no token: they are not linkable and are
 reported (``unlinkable``), never clustered.
 """
@@ -97,7 +109,7 @@ import pyarrow as pa
 from ..data.reference import normalise_town, offence_by_code, place_pattern
 from .cluster import cluster
 
-__all__ = ["BLOOM_DICE", "CHAIN_FLOOR", "CROSS_CASE_RULES", "EPISODE_WEIGHTS", "EVIDENCE_AGGS", "case_evidence", "episode_score", "initials_evidence", "link_complainants", "bloom_pairs", "block_pairs", "BANDS", "ROWS",
+__all__ = ["BLOOM_DICE", "CHAIN_FLOOR", "CROSS_CASE_RULES", "EPISODE_WEIGHTS", "EVIDENCE_AGGS", "case_evidence", "episode_score", "initials_evidence", "kept_links", "link_complainants", "bloom_pairs", "block_pairs", "BANDS", "ROWS",
            "VICTIM_CONTEXTS", "offence_context", "mention_contexts", "mention_evidence"]
 
 # offence group (data/offences.csv) -> victim context; any other known group is "other"
@@ -415,13 +427,27 @@ EPISODE_MIN = 1
 EPISODE_LINK = 0.95    # the "probability" recorded for a cross-case link on episode evidence
 
 
+def kept_links(mentions: pl.DataFrame, old: pl.DataFrame) -> pl.DataFrame:
+    """What a run keeps of the previous one (``kept`` of `link_complainants`): the assignments
+    (``old``: mention_id, person_id, probability) of every linkable mention of each previous
+    person that has a linkable mention whose evidence expired (``mentions``: complainant_id,
+    token, ``expired``).  Linkable: with a token -- an erased mention has none, and is kept in
+    nothing."""
+    now = mentions.filter(pl.col("token").is_not_null()).select(
+        pl.col("complainant_id").alias("mention_id"), pl.col("expired").fill_null(False))
+    return (old.join(now, on="mention_id").filter(pl.col("expired").any().over("person_id"))
+            .select("mention_id", "person_id", "probability").sort("mention_id"))
+
+
 def link_complainants(mentions: pa.Table, *, threshold: float = BLOOM_DICE, scheme: str = "block",
                       area_threshold: float = BLOOM_DICE_AREA, chain_floor: float = CHAIN_FLOOR,
                       token_scope: str = "court", victim_context: bool = True,
-                      cross_case: str = "episode") -> tuple[pl.DataFrame, dict]:
+                      cross_case: str = "episode", kept: pl.DataFrame | None = None) -> tuple[pl.DataFrame, dict]:
     """Cluster complainant mentions.  Returns (mention_id, label, probability) for the linkable
     mentions and a report {mentions, linkable, unlinkable, unlinkable_by_kind, tokens, units,
-    bloom_links, cross_case_candidates, cross_case_links, ...}."""
+    bloom_links, cross_case_candidates, cross_case_links, ...}.  ``kept`` (mention_id,
+    person_id, probability; `kept_links`): mentions of one previous person stay together, with
+    at least their previous probability."""
     if cross_case not in CROSS_CASE_RULES:
         raise ValueError(f"unknown cross-case rule {cross_case!r}: {' | '.join(CROSS_CASE_RULES)}")
     df = pl.from_arrow(mentions)
@@ -591,7 +617,16 @@ def link_complainants(mentions: pa.Table, *, threshold: float = BLOOM_DICE, sche
     blooms_by_rep = dict(zip(fb["rep"].to_list(), fb["bloom"].to_list()))
     cannot = _chain_constraints(a, b, blooms_by_rep, chain_floor) + bridge_cannot
     report["chain_constraints"] = len(cannot)
-    tlab = cluster(units["rep"], pairs, threshold=min(threshold, area_threshold), cannot=cannot)
+    groups = group_prob = None
+    if kept is not None and kept.height:
+        # a unit's mentions are one: the unit joins its mentions' previous persons
+        k = (kept.join(linkable.select(pl.col("complainant_id").alias("mention_id"), "node", "ucase"), on="mention_id")
+             .join(units.select("node", "ucase", "rep"), on=["node", "ucase"]))
+        groups = k.select(pl.col("rep").alias("m"), pl.col("person_id").alias("g")).unique()
+        group_prob = k.group_by("rep").agg(pl.col("probability").max().alias("gp")).rename({"rep": "mention_id"})
+        report["kept_from_previous_run"] = k.height
+    tlab = cluster(units["rep"], pairs, threshold=min(threshold, area_threshold), cannot=cannot, groups=groups,
+                   group_probability=group_prob)
     lk = (linkable.join(units.select("node", "ucase", "rep"), on=["node", "ucase"], how="left")
           .join(tlab.rename({"mention_id": "rep"}), on="rep", how="left"))
     lk = lk.with_columns(pl.col("complainant_id").min().over("label").alias("label"))

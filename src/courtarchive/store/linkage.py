@@ -84,11 +84,15 @@ def complainant_mentions(archive: Archive) -> pa.Table:
     hearing's court, its police force area (``area``: the blocking unit for Bloom comparisons)
     and coordinates (``court_lat``, ``court_lon``), and the evidence that two
     mentions in different cases concern one episode: the complainant's coarse descriptor ("girl
-    aged 13"), the offence's date and (tokenised) wording, the hearing's sitting date."""
-    C, O, H, Ct = T["complainant"], T["offence"], T["hearing"], T["court"]
+    aged 13"), the offence's date and (tokenised) wording, the hearing's sitting date; and
+    ``raw_expired``: the raw identities of the mention's publication were pseudonymised (expiry or
+    erasure), so the wording and the defendant's names that evidence came from are gone."""
+    C, O, H, Ct, P = T["complainant"], T["offence"], T["hearing"], T["court"], T["publication"]
     q = (sa.select(C.c.id, C.c.case_id, C.c.hearing_id, C.c.offence_id, O.c.party_id, O.c.code, O.c.seq,
                    H.c.court_id, Ct.c.police_force_area, Ct.c.lat, Ct.c.lon, C.c.kind, C.c.token, C.c.key_id,
-                   C.c.bloom, C.c.descriptor, O.c.offence_date, O.c.wording, H.c.sitting_date)
+                   C.c.bloom, C.c.descriptor, O.c.offence_date, O.c.wording, H.c.sitting_date,
+                   P.c.raw_expired_at.is_not(None))
+         .join(P, P.c.id == C.c.publication_id)
          .outerjoin(O, O.c.id == C.c.offence_id).outerjoin(H, H.c.id == C.c.hearing_id)
          .outerjoin(Ct, Ct.c.id == H.c.court_id)
          .where(C.c.publication_id.in_(archive.current_publications())))
@@ -102,7 +106,7 @@ def complainant_mentions(archive: Archive) -> pa.Table:
               ("court_lat", pa.float64()), ("court_lon", pa.float64()), ("kind", pa.string()),
               ("token", pa.string()), ("key_id", pa.string()),
               ("bloom", pa.binary()), ("descriptor", pa.string()), ("offence_date", pa.date32()),
-              ("wording", pa.string()), ("sitting_date", pa.date32())] + extra
+              ("wording", pa.string()), ("sitting_date", pa.date32()), ("raw_expired", pa.bool_())] + extra
     return _arrow(archive, q, fields, order=C.c.id)
 
 
