@@ -152,6 +152,7 @@ def analyse(
 
     from ..clikit import open_archive
     from ..config import settings
+    from ..governance.hooks import analysis_cache_dir
     from . import definitions as D
     from .inputs import OracleMismatch, from_archive
     from ..serve.export import default_purpose, operator
@@ -175,7 +176,7 @@ def analyse(
     _check_out(out)
     s = settings()
     archive = open_archive(db)
-    cache_dir = (Path(s.home) / "cache" / "analyse") if cache else None
+    cache_dir = analysis_cache_dir(s.home) if cache else None
     try:
         data = from_archive(archive, oracle=oracle, engine=engine, cache_dir=cache_dir)
     except OracleMismatch as e:

@@ -270,13 +270,18 @@ def from_archive(archive, *, oracle: Path | str | None = None, engine: Engine | 
     """Everything from an archive: raw facts, ids (oracle > stored link run > names), derivation.
 
     With ``cache_dir`` the derived inputs are kept as Parquet under a fingerprint of everything
-    they depend on (`fingerprint`) and reused while it is unchanged."""
+    they depend on (`fingerprint`) and reused while it is unchanged; an expiry, erasure or
+    rectification shreds them (`governance.hooks.analysis_cache`)."""
     import time
 
     t0 = time.perf_counter()
+    cdir = mark = None
+    if cache_dir is not None:
+        from ..governance.hooks import purge_mark
+
+        mark = purge_mark(cache_dir)       # (before anything is read: `_cache_write`)
     link = None if oracle else load_linkage(archive)
     mode = "oracle" if oracle else ("linkage" if link else "names")
-    cdir = None
     if cache_dir is not None:
         fp = fingerprint(archive, mode=mode, oracle=oracle, link_info=link[1] if link else None)
         ename = engine if isinstance(engine, str) else engine.name
@@ -301,7 +306,7 @@ def from_archive(archive, *, oracle: Path | str | None = None, engine: Engine | 
     data.timings["cache"] = "miss" if cdir is not None else "off"
     if cdir is not None:
         try:
-            _cache_write(cdir, data)
+            _cache_write(cdir, data, mark)
         except OSError:
             pass
     return data
@@ -311,10 +316,18 @@ def from_archive(archive, *, oracle: Path | str | None = None, engine: Engine | 
 _CACHE_TABLES = ("cases", "case_defendants", "case_offences", "offence_complainants", "courts")
 
 
+#: the governance actions that change the facts of current publications in place, each audited in
+#: the transaction that makes the change (`governance.retention.expire`, `governance.rights`)
+_CHANGED_BY = ("expire_batch", "erase", "rectify")
+
+
 def fingerprint(archive, *, mode: str, oracle: Path | str | None, link_info: dict | None) -> str:
     """What the derived inputs depend on: this code, the archive (its publications, their
-    superseding and retention state), the link run, the oracle file."""
+    superseding and retention state, the last expiry, erasure and rectification of mentions), the
+    link run, the oracle file."""
     import hashlib
+
+    from ..store import governance as sg
 
     h = hashlib.sha256()
     here = Path(__file__).parent
@@ -329,6 +342,11 @@ def fingerprint(archive, *, mode: str, oracle: Path | str | None, link_info: dic
     with ipc.new_stream(sink, pubs.schema) as w:
         w.write_table(pubs)
     h.update(sink.getvalue().to_pybytes())
+    for action in _CHANGED_BY:
+        # (an erasure or rectification changes no publication, and an erasure drops links the
+        # stored link run still describes)
+        last = sg.audit_events(archive, action=action, limit=1)
+        h.update(f"{action}:{last[0]['seq'] if last else 0}".encode())
     if link_info:
         h.update(repr(sorted((k, str(v)) for k, v in link_info.items())).encode())
     if oracle:
@@ -361,21 +379,34 @@ def _cache_read(d: Path, meta_extra: dict) -> AnalysisData | None:
                         timings={"cache": "hit", **meta_extra})
 
 
-def _cache_write(d: Path, data: AnalysisData) -> None:
+def _cache_write(d: Path, data: AnalysisData, mark: str | None) -> None:
+    """Keep ``data`` as the entry ``d``: its owner's only (0600 files in 0700 folders: without a link
+    run it keys defendants by name and date of birth), and dropped again when the folder's purge
+    mark is no longer ``mark`` (read before the archive was): an expiry, erasure or rectification
+    purged the cache while these inputs were derived, and they may hold what it purged."""
     import orjson
 
-    tmp = d.with_name(d.name + f".{os.getpid()}.tmp")
-    tmp.mkdir(parents=True, exist_ok=True, mode=0o700)
-    i = data.inputs
-    for n, df in zip(_CACHE_TABLES, (i.cases, i.case_defendants, i.case_offences, i.offence_complainants,
-                                     data.courts)):
-        df.write_parquet(tmp / f"{n}.parquet")
-    (tmp / "meta.json").write_bytes(orjson.dumps({
-        "hearings": data.hearings, "hearing_entries": data.hearing_entries,
-        "end_date": str(data.end_date) if data.end_date else None, "linkage": data.linkage,
-        "engine": data.engine}, default=str))
-    if d.exists():
-        import shutil
+    from ..config import private_dir, private_file
+    from ..governance.hooks import purge_mark, shred_tree
 
-        shutil.rmtree(d, ignore_errors=True)
-    tmp.replace(d)
+    private_dir(d.parent)
+    tmp = private_dir(d.with_name(d.name + f".{os.getpid()}.tmp"))
+    try:
+        i = data.inputs
+        for n, df in zip(_CACHE_TABLES, (i.cases, i.case_defendants, i.case_offences, i.offence_complainants,
+                                         data.courts)):
+            with open(private_file(tmp / f"{n}.parquet"), "wb") as fh:
+                df.write_parquet(fh)
+        with open(private_file(tmp / "meta.json"), "wb") as fh:
+            fh.write(orjson.dumps({
+                "hearings": data.hearings, "hearing_entries": data.hearing_entries,
+                "end_date": str(data.end_date) if data.end_date else None, "linkage": data.linkage,
+                "engine": data.engine}, default=str))
+        if d.exists():
+            shred_tree(d)           # (an entry that could not be read)
+        tmp.replace(d)
+    except BaseException:
+        shred_tree(tmp)
+        raise
+    if purge_mark(d.parent) != mark:
+        shred_tree(d)

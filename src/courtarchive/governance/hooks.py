@@ -25,7 +25,7 @@ log = logging.getLogger("courtarchive.governance")
 class ExpiryEvent:
     archive: object
     run_id: int | None
-    kind: str                                   # expire | erase
+    kind: str                                   # expire | erase | rectify
     started_at: dt.datetime
     party_ids: list[int] = field(default_factory=list)
     hearing_ids: list[int] = field(default_factory=list)
@@ -126,38 +126,76 @@ def screening_cache_dir(home: Path) -> Path:
     return Path(home) / "cache" / "screen"
 
 
-#: a file in the screening cache's folder that each purge rewrites (`screening_cache`)
-SCREENING_MARK = "purged"
+def analysis_cache_dir(home: Path) -> Path:
+    """Where the analysis stage keeps its derived inputs (`analyse.inputs.from_archive`)."""
+    return Path(home) / "cache" / "analyse"
 
 
-def screening_mark(folder: Path) -> str | None:
-    """The screening cache's purge mark (None: never purged)."""
+#: a file in a cache folder that each purge rewrites (`purge_cache`)
+PURGE_MARK = SCREENING_MARK = "purged"
+
+
+def purge_mark(folder: Path) -> str | None:
+    """A cache folder's purge mark (None: never purged)."""
     try:
-        return (Path(folder) / SCREENING_MARK).read_text()
+        return (Path(folder) / PURGE_MARK).read_text()
     except FileNotFoundError:
         return None
+
+
+screening_mark = purge_mark     # (link.screen's name for it)
+
+
+def shred_tree(path: Path) -> int:
+    """Shred a file, or every file under a folder and then the emptied folders: the files shredded."""
+    path = Path(path)
+    if not path.is_dir():
+        return int(shred(path))
+    n = 0
+    for p in sorted(path.rglob("*"), reverse=True) + [path]:     # (a folder's files before the folder)
+        if p.is_dir():
+            try:
+                p.rmdir()
+            except OSError:     # (a writer's new file: the purge mark tells it to drop it)
+                pass
+        else:
+            n += shred(p)
+    return n
+
+
+def purge_cache(folder: Path) -> int:
+    """Shred everything in a cache folder of the archive's data, its purge mark rewritten first: a
+    writer that read the archive before the change and writes its cache meanwhile sees the mark
+    change and drops what it wrote.  Returns the files shredded."""
+    import secrets
+
+    from ..config import private_dir
+
+    folder = private_dir(folder)
+    (folder / PURGE_MARK).write_text(secrets.token_hex(16))
+    return sum(shred_tree(p) for p in list(folder.iterdir()) if p.name != PURGE_MARK)
 
 
 def screening_cache(ev: ExpiryEvent) -> dict:
     """Screening's candidate cache is a copy of every current defendant mention's names, date of
     birth, postcode, town, ASN and PNC as they were when it was made: once a mention is expired,
     erased or rectified the copy must go (shredded; the next screening builds it again from the
-    archive).  The purge mark is rewritten first: a screening that read the archive before the
-    change and writes its cache meanwhile sees the mark change and drops what it wrote
-    (`link.screen.candidates_from_archive`)."""
+    archive; a screening that read the archive before the change drops the cache it wrote across
+    it: `link.screen.candidates_from_archive`)."""
     if ev.dry_run or not ev.party_ids or ev.home is None:
         return {"purged": 0}
-    import secrets
+    return {"purged": purge_cache(screening_cache_dir(ev.home))}
 
-    from ..config import private_dir
 
-    folder = private_dir(screening_cache_dir(ev.home))
-    (folder / SCREENING_MARK).write_text(secrets.token_hex(16))
-    purged = 0
-    for p in folder.iterdir():
-        if p.is_file() and p.name != SCREENING_MARK and shred(p):
-            purged += 1
-    return {"purged": purged}
+def analysis_cache(ev: ExpiryEvent) -> dict:
+    """The analysis's cached inputs hold the links of the mentions and, without a link run,
+    defendants keyed by name and date of birth and complainants by token, as they were when
+    cached: once a mention is expired, erased or rectified they must go (shredded; the next
+    analysis derives them again; one that read the archive before the change drops what it wrote
+    across it: `analyse.inputs.from_archive`)."""
+    if ev.dry_run or not ev.touched or ev.home is None:
+        return {"purged": 0}
+    return {"purged": purge_cache(analysis_cache_dir(ev.home))}
 
 
 def linkage_inputs(ev: ExpiryEvent) -> dict:
@@ -167,3 +205,9 @@ def linkage_inputs(ev: ExpiryEvent) -> dict:
     if ev.dry_run or not ev.party_ids:
         return {"review_notes_cleared": 0}
     return {"review_notes_cleared": sg.clear_review_notes(ev.archive, ev.party_ids)}
+
+
+# the archive's own caches of mentions go whatever the licence profile lists: a profile that lists
+# its hooks replaces the default list, and one written before a cache existed does not name it
+for _hook in (screening_cache, analysis_cache):
+    register(f"{__name__}:{_hook.__name__}", _hook)

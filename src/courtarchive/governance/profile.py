@@ -51,6 +51,7 @@ DEFAULTS: dict = {
     "derived_stores": {"hooks": ["courtarchive.governance.hooks:exports_cache",
                                  "courtarchive.governance.hooks:linkage_inputs",
                                  "courtarchive.governance.hooks:screening_cache",
+                                 "courtarchive.governance.hooks:analysis_cache",
                                  "courtarchive.serve.search:governance_hook",
                                  "courtarchive.serve.alerts:governance_hook"],
                        "exports_cache": "exports"},

@@ -105,6 +105,12 @@ def run_cmd(db: Optional[str] = DbOpt,
         line += f"; {links:,} link{'' if links == 1 else 's'} across cases {basis}"
         if c.get("cross_court_links"):
             line += f", {c['cross_court_links']:,} of them across courts"
+    if c.get("kept_from_previous_run"):
+        n_kept = c["kept_from_previous_run"]
+        line += (f"; {n_kept:,} mention{'' if n_kept == 1 else 's'} kept in the person the previous run gave "
+                 f"{'it' if n_kept == 1 else 'them'} (linked while the evidence, since expired, was in clear)")
+    if c.get("nothing_kept"):
+        line += f"; no previous link kept: {c['nothing_kept']}"
     console.print(line)
     console.print(f"networks: {n['components']:,} components, {n['communities']:,} communities, "
                   f"largest {n['largest']:,} defendants")
