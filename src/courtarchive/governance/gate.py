@@ -27,6 +27,9 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import os
+import threading
+import weakref
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
@@ -182,6 +185,98 @@ def _facts_from(d: dict, case_id) -> R.CaseFacts:
 _SENS_ORDER = {"PUBLIC": 0, "PRIVATE": 1, "CLASSIFIED": 2}
 
 
+# --------------------------------------------------------------------------- the facts kept
+#: rows of case facts (hearings, parties, offences, orders) a process keeps between calls, per
+#: archive (``COURTARCHIVE_GATE_CACHE_ROWS``; 0: keep none).  ~1 KB a row: the default is ~50 MB
+#: per server worker, the facts of ~1,400 busy cases.
+CACHE_ROWS_DEFAULT = 50_000
+
+
+def cache_rows() -> int:
+    """``COURTARCHIVE_GATE_CACHE_ROWS``, checked (a ConfigError: one line, exit code 2)."""
+    from ..config import ConfigError
+
+    v = os.environ.get("COURTARCHIVE_GATE_CACHE_ROWS", "").strip()
+    try:
+        n = int(v) if v else CACHE_ROWS_DEFAULT
+    except ValueError:
+        n = -1
+    if n < 0:
+        raise ConfigError(f"COURTARCHIVE_GATE_CACHE_ROWS must be a number of rows, 0 or more (0: keep none), not {v!r}")
+    return n
+
+
+class _Kept:
+    """The case facts the gate read for one data generation of one archive (`store.governance.
+    data_generation`), and the restrictions they put in force on a day: a day list, a case page or
+    a search reads the same busy cases' facts request after request (~760 rows, ~45 % of a day
+    list's CPU), while they change only when something is written -- and any committed change
+    moves the generation on, so a copy is used only while the generation it was read under is
+    still the archive's.  Least recently used first out beyond ``limit`` rows.  In memory only;
+    cleartext dates of birth among them go with the copy at the next call after an expiry or
+    erasure (the generation moved)."""
+
+    def __init__(self, generation: int, limit: int):
+        self.generation, self.limit = generation, limit
+        self.facts: dict = {}       # key (case id / `_caseless`) -> (CaseFacts, rows, {day: [R.Active]})
+        self.rows = 0
+        self.lock = threading.Lock()
+
+    def get(self, keys) -> dict:
+        out = {}
+        with self.lock:
+            for k in keys:
+                hit = self.facts.pop(k, None)
+                if hit is not None:
+                    self.facts[k] = hit              # (most recently used: to the end)
+                    out[k] = hit[0]
+        return out
+
+    def put(self, facts: dict) -> None:
+        with self.lock:
+            for k, f in facts.items():
+                n = len(f.hearings) + len(f.parties) + len(f.offences) + len(f.orders)
+                if n > self.limit or k in self.facts:
+                    continue
+                self.facts[k] = (f, n, {})
+                self.rows += n
+            while self.rows > self.limit:
+                self.rows -= self.facts.pop(next(iter(self.facts)))[1]
+
+    def evaluate(self, key, f: R.CaseFacts, today: dt.date) -> list:
+        """`rules.evaluate(f, today)`, worked out once per day for facts kept here (given facts:
+        every time)."""
+        kept = self.facts.get(key)
+        if kept is None or kept[0] is not f:
+            return R.evaluate(f, today)
+        hit = kept[2].get(today)
+        if hit is None:
+            hit = kept[2][today] = R.evaluate(f, today)
+        return hit
+
+
+_KEPT: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()      # archive -> _Kept
+_KEPT_LOCK = threading.Lock()
+
+
+def _kept(archive, conn) -> _Kept | None:
+    """The facts kept for ``archive`` at its current data generation (read on ``conn`` before the
+    facts are), a fresh copy when the generation moved; None when nothing is to be kept."""
+    from ..store import governance as sg
+
+    limit = cache_rows()
+    if limit == 0:
+        return None
+    generation = sg.data_generation(archive, conn=conn)
+    if generation is None:
+        return None
+    with _KEPT_LOCK:
+        kept = _KEPT.get(archive)
+        if kept is None or kept.generation != generation or kept.limit != limit:
+            kept = _KEPT[archive] = _Kept(generation, limit)
+    return kept
+
+
 def _load(archive, ctx: Context, ids: dict[str, set], role: str, stack: contextlib.ExitStack, *,
           spent: bool = True):
     """Everything the gate reads from the store for one call: record refs, case facts, publications,
@@ -211,17 +306,29 @@ def _load(archive, ctx: Context, ids: dict[str, set], role: str, stack: contextl
                     ids["hearing"].add(hid)
                 if m.get("publication_id") is not None:
                     ids["publication"].add(m["publication_id"])
+    # (the generation is read before the facts: what is kept under it is at least that new)
+    kept = _kept(archive, c()) if archive is not None and (ids["case"] or ids["hearing"]) else None
     if ctx.facts is not None:
         facts = {cid: (f if isinstance(f, R.CaseFacts) else _facts_from(f, cid)) for cid, f in ctx.facts.items()}
     else:
-        facts = {}
-        if archive is not None and ids["case"]:
-            facts = {cid: _facts_from(d, cid) for cid, d in sg.case_facts(archive, ids["case"], conn=c()).items()}
+        facts = kept.get(ids["case"]) if kept is not None else {}
+        if archive is not None and (want := ids["case"] - facts.keys()):
+            read = {cid: _facts_from(d, cid) for cid, d in sg.case_facts(archive, want, conn=c()).items()}
+            if kept is not None:
+                kept.put(read)
+            facts.update(read)
     # hearings of no case: their own facts (also when the cases' facts were given)
     want_h = {h for h in ids["hearing"] if _caseless(h) not in facts}
+    if kept is not None and want_h:
+        got = kept.get(_caseless(h) for h in want_h)
+        facts.update(got)
+        want_h = {h for h in want_h if _caseless(h) not in got}
     if archive is not None and want_h:
-        for hid, d in sg.hearing_facts(archive, want_h, conn=c()).items():
-            facts[_caseless(hid)] = _facts_from(d, _caseless(hid))
+        read = {_caseless(hid): _facts_from(d, _caseless(hid))
+                for hid, d in sg.hearing_facts(archive, want_h, conn=c()).items()}
+        if kept is not None:
+            kept.put(read)
+        facts.update(read)
     # (given ones are completed: a later call over the same cases may show a list they do not hold)
     pubs = dict(ctx.publications or {})
     if archive is not None and (want := ids["publication"] - pubs.keys()):
@@ -242,7 +349,7 @@ def _load(archive, ctx: Context, ids: dict[str, set], role: str, stack: contextl
         idents = {}
         if archive is not None and role == "analyst" and ids["party"]:
             idents = sg.party_identities(archive, ids["party"], conn=c())
-    return facts, refs, pubs, convs, persons, idents
+    return facts, refs, pubs, convs, persons, idents, kept
 
 
 class _CaseView:
@@ -294,9 +401,10 @@ def disclose(records: Iterable[dict], viewer: pol.Viewer, *, purpose: str, conte
     spent_outputs = set(prof.get("disclosure", "spent_hidden_from_outputs", []))
     hide_spent = role in spent_roles or ctx.output in spent_outputs
     with contextlib.ExitStack() as stack:
-        facts, refs, pubs, convs, persons, idents = _load(archive, ctx, ids, role, stack, spent=hide_spent)
+        facts, refs, pubs, convs, persons, idents, kept = _load(archive, ctx, ids, role, stack, spent=hide_spent)
     res.inputs = {"facts": facts, "persons": persons, "convictions": convs if hide_spent else None}
-    active: dict[int, list[R.Active]] = {cid: R.evaluate(f, today) for cid, f in facts.items()}
+    active: dict[int, list[R.Active]] = {cid: kept.evaluate(cid, f, today) if kept is not None else R.evaluate(f, today)
+                                         for cid, f in facts.items()}
     case_sens: dict[int, str] = {}
     for cid, f in facts.items():
         ss = [(h.get("sensitivity") or pubs.get(h.get("publication_id"), {}).get("sensitivity") or "CLASSIFIED").upper()

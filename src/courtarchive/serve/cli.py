@@ -279,6 +279,18 @@ def main() -> None:
     except (ConfigError, KeyringError) as e:
         typer.echo(f"bad configuration: {e}", err=True)     # (not Rich: it wraps at 80 columns off a terminal)
         sys.exit(2)
+    # PostgreSQL refused the URL's role (SQLSTATE 42501, insufficient_privilege: `init` without
+    # CREATE on the schema, say; `store.engine.probe` refuses a role not owning the archive's tables
+    # up front): a setting, said in one line -- it was a 360-line driver traceback (the transaction
+    # it broke is rolled back)
+    except Exception as e:
+        if getattr(getattr(e, "orig", None), "sqlstate", None) != "42501":
+            raise
+        typer.echo(f"bad configuration: the database refused the role of COURTARCHIVE_DB / --db: "
+                   f"{e.orig.diag.message_primary} -- courtarchive runs as the role that owns the archive: `init` "
+                   "needs CREATE on the schema and, the first time in a database, on the database (pg_trgm): "
+                   "GRANT CREATE ON SCHEMA ... / ON DATABASE ... TO role, or the owner's role", err=True)
+        sys.exit(2)
 
 
 if __name__ == "__main__":

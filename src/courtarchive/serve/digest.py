@@ -371,13 +371,15 @@ def rank(archive, beat: dict, day: dt.date, *, w: dict | None = None) -> list[di
     groups_wanted = set(beat.get("offence_groups") or [])
     by_case: dict[int, dict] = {}
     for h in hearings:
-        c = by_case.setdefault(h["case_id"], {"case_id": h["case_id"], "hearings": [], "codes": set(),
+        c = by_case.setdefault(h["case_id"], {"case_id": h["case_id"], "hearings": [], "codes": {},
                                                "defendants": set(), "court_id": h["court_id"]})
         c["hearings"].append(h)
     case_of_h = {h["id"]: h["case_id"] for h in hearings}
     for o in offs:
         if o["code"]:
-            by_case[case_of_h[o["hearing_id"]]]["codes"].add(o["code"].upper())
+            # in listing order (a dict, not a set): of equally grave offences the reason names the
+            # first listed -- a set's order moved with the process's hash seed (and so the backend)
+            by_case[case_of_h[o["hearing_id"]]]["codes"].setdefault(o["code"].upper())
     defs = store.hearing_defendants(archive, hids)
     per_hearing: dict[int, set[int]] = {}
     for d in defs:

@@ -63,6 +63,9 @@ def serve(host: str = typer.Option("127.0.0.1", help="address to listen on"),
     if db:
         ws.db_url = db
     _archive(ws.db_url)      # fail early, with the message, when the archive is not initialised
+    from ..governance.gate import cache_rows
+
+    cache_rows()             # (and when a setting the requests read is bad: not a 500 at each of them)
     if workers > 1:
         # each worker process builds its own app from the environment (`create_app` reads the
         # COURTARCHIVE_* settings): pass this command's options on that way.  The audit chain's

@@ -288,11 +288,14 @@ class Archive:
         """Remove every table (tests, and `init --reset`).  Not in a schema whose alembic_version
         records another application's revisions (`migrate.current` refuses it, DatabaseError):
         its tables of courtarchive's names (party, case, court, ...) and its version table are not
-        the archive's to drop."""
+        the archive's to drop -- nor in one with no version table at all that holds tables of those
+        names (refused as `init` refuses it).  The data generation's row goes with the tables: the
+        drop moves nothing (`engine.GENERATION`; moving it failed on PostgreSQL, its table gone)."""
         from .tables import metadata
 
-        migrate.current(self.engine)
-        with self.engine.begin() as conn:
+        if migrate.current(self.engine) is None:
+            self._refuse_foreign_tables()
+        with self.engine.connect().execution_options(generation_unchanged=True) as conn, conn.begin():
             metadata.drop_all(conn)
             conn.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
 

@@ -115,12 +115,13 @@ def day_hearings(archive: Archive, day: dt.date, court_ids: Iterable[int]) -> li
 
 
 def hearing_offences(archive: Archive, hearing_ids: Iterable[int]) -> list[dict]:
-    """Per offence of these hearings: hearing, party and code."""
+    """Per offence of these hearings, in listing order (offence id): hearing, party and code."""
     O = T["offence"]
     out: list[dict] = []
     with archive.engine.connect() as conn:
         for chunk in _chunks(sorted(set(hearing_ids))):
-            out += _rows(conn, sa.select(O.c.hearing_id, O.c.party_id, O.c.code).where(O.c.hearing_id.in_(chunk)))
+            out += _rows(conn, sa.select(O.c.hearing_id, O.c.party_id, O.c.code).where(O.c.hearing_id.in_(chunk))
+                         .order_by(O.c.id))
     return out
 
 

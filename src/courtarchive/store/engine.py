@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 import time
 from pathlib import Path
 
@@ -26,13 +28,50 @@ def describe(url) -> str:
         return repr(url)
 
 
+#: the archive's data generation (`store.governance.data_generation`): a store-private row of
+#: ``id_sequence`` that every committed transaction that changed a row moves on, in that same
+#: transaction -- whatever it wrote and whichever process wrote it (the CLI's ingest, expiry,
+#: erasure, the link stage, a restriction order) -- so that a reader that reads it *before* what
+#: it caches knows, by reading it again, whether its copy may be stale.  Exempt are only the
+#: writers that say so (`unkept_write`: the audit chain's own appends -- every disclosed page
+#: appends one --, web sessions, login attempts, API tokens' last use), so one that forgets costs
+#: readers their copies, never a stale one.  An archive made before migration 0015 has no such
+#: row: nothing is moved, and readers keep nothing.
+GENERATION = "data_generation"
+BUMP_GENERATION = f"UPDATE id_sequence SET next_id = next_id + 1 WHERE name = '{GENERATION}'"
+
+
+def _counts(conn) -> bool:
+    """Whether this committing transaction moves the data generation on (`GENERATION`)."""
+    return not conn.get_execution_options().get("generation_unchanged")
+
+
+@contextlib.contextmanager
+def unkept_write(engine: sa.Engine, **options):
+    """A write transaction whose rows no reader keeps between calls (the audit chain, web sessions,
+    API tokens' last use, login attempts): the data generation stays (`GENERATION`)."""
+    with engine.connect().execution_options(generation_unchanged=True, **options) as conn, conn.begin():
+        yield conn
+
+
+#: the one driver per backend the store is written for (psycopg 3's COPY, pysqlite's connection):
+#: another (``postgresql+psycopg2://``, ``+asyncpg``) is refused as a setting, not left to fail
+#: as an import or driver traceback from whichever statement runs first
+DRIVERS = {"sqlite": "pysqlite", "postgresql": "psycopg"}
+
+
 def make_engine(url: str) -> sa.Engine:
     try:
         u = sa.make_url(url)
     except sa.exc.ArgumentError:
         raise DatabaseError(f"COURTARCHIVE_DB / --db: {url!r} is not a database URL: use sqlite:///PATH or "
                             "postgresql+psycopg://user@host:5432/db") from None
-    if u.get_backend_name() == "sqlite":
+    backend = u.get_backend_name()
+    if backend in DRIVERS and u.get_driver_name() != DRIVERS[backend]:
+        raise DatabaseError(f"COURTARCHIVE_DB / --db: {describe(url)}: courtarchive reaches {backend} through "
+                            f"{DRIVERS[backend]} only, not {u.get_driver_name()}: use sqlite:///PATH or "
+                            "postgresql+psycopg://user@host:5432/db")
+    if backend == "sqlite":
         if u.database and u.database != ":memory:":
             Path(u.database).parent.mkdir(parents=True, exist_ok=True)
         engine = sa.create_engine(u, connect_args={"timeout": 60})
@@ -61,8 +100,19 @@ def make_engine(url: str) -> sa.Engine:
             # (straight on the driver's connection: through exec_driver_sql the BEGIN cost ~50 µs of
             # SQLAlchemy's execution machinery, more than the read it opens, and a page or API answer
             # opens 5-13 of these)
-            conn.connection.dbapi_connection.execute(
-                "BEGIN IMMEDIATE" if conn.get_execution_options().get("writer") else "BEGIN")
+            db = conn.connection.dbapi_connection
+            db.execute("BEGIN IMMEDIATE" if conn.get_execution_options().get("writer") else "BEGIN")
+            conn.info["changes_at_begin"] = db.total_changes
+
+        @event.listens_for(engine, "commit")
+        def _commit(conn):  # pragma: no cover - exercised by every test that writes
+            db = conn.connection.dbapi_connection
+            if db.total_changes != conn.info.get("changes_at_begin") and _counts(conn):
+                try:
+                    db.execute(BUMP_GENERATION)
+                except sqlite3.OperationalError as e:     # (no archive tables: a migration down to none)
+                    if "no such table" not in str(e):
+                        raise
 
         return engine
     if u.get_backend_name() == "postgresql":
@@ -83,6 +133,16 @@ def make_engine(url: str) -> sa.Engine:
             if conn.get_execution_options().get("bulk"):
                 conn.exec_driver_sql("SET LOCAL plan_cache_mode = force_custom_plan")
 
+        @event.listens_for(engine, "commit")
+        def _commit_pg(conn):  # pragma: no cover - exercised by the PostgreSQL store tests
+            # (a transaction that wrote nothing has no transaction id)
+            if _counts(conn):
+                with conn.connection.dbapi_connection.cursor() as cur:
+                    cur.execute("SELECT pg_current_xact_id_if_assigned() IS NOT NULL "
+                                "AND to_regclass('id_sequence') IS NOT NULL")     # (see the SQLite one)
+                    if cur.fetchone()[0]:
+                        cur.execute(BUMP_GENERATION)
+
         return engine
     raise DatabaseError(f"COURTARCHIVE_DB / --db: unsupported database URL {describe(url)}: use sqlite:///PATH or "
                         "postgresql+psycopg://user@host:5432/db")
@@ -93,15 +153,33 @@ def probe(engine: sa.Engine) -> None:
     (bad host or port, refused user or password, no such database), instead of as a driver
     traceback from whichever statement runs first.  PostgreSQL: the search_path must name a schema
     that exists (``?options=-csearch_path%3DNAME``; ``CREATE SCHEMA NAME`` first), or every table
-    would be looked for, and created, nowhere.  The connection goes back to the pool for the
-    command's own work."""
+    would be looked for, and created, nowhere.  And the role must own the archive's tables there (or
+    be a member of their owner): PostgreSQL lets only the owner VACUUM a table and merge its GIN
+    pending lists -- a role with grants alone broke the search index's refresh after every ingest
+    and, worse, had expiry's and erasure's VACUUM FULL skipped with a warning, the old names left in
+    the table files.  The connection goes back to the pool for the command's own work."""
     where = describe(engine.url)
     try:
         with engine.connect() as conn:
-            if engine.dialect.name == "postgresql" and conn.exec_driver_sql("SELECT current_schema()").scalar() is None:
+            if engine.dialect.name != "postgresql":
+                return
+            from .tables import metadata
+
+            schema, user, owners = conn.exec_driver_sql(
+                "SELECT current_schema(), current_user, ARRAY(SELECT DISTINCT pg_get_userbyid(c.relowner) FROM pg_class c "
+                "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = current_schema() "
+                "AND c.relkind IN ('r', 'p') AND c.relname = ANY(%s) AND NOT pg_has_role(c.relowner, 'USAGE') "
+                "ORDER BY 1)", (sorted(metadata.tables),)).one()
+            if schema is None:
                 path = conn.exec_driver_sql("SHOW search_path").scalar()
                 raise DatabaseError(f"cannot use the database {where}: its search_path ({path}) names no schema "
                                     "that exists: create it first (CREATE SCHEMA ...) or correct the URL")
+            if owners:
+                raise DatabaseError(
+                    f"cannot use the database {where} as role {user}: the archive's tables in schema {schema} belong "
+                    f"to {', '.join(owners)}, and PostgreSQL lets only their owner vacuum them (expiry's and erasure's "
+                    "VACUUM FULL, which leaves no old name in the table files) and upkeep the search index: connect "
+                    f"as {owners[0]}, or make {user} a member of it (GRANT {owners[0]} TO {user})")
     except (sa.exc.OperationalError, sa.exc.InterfaceError) as e:
         reason = " ".join(str(getattr(e, "orig", None) or e).split())
         raise DatabaseError(f"cannot connect to the database {where}: {reason}") from None

@@ -15,6 +15,7 @@ import orjson
 import sqlalchemy as sa
 
 from .archive import Archive
+from .engine import unkept_write
 from .tables import TABLES as T
 from .util import as_id, chunks as _chunks, dicts, in_ids, now, rows as _rows, statement
 
@@ -43,7 +44,7 @@ def append_audit(archive: Archive, *, actor: str, role: str, action: str, purpos
     if conn is None:
         # a writer transaction (SQLite: BEGIN IMMEDIATE), so concurrent appenders wait their turn
         # instead of failing when both read the same last seq
-        with archive.engine.connect().execution_options(writer=True) as c, c.begin():
+        with unkept_write(archive.engine, writer=True) as c:
             return append_audit(archive, actor=actor, role=role, action=action, purpose=purpose,
                                 object=object, details=details, conn=c, time=time)
     if not archive.sqlite:
@@ -297,6 +298,22 @@ def _build(name: str, dialect: str):
     else:
         raise KeyError(name)
     return s
+
+
+def data_generation(archive: Archive, *, conn=None) -> int | None:
+    """The archive's data generation (`store.engine.GENERATION`): read it *before* reading what
+    you keep, keep that under it, and take the copy as current only while a later read gives the
+    same number.  None for an archive made before migration 0015 (keep nothing)."""
+    with _using(archive, conn) as c:
+        rows = dicts(c, statement(f"governance.generation.{c.dialect.name}", _generation))
+    return rows[0]["next_id"] if rows else None
+
+
+def _generation():
+    from .engine import GENERATION
+    from .tables import id_sequence
+
+    return sa.select(id_sequence.c.next_id).where(id_sequence.c.name == GENERATION)
 
 
 def _dicts(conn, name: str, ids: list) -> list[dict]:

@@ -20,6 +20,7 @@ from typing import Iterable, Sequence
 import sqlalchemy as sa
 
 from .archive import Archive
+from .engine import unkept_write
 from .tables import TABLES as T
 from .util import as_id, chunks as _chunks, dicts, in_ids, now, statement
 
@@ -52,7 +53,7 @@ def account_by_id(archive: Archive, account_id: int) -> dict | None:
 # =========================================================================== sessions
 def create_session(archive: Archive, *, account_id: int, token_hash: str, csrf_token: str,
                    expires_at: dt.datetime, ip: str | None, user_agent: str | None) -> int:
-    with archive.engine.begin() as conn:
+    with unkept_write(archive.engine) as conn:
         sid = archive._take_ids(conn, "web_session", 1)
         conn.execute(sa.insert(T["web_session"]).values(
             id=sid, account_id=account_id, token_hash=token_hash, csrf_token=csrf_token, created_at=now(),
@@ -93,13 +94,13 @@ def get_session(archive: Archive, token_hash: str) -> dict | None:
 
 def set_session_expiry(archive: Archive, session_id: int, expires_at: dt.datetime) -> None:
     S = T["web_session"]
-    with archive.engine.begin() as conn:
+    with unkept_write(archive.engine) as conn:
         conn.execute(sa.update(S).where(S.c.id == session_id).values(expires_at=expires_at))
 
 
 def delete_session(archive: Archive, token_hash: str) -> bool:
     S = T["web_session"]
-    with archive.engine.begin() as conn:
+    with unkept_write(archive.engine) as conn:
         return conn.execute(sa.delete(S).where(S.c.token_hash == token_hash)).rowcount > 0
 
 
@@ -111,7 +112,7 @@ def delete_sessions_of(archive: Archive, account_id: int) -> int:
 
 def purge_sessions(archive: Archive, before: dt.datetime | None = None) -> int:
     S = T["web_session"]
-    with archive.engine.begin() as conn:
+    with unkept_write(archive.engine) as conn:
         return conn.execute(sa.delete(S).where(S.c.expires_at < (before or now()))).rowcount
 
 
@@ -134,7 +135,7 @@ def get_token(archive: Archive, token_hash: str) -> dict | None:
 
 def touch_token(archive: Archive, token_id: int) -> None:
     K = T["api_token"]
-    with archive.engine.begin() as conn:
+    with unkept_write(archive.engine) as conn:
         conn.execute(sa.update(K).where(K.c.id == token_id).values(last_used_at=now()))
 
 
@@ -160,7 +161,7 @@ def revoke_token(archive: Archive, token_id: int, *, account_id: int | None = No
 # =========================================================================== login attempts
 def record_login_attempt(archive: Archive, *, username: str | None, ip: str | None, ok: bool,
                          at: dt.datetime | None = None) -> int:
-    with archive.engine.begin() as conn:
+    with unkept_write(archive.engine) as conn:
         lid = archive._take_ids(conn, "login_attempt", 1)
         conn.execute(sa.insert(T["login_attempt"]).values(id=lid, username=username, ip=ip, at=at or now(), ok=ok))
     return lid
