@@ -6,6 +6,11 @@ profile (``[derived_stores] hooks = ["module:function", ...]``; a module that is
 skipped and reported) or by calling `register` at import time.  A hook receives an `ExpiryEvent`
 (which rows were pseudonymised or erased, when the run started) and must remove or rewrite its
 copies of them; it returns a dict of counts for the run's record.
+
+The built-in hooks (`BUILT_IN`) each remove a copy of personal data that expiry or erasure
+requires gone: they run whatever the profile lists.  A profile's list adds hooks to them (its own
+stores), it cannot drop one -- a profile that lists its hooks replaces the default list, and one
+written before a built-in existed, or cut down by hand, left copies of erased names behind.
 """
 
 from __future__ import annotations
@@ -53,10 +58,23 @@ def registered() -> dict[str, Hook]:
     return dict(_REGISTRY)
 
 
+#: the built-in hooks, run whatever the licence profile lists: the exports cache (files of disclosed
+#: names and dates of birth), reviewers' notes on pairs of mentions, the screening and analysis
+#: caches (names, dates of birth, addresses), the name search index (names, birth years, towns)
+#: and the alert queue (unsent matches tying a followed name to a listing)
+BUILT_IN = ("courtarchive.governance.hooks:exports_cache",
+            "courtarchive.governance.hooks:linkage_inputs",
+            "courtarchive.governance.hooks:screening_cache",
+            "courtarchive.governance.hooks:analysis_cache",
+            "courtarchive.serve.search:governance_hook",
+            "courtarchive.serve.alerts:governance_hook")
+
+
 def resolve(specs: list[str]) -> tuple[dict[str, Hook], list[str]]:
-    """Hooks named in the profile plus registered ones; returns (hooks, specs not installed)."""
+    """The hooks the profile names, then the built-ins it does not (`BUILT_IN`), then registered
+    ones; returns (hooks, specs not installed)."""
     hooks, missing = {}, []
-    for spec in specs:
+    for spec in [*specs, *(s for s in BUILT_IN if s not in specs)]:
         mod, _, fn = spec.partition(":")
         try:
             m = importlib.import_module(mod)
@@ -205,9 +223,3 @@ def linkage_inputs(ev: ExpiryEvent) -> dict:
     if ev.dry_run or not ev.party_ids:
         return {"review_notes_cleared": 0}
     return {"review_notes_cleared": sg.clear_review_notes(ev.archive, ev.party_ids)}
-
-
-# the archive's own caches of mentions go whatever the licence profile lists: a profile that lists
-# its hooks replaces the default list, and one written before a cache existed does not name it
-for _hook in (screening_cache, analysis_cache):
-    register(f"{__name__}:{_hook.__name__}", _hook)

@@ -3,7 +3,10 @@ disclosure settings, recipient policy and named external processors.
 
 Found at: an explicit path, else ``$COURTARCHIVE_PROFILE``, else ``<home>/profile.toml``, else the
 built-in `DEFAULTS` (identical to ``profiles/default.toml``; a test checks).  A profile file only
-needs the keys it changes: it is merged over the defaults.
+needs the keys it changes: it is merged over the defaults -- tables key by key, a list whole: a
+file's ``[derived_stores] hooks`` replaces the default list.  The built-in hooks, which purge
+copies of personal data, run whatever it lists (`governance.hooks.BUILT_IN`): a profile may add
+the hooks of its own stores, it cannot drop the law's.
 """
 
 from __future__ import annotations
@@ -185,6 +188,9 @@ def load(path: str | os.PathLike | None = None, *, home: Path | None = None) -> 
             if isinstance(v, bool) or not isinstance(v, int) or v < 0:
                 raise ProfileError(f"retention.{key} must be a whole number of months, not {v!r}")
         prof.field_actions()  # validate
+        specs = prof.data["derived_stores"].get("hooks")
+        if not isinstance(specs, list) or not all(isinstance(h, str) and h.strip() for h in specs):
+            raise ProfileError(f'derived_stores.hooks must be a list of "module:function" names, not {specs!r}')
         for p in prof.processors:
             if not p.get("name") or not p.get("purpose"):
                 raise ProfileError("every [[processors.named]] entry needs a name and a purpose")

@@ -140,10 +140,20 @@ def _tokens(keyring, forms: tuple[str, ...], dob: dt.date | None) -> set[str]:
 def find(archive, *, name: str, dob: dt.date | None = None, keyring, actor: str, purpose: str = "rights_request",
          audit_it: bool = True) -> dict:
     """Everything stored about a person: matched mentions, mentions linked to them, possible matches
-    (same name, DOB unknown), and every row about them per table."""
+    (same name, DOB unknown), and every row about them per table.
+
+    A mention in clear is the subject's when its name normalises to theirs (accents, case, order,
+    punctuation, titles, variants: `normalise_name`), checked here on the candidates the store
+    finds in one scan of the archive's own rows (`store.governance.parties_by_name_words`) -- not
+    through the name search index, a derived store that leaves out mentions still held (superseded
+    list versions, masked parties, lawyers) and may be missing or stale: a request must not be
+    answered "nothing held" because an index was."""
+    from ..link.cluster import _spellings    # the name-variant table: canonical form -> its spellings
+
     norm, ident = _identity(name, dob)
     matched, possible = set(), set()
-    for p in sg.parties_by_name_words(archive, norm.split()):
+    spelt = [_spellings().get(w, frozenset({w})) for w in norm.split()]
+    for p in sg.parties_by_name_words(archive, spelt, dob=dob):
         if normalise_name(full_name(p)) != norm:
             continue
         if dob is None or p["date_of_birth"] == dob:

@@ -614,18 +614,55 @@ def all_text_values(archive: Archive) -> Iterator[tuple[str, str, str]]:
 
 
 # =========================================================================== rights requests
-def parties_by_name_words(archive: Archive, words: Sequence[str], *, limit: int = 100_000) -> list[dict]:
-    """Candidate (not pseudonymised) parties whose surname or listed name contains one of the words."""
+def parties_by_name_words(archive: Archive, words: Sequence[Iterable[str]], *,
+                          dob: dt.date | None = None) -> list[dict]:
+    """Candidates for the mentions of a name (id, name fields, date of birth), a superset the
+    caller narrows to those whose name normalises to the one sought (`governance.rights.find`).
+
+    ``words``: for each word of the normalised name, its spellings (lower-case ASCII letters and
+    digits: the word and the variants that map to it).  A party is a candidate when its name
+    fields hold, for every word, the letters of one spelling in order, in any case, anything
+    between them; or when they hold a character outside ASCII, whatever the words.  Sound: a name
+    all in ASCII normalises by lower-casing, dropping apostrophes, splitting at other characters
+    and joining particles, so each of its words is spelt in it in order (O'Brien, de la Cruz,
+    Smith-Jones); only outside ASCII does folding change letters (Darłak), and that is done in
+    Python.  With ``dob``, only parties born that day or of no recorded date.  Names have no
+    index in the archive, and folding keeps one from answering this: one scan, in the database
+    (1.8 s at 2.1M parties on SQLite, the exact-word look-up this replaced 1.7 s).  The name search
+    index is not asked: it leaves out mentions that are still personal data (superseded list
+    versions, masked parties, lawyers) and may be missing or stale."""
     Pa = T["party"]
-    conds = []
-    for w in words:
-        w = w.lower()
-        conds += [sa.func.lower(Pa.c.surname) == w, sa.func.lower(Pa.c.forenames) == w,
-                  sa.func.lower(Pa.c.name_as_listed).like(f"%{w}%")]
-    if not conds:
+    fields = (Pa.c.forenames, Pa.c.middle_names, Pa.c.surname, Pa.c.name_as_listed)
+    name = (sa.func.coalesce(fields[0], "") + " " + sa.func.coalesce(fields[1], "") + " "
+            + sa.func.coalesce(fields[2], "") + " " + sa.func.coalesce(fields[3], ""))
+    # any case (SQLite's LIKE ignores the case of ASCII letters; a lower() around the name cost a
+    # third more); outside ASCII: SQLite, more bytes than characters (UTF-8), PostgreSQL, a regular
+    # expression (octet_length would miss them under a one-byte server encoding)
+    like = name.like if archive.sqlite else name.ilike
+    wide = [sa.func.length(sa.cast(f, sa.LargeBinary)) != sa.func.length(f) if archive.sqlite
+            else f.regexp_match("[^[:ascii:]]") for f in fields]
+    spelled = [sa.or_(*(like("%" + "%".join(s) + "%") for s in _shortest(w))) for w in words]
+    if not spelled:
         return []
+    q = (sa.select(Pa.c.id, *fields, Pa.c.date_of_birth)
+         .where(sa.or_(sa.and_(*spelled), *wide)).order_by(Pa.c.id))
+    if dob is not None:
+        q = q.where(sa.or_(Pa.c.date_of_birth == dob, Pa.c.date_of_birth.is_(None)))
     with archive.engine.connect() as conn:
-        return _rows(conn, sa.select(Pa).where(sa.or_(*conds)).order_by(Pa.c.id).limit(limit))
+        return _rows(conn, q)
+
+
+def _shortest(spellings: Iterable[str]) -> list[str]:
+    """The spellings whose letters no other spelling's letters are found in, in order ("jon", not
+    "john" nor "johnny"): a name that holds one of the others holds one of these, and each spelling
+    left costs a pass over every name."""
+    ss = sorted(set(spellings))
+
+    def within(short: str, long: str) -> bool:
+        rest = iter(long)
+        return all(c in rest for c in short)
+
+    return [s for s in ss if not any(t != s and within(t, s) for t in ss)]
 
 
 def parties_by_tokens(archive: Archive, tokens: Iterable[str]) -> list[int]:
