@@ -3,10 +3,12 @@ a real `courtarchive serve` (uvicorn, its own process) over a generated archive.
 
     uv run python bench/load.py [--cases 1000] [--clients 50] [--seconds 60] [--think 0]
                                 [--think-dist exp|fixed] [--workers 1] [--work /tmp/ca-bench-load]
-                                [--no-record]
+                                [--client httpcore|httpx] [--no-record]
 
 Builds (once, reused) a generated corpus and a linked, indexed archive with a verified media
-account and an API token, starts the server, then runs the clients (httpx async) over a mix of
+account and an API token, starts the server, then runs the clients (async, on httpcore: httpx's
+transport without its client layer, ~1.0 ms of client CPU a request against httpx's 1.4-1.6 --
+the clients share the server's cores; ``--client httpx`` for the full client) over a mix of
 requests: fuzzy name search (misspelt names) and URN search through the API, case / person /
 network / day-list pages as HTML (signed-in session) and as JSON (bearer token), and public
 court lists.  Every request is a valid one, so every answer must be 200: anything else is an
@@ -193,7 +195,9 @@ def sign_in(base: str) -> dict:
 
 
 async def client(i: int, base: str, meta: dict, until: float, think: float, out: list, errors: list,
-                 session_cookies: dict, think_dist: str = "exp") -> None:
+                 session_cookies: dict, think_dist: str = "exp", lib: str = "httpcore") -> None:
+    if lib == "httpcore":
+        return await client_httpcore(i, base, meta, until, think, out, errors, session_cookies, think_dist)
     import httpx
 
     rnd = random.Random(1000 + i)
@@ -223,6 +227,38 @@ async def client(i: int, base: str, meta: dict, until: float, think: float, out:
                 await asyncio.sleep(rnd.expovariate(1 / think) if think_dist == "exp" else think)
 
 
+async def client_httpcore(i: int, base: str, meta: dict, until: float, think: float, out: list, errors: list,
+                          session_cookies: dict, think_dist: str = "exp") -> None:
+    """`client` on httpcore, the HTTP/1.1 transport under httpx, without httpx's request and
+    response models, cookie jar and URL handling: the same requests, one keep-alive connection
+    per client, ~half the client CPU per request (the clients share the server's two cores)."""
+    from urllib.parse import quote
+
+    import httpcore
+
+    rnd = random.Random(1000 + i)
+    bearer = [(b"Authorization", f"Bearer {meta['token']}".encode())]
+    signed_in = [(b"Cookie", "; ".join(f"{k}={v}" for k, v in session_cookies.items()).encode())]
+    async with httpcore.AsyncConnectionPool(max_connections=1, max_keepalive_connections=1) as pool:
+        if think:
+            await asyncio.sleep(rnd.expovariate(1 / think) if think_dist == "exp" else rnd.uniform(0, think))
+        while time.monotonic() < until:
+            kind, url, how = requests_mix(meta, rnd)
+            headers = bearer if how == "token" else signed_in if how == "session" else []
+            t = time.perf_counter()
+            try:
+                r = await pool.request("GET", base + quote(url, safe="/?&=%:'"), headers=headers,
+                                       extensions={"timeout": {"connect": 30, "read": 30, "write": 30, "pool": 30}})
+                ms = (time.perf_counter() - t) * 1000
+                if r.status != 200:
+                    errors.append((kind, r.status, r.content[:200].decode(errors="replace")))
+                out.append((kind, ms))
+            except Exception as e:          # a refused or dropped connection is an error too
+                errors.append((kind, type(e).__name__, str(e)[:200]))
+            if think:
+                await asyncio.sleep(rnd.expovariate(1 / think) if think_dist == "exp" else think)
+
+
 def pct(xs: list[float], p: float) -> float:
     if not xs:
         return float("nan")
@@ -231,11 +267,11 @@ def pct(xs: list[float], p: float) -> float:
 
 
 async def run_clients(base: str, meta: dict, n: int, seconds: float, think: float,
-                      sessions: list[dict], think_dist: str = "exp") -> tuple[list, list, float]:
+                      sessions: list[dict], think_dist: str = "exp", lib: str = "httpcore") -> tuple[list, list, float]:
     out, errors = [], []
     t0 = time.monotonic()
     until = t0 + seconds
-    await asyncio.gather(*(client(i, base, meta, until, think, out, errors, sessions[i], think_dist)
+    await asyncio.gather(*(client(i, base, meta, until, think, out, errors, sessions[i], think_dist, lib)
                            for i in range(n)))
     return out, errors, time.monotonic() - t0
 
@@ -253,6 +289,8 @@ def main() -> None:
     ap.add_argument("--workers", type=int, default=1, help="`courtarchive serve --workers N`")
     ap.add_argument("--pg", metavar="URL", help="serve a PostgreSQL archive (a schema made once in this "
                     "database, e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test) instead of a SQLite file")
+    ap.add_argument("--client", choices=("httpcore", "httpx"), default="httpcore",
+                    help="the clients' HTTP library (httpx: its full client, ~2x the client CPU per request)")
     ap.add_argument("--no-record", action="store_true")
     args = ap.parse_args()
 
@@ -283,7 +321,7 @@ def main() -> None:
         load_before = os.getloadavg()
         cpu0, client0 = _cpu_seconds(server.pid), time.process_time()
         out, errors, wall = asyncio.run(run_clients(base, meta, args.clients, args.seconds, args.think, sessions,
-                                                    args.think_dist))
+                                                    args.think_dist, args.client))
         cpu1, client1 = _cpu_seconds(server.pid), time.process_time()
         load_after = os.getloadavg()
     finally:
@@ -296,7 +334,7 @@ def main() -> None:
     res = {
         "when": dt.datetime.now().isoformat(timespec="seconds"), "cases": args.cases, "clients": args.clients,
         "seconds": round(wall, 1), "think_s": args.think, "think_dist": args.think_dist if args.think else None,
-        "workers": args.workers, "backend": "postgresql" if args.pg else "sqlite",
+        "workers": args.workers, "backend": "postgresql" if args.pg else "sqlite", "client": args.client,
         "threads": int(os.environ.get("COURTARCHIVE_WEB_THREADS", 0)) or None, "requests": len(out), "errors": len(errors),
         "server_cpu_s": round(cpu1 - cpu0, 1),
         "server_cpu_ms_per_request": round((cpu1 - cpu0) * 1000 / max(len(out), 1), 1),
