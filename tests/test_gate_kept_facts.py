@@ -12,6 +12,7 @@ import datetime as dt
 import orjson
 import pytest
 
+from test_gate_caseless import _court
 from test_governance_support import viewers
 
 from courtarchive.config import ConfigError
@@ -38,11 +39,6 @@ def _list(archive, n: int, *, surname: str, urn: str, day: dt.date = DAY) -> Non
     p.offences.append(Offence(json_path="$.h[0].p[0].o[0]", party_ref=0, seq=1, code="TH68001", title="Theft",
                               wording="Stole a bicycle"))
     archive.write(p, content_hash=f"kept-{n}")
-
-
-def _court(archive) -> int:
-    with archive.engine.connect() as c:
-        return c.exec_driver_sql("SELECT min(court_id) FROM hearing").scalar()
 
 
 def _case(archive) -> int:

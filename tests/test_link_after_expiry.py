@@ -42,15 +42,15 @@ def _configured_key(monkeypatch, tmp_path):
     monkeypatch.setenv("COURTARCHIVE_HOME", str(tmp_path / "home"))
 
 
-@pytest.fixture(scope="module")
-def corpus(tmp_path_factory):
-    """A generated 300-case corpus ingested into a SQLite archive (the template each test copies)."""
+def ingested_corpus(tmp_path_factory, name: str, *, cases: int, seed: int) -> dict:
+    """A generated corpus (two years from START) ingested into a SQLite archive: the template a
+    test copies (``out``: the corpus folder, with its truth; ``db``: the archive file)."""
     gen = pytest.importorskip("courtarchive.generate")
     from courtarchive.ingest.pipeline import ingest
 
-    root = tmp_path_factory.mktemp("expiry")
+    root = tmp_path_factory.mktemp(name)
     out = root / "corpus"
-    gen.generate(out, cases=300, seed=4, start=START, years=2)
+    gen.generate(out, cases=cases, seed=seed, start=START, years=2)
     db = root / "template.db"
     a = Archive.open(f"sqlite:///{db}")
     a.init()
@@ -58,6 +58,12 @@ def corpus(tmp_path_factory):
     assert not rep.as_dict()["rejected"]
     a.close()
     return {"out": out, "db": db}
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    """A generated 300-case corpus ingested into a SQLite archive (the template each test copies)."""
+    return ingested_corpus(tmp_path_factory, "expiry", cases=300, seed=4)
 
 
 def _copy(corpus, tmp_path) -> Archive:

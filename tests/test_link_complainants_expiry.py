@@ -27,11 +27,11 @@ from courtarchive.link.evaluate import complainant_truth, evaluate
 from courtarchive.store import Archive
 from courtarchive.store import linkage as store
 from courtarchive.store.tables import TABLES
+from test_link_after_expiry import ingested_corpus
 from test_link_run import parsed
 
 KEY = bytes(range(32))
 KR = Keyring(KEY)
-START = dt.date(2019, 1, 1)
 #: the corpus spans 2019-2020; the default profile keeps raw identities 6 months: this expires
 #: the lists of 2019-01 .. 2020-05
 AS_OF = dt.date(2020, 12, 1)
@@ -57,19 +57,7 @@ def _persons(a: Archive, kind: str = "complainant") -> dict[int, int]:
 def corpus(tmp_path_factory):
     """A generated 600-case corpus (seed 1: two complainants named in two cases each, one joined
     by a place that only the wording gives) ingested into a SQLite archive."""
-    gen = pytest.importorskip("courtarchive.generate")
-    from courtarchive.ingest.pipeline import ingest
-
-    root = tmp_path_factory.mktemp("complainants_expiry")
-    out = root / "corpus"
-    gen.generate(out, cases=600, seed=1, start=START, years=2)
-    db = root / "template.db"
-    a = Archive.open(f"sqlite:///{db}")
-    a.init()
-    rep = ingest(a, [out / "lists"], keyring=KR, workers=1)
-    assert not rep.as_dict()["rejected"]
-    a.close()
-    return {"out": out, "db": db}
+    return ingested_corpus(tmp_path_factory, "complainants_expiry", cases=600, seed=1)
 
 
 def _state(a: Archive, truth) -> dict:
