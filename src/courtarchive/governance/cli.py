@@ -15,6 +15,8 @@ commands).  The operator at the console acts as ``admin``; ``--actor`` names the
 $USER) and every action is audited.  Bad input (a date that is not one, a profile that cannot be
 read, an unknown action ...) is one line on stderr and exit code 2, with nothing written; `rights`
 says 1 for a request or mention that does not exist (or nothing to act on) and 3 for a refusal.
+`expire`, `rights erase` and `rights rectify` say 1, one line per hook, when a derived store's
+hook failed (the others ran; the next `expire`, or the same erasure or rectification, retries it).
 """
 
 from __future__ import annotations
@@ -182,6 +184,7 @@ def expire(dry_run: bool = typer.Option(False, "--dry-run", help="show what woul
                            actor=_actor(actor), batch_size=batch_size, home=_home())
     if as_json:
         _json(rep)
+        _hooks_failed(rep, "the next `courtarchive expire`")
         return
     verb = "would pseudonymise" if dry_run else "pseudonymised"
     cutoffs = ", ".join(f"{cls} {d}" for cls, d in sorted((rep.get("cutoffs") or {}).items())) or "none"
@@ -192,6 +195,21 @@ def expire(dry_run: bool = typer.Option(False, "--dry-run", help="show what woul
            "fields " + ("that would change" if dry_run else "changed"))
     if rep["held"]:
         _table([{"hold": k, "rows skipped": v} for k, v in rep["held"].items()], ["hold", "rows skipped"], "held")
+    _hooks_failed(rep, "the next `courtarchive expire`")
+
+
+def _hooks_failed(res: dict, again: str) -> None:
+    """One line per derived-store hook that failed (the run's, then those of earlier runs a retry
+    did not clear), then exit 1: the purge is done in part -- the other hooks ran, and that store's
+    copies stay until ``again`` retries it."""
+    failed = [(res.get("run_id"), h, e) for h, e in (res.get("hooks_failed") or {}).items()]
+    failed += [(r, h, e) for r, hs in (res.get("earlier_hooks_failed") or {}).items() for h, e in hs.items()]
+    for run_id, hook, err in failed:
+        where = f"run {run_id}" if run_id is not None else "this rectification"
+        console.print(f"[red]error[/red] derived store {escape(hook)} failed ({escape(err)}) in {where}: its "
+                      f"copies stay until {again} retries it", soft_wrap=True)
+    if failed:
+        raise typer.Exit(1)
 
 
 @app.command()
@@ -426,10 +444,12 @@ def rights(action: str = typer.Argument(..., help="find | open | decide | extend
                 _json(res)
             n = len(res["party_ids"])
             console.print(f"{'cleared' if clear else 'rectified'} {field} of {n} mention(s) under request "
-                          f"{request_id}; search index and other derived stores updated")
+                          f"{request_id}" + ("" if res["hooks_failed"] else "; search index and other derived "
+                                             "stores updated"))
             if res["name_as_listed_unchanged"]:
                 console.print(f"[yellow]name_as_listed of mention(s) {', '.join(map(str, res['name_as_listed_unchanged']))} "
                               f"still holds the old {field}[/yellow]: rectify --field name_as_listed too if it is wrong")
+            _hooks_failed(res, "the same `rights rectify` run again")
         else:
             rows = sg.rights_requests(a)
             for r in rows:
@@ -450,8 +470,9 @@ def rights(action: str = typer.Argument(..., help="find | open | decide | extend
 
 
 def _erase_outcome(res: dict) -> None:
-    """Say what an erasure did and what it could not; exit 1 when a hold kept mentions (the request
-    stays pending; a narrowed erasure that leaves the rest for later says so and exits 0)."""
+    """Say what an erasure did and what it could not; exit 1 when a hold kept mentions or a derived
+    store's hook failed (the request stays pending; a narrowed erasure that leaves the rest for later
+    says so and exits 0)."""
     rid = res["request_id"]
     held = {"mention(s)": res.get("held_parties") or {}, "complainant mention(s)": res.get("held_complainants") or {}}
     kept = "; ".join(f"{n} {what} kept under legal hold {h}" for what, by in held.items()
@@ -471,8 +492,11 @@ def _erase_outcome(res: dict) -> None:
         todo.append(f"after `hold release {', '.join(holds)}` run `rights erase {rid}`")
     if res.get("not_yet_erased"):
         todo.append(f"mention(s) {', '.join(map(str, res['not_yet_erased']))} not erased yet")
+    if res.get("hooks_failed") or res.get("earlier_hooks_failed"):
+        todo.append("derived stores still to purge")
     console.print(f"[yellow]{escape(what + (': ' + kept if kept else ''))}[/yellow]; request {rid} stays pending "
                   f"({'; '.join(todo)})", soft_wrap=True)
+    _hooks_failed(res, f"`rights erase {rid}` (same options) or `courtarchive expire`")
     if holds:
         raise typer.Exit(1)
 

@@ -5,7 +5,9 @@ inputs, exports cache, alert queues ...) registers a hook, either by naming it i
 profile (``[derived_stores] hooks = ["module:function", ...]``; a module that is not installed is
 skipped and reported) or by calling `register` at import time.  A hook receives an `ExpiryEvent`
 (which rows were pseudonymised or erased, when the run started) and must remove or rewrite its
-copies of them; it returns a dict of counts for the run's record.
+copies of them; it returns a dict of counts for the run's record.  A hook that raises does not
+stop the others (`run`); the run records it with the ids its event carried, and the next expiry (or
+the erasure run again) retries it (`retention.retry_hooks`).
 
 The built-in hooks (`BUILT_IN`) each remove a copy of personal data that expiry or erasure
 requires gone: they run whatever the profile lists.  A profile's list adds hooks to them (its own
@@ -93,13 +95,36 @@ def resolve(specs: list[str]) -> tuple[dict[str, Hook], list[str]]:
     return hooks, missing
 
 
-def run(event: ExpiryEvent, specs: list[str]) -> dict:
+def run(event: ExpiryEvent, specs: list[str], *, only=None, skip=()) -> dict:
+    """Run the hooks (`resolve`; ``only``: just these names, ``skip``: not these functions), every
+    one even after one raised -- a failure must not leave the later stores' copies behind.  Returns
+    each hook's counts, ``not_installed`` and ``failed`` ({hook: error}): the error is the
+    exception's type only, as its message may quote a value of the data purged."""
     hooks, missing = resolve(specs)
     out: dict = {"not_installed": missing}
+    failed: dict[str, str] = {}
     for name, f in hooks.items():
-        out[name] = f(event) or {}
+        if (only is not None and name not in only) or f in skip:
+            continue
+        try:
+            out[name] = f(event) or {}
+        except Exception as e:
+            failed[name] = type(e).__name__
+            log.error("derived store %s failed (%s): its copies stay until the hook is retried", name,
+                      type(e).__name__)
+            continue
         log.info("derived store %s: %s", name, out[name])
+    out["failed"] = failed
     return out
+
+
+#: the ids of an event a run keeps while one of its hooks failed: enough to run the hook again
+EVENT_IDS = ("party_ids", "hearing_ids", "offence_ids", "case_ids", "publication_ids")
+
+
+def event_ids(ev: ExpiryEvent) -> dict[str, list[int]]:
+    """What a run stores to rebuild its event for a retry (`retention.retry_hooks`): the ids only."""
+    return {k: list(getattr(ev, k)) for k in EVENT_IDS if getattr(ev, k)}
 
 
 # --------------------------------------------------------------------------- built-in hooks

@@ -8,7 +8,8 @@ token ``~p:<hmac>``, DOB/address deleted, postcode -> outward code, age -> age b
 ``secure_delete`` on), so a killed run leaves whole batches; re-running finishes the rest, and
 re-running a finished job changes nothing.  Rows under a legal hold are skipped and logged; their
 publication stays un-expired so the next run after the release catches up.  Then derived stores
-are cascaded (governance.hooks) and the database is compacted so no old bytes remain (SQLite VACUUM
+are cascaded (governance.hooks; one that fails leaves the run ``failed`` and is retried by the next
+run: `retry_hooks`) and the database is compacted so no old bytes remain (SQLite VACUUM
 + WAL truncate; PostgreSQL VACUUM FULL of the touched tables).
 
 The token is the same one the gate shows analysts and that a later expiry of the same person
@@ -281,16 +282,24 @@ def expire(archive, *, keyring, profile: Profile | None = None, as_of: dt.date |
                                case_ids=sorted(touched["case"]), publication_ids=sorted(touched["publication"]),
                                home=home, profile=prof)
         report["derived_stores"] = hooks.run(ev, prof.data["derived_stores"]["hooks"])
-        if compact and ev.touched:
+        failed = hook_failures(archive, ev, report["derived_stores"], actor=actor, objects={"retention_run": [run_id]})
+        report["hooks_failed"] = failed.get("hooks_failed", {})
+        earlier = sg.runs_with_failed_hooks(archive)
+        report["earlier_hooks_failed"] = retry_hooks(archive, earlier, by_run=run_id, actor=actor, profile=prof,
+                                                     home=home)
+        if compact and (ev.touched or earlier):
             report["compaction"] = sg.compact(archive, [t for t in TOUCHED_TABLES])
         report["proof_hash"] = proof
         final = {k: report[k] for k in ("publications", "publications_expired", "parties_pseudonymised",
                                         "coarse_rows", "fields", "held", "held_publications", "batches",
                                         "restrictions_synced")}
         final["derived_stores"] = {k: v for k, v in report["derived_stores"].items()}
-        sg.update_run(archive, run_id, status="done", finished_at=sg.now(), counts=final, proof_hash=proof)
+        sg.update_run(archive, run_id, status="failed" if failed else "done", finished_at=sg.now(),
+                      counts={**final, **failed}, proof_hash=proof)
         audit.record(archive, actor=actor, role="admin", action="expire", purpose="retention",
-                     objects={"retention_run": [run_id]}, details={**final, "proof_hash": proof})
+                     objects={"retention_run": [run_id]},
+                     details={**final, **({"hooks_failed": report["hooks_failed"]} if failed else {}),
+                              "proof_hash": proof})
         return report
     except BaseException:
         if run_id is not None:
@@ -299,6 +308,53 @@ def expire(archive, *, keyring, profile: Profile | None = None, as_of: dt.date |
             except Exception:  # pragma: no cover
                 pass
         raise
+
+
+def hook_failures(archive, ev: hooks.ExpiryEvent, derived: dict, *, actor: str, objects: dict) -> dict:
+    """What a run keeps of its derived-store hooks that failed (``derived``: `hooks.run`'s outcome):
+    ``hooks_failed`` ({hook: error}) and ``hooks_retry``, the ids of its event (`hooks.event_ids`),
+    from which `retry_hooks` rebuilds it.  Written to the run's counts at once (a run that dies
+    after this is still retried) and audited (``derived_stores_failed``: hooks and errors, no ids).
+    Returns them ({} when every hook ran)."""
+    if not derived["failed"]:
+        return {}
+    failed = {"hooks_failed": dict(derived["failed"]), "hooks_retry": hooks.event_ids(ev)}
+    if ev.run_id is not None:
+        sg.update_run(archive, ev.run_id, counts={**(sg.get_run(archive, ev.run_id)["counts"] or {}), **failed})
+    audit.record(archive, actor=actor, role="admin", action="derived_stores_failed",
+                 purpose="retention" if ev.kind == "expire" else "rights_request",
+                 objects=objects, details={"kind": ev.kind, "hooks_failed": failed["hooks_failed"]})
+    return failed
+
+
+def retry_hooks(archive, runs: list[dict], *, by_run: int, actor: str, profile: Profile,
+                home: Path | None) -> dict[str, dict]:
+    """Run again the derived-store hooks that failed in earlier runs (``runs``:
+    `sg.runs_with_failed_hooks`), each on the rows its run touched (its event rebuilt from the
+    ids it kept, `hook_failures`).  A run whose hooks all succeed now is ``done``, its ids dropped
+    (``hooks_retried``: hook -> the run that retried it); a hook no longer installed stays failed.
+    Returns {run id: {hook: error}} of the runs still failing."""
+    still_failing: dict[str, dict] = {}
+    for r in runs:
+        counts = dict(r["counts"])
+        failed = counts["hooks_failed"]
+        ev = hooks.ExpiryEvent(archive, r["id"], r["kind"], r["started_at"], home=home, profile=profile,
+                               **counts.get("hooks_retry", {}))
+        out = hooks.run(ev, profile.data["derived_stores"]["hooks"], only=set(failed))
+        still = {h: out["failed"].get(h, "not installed") for h in failed if h not in out or h in out["failed"]}
+        counts["hooks_retried"] = {**counts.get("hooks_retried", {}), **{h: by_run for h in failed if h not in still}}
+        if still:
+            sg.update_run(archive, r["id"], counts={**counts, "hooks_failed": still})
+            still_failing[str(r["id"])] = still
+        else:
+            counts.pop("hooks_failed")
+            counts.pop("hooks_retry", None)
+            sg.update_run(archive, r["id"], counts=counts, status="done")
+    if runs:
+        audit.record(archive, actor=actor, role="admin", action="derived_stores_retry", purpose="retention",
+                     objects={"retention_run": [r["id"] for r in runs]},
+                     details={"by_run": by_run, "still_failed": still_failing})
+    return still_failing
 
 
 def status(archive, *, profile: Profile | None = None, as_of: dt.date | None = None) -> dict:

@@ -32,7 +32,7 @@ from . import audit, hooks
 from .coarse import full_name
 from .profile import add_months, load
 from .pseudonym import normalise_name, normalise_name_forms
-from .retention import TOUCHED_TABLES, _digest, _Held, plan_batch, proof_step
+from .retention import TOUCHED_TABLES, _digest, _Held, hook_failures, plan_batch, proof_step, retry_hooks
 
 log = logging.getLogger("courtarchive.governance")
 
@@ -457,9 +457,16 @@ def erase(archive, party_ids: list[int] | None = None, *, complainant_ids: list[
                                                   | {c["offence_id"] for c in comp["erased"] if c["offence_id"]}),
                                case_ids=[r["id"] for r in plan["updates"]["case"]], home=home, profile=prof)
         counts["derived_stores"] = hooks.run(ev, prof.data["derived_stores"]["hooks"])
+        failed = hook_failures(archive, ev, counts["derived_stores"], actor=actor,
+                               objects={"retention_run": [run_id], "rights_request": [request_id]})
+        counts.update(failed)
+        earlier = sg.runs_with_failed_hooks(archive, progress.get("runs") or [])
+        counts["earlier_hooks_failed"] = retry_hooks(archive, earlier, by_run=run_id, actor=actor, profile=prof,
+                                                     home=home)
         if compact:
             counts["compaction"] = sg.compact(archive, list(TOUCHED_TABLES) + ["person_mention", "complainant"])
-        sg.update_run(archive, run_id, status="done", finished_at=sg.now(), counts=counts)
+        sg.update_run(archive, run_id, status="failed" if failed else "done", finished_at=sg.now(),
+                      counts={k: v for k, v in counts.items() if k != "earlier_hooks_failed"})
     except BaseException:
         try:
             sg.update_run(archive, run_id, status="failed", finished_at=sg.now())
@@ -471,7 +478,9 @@ def erase(archive, party_ids: list[int] | None = None, *, complainant_ids: list[
     erased_all_c = set(progress.get("erased_complainant_ids") or []) | set(erased_c)
     pending = {str(p): h for p, h in kept.items()}
     pending_c = {str(c): h for c, h in comp["kept"].items()}
-    complete = not kept and not pending_c and (req["decision"] == "partial" or set(default) <= erased)
+    # (and not while a derived store still holds a copy: a hook of this or an earlier run failed)
+    complete = (not kept and not pending_c and (req["decision"] == "partial" or set(default) <= erased)
+                and not failed and not counts["earlier_hooks_failed"])
     found["erasure"] = {"erased_party_ids": sorted(erased), "pending": pending,
                         "erased_complainant_ids": sorted(erased_all_c), "pending_complainants": pending_c,
                         "runs": (progress.get("runs") or []) + [run_id], "mode": mode}
@@ -566,10 +575,8 @@ def rectify(archive, party_ids, *, field: str, value=None, actor: str, request_i
                      details={"field": field, **({"cleared": True} if clear else {})}, conn=conn)
         sg.save_rights_request(archive, {"id": request_id, "status": "done", "completed_at": sg.now()}, conn=conn)
     ev = hooks.ExpiryEvent(archive, None, "rectify", started, party_ids=ids, home=home, profile=prof)
-    found, missing_hooks = hooks.resolve(prof.data["derived_stores"]["hooks"])
-    derived: dict = {"not_installed": missing_hooks}
-    for name, f in found.items():
-        if f not in _PURGE_ONLY:
-            derived[name] = f(ev) or {}
+    derived = hooks.run(ev, prof.data["derived_stores"]["hooks"], skip=_PURGE_ONLY)
+    # no run to retry from: the same rectification run again re-runs the hooks (it changes nothing else)
+    failed = hook_failures(archive, ev, derived, actor=actor, objects={"party": ids, "rights_request": [request_id]})
     return {"request_id": request_id, "party_ids": ids, "field": field, "name_as_listed_unchanged": stale,
-            "derived_stores": derived}
+            "derived_stores": derived, "hooks_failed": failed.get("hooks_failed", {})}

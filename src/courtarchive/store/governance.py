@@ -569,6 +569,17 @@ def runs(archive: Archive) -> list[dict]:
         return _rows(conn, sa.select(T["retention_run"]).order_by(T["retention_run"].c.id))
 
 
+def runs_with_failed_hooks(archive: Archive, ids: Iterable[int] | None = None) -> list[dict]:
+    """Failed runs (of ``ids``, else all) whose derived-store hooks failed (``counts.hooks_failed``):
+    those a later run retries."""
+    R = T["retention_run"]
+    q = sa.select(R).where(R.c.status == "failed").order_by(R.c.id)
+    if ids is not None:
+        q = q.where(R.c.id.in_(list(ids)))
+    with archive.engine.connect() as conn:
+        return [r for r in _rows(conn, q) if (r["counts"] or {}).get("hooks_failed")]
+
+
 def secure_delete_on(archive: Archive, conn) -> None:
     """SQLite: freed cells and pages are overwritten with zeros for this connection's writes."""
     if archive.sqlite:
