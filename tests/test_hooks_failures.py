@@ -140,7 +140,7 @@ def test_erasure_runs_every_hook_past_a_failing_one_and_erasing_again_retries_it
 
 
 def _failed_lines(r) -> list[str]:
-    return [line for line in r.output.splitlines() if line.startswith("error ")]
+    return [line for line in r.output.splitlines() if line.startswith("error: ")]
 
 
 def test_the_commands_say_which_hook_failed_in_one_line_and_exit_1(cli, home, monkeypatch):  # noqa: F811
@@ -148,7 +148,7 @@ def test_the_commands_say_which_hook_failed_in_one_line_and_exit_1(cli, home, mo
     plant(a, date=D(2024, 1, 10))
     r = cli("expire", "--now", "2025-06-01", "--actor", "dpo", code=1)
     run_id = sg.runs(a)[-1]["id"]
-    assert _failed_lines(r) == [f"error derived store {HOOK} failed (RuntimeError) in run {run_id}: its copies "
+    assert _failed_lines(r) == [f"error: derived store {HOOK} failed (RuntimeError) in run {run_id}: its copies "
                                 "stay until the next `courtarchive expire` retries it"]
     assert "QUIXLEY" not in r.output and all(p["pseudonymised"] for p in rows(a, "party"))
     monkeypatch.delenv("FAILING_STORE_DOWN")
@@ -161,7 +161,7 @@ def test_the_commands_say_which_hook_failed_in_one_line_and_exit_1(cli, home, mo
     monkeypatch.setenv("FAILING_STORE_DOWN", "1")
     r = cli("rights", "erase", req["id"], "--actor", "dpo", code=1)
     run_id = sg.runs(a)[-1]["id"]
-    assert _failed_lines(r) == [f"error derived store {HOOK} failed (RuntimeError) in run {run_id}: its copies "
+    assert _failed_lines(r) == [f"error: derived store {HOOK} failed (RuntimeError) in run {run_id}: its copies "
                                 f"stay until `rights erase {req['id']}` (same options) or `courtarchive expire` "
                                 "retries it"]
     assert "stays pending (derived stores still to purge)" in r.output and "QUIXLEY" not in r.output
@@ -175,7 +175,7 @@ def test_the_commands_say_which_hook_failed_in_one_line_and_exit_1(cli, home, mo
     fix = ("rights", "rectify", req["id"], "--party", req["party_ids"][0], "--field", "town", "--value",
            "Lancaster", "--actor", "dpo")
     r = cli(*fix, code=1)
-    assert _failed_lines(r) == [f"error derived store {HOOK} failed (RuntimeError) in this rectification: its "
+    assert _failed_lines(r) == [f"error: derived store {HOOK} failed (RuntimeError) in this rectification: its "
                                 "copies stay until the same `rights rectify` run again retries it"]
     assert "derived stores updated" not in r.output
     monkeypatch.delenv("FAILING_STORE_DOWN")

@@ -64,7 +64,7 @@ def test_rights_errors_exit_by_kind(cli, tmp_path):
     for code, calls in cases.items():
         for args in calls:
             r = cli("rights", *args, "--actor", "dpo", code=code)
-            assert _error(r).startswith("error "), (args, r.output)
+            assert _error(r).startswith("error: "), (args, r.output)
     assert (rows(a, "audit_event"), rows(a, "party"), rows(a, "rights_request"), rows(a, "retention_run")) == before
     assert not (tmp_path / "c").exists()
 

@@ -82,7 +82,7 @@ def _date(s: str | None, opt: str = "--now") -> dt.date | None:
 
 
 def _fail(msg: str, code: int = 2) -> None:
-    console.print(f"[red]error[/red] {escape(msg)}", soft_wrap=True)
+    console.print(f"[red]error[/red]: {escape(msg)}", soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -206,7 +206,7 @@ def _hooks_failed(res: dict, again: str) -> None:
     failed += [(r, h, e) for r, hs in (res.get("earlier_hooks_failed") or {}).items() for h, e in hs.items()]
     for run_id, hook, err in failed:
         where = f"run {run_id}" if run_id is not None else "this rectification"
-        console.print(f"[red]error[/red] derived store {escape(hook)} failed ({escape(err)}) in {where}: its "
+        console.print(f"[red]error[/red]: derived store {escape(hook)} failed ({escape(err)}) in {where}: its "
                       f"copies stay until {again} retries it", soft_wrap=True)
     if failed:
         raise typer.Exit(1)

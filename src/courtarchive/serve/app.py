@@ -22,7 +22,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from . import auth
 from . import views as V
-from .deps import Json, WebSettings, default_threads
+from .deps import Json, WebSettings, current_principal, default_threads
 
 log = logging.getLogger(__name__)
 HERE = Path(__file__).resolve().parent
@@ -112,7 +112,7 @@ def create_app(archive_url: str | None = None, *, settings: WebSettings | None =
     def wants_json(request: Request) -> bool:
         return request.url.path.startswith("/api/") or "application/json" in request.headers.get("accept", "")
 
-    def error(request: Request, status: int, message: str, details=None, headers=None):
+    async def error(request: Request, status: int, message: str, details=None, headers=None):
         if wants_json(request):
             body = {"error": {"status": status, "message": message}}
             if details is not None:
@@ -121,6 +121,10 @@ def create_app(archive_url: str | None = None, *, settings: WebSettings | None =
         if status == 401 and request.method == "GET" and request.url.path != "/login":
             # (not from /login itself: a refused Bearer token would send it round in circles)
             return RedirectResponse(f"/login?next={request.url.path}", status_code=303)
+        # the header shows who is signed in, as on every page: a 404, a 422 from parameter checks or a
+        # route without `deps.current_principal` (/lists) comes here before anything looked that up
+        with contextlib.suppress(auth.AuthError):       # a refused Bearer token: the public view
+            await current_principal(request)
         return pages.error_page(request, status, message, headers=headers)
 
     def audit_refusal(request: Request, msg: str) -> None:
@@ -139,7 +143,7 @@ def create_app(archive_url: str | None = None, *, settings: WebSettings | None =
         headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, auth.RateLimited) else None
         if status == 401 and wants_json(request):
             headers = {"WWW-Authenticate": "Bearer"}
-        return error(request, status, msg, headers=headers)
+        return await error(request, status, msg, headers=headers)
 
     from ..governance.distribution import DistributionError
 
@@ -159,20 +163,20 @@ def create_app(archive_url: str | None = None, *, settings: WebSettings | None =
         log.warning("%s %s: %s: give the parameter bounds", request.method, request.url.path, exc, exc_info=exc)
         from ..store.util import MAX_ID
 
-        return error(request, 422, f"{OUT_OF_RANGE} (an id is a whole number from 1 to {MAX_ID})")
+        return await error(request, 422, f"{OUT_OF_RANGE} (an id is a whole number from 1 to {MAX_ID})")
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError):
         details = [{"loc": [str(x) for x in e.get("loc", ())], "msg": e.get("msg")} for e in exc.errors()]
         msg = "; ".join(f"{'.'.join(d['loc'][1:]) or d['loc'][0]}: {d['msg']}" for d in details) or "invalid input"
-        return error(request, 422, msg, details=details)
+        return await error(request, 422, msg, details=details)
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException):
         msg = exc.detail if isinstance(exc.detail, str) else "error"
         if exc.status_code == 404 and msg == "Not Found":
             msg = f"no page {request.url.path}"
-        return error(request, exc.status_code, msg, headers=getattr(exc, "headers", None))
+        return await error(request, exc.status_code, msg, headers=getattr(exc, "headers", None))
 
     @app.get("/api/v1/docs", include_in_schema=False, response_class=HTMLResponse)
     def api_docs(request: Request):

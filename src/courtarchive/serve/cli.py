@@ -37,11 +37,13 @@ def init(db: Optional[str] = DbOpt,
     if reset:
         a.drop_all()
     info = a.init()
+    # never wrapped at the console's width (a pipe is 80 columns to Rich): the paths must copy whole
     if not s.key_hex and not s.key_file.exists():
         Keyring.create(s.key_file)
-        console.print(f"created pseudonym key {s.key_file} (mode 0600) - keep it secret, back it up")
-    console.print(f"archive ready at {a.engine.url.render_as_string()} (schema {info['revision']}, "
-                  f"{info['courts_loaded']} reference courts loaded)")
+        console.print(f"created pseudonym key {escape(str(s.key_file))} (mode 0600) - keep it secret, back it up",
+                      soft_wrap=True)
+    console.print(f"archive ready at {escape(a.engine.url.render_as_string())} (schema {info['revision']}, "
+                  f"{info['courts_loaded']} reference courts loaded)", soft_wrap=True)
 
 
 @app.command()

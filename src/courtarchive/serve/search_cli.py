@@ -18,6 +18,7 @@ from typing import Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from ..clikit import REFUSED, DbOpt, open_archive as _archive, print_json as _json
@@ -77,7 +78,7 @@ def search(q: str = typer.Argument(..., help="a person's name (fuzzy), or with -
         console.print(f"[red]refused[/red] {viewer.username}: {e}")
         raise typer.Exit(REFUSED)
     except ValueError as e:                       # (search.SearchError is one)
-        console.print(f"[red]error[/red] {e}")
+        console.print(f"[red]error[/red]: {escape(str(e))}", soft_wrap=True)
         raise typer.Exit(2)
     hits = []
     for h in res["hits"]:
@@ -117,7 +118,8 @@ def search_index(action: str = typer.Argument(..., help="refresh | rebuild | sta
 
     fns = {"refresh": lambda a: S.refresh(a), "rebuild": S.rebuild, "status": S.status}
     if action not in fns:
-        console.print(f"[red]error[/red] unknown action {action!r}: refresh, rebuild or status")
+        console.print(f"[red]error[/red]: unknown action {escape(repr(action))}: refresh, rebuild or status",
+                      soft_wrap=True)
         raise typer.Exit(2)
     res = fns[action](_archive(db))
     if as_json:
