@@ -317,9 +317,9 @@ def test_expiry_erasure_and_rectification_shred_the_screening_cache(screened_arc
         else:
             rights.rectify(archive, req["party_ids"][:1], field="surname", value="QUIXLEIGH", actor="dpo",
                            request_id=req["id"], profile=prof, home=tmp_path)
-    from courtarchive.governance.hooks import SCREENING_MARK
+    from courtarchive.governance.hooks import PURGE_MARK
 
-    assert not [p for p in cache.iterdir() if p.is_file() and p.name != SCREENING_MARK], list(cache.iterdir())
+    assert not [p for p in cache.iterdir() if p.is_file() and p.name != PURGE_MARK], list(cache.iterdir())
     # the next screening builds it again from what the archive now holds
     _governed(archive, rows, "verified_media", tmp_path)
     [f] = list(cache.glob("candidates-run*.parquet"))

@@ -244,6 +244,12 @@ def similar_courts(ref: str, n: int = 3) -> list[str]:
 _SPACES = re.compile(r"[\s\-]+")
 
 
+def name_key(text: str | None) -> str:
+    """A court, town or case name as lower-case words: apostrophes dropped, any other run of
+    punctuation or spaces one space ("St. Helen's" -> "st helens")."""
+    return re.sub(r"[^a-z0-9]+", " ", (text or "").casefold().replace("'", "").replace("\u2019", "")).strip()
+
+
 def normalise_town(name: str) -> str:
     """A comparison key for town names: case, hyphens/spaces, "St." and apostrophes ignored;
     the court-town quirks of ``COURT_TOWN_ALIASES`` mapped to the gazetteer name."""

@@ -184,17 +184,17 @@ def expire(dry_run: bool = typer.Option(False, "--dry-run", help="show what woul
                            actor=_actor(actor), batch_size=batch_size, home=_home())
     if as_json:
         _json(rep)
-        _hooks_failed(rep, "the next `courtarchive expire`")
-        return
-    verb = "would pseudonymise" if dry_run else "pseudonymised"
-    cutoffs = ", ".join(f"{cls} {d}" for cls, d in sorted((rep.get("cutoffs") or {}).items())) or "none"
-    console.print(f"{'DRY RUN: ' if dry_run else ''}{rep['publications']} publication(s) due (cut-offs: "
-                  f"{cutoffs}); {verb} {rep['parties_pseudonymised']} part(y/ies); "
-                  f"{rep['publications_expired']} publication(s) fully expired; held rows: {sum(rep['held'].values())}")
-    _table([{"field": k, "values": v} for k, v in sorted(rep["fields"].items())], ["field", "values"],
-           "fields " + ("that would change" if dry_run else "changed"))
-    if rep["held"]:
-        _table([{"hold": k, "rows skipped": v} for k, v in rep["held"].items()], ["hold", "rows skipped"], "held")
+    else:
+        verb = "would pseudonymise" if dry_run else "pseudonymised"
+        cutoffs = ", ".join(f"{cls} {d}" for cls, d in sorted((rep.get("cutoffs") or {}).items())) or "none"
+        console.print(f"{'DRY RUN: ' if dry_run else ''}{rep['publications']} publication(s) due (cut-offs: "
+                      f"{cutoffs}); {verb} {rep['parties_pseudonymised']} part(y/ies); "
+                      f"{rep['publications_expired']} publication(s) fully expired; held rows: "
+                      f"{sum(rep['held'].values())}")
+        _table([{"field": k, "values": v} for k, v in sorted(rep["fields"].items())], ["field", "values"],
+               "fields " + ("that would change" if dry_run else "changed"))
+        if rep["held"]:
+            _table([{"hold": k, "rows skipped": v} for k, v in rep["held"].items()], ["hold", "rows skipped"], "held")
     _hooks_failed(rep, "the next `courtarchive expire`")
 
 

@@ -175,7 +175,7 @@ def analysis_cache_dir(home: Path) -> Path:
 
 
 #: a file in a cache folder that each purge rewrites (`purge_cache`)
-PURGE_MARK = SCREENING_MARK = "purged"
+PURGE_MARK = "purged"
 
 
 def purge_mark(folder: Path) -> str | None:
@@ -186,7 +186,6 @@ def purge_mark(folder: Path) -> str | None:
         return None
 
 
-screening_mark = purge_mark     # (link.screen's name for it)
 
 
 def shred_tree(path: Path) -> int:

@@ -182,6 +182,15 @@ def load_name_variants(path: str | os.PathLike | None = None) -> Mapping[str, st
     return MappingProxyType(table)
 
 
+@lru_cache(maxsize=1)
+def name_spellings() -> dict[str, frozenset[str]]:
+    """The name-variant table by name: canonical form -> all its spellings, itself included."""
+    group: dict[str, set[str]] = {}
+    for v, canon in load_name_variants().items():
+        group.setdefault(canon, {canon}).add(v)
+    return {c: frozenset(g) for c, g in group.items()}
+
+
 def name_words(name: str, *, variants: bool = True, _hyphened_titles: bool = False) -> list[str]:
     """The normalised words of a name, unsorted (see the module docstring for the steps);
     ``variants=False``: as printed, nicknames and spellings not folded ("Kathryn" stays kathryn)."""

@@ -78,6 +78,16 @@ class _Held:
             return self.s["archive"][0]
         return self.s["case"].get(r.get("case_id")) or self.s["court"].get(r.get("_court_id") or r.get("court_id"))
 
+    def complainant(self, c: dict) -> int | None:
+        """A complainant mention: held with its complainant person, the defendant its offence
+        charges (``_party_id``), its case or court."""
+        return self.s["complainant"].get(c["id"]) or self.s["party"].get(c.get("_party_id")) or self.place(c)
+
+    def text(self, r: dict) -> int | None:
+        """A row of list text (an offence's, a hearing's): held with its case or court, or the
+        defendant it charges."""
+        return self.place(r) or self.s["party"].get(r.get("party_id"))
+
 
 def plan_batch(rows: dict, *, due: dict[int, set[str]], actions, keyring, held: _Held, run_id: int | None,
                now: dt.datetime) -> dict:

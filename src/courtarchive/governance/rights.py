@@ -31,7 +31,7 @@ from ..store import governance as sg
 from . import audit, hooks
 from .coarse import full_name
 from .profile import add_months, load
-from .pseudonym import normalise_name, normalise_name_forms
+from .pseudonym import name_spellings, normalise_name, normalise_name_forms
 from .retention import TOUCHED_TABLES, _digest, _Held, hook_failures, plan_batch, proof_step, retry_hooks
 
 log = logging.getLogger("courtarchive.governance")
@@ -148,11 +148,9 @@ def find(archive, *, name: str, dob: dt.date | None = None, keyring, actor: str,
     through the name search index, a derived store that leaves out mentions still held (superseded
     list versions, masked parties, lawyers) and may be missing or stale: a request must not be
     answered "nothing held" because an index was."""
-    from ..link.cluster import _spellings    # the name-variant table: canonical form -> its spellings
-
     norm, ident = _identity(name, dob)
     matched, possible = set(), set()
-    spelt = [_spellings().get(w, frozenset({w})) for w in norm.split()]
+    spelt = [name_spellings().get(w, frozenset({w})) for w in norm.split()]
     for p in sg.parties_by_name_words(archive, spelt, dob=dob):
         if normalise_name(full_name(p)) != norm:
             continue
@@ -332,15 +330,14 @@ def _unlabelled(texts: dict[str, list[dict]], mentions: list[dict], gone: set[in
     return out
 
 
-def _complainant_plan(archive, conn, ids: list[int], scopes: dict, held: _Held, plan: dict) -> dict:
+def _complainant_plan(archive, conn, ids: list[int], held: _Held, plan: dict) -> dict:
     """Add to ``plan`` what erasing complainant mentions ``ids`` changes: their identifying columns
     (`COMPLAINANT_ERASED`) cleared and their labels in the list's free text `UNLABELLED`
     (`_unlabelled`; over the new text where the plan rewrites it too).  A mention is kept by a hold
     on its case or court, on its complainant person or on the defendant its offence charges -- or
     on text whose label would change with it.  Returns {"kept": {mention id: hold}, "erased": rows}."""
     rows = sg.complainant_batch(archive, conn, ids)
-    kept = {c["id"]: h for c in rows if (h := scopes["complainant"].get(c["id"]) or scopes["party"].get(c["_party_id"])
-                                          or held.place(c))}
+    kept = {c["id"]: h for c in rows if (h := held.complainant(c))}
     pubs = {c["publication_id"] for c in rows if c["token"]}
     texts = sg.labelled_texts(archive, conn, pubs, LABELLED_TEXT, "[complainant:") if pubs else {}
     for table, trs in texts.items():
@@ -350,8 +347,7 @@ def _complainant_plan(archive, conn, ids: list[int], scopes: dict, held: _Held, 
     mentions = sg.complainant_tokens(archive, conn, pubs) if texts else []
     while True:
         edits = _unlabelled(texts, mentions, {c["id"] for c in rows if c["id"] not in kept})
-        stop = {cid: h for _, r, _, of in edits if (h := held.place(r) or scopes["party"].get(r.get("party_id")))
-                for cid in of}
+        stop = {cid: h for _, r, _, of in edits if (h := held.text(r)) for cid in of}
         if not stop:
             break
         kept.update(stop)
@@ -415,8 +411,7 @@ def erase(archive, party_ids: list[int] | None = None, *, complainant_ids: list[
         with archive.engine.begin() as conn:
             sg.secure_delete_on(archive, conn)
             rows = sg.subject_batch(archive, conn, targets)
-            scopes = sg.hold_scopes(archive, conn)
-            held = _Held(scopes)
+            held = _Held(sg.hold_scopes(archive, conn))
             pubs = {r["publication_id"] for t in ("party", "hearing", "offence") for r in rows[t]}
             plan = plan_batch(rows, due={p: set(classes) for p in pubs}, actions=actions, keyring=keyring, held=held,
                               run_id=run_id, now=started)
@@ -426,7 +421,7 @@ def erase(archive, party_ids: list[int] | None = None, *, complainant_ids: list[
                         if isinstance(v, str) and v.startswith("~p:"):
                             r[k] = ERASED if k == "name_as_listed" else None
                 plan["coarse"] = []
-            comp = _complainant_plan(archive, conn, complainants, scopes, held, plan)
+            comp = _complainant_plan(archive, conn, complainants, held, plan)
             for table, upd in plan["updates"].items():
                 sg.apply_updates(conn, table, upd)
             sg.save_coarse(archive, conn, plan["coarse"])

@@ -612,15 +612,17 @@ def _court_of_code(code: str | None, name: str | None, postcode: str | None, own
                    where: str | None) -> dict | None:
     """The court of the reference table a Crown court code several courts share means here (see
     `settle_court_codes`); None for a code that is not shared.  Rejected when nothing tells."""
+    from ..data.reference import name_key
+
     code = (code or "").strip()
     if not (code.isascii() and code.isdigit()):
         return None
     crown = _court_codes().get(int(code), ((), ()))[0]
     if len({c["fact_court_id"] for c in crown}) < 2:
         return None
-    key = _words(name)
-    for meant in ([c for c in crown if _words(c["name"]) == key] if key else [],
-                  [c for c in crown if key and c["town"] and f" {_words(c['town'])} " in f" {key} "],
+    key = name_key(name)
+    for meant in ([c for c in crown if name_key(c["name"]) == key] if key else [],
+                  [c for c in crown if key and c["town"] and f" {name_key(c['town'])} " in f" {key} "],
                   [c for c in crown if postcode and c["postcode"]
                    and c["postcode"].replace(" ", "").upper() == postcode.replace(" ", "").upper()],
                   [c for c in crown if own is not None and c["fact_court_id"] == own["fact_court_id"]]):
@@ -629,11 +631,6 @@ def _court_of_code(code: str | None, name: str | None, postcode: str | None, own
     raise Rejected(f"court code {code} is {_code_holders(crown, ())}, and the list does not say which it means "
                    "(by a court name or town of one of them): give the court with --court-id or the x-court-id "
                    "header (its FaCT court id or slug)", where)
-
-
-def _words(text: str | None) -> str:
-    """A court or town name as lower-case words (apostrophes, dots and other punctuation dropped)."""
-    return " ".join(re.findall(r"[a-z0-9]+", (text or "").casefold().replace("'", "").replace("\u2019", "")))
 
 
 def _list_type_name(value: str, where: str | None) -> str:

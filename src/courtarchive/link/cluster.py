@@ -23,7 +23,6 @@ person that now holds most of their mentions.
 
 from __future__ import annotations
 
-import functools
 from typing import Callable, Iterable
 
 import numpy as np
@@ -504,17 +503,6 @@ def reconcile_case_strays(std: pl.DataFrame, lab: pl.DataFrame,
     return out, len(to)
 
 
-@functools.lru_cache(maxsize=1)
-def _spellings() -> dict[str, frozenset[str]]:
-    """The name-variant table by name: canonical form -> all its spellings, itself included."""
-    from ..governance.pseudonym import load_name_variants
-
-    group: dict[str, set[str]] = {}
-    for v, canon in load_name_variants().items():
-        group.setdefault(canon, {canon}).add(v)
-    return {c: frozenset(g) for c, g in group.items()}
-
-
 def _forename_reach(forenames: Iterable[str]) -> pl.DataFrame:
     """For each forename (lower case), the canonical names of the name-variant table's entries one
     edit from it (``ofn``, ``reach``): "jey" -> joseph (via "joey"), "jseph" -> joseph -- a typo on
@@ -522,12 +510,13 @@ def _forename_reach(forenames: Iterable[str]) -> pl.DataFrame:
     spelling ("Joseph", "Joey") recognises.  Same first letter and length within one, so the table
     is compared with a few entries per name."""
     from ..config import duckdb_connect
+    from ..governance.pseudonym import name_spellings
 
     names = sorted({f.lower() for f in forenames if f and len(f) > 1})
     empty = pl.DataFrame(schema={"ofn": pl.Utf8, "reach": pl.List(pl.Utf8)})
     if not names:
         return empty
-    spellings = _spellings()
+    spellings = name_spellings()
     table = pl.DataFrame([(v, canon) for canon, group in spellings.items() for v in group], schema=["v", "vc"],
                          orient="row")
     con = duckdb_connect()
@@ -723,9 +712,9 @@ def reconcile_sjp_public(std: pl.DataFrame, lab: pl.DataFrame,
 def _variant_initials(forenames: Iterable[str]) -> pl.DataFrame:
     """For each forename (lower case), the first letters of every spelling of its name in the
     variant table (``cfn``, ``cinit``): "carl" -> "ck" (Karl), "tony" -> "at" (Anthony)."""
-    from ..governance.pseudonym import load_name_variants
+    from ..governance.pseudonym import load_name_variants, name_spellings
 
-    variants, spellings = load_name_variants(), _spellings()
+    variants, spellings = load_name_variants(), name_spellings()
     names = sorted({f for f in forenames if f})
     inits = ["".join(sorted({w[0] for w in spellings.get(variants.get(f, f), {f})})) for f in names]
     return pl.DataFrame({"cfn": names, "cinit": inits}, schema={"cfn": pl.Utf8, "cinit": pl.Utf8})

@@ -353,9 +353,9 @@ def candidates_from_archive(archive, *, cache_dir: Path | None = None) -> tuple[
             if model_json is None:
                 model_json = M.default_model(pl.scan_parquet(cache).select(pl.len()).collect().item())
             return pl.read_parquet(cache), model_json
-    from ..governance.hooks import screening_mark, shred
+    from ..governance.hooks import purge_mark, shred
 
-    mark = screening_mark(cache.parent) if cache is not None else None
+    mark = purge_mark(cache.parent) if cache is not None else None
     cand = standardise_candidates(store.defendant_mentions(archive), store.person_assignments(archive, "defendant"))
     if model_json is None:
         model_json = M.default_model(max(cand.height, 2))
@@ -369,7 +369,7 @@ def candidates_from_archive(archive, *, cache_dir: Path | None = None) -> tuple[
         with open(private_file(tmp), "wb") as fh:
             cand.write_parquet(fh)
         tmp.replace(cache)
-        if screening_mark(cache.parent) != mark:
+        if purge_mark(cache.parent) != mark:
             # an expiry, erasure or rectification purged the cache while these were read: they may
             # hold what it purged -- not kept (this screening uses them once, the next reads anew)
             shred(cache)

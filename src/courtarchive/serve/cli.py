@@ -70,21 +70,21 @@ def ingest(paths: List[Path] = typer.Argument(..., help="files or folders (recur
                                  "x-content-date": content_date, "x-court-id": court_id,
                                  "x-language": language, "x-provenance": provenance,
                                  "x-display-from": display_from, "x-display-to": display_to}.items() if v}
-    files = InputFiles(paths)       # the one walk of the folders (an unnamed temporary file holds its list)
-    try:                    # a bad option is a usage error, before anything is read (a sidecar's is the file's rejection)
-        check_options(headers, files.formats)
-    except Rejected as e:
-        typer.echo(f"error: {e.reason}", err=True)
-        raise typer.Exit(2) from None
-    s = settings()
-    a = open_archive(db)
-    keyring = Keyring.from_settings(s)
-    with Progress(SpinnerColumn(), TextColumn("[progress.description]{task.description}"), BarColumn(),
-                  TextColumn("{task.completed}/{task.total} files"), TimeElapsedColumn(),
-                  console=console, disable=as_json or not console.is_terminal) as progress, files:
-        task = progress.add_task("ingesting", total=len(files))
-        report = run(a, files, keyring=keyring, headers=headers, list_type=list_type, workers=workers,
-                     max_bytes=s.max_file_bytes, on_file=lambda o: progress.advance(task))
+    with InputFiles(paths) as files:    # the one walk of the folders (an unnamed temporary file holds its list)
+        try:                # a bad option is a usage error, before anything is read (a sidecar's is the file's rejection)
+            check_options(headers, files.formats)
+        except Rejected as e:
+            typer.echo(f"error: {e.reason}", err=True)
+            raise typer.Exit(2) from None
+        s = settings()
+        a = open_archive(db)
+        keyring = Keyring.from_settings(s)
+        with Progress(SpinnerColumn(), TextColumn("[progress.description]{task.description}"), BarColumn(),
+                      TextColumn("{task.completed}/{task.total} files"), TimeElapsedColumn(),
+                      console=console, disable=as_json or not console.is_terminal) as progress:
+            task = progress.add_task("ingesting", total=len(files))
+            report = run(a, files, keyring=keyring, headers=headers, list_type=list_type, workers=workers,
+                         max_bytes=s.max_file_bytes, on_file=lambda o: progress.advance(task))
     from .postingest import run as after_ingest
 
     after = after_ingest(a, report) if report.accepted else {}

@@ -25,6 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import sqlalchemy as sa
 
+from ..data.reference import name_key as _norm
 from ..model import ENTITIES, RECORD_TYPES, ParsedList, PublicationMeta
 from ..model.declaration import Entity
 from . import migrate
@@ -67,11 +68,6 @@ def _sqlite_value(kind: str):
     if kind == "bool":
         return lambda v: None if v is None else int(v)
     return None
-
-
-def _norm(s: str | None) -> str:
-    s = (s or "").casefold().replace("'", "").replace("’", "")
-    return re.sub(r"[^a-z0-9]+", " ", s).strip()
 
 
 _COURT_WORDS = re.compile(r"\b(magistrates|crown|court|courts|combined|centre|center|justice|law|the|and|county|family|of)\b")
@@ -289,13 +285,13 @@ class Archive:
         records another application's revisions (`migrate.current` refuses it, DatabaseError):
         its tables of courtarchive's names (party, case, court, ...) and its version table are not
         the archive's to drop -- nor in one with no version table at all that holds tables of those
-        names (refused as `init` refuses it).  The data generation's row goes with the tables: the
-        drop moves nothing (`engine.GENERATION`; moving it failed on PostgreSQL, its table gone)."""
+        names (refused as `init` refuses it).  (The data generation's row goes with the tables:
+        the engine's commit listener finds no table to move it in, `engine.GENERATION`.)"""
         from .tables import metadata
 
         if migrate.current(self.engine) is None:
             self._refuse_foreign_tables()
-        with self.engine.connect().execution_options(generation_unchanged=True) as conn, conn.begin():
+        with self.engine.begin() as conn:
             metadata.drop_all(conn)
             conn.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
 

@@ -15,8 +15,8 @@ import orjson
 import sqlalchemy as sa
 
 from .archive import Archive
-from .engine import unkept_write
-from .tables import TABLES as T
+from .engine import GENERATION, unkept_write
+from .tables import TABLES as T, id_sequence
 from .util import as_id, chunks as _chunks, dicts, in_ids, now, rows as _rows, statement
 
 GENESIS = "0" * 64
@@ -310,9 +310,6 @@ def data_generation(archive: Archive, *, conn=None) -> int | None:
 
 
 def _generation():
-    from .engine import GENERATION
-    from .tables import id_sequence
-
     return sa.select(id_sequence.c.next_id).where(id_sequence.c.name == GENERATION)
 
 
