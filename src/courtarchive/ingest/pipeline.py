@@ -118,14 +118,17 @@ class InputFiles:
     def __init__(self, paths: Iterable[str | Path]):
         self._spill = tempfile.TemporaryFile()
         self._count = 0
-        formats: set[str | None] = set()
+        formats: set[str] = set()
         for f in iter_input_files(paths):
             self._spill.write(os.fsencode(f) + b"\0")        # NUL: the one byte a path cannot hold
             self._count += 1
-            formats.add(FORMATS.get(f.suffix.lower(), "cath-json" if not f.suffix else None))
+            try:
+                formats.add(file_format(f))
+            except Rejected:          # a named file of another suffix has no format: it is rejected
+                pass
         self._spill.flush()
-        #: the formats among the files (a named file of another suffix has none: it is rejected)
-        self.formats = frozenset(formats - {None})
+        #: the formats among the files
+        self.formats = frozenset(formats)
 
     def __len__(self) -> int:
         return self._count

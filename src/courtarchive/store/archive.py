@@ -78,24 +78,27 @@ def _name_core(s: str | None) -> str:
 
 
 class CourtResolver:
-    """Finds the court a list means: by FaCT id, Crown code, name, then postcode."""
+    """Finds the court a list means: by FaCT id, Crown code (of one court), name, then postcode."""
 
     def __init__(self, rows: list[dict]):
         self.by_id = {r["id"]: r for r in rows}
         self.by_fact = {str(r["fact_court_id"]): r for r in rows if r["fact_court_id"]}
         self.by_slug = {r["slug"]: r for r in rows if r["slug"]}
-        self.by_crown: dict[str, dict] = {}
         self.by_name: dict[str, dict] = {}
         self.by_core: dict[tuple[str, str], list[dict]] = {}
         self.by_postcode: dict[str, list[dict]] = {}
+        crown: dict[str, list[dict]] = {}
         for r in rows:
             if r["crown_court_code"] and "Crown" in (r["court_types"] or ""):
-                self.by_crown.setdefault(str(r["crown_court_code"]), r)
+                crown.setdefault(str(r["crown_court_code"]), []).append(r)
             self.by_name.setdefault(_norm(r["name"]), r)
             for fam in ("magistrates", "crown", "other"):
                 self.by_core.setdefault((fam, _name_core(r["name"])), []).append(r)
             if r["postcode"]:
                 self.by_postcode.setdefault(r["postcode"].replace(" ", "").upper(), []).append(r)
+        # a Crown court code several courts share (448: two court centres in Preston) names none of
+        # them: a list giving it is resolved by its court name or postcode, as one without a code
+        self.by_crown: dict[str, dict] = {c: rs[0] for c, rs in crown.items() if len(rs) == 1}
 
     @staticmethod
     def _family(list_type: str) -> str:
