@@ -36,6 +36,10 @@ class WebSettings:
     threads: int | None = None
     #: exports and screening runs served at once per process, in a lane of their own (`heavy`)
     heavy_threads: int = 2
+    #: a serving process tunes Python's garbage collector once warmed up (`app._settle_gc`);
+    #: ``COURTARCHIVE_WEB_GC=default`` keeps Python's defaults.  Off for an app built in-process
+    #: (tests, a host application): the collector is the process's, not the app's
+    settle_gc: bool = False
 
     @classmethod
     def from_env(cls, **over) -> "WebSettings":
@@ -53,9 +57,23 @@ class WebSettings:
         base = dict(db_url=s.db_url, home=home, reports_dir=Path(reports), limits=lim,
                     secure_cookies=env.get("COURTARCHIVE_SECURE_COOKIES", "").lower() in ("1", "true", "yes"),
                     base_url=env.get("COURTARCHIVE_BASE_URL", "http://localhost:8000"),
-                    threads=max(1, int(env["COURTARCHIVE_WEB_THREADS"])) if env.get("COURTARCHIVE_WEB_THREADS") else None)
+                    threads=max(1, int(env["COURTARCHIVE_WEB_THREADS"])) if env.get("COURTARCHIVE_WEB_THREADS") else None,
+                    settle_gc=_gc_setting(env.get("COURTARCHIVE_WEB_GC", "")))
         base.update(over)
         return cls(**base)
+
+
+def _gc_setting(v: str) -> bool:
+    """``COURTARCHIVE_WEB_GC``: ``tuned`` (the default) or ``default`` (Python's own collector
+    settings); anything else is a ConfigError (one line, exit code 2)."""
+    v = v.strip().lower()
+    if v in ("", "tuned"):
+        return True
+    if v == "default":
+        return False
+    from ..config import ConfigError
+
+    raise ConfigError(f"COURTARCHIVE_WEB_GC must be 'tuned' or 'default', not {v!r}")
 
 
 def default_threads(db_url: str | None) -> int:
