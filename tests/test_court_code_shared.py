@@ -1,6 +1,6 @@
 """A Crown court code several courts of the reference table share, written through the store
-directly (``Archive.write``: the Python API, intake paths that do not run the ingest pipeline's
-``settle_court_codes``).  The store's resolver read such a code as the first court of the table
+directly (``Archive.write``: the Python API -- file and mail intake both parse through the
+pipeline's ``parse_file``, which runs ``settle_court_codes`` first).  The store's resolver read such a code as the first court of the table
 holding it: a list naming the other court was filed at the wrong court.  Now a shared code names
 none of them and the list goes by its court name (or postcode), as one without a code.
 

@@ -45,6 +45,12 @@ def open_archive(db: str | None = None, *, initialised: bool = True):
     return a
 
 
+def usage_error(msg: str) -> None:
+    """A usage error (a bad option or argument, nothing done): one line ``error: msg`` on stderr, exit 2."""
+    typer.echo(f"error: {msg}", err=True)
+    raise typer.Exit(2) from None
+
+
 def _purpose(value: str | None) -> str | None:
     from .governance.policy import PURPOSES
 

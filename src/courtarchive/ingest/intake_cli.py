@@ -19,6 +19,8 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from ..clikit import open_archive, usage_error
+
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Take in lists that arrive by e-mail (Maildir or IMAP).")
 console = Console(stderr=True)
@@ -32,20 +34,17 @@ def _setup(db: str | None, profile: Path | None):
     from ..config import settings
     from ..governance.profile import load
     from ..governance.pseudonym import Keyring
-    from ..store import Archive
     from .mail import mail_senders
 
     s = settings()
-    a = Archive.open(db or s.db_url)
-    a.require_initialised()
+    a = open_archive(db)        # uninitialised or unusable: one line, not a traceback
     senders = mail_senders(load(profile, home=s.home))
     return s, a, Keyring.from_settings(s), senders
 
 
 def _bad_option(e) -> None:
     """A usage error, as `courtarchive ingest` words one: one line, exit 2."""
-    typer.echo(f"error: {e.reason}", err=True)
-    raise typer.Exit(2) from None
+    usage_error(e.reason)
 
 
 def _finish(a, report, as_json: bool) -> None:

@@ -218,6 +218,8 @@ def process_message(archive: Archive, raw: bytes, *, keyring: Keyring, senders: 
     by_name = dict(files)
     out = MessageOutcome(ref, message_id, "no-lists")
     for name, data in files:
+        # by suffix, as a folder's files are: an attachment without one is not read as CaTH JSON as
+        # a file named to `ingest` is (`pipeline.file_format`) -- nobody chose it as a list
         fmt = FORMATS.get(os.path.splitext(name)[1].lower())
         if fmt is None or name.endswith(SIDECAR):
             continue

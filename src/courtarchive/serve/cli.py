@@ -14,7 +14,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.markup import escape
 from rich.table import Table
 
-from ..clikit import REFUSED, open_archive, print_json, purpose_note, purpose_option
+from ..clikit import REFUSED, open_archive, print_json, purpose_note, purpose_option, usage_error
 from ..config import settings
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
@@ -74,8 +74,7 @@ def ingest(paths: List[Path] = typer.Argument(..., help="files or folders (recur
         try:                # a bad option is a usage error, before anything is read (a sidecar's is the file's rejection)
             check_options(headers, files.formats)
         except Rejected as e:
-            typer.echo(f"error: {e.reason}", err=True)
-            raise typer.Exit(2) from None
+            usage_error(e.reason)
         s = settings()
         a = open_archive(db)
         keyring = Keyring.from_settings(s)
