@@ -168,15 +168,17 @@ def test_the_commands_say_which_hook_failed_in_one_line_and_exit_1(cli, home, mo
     monkeypatch.delenv("FAILING_STORE_DOWN")
     assert f"request {req['id']} done" in cli("rights", "erase", req["id"], "--actor", "dpo").output
 
-    # a rectification: no run to retry from; running it again re-runs the store
+    # a rectification: a run of its own, retried by the next expiry or by running it again
     plant(a, date=D(2025, 5, 2), people=[person(forenames="Ottoline", surname="GRISEDALE")])
     req = _request(cli, "rectification", name="Ottoline Grisedale")
     monkeypatch.setenv("FAILING_STORE_DOWN", "1")
     fix = ("rights", "rectify", req["id"], "--party", req["party_ids"][0], "--field", "town", "--value",
            "Lancaster", "--actor", "dpo")
     r = cli(*fix, code=1)
-    assert _failed_lines(r) == [f"error: derived store {HOOK} failed (RuntimeError) in this rectification: its "
-                                "copies stay until the same `rights rectify` run again retries it"]
+    run_id = sg.runs(a)[-1]["id"]
+    assert _failed_lines(r) == [f"error: derived store {HOOK} failed (RuntimeError) in run {run_id}: its copies "
+                                "stay until the next `courtarchive expire` (or this `rights rectify` run again) "
+                                "retries it"]
     assert "derived stores updated" not in r.output
     monkeypatch.delenv("FAILING_STORE_DOWN")
     assert "derived stores updated" in cli(*fix).output

@@ -205,8 +205,7 @@ def _hooks_failed(res: dict, again: str) -> None:
     failed = [(res.get("run_id"), h, e) for h, e in (res.get("hooks_failed") or {}).items()]
     failed += [(r, h, e) for r, hs in (res.get("earlier_hooks_failed") or {}).items() for h, e in hs.items()]
     for run_id, hook, err in failed:
-        where = f"run {run_id}" if run_id is not None else "this rectification"
-        console.print(f"[red]error[/red]: derived store {escape(hook)} failed ({escape(err)}) in {where}: its "
+        console.print(f"[red]error[/red]: derived store {escape(hook)} failed ({escape(err)}) in run {run_id}: its "
                       f"copies stay until {again} retries it", soft_wrap=True)
     if failed:
         raise typer.Exit(1)
@@ -449,7 +448,7 @@ def rights(action: str = typer.Argument(..., help="find | open | decide | extend
             if res["name_as_listed_unchanged"]:
                 console.print(f"[yellow]name_as_listed of mention(s) {', '.join(map(str, res['name_as_listed_unchanged']))} "
                               f"still holds the old {field}[/yellow]: rectify --field name_as_listed too if it is wrong")
-            _hooks_failed(res, "the same `rights rectify` run again")
+            _hooks_failed(res, "the next `courtarchive expire` (or this `rights rectify` run again)")
         else:
             rows = sg.rights_requests(a)
             for r in rows:

@@ -7,7 +7,8 @@ skipped and reported) or by calling `register` at import time.  A hook receives 
 (which rows were pseudonymised or erased, when the run started) and must remove or rewrite its
 copies of them; it returns a dict of counts for the run's record.  A hook that raises does not
 stop the others (`run`); the run records it with the ids its event carried, and the next expiry (or
-the erasure run again) retries it (`retention.retry_hooks`).
+the erasure run again) retries it (`retention.retry_hooks`).  So does a run interrupted while its
+hooks run (Ctrl-C): it records them as not finished before the first runs (`retention.run_hooks`).
 
 The built-in hooks (`BUILT_IN`) each remove a copy of personal data that expiry or erasure
 requires gone: they run whatever the profile lists.  A profile's list adds hooks to them (its own
@@ -95,17 +96,20 @@ def resolve(specs: list[str]) -> tuple[dict[str, Hook], list[str]]:
     return hooks, missing
 
 
-def run(event: ExpiryEvent, specs: list[str], *, only=None, skip=()) -> dict:
+def run(event: ExpiryEvent, specs: list[str], *, only=None, skip=(), starting=None) -> dict:
     """Run the hooks (`resolve`; ``only``: just these names, ``skip``: not these functions), every
     one even after one raised -- a failure must not leave the later stores' copies behind.  Returns
     each hook's counts, ``not_installed`` and ``failed`` ({hook: error}): the error is the
-    exception's type only, as its message may quote a value of the data purged."""
+    exception's type only, as its message may quote a value of the data purged.  ``starting`` is
+    called with the names of the hooks to run before the first runs (`retention.run_hooks`); an
+    interrupt (KeyboardInterrupt) is not a hook's failure: it stops the run and is raised on."""
     hooks, missing = resolve(specs)
+    hooks = {name: f for name, f in hooks.items() if (only is None or name in only) and f not in skip}
+    if starting is not None:
+        starting(list(hooks))
     out: dict = {"not_installed": missing}
     failed: dict[str, str] = {}
     for name, f in hooks.items():
-        if (only is not None and name not in only) or f in skip:
-            continue
         try:
             out[name] = f(event) or {}
         except Exception as e:

@@ -8,9 +8,10 @@ token ``~p:<hmac>``, DOB/address deleted, postcode -> outward code, age -> age b
 ``secure_delete`` on), so a killed run leaves whole batches; re-running finishes the rest, and
 re-running a finished job changes nothing.  Rows under a legal hold are skipped and logged; their
 publication stays un-expired so the next run after the release catches up.  Then derived stores
-are cascaded (governance.hooks; one that fails leaves the run ``failed`` and is retried by the next
-run: `retry_hooks`) and the database is compacted so no old bytes remain (SQLite VACUUM
-+ WAL truncate; PostgreSQL VACUUM FULL of the touched tables).
+are cascaded (governance.hooks; one that fails -- or the run interrupted while they run -- leaves
+the run ``failed`` and is retried by the next run: `run_hooks`, `retry_hooks`) and the database is
+compacted so no old bytes remain (SQLite VACUUM + WAL truncate; PostgreSQL VACUUM FULL of the
+touched tables).
 
 The token is the same one the gate shows analysts and that a later expiry of the same person
 produces: ``Keyring.token("person", normalise_name(name) + "|" + DOB)``.  Links survive.
@@ -291,8 +292,8 @@ def expire(archive, *, keyring, profile: Profile | None = None, as_of: dt.date |
                                hearing_ids=sorted(touched["hearing"]), offence_ids=sorted(touched["offence"]),
                                case_ids=sorted(touched["case"]), publication_ids=sorted(touched["publication"]),
                                home=home, profile=prof)
-        report["derived_stores"] = hooks.run(ev, prof.data["derived_stores"]["hooks"])
-        failed = hook_failures(archive, ev, report["derived_stores"], actor=actor, objects={"retention_run": [run_id]})
+        report["derived_stores"], failed = run_hooks(archive, ev, prof.data["derived_stores"]["hooks"], actor=actor,
+                                                     objects={"retention_run": [run_id]})
         report["hooks_failed"] = failed.get("hooks_failed", {})
         earlier = sg.runs_with_failed_hooks(archive)
         report["earlier_hooks_failed"] = retry_hooks(archive, earlier, by_run=run_id, actor=actor, profile=prof,
@@ -312,25 +313,54 @@ def expire(archive, *, keyring, profile: Profile | None = None, as_of: dt.date |
                               "proof_hash": proof})
         return report
     except BaseException:
-        if run_id is not None:
-            try:
-                sg.update_run(archive, run_id, status="failed", finished_at=sg.now())
-            except Exception:  # pragma: no cover
-                pass
+        mark_failed(archive, run_id)
         raise
+
+
+def mark_failed(archive, run_id: int | None) -> None:
+    """A run that raised or was interrupted is ``failed`` (its committed batches stand; hooks it
+    recorded as failed or not finished are retried by the next run: `run_hooks`)."""
+    if run_id is None:
+        return
+    try:
+        sg.update_run(archive, run_id, status="failed", finished_at=sg.now())
+    except Exception:  # pragma: no cover
+        pass
+
+
+#: a hook a run started and did not see finish, in its ``hooks_failed`` (`run_hooks`)
+UNFINISHED = "not finished"
+
+
+def run_hooks(archive, ev: hooks.ExpiryEvent, specs: list[str], *, actor: str, objects: dict,
+              skip=()) -> tuple[dict, dict]:
+    """Run a run's derived-store hooks (`hooks.run`) and keep those that failed (`hook_failures`).
+    Before the first runs, the run's counts list every hook to run as failed (`UNFINISHED`), with
+    its event's ids: a run interrupted meanwhile (Ctrl-C; `mark_failed`, the interrupt raised on)
+    is retried by the next `expire` (or erasure under the request) like one whose hooks failed.
+    (A run's counts are written at its end: until then they hold only this.)  Returns the hooks'
+    outcome and the failures kept."""
+    def starting(names: list[str]) -> None:
+        if ev.run_id is not None and names:
+            sg.update_run(archive, ev.run_id, counts={"hooks_failed": dict.fromkeys(names, UNFINISHED),
+                                                      "hooks_retry": hooks.event_ids(ev)})
+
+    derived = hooks.run(ev, specs, skip=skip, starting=starting)
+    return derived, hook_failures(archive, ev, derived, actor=actor, objects=objects)
 
 
 def hook_failures(archive, ev: hooks.ExpiryEvent, derived: dict, *, actor: str, objects: dict) -> dict:
     """What a run keeps of its derived-store hooks that failed (``derived``: `hooks.run`'s outcome):
     ``hooks_failed`` ({hook: error}) and ``hooks_retry``, the ids of its event (`hooks.event_ids`),
-    from which `retry_hooks` rebuilds it.  Written to the run's counts at once (a run that dies
-    after this is still retried) and audited (``derived_stores_failed``: hooks and errors, no ids).
-    Returns them ({} when every hook ran)."""
-    if not derived["failed"]:
-        return {}
-    failed = {"hooks_failed": dict(derived["failed"]), "hooks_retry": hooks.event_ids(ev)}
+    from which `retry_hooks` rebuilds it.  Written to the run's counts at once, in place of the
+    hooks `run_hooks` listed as not finished (a run that dies after this is still retried), and
+    audited (``derived_stores_failed``: hooks and errors, no ids).  Returns them ({} when every
+    hook ran)."""
+    failed = {"hooks_failed": dict(derived["failed"]), "hooks_retry": hooks.event_ids(ev)} if derived["failed"] else {}
     if ev.run_id is not None:
-        sg.update_run(archive, ev.run_id, counts={**(sg.get_run(archive, ev.run_id)["counts"] or {}), **failed})
+        sg.update_run(archive, ev.run_id, counts=failed)
+    if not failed:
+        return {}
     audit.record(archive, actor=actor, role="admin", action="derived_stores_failed",
                  purpose="retention" if ev.kind == "expire" else "rights_request",
                  objects=objects, details={"kind": ev.kind, "hooks_failed": failed["hooks_failed"]})
@@ -338,11 +368,13 @@ def hook_failures(archive, ev: hooks.ExpiryEvent, derived: dict, *, actor: str, 
 
 
 def retry_hooks(archive, runs: list[dict], *, by_run: int, actor: str, profile: Profile,
-                home: Path | None) -> dict[str, dict]:
-    """Run again the derived-store hooks that failed in earlier runs (``runs``:
+                home: Path | None, settle: bool = True) -> dict[str, dict]:
+    """Run again the derived-store hooks that failed (or did not finish) in earlier runs (``runs``:
     `sg.runs_with_failed_hooks`), each on the rows its run touched (its event rebuilt from the
     ids it kept, `hook_failures`).  A run whose hooks all succeed now is ``done``, its ids dropped
     (``hooks_retried``: hook -> the run that retried it); a hook no longer installed stays failed.
+    An erasure request left pending only by its runs' hooks is then done (``settle``:
+    `rights.settle`; an erasure retrying its own request's runs settles it itself).
     Returns {run id: {hook: error}} of the runs still failing."""
     still_failing: dict[str, dict] = {}
     for r in runs:
@@ -364,6 +396,12 @@ def retry_hooks(archive, runs: list[dict], *, by_run: int, actor: str, profile: 
         audit.record(archive, actor=actor, role="admin", action="derived_stores_retry", purpose="retention",
                      objects={"retention_run": [r["id"] for r in runs]},
                      details={"by_run": by_run, "still_failed": still_failing})
+    if settle:
+        from . import rights        # (rights builds on this module)
+
+        for rid in sorted({(r["profile"] or {}).get("request_id") for r in runs
+                           if r["kind"] == "erase" and str(r["id"]) not in still_failing} - {None}):
+            rights.settle(archive, rid, by_run=by_run, actor=actor)
     return still_failing
 
 

@@ -32,7 +32,7 @@ from . import audit, hooks
 from .coarse import full_name
 from .profile import add_months, load
 from .pseudonym import name_spellings, normalise_name, normalise_name_forms
-from .retention import TOUCHED_TABLES, _digest, _Held, hook_failures, plan_batch, proof_step, retry_hooks
+from .retention import TOUCHED_TABLES, _digest, _Held, mark_failed, plan_batch, proof_step, retry_hooks, run_hooks
 
 log = logging.getLogger("courtarchive.governance")
 
@@ -111,7 +111,7 @@ def extend(archive, request_id: int, *, reasons: str, actor: str, months: int = 
         audit.record(archive, actor=actor, role="admin", action="rights_extend", purpose="rights_request",
                      objects={"rights_request": [request_id]},
                      details={"months": months, "respond_by": respond_by.isoformat()}, conn=conn)
-    return sg.get_rights_request(archive, request_id)
+    return {**req, "found": found}
 
 
 def overdue(req: dict, today: dt.date) -> bool:
@@ -364,6 +364,41 @@ def _complainant_plan(archive, conn, ids: list[int], held: _Held, plan: dict) ->
     return {"kept": kept, "erased": erased}
 
 
+def _covered(req: dict, progress: dict) -> bool:
+    """Whether an erasure request's runs (its ``found["erasure"]`` progress) erased everything it
+    covers: no mention kept by a hold, and every mention a ``comply`` decision covers erased
+    (``partial``: the named ones were).  Done then, once no derived store holds a copy."""
+    default, _ = _scope(req)
+    return (not progress.get("pending") and not progress.get("pending_complainants")
+            and (req["decision"] == "partial" or set(default) <= set(progress.get("erased_party_ids") or [])))
+
+
+def _failed_runs(archive, kind: str, request_id: int) -> list[dict]:
+    """The runs of ``kind`` under a request whose derived-store hooks failed or did not finish
+    (interrupted: also one the request's progress does not list yet): those acting again retries."""
+    return [r for r in sg.runs_with_failed_hooks(archive)
+            if r["kind"] == kind and (r["profile"] or {}).get("request_id") == request_id]
+
+
+def settle(archive, request_id: int, *, by_run: int, actor: str) -> bool:
+    """Mark an erasure request done that only its derived stores kept pending: everything it covers
+    erased (`_covered`) and now no run under it with a hook failed -- when a later run retried them
+    (`retention.retry_hooks`).  Audited (``rights_done``: the request, the run that retried).
+    Returns whether it is done now."""
+    req = sg.get_rights_request(archive, request_id)
+    progress = ((req or {}).get("found") or {}).get("erasure")
+    if (req is None or req["status"] != "decided" or not progress or not _covered(req, progress)
+            or _failed_runs(archive, "erase", request_id)):
+        return False
+    with archive.engine.begin() as conn:
+        sg.save_rights_request(archive, {"id": request_id, "status": "done", "completed_at": sg.now()}, conn=conn)
+        audit.record(archive, actor=actor, role="admin", action="rights_done", purpose="rights_request",
+                     objects={"rights_request": [request_id], "retention_run": [by_run]},
+                     details={"kind": "erase", "by_run": by_run}, conn=conn)
+    log.info("erasure request %s done: run %s purged its derived stores", request_id, by_run)
+    return True
+
+
 def erase(archive, party_ids: list[int] | None = None, *, complainant_ids: list[int] | None = None, keyring,
           actor: str, mode: str = "pseudonymise", request_id: int | None = None, profile=None,
           home: Path | None = None, compact: bool = True) -> dict:
@@ -451,34 +486,28 @@ def erase(archive, party_ids: list[int] | None = None, *, complainant_ids: list[
                                offence_ids=sorted({r["id"] for r in plan["updates"]["offence"]}
                                                   | {c["offence_id"] for c in comp["erased"] if c["offence_id"]}),
                                case_ids=[r["id"] for r in plan["updates"]["case"]], home=home, profile=prof)
-        counts["derived_stores"] = hooks.run(ev, prof.data["derived_stores"]["hooks"])
-        failed = hook_failures(archive, ev, counts["derived_stores"], actor=actor,
-                               objects={"retention_run": [run_id], "rights_request": [request_id]})
+        counts["derived_stores"], failed = run_hooks(
+            archive, ev, prof.data["derived_stores"]["hooks"], actor=actor,
+            objects={"retention_run": [run_id], "rights_request": [request_id]})
         counts.update(failed)
-        earlier = sg.runs_with_failed_hooks(archive, progress.get("runs") or [])
-        counts["earlier_hooks_failed"] = retry_hooks(archive, earlier, by_run=run_id, actor=actor, profile=prof,
-                                                     home=home)
+        counts["earlier_hooks_failed"] = retry_hooks(archive, _failed_runs(archive, "erase", request_id), by_run=run_id,
+                                                     actor=actor, profile=prof, home=home, settle=False)
         if compact:
             counts["compaction"] = sg.compact(archive, list(TOUCHED_TABLES) + ["person_mention", "complainant"])
         sg.update_run(archive, run_id, status="failed" if failed else "done", finished_at=sg.now(),
                       counts={k: v for k, v in counts.items() if k != "earlier_hooks_failed"})
     except BaseException:
-        try:
-            sg.update_run(archive, run_id, status="failed", finished_at=sg.now())
-        except Exception:  # pragma: no cover
-            pass
+        mark_failed(archive, run_id)
         raise
     # the request's progress: mentions erased so far, those a hold keeps; done when nothing is left
     erased = set(progress.get("erased_party_ids") or []) | (set(targets) - set(kept))
     erased_all_c = set(progress.get("erased_complainant_ids") or []) | set(erased_c)
-    pending = {str(p): h for p, h in kept.items()}
-    pending_c = {str(c): h for c, h in comp["kept"].items()}
-    # (and not while a derived store still holds a copy: a hook of this or an earlier run failed)
-    complete = (not kept and not pending_c and (req["decision"] == "partial" or set(default) <= erased)
-                and not failed and not counts["earlier_hooks_failed"])
-    found["erasure"] = {"erased_party_ids": sorted(erased), "pending": pending,
-                        "erased_complainant_ids": sorted(erased_all_c), "pending_complainants": pending_c,
+    found["erasure"] = {"erased_party_ids": sorted(erased), "pending": {str(p): h for p, h in kept.items()},
+                        "erased_complainant_ids": sorted(erased_all_c),
+                        "pending_complainants": {str(c): h for c, h in comp["kept"].items()},
                         "runs": (progress.get("runs") or []) + [run_id], "mode": mode}
+    # (and not while a derived store still holds a copy: a hook of this or an earlier run failed)
+    complete = _covered(req, found["erasure"]) and not failed and not counts["earlier_hooks_failed"]
     row = {"id": request_id, "found": found}
     if complete:
         row.update(status="done", completed_at=sg.now())
@@ -533,7 +562,9 @@ def rectify(archive, party_ids, *, field: str, value=None, actor: str, request_i
     not exist or is outside the request, a pseudonymised mention (expired or erased: clear text
     written into it would re-identify erased data), a missing value (unless ``clear``), a date of
     birth or age that is not one.  Then the derived stores that re-derive from the archive follow
-    (the search index re-indexes the mentions: the old name is no longer found).  A complainant
+    (the search index re-indexes the mentions: the old name is no longer found), under a run of kind
+    ``rectify``: a hook that fails (or does not finish) is retried by the next `expire` -- or this
+    rectification run again -- as an erasure's is (``run_id``, ``hooks_failed``).  A complainant
     mention is refused whatever is asked: it holds no clear text, only keyed pseudonyms."""
     if complainant_ids:
         raise Refused(f"complainant mention(s) {', '.join(map(str, sorted(set(complainant_ids))))} hold nothing in "
@@ -569,9 +600,19 @@ def rectify(archive, party_ids, *, field: str, value=None, actor: str, request_i
                      objects={"party": ids, "rights_request": [request_id]},
                      details={"field": field, **({"cleared": True} if clear else {})}, conn=conn)
         sg.save_rights_request(archive, {"id": request_id, "status": "done", "completed_at": sg.now()}, conn=conn)
-    ev = hooks.ExpiryEvent(archive, None, "rectify", started, party_ids=ids, home=home, profile=prof)
-    derived = hooks.run(ev, prof.data["derived_stores"]["hooks"], skip=_PURGE_ONLY)
-    # no run to retry from: the same rectification run again re-runs the hooks (it changes nothing else)
-    failed = hook_failures(archive, ev, derived, actor=actor, objects={"party": ids, "rights_request": [request_id]})
-    return {"request_id": request_id, "party_ids": ids, "field": field, "name_as_listed_unchanged": stale,
-            "derived_stores": derived, "hooks_failed": failed.get("hooks_failed", {})}
+    run_id = sg.start_run(archive, kind="rectify", as_of=started.date(), actor=actor,
+                          profile={"request_id": request_id, "field": field})
+    try:
+        ev = hooks.ExpiryEvent(archive, run_id, "rectify", started, party_ids=ids, home=home, profile=prof)
+        derived, failed = run_hooks(archive, ev, prof.data["derived_stores"]["hooks"], actor=actor, skip=_PURGE_ONLY,
+                                    objects={"retention_run": [run_id], "party": ids, "rights_request": [request_id]})
+        earlier = retry_hooks(archive, _failed_runs(archive, "rectify", request_id), by_run=run_id, actor=actor,
+                              profile=prof, home=home)
+        sg.update_run(archive, run_id, status="failed" if failed else "done", finished_at=sg.now(),
+                      counts={"derived_stores": derived, **failed})
+    except BaseException:
+        mark_failed(archive, run_id)
+        raise
+    return {"request_id": request_id, "run_id": run_id, "party_ids": ids, "field": field,
+            "name_as_listed_unchanged": stale, "derived_stores": derived,
+            "hooks_failed": failed.get("hooks_failed", {}), "earlier_hooks_failed": earlier}

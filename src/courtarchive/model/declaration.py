@@ -486,7 +486,7 @@ RETENTION_RUN = _add(Entity(
                      "and a proof hash chained over every committed batch.",
     (
         F("id", "bigint", "internal", nullable=False, parsed=False),
-        F("kind", "str", "internal", nullable=False, doc="expire | erase"),
+        F("kind", "str", "internal", nullable=False, doc="expire | erase | rectify"),
         F("started_at", "datetime", "internal", nullable=False),
         F("finished_at", "datetime", "internal"),
         F("status", "str", "internal", nullable=False, doc="running | done | failed | interrupted"),

@@ -567,10 +567,12 @@ def runs(archive: Archive) -> list[dict]:
 
 
 def runs_with_failed_hooks(archive: Archive, ids: Iterable[int] | None = None) -> list[dict]:
-    """Failed runs (of ``ids``, else all) whose derived-store hooks failed (``counts.hooks_failed``):
-    those a later run retries."""
+    """Failed or interrupted runs (of ``ids``, else all) whose derived-store hooks failed or did not
+    finish (``counts.hooks_failed``): those a later run retries.  (A run killed outright -- no
+    handler ran -- is marked interrupted by the next run of its kind; the hooks it had listed as
+    not finished are then retried as a failed run's are.)"""
     R = T["retention_run"]
-    q = sa.select(R).where(R.c.status == "failed").order_by(R.c.id)
+    q = sa.select(R).where(R.c.status.in_(("failed", "interrupted"))).order_by(R.c.id)
     if ids is not None:
         q = q.where(R.c.id.in_(list(ids)))
     with archive.engine.connect() as conn:
