@@ -154,8 +154,9 @@ async def current_principal(request: Request) -> auth.Principal:
     so under load a request waited in that queue twice, an API request (with `app.api_bearer_only`)
     three times, and latency followed the number of hops, not the work (bench/RESULTS.md, session
     17).  PostgreSQL: in the thread pool (a round trip to the server must not stop the loop)."""
-    if portal(request).archive.sqlite:
-        return principal(request)
+    cached = getattr(request.state, "principal", None)
+    if cached is not None or portal(request).archive.sqlite:
+        return cached or principal(request)
     return await run_in_threadpool(principal, request)
 
 
