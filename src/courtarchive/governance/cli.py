@@ -448,6 +448,22 @@ def rights(action: str = typer.Argument(..., help="find | open | decide | extend
             if res["name_as_listed_unchanged"]:
                 console.print(f"[yellow]name_as_listed of mention(s) {', '.join(map(str, res['name_as_listed_unchanged']))} "
                               f"still holds the old {field}[/yellow]: rectify --field name_as_listed too if it is wrong")
+            ids = lambda k: ", ".join(map(str, res.get(k) or []))  # noqa: E731
+            if res.get("case_name_corrected"):
+                console.print(f"case name of hearing(s) {ids('case_name_corrected')} corrected")
+            if res.get("case_name_unchanged"):
+                console.print(f"[yellow]case name of hearing(s) {ids('case_name_unchanged')} still quotes the old "
+                              f"{field}[/yellow]: not surely this mention's (quoted more than once, or another party "
+                              "of the hearing bears it), left as listed")
+            if res.get("case_key_unchanged"):
+                console.print(f"case(s) {ids('case_key_unchanged')}: the internal case key made from the name is kept "
+                              "(never shown; the court's later lists of the case are matched by it)")
+            if res.get("unlinked"):
+                console.print(f"mention(s) {ids('unlinked')} left their linked persons: the next `courtarchive link "
+                              "run` scores them again on the corrected value")
+            if res.get("links_kept_held"):
+                console.print(f"[yellow]mention(s) {ids('links_kept_held')} keep their persons under a legal "
+                              "hold[/yellow]: `courtarchive link run --full` scores them again")
             _hooks_failed(res, "the next `courtarchive expire` (or this `rights rectify` run again)")
         else:
             rows = sg.rights_requests(a)

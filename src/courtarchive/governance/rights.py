@@ -28,8 +28,9 @@ from collections import Counter
 from pathlib import Path
 
 from ..store import governance as sg
+from ..store.linkage import _PARTY_COLS as _LINK_COLS
 from . import audit, hooks
-from .coarse import full_name
+from .coarse import full_name, is_token
 from .profile import add_months, load
 from .pseudonym import name_spellings, normalise_name, normalise_name_forms
 from .retention import TOUCHED_TABLES, _digest, _Held, mark_failed, plan_batch, proof_step, retry_hooks, run_hooks
@@ -523,6 +524,64 @@ RECTIFIABLE = ("title", "forenames", "middle_names", "surname", "name_as_listed"
 #: built-in hooks that purge copies of data that must go (expiry, erasure); a rectification changes
 #: a value, it does not remove one: only the stores that re-derive from the archive are run
 _PURGE_ONLY = (hooks.exports_cache, hooks.linkage_inputs)
+#: the name parts a case name or a case key may carry (copied from the list at ingest)
+_NAME_FIELDS = ("title", "forenames", "middle_names", "surname", "name_as_listed")
+#: the fields the link stage scores mentions on (`store.linkage.defendant_mentions`)
+_LINKED_FIELDS = tuple(f for f in RECTIFIABLE if f in _LINK_COLS)
+
+
+def _words(s: str | None) -> set[str]:
+    return set(normalise_name(s or "").split())
+
+
+def _quotes(text: str, old: str) -> list[re.Match]:
+    """Where ``text`` quotes the value ``old``: its words, whole, in any case and spacing."""
+    words = old.split()
+    if not words:
+        return []
+    return list(re.finditer(r"(?<!\w)" + r"\s+".join(map(re.escape, words)) + r"(?!\w)", text, re.IGNORECASE))
+
+
+def _case_names(have: dict, field: str, value, hearings: dict, parties: list[dict]) -> tuple[list[dict], list[int]]:
+    """The case names (``hearings``: id -> hearing row) of the rectified mentions (``have``) quoting
+    the old value of the name part ``field``: corrected where that is sure -- the case name quotes it
+    once and no other party of the hearing bears it (``parties``: every party of the hearings), a
+    value is given (not cleared) -- in the case of the quote ("R v SMITH" -> "R v SMYTHE"); else left
+    as listed.  Returns the hearing rows to update and the hearings whose case name still carries an
+    old value."""
+    names = {hid: h["case_name"] for hid, h in hearings.items() if h["case_name"]}
+    fixed, left = set(), set()
+    for i, p in sorted(have.items()):
+        old, hid = (p[field] or "").strip(), p["hearing_id"]
+        if not old or hid not in names:
+            continue
+        text = names[hid]
+        hits, w = _quotes(text, old), _words(old)
+        if not hits and not (w and w <= _words(text)):
+            continue
+        shared = w and any(q["id"] != i and w <= _words(" ".join(filter(None, (
+            q["title"], q["forenames"], q["middle_names"], q["surname"], q["name_as_listed"], q["organisation_name"]))))
+            for q in parties if q["hearing_id"] == hid)
+        if len(hits) == 1 and not shared and value:
+            m = hits[0]
+            new = value.upper() if m.group().isupper() else value
+            names[hid] = text[:m.start()] + new + text[m.end():]
+            fixed.add(hid)
+        else:
+            left.add(hid)
+    return [{"id": hid, "case_name": names[hid]} for hid in sorted(fixed)], sorted(left)
+
+
+def _case_key_name(key: str) -> str:
+    """The name part of a case key made from names (``cn:<court>:<number>:<defendant>``,
+    ``name:<court>:<case name>``, `store.archive._case_key`); "" for a URN's, or a keyed one."""
+    if key.startswith("cn:"):
+        name = key.rpartition(":")[2]
+    elif key.startswith("name:"):
+        name = key.split(":", 2)[2] if key.count(":") >= 2 else ""
+    else:
+        return ""
+    return "" if is_token(name) else name
 
 
 def _rectified(field: str, value, clear: bool):
@@ -565,7 +624,28 @@ def rectify(archive, party_ids, *, field: str, value=None, actor: str, request_i
     (the search index re-indexes the mentions: the old name is no longer found), under a run of kind
     ``rectify``: a hook that fails (or does not finish) is retried by the next `expire` -- or this
     rectification run again -- as an erasure's is (``run_id``, ``hooks_failed``).  A complainant
-    mention is refused whatever is asked: it holds no clear text, only keyed pseudonyms."""
+    mention is refused whatever is asked: it holds no clear text, only keyed pseudonyms.
+
+    The copies ingest made of a name follow it, or are reported (never their values):
+
+    - the case name of the mention's hearing ("R v SMITH", "Police v John SMITH") quoting the old
+      value of a name part is corrected in the same transaction (``case_name_corrected``: hearing
+      ids) when that is sure: it quotes it once, whole words, and no other party of the hearing
+      bears it ("R v SMITH and SMITH": whose?), and a value is given (``--clear`` rewrites none).
+      Else it is left as listed and reported (``case_name_unchanged``), as the name as listed is
+      (``name_as_listed_unchanged``);
+    - a case key made from names (``cn:<court>:<number>:<defendant>``, ``name:<court>:<case
+      name>``; never shown) carrying the old value is kept and reported (``case_key_unchanged``:
+      case ids): it is what the court's later lists of the case, printing the name as they do,
+      are matched by -- rewritten, the case would split or collide with the corrected one; expiry
+      keys it as any identity;
+    - a field the link stage scores mentions on (names, date of birth, age, gender, town,
+      postcode): the mentions leave their linked persons (``unlinked``), so the next link run,
+      incremental too, scores them again as new mentions on the corrected value; one a legal hold
+      reaches keeps its person (``links_kept_held``: a person hold reaches its mentions through
+      it) until a full link run (`link --full`) scores it again;
+    - the search index re-derives the mentions' names (the hook above): found under the
+      corrected name, no longer under the old one."""
     if complainant_ids:
         raise Refused(f"complainant mention(s) {', '.join(map(str, sorted(set(complainant_ids))))} hold nothing in "
                       "clear that could be corrected (only keyed pseudonyms of the name): nothing rectified; to have "
@@ -581,7 +661,8 @@ def rectify(archive, party_ids, *, field: str, value=None, actor: str, request_i
     prof = profile or load(home=home)
     started = sg.now()
     with archive.engine.begin() as conn:
-        have = {p["id"]: p for p in sg.subject_batch(archive, conn, ids)["party"]}
+        batch = sg.subject_batch(archive, conn, ids)
+        have = {p["id"]: p for p in batch["party"]}
         missing = [i for i in ids if i not in have]
         if missing:
             raise NotFound(f"no party mention {', '.join(map(str, missing))}: nothing rectified")
@@ -592,13 +673,34 @@ def rectify(archive, party_ids, *, field: str, value=None, actor: str, request_i
                               "writing clear text into them would re-identify erased data; nothing rectified")
         # a name part corrected while the name as listed still carries the old one: said (not shown)
         stale = sorted(i for i in ids if field in ("forenames", "middle_names", "surname")
-                       and (w := set(normalise_name(have[i][field] or "").split()))
-                       and w <= set(normalise_name(have[i]["name_as_listed"] or "").split()))
+                       and (w := _words(have[i][field])) and w <= _words(have[i]["name_as_listed"]))
+        case_names, names_left, keys_left = [], [], []
+        if field in _NAME_FIELDS:
+            hearings = {h["id"]: h for h in batch["hearing"]}
+            case_names, names_left = _case_names(have, field, v, hearings,
+                                                 sg.hearing_parties(archive, conn, list(hearings)))
+            keys_left = sorted(c["id"] for c in batch["case"] if any(
+                (w := _words(have[i][field])) and w <= _words(_case_key_name(c["case_key"]))
+                for i in ids if have[i]["case_id"] == c["id"]))
+        unlinked, held_links = [], []
+        if field in _LINKED_FIELDS:
+            # the mentions' links were scored on the old value: they leave their persons, so the next
+            # link run scores them again as new; one a legal hold reaches keeps its person (a person
+            # hold reaches its mentions through it) until a full link run scores it again
+            linked = sg.persons_of(archive, ids, conn=conn)
+            held = _Held(sg.hold_scopes(archive, conn))
+            held_links = sorted(i for i in linked if held.party(have[i]))
+            unlinked = sorted(set(linked) - set(held_links))
         sg.secure_delete_on(archive, conn)
         sg.apply_updates(conn, "party", [{"id": i, field: v} for i in ids])
+        sg.apply_updates(conn, "hearing", case_names)
+        sg.unlink_parties(archive, conn, unlinked, drop_coarse=False)
         audit.record(archive, actor=actor, role="admin", action="rectify", purpose="rights_request",
-                     objects={"party": ids, "rights_request": [request_id]},
-                     details={"field": field, **({"cleared": True} if clear else {})}, conn=conn)
+                     objects={"party": ids, "rights_request": [request_id],
+                              **({"hearing": [h["id"] for h in case_names]} if case_names else {})},
+                     details={"field": field, **({"cleared": True} if clear else {}),
+                              **({"case_names_corrected": len(case_names)} if case_names else {}),
+                              **({"unlinked": len(unlinked)} if unlinked else {})}, conn=conn)
         sg.save_rights_request(archive, {"id": request_id, "status": "done", "completed_at": sg.now()}, conn=conn)
     run_id = sg.start_run(archive, kind="rectify", as_of=started.date(), actor=actor,
                           profile={"request_id": request_id, "field": field})
@@ -614,5 +716,7 @@ def rectify(archive, party_ids, *, field: str, value=None, actor: str, request_i
         mark_failed(archive, run_id)
         raise
     return {"request_id": request_id, "run_id": run_id, "party_ids": ids, "field": field,
-            "name_as_listed_unchanged": stale, "derived_stores": derived,
+            "name_as_listed_unchanged": stale, "case_name_corrected": [h["id"] for h in case_names],
+            "case_name_unchanged": names_left, "case_key_unchanged": keys_left, "unlinked": unlinked,
+            "links_kept_held": held_links, "derived_stores": derived,
             "hooks_failed": failed.get("hooks_failed", {}), "earlier_hooks_failed": earlier}

@@ -986,3 +986,15 @@ def unlink_parties(archive: Archive, conn, party_ids: Sequence[int], *, drop_coa
         if drop_coarse:
             n_pc += conn.execute(sa.delete(PC).where(PC.c.party_id.in_(chunk))).rowcount
     return {"person_mentions_deleted": n_pm, "coarse_deleted": n_pc}
+
+
+# rectification
+def hearing_parties(archive: Archive, conn, hearing_ids: Sequence[int]) -> list[dict]:
+    """The parties of these hearings with their name fields (id, hearing_id, title, forenames,
+    middle_names, surname, name_as_listed, organisation_name): whose names a hearing's case name
+    may quote (`rights.rectify`)."""
+    Pa = T["party"]
+    q = sa.select(Pa.c.id, Pa.c.hearing_id, Pa.c.title, Pa.c.forenames, Pa.c.middle_names, Pa.c.surname,
+                  Pa.c.name_as_listed, Pa.c.organisation_name)
+    return [r for chunk in _chunks(sorted(set(hearing_ids)))
+            for r in _rows(conn, q.where(Pa.c.hearing_id.in_(chunk)).order_by(Pa.c.id))]
