@@ -307,7 +307,9 @@ def search_names(archive, q: str, *, court_id: int | None = None, date_from: dt.
     brings "Jon Smyth" (slower: see bench/RESULTS.md).
     ``hide``: given every matching mention as (party id, case id), the party ids to leave out --
     the caller's disclosure check (a youth's name, an anonymity order): they count nowhere, not in
-    ``total``, the facets nor the pages."""
+    ``total``, the facets nor the pages, nor in whether the wider passes run (the answer is the one
+    an index without them gives; only ``candidates``, ``took_ms`` -- engine diagnostics the portal
+    does not pass on -- can tell)."""
     t0 = time.perf_counter()
     _check_paging(limit, offset)
     if not isinstance(q, str):
@@ -325,6 +327,39 @@ def search_names(archive, q: str, *, court_id: int | None = None, date_from: dt.
     names: dict[str, tuple[float, str]] = {}        # every name ranked: name_norm -> (score, how)
     scored: dict[int, tuple] = {}                   # mentions of the names that scored: party id -> (score, row)
     state = {"capped": False, "best": 0.0}
+    low = "" if archive.sqlite else dt.date.min
+    checked: set[int] = set()                       # mentions ``hide`` was asked about
+
+    def disclosed() -> None:
+        """Leave out the mentions ``hide`` withholds (asked once about each, the best HIDE_CAP; the
+        rest are left out unchecked -- counted nowhere, so a common name's total and facets cover
+        its best mentions, "more than", total_exact false) and take the best score again from what
+        is left.  Asked before each decision to run a wider pass as well as at the end: a withheld
+        exact name must not stop the typo passes, or "nothing for Ptolemy Wrenfield, yet Ptolemy
+        Wrenfeld for a misspelling of it" would tell that someone of that name is withheld."""
+        nonlocal scored
+        if hide is None or not scored:
+            return
+        if len(scored) > HIDE_CAP:
+            scored = dict(sorted(scored.items(), key=lambda kv: (kv[1][0], kv[1][1][5] or low),
+                                 reverse=True)[:HIDE_CAP])
+            state["capped"] = True
+        new = [(pid, r[2]) for pid, (_sc, r) in scored.items() if pid not in checked]
+        if new:
+            checked.update(pid for pid, _c in new)
+            for pid in hide(new):
+                scored.pop(pid, None)
+        state["best"] = max((sc for sc, _r in scored.values()), default=0.0)
+
+    def close() -> bool:
+        """Whether a mention close enough (RELAX_BELOW) was found: no wider pass is needed."""
+        if state["best"] >= RELAX_BELOW:
+            disclosed()
+        return state["best"] >= RELAX_BELOW
+
+    def paired() -> bool:
+        """Whether a mention's name pairs every query word closely (a 3+ word query's pass 1)."""
+        return any(sc >= RELAX_BELOW and "extra_word" not in names[r[6]][1] for sc, r in scored.values())
 
     def take(found: list[tuple], name_cap: int) -> None:
         state["capped"] |= len(found) >= name_cap
@@ -357,16 +392,19 @@ def search_names(archive, q: str, *, court_id: int | None = None, date_from: dt.
     # list leaves out); only when no name pairs every query word that closely, any two words
     # (a typo in the third).  Common forenames make "any two" thousands of names at 1M people,
     # each ranked and its mentions read: the exact 3-word queries' p95 went from 19 to 7 ms.
+    # (Every decision to look wider is taken on the mentions ``hide`` leaves: `close`, `paired`.)
     if len(qw) >= 3:
         n = len(qw)
         fetch([[exact[i] for i in range(n)]],
               sized=[([[exact[i] for i in c] for c in combinations(range(n), n - 1)], n - 1)])
-        if not any(sc >= RELAX_BELOW and "extra_word" not in how for sc, how in names.values()):
+        if paired():
+            disclosed()
+        if not paired():
             fetch([[exact[i] for i in c] for c in combos])
     else:
         fetch([[exact[i] for i in c] for c in combos])
     passes = 1
-    if exhaustive or state["best"] < RELAX_BELOW:
+    if exhaustive or not close():
         # pass 2: one word within one edit (deletion keys), swapped letters or sounding alike, the
         # other as written; substrings (partial names: trigram index)
         passes = 2
@@ -377,13 +415,13 @@ def search_names(archive, q: str, *, court_id: int | None = None, date_from: dt.
         known = [ss.any_key(archive, exact[i]) for i in range(len(qw))] if len(qw) >= 2 else [True]
         fetch([[full[j] if j == i else exact[j] for j in c] for c in combos for i in c
                if all(known[j] for j in c if j != i)], subs)
-        if exhaustive or state["best"] < RELAX_BELOW:
+        if exhaustive or not close():
             # pass 3: both words within one edit; then two edits in one word (keys of one word,
             # a trigram or the first two letters of the others)
             passes = 3
             if len(qw) >= 2:
                 fetch([[full[i] for i in c] for c in combos])
-            if len(qw) >= 2 and (exhaustive or state["best"] < RELAX_BELOW):
+            if len(qw) >= 2 and (exhaustive or not close()):
                 # (only when one edit per word found nothing close: the keys of a common forename
                 # reach tens of thousands of names at 1M, the costliest look-up of all)
                 # a word found in the index as written is tried as written first (its one-edit
@@ -400,24 +438,13 @@ def search_names(archive, q: str, *, court_id: int | None = None, date_from: dt.
                     if known[i]:
                         relaxed(i, exact[i])
                 for i in range(len(qw)):
-                    if not known[i] or exhaustive or state["best"] < RELAX_BELOW:
+                    if not known[i] or exhaustive or not close():
                         relaxed(i, full[i])
+    disclosed()
     capped = state["capped"]
-    if hide is not None and scored:
-        # the best HIDE_CAP mentions are checked (score, then the latest date); the rest are left
-        # out unchecked -- counted nowhere, so a common name's total and facets cover its best
-        # mentions ("more than", total_exact false) rather than mentions nobody checked
-        if len(scored) > HIDE_CAP:
-            low = "" if archive.sqlite else dt.date.min
-            best = sorted(scored.items(), key=lambda kv: (kv[1][0], kv[1][1][5] or low), reverse=True)[:HIDE_CAP]
-            scored = dict(best)
-            capped = True
-        for pid in hide([(pid, r[2]) for pid, (_sc, r) in scored.items()]):
-            scored.pop(pid, None)
     # one pass over the mentions (hundreds for a common name): facets, and per group (a linked
     # person once, an unlinked mention once) its best mention (score, then latest date) and count;
     # dates stay as the driver returns them (SQLite: ISO text, which orders the same) until the end
-    low = "" if archive.sqlite else dt.date.min
     vals = list(scored.values())
     groups: dict[int, list] = {}                    # person id, or -party id -> [score, date, row, mentions]
     for sc, r in vals:
