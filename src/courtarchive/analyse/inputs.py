@@ -271,7 +271,9 @@ def from_archive(archive, *, oracle: Path | str | None = None, engine: Engine | 
 
     With ``cache_dir`` the derived inputs are kept as Parquet under a fingerprint of everything
     they depend on (`fingerprint`) and reused while it is unchanged; an expiry, erasure or
-    rectification shreds them (`governance.hooks.analysis_cache`)."""
+    rectification shreds them (`governance.hooks.analysis_cache`), and so does the next entry
+    written: the cache keeps one fingerprint's entries (one per engine), the others are stale
+    (`_cache_prune`)."""
     import time
 
     t0 = time.perf_counter()
@@ -410,3 +412,21 @@ def _cache_write(d: Path, data: AnalysisData, mark: str | None) -> None:
         raise
     if purge_mark(d.parent) != mark:
         shred_tree(d)
+    _cache_prune(d)
+
+
+def _cache_prune(d: Path) -> int:
+    """Shred the entries beside the new entry ``d`` that have another fingerprint: derived from an
+    older state of the archive (or from another archive analysed from the same home, which derives
+    its inputs again when next analysed), they would never be read again and may hold names and
+    dates of birth since expired, erased or rectified.  Entries of ``d``'s fingerprint for another
+    engine stay, and so do other writers' unfinished entries (``.tmp``: each writer removes its own).
+    Returns the files shredded."""
+    from ..governance.hooks import shred_tree
+
+    fp = d.name.rsplit("-", 1)[-1]
+    n = 0
+    for p in list(d.parent.glob("inputs-*")):
+        if p.is_dir() and not p.name.endswith(".tmp") and p.name.rsplit("-", 1)[-1] != fp:
+            n += shred_tree(p)
+    return n

@@ -48,13 +48,15 @@ def _bad_option(e) -> None:
 
 
 def _finish(a, report, as_json: bool) -> None:
-    from ..serve.postingest import run as after_ingest
+    from ..serve.postingest import failures, run as after_ingest
 
     after = after_ingest(a, report.ingest) if report.ingest.accepted else {}
+    failed = failures(after)        # as `courtarchive ingest`: one line each, exit 1
     d = report.as_dict()
     if as_json:
         d.pop("detail")
         d["after_ingest"] = after
+        d["after_ingest_failed"] = list(failed)
         sys.stdout.write(orjson.dumps(d, option=orjson.OPT_INDENT_2, default=str).decode() + "\n")
     else:
         att = d["attachments"]
@@ -69,7 +71,9 @@ def _finish(a, report, as_json: bool) -> None:
             where = f" at {r['json_path']}" if r["json_path"] else ""
             console.print(f"[red]rejected[/red] {escape(str(r['file']))}{escape(where)}: {escape(str(r['reason']))}",
                           soft_wrap=True)
-    raise typer.Exit(1 if report.failed else 0)
+    for line in failed.values():
+        typer.echo(line, err=True)
+    raise typer.Exit(1 if report.failed or failed else 0)
 
 
 @app.command("maildir")

@@ -61,7 +61,8 @@ def ingest(paths: List[Path] = typer.Argument(..., help="files or folders (recur
            display_to: Optional[str] = typer.Option(None, help="x-display-to (ISO date-time)"),
            workers: int = typer.Option(min(2, os.cpu_count() or 1), help="parser processes"),
            as_json: bool = typer.Option(False, "--json", help="print the report as JSON")) -> None:
-    """Ingest CaTH JSON lists, CSV registers and PDF/Excel lists. Exit code 1 when any file was rejected."""
+    """Ingest CaTH JSON lists, CSV registers and PDF/Excel lists. Exit code 1 when any file was rejected
+    or a step after the ingest failed (the search index refresh, alerts: said, with the command to run it again)."""
     from ..governance.pseudonym import Keyring
     from ..ingest.errors import Rejected
     from ..ingest.pipeline import InputFiles, check_options, ingest as run
@@ -84,12 +85,14 @@ def ingest(paths: List[Path] = typer.Argument(..., help="files or folders (recur
             task = progress.add_task("ingesting", total=len(files))
             report = run(a, files, keyring=keyring, headers=headers, list_type=list_type, workers=workers,
                          max_bytes=s.max_file_bytes, on_file=lambda o: progress.advance(task))
-    from .postingest import run as after_ingest
+    from .postingest import failures, run as after_ingest
 
     after = after_ingest(a, report) if report.accepted else {}
+    failed = failures(after)        # a step that failed: the lists stay archived, the step is said (exit 1)
     d = report.as_dict()
     if as_json:
-        print_json({**{k: d[k] for k in ("files", "accepted", "duplicates", "rejected", "hearings")}, "after_ingest": after})
+        print_json({**{k: d[k] for k in ("files", "accepted", "duplicates", "rejected", "hearings")}, "after_ingest": after,
+                    "after_ingest_failed": list(failed)})
     else:
         # one line each, never wrapped at the console's width (a log or a pipe is 80 columns to Rich):
         # a file name or JSON path broken across lines cannot be searched for or copied
@@ -99,11 +102,9 @@ def ingest(paths: List[Path] = typer.Argument(..., help="files or folders (recur
             where = f" at {r['json_path']}" if r["json_path"] else ""
             console.print(f"[red]rejected[/red] {escape(str(r['file']))}{escape(where)}: {escape(str(r['reason']))}",
                           soft_wrap=True)
-        for step, res in after.items():
-            if "error" in res:
-                console.print(f"[yellow]after ingest[/yellow] {escape(step)}: {escape(str(res['error']))}",
-                              soft_wrap=True)
-    raise typer.Exit(1 if d["rejected"] else 0)
+    for line in failed.values():
+        typer.echo(line, err=True)      # (not Rich: one line, unwrapped)
+    raise typer.Exit(1 if d["rejected"] or failed else 0)
 
 
 @app.command()
