@@ -131,11 +131,12 @@ def link_defendants(archive: Archive, run_id: int, *, full: bool, engine: str, t
     else:
         conflict_profile = persons
     tokened = tokened.select("unique_id")
-    old_t = pl.from_arrow(store.person_assignments(archive, "defendant"))
+    old_a = store.person_assignments(archive, "defendant")
+    old_t = pl.from_arrow(old_a)
     blind = pseudo is not None and T.blind_previous_run(archive)
     exact = T.exact_edges(keyed_std, previous=None if blind else old_t) if pseudo is not None else None
     del keyed_std
-    decisions = store.review_decisions(archive)
+    decisions = all_decisions = store.review_decisions(archive)
     if decisions:
         ends = pl.Series([d["party_a"] for d in decisions] + [d["party_b"] for d in decisions], dtype=pl.Int64)
         current = set(ends.filter(ends.is_in(std["unique_id"].implode())).to_list())
@@ -249,7 +250,7 @@ def link_defendants(archive: Archive, run_id: int, *, full: bool, engine: str, t
 
     def write(conn) -> None:
         stats.update(store.save_persons(archive, run_id, "defendant", assigned, created=created, retired=retired,
-                                        conn=conn))
+                                        old=old_a, conn=conn))
         stats["review_queue_added"] = store.replace_review_queue(
             archive, run_id, rows, replace=not incremental, drop_parties=fresh_ids if incremental else (),
             limit=review_max, conn=conn)
@@ -259,21 +260,26 @@ def link_defendants(archive: Archive, run_id: int, *, full: bool, engine: str, t
     stats["seconds"] = {"score": round(t1 - t0, 2), "cluster_and_store": round(time.perf_counter() - t1, 2)}
     out = std.select(pl.col("unique_id").alias("party_id"), "case_id").join(
         named.select(pl.col("mention_id").alias("party_id"), "person_id"), on="party_id", how="left")
-    return {"stats": stats, "model": model_json}, out
+    # what the complainants' stage reads too (`link_victims`): every decision, the previous persons
+    read = {"decisions": all_decisions, "previous": old_t.select("mention_id", "person_id")}
+    return {"stats": stats, "model": model_json, "read": read}, out
 
 
 def link_victims(archive: Archive, run_id: int, defendants: pl.DataFrame | None = None, *,
-                 scheme: str = "block", rule: str = "episode", writes: list) -> tuple[dict, pl.DataFrame]:
+                 scheme: str = "block", rule: str = "episode", writes: list,
+                 read: dict | None = None) -> tuple[dict, pl.DataFrame]:
     """Cluster complainant mentions (`victim_inputs`, `victims.link_complainants` with the
     cross-case ``rule``), keeping the previous persons whose evidence expired since
     (`victims.kept_links`) unless a reviewer's decision questions them (`_questioned`) -- or the
     previous run linked by another rule: the name rule's links are no evidence for the episode
-    rule.  ``writes``: as for `link_defendants`."""
+    rule.  ``writes``: as for `link_defendants`; ``read``: the review decisions and previous
+    defendant persons `link_defendants` read (else read here)."""
     df = victim_inputs(archive, defendants)
-    old_t = pl.from_arrow(store.person_assignments(archive, "complainant"))
+    old_a = store.person_assignments(archive, "complainant")
+    old_t = pl.from_arrow(old_a)
     prev = (((store.latest_run(archive) or {}).get("stats") or {}).get("complainants") or {})
     made_by = prev.get("cross_case_rule", rule)
-    questioned = _questioned(archive, df, old_t)
+    questioned = _questioned(archive, df, old_t, read)
     kept = (kept_links(df, old_t.filter(~pl.col("person_id").is_in(questioned.implode())))
             if made_by == rule else None)
     lab, report = link_complainants(df.to_arrow(), scheme=scheme, cross_case=rule, kept=kept)
@@ -286,23 +292,25 @@ def link_victims(archive: Archive, run_id: int, defendants: pl.DataFrame | None 
     assigned = named.select("mention_id", "person_id", "probability").to_arrow()
 
     writes.append(lambda conn: report.update(store.save_persons(
-        archive, run_id, "complainant", assigned, created=created, retired=retired, conn=conn)))
+        archive, run_id, "complainant", assigned, created=created, retired=retired, old=old_a, conn=conn)))
     out = df.select("complainant_id", "case_id", "party_id").join(
         named.select(pl.col("mention_id").alias("complainant_id"), "person_id"), on="complainant_id", how="left")
     return report, out
 
 
-def _questioned(archive: Archive, mentions: pl.DataFrame, old: pl.DataFrame) -> pl.Series:
+def _questioned(archive: Archive, mentions: pl.DataFrame, old: pl.DataFrame, read: dict | None = None) -> pl.Series:
     """The previous complainant persons (``old``: mention_id, person_id) a reviewer's decision
     takes back: a "different" decision splits a previous defendant person charged with an
     offence against one of their mentions (``mentions``: complainant_id, party_id).  "A
     defendant charged in both cases" may be what joined them (`victims.episode_score`); once
     the wording has expired nothing says whether it was, so they are not kept: they link again
-    on the evidence left."""
-    cannot = [(d["party_a"], d["party_b"]) for d in store.review_decisions(archive) if d["decision"] == "different"]
+    on the evidence left.  ``read``: as for `link_victims`."""
+    decisions = read["decisions"] if read is not None else store.review_decisions(archive)
+    cannot = [(d["party_a"], d["party_b"]) for d in decisions if d["decision"] == "different"]
     if not cannot or old.height == 0:
         return pl.Series("person_id", [], pl.Int64)
-    old_d = pl.from_arrow(store.person_assignments(archive, "defendant")).select("mention_id", "person_id")
+    old_d = (read["previous"] if read is not None
+             else pl.from_arrow(store.person_assignments(archive, "defendant")).select("mention_id", "person_id"))
     parties = old_d.filter(pl.col("person_id").is_in(_split_persons(old_d, cannot).implode()))["mention_id"]
     hit = mentions.filter(pl.col("party_id").is_in(parties.implode())).select(
         pl.col("complainant_id").alias("mention_id"))
@@ -381,7 +389,7 @@ def run(archive: Archive, *, full: bool = False, engine: str = "duckdb", thresho
                                   writes=writes, step=step)
         step("complainants: clustering")
         v, vmap = link_victims(archive, run_id, dmap, scheme=complainant_scheme, rule=complainant_rule,
-                               writes=writes)
+                               writes=writes, read=d["read"])
         step("networks")
         n = link_networks(archive, run_id, dmap, vmap, writes=writes)
         stats = {"run_id": run_id, "defendants": d["stats"], "complainants": v, "networks": n}

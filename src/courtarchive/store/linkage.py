@@ -201,13 +201,16 @@ def person_assignments(archive: Archive, kind: str) -> pa.Table:
 
 
 def save_persons(archive: Archive, run_id: int, kind: str, assignments: pa.Table, *,
-                 created: Iterable[int] = (), retired: dict[int, int | None] | None = None, conn=None) -> dict:
+                 created: Iterable[int] = (), retired: dict[int, int | None] | None = None,
+                 old: pa.Table | None = None, conn=None) -> dict:
     """Write the assignment of every current mention of ``kind`` (columns mention_id, person_id,
     probability) and the person rows: ``created`` ids are new persons, ``retired`` maps persons that
-    no longer exist to the person they were merged into (or None).  Only changed rows are written."""
+    no longer exist to the person they were merged into (or None).  Only changed rows are written:
+    those that differ from ``old``, the `person_assignments` the caller read (else read here)."""
     M, Pe = T["person_mention"], T["person"]
     mcol = "party_id" if kind == "defendant" else "complainant_id"
-    old = person_assignments(archive, kind)
+    if old is None:
+        old = person_assignments(archive, kind)
     old_map = dict(zip(old["mention_id"].to_pylist(),
                        zip(old["person_id"].to_pylist(), old["probability"].to_pylist())))
     new_ids = assignments["mention_id"].to_pylist()
