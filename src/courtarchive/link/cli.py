@@ -45,7 +45,9 @@ def run_cmd(db: Optional[str] = DbOpt,
                 help="when one complainant name in two cases is one person: episode (list evidence: a "
                      "shared defendant, place, ages, a rare name) | name (the name alone; for comparison)"),
             as_json: bool = typer.Option(False, "--json")) -> None:
-    """Link newly ingested mentions into existing persons (or everything, with --full)."""
+    """Link newly ingested mentions into existing persons (or everything, with --full). Exit code 1 when a
+    step after the run failed (the search index refresh: said, with the command to run it again; the links
+    stay written)."""
     from . import model as M
     from .run import run
     from .victims import CROSS_CASE_RULES
@@ -84,13 +86,24 @@ def run_cmd(db: Optional[str] = DbOpt,
         console.print(f"[red]link run failed[/red] ({why}); {kept}", soft_wrap=True, markup=True,
                       highlight=False)
         raise typer.Exit(130 if interrupted else 1)
-    from ..serve.postingest import AFTER_LINK
+    from ..serve.postingest import AFTER_LINK, failures
     from ..serve.postingest import run as after
 
     st["after_link"] = after(a, steps=AFTER_LINK)     # the search index takes the new person ids
+    # a step that failed: the links stay committed, the step is said on one line (exit 1), as `ingest` does
+    failed = failures(st["after_link"], stage="link")
     if as_json:
-        _json(st)
-        return
+        _json({**st, "after_link_failed": list(failed)})
+    else:
+        _summary(st)
+    for line in failed.values():
+        typer.echo(line, err=True)      # (not Rich: one line, unwrapped)
+    if failed:
+        raise typer.Exit(1)
+
+
+def _summary(st: dict) -> None:
+    """The run's summary lines (on stderr, beside its progress)."""
     d, c, n = st["defendants"], st["complainants"], st["networks"]
     console.print(f"run {st['run_id']} ({d['mode']}, {st['seconds']} s): {d['mentions']:,} defendant mentions -> "
                   f"{d['persons']:,} persons ({d['created']:,} new, {d['retired']:,} retired); "
@@ -115,8 +128,8 @@ def run_cmd(db: Optional[str] = DbOpt,
     console.print(f"networks: {n['components']:,} components, {n['communities']:,} communities, "
                   f"largest {n['largest']:,} defendants")
     for step, res in st["after_link"].items():
-        if "error" in res or "skipped" in res:
-            console.print(f"[yellow]{step}[/yellow]: {res.get('error') or res.get('skipped')}")
+        if "skipped" in res and "error" not in res:     # (a failed step: its one line, after these)
+            console.print(f"[yellow]{step}[/yellow]: {res['skipped']}")
         elif "person_ids_updated" in res:
             console.print(f"search index: {res['person_ids_updated']:,} person ids updated")
 

@@ -59,14 +59,19 @@ def run(archive, report=None, *, steps: tuple[str, ...] = STEPS) -> dict:
     return out
 
 
-def failures(after: dict) -> dict[str, str]:
-    """The steps of a `run` result that failed, each with the one line to print (``error: ...``)."""
+#: what a step follows, and what stays done when it fails (`failures`)
+AFTER = {"ingest": "the ingested lists are archived", "link": "the link run's persons and networks are saved"}
+
+
+def failures(after: dict, *, stage: str = "ingest") -> dict[str, str]:
+    """The steps of a `run` result that failed, each with the one line to print (``error: ...``),
+    after ``stage`` (ingest, link)."""
     lines = {}
     for spec, res in after.items():
         if isinstance(res, dict) and "error" in res:
             name, again = RERUN.get(spec, (spec, None))
-            lines[spec] = (f"error: after ingest, step '{name}' failed: {res['error']}; the ingested lists are "
-                           f"archived: {f'run `{again}`' if again else 'run the step'} to do it again")
+            lines[spec] = (f"error: after {stage}, step '{name}' failed: {res['error']}; {AFTER[stage]}: "
+                           f"{f'run `{again}`' if again else 'run the step'} to do it again")
     return lines
 
 

@@ -517,12 +517,18 @@ def case_ref(q: str) -> str | None:
 
 def search_cases(archive, q: str, *, court_id: int | None = None, date_from: dt.date | None = None,
                  date_to: dt.date | None = None, offence_group: str | None = None, limit: int = 20,
-                 offset: int = 0) -> dict:
+                 offset: int = 0, hide: Callable[[list[int]], set[int]] | None = None) -> dict:
     """Cases by URN or case number (prefix; spaces and case ignored), else by offence title words
     (every word a prefix of a word of the title: "sexual ass" finds sexual assault); with no query,
     the cases the filters alone select (a court, dates, an offence group: at least one).  Hits:
     ``{case_id, urn, case_number, court_id, sitting_date (latest), hearings, score, matched_on}``
-    (public facts only; never the case key, which can hold a defendant's name)."""
+    (public facts only; never the case key, which can hold a defendant's name).
+    ``hide``: given the matching case ids, those to leave out -- the caller's disclosure check (a
+    list its role may not see, a case withheld whole): they count nowhere, not in ``total`` nor the
+    pages.  It is asked once, about the matches up to HIDE_CAP past the page's end (in the order
+    given: the work grows with the page asked for, not with how common a court or offence is); the
+    rest are left out unchecked (``total_exact`` false: "more than", and a next page while the
+    window held one)."""
     t0 = time.perf_counter()
     _check_paging(limit, offset)
     if q is not None and not isinstance(q, str):
@@ -531,21 +537,38 @@ def search_cases(archive, q: str, *, court_id: int | None = None, date_from: dt.
     f = _filters(court_id, date_from, date_to, offence_group, None)
     if f["offence_group"]:
         f["offence_codes"], f["offence_titles"] = offence_groups()[f["offence_group"]]
+    state = {"exact": True}
+
+    def disclosed(rows: list[tuple], total: int) -> tuple[list[tuple], int]:
+        """The rows read (of `total` matches in all) that ``hide`` leaves, and how many there are."""
+        if hide is None:
+            return rows, total
+        gone = hide([r[0] for r in rows]) if rows else set()
+        state["exact"] = total <= len(rows)
+        rows = [r for r in rows if r[0] not in gone]
+        return rows, len(rows)
+
+    def answer(how: str, total: int, hits: list[dict]) -> dict:
+        return {"query": {"q": q, "court_id": f["court_id"], "date_from": f["date_from"], "date_to": f["date_to"],
+                          "offence_group": f["offence_group"], "limit": limit, "offset": offset, "by": how},
+                "total": total, **({"total_exact": state["exact"]} if hide is not None else {}), "hits": hits,
+                "took_ms": round((time.perf_counter() - t0) * 1000, 3)}
+
+    # (with ``hide``, every match up to the cap is read and asked about: what is counted is what is shown)
+    cap = offset + limit if hide is None else offset + limit + HIDE_CAP
     if not q:
         if f["court_id"] is None and not f["date_from"] and not f["date_to"] and not f["offence_group"]:
             raise SearchError("give a URN, a case number or offence words to search for, or a court, dates "
                               "or an offence group")
-        rows, total = ss.cases_by_filter(archive, filters=f, cap=offset + limit)
+        rows, total = disclosed(*ss.cases_by_filter(archive, filters=f, cap=cap))
         hits = [{"case_id": cid, "urn": urn, "case_number": cn, "court_id": court, "sitting_date": last,
                  "hearings": n, "score": None, "matched_on": "filters"} for cid, urn, cn, last, n, court in rows]
-        return {"query": {"q": q, "court_id": f["court_id"], "date_from": f["date_from"], "date_to": f["date_to"],
-                          "offence_group": f["offence_group"], "limit": limit, "offset": offset, "by": "filters"},
-                "total": total, "hits": hits[offset:offset + limit],
-                "took_ms": round((time.perf_counter() - t0) * 1000, 3)}
+        return answer("filters", total, hits[offset:offset + limit])
     ref = case_ref(q)
     hits, total, how = [], 0, None
     if ref is not None:
-        rows = ss.cases_by_ref(archive, ref, filters=f, cap=offset + limit + 1000)
+        rows = ss.cases_by_ref(archive, ref, filters=f, cap=offset + limit + 1000 if hide is None else cap + 1)
+        rows, _n = disclosed(rows[:cap] if hide is not None else rows, len(rows))
         for cid, urn, cn, last, n, court in rows:
             exact = ref in (urn, (cn or "").upper())
             hits.append({"case_id": cid, "urn": urn, "case_number": cn, "court_id": court, "sitting_date": last,
@@ -556,11 +579,9 @@ def search_cases(archive, q: str, *, court_id: int | None = None, date_from: dt.
         hits = hits[offset:offset + limit]
     if not hits and not total:
         codes, _ws = _offence_codes(q)
-        rows, total = ss.cases_by_codes(archive, codes, filters=f, cap=offset + limit)
+        rows, total = disclosed(*ss.cases_by_codes(archive, codes, filters=f, cap=cap))
         hits = [{"case_id": cid, "urn": urn, "case_number": cn, "court_id": court, "sitting_date": last,
                  "hearings": n, "score": 1.0, "matched_on": "offence"} for cid, urn, cn, last, n, court in rows]
         hits = hits[offset:offset + limit]
         how = "offence"
-    return {"query": {"q": q, "court_id": f["court_id"], "date_from": f["date_from"], "date_to": f["date_to"],
-                      "offence_group": f["offence_group"], "limit": limit, "offset": offset, "by": how},
-            "total": total, "hits": hits, "took_ms": round((time.perf_counter() - t0) * 1000, 3)}
+    return answer(how, total, hits)

@@ -128,6 +128,19 @@ def _withheld_names(p: Portal, viewer: Viewer, output: str, probes: list | None 
     return hide
 
 
+def _withheld_cases(p: Portal, viewer: Viewer, output: str):
+    """For `search.search_cases(hide=...)`: every case a case search matched goes through the gate
+    first (bare case records, not audited: nothing of them is shown), and those the gate withholds
+    whole from this viewer -- a list its role may not see, a s.4(2) order -- are left out of the
+    hits, the total and the pages.  A count of them ("1 result" for a URN, or for a court and a day
+    as filters, with nothing shown) would say that such a case exists."""
+    def hide(case_ids: list[int]) -> set[int]:
+        # (the gate reads each case's facts -- its hearings' lists, the orders in force -- once, in bulk)
+        d = _gate(p, [{"_entity": "case", "id": cid} for cid in case_ids], viewer, output=output, audit=False)
+        return set(case_ids) - {r["id"] for r in d.records}
+    return hide
+
+
 def _result(d: Disclosure, **extra) -> dict:
     return {"records": d.records, "flags": d.flags, "withheld": d.withheld, "role": d.role, **extra}
 
@@ -232,11 +245,12 @@ def search(p: Portal, viewer: Viewer, q: str, *, mode: str = "auto", court_id: i
         return _result(d, mode="name", q=q, hits=out, total=max(len(out), res.get("total", len(out))),
                        total_exact=res.get("total_exact", True), facets=res.get("facets", {}), limit=limit,
                        offset=offset)
+    hide = _withheld_cases(p, viewer, output)
     res = sm.search_cases(p.archive, q, court_id=court_id, date_from=date_from, date_to=date_to,
-                          offence_group=offence_group, limit=limit, offset=offset)
+                          offence_group=offence_group, limit=limit, offset=offset, hide=hide)
     ids = [h["case_id"] for h in res.get("hits", [])]
     exact = ss.find_case(p.archive, q) if q and offset == 0 else None
-    if exact is not None and exact not in ids:
+    if exact is not None and exact not in ids and not hide([exact]):
         ids.insert(0, exact)
     d = _gate(p, ss.cases_brief(p.archive, ids), viewer, output=output)
     by_case = {c["id"]: c for c in d.records}
@@ -246,8 +260,8 @@ def search(p: Portal, viewer: Viewer, q: str, *, mode: str = "auto", court_id: i
             "case": by_case[i], "hearing": (by_case[i].get("hearings") or [None])[0], "party": None}
            for i in ids if i in by_case]
     total = max(res.get("total", 0), len(out))
-    return _result(d, mode="case", q=q, hits=out, total=total, facets=res.get("facets", {}), limit=limit,
-                   offset=offset)
+    return _result(d, mode="case", q=q, hits=out, total=total, total_exact=res.get("total_exact", True),
+                   facets=res.get("facets", {}), limit=limit, offset=offset)
 
 
 # --------------------------------------------------------------------------- cases, lists, courts
