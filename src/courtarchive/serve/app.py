@@ -229,16 +229,19 @@ class SecurityHeaders:
 
 
 #: the collector's thresholds while serving (generation 0, 1, 2); see `_settle_gc`
-GC_THRESHOLD = (50_000, 20, 20)
+GC_THRESHOLD = (2_000, 10, 100)
 
 
 def _settle_gc() -> None:
     """Once a serving worker has imported and warmed up (`WebSettings.settle_gc`): what it holds from
-    then on -- modules, templates, the drawing stack -- is frozen out of the collector, and
-    generation 0 is collected every 50,000 allocations, not 700.  Measured under load (50 clients,
-    two workers; bench/RESULTS.md, session 19): with Python's defaults a full collection walked
-    every object of the imported stack, 200-470 ms with the worker stopped and every request
-    queued on it waiting, about once every 4 s per worker."""
+    then on -- modules, templates, the drawing stack -- is frozen out of the collector; generation 0
+    is collected every 2,000 allocations (not 700) and a full collection is considered every 100th
+    generation-1 collection (not 10th).  Measured under load (50 clients, two workers, 60 s;
+    bench/RESULTS.md, session 19): with Python's defaults a full collection walked every object of
+    the imported stack, 200-470 ms with the worker stopped and every request queued on it
+    waiting, about once every 4 s per worker; frozen, with these thresholds, 4 full collections a
+    minute of 40-60 ms and no other pause over 15 ms.  (50,000 allocations for generation 0 made
+    one collection in eight take ~30 ms: the young objects of a request in flight.)"""
     gc.collect()
     gc.freeze()
     gc.set_threshold(*GC_THRESHOLD)
