@@ -13,9 +13,9 @@ import datetime as dt
 
 import pytest
 
-from test_governance_support import person, plant, rows
+from test_governance_support import four_roles, person, plant, rows
 
-from courtarchive.governance import accounts, restrictions
+from courtarchive.governance import restrictions
 from courtarchive.governance.accounts import viewer
 from courtarchive.governance.pseudonym import Keyring
 from courtarchive.serve import search as S
@@ -41,12 +41,7 @@ USERS = {"admin": "boss", "verified_media": "reporter", "analyst": "analyst1", "
 @pytest.fixture
 def world(archive, tmp_path, monkeypatch):
     monkeypatch.setenv("COURTARCHIVE_HOME", str(tmp_path / "home"))
-    accounts.add(archive, username="boss", role="admin", actor="dpo", email="boss@archive.example")
-    accounts.add(archive, username="reporter", role="verified_media", actor="dpo", email="r@post.example",
-                 organisation="Lancashire Post")
-    accounts.verify(archive, username="reporter", press_card="UKPC-9", verified_by="desk",
-                    when=NOW - dt.timedelta(days=5))
-    accounts.add(archive, username="analyst1", role="analyst", actor="dpo", email="a@uni.example")
+    four_roles(archive, NOW)
     cases = {}
     for i, (name, (sens, court, day, order)) in enumerate(CASES.items()):
         w = plant(archive, date=day, sensitivity=sens, court=court, urn=f"06GT{i + 1:07d}", code="CJ88116",

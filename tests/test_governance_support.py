@@ -63,6 +63,19 @@ def plant(archive, *, date=dt.date(2024, 3, 4), sensitivity="CLASSIFIED", urn=No
     return archive.write(p, content_hash=f"plant-{n}")
 
 
+def four_roles(archive, now: dt.datetime, *, media_email: str = "r@post.example") -> None:
+    """The accounts of the four roles: boss (admin), reporter (verified media, press card checked
+    five days before ``now``), analyst1 (analyst); public needs none."""
+    from courtarchive.governance import accounts
+
+    accounts.add(archive, username="boss", role="admin", actor="dpo", email="boss@archive.example")
+    accounts.add(archive, username="reporter", role="verified_media", actor="dpo", email=media_email,
+                 organisation="Lancashire Post")
+    accounts.verify(archive, username="reporter", press_card="UKPC-9", verified_by="desk",
+                    when=now - dt.timedelta(days=5))
+    accounts.add(archive, username="analyst1", role="analyst", actor="dpo", email="a@uni.example")
+
+
 def rows(archive, table, **where):
     import sqlalchemy as sa
 

@@ -11,9 +11,8 @@ import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
-from test_governance_support import person, plant, rows
+from test_governance_support import four_roles, person, plant, rows
 
-from courtarchive.governance import accounts
 
 NOW = dt.datetime.now()
 ADULT = person(forenames="Zebedee", surname="QUIXLEY", dob=dt.date(1988, 7, 14), address="17 Marigold Crescent")
@@ -34,12 +33,7 @@ def planted(archive, tmp_path, monkeypatch):
     monkeypatch.setenv("COURTARCHIVE_KEY", "ab" * 32)
     monkeypatch.delenv("COURTARCHIVE_USER", raising=False)
     monkeypatch.delenv("COURTARCHIVE_PROFILE", raising=False)
-    accounts.add(archive, username="boss", role="admin", actor="dpo", email="boss@archive.example")
-    accounts.add(archive, username="reporter", role="verified_media", actor="dpo", email="r@lancashirepost.co.uk",
-                 organisation="Lancashire Post")
-    accounts.verify(archive, username="reporter", press_card="UKPC-9", verified_by="desk",
-                    when=NOW - dt.timedelta(days=5))
-    accounts.add(archive, username="analyst1", role="analyst", actor="dpo", email="a@uni.example")
+    four_roles(archive, NOW, media_email="r@lancashirepost.co.uk")
     # PUBLIC lists, so that every role gets the cases (the field policy decides the names)
     plant(archive, date=dt.date(2024, 3, 4), urn="06OG0000001", sensitivity="PUBLIC", people=[ADULT])
     plant(archive, date=dt.date(2024, 3, 5), urn="06OG0000002", sensitivity="PUBLIC", people=[ADULT],

@@ -80,13 +80,19 @@ def _erasure(archive, **kw) -> dict:
 
 
 # --------------------------------------------------------------------------- 1: interrupted hooks
-def test_an_expiry_interrupted_in_its_hooks_is_retried_by_the_next(archive, home, monkeypatch):
+def _interrupted_expiry(archive, home, monkeypatch):
+    """An expiry stopped (Ctrl-C) in its derived-store hooks: (profile, held copies, its run)."""
     prof = load(home=home)
     held = _copies(archive, home)
     monkeypatch.setenv("STORE_INTERRUPTED", "1")
     with pytest.raises(KeyboardInterrupt):
         retention.expire(archive, keyring=KR, profile=prof, as_of=AS_OF, home=home)
     [run] = sg.runs(archive)
+    return prof, held, run
+
+
+def test_an_expiry_interrupted_in_its_hooks_is_retried_by_the_next(archive, home, monkeypatch):
+    prof, held, run = _interrupted_expiry(archive, home, monkeypatch)
     assert run["status"] == "failed" and run["counts"]["hooks_failed"][FAILING] == retention.UNFINISHED
     assert set(run["counts"]["hooks_failed"]) >= {INTERRUPTED, FAILING}
     touched = run["counts"]["hooks_retry"]["party_ids"]
@@ -107,12 +113,7 @@ def test_an_expiry_interrupted_in_its_hooks_is_retried_by_the_next(archive, home
 def test_an_expiry_killed_in_its_hooks_is_retried_by_the_next(archive, home, monkeypatch):
     """Killed outright (SIGKILL, power): no handler marks the run failed; the next expiry marks it
     interrupted and retries the hooks it had listed as not finished."""
-    prof = load(home=home)
-    held = _copies(archive, home)
-    monkeypatch.setenv("STORE_INTERRUPTED", "1")
-    with pytest.raises(KeyboardInterrupt):
-        retention.expire(archive, keyring=KR, profile=prof, as_of=AS_OF, home=home)
-    [run] = sg.runs(archive)
+    prof, held, run = _interrupted_expiry(archive, home, monkeypatch)
     sg.update_run(archive, run["id"], status="running")         # as a kill leaves it: no handler ran
     monkeypatch.delenv("STORE_INTERRUPTED")
     again = retention.expire(archive, keyring=KR, profile=prof, as_of=AS_OF, home=home)

@@ -13,9 +13,9 @@ import datetime as dt
 
 import pytest
 
-from test_governance_support import person, plant, rows
+from test_governance_support import four_roles, person, plant, rows
 
-from courtarchive.governance import accounts, restrictions
+from courtarchive.governance import restrictions
 from courtarchive.governance.accounts import viewer
 from courtarchive.governance.pseudonym import Keyring
 from courtarchive.serve import search as S
@@ -49,12 +49,7 @@ def world(archive, tmp_path, monkeypatch):
     """Every kind of withheld name, each in a PUBLIC list at Preston (so that the list's sensitivity
     hides nothing: the restriction does), and each one's adult namesake at Leeds; the four roles."""
     monkeypatch.setenv("COURTARCHIVE_HOME", str(tmp_path / "home"))
-    accounts.add(archive, username="boss", role="admin", actor="dpo", email="boss@archive.example")
-    accounts.add(archive, username="reporter", role="verified_media", actor="dpo", email="r@post.example",
-                 organisation="Lancashire Post")
-    accounts.verify(archive, username="reporter", press_card="UKPC-9", verified_by="desk",
-                    when=NOW - dt.timedelta(days=5))
-    accounts.add(archive, username="analyst1", role="analyst", actor="dpo", email="a@uni.example")
+    four_roles(archive, NOW)
     day = iter(dt.date(2024, 3, 1) + dt.timedelta(days=i) for i in range(40))
     hidden = {}
     w = plant(archive, date=next(day), sensitivity="PUBLIC", panel="YOUTH", court=PRESTON,
