@@ -28,7 +28,7 @@ from collections import Counter
 from pathlib import Path
 
 from ..store import governance as sg
-from ..store.linkage import _PARTY_COLS as _LINK_COLS
+from ..store.linkage import PARTY_COLS as _LINK_COLS
 from . import audit, hooks
 from .coarse import full_name, is_token
 from .profile import add_months, load

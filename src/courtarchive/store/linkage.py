@@ -19,7 +19,7 @@ from .archive import Archive, _arrow_type
 from .tables import TABLES as T
 
 __all__ = [
-    "defendant_mentions", "complainant_mentions", "complainant_case_offences", "mention_provenance", "party_details",
+    "PARTY_COLS", "defendant_mentions", "complainant_mentions", "complainant_case_offences", "mention_provenance", "party_details",
     "start_run", "finish_run", "latest_run", "person_assignments", "save_persons",
     "review_decisions", "add_review_decision", "replace_review_queue", "review_queue",
     "network_state", "save_networks", "take_ids", "person_summary",
@@ -56,7 +56,8 @@ def _typed(table: str, cols: Sequence[str]) -> list[tuple[str, pa.DataType]]:
 
 
 # --------------------------------------------------------------------------- mentions
-_PARTY_COLS = ("forenames", "middle_names", "surname", "organisation_name", "name_as_listed",
+#: the party columns the link stage reads and scores mentions on (`defendant_mentions`)
+PARTY_COLS = ("forenames", "middle_names", "surname", "organisation_name", "name_as_listed",
                "date_of_birth", "age", "gender", "town", "postcode", "asn", "pnc_id", "is_masked")
 
 
@@ -67,14 +68,14 @@ def defendant_mentions(archive: Archive, *, party_ids: Iterable[int] | None = No
     identity fields (forenames ... pnc_id).  Current = the publication is not superseded."""
     Pa, H = T["party"], T["hearing"]
     q = (sa.select(Pa.c.id, Pa.c.case_id, Pa.c.hearing_id, Pa.c.publication_id, H.c.sitting_date,
-                   H.c.court_id, *(Pa.c[c] for c in _PARTY_COLS))
+                   H.c.court_id, *(Pa.c[c] for c in PARTY_COLS))
          .join(H, H.c.id == Pa.c.hearing_id)
          .where(Pa.c.role == "DEFENDANT", Pa.c.publication_id.in_(archive.current_publications())))
     if party_ids is not None:
         q = q.where(Pa.c.id.in_(sorted({int(i) for i in party_ids})))
     fields = ([("party_id", pa.int64()), ("case_id", pa.int64()), ("hearing_id", pa.int64()),
                ("publication_id", pa.int64()), ("sitting_date", pa.date32()), ("court_id", pa.int64())]
-              + _typed("party", _PARTY_COLS))
+              + _typed("party", PARTY_COLS))
     return _arrow(archive, q, fields, order=Pa.c.id)
 
 
@@ -143,7 +144,7 @@ def party_details(archive: Archive, party_ids: Iterable[int]) -> dict[int, dict]
     with archive.engine.connect() as conn:
         for i in range(0, len(ids), 500):
             rows = conn.execute(sa.select(Pa.c.id, Pa.c.case_id, H.c.sitting_date, H.c.court_id,
-                                          *(Pa.c[c] for c in _PARTY_COLS))
+                                          *(Pa.c[c] for c in PARTY_COLS))
                                 .join(H, H.c.id == Pa.c.hearing_id).where(Pa.c.id.in_(ids[i:i + 500])))
             for r in rows:
                 out[r.id] = dict(r._mapping)
