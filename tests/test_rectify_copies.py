@@ -153,3 +153,22 @@ def test_the_command_says_what_followed_the_name_and_what_did_not(cli):
     assert "corrected" in text and "still quotes the old surname" in text
     assert "scores them again on the corrected value" in text
     assert "abernathy" not in text.lower() and "quixley" not in text.lower()      # no values said
+
+
+def test_the_compliance_report_lists_rectifications_apart_from_deletions(archive, tmp_path):
+    """A rectification deletes nothing and has no proof: listed among the deletions it showed as
+    'not proven' in red to a licensor reading the report."""
+    from courtarchive.governance import compliance
+
+    plant(archive, date=D(2025, 5, 1), case_name="R v Zebedee QUIXLEY")
+    req = _request(archive)
+    out = rights.rectify(archive, req["party_ids"], field="town", value="Lancaster", actor="dpo",
+                         request_id=req["id"], home=tmp_path)
+    rep = compliance.build(archive, as_of=D(2025, 6, 1))
+    assert [d["kind"] for d in rep["deletions"]["runs"]] == []
+    assert rep["deletions"]["runs_unproven"] == []
+    assert [(x["run_id"], x["request_id"], x["hooks_failed"]) for x in rep["rectifications"]] == [
+        (out["run_id"], req["id"], [])]
+    compliance.write(archive, tmp_path / "report", as_of=D(2025, 6, 1))
+    html = (tmp_path / "report" / "compliance.html").read_text()
+    assert "Rectifications (UK GDPR Art 16" in html and "not proven" not in html

@@ -144,7 +144,13 @@ def build(archive, *, profile=None, as_of: dt.date | None = None) -> dict:
     deletions = [{"run_id": r["id"], "kind": r["kind"], "status": r["status"], "as_of": r["as_of"],
                   "started_at": r["started_at"], "finished_at": r["finished_at"], "batches": r["batches"],
                   "counts": r["counts"], "proof_hash": r["proof_hash"], "proof_verified": proofs.get(r["id"])}
-                 for r in runs]
+                 for r in runs if r["kind"] in ("expire", "erase")]
+    # a rectification corrects a value, it deletes nothing (no proof to verify): its runs carry the
+    # derived stores' re-indexing, listed apart
+    rectifications = [{"run_id": r["id"], "status": r["status"], "as_of": r["as_of"], "finished_at": r["finished_at"],
+                       "request_id": (r.get("profile") or {}).get("request_id"),
+                       "hooks_failed": sorted(((r["counts"] or {}).get("hooks_failed") or {}))}
+                      for r in runs if r["kind"] == "rectify"]
     processing = {
         "controller": prof.get("licence", "controller"), "licence": prof.data["licence"],
         "purposes": [prof.get("licence", "use")],
@@ -169,6 +175,7 @@ def build(archive, *, profile=None, as_of: dt.date | None = None) -> dict:
                              "beyond_limit_unheld": beyond_unheld,
                              "parties": parties, "holds": holds_active,
                              "holds_total": len(sg.holds(archive))},
+        "rectifications": rectifications,
         "deletions": {"runs": deletions,
                       "parties_pseudonymised_total": parties["pseudonymised"],
                       # every run proven and its proof re-verified (an unproven run makes it false)
@@ -241,6 +248,7 @@ th{background:#f3f3f3}.ok{color:#070}.bad{color:#b00;font-weight:bold}code{font-
 <table><tr><th>Run</th><th>Kind</th><th>Status</th><th>As of</th><th>Counts</th><th>Proof hash</th><th>Verified</th></tr>
 {% for d in r.deletions.runs %}<tr><td>{{ d.run_id }}</td><td>{{ d.kind }}</td><td>{{ d.status }}</td><td>{{ d.as_of }}</td>
 <td><code>{{ d.counts }}</code></td><td><code>{{ d.proof_hash }}</code></td><td>{% if d.proof_verified is none %}<span class="bad">not proven</span>{% elif d.proof_verified %}<span class="ok">verified</span>{% else %}<span class="bad">MISMATCH</span>{% endif %}</td></tr>{% endfor %}</table>
+{% if r.rectifications %}<p>Rectifications (UK GDPR Art 16; values corrected, nothing deleted): {{ r.rectifications|length }} run(s){% for x in r.rectifications if x.hooks_failed %}{% if loop.first %}; derived stores still to update: {% endif %}run {{ x.run_id }} ({{ x.hooks_failed|join(", ") }}){% if not loop.last %}, {% endif %}{% endfor %}.</p>{% endif %}
 <h2>4. Access by role</h2>
 <table><tr><th>Role</th><th>Actions</th></tr>{% for role, acts in r.access_by_role.items() %}<tr><td>{{ role }}</td>
 <td>{% for a, n in acts.items() %}{{ a }}: {{ n }}{% if not loop.last %}, {% endif %}{% endfor %}</td></tr>{% endfor %}</table>
