@@ -81,3 +81,24 @@ def test_intake_on_an_archive_not_initialised_is_one_line(tmp_path, command):
     assert r.returncode == 1 and "Traceback" not in r.stderr
     line = _one_line(r.stderr)
     assert line.startswith("error: the archive at ") and line.endswith("is not initialised: run `courtarchive init` first")
+
+
+@pytest.mark.parametrize("how", ["maildir", "imap"])
+def test_intake_failures_before_reading_are_one_error_line(tmp_path, monkeypatch, how):
+    """A Maildir that cannot be read, an IMAP password not set: one ``error:`` line, exit 2."""
+    from typer.testing import CliRunner
+
+    from courtarchive.ingest.intake_cli import app
+
+    monkeypatch.setenv("COURTARCHIVE_HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("COURTARCHIVE_IMAP_PASSWORD", raising=False)
+    monkeypatch.delenv("COURTARCHIVE_DB", raising=False)
+    from courtarchive.serve.cli import app as main
+
+    assert CliRunner().invoke(main, ["init"]).exit_code == 0
+    args = (["maildir", str(tmp_path / "no-such-maildir")] if how == "maildir"
+            else ["imap", "--host", "127.0.0.1", "--user", "u"])
+    r = CliRunner().invoke(app, args)
+    lines = [x for x in r.output.strip().splitlines() if x.strip()]
+    assert r.exit_code == 2 and len(lines) == 1 and lines[0].startswith("error: "), r.output
+    assert ("cannot read the Maildir" if how == "maildir" else "no password") in lines[0]

@@ -93,8 +93,7 @@ def maildir(path: Path = typer.Argument(..., help="the Maildir (with new/, cur/,
     except Rejected as e:
         _bad_option(e)
     except (FileNotFoundError, OSError) as e:
-        console.print(f"[red]cannot read the Maildir[/red] {path}: {e}")
-        raise typer.Exit(2)
+        usage_error(f"cannot read the Maildir {path}: {e}")
     _finish(a, report, as_json)
 
 
@@ -118,8 +117,7 @@ def imap(host: str = typer.Option(..., "--host", help="IMAP server"),
 
     password = os.environ.get(password_env)
     if password is None:
-        console.print(f"[red]no password[/red]: set the environment variable {password_env}")
-        raise typer.Exit(2)
+        usage_error(f"no password: set the environment variable {password_env}")
     s, a, keyring, senders = _setup(db, profile)
     try:
         report = poll_imap(a, host, user, password, keyring=keyring, folder=folder, port=port, ssl=ssl,
@@ -128,8 +126,7 @@ def imap(host: str = typer.Option(..., "--host", help="IMAP server"),
     except Rejected as e:
         _bad_option(e)
     except (imaplib.IMAP4.error, OSError) as e:
-        console.print(f"[red]IMAP failed[/red] {host}: {e}")
-        raise typer.Exit(2)
+        usage_error(f"IMAP failed: {host}: {e}")
     _finish(a, report, as_json)
 
 
