@@ -228,12 +228,7 @@ def map_page(request: Request, who: Who):
 # --------------------------------------------------------------------------- reports
 @router.get("/reports")
 def reports(request: Request, who: Who):
-    rs = V.reports(portal(request), who.viewer)
-    # an analysis written into the reports folder itself is "." to `views.report_file` (its key in the
-    # link and the audit): listed by that folder's own name, not as a bare dot
-    for r in rs:
-        r["label"] = r["path"].parent.resolve().name if r["name"] == "." else r["name"]
-    return render(request, "reports.html", who, reports=rs)
+    return render(request, "reports.html", who, reports=V.reports(portal(request), who.viewer))
 
 
 @router.get("/reports/view")

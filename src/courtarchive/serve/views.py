@@ -395,7 +395,10 @@ def reports(p: Portal, viewer: Viewer) -> list[dict]:
     base = Path(base)
     found = [f for f in [base / "report.html", *base.glob("*/report.html")] if f.is_file()]
     found.sort(key=lambda f: f.stat().st_mtime, reverse=True)
+    # ("label": what a reader sees -- an analysis written into the reports folder itself is "."
+    # to `report_file`, its key in the link and the audit, and listed by that folder's own name)
     return [{"name": "." if f.parent == base else f.parent.name, "path": f,
+             "label": f.parent.resolve().name,
              "modified": dt.datetime.fromtimestamp(f.stat().st_mtime).replace(microsecond=0)} for f in found]
 
 
