@@ -966,7 +966,7 @@ def send_digests(archive, *, now: dt.datetime | None = None, smtp_host: str | No
                 audit.record(archive, actor="system", role="admin", action="alert_failed", purpose="journalism",
                              objects={"alert_match": [m["id"] for m in keep]},
                              details={"recipient_account": acc["id"], "error": type(e).__name__})
-                log.warning("digest to %s failed: %s", acc["username"], e)
+                log.info("digest to %s failed: %s", acc["username"], e)   # (said by the caller: res["failed"])
                 continue
             store.mark_sent(archive, shown_ids, at=marker, export_record_id=exp["id"])
             store.release(archive, [m["id"] for m in keep if m["id"] not in set(shown_ids)], marker)
