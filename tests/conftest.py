@@ -51,6 +51,17 @@ def archive(db_url):
 
 
 @pytest.fixture
+def sqlite_archive(tmp_path):
+    """An initialised archive in a SQLite file only (for what concerns the embedded backend alone)."""
+    from courtarchive.store import Archive
+
+    a = Archive.open(f"sqlite:///{tmp_path / 'sqlite-archive.db'}")
+    a.init()
+    yield a
+    a.close()
+
+
+@pytest.fixture
 def keyring(tmp_path):
     from courtarchive.governance.pseudonym import Keyring
 

@@ -18,11 +18,8 @@ T0 = dt.datetime(2026, 1, 2, 3, 4, 5, 678901)
 
 
 @pytest.fixture
-def a(tmp_path):
-    arc = Archive(f"sqlite:///{tmp_path / 'a.db'}")
-    arc.init()
-    yield arc
-    arc.engine.dispose()
+def a(sqlite_archive):
+    return sqlite_archive
 
 
 def _raw(arc) -> list[tuple]:

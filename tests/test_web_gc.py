@@ -38,13 +38,8 @@ def _probe(archive, tmp_path, how: str, **env) -> dict:
 
 
 @pytest.fixture
-def served(tmp_path):
-    from courtarchive.store import Archive
-
-    a = Archive(f"sqlite:///{tmp_path / 'a.db'}")
-    a.init()
-    yield a
-    a.engine.dispose()
+def served(sqlite_archive):
+    return sqlite_archive
 
 
 def test_a_serving_process_freezes_what_it_imported_and_collects_less_often(served, tmp_path):

@@ -155,8 +155,10 @@ async def current_principal(request: Request) -> auth.Principal:
     three times, and latency followed the number of hops, not the work (bench/RESULTS.md, session
     17).  PostgreSQL: in the thread pool (a round trip to the server must not stop the loop)."""
     cached = getattr(request.state, "principal", None)
-    if cached is not None or portal(request).archive.sqlite:
-        return cached or principal(request)
+    if cached is not None:              # (the error handler asks again for the page's header)
+        return cached
+    if portal(request).archive.sqlite:
+        return principal(request)
     return await run_in_threadpool(principal, request)
 
 

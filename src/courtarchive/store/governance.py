@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from .archive import Archive
 from .engine import GENERATION, unkept_write
 from .tables import TABLES as T, id_sequence
-from .util import as_id, chunks as _chunks, dicts, in_ids, now, rows as _rows, statement
+from .util import as_id, chunks as _chunks, dicts, driver_args, driver_binds, in_ids, now, rows as _rows, statement
 
 GENESIS = "0" * 64
 _CHUNK = 500
@@ -70,7 +70,7 @@ def _audit_row(last: dict | None, actor, role, action, purpose, object, details,
     return {"id": seq, "prev_hash": prev, **ev}
 
 
-_SQLITE_APPEND: dict[int, tuple] = {}
+_SQLITE_APPEND: list[tuple] = []               # (last event SQL, insert SQL, insert binds): made once
 
 
 def _append_sqlite(archive: Archive, **event) -> int:
@@ -80,22 +80,19 @@ def _append_sqlite(archive: Archive, **event) -> int:
     without its execution machinery around each statement (~40 % of an append's CPU; every page
     and API answer appends one).  The rows are not kept by any reader: the data generation stays
     (`engine.unkept_write`), as no SQLAlchemy transaction runs."""
-    dialect = archive.engine.dialect
-    plan = _SQLITE_APPEND.get(id(dialect))
-    if plan is None:
+    if not _SQLITE_APPEND:
+        dialect = archive.engine.dialect
         comp = sa.insert(T["audit_event"]).compile(dialect=dialect, column_keys=[c.name for c in T["audit_event"].c])
         last = _audit_last().compile(dialect=dialect, compile_kwargs={"literal_binds": True})
-        binds = [(comp.binds[n].key, comp.binds[n].type.dialect_impl(dialect).bind_processor(dialect))
-                 for n in comp.positiontup]
-        plan = _SQLITE_APPEND[id(dialect)] = (str(last), comp.string, binds)
-    last_sql, insert_sql, binds = plan
+        _SQLITE_APPEND.append((str(last), comp.string, driver_binds(dialect, comp)))
+    last_sql, insert_sql, binds = _SQLITE_APPEND[0]
     with archive.engine.connect() as c:
         db = c.connection.dbapi_connection
         db.execute("BEGIN IMMEDIATE")
         try:
             got = db.execute(last_sql).fetchone()
             row = _audit_row({"seq": got[0], "hash": got[1]} if got else None, **event)
-            db.execute(insert_sql, [p(row[k]) if p is not None else row[k] for k, p in binds])
+            db.execute(insert_sql, driver_args(binds, row))
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")

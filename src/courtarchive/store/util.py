@@ -111,22 +111,30 @@ def _plan(dialect, stmt, keys: list[str]):
     comp = stmt.compile(dialect=dialect)
     if comp.positiontup is None or comp.literal_execute_params or comp.post_compile_params:
         return None
-    binds = []
-    for name in comp.positiontup:
-        bp = comp.binds[name]
-        binds.append((bp.key, bp.value, bp.type.dialect_impl(dialect).bind_processor(dialect)))
     procs = [(k, p) for k, p in ((k, c.type.dialect_impl(dialect).result_processor(dialect, None))
                                  for k, c in zip(keys, cols)) if p is not None]
-    return comp.string, binds, keys, procs
+    return comp.string, driver_binds(dialect, comp), keys, procs
+
+
+def driver_binds(dialect, comp) -> list[tuple[str, Any, Any]]:
+    """A compiled statement's positional parameters as (bound name, default value, SQLAlchemy's bind
+    processor for its type or None), for running its SQL on the driver's connection (`driver_args`)."""
+    return [(bp.key, bp.value, bp.type.dialect_impl(dialect).bind_processor(dialect))
+            for bp in (comp.binds[name] for name in comp.positiontup)]
+
+
+def driver_args(binds, params: dict) -> list:
+    """The driver's arguments for ``params`` (`driver_binds`): each value as SQLAlchemy would send it."""
+    return [(proc(params.get(name, default)) if proc is not None else params.get(name, default))
+            for name, default, proc in binds]
 
 
 def _fast(conn, plan, params: dict, extra: dict) -> list[dict]:
     sql, binds, keys, procs = plan
     if not conn.in_transaction():
         conn.begin()                # (what SQLAlchemy's autobegin does: BEGIN, as the engine says)
-    args = [(proc(params.get(name, default)) if proc is not None else params.get(name, default))
-            for name, default, proc in binds]
-    out = [dict(zip(keys, r)) for r in conn.connection.dbapi_connection.execute(sql, args).fetchall()]
+    out = [dict(zip(keys, r))
+           for r in conn.connection.dbapi_connection.execute(sql, driver_args(binds, params)).fetchall()]
     for k, p in procs:
         for d in out:
             d[k] = p(d[k])
