@@ -54,6 +54,17 @@ def unkept_write(engine: sa.Engine, **options):
         yield conn
 
 
+#: pysqlite binds ``None`` the slow way: it is not one of the types bound directly, so each NULL
+#: goes through the adapter protocol (a tuple key built, the adapter registry missed, ``__adapt__``
+#: and ``__conform__`` looked up) -- ~0.45 us per NULL on this project's VM, and a row of the bulk
+#: tables carries ~10 of them: ~20 us of the ingest writer's ~100 us per hearing entry
+#: (bench/RESULTS.md, session 20).  With an adapter registered for ``NoneType`` it is one registry
+#: hit and one C call that returns ``None`` (``{}.get(None)``), which pysqlite binds as NULL, as
+#: before.  Process-wide, like every pysqlite adapter; ``None`` is not a base type, so pysqlite's
+#: fast path for int, float, str and bytes is untouched.
+sqlite3.register_adapter(type(None), {}.get)
+
+
 #: the one driver per backend the store is written for (psycopg 3's COPY, pysqlite's connection):
 #: another (``postgresql+psycopg2://``, ``+asyncpg``) is refused as a setting, not left to fail
 #: as an import or driver traceback from whichever statement runs first
