@@ -17,6 +17,29 @@ def test_none_has_an_adapter_that_gives_none():
     assert adapt(None) is None
 
 
+def test_dates_and_flags_are_bound_as_sqlalchemy_stores_them():
+    """The bulk writer leaves dates and bools to the adapters (`Archive._rows`): they must give
+    what SQLAlchemy's SQLite DATE and BOOLEAN store, so both paths write the same text / integer."""
+    import datetime as dt
+
+    import sqlalchemy as sa
+
+    import courtarchive.store.engine  # noqa: F401 - registers them
+
+    db = sqlite3.connect(":memory:")
+    db.execute("CREATE TABLE t (d DATE, b BOOLEAN)")
+    db.executemany("INSERT INTO t VALUES (?, ?)", [(dt.date(987, 3, 4), True), (dt.date(2024, 12, 31), False)])
+    assert db.execute("SELECT d, typeof(d), b, typeof(b) FROM t").fetchall() == [
+        ("0987-03-04", "text", 1, "integer"), ("2024-12-31", "text", 0, "integer")]
+    eng = sa.create_engine("sqlite://")
+    md = sa.MetaData()
+    t = sa.Table("t", md, sa.Column("d", sa.Date), sa.Column("b", sa.Boolean))
+    md.create_all(eng)
+    with eng.begin() as c:
+        c.execute(t.insert(), [{"d": dt.date(987, 3, 4), "b": True}])
+        assert c.exec_driver_sql("SELECT d, b FROM t").fetchall() == [("0987-03-04", 1)]
+
+
 def test_nulls_are_stored_as_sql_null(sqlite_archive, keyring, shared_cath):
     lists = sorted((shared_cath / "examples").rglob("*.json"))
     lists = [p for p in lists if "Invalid" not in p.name and "magistrates-standard-list" in str(p)][:4]

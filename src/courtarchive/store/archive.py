@@ -60,12 +60,10 @@ class WriteResult:
 
 # --------------------------------------------------------------------------- value adaptors
 def _sqlite_value(kind: str):
-    if kind == "date":
-        return lambda v: None if v is None else v.isoformat()
+    """How the writer converts a value of ``kind`` for SQLite's driver itself (else None: as it is).
+    Dates and bools need nothing: the store registers pysqlite adapters for them (store/engine.py)."""
     if kind == "datetime":
         return lambda v: None if v is None else v.isoformat(sep=" ", timespec="microseconds")
-    if kind == "bool":
-        return lambda v: None if v is None else int(v)
     return None
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import sqlite3
 import time
 from pathlib import Path
@@ -63,6 +64,13 @@ def unkept_write(engine: sa.Engine, **options):
 #: before.  Process-wide, like every pysqlite adapter; ``None`` is not a base type, so pysqlite's
 #: fast path for int, float, str and bytes is untouched.
 sqlite3.register_adapter(type(None), {}.get)
+#: the same for the store's own bulk writes of dates and flags (`Archive._rows`), which would
+#: otherwise convert them value by value in Python: a date is bound as the text SQLAlchemy's SQLite
+#: DATE stores (ISO, ``YYYY-MM-DD``), a bool as the integer its BOOLEAN stores (1 / 0).  Both are C
+#: calls.  (Datetimes stay converted by the writer: SQLAlchemy stores them with microseconds always,
+#: which ``datetime.isoformat`` leaves out when they are zero.)
+sqlite3.register_adapter(dt.date, dt.date.isoformat)
+sqlite3.register_adapter(bool, int)
 
 
 #: the one driver per backend the store is written for (psycopg 3's COPY, pysqlite's connection):
