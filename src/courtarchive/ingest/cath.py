@@ -70,6 +70,7 @@ from zoneinfo import ZoneInfo
 import orjson
 import jsonschema_rs
 from jsonschema import FormatChecker, validators
+from msgspec.structs import replace
 
 from ..model.records import Hearing, Offence, ParsedList, Party, PublicationMeta, RawComplainant
 from .errors import Rejected
@@ -119,24 +120,34 @@ def _bool(v: Any) -> bool | None:
     return v if isinstance(v, bool) else None
 
 
+_YES_NO = {"yes": True, "y": True, "true": True, "no": False, "n": False, "false": False}
+
+
 def _yes_no(v: Any) -> bool | None:
     if isinstance(v, bool):
         return v
     s = _s(v)
-    return {"yes": True, "y": True, "true": True, "no": False, "n": False, "false": False}.get(
-        s.lower()) if s else None
+    return _YES_NO.get(s.lower()) if s else None
 
 
 def _join(v: Any, sep: str = ", ") -> str | None:
     """A list of strings (or one string) as one string; blanks dropped."""
+    if v is None:                   # the common case: the field is absent
+        return None
     if v.__class__ is list:
         return sep.join(filter(None, map(_s, v))) or None
     return _s(v)
 
 
+_LINE_BREAKS = re.compile(r"\s*[\r\n]+\s*")
+#: runs of anything but upper-case letters and digits (role and list type names -> UPPER_SNAKE)
+_NOT_UPPER_ALNUM = re.compile(r"[^A-Z0-9]+")
+_NOT_UPPER = re.compile(r"[^A-Z]+")
+
+
 def _oneline(v: Any, sep: str = ", ") -> str | None:
     s = _s(v)
-    return re.sub(r"\s*[\r\n]+\s*", sep, s) if s and ("\n" in s or "\r" in s) else s
+    return _LINE_BREAKS.sub(sep, s) if s and ("\n" in s or "\r" in s) else s
 
 
 def _first(d: dict, keys: tuple[str, ...]) -> str | None:
@@ -303,7 +314,7 @@ PARTY, COMPLAINANT, COMPLAINANT_PROXY = "party", "complainant", "complainant_pro
 @functools.lru_cache(maxsize=2048)
 def normalise_role(raw: str | None) -> tuple[str, str]:
     """(ROLE, kind): kind is ``party``, ``complainant`` or ``complainant_proxy``."""
-    role = re.sub(r"[^A-Z0-9]+", "_", (raw or "").upper()).strip("_") or "UNKNOWN"
+    role = _NOT_UPPER_ALNUM.sub("_", (raw or "").upper()).strip("_") or "UNKNOWN"
     role = ROLE_ALIASES.get(role, role)
     words = set(role.split("_"))
     if words & COMPLAINANT_WORDS:
@@ -414,6 +425,17 @@ _HEADER_NAMES = {
 }
 
 
+_X_PREFIX = re.compile(r"^x[-_]")
+_NOT_ALNUM = re.compile(r"[^a-z0-9]")
+
+
+@functools.lru_cache(maxsize=1024)
+def _header_name(key: str) -> str | None:
+    """The canonical name of a header key (see `normalise_headers`), None for an unknown one.
+    Cached: lists carry the same few keys again and again."""
+    return _HEADER_NAMES.get(_NOT_ALNUM.sub("", _X_PREFIX.sub("", key.strip().lower())))
+
+
 def normalise_headers(headers: dict | None) -> dict[str, str]:
     """CaTH headers by canonical name (``list_type``, ``content_date``...), values stripped.
     Keys are matched case-insensitively, with or without ``x-`` (or ``x_``), ignoring ``-``/``_``
@@ -422,8 +444,7 @@ def normalise_headers(headers: dict | None) -> dict[str, str]:
     for k, v in (headers or {}).items():
         if not isinstance(k, str) or v is None:
             continue
-        key = re.sub(r"^x[-_]", "", k.strip().lower())
-        name = _HEADER_NAMES.get(re.sub(r"[^a-z0-9]", "", key))
+        name = _header_name(k)
         value = v.strip() if isinstance(v, str) else str(v).strip()
         if name and value:
             out[name] = value
@@ -453,9 +474,11 @@ def check_headers(headers: dict | None, *, known_list_type: bool = True) -> dict
     for k, v in (headers or {}).items():
         if not isinstance(k, str) or v is None:
             continue
-        name = _HEADER_NAMES.get(re.sub(r"[^a-z0-9]", "", re.sub(r"^x[-_]", "", k.strip().lower())))
+        name = _header_name(k)
         if name is None:
             continue
+        if v.__class__ is str and "\x00" not in v and "<" not in v and "&" not in v:
+            continue                # the common case: plain text, nothing to refuse
         where = f"header x-{name.replace('_', '-')}"
         if not isinstance(v, (str, int, float, dt.date)) or isinstance(v, bool):
             raise Rejected(f"x-{name.replace('_', '-')} must be a string, not {_json_type(v)}", where)
@@ -469,14 +492,14 @@ def check_headers(headers: dict | None, *, known_list_type: bool = True) -> dict
         raise Rejected(f"x-type {h['type'].upper()} is not a list", "header x-type")
     if "list_type" in h:
         h["list_type"] = (_list_type_name(h["list_type"], "header x-list-type") if known_list_type
-                          else re.sub(r"[^A-Z0-9]+", "_", h["list_type"].upper()).strip("_"))
+                          else _NOT_UPPER_ALNUM.sub("_", h["list_type"].upper()).strip("_"))
     if "sensitivity" in h:
         s = h["sensitivity"].upper()
         if s not in SENSITIVITIES:
             raise Rejected("x-sensitivity must be PUBLIC, PRIVATE or CLASSIFIED", "header x-sensitivity")
         h["sensitivity"] = s
     if "language" in h:
-        lang = LANGUAGES.get(re.sub(r"[^A-Z]+", "_", h["language"].upper()).strip("_"))
+        lang = LANGUAGES.get(_NOT_UPPER.sub("_", h["language"].upper()).strip("_"))
         if lang is None:
             raise Rejected("x-language must be ENGLISH, WELSH or BI_LINGUAL", "header x-language")
         h["language"] = lang
@@ -634,15 +657,18 @@ def _court_of_code(code: str | None, name: str | None, postcode: str | None, own
 
 
 def _list_type_name(value: str, where: str | None) -> str:
-    name = re.sub(r"[^A-Z0-9]+", "_", value.strip().upper()).strip("_")
+    name = _NOT_UPPER_ALNUM.sub("_", value.strip().upper()).strip("_")
     if name not in LIST_TYPES:
         raise Rejected(f"unknown list type {name or '(empty)'}", where)
     return name
 
 
 # =============================================================== schemas and validation
+_PLAIN_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
 def _strict_date(v: Any) -> bool:
-    return not isinstance(v, str) or (re.fullmatch(r"\d{4}-\d{2}-\d{2}", v) is not None
+    return not isinstance(v, str) or (_PLAIN_DATE.fullmatch(v) is not None
                                       and parse_date(v) is not None)
 
 
@@ -811,13 +837,21 @@ class _Builder:
 
     def party(self, hearing_ref: int, role_raw: Any, path: str, **fields) -> int | None:
         """Add a party -- or, for a complainant role, a RawComplainant. Returns the party index."""
-        role, kind = normalise_role(role_raw if isinstance(role_raw, str) else None)
+        return self.add_party(Party(hearing_ref=hearing_ref, role=role_raw if isinstance(role_raw, str) else "",
+                                    json_path=path, **fields))
+
+    def add_party(self, party: Party) -> int | None:
+        """`party` (its role as listed) with its role normalised -- or, for a complainant role, a
+        RawComplainant.  Returns the party index.  (`party` without the ``**fields`` of a call:
+        the hot paths build the `Party` with plain keywords, several times cheaper.)"""
+        role, kind = normalise_role(party.role or None)
         if kind is not PARTY:
-            self.not_a_party(hearing_ref, role, kind, path, fields.get("name_as_listed") or fields.get(
-                "organisation_name") or _person_name(fields.get("forenames"), fields.get("surname")),
-                fields.get("date_of_birth"))
+            self.not_a_party(party.hearing_ref, role, kind, party.json_path, party.name_as_listed
+                             or party.organisation_name or _person_name(party.forenames, party.surname),
+                             party.date_of_birth)
             return None
-        self.parties.append(Party(hearing_ref=hearing_ref, role=role, json_path=path, **fields))
+        party.role = role
+        self.parties.append(party)
         return len(self.parties) - 1
 
     def not_a_party(self, hearing_ref: int, role: str, kind: str, path: str, name: str | None,
@@ -831,8 +865,10 @@ class _Builder:
 # =============================================================== CaTH "strategic" tree
 def _judiciary(v: Any) -> str | None:
     """``[{johKnownAs, isPresiding}, ...]`` as ``Name (presiding), Name``."""
+    if not v or not isinstance(v, list):      # absent (the common case) or not a list
+        return None
     names = []
-    for j in _list(v):
+    for j in v:
         if isinstance(j, dict):
             name = _s(j.get("johKnownAs")) or _person_name(_s(j.get("johTitle")), _s(j.get("johNameSurname")))
             if name:
@@ -855,8 +891,11 @@ def _cath_party(b: _Builder, party: dict, path: str, h_ref: int) -> tuple[int | 
         title, fn = _s(g("title")), _s(g("individualForenames"))
         mn, sn = _s(g("individualMiddleName")), _s(g("individualSurname"))
         listed = _person_name(title, fn, mn, sn)
-        dob = b.date(g("dateOfBirth"), path, ".individualDetails.dateOfBirth")
-        age = b.age(g("age"), path, ".individualDetails.age")
+        dob, age = g("dateOfBirth"), g("age")
+        if dob is not None:
+            dob = b.date(dob, path, ".individualDetails.dateOfBirth")
+        if age is not None:
+            age = b.age(age, path, ".individualDetails.age")
         addr = g("address")
     if org is not None:
         org_name = _s(org.get("organisationName"))
@@ -904,30 +943,37 @@ def _cath_offences(b: _Builder, offences: Any, party_ref: int, base: str) -> Non
             continue
         p = f"{base}[{o}]"
         g = off.get
+        plea_date, conviction_date, adjourned_date = g("pleaDate"), g("convictionDate"), g("adjournedDate")
+        if plea_date is not None:       # (mostly absent: no call then)
+            plea_date = b.instant_date(plea_date, p, ".pleaDate")
+        if conviction_date is not None:
+            conviction_date = b.instant_date(conviction_date, p, ".convictionDate")
+        if adjourned_date is not None:
+            adjourned_date = b.instant_date(adjourned_date, p, ".adjournedDate")
         b.offences.append(Offence(
             party_ref=party_ref, json_path=p, seq=o + 1,
             code=_s(g("offenceCode")), title=_s(g("offenceTitle")), wording=_s(g("offenceWording")),
             legislation=_s(g("offenceLegislation")) or _s(g("offenceSection")),
             max_penalty=_s(g("offenceMaxPen")), plea=_s(g("plea")),
-            plea_date=b.instant_date(g("pleaDate"), p, ".pleaDate"),
-            conviction_date=b.instant_date(g("convictionDate"), p, ".convictionDate"),
-            adjourned_date=b.instant_date(g("adjournedDate"), p, ".adjournedDate"),
+            plea_date=plea_date, conviction_date=conviction_date, adjourned_date=adjourned_date,
             reporting_restriction=_bool(g("reportingRestriction")),
             reporting_restriction_detail=_join(g("reportingRestrictionDetails") or g("reportingRestrictionDetail"), "; "),
         ))
 
 
-def _add_parties(b: _Builder, parties: list[tuple[dict, str]], h_ref: int) -> tuple[list[tuple[int, str]], str | None]:
-    """Add parties of one entry; returns ([(party_ref, role)], prosecutor name)."""
-    refs, prosecutor = [], None
+def _add_parties(b: _Builder, parties: list[tuple[dict, str]], h_ref: int) -> tuple[int | None, str | None]:
+    """Add parties of one entry; returns (party_ref of its first defendant, prosecutor name)."""
+    accused = prosecutor = None
     for party, p_path in parties:
         ref, name = _cath_party(b, party, p_path, h_ref)
         if ref is not None:
             role = b.parties[ref].role
-            refs.append((ref, role))
-            if role == "PROSECUTING_AUTHORITY" and prosecutor is None:
+            if role == "DEFENDANT":
+                if accused is None:
+                    accused = ref
+            elif role == "PROSECUTING_AUTHORITY" and prosecutor is None:
                 prosecutor = name
-    return refs, prosecutor
+    return accused, prosecutor
 
 
 def _court_lists(doc: dict, b: _Builder) -> None:
@@ -960,8 +1006,9 @@ def _court_lists(doc: dict, b: _Builder) -> None:
                     day, time = _london(start) if start else (None, None)
                     if start and day is None:
                         b.warn(sit_path + ".sittingStart", "not a date-time; the list's date is used")
-                    common = dict(
-                        court_name=court_name, court_code=b.court_code,
+                    # the sitting's fields, once: each entry is a `replace` of it
+                    common = Hearing(
+                        json_path=sit_path, court_name=court_name, court_code=b.court_code,
                         sitting_date=day or b.list_date, sitting_time=time, room=room_name,
                         session_type=s_type, channel=_join(sitting.get("channel")) or s_channel,
                         judiciary=_judiciary(sitting.get("judiciary")) or s_judiciary,
@@ -971,16 +1018,25 @@ def _court_lists(doc: dict, b: _Builder) -> None:
                             _court_list_hearing(b, hearing, f"{sit_path}.hearing[{n}]", common)
 
 
-def _court_list_hearing(b: _Builder, hearing: dict, path: str, common: dict) -> None:
+def _parties_of(node_get: Callable[[str], Any], path: str) -> list[tuple[dict, str]]:
+    """The ``party`` objects of a hearing / case / application, with their JSON paths."""
+    parties = node_get("party")
+    if not parties or not isinstance(parties, list):     # none, or not an array (as `_list`)
+        return []
+    return [(p, f"{path}.party[{x}]") for x, p in enumerate(parties) if p.__class__ is dict]
+
+
+def _court_list_hearing(b: _Builder, hearing: dict, path: str, common: Hearing) -> None:
     """One ``hearing``: an entry per case (or per hearing when it lists no case), one per
-    application.  Parties on the hearing itself (SJP, civil) belong to each of its entries."""
+    application.  Parties on the hearing itself (SJP, civil) belong to each of its entries.
+    `common` carries the sitting's fields; every entry is a copy of it with the hearing's and the
+    case's fields (`msgspec.structs.replace`, at most 15 keywords: with more, CPython passes them
+    as a dict, several times slower)."""
     g = hearing.get
-    h_common = dict(common, hearing_type=_s(g("hearingType")), list_note=_s(g("listNote")),
-                    channel=_join(g("channel")) or common["channel"],
-                    judiciary=_judiciary(g("judiciary")) or common["judiciary"])
-    panel = _s(g("panel"))
-    hearing_parties = [(p, f"{path}.party[{x}]") for x, p in enumerate(_list(g("party")))
-                       if p.__class__ is dict]
+    panel, hearing_type, list_note = _s(g("panel")), _s(g("hearingType")), _s(g("listNote"))
+    channel = _join(g("channel")) or common.channel
+    judiciary = _judiciary(g("judiciary")) or common.judiciary
+    hearing_parties = _parties_of(g, path)
     hearing_offences = _list(g("offence"))
     applications = _list(g("application"))
     entries = [(c, f"{path}.case[{x}]") for x, c in enumerate(_list(g("case"))) if c.__class__ is dict]
@@ -990,19 +1046,19 @@ def _court_list_hearing(b: _Builder, hearing: dict, path: str, common: dict) -> 
     for case, c_path in entries:
         h_ref = len(b.hearings)
         c = case.get
-        case_parties = [(p, f"{c_path}.party[{x}]") for x, p in enumerate(_list(c("party")))
-                        if p.__class__ is dict]
-        refs, prosecutor = _add_parties(b, case_parties + hearing_parties if hearing_parties else case_parties, h_ref)
+        case_parties = _parties_of(c, c_path)
+        accused, prosecutor = _add_parties(b, case_parties + hearing_parties if hearing_parties else case_parties,
+                                           h_ref)
         if hearing_offences:           # SJP: offences belong to the accused
-            accused = next((r for r, role in refs if role == "DEFENDANT"), None)
             if accused is None:
                 b.warn(path + ".offence", "offences but no accused/defendant party: not kept")
             else:
                 _cath_offences(b, hearing_offences, accused, path + ".offence")
         informant = c("informant")
         linked = c("caseLinked")
-        b.hearings.append(Hearing(
-            **h_common, json_path=c_path, panel=_s(c("panel")) or panel,
+        b.hearings.append(replace(
+            common, json_path=c_path, hearing_type=hearing_type, list_note=list_note, channel=channel,
+            judiciary=judiciary, panel=_s(c("panel")) or panel,
             case_urn=_s(c("caseUrn")), case_number=_s(c("caseNumber")), case_name=_s(c("caseName")),
             case_sequence=_s(c("caseSequenceIndicator")),
             linked_case_numbers=_join([_s(x) or _s(_dict(x).get("caseNumber")) for x in linked])
@@ -1019,13 +1075,11 @@ def _court_list_hearing(b: _Builder, hearing: dict, path: str, common: dict) -> 
             continue
         a_path = f"{path}.application[{a}]"
         h_ref = len(b.hearings)
-        parties = [(p, f"{a_path}.party[{x}]") for x, p in enumerate(_list(application.get("party")))
-                   if p.__class__ is dict]
-        _, prosecutor = _add_parties(b, parties, h_ref)
-        fields = dict(h_common, json_path=a_path, panel=panel, prosecuting_authority=prosecutor,
-                      case_number=_s(application.get("applicationReference")),
-                      hearing_type=_s(application.get("applicationType")) or h_common["hearing_type"])
-        b.hearings.append(Hearing(**fields))
+        _, prosecutor = _add_parties(b, _parties_of(application.get, a_path), h_ref)
+        b.hearings.append(replace(
+            common, json_path=a_path, list_note=list_note, channel=channel, judiciary=judiciary, panel=panel,
+            prosecuting_authority=prosecutor, case_number=_s(application.get("applicationReference")),
+            hearing_type=_s(application.get("applicationType")) or hearing_type))
 
 
 def parse_magistrates_list(doc: Any, b: _Builder) -> None:
@@ -1153,8 +1207,8 @@ def _crown_defendant(b: _Builder, d: dict, path: str, h_ref: int) -> None:
     formal = _person_name(title, forenames, surname, _s(name.get("CitizenNameSuffix")))
     addr = _dict(pd.get("Address"))
     custody = _s(d.get("CustodyStatus"))
-    ref = b.party(
-        h_ref, "DEFENDANT", path, title=title, forenames=forenames, surname=surname,
+    ref = b.add_party(Party(
+        hearing_ref=h_ref, role="DEFENDANT", json_path=path, title=title, forenames=forenames, surname=surname,
         # what the list shows: the masked name when the defendant is masked
         name_as_listed=_s(pd.get("MaskedName")) if masked else formal, is_masked=masked,
         date_of_birth=b.date(_dict(pd.get("DateOfBirth")).get("BirthDate"), path,
@@ -1163,7 +1217,7 @@ def _crown_defendant(b: _Builder, d: dict, path: str, h_ref: int) -> None:
         address=_address(addr.get("Line")), postcode=_s(addr.get("PostCode")),
         nationality=_s(pd.get("Nationality")),
         in_custody=CUSTODY.get(custody.upper()) if custody else None,
-    )
+    ))
     if ref is None:
         return
     for c, charge in enumerate(_list(d.get("Charges"))):
@@ -1175,15 +1229,16 @@ def _crown_defendant(b: _Builder, d: dict, path: str, h_ref: int) -> None:
                 code=_s(charge.get("CJSoffenceCode")), title=_s(charge.get("OffenceStatement"))))
 
 
-def _crown_entry(b: _Builder, case: dict, path: str, common: dict, details: dict, notes: list) -> None:
-    """One Crown case listed at a sitting (daily/firm Hearings item, reserve item, warned case)."""
+def _crown_entry(b: _Builder, case: dict, path: str, common: Hearing, details: dict, notes: list) -> None:
+    """One Crown case listed at a sitting (daily/firm Hearings item, reserve item, warned case);
+    `common` holds the sitting's fields (court, date, time, room, judiciary)."""
     h_ref = len(b.hearings)
     prosecution = _dict(case.get("Prosecution"))
     authority = _s(prosecution.get("ProsecutingAuthority"))
     organisation = _s(_dict(prosecution.get("ProsecutingOrganisation")).get("OrganisationName"))
     if authority or organisation:
-        b.party(h_ref, "PROSECUTING_AUTHORITY", path + ".Prosecution",
-                organisation_name=organisation or authority, name_as_listed=organisation or authority)
+        b.add_party(Party(hearing_ref=h_ref, role="PROSECUTING_AUTHORITY", json_path=path + ".Prosecution",
+                          organisation_name=organisation or authority, name_as_listed=organisation or authority))
     urns: list[str] = []
     for d, defendant in enumerate(_list(case.get("Defendants"))):
         if isinstance(defendant, dict):
@@ -1200,18 +1255,16 @@ def _crown_entry(b: _Builder, case: dict, path: str, common: dict, details: dict
     arrived = _dict(case.get("CaseArrivedFrom"))
     origin = (_s(_dict(case.get("CommittingCourt")).get("CourtHouseName"))
               or _s(_dict(arrived.get("OriginatingCourt")).get("CourtHouseName")))
-    fields = dict(common)
-    fields.update(
-        json_path=path,
-        sitting_date=common.get("sitting_date") or b.date(details.get("HearingDate"), path, ".HearingDate"),
+    b.hearings.append(replace(
+        common, json_path=path,
+        sitting_date=common.sitting_date or b.date(details.get("HearingDate"), path, ".HearingDate"),
         hearing_type=_s(details.get("HearingDescription")) or _s(details.get("HearingType")),
         case_number=_s(case.get("CaseNumber")) or _s(case.get("CaseNumberCaTH")),
         case_urn=urns[0] if urns else None, originating_court=origin,
         prosecuting_authority=authority or organisation,
         linked_case_numbers=_join([_s(_dict(x).get("CaseNumber")) for x in _list(case.get("LinkedCases"))]),
         list_note="; ".join(n for n in notes if n) or None,
-    )
-    b.hearings.append(Hearing(**fields))
+    ))
 
 
 def parse_crown_pdda_list(doc: Any, b: _Builder) -> None:
@@ -1227,11 +1280,11 @@ def parse_crown_pdda_list(doc: Any, b: _Builder) -> None:
             if not isinstance(sitting, dict):
                 continue
             at = _s(sitting.get("SittingAt"))
-            common = dict(court_name=_s(house.get("CourtHouseName")) or b.court_name,
-                          court_code=_s(house.get("CourtHouseCode")) or b.court_code,
-                          sitting_date=day, sitting_time=parse_time(at) if at else None,
-                          room=_s(sitting.get("CourtRoomNumber")),
-                          judiciary=_crown_judiciary(sitting.get("Judiciary")))
+            common = Hearing(json_path="", court_name=_s(house.get("CourtHouseName")) or b.court_name,
+                             court_code=_s(house.get("CourtHouseCode")) or b.court_code,
+                             sitting_date=day, sitting_time=parse_time(at) if at else None,
+                             room=_s(sitting.get("CourtRoomNumber")),
+                             judiciary=_crown_judiciary(sitting.get("Judiciary")))
             note = _s(sitting.get("SittingNote"))
             for k, hearing in enumerate(_list(sitting.get("Hearings"))):
                 if isinstance(hearing, dict):
@@ -1240,7 +1293,7 @@ def parse_crown_pdda_list(doc: Any, b: _Builder) -> None:
                                  [_s(hearing.get("ListNote")), _s(hearing.get("TimeMarkingNote")), note])
     for r, hearing in enumerate(_list(root.get("ReserveList"))):
         if isinstance(hearing, dict):
-            common = dict(court_name=b.court_name, court_code=b.court_code, sitting_date=None)
+            common = Hearing(json_path="", court_name=b.court_name, court_code=b.court_code)
             _crown_entry(b, hearing, f"$.{key}.ReserveList[{r}]", common, _dict(hearing.get("HearingDetails")),
                          ["reserve list", _s(hearing.get("ListNote"))])
 
@@ -1256,8 +1309,8 @@ def parse_crown_warned_list(doc: Any, b: _Builder) -> None:
         if not isinstance(court_list, dict):
             continue
         house = _dict(court_list.get("CourtHouse"))
-        court = dict(court_name=_s(house.get("CourtHouseName")) or b.court_name,
-                     court_code=_s(house.get("CourtHouseCode")) or b.court_code)
+        court = Hearing(json_path="", court_name=_s(house.get("CourtHouseName")) or b.court_name,
+                        court_code=_s(house.get("CourtHouseCode")) or b.court_code)
         for group_key, label in WARNED_GROUPS:
             for g, group in enumerate(_list(court_list.get(group_key))):
                 if not isinstance(group, dict):
@@ -1278,7 +1331,7 @@ def parse_crown_warned_list(doc: Any, b: _Builder) -> None:
                             b.warn(path + ".Hearing", f"{len(hearings)} hearings listed; the entry keeps the first")
                         details = dict(first)
                         details.setdefault("HearingType", group_type)
-                        _crown_entry(b, case, path, dict(court, sitting_date=fixed), details,
+                        _crown_entry(b, case, path, replace(court, sitting_date=fixed), details,
                                      [label, _s(first.get("ListNote")), _s(fixture.get("Notes"))])
 
 
@@ -1705,8 +1758,13 @@ def decode_utf8(data: bytes) -> str:
         raise Rejected(f"not UTF-8: invalid byte 0x{data[at]:02x} at byte offset {at}") from None
 
 
-def _load(data: bytes | str, max_bytes: int) -> tuple[Any, str]:
-    """(document, its text) -- or Rejected for size, emptiness, encoding, JSON syntax, top level."""
+#: first bytes of the byte-order marks above (the orjson fast path of `_load` leaves them alone)
+_BOM_LEADS = (b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff", b"\x00\x00\xfe\xff")
+
+
+def _load(data: bytes | str, max_bytes: int) -> tuple[Any, str | bytes]:
+    """(document, its text -- or, when orjson took the bytes as they are, those UTF-8 bytes) -- or
+    Rejected for size, emptiness, encoding, JSON syntax, top level."""
     if isinstance(data, str):
         text = data[1:] if data.startswith("\ufeff") else data
         size = len(text.encode("utf-8", "surrogatepass"))
@@ -1717,6 +1775,16 @@ def _load(data: bytes | str, max_bytes: int) -> tuple[Any, str]:
         raise Rejected(f"input must be bytes, not {type(data).__name__}")
     if size > max_bytes:
         raise Rejected(f"input is {size} bytes, over the {max_bytes}-byte limit")
+    if text is None and not data.startswith(_BOM_LEADS):
+        # fast path: orjson checks the whole buffer is UTF-8 before parsing, so a document it
+        # accepts is exactly the one the text path below would give (and no decode is needed);
+        # anything it refuses goes through that path, for the same rejection as ever
+        try:
+            doc = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            doc = None
+        if isinstance(doc, (dict, list)):
+            return doc, data
     if text is None:
         if not data.strip():
             raise Rejected("empty input")
@@ -1749,10 +1817,19 @@ def parse_document(data: bytes, *, source_name: str, headers: dict | None = None
         raise e.with_source(source_name)
 
 
-def _guard(doc: Any, text: str) -> tuple[str, str] | None:
+def _guard(doc: Any, text: str | bytes) -> tuple[str, str] | None:
     """Strings checked before any schema runs: Rejected when the upstream patterns would take
-    too long; returns the first HTML markup found (reported after schema validation)."""
-    if not _MARKUP_HINT.search(text):  # cheap test on the raw text: most lists have no '<' at all
+    too long; returns the first HTML markup found (reported after schema validation).
+    `text` is the document's text, or its UTF-8 bytes."""
+    # cheap tests on the raw text (most lists have no '<' at all): every match of _MARKUP_HINT
+    # holds a '<', '&' or backslash, and a search for one character is far faster than the regex
+    if text.__class__ is bytes:
+        if b"<" not in text and b"&" not in text and b"\\" not in text:
+            return None
+        text = text.decode("utf-8")
+    elif "<" not in text and "&" not in text and "\\" not in text:
+        return None
+    if not _MARKUP_HINT.search(text):
         return None
     found, costly = _scan_strings(doc)
     if costly:
