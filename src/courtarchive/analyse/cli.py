@@ -84,6 +84,40 @@ def _write_outputs(out: Path, files: dict[str, bytes]) -> None:
         raise typer.BadParameter(f"cannot write {out}: {e.strerror or e}", param_hint="--out") from None
 
 
+def _pid_alive(pid: int) -> bool:
+    """Whether a process of this id runs (one of another account's counts: it may not be signalled)."""
+    import os
+
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (OSError, OverflowError):    # (PermissionError: it runs, as someone else; else: assume it runs)
+        return True
+    return True
+
+
+def _shred_abandoned(cache_dir: Path) -> int:
+    """Shred the unfinished cache entries of analyses that are gone: `inputs._cache_write` writes an
+    entry as ``inputs-<engine>-<fingerprint>.<pid>.tmp`` and renames it when done, or shreds it on an
+    error -- but a killed ``courtarchive analyse`` (SIGKILL, a power cut) left it, derived inputs with
+    defendants' names and dates of birth, until a retention hook purged the cache.  Only an entry
+    whose writer's process is gone (its pid runs no process) is shredded: another analysis writing now
+    keeps its own, and so does an entry of a pid since reused (this process's own too: until that
+    process ends).  Returns the entries shredded."""
+    from ..governance.hooks import shred_tree
+
+    n = 0
+    for p in sorted(Path(cache_dir).glob("inputs-*.tmp")):      # (none when the cache has no folder yet)
+        pid = p.name[:-len(".tmp")].rpartition(".")[2]
+        if not (p.is_dir() and pid.isdigit()):
+            continue            # (not a writer's entry: left alone)
+        if not _pid_alive(int(pid)):
+            shred_tree(p)
+            n += 1
+    return n
+
+
 def _empty_warning(f: dict, data) -> str | None:
     """Why a run found no case, when it found none (the outputs are still written)."""
     if f.get("cases"):
@@ -176,6 +210,8 @@ def analyse(
     _check_out(out)
     s = settings()
     archive = open_archive(db)
+    # (with --no-cache too: a killed run's unfinished entry holds names and dates of birth)
+    _shred_abandoned(analysis_cache_dir(s.home))
     cache_dir = analysis_cache_dir(s.home) if cache else None
     try:
         data = from_archive(archive, oracle=oracle, engine=engine, cache_dir=cache_dir)

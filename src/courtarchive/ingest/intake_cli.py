@@ -3,7 +3,8 @@ arrive by e-mail (`courtarchive.ingest.mail`).  Mounted by the main CLI as the `
 
 Exit code 1 when any message was quarantined or any attachment rejected; 2 when the mailbox
 cannot be read (no such Maildir, IMAP connection or login failure) or an option is bad (a
-``--list-type`` CaTH does not define: refused before any message is read or marked Seen).
+``--list-type`` CaTH does not define: refused before the archive is opened and before any
+message is read or marked Seen).
 """
 
 from __future__ import annotations
@@ -30,12 +31,17 @@ ProfileOpt = typer.Option(None, "--profile", help="licence profile TOML (default
                                                   "<home>/profile.toml, built-in); its [intake] mail_senders apply")
 
 
-def _setup(db: str | None, profile: Path | None):
+def _setup(db: str | None, profile: Path | None, list_type: str | None):
     from ..config import settings
     from ..governance.profile import load
     from ..governance.pseudonym import Keyring
-    from .mail import mail_senders
+    from .errors import Rejected
+    from .mail import check_list_type, mail_senders
 
+    try:
+        check_list_type(list_type)      # a bad option: refused before the archive is opened (or created, migrated)
+    except Rejected as e:
+        _bad_option(e)
     s = settings()
     a = open_archive(db)        # uninitialised or unusable: one line, not a traceback
     senders = mail_senders(load(profile, home=s.home))
@@ -86,7 +92,7 @@ def maildir(path: Path = typer.Argument(..., help="the Maildir (with new/, cur/,
     from .errors import Rejected
     from .mail import intake_maildir
 
-    s, a, keyring, senders = _setup(db, profile)
+    s, a, keyring, senders = _setup(db, profile, list_type)
     try:
         report = intake_maildir(a, path, keyring=keyring, senders=senders, list_type=list_type,
                                 max_bytes=s.max_file_bytes, reread=reread)
@@ -118,7 +124,7 @@ def imap(host: str = typer.Option(..., "--host", help="IMAP server"),
     password = os.environ.get(password_env)
     if password is None:
         usage_error(f"no password: set the environment variable {password_env}")
-    s, a, keyring, senders = _setup(db, profile)
+    s, a, keyring, senders = _setup(db, profile, list_type)
     try:
         report = poll_imap(a, host, user, password, keyring=keyring, folder=folder, port=port, ssl=ssl,
                            starttls=starttls, senders=senders, processed_folder=processed_folder,

@@ -11,8 +11,8 @@ Each message is read with the stdlib `email` package (policy ``default``) and
        before anything is written), then the store, one transaction per attachment, idempotent by
        the hash of the attachment's bytes (`pipeline.content_hash`).  A bad attachment is rejected
        and quarantined (``mail:<Message-ID>/<file name>``) with the parser's reason and place; the
-       message's other attachments go on.  An attachment ``<name>.meta.json`` carries the CaTH
-       headers of ``<name>`` (as a sidecar file does on disk);
+       message's other attachments go on.  An attachment ``<name>.meta.json`` (the suffix in any
+       case) carries the CaTH headers of ``<name>`` (as a sidecar file does on disk);
     3. provenance: the publication's ``provenance`` is ``mail <Message-ID> from <sender> to
        <recipients> date <Date, ISO 8601 UTC>`` (plus ``; x-provenance <value>`` when the sender
        gave one in a sidecar); its ``source_name`` is ``mail:<Message-ID>/<file name>``.
@@ -52,7 +52,8 @@ from ..store import Archive
 from . import gate
 from .cath import DEFAULT_MAX_BYTES
 from .errors import Rejected
-from .pipeline import FORMATS, SIDECAR, FileOutcome, IngestReport, check_options, content_hash, parse_file
+from .pipeline import (FORMATS, SIDECAR, FileOutcome, IngestReport, check_options, content_hash, is_sidecar,
+                       parse_file)
 
 __all__ = ["intake_maildir", "poll_imap", "process_message", "sender_allowed", "mail_senders",
            "MessageOutcome", "MailReport"]
@@ -221,7 +222,7 @@ def process_message(archive: Archive, raw: bytes, *, keyring: Keyring, senders: 
         # by suffix, as a folder's files are: an attachment without one is not read as CaTH JSON as
         # a file named to `ingest` is (`pipeline.file_format`) -- nobody chose it as a list
         fmt = FORMATS.get(os.path.splitext(name)[1].lower())
-        if fmt is None or name.endswith(SIDECAR):
+        if fmt is None or is_sidecar(name):
             continue
         out.status = "ingested"
         out.attachments.append(_ingest_one(archive, name, data, by_name, keyring=keyring, mid=mid, fmt=fmt,
@@ -232,9 +233,12 @@ def process_message(archive: Archive, raw: bytes, *, keyring: Keyring, senders: 
 
 
 def _sidecar(name: str, by_name: dict[str, bytes]) -> dict:
-    stem = name[:-len(".json")] if name.endswith(".json") else None
-    for cand in ((stem + SIDECAR,) if stem else ()) + (name + SIDECAR,):
-        if cand in by_name:
+    """The headers of attachment ``name`` from ``<stem>.meta.json`` (for ``<stem>.json``) or
+    ``<name>.meta.json`` among ``by_name``: the name as it is, the suffixes in any case."""
+    sidecars = {n[:-len(SIDECAR)]: n for n in by_name if is_sidecar(n)}      # (the name annotated -> the sidecar's)
+    stem = name[:-len(".json")] if name.lower().endswith(".json") else None
+    for cand in (sidecars.get(base) for base in ((stem,) if stem else ()) + (name,)):
+        if cand is not None:
             try:
                 meta = orjson.loads(by_name[cand])
             except orjson.JSONDecodeError as e:
@@ -287,10 +291,11 @@ def _ingest_one(archive: Archive, name: str, data: bytes, by_name: dict, *, keyr
                        unparsed_complainant_refs=getattr(report, "unparsed_total", 0))
 
 
-def _check_list_type(list_type: str | None) -> None:
+def check_list_type(list_type: str | None) -> None:
     """`courtarchive ingest`'s check of ``--list-type``, the attachments' formats unknown: a list
     type every attachment would be rejected for was found out only message by message, each then
-    marked Seen -- and never read again once the option was put right."""
+    marked Seen -- and never read again once the option was put right.  Rejected; `intake_cli`
+    asks it before it opens the archive too."""
     if list_type is not None:
         check_options({"x-list-type": list_type}, None)
 
@@ -308,7 +313,7 @@ def intake_maildir(archive: Archive, path: str | Path, *, keyring: Keyring, send
     `senders`: the allowed sender patterns (default: the licence profile's).  `reread`: also
     messages already marked Seen (a re-run is idempotent by hash).  A `list_type` no attachment
     could take is Rejected before any message is read (`check_options`)."""
-    _check_list_type(list_type)
+    check_list_type(list_type)
     archive.require_initialised()
     root = Path(path)
     try:
@@ -356,7 +361,7 @@ def poll_imap(archive: Archive, host: str, user: str, password: str, *, keyring:
     ``ssl``: IMAPS (port 993 by default); otherwise plain IMAP (port 143), upgraded with STARTTLS
     when ``starttls``.  Raises `imaplib.IMAP4.error` / OSError for connection or login failures,
     and Rejected, before connecting, for a `list_type` no attachment could take."""
-    _check_list_type(list_type)
+    check_list_type(list_type)
     archive.require_initialised()
     senders = mail_senders() if senders is None else list(senders)
     report = MailReport()

@@ -12,6 +12,7 @@ in worker processes when `workers > 1`, with a bounded number of files in flight
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import gc
 import hashlib
 import os
@@ -99,12 +100,18 @@ def iter_input_files(paths: Iterable[str | Path]) -> Iterator[Path]:
                     f = Path(root) / name
                     if _wanted(f):
                         yield f
-        elif not p.name.endswith(SIDECAR):
+        elif not is_sidecar(p.name):
             yield p
 
 
+def is_sidecar(name: str) -> bool:
+    """A sidecar's file name: ``<name>.meta.json``, the suffix in any case (``.META.JSON`` too, as
+    `file_format` reads a list's suffix)."""
+    return name.lower().endswith(SIDECAR)
+
+
 def _wanted(f: Path) -> bool:
-    return not f.name.endswith(SIDECAR) and f.suffix.lower() in FORMATS
+    return not is_sidecar(f.name) and f.suffix.lower() in FORMATS
 
 
 class InputFiles:
@@ -166,11 +173,37 @@ def file_format(f: Path) -> str:
                    "PDF or Excel lists (.pdf, .xlsx)", None)
 
 
+@functools.lru_cache(maxsize=64)
+def _sidecar_names(folder: str, mtime_ns: int) -> dict[str, str]:
+    """The sidecars in ``folder`` as it was at ``mtime_ns`` (a file added or removed changes it):
+    the name each annotates -> its own, the suffix in any case.  One listing per folder, not one
+    per file of it."""
+    try:
+        return {n[:-len(SIDECAR)]: n for n in os.listdir(folder) if is_sidecar(n)}
+    except OSError:
+        return {}
+
+
+def _find_sidecar(f: Path, base: str) -> Path | None:
+    """The sidecar of ``base`` (a file name) beside ``f``: ``<base>.meta.json``, else its suffix in
+    another case (``<base>.META.JSON``)."""
+    exact = f.with_name(base + SIDECAR)
+    if exact.exists():
+        return exact
+    try:
+        mtime = f.parent.stat().st_mtime_ns
+    except OSError:
+        return None
+    name = _sidecar_names(str(f.parent), mtime).get(base)
+    return f.with_name(name) if name else None
+
+
 def read_sidecar(f: Path) -> dict:
-    """Headers from `<stem>.meta.json` (for `<stem>.json`) or `<name>.meta.json`, if present."""
-    cands = ((f.with_name(f.stem + SIDECAR),) if f.suffix == ".json" else ()) + (f.with_name(f.name + SIDECAR),)
-    for cand in cands:
-        if cand.exists():
+    """Headers from `<stem>.meta.json` (for `<stem>.json`) or `<name>.meta.json`, if present (the
+    suffixes in any case)."""
+    bases = ((f.stem,) if f.suffix.lower() == ".json" else ()) + (f.name,)
+    for cand in (_find_sidecar(f, base) for base in bases):
+        if cand is not None:
             try:
                 meta = orjson.loads(cand.read_bytes())
             except orjson.JSONDecodeError as e:

@@ -481,7 +481,9 @@ def export_records(p: Portal, viewer: Viewer, what: str, *, q: str | None = None
                                   hide=_withheld_names(p, viewer, "export"))
             hits = {h["party_id"] for h in res.get("hits", [])}
             return _named_in(p, viewer, ss.cases_for_parties(p.archive, sorted(hits)), hits)
-        res = sm.search_cases(p.archive, q or "", limit=limit, offset=0)
+        # (as the page's search: the cases the gate withholds whole from this viewer count nowhere, so
+        # they cannot fill the export's `limit` in place of cases it may receive)
+        res = sm.search_cases(p.archive, q or "", limit=limit, offset=0, hide=_withheld_cases(p, viewer, "export"))
         return ss.cases_brief(p.archive, [h["case_id"] for h in res.get("hits", [])])
     raise ValueError(f"cannot export {what!r}: one of {', '.join(EXPORT_WHAT)}")
 
