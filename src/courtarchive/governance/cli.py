@@ -438,7 +438,7 @@ def rights(action: str = typer.Argument(..., help="find | open | decide | extend
                 _fail("rectify needs --party and --field, and --value (or --clear)")
             res = R.rectify(a, list(party or []), field=field or "", value=value, clear=clear, actor=who,
                             request_id=request_id, profile=_profile(None), home=_home(),
-                            complainant_ids=list(complainant or []))
+                            complainant_ids=list(complainant or []), keyring=_keyring())
             if as_json:
                 _json(res)
             n = len(res["party_ids"])

@@ -50,6 +50,30 @@ def person_token(keyring: Keyring, party: dict) -> str | None:
     return None if ident is None else keyring.token("person", ident)
 
 
+#: the party fields a person token is made from (`person_identity`: the name, the date of birth)
+IDENTITY_FIELDS = ("forenames", "middle_names", "surname", "name_as_listed", "date_of_birth")
+
+
+def rectified_token(keyring: Keyring | None, old: dict, new: dict, have: dict) -> dict:
+    """What a party's coarse row (``have``: its token and key id) holds once the party ``old`` reads
+    ``new`` (a rectification): {} to keep it, else {"token", "key_id"}.  The token is made again from
+    the new name and date of birth when the stored one is provably the old party's as it stands --
+    its token under a key held.  Else it is dropped (None): it was made with what the party no
+    longer holds (a date of birth deleted when the personal fields expired), or under a key no
+    longer held, or no keyring was given -- it cannot be made again correctly, and the old name's
+    token must not stay (linkage and subject searches would still find the old name there).  The
+    next expiry of the party's identity writes it again from what the party holds then."""
+    tok = have.get("token")
+    if not tok:
+        return {}
+    was, now = person_identity(old), person_identity(new)
+    if keyring is None or was is None or tok not in keyring.tokens_all("person", was).values():
+        return {"token": None, "key_id": None}
+    if now == was:
+        return {}
+    return {"token": keyring.token("person", now), "key_id": keyring.key_id} if now else {"token": None, "key_id": None}
+
+
 def is_token(value: str | None) -> bool:
     return bool(value) and str(value).startswith(TOKEN_PREFIX)
 

@@ -325,11 +325,13 @@ def mark_failed(archive, run_id: int | None) -> None:
     try:
         sg.update_run(archive, run_id, status="failed", finished_at=sg.now())
     except Exception:  # pragma: no cover
-        pass
+        sg.release_run(archive, run_id)     # (left running: the next run marks it interrupted)
 
 
 #: a hook a run started and did not see finish, in its ``hooks_failed`` (`run_hooks`)
 UNFINISHED = "not finished"
+#: what a run's counts hold while its hooks run or have failed: the hooks, the ids to retry them on
+HOOK_MARKERS = ("hooks_failed", "hooks_retry")
 
 
 def run_hooks(archive, ev: hooks.ExpiryEvent, specs: list[str], *, actor: str, objects: dict,
@@ -338,12 +340,12 @@ def run_hooks(archive, ev: hooks.ExpiryEvent, specs: list[str], *, actor: str, o
     Before the first runs, the run's counts list every hook to run as failed (`UNFINISHED`), with
     its event's ids: a run interrupted meanwhile (Ctrl-C; `mark_failed`, the interrupt raised on)
     is retried by the next `expire` (or erasure under the request) like one whose hooks failed.
-    (A run's counts are written at its end: until then they hold only this.)  Returns the hooks'
-    outcome and the failures kept."""
+    Whatever else the run's counts hold stays (`HOOK_MARKERS` only are written).  Returns the
+    hooks' outcome and the failures kept."""
     def starting(names: list[str]) -> None:
         if ev.run_id is not None and names:
-            sg.update_run(archive, ev.run_id, counts={"hooks_failed": dict.fromkeys(names, UNFINISHED),
-                                                      "hooks_retry": hooks.event_ids(ev)})
+            sg.merge_run_counts(archive, ev.run_id, {"hooks_failed": dict.fromkeys(names, UNFINISHED),
+                                                     "hooks_retry": hooks.event_ids(ev)})
 
     derived = hooks.run(ev, specs, skip=skip, starting=starting)
     return derived, hook_failures(archive, ev, derived, actor=actor, objects=objects)
@@ -353,12 +355,12 @@ def hook_failures(archive, ev: hooks.ExpiryEvent, derived: dict, *, actor: str, 
     """What a run keeps of its derived-store hooks that failed (``derived``: `hooks.run`'s outcome):
     ``hooks_failed`` ({hook: error}) and ``hooks_retry``, the ids of its event (`hooks.event_ids`),
     from which `retry_hooks` rebuilds it.  Written to the run's counts at once, in place of the
-    hooks `run_hooks` listed as not finished (a run that dies after this is still retried), and
-    audited (``derived_stores_failed``: hooks and errors, no ids).  Returns them ({} when every
-    hook ran)."""
+    hooks `run_hooks` listed as not finished (a run that dies after this is still retried; every
+    hook ran: those markers go), the rest of its counts kept, and audited
+    (``derived_stores_failed``: hooks and errors, no ids).  Returns them ({} when every hook ran)."""
     failed = {"hooks_failed": dict(derived["failed"]), "hooks_retry": hooks.event_ids(ev)} if derived["failed"] else {}
     if ev.run_id is not None:
-        sg.update_run(archive, ev.run_id, counts=failed)
+        sg.merge_run_counts(archive, ev.run_id, failed, drop=HOOK_MARKERS)
     if not failed:
         return {}
     audit.record(archive, actor=actor, role="admin", action="derived_stores_failed",

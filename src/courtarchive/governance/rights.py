@@ -30,7 +30,7 @@ from pathlib import Path
 from ..store import governance as sg
 from ..store.linkage import PARTY_COLS as _LINK_COLS
 from . import audit, hooks
-from .coarse import full_name, is_token
+from .coarse import IDENTITY_FIELDS, full_name, is_token, rectified_token
 from .profile import add_months, load
 from .pseudonym import name_spellings, normalise_name, normalise_name_forms
 from .retention import TOUCHED_TABLES, _digest, _Held, mark_failed, plan_batch, proof_step, retry_hooks, run_hooks
@@ -615,7 +615,8 @@ def _rectified(field: str, value, clear: bool):
 
 
 def rectify(archive, party_ids, *, field: str, value=None, actor: str, request_id: int | None = None,
-            clear: bool = False, profile=None, home: Path | None = None, complainant_ids=None) -> dict:
+            clear: bool = False, profile=None, home: Path | None = None, complainant_ids=None,
+            keyring=None) -> dict:
     """Correct one identity/personal field of mentions a decided rectification request found
     (UK GDPR Art 16; the audit records the field, never the values).  Refused: a mention that does
     not exist or is outside the request, a pseudonymised mention (expired or erased: clear text
@@ -645,7 +646,11 @@ def rectify(archive, party_ids, *, field: str, value=None, actor: str, request_i
       reaches keeps its person (``links_kept_held``: a person hold reaches its mentions through
       it) until a full link run (`link --full`) scores it again;
     - the search index re-derives the mentions' names (the hook above): found under the
-      corrected name, no longer under the old one."""
+      corrected name, no longer under the old one;
+    - a mention whose personal fields expired before its identity keeps a keyed token of its name
+      and date of birth in ``party_coarse``: made again from the corrected ones (``keyring``), or
+      dropped where it cannot be (`coarse.rectified_token`; ``coarse_token_remade`` /
+      ``coarse_token_dropped``: party ids)."""
     if complainant_ids:
         raise Refused(f"complainant mention(s) {', '.join(map(str, sorted(set(complainant_ids))))} hold nothing in "
                       "clear that could be corrected (only keyed pseudonyms of the name): nothing rectified; to have "
@@ -694,13 +699,20 @@ def rectify(archive, party_ids, *, field: str, value=None, actor: str, request_i
         sg.secure_delete_on(archive, conn)
         sg.apply_updates(conn, "party", [{"id": i, field: v} for i in ids])
         sg.apply_updates(conn, "hearing", case_names)
+        coarse = []
+        if field in IDENTITY_FIELDS:
+            for i, have_c in sg.coarse_tokens(archive, conn, ids).items():
+                if ch := rectified_token(keyring, have[i], {**have[i], field: v}, have_c):
+                    coarse.append({"party_id": i, **ch})
+            sg.save_coarse(archive, conn, coarse)
         sg.unlink_parties(archive, conn, unlinked, drop_coarse=False)
         audit.record(archive, actor=actor, role="admin", action="rectify", purpose="rights_request",
                      objects={"party": ids, "rights_request": [request_id],
                               **({"hearing": [h["id"] for h in case_names]} if case_names else {})},
                      details={"field": field, **({"cleared": True} if clear else {}),
                               **({"case_names_corrected": len(case_names)} if case_names else {}),
-                              **({"unlinked": len(unlinked)} if unlinked else {})}, conn=conn)
+                              **({"unlinked": len(unlinked)} if unlinked else {}),
+                              **({"coarse_tokens": len(coarse)} if coarse else {})}, conn=conn)
         sg.save_rights_request(archive, {"id": request_id, "status": "done", "completed_at": sg.now()}, conn=conn)
     run_id = sg.start_run(archive, kind="rectify", as_of=started.date(), actor=actor,
                           profile={"request_id": request_id, "field": field})
@@ -719,4 +731,6 @@ def rectify(archive, party_ids, *, field: str, value=None, actor: str, request_i
             "name_as_listed_unchanged": stale, "case_name_corrected": [h["id"] for h in case_names],
             "case_name_unchanged": names_left, "case_key_unchanged": keys_left, "unlinked": unlinked,
             "links_kept_held": held_links, "derived_stores": derived,
+            "coarse_token_remade": sorted(c["party_id"] for c in coarse if c["token"]),
+            "coarse_token_dropped": sorted(c["party_id"] for c in coarse if not c["token"]),
             "hooks_failed": failed.get("hooks_failed", {}), "earlier_hooks_failed": earlier}

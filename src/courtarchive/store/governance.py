@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import fcntl
 import hashlib
+import os
+import threading
 from typing import Any, Iterable, Iterator, Sequence
 
 import orjson
@@ -572,24 +575,168 @@ def save_coarse(archive: Archive, conn, rows: list[dict]) -> int:
     return len(rows)
 
 
+def coarse_tokens(archive: Archive, conn, party_ids: Sequence[int]) -> dict[int, dict]:
+    """The person token (and its key id) of these parties' coarse rows: party id -> {token, key_id}."""
+    PC = T["party_coarse"]
+    q = sa.select(PC.c.party_id, PC.c.token, PC.c.key_id)
+    return {r.pop("party_id"): r for chunk in _chunks(sorted(set(party_ids)))
+            for r in _rows(conn, q.where(PC.c.party_id.in_(chunk)))}
+
+
+# A run in progress is owned: its process holds a lock on it from the transaction that starts it
+# until it ends (`update_run` to another status) or the process dies -- PostgreSQL, a session
+# advisory lock (keyed by schema and run id) on a connection the run keeps out of the pool;
+# SQLite, a POSIX byte-range lock on byte <run id> of ``<database>.runs-lock`` beside the archive
+# file.  The OS or the server drops it when the process dies however it dies (SIGKILL, power), so a
+# run left ``running`` whose lock is free died without a handler marking it: the next run of ANY
+# kind marks it interrupted (`start_run`).  A run still in progress, in another process or this
+# one, is never marked.  (POSIX locks are the process's, so this process's own runs are known from
+# `_OWNED`; and they go when any descriptor of the file the process holds is closed, so it keeps one
+# per file, closed only when it owns no run there.)
+_OWNED: dict[tuple[str, int], Any] = {}       # (database, run id) -> the connection holding its lock (SQLite: None)
+_LOCK_FDS: dict[str, int] = {}                # lock file -> this process's one descriptor of it
+_OWNED_GUARD = threading.RLock()
+#: the advisory lock of a run (PostgreSQL): per schema, as each archive (and test) has its own
+_PG_RUN_LOCK = "hashtextextended(current_schema() || '.retention_run.' || CAST(:rid AS text), 0)"
+
+
+def _lock_file(archive: Archive) -> str | None:
+    """SQLite: the run lock file beside the archive file; None for a database in memory (no other
+    process sees it: a run this process does not own is dead)."""
+    db = archive.engine.url.database or ""
+    if not db or db == ":memory:" or db.startswith("file:"):
+        return None
+    return os.path.realpath(db) + ".runs-lock"
+
+
+def _database(archive: Archive) -> str:
+    """The key of the archive's database in `_OWNED`: its lock file (SQLite), its URL (PostgreSQL)."""
+    return (archive.sqlite and _lock_file(archive)) or archive.engine.url.render_as_string(hide_password=True)
+
+
+def _lock_fd(path: str) -> int:
+    if path not in _LOCK_FDS:
+        _LOCK_FDS[path] = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    return _LOCK_FDS[path]
+
+
+def _owner_gone(archive: Archive, conn, run_id: int) -> bool:
+    """Whether nobody owns run ``run_id``, left ``running`` (its process died; see above).
+    PostgreSQL: its lock, if free, is taken until the caller's transaction ends."""
+    if (_database(archive), run_id) in _OWNED:
+        return False
+    if not archive.sqlite:
+        return bool(conn.execute(sa.text(f"SELECT pg_try_advisory_xact_lock({_PG_RUN_LOCK})"),
+                                 {"rid": run_id}).scalar())
+    path = _lock_file(archive)
+    if path is None:
+        return True
+    fd = _lock_fd(path)
+    try:
+        fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, run_id)
+    except OSError:
+        return False                      # another process holds it: the run goes on there
+    fcntl.lockf(fd, fcntl.LOCK_UN, 1, run_id)
+    return True
+
+
 def start_run(archive: Archive, *, kind: str, as_of: dt.date, actor: str, profile: dict) -> int:
+    """Record a run ``running``, owned by this process until `update_run` gives it another status
+    (or the process dies).  Runs of any kind left ``running`` by a process that died are marked
+    ``interrupted`` first: their committed batches stand, and the hooks they had listed as not
+    finished are retried (`runs_with_failed_hooks`)."""
     R = T["retention_run"]
-    with archive.engine.begin() as conn:
-        # a run that died half-way is marked interrupted: its committed batches stand
-        conn.execute(sa.update(R).where(R.c.status == "running", R.c.kind == kind).values(status="interrupted"))
-        rid = archive._take_ids(conn, "retention_run", 1)
-        conn.execute(sa.insert(R).values(id=rid, kind=kind, started_at=now(), status="running", as_of=as_of,
-                                         actor=actor, profile=profile, counts={}, proof_hash=GENESIS, batches=0))
+    db = _database(archive)
+    # (PostgreSQL: the run's lock is its session's, on this connection, kept until the run ends)
+    conn = archive.engine.connect().execution_options(writer=True)
+    rid = None
+    try:
+        with conn.begin():
+            running = [r[0] for r in conn.execute(sa.select(R.c.id).where(R.c.status == "running"))]
+            with _OWNED_GUARD:       # (held for no database wait: a thread ending its run needs it)
+                dead = [i for i in running if _owner_gone(archive, conn, i)]
+            if dead:
+                conn.execute(sa.update(R).where(R.c.id.in_(dead), R.c.status == "running")
+                             .values(status="interrupted"))
+            rid = archive._take_ids(conn, "retention_run", 1)
+            with _OWNED_GUARD:
+                if not archive.sqlite:
+                    conn.execute(sa.text(f"SELECT pg_advisory_lock({_PG_RUN_LOCK})"), {"rid": rid})
+                elif (path := _lock_file(archive)) is not None:
+                    fcntl.lockf(_lock_fd(path), fcntl.LOCK_EX, 1, rid)     # (waits out another's test of it)
+                _OWNED[(db, rid)] = None if archive.sqlite else conn
+            conn.execute(sa.insert(R).values(id=rid, kind=kind, started_at=now(), status="running", as_of=as_of,
+                                             actor=actor, profile=profile, counts={}, proof_hash=GENESIS, batches=0))
+    except BaseException:
+        with _OWNED_GUARD:
+            _OWNED.pop((db, rid), None)
+            if not archive.sqlite:
+                conn.invalidate()         # (its session ends: whatever lock it took with it)
+            elif rid is not None and (path := _lock_file(archive)) in _LOCK_FDS:
+                fcntl.lockf(_LOCK_FDS[path], fcntl.LOCK_UN, 1, rid)
+            conn.close()
+            _close_unused(archive)
+        raise
+    if archive.sqlite:
+        conn.close()
     return rid
 
 
+def _close_unused(archive: Archive) -> None:
+    """Close this process's descriptor of the lock file once it owns no run of that database."""
+    path = _lock_file(archive) if archive.sqlite else None
+    if path in _LOCK_FDS and not any(k[0] == path for k in _OWNED):
+        os.close(_LOCK_FDS.pop(path))
+
+
+def _disown(archive: Archive, run_id: int) -> None:
+    """Give up this process's lock on a run (nothing for a run it does not own)."""
+    key = (_database(archive), run_id)
+    if key not in _OWNED:
+        return
+    conn = _OWNED.pop(key)
+    if conn is not None:
+        try:
+            conn.execute(sa.text(f"SELECT pg_advisory_unlock({_PG_RUN_LOCK})"), {"rid": run_id})
+            conn.commit()
+        except Exception:
+            conn.invalidate()             # (its session ends: the lock with it)
+        finally:
+            conn.close()
+    elif (path := _lock_file(archive)) in _LOCK_FDS:
+        fcntl.lockf(_LOCK_FDS[path], fcntl.LOCK_UN, 1, run_id)
+    _close_unused(archive)
+
+
+def release_run(archive: Archive, run_id: int) -> None:
+    """This process no longer runs ``run_id`` (`update_run` to another status than ``running`` does
+    it; a handler whose status write failed calls it itself)."""
+    with _OWNED_GUARD:
+        _disown(archive, run_id)
+
+
 def update_run(archive: Archive, run_id: int, conn=None, **values) -> None:
+    """Update a run.  A status other than ``running`` ends it: this process's lock on it goes, after
+    the update (which holds the row: a run starting meanwhile waits, then sees it ended)."""
     R = T["retention_run"]
     if conn is None:
         with archive.engine.begin() as c:
-            c.execute(sa.update(R).where(R.c.id == run_id).values(**values))
-        return
+            return update_run(archive, run_id, conn=c, **values)
     conn.execute(sa.update(R).where(R.c.id == run_id).values(**values))
+    if values.get("status", "running") != "running":
+        release_run(archive, run_id)
+
+
+def merge_run_counts(archive: Archive, run_id: int, counts: dict | None = None, *, drop: Iterable[str] = ()) -> dict:
+    """Set some keys of a run's counts (``counts``) and remove others (``drop``), keeping the rest:
+    read and written in one writer transaction.  Returns the counts written."""
+    R = T["retention_run"]
+    gone = set(drop)
+    with archive.engine.connect().execution_options(writer=True) as conn, conn.begin():
+        have = conn.execute(sa.select(R.c.counts).where(R.c.id == run_id).with_for_update()).scalar()
+        new = {**{k: v for k, v in (have or {}).items() if k not in gone}, **(counts or {})}
+        conn.execute(sa.update(R).where(R.c.id == run_id).values(counts=new))
+    return new
 
 
 def get_run(archive: Archive, run_id: int, conn=None) -> dict:
@@ -608,8 +755,8 @@ def runs(archive: Archive) -> list[dict]:
 def runs_with_failed_hooks(archive: Archive, ids: Iterable[int] | None = None) -> list[dict]:
     """Failed or interrupted runs (of ``ids``, else all) whose derived-store hooks failed or did not
     finish (``counts.hooks_failed``): those a later run retries.  (A run killed outright -- no
-    handler ran -- is marked interrupted by the next run of its kind; the hooks it had listed as
-    not finished are then retried as a failed run's are.)"""
+    handler ran -- is marked interrupted by the next run of any kind, `start_run`; the hooks it
+    had listed as not finished are then retried as a failed run's are.)"""
     R = T["retention_run"]
     q = sa.select(R).where(R.c.status.in_(("failed", "interrupted"))).order_by(R.c.id)
     if ids is not None:
