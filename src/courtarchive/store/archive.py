@@ -147,9 +147,9 @@ _SPACES = re.compile(r"\s+")
 
 
 def _case_key(h, parties_of_hearing: list, court_id: int | None) -> str | None:
-    urn = (h.case_key or h.case_urn or "").strip()
     if h.case_key:
         return h.case_key
+    urn = (h.case_urn or "").strip()
     if urn:
         return "urn:" + _SPACES.sub("", urn).upper()
     cn = (h.case_number or "").strip()
@@ -398,8 +398,10 @@ class Archive:
         """Each hearing's court (its own court name/code when the list gives one, else the
         list's court) and case key -- the same for a file written alone or in a group."""
         parties_by_h: dict[int, list] = {}
-        for p in parsed.parties:
-            parties_by_h.setdefault(p.hearing_ref, []).append(p)
+        # (only a hearing with neither a case key nor a URN keys its case by its defendant's name)
+        if any(not h.case_key and not (h.case_urn or "").strip() for h in parsed.hearings):
+            for p in parsed.parties:
+                parties_by_h.setdefault(p.hearing_ref, []).append(p)
         h_court: list[int | None] = []
         court_cache: dict[tuple, int | None] = {}
         for h in parsed.hearings:
