@@ -76,6 +76,20 @@ def test_no_cleartext_anywhere(sample, keyring):
     assert sample.raw_complainants == []
 
 
+@pytest.mark.parametrize("memo", [False, True])
+def test_no_name_pattern_outlives_the_gate_in_re_cache(sample, keyring, memo):
+    """The scrubber compiles a pattern of each complainant's name, and `re` keeps compiled patterns
+    in a cache of its own: without memo (mail intake) none outlives the list's gating; with memo
+    (bulk ingest) none outlives `gate.forget`."""
+    import re
+
+    apply(sample, keyring, memo=memo)
+    if memo:
+        gate.forget()
+    cached = " ".join(str(k) for k in getattr(re, "_cache", {})).casefold()
+    assert "khan" not in cached and "smith" not in cached
+
+
 def test_assert_no_cleartext_catches_a_leak(sample, keyring):
     apply(sample, keyring)
     sample.hearings[0].list_note = "see JANE smith"

@@ -128,7 +128,6 @@ _SPECIAL = str.maketrans({
 })
 #: apostrophes (joined: O'Neill = ONeill) -- every other non-alphanumeric becomes a space
 _APOSTROPHES = re.compile(r"['\u2019\u2018\u02bc`\u00b4]")
-_NON_WORD = re.compile(r"[^0-9a-z]+")
 _WORD = re.compile(r"[0-9a-z]+")
 
 
@@ -198,7 +197,7 @@ def name_words(name: str, *, variants: bool = True, _hyphened_titles: bool = Fal
     out: list[str] = []
     for part in _fold(name).split(","):
         part = _APOSTROPHES.sub("", part)
-        words = _NON_WORD.sub(" ", part).split()
+        words = _WORD.findall(part)     # (the runs of [0-9a-z])
         if len(words) > 1 and words[0] in _TITLES:
             # a leading title is a word of its own, never the first half of a hyphenated name:
             # "LORD-KNOWLES, Jane" = "Jane Lord-Knowles" (it was "Jane Knowles")
@@ -444,9 +443,16 @@ class Keyring:
             raise ValueError("bits must be a multiple of 8 between 64 and 65536")
         if not (1 <= k <= 256) or not (1 <= q <= 5):
             raise ValueError("k must be in 1..256 and q in 1..5")
+        return self.bloom_normalised(normalise_name(name), bits=bits, k=k, q=q)
+
+    def bloom_normalised(self, normalised: str, *, bits: int = 1024, k: int = 20, q: int = 2) -> bytes:
+        """`bloom` of a name already normalised (``normalise_name(name)``), for a caller that has
+        it at hand (the intake gate); the default parameters only (`bloom` checks others)."""
         value = 0
-        for gram in qgrams(normalise_name(name), q):
-            value |= self._gram_mask(gram, bits, k)
+        masks = self._masks
+        for gram in qgrams(normalised, q):
+            mask = masks.get((gram, bits, k))      # `_gram_mask`'s cache, looked at first
+            value |= mask if mask is not None else self._gram_mask(gram, bits, k)
         return value.to_bytes(bits // 8, "big")
 
 

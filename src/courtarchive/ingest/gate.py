@@ -43,9 +43,10 @@ import sys
 import unicodedata
 from collections import Counter
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Iterable
 
-from ..governance.pseudonym import Keyring, name_words, normalise_initials, normalise_name
+from ..governance.pseudonym import Keyring, name_words, normalise_initials
 from ..link.complainants import Extraction, extract
 from ..model.records import Complainant, ParsedList
 
@@ -98,9 +99,12 @@ def case_scope(hearing) -> str:
     return f"hearing:{getattr(hearing, 'json_path', None) or id(hearing)}"
 
 
+_INITIALS_SPLIT = re.compile(r"[\s.]+")
+
+
 def _is_initials(name: str) -> bool:
     """ "J.S.", "J S", "JS" (two or three capitals): initials rather than a name."""
-    letters = [w for w in re.split(r"[\s.]+", name.strip()) if w]
+    letters = [w for w in _INITIALS_SPLIT.split(name.strip()) if w]
     if not letters:
         return False
     if all(len(w) == 1 and w.isalpha() for w in letters):
@@ -155,13 +159,24 @@ def _identity(keyring: Keyring, kind: str, cleartext: str | None, scope: str) ->
         return _Identity(keyring.token(TOKEN_KIND, f"name1{_SEP}{scope}{_SEP}{words[0]}"), None, False)
     label = _initials_of(cleartext)
     initials = keyring.token(TOKEN_KIND, f"initials{_SEP}{scope}{_SEP}{label}") if label else None
-    return _Identity(keyring.token(TOKEN_KIND, normalise_name(cleartext)), keyring.bloom(cleartext), True,
+    normalised = " ".join(sorted(words))          # = normalise_name(cleartext), words already at hand
+    return _Identity(keyring.token(TOKEN_KIND, normalised), keyring.bloom_normalised(normalised), True,
                      initials)
 
 
 # ------------------------------------------------------------------------------------ scrubbing
 
 _NAME_WORD = re.compile(r"[^\W\d_]+(?:['\u2019\-][^\W\d_]+)*")
+#: every byte but a lower-case ASCII letter -> space: ``low.encode().translate(...).split()`` gives
+#: the runs of letters of a casefolded ASCII text (see `_Scrubber._may_name`; a byte table, as a
+#: `str.translate` table costs a dictionary look-up per character)
+_NOT_ASCII_LETTER = bytes(c if 0x61 <= c <= 0x7a else 0x20 for c in range(256))
+_LETTER_RANK = {c: i for i, c in enumerate("etaoinsrhldcumfpgwybvkxjqz")}   # English, commonest first
+
+
+def _rarity(word: str) -> tuple[int, int]:
+    """How unlikely a (lower-case ASCII) word is to be a word of a text: longer, then rarer letter."""
+    return len(word), _LETTER_RANK.get(word[0], 0)
 _JOIN = r"[\s,.]+"
 _TITLE = r"(?:(?:mr|mrs|miss|ms|mx|dr)\.?\s+)?"
 
@@ -174,7 +189,11 @@ class _Scrubber:
 
     Each name has its own small pattern; a field is tokenised once and only the patterns of names
     whose first and last words both occur in it are run, so scrubbing stays cheap however many
-    names a list holds.
+    names a list holds.  Two short cuts, neither changing what comes out: a field in which no
+    name can have all its words (`_may_name`, cheaper than the tokenising) is returned as it is
+    (most fields: a name is rarely anywhere but in the wording it was found in); and a text that
+    comes back in the list (offence titles, reporting restriction details) is scrubbed once -- the
+    scrubber lives as long as one `apply`.
     """
 
     def __init__(self, memo: bool = False) -> None:
@@ -183,11 +202,15 @@ class _Scrubber:
         self._by_word: dict[str, list[int]] = {}
         self._seen: set[str] = set()
         self._memo = memo                                          # patterns from the ingest's memo
+        self._done: dict[str, str] = {}                            # text -> scrubbed, for this list
+        self._pre: tuple | None = None                             # `_may_name`'s tables, made on first use
 
     def add(self, cleartext: str, label: str) -> None:
         if cleartext in self._seen:
             return
         self._seen.add(cleartext)
+        self._done.clear()              # (`apply` adds every name before it scrubs anything)
+        self._pre = None
         found = _name_pattern(cleartext) if self._memo else _name_pattern.__wrapped__(cleartext)
         if found is None:
             return
@@ -200,10 +223,58 @@ class _Scrubber:
     def __bool__(self) -> bool:
         return bool(self._names)
 
+    def _may_name(self, low: str) -> bool:
+        """Could all the needed words of some name be among the words of ``low`` (the text
+        casefolded, accents folded) as `_scrub` tokenises it (``_NAME_WORD``)?  False only when
+        they cannot.
+
+        A needed word is casefolded.  If it is made of ASCII letters only and is a word of
+        ``low``, it is a maximal run of letters there (the tokeniser is greedy, and joins letters
+        only across an apostrophe or hyphen followed by a letter), so it is one of the pieces of
+        ``low`` split at every character but a-z (a non-ASCII letter included: that only splits
+        more); any other word is at least a substring of ``low``.  Most names have a word of one
+        letter ("J.S.", "J. Smith"), hence the runs rather than substrings ("j" is in most texts)."""
+        pre = self._pre
+        if pre is None:
+            # Each name's letters-only words as bytes (runs of ``runs`` below), the others as they
+            # are; and the name under the one of its letters-only words least likely to occur: a
+            # name needs them all, so a text without that one cannot hold it.
+            by_key: dict[bytes, list[tuple[frozenset[bytes], tuple[str, ...]]]] = {}
+            other: list[tuple[frozenset[bytes], tuple[str, ...]]] = []    # no letters-only word
+            for needed, _, _ in self._names:
+                if needed:
+                    plain = [w for w in needed if w.isascii() and w.isalpha()]
+                    check = (frozenset(w.encode("ascii") for w in plain), tuple(needed.difference(plain)))
+                    if plain:
+                        by_key.setdefault(max(plain, key=_rarity).encode("ascii"), []).append(check)
+                    else:
+                        other.append(check)
+            pre = self._pre = (by_key, frozenset(by_key), other)
+        by_key, keys, other = pre
+        pieces = low.encode("ascii", "replace").translate(_NOT_ASCII_LETTER).split()
+        hits = keys.intersection(pieces)
+        runs = set(pieces) if hits else ()
+        for key in hits:
+            for plain, rest in by_key[key]:
+                if plain <= runs and all(map(low.__contains__, rest)):
+                    return True
+        for plain, rest in other:
+            if all(map(low.__contains__, rest)):
+                return True
+        return False
+
     def scrub(self, text: str) -> str:
+        out = self._done.get(text)
+        if out is None:
+            out = self._done[text] = self._scrub(text)
+        return out
+
+    def _scrub(self, text: str) -> str:
         low = text.casefold()
         if not low.isascii():
             low = _folded(low)
+        if not ("." in text and "" in self._by_word) and not self._may_name(low):
+            return text                 # no pattern would run below
         present = set(_NAME_WORD.findall(low))
         todo = {i for w in present & self._by_word.keys() for i in self._by_word[w]}
         if "." in text:
@@ -256,14 +327,37 @@ def _folded(text: str) -> str:
     offsets not preserved."""
     if text.isascii():          # NFKD leaves ASCII as it is and it has no combining marks
         return text
-    return _combining().sub("", unicodedata.normalize("NFKD", text))
+    return _FROM_U0300.sub(_drop_combining, unicodedata.normalize("NFKD", text))
+
+
+#: the only characters that may be combining marks (the first is U+0300): few in a text, and this
+#: small class is matched far faster than `_combining`'s class of ~300 ranges
+_FROM_U0300 = re.compile("[^\x00-\u02ff]")
+
+
+def _drop_combining(m: re.Match) -> str:
+    c = m.group()
+    return "" if c in _combining_set() else c
+
+
+@functools.lru_cache(maxsize=1)
+def _combining_set() -> frozenset[str]:
+    """Every character of `_combining_ranges`."""
+    return frozenset(chr(cp) for a, b in _combining_ranges() for cp in range(a, b + 1))
 
 
 @functools.lru_cache(maxsize=1)
 def _combining() -> re.Pattern:
-    """One character class of every code point with a non-zero combining class (built once per
-    process: the same set `unicodedata.combining` tests one character at a time; the scan runs
-    in C, `itertools.compress` over `map`, ≈ 0.1 s)."""
+    """One character class of every code point with a non-zero combining class."""
+    return re.compile("[" + "".join(re.escape(chr(a)) + ("-" + re.escape(chr(b)) if b > a else "")
+                                    for a, b in _combining_ranges()) + "]")
+
+
+@functools.lru_cache(maxsize=1)
+def _combining_ranges() -> tuple[tuple[int, int], ...]:
+    """The code points with a non-zero combining class, as ranges (built once per process: the
+    same set `unicodedata.combining` tests one character at a time; the scan runs in C,
+    `itertools.compress` over `map`, ≈ 0.1 s)."""
     ranges, start, prev = [], None, None
     every = range(0x300, sys.maxunicode + 1)
     for cp in itertools.compress(every, map(unicodedata.combining, map(chr, every))):
@@ -274,8 +368,7 @@ def _combining() -> re.Pattern:
             start = cp
         prev = cp
     ranges.append((start, prev))
-    return re.compile("[" + "".join(re.escape(chr(a)) + ("-" + re.escape(chr(b)) if b > a else "")
-                                    for a, b in ranges) + "]")
+    return tuple(ranges)
 
 
 # ------------------------------------------------------------------------------------ the gate
@@ -298,20 +391,37 @@ _identity_memo = functools.lru_cache(maxsize=16384)(_identity)
 
 
 def forget() -> None:
-    """Empty the gate's memos (the cleartext names and wordings they hold)."""
+    """Empty the gate's memos (the cleartext names and wordings they hold) -- and the `re` module's
+    cache of compiled patterns, where every name pattern the scrubber compiled sits too."""
     for memo in (_extracted, _identity_memo, _name_pattern, _compile):
         memo.cache_clear()
+    re.purge()
 
+
+
+_PARTY_REF = attrgetter("party_ref")
+
+
+def _ints_in_range(values: list, n: int) -> bool:
+    """Is every value an int (not a subclass: the checks below allow those) in [0, n)?"""
+    return set(map(type, values)) <= {int} and (not values or (min(values) >= 0 and max(values) < n))
 
 
 def _check_refs(parsed: ParsedList) -> None:
     nh, np_, no = len(parsed.hearings), len(parsed.parties), len(parsed.offences)
-    for i, o in enumerate(parsed.offences):
-        if not (isinstance(o.party_ref, int) and 0 <= o.party_ref < np_):
+    parties = parsed.parties
+    # the common case at C speed: every reference an int (exactly) in range; else the loop below
+    # finds the first bad one, as it always did
+    refs = list(map(_PARTY_REF, parsed.offences))
+    if _ints_in_range(refs, np_) and _ints_in_range([parties[r].hearing_ref for r in set(refs)], nh):
+        refs = []
+    for i, o in enumerate(parsed.offences if refs else ()):
+        ref = o.party_ref
+        if not (isinstance(ref, int) and 0 <= ref < np_):
             raise GateError(f"offence {i}: party_ref out of range")
-        if not (isinstance(parsed.parties[o.party_ref].hearing_ref, int)
-                and 0 <= parsed.parties[o.party_ref].hearing_ref < nh):
-            raise GateError(f"party {o.party_ref}: hearing_ref out of range")
+        hearing_ref = parties[ref].hearing_ref
+        if not (isinstance(hearing_ref, int) and 0 <= hearing_ref < nh):
+            raise GateError(f"party {ref}: hearing_ref out of range")
     for i, rc in enumerate(parsed.raw_complainants):
         if not (isinstance(rc.hearing_ref, int) and 0 <= rc.hearing_ref < nh):
             raise GateError(f"raw complainant {i}: hearing_ref out of range")
@@ -388,6 +498,8 @@ def apply(parsed: ParsedList, keyring: Keyring, *, memo: bool = False) -> GateRe
     # 3. the same names anywhere else in the list's free text
     if scrubber:
         report.fields_scrubbed = _scrub_fields(parsed, scrubber)
+        if not memo:
+            re.purge()      # (the name patterns it compiled: `re` keeps them in its own cache)
     return report
 
 
@@ -427,23 +539,26 @@ _OFFENCE_TEXT = ("title", "reporting_restriction_detail", "wording")
 
 
 def _scrub_fields(parsed: ParsedList, scrubber: _Scrubber) -> int:
+    """Scrub the list's other free text (module docstring, 3.); how many fields changed.
+    A field is written back only when its text changed."""
     changed = 0
-
-    def clean(value):
-        nonlocal changed
-        if not isinstance(value, str) or not value:
-            return value
-        out = scrubber.scrub(value)
-        changed += out != value
-        return out
-
+    scrub = scrubber.scrub
     for records, names in ((parsed.hearings, _HEARING_TEXT), (parsed.offences, _OFFENCE_TEXT)):
         for rec in records:
             for name in names:
                 value = getattr(rec, name, None)
-                if value:
-                    setattr(rec, name, clean(value))
-    parsed.warnings[:] = [clean(w) for w in parsed.warnings]
+                if value and isinstance(value, str):
+                    out = scrub(value)
+                    if out != value:
+                        setattr(rec, name, out)
+                        changed += 1
+    warnings = parsed.warnings
+    for i, w in enumerate(warnings):
+        if w and isinstance(w, str):
+            out = scrub(w)
+            if out != w:
+                warnings[i] = out
+                changed += 1
     return changed
 
 

@@ -419,6 +419,12 @@ _RULES_BY_CUE: dict[str, tuple[Rule, ...]] = {}
 for _r in RULES:
     for _c in _r.cues:
         _RULES_BY_CUE[_c] = _RULES_BY_CUE.get(_c, ()) + (_r,)
+#: what `_candidates` reads of each rule of a cue, looked up once: (rule, table order, compiled
+#: pattern, anchored at the cue?, name_next, link)
+_PLAN_BY_CUE: dict[str, tuple[tuple[Rule, int, re.Pattern, bool, bool, tuple[str, ...]], ...]] = {
+    cue: tuple((r, _ORDER[r.name], _COMPILED[r.name], r.anchor == "cue", r.name_next, r.link) for r in rules)
+    for cue, rules in _RULES_BY_CUE.items()}
+_POS_ORDER = itemgetter(0, 1)       # candidates by position, then table order
 _REGISTER = _COMPILED["register_name"]
 _REGISTER_SF = _COMPILED["register_surname_first"]
 _REGISTER_SF_RULE = RULES[_ORDER["register_surname_first"]]
@@ -444,8 +450,10 @@ _MARK_BYTES = bytes(ord(_MARK_MAP.get(chr(i), chr(i))) for i in range(256))
 _WEAK_ALT = "|".join(sorted(_WEAK_CUES, key=len, reverse=True))
 _WEAK_MARKED = re.compile(rf" ({_WEAK_ALT}),? +['\u2018]?#")                       # " of #"
 _WEAK_SAID_MARKED = re.compile(rf" ({_WEAK_ALT}),? +(?:the +)?said,? +['\u2018]?#")  # " of the said #"
-_CAPS_MARKED = re.compile(r"(?<![\w#'\u2019\-])#(?=['\u2019\-]?#)")              # "SMITH", "O'NEILL"
-_DOTS_MARKED = re.compile(r"(?<![\w#.])#\. ?#\.")                                  # "J.S."
+# (each starts with the literal "#", which the regex engine then searches for, and looks behind
+# that "#" only where it found one: ``(?<![...])#`` put first would be tried at every position)
+_CAPS_MARKED = re.compile(r"#(?<![\w#'\u2019\-]#)(?=['\u2019\-]?#)")            # "SMITH", "O'NEILL"
+_DOTS_MARKED = re.compile(r"#(?<![\w#.]#)\. ?#\.")                                # "J.S."
 #: dotted abbreviations that are not initials of a person ("P.C." before a number is a rank)
 _NOT_INITIALS = frozenset("UK US ID TV HM HMP NHS CPS ABH GBH MOT RTA DNA DVD".split())
 _DIGIT_NEXT = re.compile(r"\s*\d")
@@ -779,13 +787,13 @@ def _candidates(text: str) -> tuple[list, list[tuple[int, str]], list[int], list
         end = i + len(word)
         if word in _UNPARSED_CUES:
             cue_ends.append((end, word))
-        for rule in _RULES_BY_CUE[word]:
-            if rule.anchor == "cue":
-                if rule.name_next:
+        for rule, order, pattern, at_cue, name_next, link in _PLAN_BY_CUE[word]:
+            if at_cue:
+                if name_next:
                     j = end
-                    if rule.link:                           # "belonging to", "harm upon" ...
+                    if link:                                # "belonging to", "harm upon" ...
                         lk = _LINK.match(low, end)
-                        if lk is None or lk.group(1) not in rule.link:
+                        if lk is None or lk.group(1) not in link:
                             continue
                         j = lk.end()
                     j = _name_start(text, j)
@@ -796,18 +804,18 @@ def _candidates(text: str) -> tuple[list, list[tuple[int, str]], list[int], list
                             and not (w.group() in AREA_FIRST and text[j:w.end()].isupper()):
                         rejected.append(j)          # "of Greater ...", "namely Ford ...", "of The ..."
                         continue
-                    m = _COMPILED[rule.name].match(text, i)
+                    m = pattern.match(text, i)
                     if m is not None:
                         named_at.add(j)
                 else:
-                    m = _COMPILED[rule.name].match(text, i)
+                    m = pattern.match(text, i)
             else:                                   # "noun": the description starts before the cue
-                m = _COMPILED[rule.name].search(text, max(0, i - 24), min(n, end + 48))
+                m = pattern.search(text, max(0, i - 24), min(n, end + 48))
                 if m is not None and m.start("noun") != i:
                     m = None
             if m is not None:
-                cands.append((m.start(), _ORDER[rule.name], rule, m))
-    cands.sort(key=lambda x: (x[0], x[1]))
+                cands.append((m.start(), order, rule, m))
+    cands.sort(key=_POS_ORDER)
     return cands, cue_ends, rejected, caps
 
 
