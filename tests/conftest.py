@@ -73,3 +73,14 @@ def shared_cath():
     if not CATH.exists():
         pytest.skip(f"{CATH} not found: the shared CaTH schemas/examples sit beside the checkout in CI")
     return CATH
+
+
+@pytest.fixture(scope="module")
+def standard_list(tmp_path_factory):
+    """A generated magistrates' standard list (CaTH JSON) and its sidecar (the generator writes one)."""
+    from courtarchive.generate.driver import generate
+
+    out = tmp_path_factory.mktemp("standard_list")
+    generate(out, cases=15, seed=4, years=0.2, workers=0)
+    f = next(p for p in sorted((out / "lists").rglob("*_MAGISTRATES_STANDARD_LIST.json")))
+    return f, f.with_name(f.stem + ".meta.json")

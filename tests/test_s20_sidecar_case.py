@@ -8,23 +8,11 @@ on the code before it.  Synthetic data only (the generator's lists)."""
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 
 import orjson
 import pytest
 
 from courtarchive.ingest.pipeline import ingest, iter_input_files
-
-
-@pytest.fixture(scope="module")
-def standard(tmp_path_factory) -> tuple[Path, Path]:
-    """A generated magistrates' standard list (CaTH JSON) and its sidecar."""
-    from courtarchive.generate.driver import generate
-
-    out = tmp_path_factory.mktemp("s20_sidecar")
-    generate(out, cases=15, seed=4, years=0.2, workers=0)
-    f = next(p for p in sorted((out / "lists").rglob("*_MAGISTRATES_STANDARD_LIST.json")))
-    return f, f.with_name(f.stem + ".meta.json")
 
 
 def _publications(archive) -> list[dict]:
@@ -37,8 +25,8 @@ def _publications(archive) -> list[dict]:
     ("a.json", "a.json.META.JSON"),     # <name>.meta.json
     ("a.JSON", "a.meta.json"),          # the list's own suffix in upper case: its stem's sidecar
 ])
-def test_a_sidecar_in_any_case_is_read_not_ingested(archive, keyring, standard, tmp_path, list_name, sidecar_name):
-    src, meta = standard
+def test_a_sidecar_in_any_case_is_read_not_ingested(archive, keyring, standard_list, tmp_path, list_name, sidecar_name):
+    src, meta = standard_list
     folder = tmp_path / "in"
     folder.mkdir()
     shutil.copyfile(src, folder / list_name)

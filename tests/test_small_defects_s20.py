@@ -19,7 +19,6 @@ import datetime as dt
 import json
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -60,22 +59,11 @@ def test_intake_list_type_typo_is_refused_before_the_archive_is_opened(tmp_path,
 
 
 # ====================================================================== 2. a mail sidecar's suffix in any case
-@pytest.fixture(scope="module")
-def standard(tmp_path_factory) -> tuple[Path, Path]:
-    """A generated magistrates' standard list (CaTH JSON) and its sidecar."""
-    from courtarchive.generate.driver import generate
-
-    out = tmp_path_factory.mktemp("s20_mail")
-    generate(out, cases=15, seed=4, years=0.2, workers=0)
-    f = next(p for p in sorted((out / "lists").rglob("*_MAGISTRATES_STANDARD_LIST.json")))
-    return f, f.with_name(f.stem + ".meta.json")
-
-
 @pytest.mark.parametrize("sidecar", ["list.META.JSON", "list.Meta.Json", "list.json.META.JSON"])
-def test_a_mail_sidecar_in_any_case_is_read_not_ingested(archive, keyring, standard, sidecar):
+def test_a_mail_sidecar_in_any_case_is_read_not_ingested(archive, keyring, standard_list, sidecar):
     from courtarchive.ingest.mail import process_message
 
-    src, meta = standard
+    src, meta = standard_list
     raw = eml("lists@justice.gov.uk", ["newsdesk@paper.example"], "Lists",
               [("list.json", src.read_bytes(), "application/json"),
                (sidecar, meta.read_bytes(), "application/json")])
