@@ -14,7 +14,11 @@ compacted so no old bytes remain (SQLite VACUUM + WAL truncate; PostgreSQL VACUU
 touched tables).
 
 The token is the same one the gate shows analysts and that a later expiry of the same person
-produces: ``Keyring.token("person", normalise_name(name) + "|" + DOB)``.  Links survive.
+produces: ``Keyring.token("person", normalise_name(name) + "|" + DOB)``.  Links survive.  When a
+profile lets the personal fields (DOB, age, address) expire before the identity, the later stage
+keeps what the first computed from them -- the token and the age band in `party_coarse` -- and
+writes that token into the name fields (`_token_of`, `plan_batch`): made again without the DOB, it
+would be another token.
 """
 
 from __future__ import annotations
@@ -90,6 +94,20 @@ class _Held:
         return self.place(r) or self.s["party"].get(r.get("party_id"))
 
 
+def _token_of(keyring, p: dict) -> tuple[str | None, str | None]:
+    """The person token (and its key id) a party's name fields and coarse row get: `person_token`,
+    unless the party's date of birth is gone and its coarse row holds a token already (``_coarse_token``,
+    `sg.batch_rows` / `sg.subject_batch`).  That one was made when the party still had it (its
+    personal fields expired before its identity) and is kept: made again now, without the date of
+    birth, it would be another token, and links made with the first would no longer join.  (A
+    rectification of the name or date of birth makes it again or drops it, `coarse.rectified_token`;
+    dropped, it is made here from what the party holds.)"""
+    if p.get("date_of_birth") is None and p.get("_coarse_token"):
+        return p["_coarse_token"], p.get("_coarse_key_id")
+    tok = person_token(keyring, p)
+    return tok, (keyring.key_id if tok else None)
+
+
 def plan_batch(rows: dict, *, due: dict[int, set[str]], actions, keyring, held: _Held, run_id: int | None,
                now: dt.datetime) -> dict:
     """What one batch changes: {"updates": {table: [rows]}, "coarse": [...], "held": Counter, ...}."""
@@ -147,7 +165,7 @@ def plan_batch(rows: dict, *, due: dict[int, set[str]], actions, keyring, held: 
         d = due.get(p["publication_id"], set())
         if "identity" not in d and "personal" not in d:
             continue
-        tok = person_token(keyring, p) if not p.get("organisation_name") or p.get("surname") else None
+        tok, key_id = _token_of(keyring, p) if not p.get("organisation_name") or p.get("surname") else (None, None)
         ch = change("party", p, {"token": tok})
         if "identity" in d and not p.get("pseudonymised"):
             ch["pseudonymised"] = True
@@ -156,7 +174,10 @@ def plan_batch(rows: dict, *, due: dict[int, set[str]], actions, keyring, held: 
         personal_changed = any(k in ch for k in ("date_of_birth", "age", "postcode", "address"))
         if tok and "personal" in d and (personal_changed or not p.get("pseudonymised")):
             c = coarse_party(p, on=p.get("_sitting_date") or now.date(), court_pfa=p.get("_court_pfa"))
-            coarse.append({"party_id": p["id"], "token": tok, "key_id": keyring.key_id, "run_id": run_id, **c})
+            # a value the party can no longer give (its date of birth and age deleted when its
+            # personal fields expired: the age band) stays as an earlier stage computed it
+            c = {k: v if v is not None else p.get("_coarse_" + k) for k, v in c.items()}
+            coarse.append({"party_id": p["id"], "token": tok, "key_id": key_id, "run_id": run_id, **c})
     for h in rows["hearing"]:
         if h["id"] in held_hearings:
             held_ct[held_hearings[h["id"]]] += 1

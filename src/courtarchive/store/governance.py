@@ -513,14 +513,29 @@ def raw_beyond(archive: Archive, cutoff: dt.date, *, limit: int = 10_000) -> lis
     return [r["id"] for r in expiry_candidates(archive, cutoff=cutoff, limit=limit)]
 
 
+#: the columns of a party's coarse row an expiry or erasure reads with the party (``_coarse_<column>``)
+COARSE_KEPT = ("token", "key_id", "age_band", "outward_postcode", "police_force_area")
+
+
+def _expiry_parties():
+    """Parties as expiry and erasure rewrite them: with their hearing's date (``_sitting_date``),
+    court (``_court_id``) and its police force area (``_court_pfa``), and what their coarse row
+    holds already (``_coarse_token``, ...: `COARSE_KEPT`, None without one) -- a later stage keeps
+    what an earlier one computed from fields deleted since (`retention.plan_batch`)."""
+    Pa, H, Ct, PC = T["party"], T["hearing"], T["court"], T["party_coarse"]
+    return (sa.select(Pa, H.c.sitting_date.label("_sitting_date"), H.c.court_id.label("_court_id"),
+                      Ct.c.police_force_area.label("_court_pfa"),
+                      *(PC.c[k].label("_coarse_" + k) for k in COARSE_KEPT))
+            .join(H, H.c.id == Pa.c.hearing_id).outerjoin(Ct, Ct.c.id == H.c.court_id)
+            .outerjoin(PC, PC.c.party_id == Pa.c.id))
+
+
 def batch_rows(archive: Archive, conn, pub_ids: Sequence[int]) -> dict[str, list[dict]]:
     """The rows of these publications the expiry job reads (parties with their hearing's date and
-    court's police force area, hearings, offences, cases first listed in them)."""
-    Pa, H, O, C, Ct, P = (T[n] for n in ("party", "hearing", "offence", "case", "court", "publication"))
-    parties = _rows(conn, sa.select(Pa, H.c.sitting_date.label("_sitting_date"), H.c.court_id.label("_court_id"),
-                                    Ct.c.police_force_area.label("_court_pfa"))
-                    .join(H, H.c.id == Pa.c.hearing_id).outerjoin(Ct, Ct.c.id == H.c.court_id)
-                    .where(Pa.c.publication_id.in_(pub_ids)).order_by(Pa.c.id))
+    court's police force area and their coarse row's values, `_expiry_parties`; hearings,
+    offences, cases first listed in them)."""
+    Pa, H, O, C, P = (T[n] for n in ("party", "hearing", "offence", "case", "publication"))
+    parties = _rows(conn, _expiry_parties().where(Pa.c.publication_id.in_(pub_ids)).order_by(Pa.c.id))
     hearings = _rows(conn, sa.select(H).where(H.c.publication_id.in_(pub_ids)).order_by(H.c.id))
     offences = _rows(conn, sa.select(O, H.c.court_id.label("_court_id"))
                      .join(H, H.c.id == O.c.hearing_id).where(O.c.publication_id.in_(pub_ids)).order_by(O.c.id))
@@ -1095,16 +1110,12 @@ def clear_review_notes(archive: Archive, party_ids: Iterable[int]) -> int:
 
 
 def subject_batch(archive: Archive, conn, party_ids: Sequence[int]) -> dict[str, list[dict]]:
-    """Rows an erasure rewrites: the parties (with hearing date/court), their hearings and offences,
-    their cases (case keys may carry the name)."""
-    Pa, H, O, C, Ct = (T[n] for n in ("party", "hearing", "offence", "case", "court"))
+    """Rows an erasure rewrites: the parties (with hearing date/court and coarse row: `_expiry_parties`),
+    their hearings and offences, their cases (case keys may carry the name)."""
+    Pa, H, O, C = (T[n] for n in ("party", "hearing", "offence", "case"))
     out: dict[str, list[dict]] = {"party": [], "hearing": [], "offence": [], "case": [], "publication": []}
     for chunk in _chunks(sorted(set(party_ids))):
-        out["party"] += _rows(conn, sa.select(Pa, H.c.sitting_date.label("_sitting_date"),
-                                              H.c.court_id.label("_court_id"),
-                                              Ct.c.police_force_area.label("_court_pfa"))
-                              .join(H, H.c.id == Pa.c.hearing_id).outerjoin(Ct, Ct.c.id == H.c.court_id)
-                              .where(Pa.c.id.in_(chunk)))
+        out["party"] += _rows(conn, _expiry_parties().where(Pa.c.id.in_(chunk)))
         out["offence"] += _rows(conn, sa.select(O, H.c.court_id.label("_court_id"))
                                 .join(H, H.c.id == O.c.hearing_id).where(O.c.party_id.in_(chunk)))
     for chunk in _chunks(sorted({p["hearing_id"] for p in out["party"]})):
