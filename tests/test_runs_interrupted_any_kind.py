@@ -81,6 +81,26 @@ def _kill(p) -> None:
     assert p.wait(timeout=30) == -signal.SIGKILL
 
 
+def _session_gone(archive, rid: int, timeout: float = 20.0) -> None:
+    """PostgreSQL ends a killed client's session -- and the run's lock with it -- when its backend
+    reads the closed socket: a moment after the kill, not at once.  Wait for that (SQLite: the
+    kernel drops a dead process's locks as it dies)."""
+    if archive.sqlite:
+        return
+    import time
+
+    import sqlalchemy as sa
+
+    deadline = time.monotonic() + timeout
+    with archive.engine.connect() as c:
+        while not c.execute(sa.text(f"SELECT pg_try_advisory_lock({sg._PG_RUN_LOCK})"), {"rid": rid}).scalar():
+            c.rollback()
+            assert time.monotonic() < deadline, "the killed process's session still holds its run's lock"
+            time.sleep(0.05)
+        c.execute(sa.text(f"SELECT pg_advisory_unlock({sg._PG_RUN_LOCK})"), {"rid": rid})
+        c.commit()
+
+
 def _start(archive, kind: str) -> int:
     return sg.start_run(archive, kind=kind, as_of=D(2025, 6, 1), actor="dpo", profile={})
 
@@ -99,6 +119,7 @@ def test_a_killed_erasure_is_interrupted_by_the_next_run_of_another_kind_and_its
     assert sg.get_run(archive, rid)["status"] == "running" and killed_run_store.calls == [(rep["run_id"], "expire", [])]
 
     _kill(p)
+    _session_gone(archive, rid)
     # dead: the next run, a rectification's, marks it interrupted ...
     sg.update_run(archive, _start(archive, "rectify"), status="done")
     run = sg.get_run(archive, rid)
