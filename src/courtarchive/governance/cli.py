@@ -464,6 +464,19 @@ def rights(action: str = typer.Argument(..., help="find | open | decide | extend
             if res.get("links_kept_held"):
                 console.print(f"[yellow]mention(s) {ids('links_kept_held')} keep their persons under a legal "
                               "hold[/yellow]: `courtarchive link run --full` scores them again")
+            form = (R.COARSE_FORM.get(field or "") or "coarse form").replace("_", " ")
+            if res.get("expired_kept_coarse"):
+                console.print(f"mention(s) {ids('expired_kept_coarse')}: their {field} expired with their personal "
+                              f"fields, so the correction is kept only as the archive keeps it now (the {form}), "
+                              "never in clear")
+            if res.get("coarse_attribute_updated"):
+                console.print(f"the coarse {form} of mention(s) {ids('coarse_attribute_updated')} follows the correction")
+            if res.get("coarse_token_remade"):
+                console.print(f"the keyed person token of mention(s) {ids('coarse_token_remade')} is made again from "
+                              "the corrected value")
+            if res.get("coarse_token_dropped"):
+                console.print(f"the keyed person token of mention(s) {ids('coarse_token_dropped')} is dropped (it "
+                              "cannot be made again correctly); the identity's expiry makes it from what they hold")
             _hooks_failed(res, "the next `courtarchive expire` (or this `rights rectify` run again)")
         else:
             rows = sg.rights_requests(a)

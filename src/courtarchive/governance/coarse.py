@@ -134,3 +134,38 @@ def coarse_party(party: dict, *, on: dt.date | None = None, court_pfa: str | Non
         age = age_on(dob, on)
     return {"age_band": age_band(age), "outward_postcode": outward_postcode(party.get("postcode")),
             "police_force_area": police_force_area(party.get("town"), party.get("county"), court_pfa)}
+
+
+#: the coarse attribute a party field is kept as in ``party_coarse`` (`coarse_party` computes it)
+COARSE_FORM = {"date_of_birth": "age_band", "age": "age_band", "postcode": "outward_postcode",
+               "town": "police_force_area", "county": "police_force_area"}
+
+
+def rectified_coarse(keyring: Keyring | None, old: dict, new: dict, have: dict, field: str, *, expired: bool,
+                     on: dt.date | None, court_pfa: str | None = None) -> dict:
+    """What a party's coarse row (``have``) holds once the party ``old`` reads ``new`` by the
+    rectification of ``field``: {} to keep it, else the columns that change.
+
+    - the attribute the field is kept as (`COARSE_FORM`) is computed again as the expiry computed it
+      (`coarse_party`, the age banded ``on`` the day the expiry banded it on): a corrected date of
+      birth or age moves the age band, a corrected postcode the outward postcode, a corrected town
+      the police force area;
+    - the person token (a name or the date of birth): `rectified_token` -- unless the date of birth
+      is corrected after it ``expired`` (deleted with the personal fields): the stored token was made
+      from the name and the date of birth now corrected, so it is made from the name and the
+      corrected one (the token the expiry would have made had the party held it, and that the
+      identity's expiry keeps, `retention._token_of`); dropped without a keyring (the old one is
+      the wrong date of birth's)."""
+    ch = {}
+    if field == "date_of_birth" and expired:
+        ident = person_identity(new)
+        tok = keyring.token("person", ident) if keyring is not None and ident else None
+        if tok != have.get("token"):
+            ch = {"token": tok, "key_id": keyring.key_id if tok else None}
+    elif field in IDENTITY_FIELDS:
+        ch = rectified_token(keyring, old, new, have)
+    if key := COARSE_FORM.get(field):
+        value = coarse_party(new, on=on, court_pfa=court_pfa)[key]
+        if value != have.get(key):
+            ch[key] = value
+    return ch

@@ -35,7 +35,7 @@ from typing import Any, Iterable
 
 from . import policy as pol
 from . import rules as R
-from .coarse import TOKEN_PREFIX, coarse_party, person_token
+from .coarse import TOKEN_PREFIX, coarse_party
 
 SHAREABLE_OUTPUTS = frozenset({"export", "alert", "digest", "share", "web", "api", "person_page", "report"})
 ALLOWED_COMPLAINANT_DIMS = frozenset({"court", "court_id", "court_name", "region", "police_force_area", "year",
@@ -59,6 +59,19 @@ def identity_withheld(disclosed: dict) -> bool:
 
 class GovernanceError(RuntimeError):
     pass
+
+
+class _Unkeyed:
+    """The keyring of a gate given none: an analyst sees the person tokens the store holds (an
+    expired name, the coarse row's token kept once the date of birth is gone), none is made."""
+
+    key_id = None
+
+    def token(self, kind: str, identity: str, *, key_id: str | None = None) -> None:
+        return None
+
+
+_UNKEYED = _Unkeyed()
 
 
 @dataclass
@@ -555,8 +568,12 @@ def disclose(records: Iterable[dict], viewer: pol.Viewer, *, purpose: str, conte
                     out[k] = None           # nothing to pseudonymise (an organisation's surname)
                 elif e == "party" or k == "name":
                     if token is None:
-                        src = dict(ident or r)
-                        token = person_token(ctx.keyring, src) if ctx.keyring is not None or src.get("pseudonymised") else None
+                        # the token expiry writes into the names (`retention._token_of`): between
+                        # the stages, the coarse row's, made with the date of birth now deleted --
+                        # under whichever key made it, as every stored token is shown
+                        from .retention import _token_of
+
+                        token = _token_of(ctx.keyring if ctx.keyring is not None else _UNKEYED, dict(ident or r))[0]
                     out[k] = (TOKEN_PREFIX + token) if (token and k in _NAME_FIELDS) else None
                 else:
                     out[k] = None

@@ -30,7 +30,7 @@ from pathlib import Path
 from ..store import governance as sg
 from ..store.linkage import PARTY_COLS as _LINK_COLS
 from . import audit, hooks
-from .coarse import IDENTITY_FIELDS, full_name, is_token, rectified_token
+from .coarse import COARSE_FORM, full_name, is_token, outward_postcode, rectified_coarse
 from .profile import add_months, load
 from .pseudonym import name_spellings, normalise_name, normalise_name_forms
 from .retention import TOUCHED_TABLES, _digest, _Held, mark_failed, plan_batch, proof_step, retry_hooks, run_hooks
@@ -530,6 +530,19 @@ _NAME_FIELDS = ("title", "forenames", "middle_names", "surname", "name_as_listed
 _LINKED_FIELDS = tuple(f for f in RECTIFIABLE if f in _LINK_COLS)
 
 
+def _expired_as(prof, field: str) -> str | None:
+    """What the expiry of a mention's personal fields made of ``party.<field>`` -- the profile's
+    action (delete, band, outward ...) -- or None when it keeps the field in clear.  An identity
+    field is kept (its expiry pseudonymises the mention, which a rectification refuses); a field
+    the profile expires in another class than ``personal`` is taken to have gone with them (the
+    safe side: its correction is then kept only in the coarse form, or refused -- never written in
+    clear where the expiry may have removed it)."""
+    for a in prof.field_actions():
+        if a.table == "party" and a.field == field:
+            return None if a.action == "keep" or a.cls == "identity" else a.action
+    return None
+
+
 def _words(s: str | None) -> set[str]:
     return set(normalise_name(s or "").split())
 
@@ -621,7 +634,8 @@ def rectify(archive, party_ids, *, field: str, value=None, actor: str, request_i
     (UK GDPR Art 16; the audit records the field, never the values).  Refused: a mention that does
     not exist or is outside the request, a pseudonymised mention (expired or erased: clear text
     written into it would re-identify erased data), a missing value (unless ``clear``), a date of
-    birth or age that is not one.  Then the derived stores that re-derive from the archive follow
+    birth or age that is not one, a field that expired with the mention's personal fields and is
+    kept in no coarse form (below).  Then the derived stores that re-derive from the archive follow
     (the search index re-indexes the mentions: the old name is no longer found), under a run of kind
     ``rectify``: a hook that fails (or does not finish) is retried by the next `expire` -- or this
     rectification run again -- as an erasure's is (``run_id``, ``hooks_failed``).  A complainant
@@ -650,7 +664,24 @@ def rectify(archive, party_ids, *, field: str, value=None, actor: str, request_i
     - a mention whose personal fields expired before its identity keeps a keyed token of its name
       and date of birth in ``party_coarse``: made again from the corrected ones (``keyring``), or
       dropped where it cannot be (`coarse.rectified_token`; ``coarse_token_remade`` /
-      ``coarse_token_dropped``: party ids)."""
+      ``coarse_token_dropped``: party ids).  A corrected date of birth remakes it from the name
+      and that date even once the date of birth it was made with is deleted; without a keyring
+      it is dropped (`coarse.rectified_coarse`);
+    - the coarse attributes that row keeps follow the correction, computed as the expiry computed
+      them (`coarse.coarse_party`; the age banded on the hearing's date, else the day of the run
+      that wrote the row): a date of birth or age
+      moves the age band, a postcode the outward postcode, a town the police force area
+      (``coarse_attribute_updated``: party ids; which one: `coarse.COARSE_FORM`).
+
+    A field that expired -- the mention has a coarse row, so its personal fields expired
+    (`retention.plan_batch` writes it then; the identity's expiry, or an erasure, pseudonymises the
+    mention too), and the profile does not keep the field (`_expired_as`) -- is never written back
+    in clear: that would bring back what the retention policy removed.  Its correction goes only
+    into the form the archive keeps now (``expired_kept_coarse``: party ids): a date of birth or
+    age into the age band (and the token), the party row keeping none; a postcode into the outward
+    postcode, in the party row and the coarse row (a value with no outward code is refused).  A
+    field the archive keeps no form of (an address, a nationality) is refused: nothing is held that
+    a correction could go into; nothing rectified."""
     if complainant_ids:
         raise Refused(f"complainant mention(s) {', '.join(map(str, sorted(set(complainant_ids))))} hold nothing in "
                       "clear that could be corrected (only keyed pseudonyms of the name): nothing rectified; to have "
@@ -676,6 +707,23 @@ def rectify(archive, party_ids, *, field: str, value=None, actor: str, request_i
         if pseudo:
             raise Refused(f"party mention(s) {', '.join(map(str, pseudo))} are pseudonymised (expired or erased): "
                               "writing clear text into them would re-identify erased data; nothing rectified")
+        # a mention with a coarse row (not pseudonymised) had its personal fields expired: a field
+        # the expiry removed gets the correction only in the form the archive keeps now
+        coarse_have = sg.coarse_rows(archive, conn, ids)
+        form = _expired_as(prof, field)
+        expired = sorted(i for i in ids if form and i in coarse_have)
+        if expired and form != "outward" and not (form in ("delete", "band") and field in COARSE_FORM):
+            raise Refused(f"the {field} of party mention(s) {', '.join(map(str, expired))} expired under the retention "
+                          "profile (personal fields, before the identity) and the archive keeps no coarse form of it "
+                          "that a correction could go into; writing it in clear would bring back what retention "
+                          "removed: nothing rectified")
+        kept = v
+        if expired and form == "outward" and v is not None:
+            kept = outward_postcode(v)
+            if kept is None:
+                raise RightsError(f"the {field} of party mention(s) {', '.join(map(str, expired))} expired and is "
+                                  "kept as its outward code only, and the value given has none (not a UK postcode): "
+                                  "nothing rectified")
         # a name part corrected while the name as listed still carries the old one: said (not shown)
         stale = sorted(i for i in ids if field in ("forenames", "middle_names", "surname")
                        and (w := _words(have[i][field])) and w <= _words(have[i]["name_as_listed"]))
@@ -697,14 +745,20 @@ def rectify(archive, party_ids, *, field: str, value=None, actor: str, request_i
             held_links = sorted(i for i in linked if held.party(have[i]))
             unlinked = sorted(set(linked) - set(held_links))
         sg.secure_delete_on(archive, conn)
-        sg.apply_updates(conn, "party", [{"id": i, field: v} for i in ids])
+        # an expired field deleted (or banded) keeps no value in the party row: the coarse row alone
+        sg.apply_updates(conn, "party", [{"id": i, field: v} for i in ids if i not in expired]
+                         + ([{"id": i, field: kept} for i in expired] if form == "outward" else []))
         sg.apply_updates(conn, "hearing", case_names)
         coarse = []
-        if field in IDENTITY_FIELDS:
-            for i, have_c in sg.coarse_tokens(archive, conn, ids).items():
-                if ch := rectified_token(keyring, have[i], {**have[i], field: v}, have_c):
-                    coarse.append({"party_id": i, **ch})
-            sg.save_coarse(archive, conn, coarse)
+        for i, have_c in coarse_have.items():
+            on = have[i]["_sitting_date"] or have_c["run_day"]      # the day the expiry banded the age on
+            if ch := rectified_coarse(keyring, have[i], {**have[i], field: v}, have_c, field, expired=i in expired,
+                                      on=on, court_pfa=have[i]["_court_pfa"]):
+                coarse.append({"party_id": i, **ch})
+        sg.save_coarse(archive, conn, coarse)
+        remade = sorted(c["party_id"] for c in coarse if c.get("token"))
+        dropped = sorted(c["party_id"] for c in coarse if "token" in c and not c["token"])
+        attrs = sorted(c["party_id"] for c in coarse if set(c) & set(COARSE_FORM.values()))
         sg.unlink_parties(archive, conn, unlinked, drop_coarse=False)
         audit.record(archive, actor=actor, role="admin", action="rectify", purpose="rights_request",
                      objects={"party": ids, "rights_request": [request_id],
@@ -712,7 +766,9 @@ def rectify(archive, party_ids, *, field: str, value=None, actor: str, request_i
                      details={"field": field, **({"cleared": True} if clear else {}),
                               **({"case_names_corrected": len(case_names)} if case_names else {}),
                               **({"unlinked": len(unlinked)} if unlinked else {}),
-                              **({"coarse_tokens": len(coarse)} if coarse else {})}, conn=conn)
+                              **({"coarse_tokens": len(remade) + len(dropped)} if remade or dropped else {}),
+                              **({"coarse_attributes": len(attrs)} if attrs else {}),
+                              **({"expired_kept_coarse": len(expired)} if expired else {})}, conn=conn)
         sg.save_rights_request(archive, {"id": request_id, "status": "done", "completed_at": sg.now()}, conn=conn)
     run_id = sg.start_run(archive, kind="rectify", as_of=started.date(), actor=actor,
                           profile={"request_id": request_id, "field": field})
@@ -731,6 +787,6 @@ def rectify(archive, party_ids, *, field: str, value=None, actor: str, request_i
             "name_as_listed_unchanged": stale, "case_name_corrected": [h["id"] for h in case_names],
             "case_name_unchanged": names_left, "case_key_unchanged": keys_left, "unlinked": unlinked,
             "links_kept_held": held_links, "derived_stores": derived,
-            "coarse_token_remade": sorted(c["party_id"] for c in coarse if c["token"]),
-            "coarse_token_dropped": sorted(c["party_id"] for c in coarse if not c["token"]),
+            "coarse_token_remade": remade, "coarse_token_dropped": dropped, "coarse_attribute_updated": attrs,
+            "expired_kept_coarse": expired,
             "hooks_failed": failed.get("hooks_failed", {}), "earlier_hooks_failed": earlier}

@@ -590,12 +590,20 @@ def save_coarse(archive: Archive, conn, rows: list[dict]) -> int:
     return len(rows)
 
 
-def coarse_tokens(archive: Archive, conn, party_ids: Sequence[int]) -> dict[int, dict]:
-    """The person token (and its key id) of these parties' coarse rows: party id -> {token, key_id}."""
-    PC = T["party_coarse"]
-    q = sa.select(PC.c.party_id, PC.c.token, PC.c.key_id)
-    return {r.pop("party_id"): r for chunk in _chunks(sorted(set(party_ids)))
-            for r in _rows(conn, q.where(PC.c.party_id.in_(chunk)))}
+def coarse_rows(archive: Archive, conn, party_ids: Sequence[int]) -> dict[int, dict]:
+    """These parties' coarse rows, by party id (a party without one is absent): what they keep
+    (`COARSE_KEPT`) and the day the run that wrote them started (``run_day``: the day an expiry
+    bands an age on when the party's hearing has no date, `retention.plan_batch`)."""
+    PC, R = T["party_coarse"], T["retention_run"]
+    q = (sa.select(PC.c.party_id, *(PC.c[k] for k in COARSE_KEPT), R.c.started_at.label("run_day"))
+         .outerjoin(R, R.c.id == PC.c.run_id))
+    out = {}
+    for chunk in _chunks(sorted(set(party_ids))):
+        for r in _rows(conn, q.where(PC.c.party_id.in_(chunk))):
+            day = r["run_day"]
+            r["run_day"] = day.date() if isinstance(day, dt.datetime) else day
+            out[r.pop("party_id")] = r
+    return out
 
 
 # A run in progress is owned: its process holds a lock on it from the transaction that starts it
@@ -1081,7 +1089,9 @@ def party_counts(archive: Archive) -> dict[str, int]:
 
 
 def party_identities(archive: Archive, party_ids: Iterable[int], *, conn=None) -> dict[int, dict]:
-    """Identity and personal fields of parties (the gate makes analysts' tokens/coarse values from them)."""
+    """Identity and personal fields of parties (the gate makes analysts' tokens/coarse values from them),
+    with their coarse row's token and key id as the expiry reads them (``_coarse_token``,
+    ``_coarse_key_id``: `retention._token_of` keeps that token once the date of birth is gone)."""
     Pa, H, Ct, PC = T["party"], T["hearing"], T["court"], T["party_coarse"]
     out = {}
     with _using(archive, conn) as c:
@@ -1090,7 +1100,8 @@ def party_identities(archive: Archive, party_ids: Iterable[int], *, conn=None) -
                            Pa.c.organisation_name, Pa.c.date_of_birth, Pa.c.age, Pa.c.postcode, Pa.c.town,
                            Pa.c.county, Pa.c.pseudonymised, Pa.c.case_id, H.c.sitting_date,
                            Ct.c.police_force_area.label("court_pfa"), PC.c.age_band, PC.c.outward_postcode,
-                           PC.c.police_force_area)
+                           PC.c.police_force_area, PC.c.token.label("_coarse_token"),
+                           PC.c.key_id.label("_coarse_key_id"))
                  .outerjoin(H, H.c.id == Pa.c.hearing_id).outerjoin(Ct, Ct.c.id == H.c.court_id)
                  .outerjoin(PC, PC.c.party_id == Pa.c.id).where(Pa.c.id.in_(chunk)))
             for r in c.execute(q):
