@@ -518,17 +518,18 @@ def case_ref(q: str) -> str | None:
 def search_cases(archive, q: str, *, court_id: int | None = None, date_from: dt.date | None = None,
                  date_to: dt.date | None = None, offence_group: str | None = None, limit: int = 20,
                  offset: int = 0, hide: Callable[[list[int]], set[int]] | None = None) -> dict:
-    """Cases by URN or case number (prefix; spaces and case ignored), else by offence title words
-    (every word a prefix of a word of the title: "sexual ass" finds sexual assault); with no query,
-    the cases the filters alone select (a court, dates, an offence group: at least one).  Hits:
+    """Cases by URN or case number (the whole of one, else as a prefix; spaces and case ignored),
+    else by offence title words (every word a prefix of a word of the title: "sexual ass" finds
+    sexual assault); with no query, the cases the filters alone select (a court, dates, an offence
+    group: at least one).  Hits:
     ``{case_id, urn, case_number, court_id, sitting_date (latest), hearings, score, matched_on}``
     (public facts only; never the case key, which can hold a defendant's name).
     ``hide``: given the matching case ids, those to leave out -- the caller's disclosure check (a
     list its role may not see, a case withheld whole): they count nowhere, not in ``total`` nor the
-    pages.  It is asked once, about the matches up to HIDE_CAP past the page's end (in the order
+    pages.  It is asked about the matches up to HIDE_CAP past the page's end (in the order
     given: the work grows with the page asked for, not with how common a court or offence is); the
     rest are left out unchecked (``total_exact`` false: "more than", and a next page while the
-    window held one)."""
+    window held one); a whole reference's own cases are asked about first."""
     t0 = time.perf_counter()
     _check_paging(limit, offset)
     if q is not None and not isinstance(q, str):
@@ -567,8 +568,16 @@ def search_cases(archive, q: str, *, court_id: int | None = None, date_from: dt.
     ref = case_ref(q)
     hits, total, how = [], 0, None
     if ref is not None:
-        rows = ss.cases_by_ref(archive, ref, filters=f, cap=offset + limit + 1000 if hide is None else cap + 1)
-        rows, _n = disclosed(rows[:cap] if hide is not None else rows, len(rows))
+        # a whole URN or case number first: its case(s) alone, counted exactly.  As a prefix it can
+        # begin many longer ones (a URN of 5 digits begins those of 6 to 9), of which only a window
+        # is checked -- "more than 1 result" for the case asked for.  None the viewer may see (a
+        # withheld case counts nowhere): the prefix's matches, as in an archive without it.
+        for whole in (True, False):
+            rows = ss.cases_by_ref(archive, ref, filters=f, whole=whole,
+                                   cap=offset + limit + 1000 if hide is None else cap + 1)
+            rows, _n = disclosed(rows[:cap] if hide is not None else rows, len(rows))
+            if rows:
+                break
         for cid, urn, cn, last, n, court in rows:
             exact = ref in (urn, (cn or "").upper())
             hits.append({"case_id": cid, "urn": urn, "case_number": cn, "court_id": court, "sitting_date": last,

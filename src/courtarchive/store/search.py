@@ -530,20 +530,26 @@ def _cases_page(archive: Archive, base: str, case_col: str, params: list, cap: i
     return _with_last_court(archive, rows), total
 
 
-def cases_by_ref(archive: Archive, prefix: str, *, filters: dict, cap: int) -> list[tuple]:
-    """Cases whose URN or case number starts with `prefix` (already upper-cased, spaces removed):
-    (case_id, urn, case_number, last sitting date, court of the last hearing, hearings).
-    B-tree range scans on case.urn / case.case_number (no LIKE: it would not use the index)."""
+def cases_by_ref(archive: Archive, prefix: str, *, filters: dict, cap: int, whole: bool = False) -> list[tuple]:
+    """Cases whose URN or case number starts with `prefix` (already upper-cased, spaces removed),
+    or with ``whole`` is `prefix`: (case_id, urn, case_number, last sitting date, court of the last
+    hearing, hearings).  B-tree range scans (or look-ups) on case.urn / case.case_number (no LIKE:
+    it would not use the index)."""
     if not prefix:
         return []
-    hi = prefix[:-1] + chr(ord(prefix[-1]) + 1)
     ph = archive._ph
-    params: list = [prefix, hi, prefix, hi]
+    if whole:
+        params: list = [prefix, prefix]
+        refs = f"SELECT id FROM \"case\" WHERE urn = {ph} UNION SELECT id FROM \"case\" WHERE case_number = {ph}"
+    else:
+        hi = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+        params = [prefix, hi, prefix, hi]
+        refs = (f"SELECT id FROM \"case\" WHERE urn >= {ph} AND urn < {ph} "
+                f"UNION SELECT id FROM \"case\" WHERE case_number >= {ph} AND case_number < {ph}")
     flt = _case_filter(archive, filters, params)
     sql = (f"SELECT c.id, c.urn, c.case_number, max(h.sitting_date), count(h.id) FROM \"case\" c "
            f"JOIN hearing h ON h.case_id = c.id JOIN publication pub ON pub.id = h.publication_id "
-           f"WHERE c.id IN (SELECT id FROM \"case\" WHERE urn >= {ph} AND urn < {ph} "
-           f"UNION SELECT id FROM \"case\" WHERE case_number >= {ph} AND case_number < {ph}) "
+           f"WHERE c.id IN ({refs}) "
            f"AND pub.superseded_by IS NULL{flt} GROUP BY c.id, c.urn, c.case_number "
            f"ORDER BY max(h.sitting_date) DESC, c.id LIMIT {int(cap)}")
     with archive.engine.connect() as conn:
