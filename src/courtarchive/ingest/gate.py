@@ -331,7 +331,7 @@ def _folded(text: str) -> str:
 
 
 #: the only characters that may be combining marks (the first is U+0300): few in a text, and this
-#: small class is matched far faster than `_combining`'s class of ~300 ranges
+#: small class is matched far faster than a class of the ~300 ranges of `_combining_ranges`
 _FROM_U0300 = re.compile("[^\x00-\u02ff]")
 
 
@@ -344,13 +344,6 @@ def _drop_combining(m: re.Match) -> str:
 def _combining_set() -> frozenset[str]:
     """Every character of `_combining_ranges`."""
     return frozenset(chr(cp) for a, b in _combining_ranges() for cp in range(a, b + 1))
-
-
-@functools.lru_cache(maxsize=1)
-def _combining() -> re.Pattern:
-    """One character class of every code point with a non-zero combining class."""
-    return re.compile("[" + "".join(re.escape(chr(a)) + ("-" + re.escape(chr(b)) if b > a else "")
-                                    for a, b in _combining_ranges()) + "]")
 
 
 @functools.lru_cache(maxsize=1)

@@ -18,6 +18,7 @@ import hashlib
 import os
 import pickle
 import tempfile
+import time
 from collections import Counter, deque
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -173,44 +174,70 @@ def file_format(f: Path) -> str:
                    "PDF or Excel lists (.pdf, .xlsx)", None)
 
 
+#: how long a folder must have been left unchanged before its listing is the whole truth: a file
+#: added within the same tick of the file system's clock (a jiffy on ext4, 2 s on FAT) leaves the
+#: folder's mtime as it was, so a listing taken that soon after a change may miss it
+_SETTLED_NS = 2_000_000_000
+
+
 @functools.lru_cache(maxsize=64)
-def _sidecar_names(folder: str, mtime_ns: int) -> dict[str, str]:
+def _sidecar_names(folder: str, mtime_ns: int, settled: bool) -> dict[str, str] | None:
     """The sidecars in ``folder`` as it was at ``mtime_ns`` (a file added or removed changes it):
-    the name each annotates -> its own, the suffix in any case.  One listing per folder, not one
-    per file of it."""
+    the name each annotates -> its own, the suffix in any case, ``.meta.json`` as written before
+    another case of it.  One listing per folder, not one per file of it.  ``settled`` (the folder
+    unchanged for `_SETTLED_NS` when asked) is of the key only: it keeps a listing taken too soon
+    after a change, which may miss a file added in the same tick, apart from one taken later, which
+    answers alone.  None when the folder cannot be listed."""
     try:
-        return {n[:-len(SIDECAR)]: n for n in os.listdir(folder) if is_sidecar(n)}
-    except OSError:
-        return {}
-
-
-def _find_sidecar(f: Path, base: str) -> Path | None:
-    """The sidecar of ``base`` (a file name) beside ``f``: ``<base>.meta.json``, else its suffix in
-    another case (``<base>.META.JSON``)."""
-    exact = f.with_name(base + SIDECAR)
-    if exact.exists():
-        return exact
-    try:
-        mtime = f.parent.stat().st_mtime_ns
+        listed = os.listdir(folder)
     except OSError:
         return None
-    name = _sidecar_names(str(f.parent), mtime).get(base)
-    return f.with_name(name) if name else None
+    names: dict[str, str] = {}
+    for n in listed:
+        if is_sidecar(n):
+            base = n[:-len(SIDECAR)]
+            if n.endswith(SIDECAR) or not names.get(base, "").endswith(SIDECAR):
+                names[base] = n
+    return names
+
+
+def _find_sidecars(f: Path, bases: tuple[str, ...]) -> Iterator[Path]:
+    """The sidecar of each of ``bases`` (file names) beside ``f`` that has one, in that order:
+    ``<base>.meta.json``, else its suffix in another case (``<base>.META.JSON``).  The folder is
+    stat'ed once: when it has been unchanged a while, its listing (cached) answers alone; else each
+    ``<base>.meta.json`` is looked for on disk (a listing taken just now may miss it) and the
+    listing answers only for the other cases."""
+    folder = str(f.parent)
+    try:
+        mtime = os.stat(folder).st_mtime_ns
+    except OSError:
+        names = None
+    else:
+        settled = time.time_ns() - mtime > _SETTLED_NS
+        names = _sidecar_names(folder, mtime, settled)
+        if settled and names is not None:
+            yield from (f.with_name(names[b]) for b in bases if b in names)
+            return
+    for base in bases:
+        exact = f.with_name(base + SIDECAR)
+        if exact.exists():
+            yield exact
+        elif names and base in names:
+            yield f.with_name(names[base])
 
 
 def read_sidecar(f: Path) -> dict:
     """Headers from `<stem>.meta.json` (for `<stem>.json`) or `<name>.meta.json`, if present (the
     suffixes in any case)."""
     bases = ((f.stem,) if f.suffix.lower() == ".json" else ()) + (f.name,)
-    for cand in (_find_sidecar(f, base) for base in bases):
-        if cand is not None:
-            try:
-                meta = orjson.loads(cand.read_bytes())
-            except orjson.JSONDecodeError as e:
-                raise Rejected(f"sidecar {cand.name} is not valid JSON: {e}", None) from None
-            if not isinstance(meta, dict):
-                raise Rejected(f"sidecar {cand.name} must hold a JSON object of headers", None)
-            return {str(k).lower(): v for k, v in meta.items()}
+    for cand in _find_sidecars(f, bases):
+        try:
+            meta = orjson.loads(cand.read_bytes())
+        except orjson.JSONDecodeError as e:
+            raise Rejected(f"sidecar {cand.name} is not valid JSON: {e}", None) from None
+        if not isinstance(meta, dict):
+            raise Rejected(f"sidecar {cand.name} must hold a JSON object of headers", None)
+        return {str(k).lower(): v for k, v in meta.items()}
     return {}
 
 
