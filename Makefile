@@ -6,6 +6,9 @@ UV := $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 PG_DSN ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 DEMO_DIR ?= demo-out
 DEMO_CASES ?= 3000
+# The suite runs on both cores (pytest-xdist); a worker takes a whole test file at a time, so a
+# module's fixtures are built once.  `make test PYTEST_WORKERS=0` runs it in one process.
+PYTEST_WORKERS ?= 2
 
 .PHONY: install browser test test-slow demo bench clean
 
@@ -40,7 +43,7 @@ test: install browser
 	@if [ -z "$$COURTARCHIVE_TEST_PG" ] && $(UV) run --frozen python -c "import psycopg; psycopg.connect('host=127.0.0.1 port=5432 user=postgres dbname=test', connect_timeout=3).close()" 2>/dev/null; then \
 		export COURTARCHIVE_TEST_PG=$(PG_DSN); echo "PostgreSQL answers: store suite runs on SQLite and PostgreSQL"; \
 	fi; \
-	$(UV) run --frozen pytest -q -p no:cacheprovider; rc=$$?; \
+	$(UV) run --frozen pytest -q -p no:cacheprovider -n $(PYTEST_WORKERS) --dist loadfile; rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
 
 test-slow: install

@@ -23,6 +23,7 @@ def _pick(page, day: dt.date) -> None:
     page.select_option("#beat", BEAT)
     page.fill("#date", day.isoformat())
     page.click("#digest-form button[type=submit]")
+    page.wait_for_url(re.compile(rf"date={day.isoformat()}"))     # the new page, not the one before it
     page.wait_for_selector("#digest")
 
 
@@ -66,14 +67,15 @@ def test_digest_ranked_with_restriction_banners(page, site):
     page.fill("#beat-form input[name=radius_km]", "10")
     page.select_option("#beat-form select[name=offence_groups]", ["sexual", "violence"])
     page.click("#beat-form button[type=submit]")
-    page.wait_for_selector("#digest-message")
+    page.wait_for_url(re.compile(r"/digest\?.*done="))              # saved: redirected with the message
     assert "Preston area 10km saved" in page.inner_text("#digest-message")
     assert "Preston area 10km" in page.inner_text("#beats")
     # a bad beat is refused with a reason, nothing saved
     page.fill("#beat-form input[name=name]", "Nowhere")
     page.fill("#beat-form input[name=towns]", "Atlantis")
     page.click("#beat-form button[type=submit]")
-    page.wait_for_selector("#digest-message")
+    # refused: the form's own answer (422 at /digest/beats), not the previous page's message
+    page.wait_for_url(re.compile(r"/digest/beats$"))
     assert "no court in town 'Atlantis'" in page.inner_text("#digest-message")
     assert "Nowhere" not in page.inner_text("#beats")
 
