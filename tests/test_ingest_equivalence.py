@@ -198,3 +198,37 @@ def test_ingest_restores_the_gc_thresholds(tmp_path):
     before = gc.get_threshold()
     rep = pipeline.ingest(a, [EXAMPLES / "sjp-press-list"], keyring=Keyring(bytes(range(32))))
     assert rep.files and gc.get_threshold() == before
+
+
+def test_a_long_wording_is_gated_but_never_memoised():
+    """The extraction memo holds wordings in clear: one longer than MEMO_WORDING_MAX is extracted
+    and scrubbed as any other, and not kept (the memo's memory stays bounded)."""
+    f = next(pipeline.iter_input_files([EXAMPLES / "sjp-press-list"]))
+    keyring = Keyring(bytes(range(32)))
+
+    def parsed_with(wording: str):
+        p = pipeline.parse_file(f.read_bytes(), source_name=f.name, headers={}, list_type=None,
+                                fmt="cath-json", max_bytes=1 << 28)
+        assert p.offences
+        for o in p.offences:                 # this one wording alone
+            o.wording = None
+        p.offences[0].wording = wording
+        return p
+
+    long = ("On 01/02/2024 at Rochdale assaulted Jane WREXLEY by beating her. " * 80)
+    assert len(long) > gate.MEMO_WORDING_MAX
+    short = "On 01/02/2024 at Rochdale assaulted Jane WREXLEY by beating her."
+    gate.forget()
+    try:
+        plain = parsed_with(long)
+        gate.apply(plain, keyring)
+        before = gate._extracted.cache_info().currsize
+        memoised = parsed_with(long)
+        gate.apply(memoised, keyring, memo=True)
+        assert gate._extracted.cache_info().currsize == before      # the long wording: not kept
+        assert "WREXLEY" not in memoised.offences[0].wording
+        assert memoised.offences[0].wording == plain.offences[0].wording
+        gate.apply(parsed_with(short), keyring, memo=True)
+        assert gate._extracted.cache_info().currsize == before + 1  # a short one is
+    finally:
+        gate.forget()

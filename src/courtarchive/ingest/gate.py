@@ -371,7 +371,12 @@ def _combining_ranges() -> tuple[tuple[int, int], ...]:
 # pattern -- since a case's wordings and names come back in list after list (≈ 10 µs per Bloom
 # encoding, ≈ 100 µs per wording).  The memos hold cleartext, in memory only: `forget` empties
 # them, and `ingest.pipeline.ingest` calls it when it ends (its worker processes end with it).
-# Without ``memo`` (mail intake, tests) nothing is kept from one list to the next.
+# Without ``memo`` (mail intake, tests) nothing is kept from one list to the next.  A wording
+# longer than MEMO_WORDING_MAX characters is never memoised (the memo's memory stays bounded:
+# 8,192 wordings of at most 4,096 characters; a list's wordings are a few hundred).
+
+MEMO_WORDING_MAX = 4096
+
 
 @functools.lru_cache(maxsize=8192)
 def _extracted(extractor, wording: str) -> Extraction:
@@ -449,7 +454,8 @@ def apply(parsed: ParsedList, keyring: Keyring, *, memo: bool = False) -> GateRe
             continue
         report.offences_scanned += 1
         try:
-            ex: Extraction = _extracted(extract, offence.wording) if memo else extract(offence.wording)
+            ex: Extraction = (_extracted(extract, offence.wording)
+                              if memo and len(offence.wording) <= MEMO_WORDING_MAX else extract(offence.wording))
         except Exception as e:  # never let an extractor defect pass cleartext on, nor show it
             raise GateError(f"offence {i}: complainant extraction failed ({type(e).__name__})") from None
         for shape in ex.unparsed:
