@@ -33,7 +33,7 @@ from . import audit, hooks
 from .coarse import COARSE_FORM, full_name, is_token, outward_postcode, rectified_coarse
 from .profile import add_months, load
 from .pseudonym import name_spellings, normalise_name, normalise_name_forms
-from .retention import TOUCHED_TABLES, _digest, _Held, mark_failed, plan_batch, proof_step, retry_hooks, run_hooks
+from .retention import TOUCHED_TABLES, _day, _digest, _Held, mark_failed, plan_batch, proof_step, retry_hooks, run_hooks
 
 log = logging.getLogger("courtarchive.governance")
 
@@ -543,6 +543,33 @@ def _expired_as(prof, field: str) -> str | None:
     return None
 
 
+def _personal_expired(archive, conn, prof, field: str, have: dict, coarse_have: dict, held: _Held) -> list[int]:
+    """The mentions (``have``: id -> party row, none pseudonymised) whose ``field`` the expiry of
+    their personal fields removed (its identity has not expired).  The expiry writes a coarse row
+    for such a mention when it keys its name (``coarse_have``: `retention.plan_batch`); an
+    organisation's mention, or one without a name, gets none, and is known as expired the way the
+    expiry job tells it is due: its publication's date is before the cut-off of the field's class
+    (`retention._day`, `Profile.cutoff`) on the latest day an expiry ran for (today, or a later
+    ``--now``), no legal hold reaches it (held rows are skipped), and none of the fields of that
+    class the expiry deletes holds a value (it deletes them all at once: one that still holds one
+    has not been reached yet, and is corrected in clear, as any mention the expiry has not reached;
+    the next expiry removes it).  Sorted ids."""
+    action = next((a for a in prof.field_actions() if a.table == "party" and a.field == field), None)
+    if action is None:
+        return []
+    gone = [a.field for a in prof.field_actions()
+            if a.table == "party" and a.cls == action.cls and a.action in ("delete", "band")]
+    rest = [p for i, p in have.items() if i not in coarse_have]
+    days = sg.publication_days(archive, conn, {p["publication_id"] for p in rest}) if rest else {}
+    last = sg.last_expiry_as_of(archive, conn) if rest else None
+    as_of = max(filter(None, (dt.date.today(), last)))
+    cut = prof.cutoff(action.cls, as_of)
+    bare = {p["id"] for p in rest
+            if (day := _day(days.get(p["publication_id"]) or {})) is not None and day < cut
+            and not held.party(p) and all(p.get(f) is None for f in gone)}
+    return sorted(set(coarse_have) & set(have) | bare)
+
+
 def _words(s: str | None) -> set[str]:
     return set(normalise_name(s or "").split())
 
@@ -681,7 +708,9 @@ def rectify(archive, party_ids, *, field: str, value=None, actor: str, request_i
     age into the age band (and the token), the party row keeping none; a postcode into the outward
     postcode, in the party row and the coarse row (a value with no outward code is refused).  A
     field the archive keeps no form of (an address, a nationality) is refused: nothing is held that
-    a correction could go into; nothing rectified."""
+    a correction could go into; nothing rectified.  A mention the expiry wrote no coarse row for (an
+    organisation's, a nameless one: `_personal_expired` tells whether its fields expired) keeps a
+    postcode as its outward code and nothing else: a date of birth or age is refused too."""
     if complainant_ids:
         raise Refused(f"complainant mention(s) {', '.join(map(str, sorted(set(complainant_ids))))} hold nothing in "
                       "clear that could be corrected (only keyed pseudonyms of the name): nothing rectified; to have "
@@ -707,15 +736,21 @@ def rectify(archive, party_ids, *, field: str, value=None, actor: str, request_i
         if pseudo:
             raise Refused(f"party mention(s) {', '.join(map(str, pseudo))} are pseudonymised (expired or erased): "
                               "writing clear text into them would re-identify erased data; nothing rectified")
-        # a mention with a coarse row (not pseudonymised) had its personal fields expired: a field
-        # the expiry removed gets the correction only in the form the archive keeps now
+        # a mention whose personal fields expired (not pseudonymised: its identity has not): a field
+        # the expiry removed gets the correction only in the form the archive keeps now -- in its
+        # coarse row, where it has one (a person's); an organisation's or a nameless mention has none
         coarse_have = sg.coarse_rows(archive, conn, ids)
         form = _expired_as(prof, field)
-        expired = sorted(i for i in ids if form and i in coarse_have)
-        if expired and form != "outward" and not (form in ("delete", "band") and field in COARSE_FORM):
-            raise Refused(f"the {field} of party mention(s) {', '.join(map(str, expired))} expired under the retention "
+        held = _Held(sg.hold_scopes(archive, conn))
+        expired = _personal_expired(archive, conn, prof, field, have, coarse_have, held) if form else []
+        nowhere = [i for i in expired if form != "outward" and (
+            i not in coarse_have or not (form in ("delete", "band") and field in COARSE_FORM))]
+        if nowhere:
+            raise Refused(f"the {field} of party mention(s) {', '.join(map(str, nowhere))} expired under the retention "
                           "profile (personal fields, before the identity) and the archive keeps no coarse form of it "
-                          "that a correction could go into; writing it in clear would bring back what retention "
+                          + ("" if set(nowhere) <= set(coarse_have) else "(no coarse row: an organisation or a "
+                             "mention without a name) ")
+                          + "that a correction could go into; writing it in clear would bring back what retention "
                           "removed: nothing rectified")
         kept = v
         if expired and form == "outward" and v is not None:
@@ -741,7 +776,6 @@ def rectify(archive, party_ids, *, field: str, value=None, actor: str, request_i
             # link run scores them again as new; one a legal hold reaches keeps its person (a person
             # hold reaches its mentions through it) until a full link run scores it again
             linked = sg.persons_of(archive, ids, conn=conn)
-            held = _Held(sg.hold_scopes(archive, conn))
             held_links = sorted(i for i in linked if held.party(have[i]))
             unlinked = sorted(set(linked) - set(held_links))
         sg.secure_delete_on(archive, conn)

@@ -590,6 +590,25 @@ def save_coarse(archive: Archive, conn, rows: list[dict]) -> int:
     return len(rows)
 
 
+def publication_days(archive: Archive, conn, pub_ids: Iterable[int]) -> dict[int, dict]:
+    """The dates the expiry job reads of these publications (``content_date``, ``content_date_end``,
+    ``ingested_at``: `retention._day`), by id."""
+    P = T["publication"]
+    out = {}
+    for chunk in _chunks(sorted(set(pub_ids))):
+        for r in _rows(conn, sa.select(P.c.id, P.c.content_date, P.c.content_date_end, P.c.ingested_at)
+                       .where(P.c.id.in_(chunk))):
+            out[r["id"]] = r
+    return out
+
+
+def last_expiry_as_of(archive: Archive, conn) -> dt.date | None:
+    """The latest day an expiry run (``expire``, not a dry run: those record no run) computed its
+    cut-offs from (``retention_run.as_of``; `expire --now` may have set it ahead of today)."""
+    R = T["retention_run"]
+    return conn.execute(sa.select(sa.func.max(R.c.as_of)).where(R.c.kind == "expire")).scalar()
+
+
 def coarse_rows(archive: Archive, conn, party_ids: Sequence[int]) -> dict[int, dict]:
     """These parties' coarse rows, by party id (a party without one is absent): what they keep
     (`COARSE_KEPT`) and the day the run that wrote them started (``run_day``: the day an expiry
