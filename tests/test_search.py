@@ -599,7 +599,7 @@ def test_cli_search_and_index(archive, people):
     ev = sg.audit_events(archive, action="search")
     assert len(ev) == before + 1 and ev[-1]["actor"] == "desk" and "mcalister" not in str(ev[-1]).lower()
     r = CliRunner().invoke(app, ["search", "john smith", "--court", PRESTON, "--db", url, "--as", "desk"])
-    assert r.exit_code == 0 and "1 people" in r.stdout and "smith" not in r.stdout.lower().split("for")[-1].split("\n", 1)[1]
+    assert r.exit_code == 0 and "1 person for" in r.stdout and "smith" not in r.stdout.lower().split("for")[-1].split("\n", 1)[1]
     # cases: anyone may search, through the gate -- the public role sees no case of these CLASSIFIED
     # lists, so none is counted either (the total once counted them before the gate)
     r = CliRunner().invoke(app, ["search", "common assault", "--case", "--db", url, "--json", "--as", "nobody-known"])

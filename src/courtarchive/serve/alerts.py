@@ -280,12 +280,29 @@ def search_mode(q: str) -> str:
 
 
 def _case_hits(sub: dict, hs: list[dict], batch: "_Batch") -> list[dict]:
-    """The hearings a case-mode saved search finds: its URN / case number (as a prefix, as the
-    search page does) or a listed offence its words name."""
+    """The hearings a case-mode saved search finds: its URN / case number or a listed offence its
+    words name.  A reference is read as the search page reads it (`search.search_cases`): when it is
+    the whole URN or case number of a case listed in the archive (at the saved search's court, with
+    an offence of its group), only that case's hearings; only when none is, as the start of longer
+    ones.  (Read as a prefix alone, a saved search for 06GX12345 alerted on 06GX123450's hearings
+    too, and on none of them ever being its case.)"""
     ref, codes = _ref_of(sub["query"]), _offence_codes_of(sub["query"])
+    if ref:
+        from .search import whole_ref_listed
+
+        p = sub.get("params") or {}
+        key = (ref, p.get("court_id"), p.get("offence_group"))
+        if key not in batch.whole_refs:     # (the archive as it is after this ingest: the new lists in it)
+            batch.whole_refs[key] = whole_ref_listed(batch.archive, ref, court_id=p.get("court_id"),
+                                                     offence_group=p.get("offence_group"))
+        whole = batch.whole_refs[key]
+
+    def by_ref(h: dict) -> bool:
+        refs = ((h.get("urn") or "").upper(), (h.get("case_number") or "").replace(" ", "").upper())
+        return ref in refs if whole else any(r.startswith(ref) for r in refs)
+
     return [h for h in hs
-            if (ref and ((h.get("urn") or "").upper().startswith(ref)
-                         or (h.get("case_number") or "").replace(" ", "").upper().startswith(ref)))
+            if (ref and by_ref(h))
             or (codes and any((o.get("code") or "").upper() in codes for o in batch.offences_by_h.get(h["id"], [])))]
 
 
@@ -567,6 +584,8 @@ class _Batch:
         for li in listings:
             self.listings.setdefault(li["case_id"], []).append(li)
         self._prev_offences: dict[int, list[dict]] = {}
+        #: (reference, court id, offence group) -> is it a whole URN / case number listed (`_case_hits`)
+        self.whole_refs: dict[tuple, bool] = {}
         self.archive = archive
 
     @staticmethod

@@ -515,6 +515,18 @@ def case_ref(q: str) -> str | None:
     return ref if _REF.fullmatch(ref) and re.search(r"\d", ref) else None
 
 
+def whole_ref_listed(archive, ref: str, *, court_id: int | None = None, offence_group: str | None = None) -> bool:
+    """Is ``ref`` (as `case_ref` gives it) the whole URN or case number of a case with a current
+    listing that passes these facets?  Then `search_cases` finds that case (cases) alone, else it
+    reads ``ref`` as the start of longer ones; a case-mode saved search follows the same rule
+    (`serve.alerts`).  (Without the viewer's disclosure check: an alert's matches meet the gate when
+    they are sent.)"""
+    f = _filters(court_id, None, None, offence_group, None)
+    if f["offence_group"]:
+        f["offence_codes"], f["offence_titles"] = offence_groups()[f["offence_group"]]
+    return bool(ss.cases_by_ref(archive, ref, filters=f, whole=True, cap=1))
+
+
 def search_cases(archive, q: str, *, court_id: int | None = None, date_from: dt.date | None = None,
                  date_to: dt.date | None = None, offence_group: str | None = None, limit: int = 20,
                  offset: int = 0, hide: Callable[[list[int]], set[int]] | None = None) -> dict:

@@ -40,6 +40,15 @@ def _court(a, ref: str | None) -> int | None:
     return cid
 
 
+def _count(total: int, exact: bool, case: bool) -> str:
+    """The count as the web page gives it: a floor ("more than N") when the search checked only some
+    of the matches (``total_exact`` false), and no "more than 0" (every match checked was withheld)."""
+    what = ("case" if case else "person") if total == 1 else ("cases" if case else "people")
+    if exact:
+        return f"{total} {what}"
+    return f"more than {total} {what}" if total else f"no {'cases' if case else 'people'} among the matches checked"
+
+
 @app.command("search")
 def search(q: str = typer.Argument(..., help="a person's name (fuzzy), or with --case a URN / case number / offence words"),
            case: bool = typer.Option(False, "--case", help="search cases (URN, case number, offence words)"),
@@ -87,18 +96,24 @@ def search(q: str = typer.Argument(..., help="a person's name (fuzzy), or with -
                      "urn": c.get("urn"), "case_number": c.get("case_number"), "court_id": hh.get("court_id"),
                      "court": hh.get("court"), "sitting_date": hh.get("sitting_date"), "hearings": h.get("hearings"),
                      "mentions": h.get("mentions"), "score": h.get("score"), "matched_on": h.get("matched_on")})
+    exact = res.get("total_exact", True) is not False
     if as_json:
         _json({"q": q, "mode": res["mode"], "viewer": {"username": viewer.username, "role": res["role"]},
-               "total": res["total"], "hits": hits, "facets": res.get("facets", {}), "withheld": res["withheld"]})
+               "total": res["total"], "total_exact": exact, "hits": hits, "facets": res.get("facets", {}),
+               "withheld": res["withheld"]})
         return
-    t = Table(title=f"{res['total']} {'cases' if case else 'people'} for {q!r} (as {viewer.username}, {res['role']})")
+    t = Table(title=escape(f"{_count(res['total'], exact, case)} for {q!r} (as {viewer.username}, {res['role']})"))
     cols = (["case_id", "urn", "case_number", "court", "sitting_date", "hearings", "score", "matched_on"] if case else
             ["person_id", "party_id", "case_id", "urn", "court", "sitting_date", "mentions", "score", "matched_on"])
     for c in cols:
         t.add_column(c)
     for h in hits:
-        t.add_row(*("" if h.get(c) is None else str(h.get(c)) for c in cols))
+        t.add_row(*("" if h.get(c) is None else escape(str(h.get(c))) for c in cols))
     out.print(t)
+    if not exact:
+        # (as the web page says it: the count is a floor, the hits the best of the matches checked)
+        out.print(("the best matches; n" if res["total"] else "N") +
+                  "arrow by --court, --from/--to or --offence-group for the rest")
     if res["withheld"]:
         out.print("withheld by the disclosure gate: " + ", ".join(f"{k} x{v}" for k, v in res["withheld"].items()))
     fac = res.get("facets") or {}

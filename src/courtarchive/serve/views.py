@@ -248,10 +248,11 @@ def search(p: Portal, viewer: Viewer, q: str, *, mode: str = "auto", court_id: i
     hide = _withheld_cases(p, viewer, output)
     res = sm.search_cases(p.archive, q, court_id=court_id, date_from=date_from, date_to=date_to,
                           offence_group=offence_group, limit=limit, offset=offset, hide=hide)
+    # (the engine's hits alone: a whole URN or case number finds its case first there, with the
+    # filters.  A case looked up by `find_case` and put on top -- as it once was -- ignored the court,
+    # dates and offence group asked for, and took a bare number for an internal case id: "12" found
+    # case #12, whose URN has no 12 in it.  A case id is read only where a route names a case.)
     ids = [h["case_id"] for h in res.get("hits", [])]
-    exact = ss.find_case(p.archive, q) if q and offset == 0 else None
-    if exact is not None and exact not in ids and not hide([exact]):
-        ids.insert(0, exact)
     d = _gate(p, ss.cases_brief(p.archive, ids), viewer, output=output)
     by_case = {c["id"]: c for c in d.records}
     scores = {h["case_id"]: h for h in res.get("hits", [])}
