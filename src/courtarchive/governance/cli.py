@@ -445,38 +445,10 @@ def rights(action: str = typer.Argument(..., help="find | open | decide | extend
             console.print(f"{'cleared' if clear else 'rectified'} {field} of {n} mention(s) under request "
                           f"{request_id}" + ("" if res["hooks_failed"] else "; search index and other derived "
                                              "stores updated"))
-            if res["name_as_listed_unchanged"]:
-                console.print(f"[yellow]name_as_listed of mention(s) {', '.join(map(str, res['name_as_listed_unchanged']))} "
-                              f"still holds the old {field}[/yellow]: rectify --field name_as_listed too if it is wrong")
-            ids = lambda k: ", ".join(map(str, res.get(k) or []))  # noqa: E731
-            if res.get("case_name_corrected"):
-                console.print(f"case name of hearing(s) {ids('case_name_corrected')} corrected")
-            if res.get("case_name_unchanged"):
-                console.print(f"[yellow]case name of hearing(s) {ids('case_name_unchanged')} still quotes the old "
-                              f"{field}[/yellow]: not surely this mention's (quoted more than once, or another party "
-                              "of the hearing bears it), left as listed")
-            if res.get("case_key_unchanged"):
-                console.print(f"case(s) {ids('case_key_unchanged')}: the internal case key made from the name is kept "
-                              "(never shown; the court's later lists of the case are matched by it)")
-            if res.get("unlinked"):
-                console.print(f"mention(s) {ids('unlinked')} left their linked persons: the next `courtarchive link "
-                              "run` scores them again on the corrected value")
-            if res.get("links_kept_held"):
-                console.print(f"[yellow]mention(s) {ids('links_kept_held')} keep their persons under a legal "
-                              "hold[/yellow]: `courtarchive link run --full` scores them again")
             form = (R.COARSE_FORM.get(field or "") or "coarse form").replace("_", " ")
-            if res.get("expired_kept_coarse"):
-                console.print(f"mention(s) {ids('expired_kept_coarse')}: their {field} expired with their personal "
-                              f"fields, so the correction is kept only as the archive keeps it now (the {form}), "
-                              "never in clear")
-            if res.get("coarse_attribute_updated"):
-                console.print(f"the coarse {form} of mention(s) {ids('coarse_attribute_updated')} follows the correction")
-            if res.get("coarse_token_remade"):
-                console.print(f"the keyed person token of mention(s) {ids('coarse_token_remade')} is made again from "
-                              "the corrected value")
-            if res.get("coarse_token_dropped"):
-                console.print(f"the keyed person token of mention(s) {ids('coarse_token_dropped')} is dropped (it "
-                              "cannot be made again correctly); the identity's expiry makes it from what they hold")
+            for key, msg in _RECTIFIED:
+                if res.get(key):
+                    console.print(msg.format(ids=", ".join(map(str, res[key])), field=field, form=form))
             _hooks_failed(res, "the next `courtarchive expire` (or this `rights rectify` run again)")
         else:
             rows = sg.rights_requests(a)
@@ -495,6 +467,30 @@ def rights(action: str = typer.Argument(..., help="find | open | decide | extend
                        "rights requests")
     except R.RightsError as e:
         _fail(str(e), 1 if isinstance(e, R.NotFound) else REFUSED if isinstance(e, R.Refused) else 2)
+
+
+#: what `rights rectify` says of each list of ids its result holds, in this order (rich markup;
+#: ``{ids}``: the ids, ``{field}``: the field rectified, ``{form}``: the coarse form it is kept as)
+_RECTIFIED = (
+    ("name_as_listed_unchanged", "[yellow]name_as_listed of mention(s) {ids} still holds the old {field}[/yellow]: "
+                                 "rectify --field name_as_listed too if it is wrong"),
+    ("case_name_corrected", "case name of hearing(s) {ids} corrected"),
+    ("case_name_unchanged", "[yellow]case name of hearing(s) {ids} still quotes the old {field}[/yellow]: not surely "
+                            "this mention's (quoted more than once, or another party of the hearing bears it), left "
+                            "as listed"),
+    ("case_key_unchanged", "case(s) {ids}: the internal case key made from the name is kept (never shown; the "
+                           "court's later lists of the case are matched by it)"),
+    ("unlinked", "mention(s) {ids} left their linked persons: the next `courtarchive link run` scores them again "
+                 "on the corrected value"),
+    ("links_kept_held", "[yellow]mention(s) {ids} keep their persons under a legal hold[/yellow]: `courtarchive "
+                        "link run --full` scores them again"),
+    ("expired_kept_coarse", "mention(s) {ids}: their {field} expired with their personal fields, so the correction "
+                            "is kept only as the archive keeps it now (the {form}), never in clear"),
+    ("coarse_attribute_updated", "the coarse {form} of mention(s) {ids} follows the correction"),
+    ("coarse_token_remade", "the keyed person token of mention(s) {ids} is made again from the corrected value"),
+    ("coarse_token_dropped", "the keyed person token of mention(s) {ids} is dropped (it cannot be made again "
+                             "correctly); the identity's expiry makes it from what they hold"),
+)
 
 
 def _erase_outcome(res: dict) -> None:
