@@ -74,6 +74,18 @@ def test_the_cli_says_no_more_than_0(world, urns):
     assert (j["total"], j["total_exact"], j["hits"]) == (0, False, [])
 
 
+def test_the_cli_table_is_whole_off_a_terminal(world, monkeypatch):
+    """Piped (80 columns to Rich), the table cut the URNs short ("06GT00…") and the courts."""
+    monkeypatch.delenv("COLUMNS", raising=False)
+    text = _cli(world["archive"], "06GT", "--case", "--as", "reporter")
+    for name in ("public", "classified", "private"):
+        c = world["cases"][name]
+        line = next(x for x in text.splitlines() if f" {c['case_id']} " in x and c["urn"] in x)
+        assert (PRESTON if c["court_id"] == world["cases"]["public"]["court_id"] else LEEDS) in line, text
+        assert c["day"].isoformat() in line
+    assert "…" not in text
+
+
 # --------------------------------------------------------------------------- 2. saved searches
 def _alerted(archive) -> dict[int, set[str]]:
     urn_of = {c["id"]: c["urn"] for c in rows(archive, "case")}
@@ -195,3 +207,46 @@ def test_the_page_and_the_api_apply_the_filters_and_read_no_ids(world, web):
     page = c.get("/search", params={"q": str(case["case_id"]), "mode": "case"})
     assert page.status_code == 200 and f"case {case['urn']}<" not in page.text
     assert c.get(f"/api/v1/cases/{case['case_id']}").json()["case_id"] == case["case_id"]
+
+
+# --------------------------------------------------------------------------- the search export
+def _exported_cases(body: str) -> set[int]:
+    import csv
+    import io
+
+    lines = [x for x in body.splitlines() if not x.startswith("# ")]
+    return {int(r["case.id"]) for r in csv.DictReader(io.StringIO("\n".join(lines))) if r.get("case.id")}
+
+
+def test_the_search_export_is_the_filtered_search(world, web):
+    """"Export these results" on a search by URN prefix at Preston exported the prefix's cases
+    everywhere (the form sent the query and mode only); a search by filters alone could not be
+    exported at all.  The page's form and the API now carry the filters."""
+    c, auth = web
+    cases = world["cases"]
+    preston = cases["public"]["court_id"]
+    at_preston = {cases["public"]["case_id"], cases["classified"]["case_id"]}
+    page = c.get("/search", params={"q": "06GT", "mode": "case", "court_id": str(preston)}, headers=auth)
+    assert page.status_code == 200 and "Export these results" in page.text
+    assert f'name="court_id" value="{preston}"' in page.text
+    form = {"what": "search", "format": "csv", "q": "06GT", "mode": "case", "court_id": str(preston)}
+    r = c.post("/exports", data=form, headers=auth)
+    assert r.status_code == 200, r.text
+    assert _exported_cases(r.text) == at_preston
+    # the API alike; and filters alone (a court and a day)
+    r = c.post("/api/v1/exports", json={"what": "search", "q": "06GT", "mode": "case", "court_id": preston},
+               headers=auth)
+    assert r.status_code == 200, r.text
+    assert _exported_cases(r.text) == at_preston
+    day = cases["classified"]["day"].isoformat()
+    r = c.post("/api/v1/exports", json={"what": "search", "court_id": preston, "date_from": day, "date_to": day},
+               headers=auth)
+    assert r.status_code == 200, r.text
+    assert _exported_cases(r.text) == {cases["classified"]["case_id"]}
+    r = c.post("/exports", data={"what": "search", "format": "csv", "court_id": str(preston), "date_from": day,
+                                 "date_to": day}, headers=auth)
+    assert r.status_code == 200, r.text
+    assert _exported_cases(r.text) == {cases["classified"]["case_id"]}
+    # unfiltered: every case of the prefix the reporter may see (the s.4(2) case never)
+    r = c.post("/api/v1/exports", json={"what": "search", "q": "06GT", "mode": "case"}, headers=auth)
+    assert _exported_cases(r.text) == at_preston | {cases["private"]["case_id"]}

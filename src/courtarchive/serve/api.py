@@ -159,6 +159,10 @@ class ExportIn(BaseModel):
     format: Literal["csv", "parquet"] = "csv"
     q: Optional[str] = Field(default=None, max_length=200, description="search: the query")
     mode: Literal["auto", "name", "case"] = "auto"
+    court_id: Optional[int] = Field(default=None, ge=1, le=MAX_ID, description="search: a court id")
+    date_from: Optional[dt.date] = Field(default=None, description="search: sitting date from")
+    date_to: Optional[dt.date] = Field(default=None, description="search: sitting date to")
+    offence_group: Optional[str] = Field(default=None, max_length=100, description="search: an offence group")
     ref: Optional[str] = Field(default=None, max_length=100, description="case: URN or case number")
     court: Optional[str] = Field(default=None, max_length=100, description="day: court id or slug")
     date: Optional[dt.date] = Field(default=None, description="day: the date")
@@ -168,8 +172,10 @@ class ExportIn(BaseModel):
              summary="CSV or Parquet export (verified accounts; watermarked, audited, purged on expiry)",
              response_class=Response)
 async def export(request: Request, who: WhoChecked, body: Annotated[ExportIn, Body()]):
+    facets = (dict(court_id=body.court_id, date_from=body.date_from, date_to=body.date_to,
+                   offence_group=body.offence_group) if body.what == "search" else {})
     res = await heavy(request, V.export, portal(request), who.viewer, body.what, body.format, q=body.q,
-                      ref=body.ref, court_ref=body.court, day=body.date, mode=body.mode)
+                      ref=body.ref, court_ref=body.court, day=body.date, mode=body.mode, **facets)
     return Response(res["body"], media_type=res["media_type"],
                     headers={"Content-Disposition": f'attachment; filename="{res["filename"]}"',
                              "X-Courtarchive-Export": str(res["export_id"]),

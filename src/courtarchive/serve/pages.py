@@ -245,10 +245,16 @@ def report_view(request: Request, who: Who, name: Annotated[Optional[str], Query
 async def export(request: Request, who: WhoChecked, what: Annotated[str, Form(max_length=10)],
                  format: Annotated[str, Form(max_length=10)] = "csv", q: Annotated[str, Form(max_length=200)] = "",
                  mode: Annotated[str, Form(max_length=10)] = "auto", ref: Annotated[str, Form(max_length=100)] = "",
-                 court: Annotated[str, Form(max_length=100)] = "", date: Annotated[str, Form(max_length=10)] = ""):
+                 court: Annotated[str, Form(max_length=100)] = "", date: Annotated[str, Form(max_length=10)] = "",
+                 court_id: Annotated[str, Form(max_length=20)] = "", date_from: Annotated[str, Form(max_length=10)] = "",
+                 date_to: Annotated[str, Form(max_length=10)] = "",
+                 offence_group: Annotated[str, Form(max_length=100)] = ""):
+    # (a search export: the page's query and its filters, as the search read them)
+    facets = dict(court_id=_id(court_id, "court_id"), date_from=_date(date_from), date_to=_date(date_to),
+                  offence_group=offence_group or None) if what == "search" else {}
     res = await heavy(request, V.export, portal(request), who.viewer, what, format, q=q or None, ref=ref or None,
                       court_ref=court or None, day=_date(date),
-                      mode=mode if mode in ("auto", "name", "case") else "auto")
+                      mode=mode if mode in ("auto", "name", "case") else "auto", **facets)
     return Response(res["body"], media_type=res["media_type"],
                     headers={"Content-Disposition": f'attachment; filename="{res["filename"]}"'})
 

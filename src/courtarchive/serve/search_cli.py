@@ -49,6 +49,13 @@ def _count(total: int, exact: bool, case: bool) -> str:
     return f"more than {total} {what}" if total else f"no {'cases' if case else 'people'} among the matches checked"
 
 
+def _natural_width(t: Table) -> int:
+    """The width a table takes with no cell wrapped or cut (for output that is not a terminal)."""
+    from rich.measure import Measurement
+
+    return Measurement.get(out, out.options.update(max_width=10_000), t).maximum
+
+
 @app.command("search")
 def search(q: str = typer.Argument(..., help="a person's name (fuzzy), or with --case a URN / case number / offence words"),
            case: bool = typer.Option(False, "--case", help="search cases (URN, case number, offence words)"),
@@ -106,9 +113,13 @@ def search(q: str = typer.Argument(..., help="a person's name (fuzzy), or with -
     cols = (["case_id", "urn", "case_number", "court", "sitting_date", "hearings", "score", "matched_on"] if case else
             ["person_id", "party_id", "case_id", "urn", "court", "sitting_date", "mentions", "score", "matched_on"])
     for c in cols:
-        t.add_column(c)
+        # a value is never cut short ("33GR00…"): folded onto a second line in a narrow terminal, and
+        # printed whole off one (a pipe is 80 columns to Rich)
+        t.add_column(c, overflow="fold")
     for h in hits:
         t.add_row(*("" if h.get(c) is None else escape(str(h.get(c))) for c in cols))
+    if not out.is_terminal:
+        out.width = max(out.width, _natural_width(t))
     out.print(t)
     if not exact:
         # (as the web page says it: the count is a floor, the hits the best of the matches checked)

@@ -459,8 +459,12 @@ def _flatten(records: list[dict]) -> list[dict]:
 
 def export_records(p: Portal, viewer: Viewer, what: str, *, q: str | None = None, ref: str | None = None,
                    court_ref: str | None = None, day: dt.date | None = None, mode: str = "auto",
-                   limit: int = 100) -> list[dict]:
-    """The raw (undisclosed) records of an export; `export` sends them through the gate."""
+                   court_id: int | None = None, date_from: dt.date | None = None, date_to: dt.date | None = None,
+                   offence_group: str | None = None, limit: int = 100) -> list[dict]:
+    """The raw (undisclosed) records of an export; `export` sends them through the gate.  A search
+    export is the search the page shows -- its query, mode and filters (court, dates, offence group)
+    -- up to ``limit`` hits (a filtered page's "Export these results" once exported the query
+    everywhere, and a search by filters alone could not be exported)."""
     if what == "case":
         cid = ss.find_case(p.archive, ref or "")
         if cid is None:
@@ -472,19 +476,26 @@ def export_records(p: Portal, viewer: Viewer, what: str, *, q: str | None = None
             raise NotFound(f"no court {court_ref!r}" if c is None else "a day export needs a date")
         return ss.day_lists(p.archive, c["id"], day)
     if what == "search":
-        if mode == "auto":
-            mode = "case" if (_URN.match(q or "") or not may_search_names(viewer)) else "name"
+        q = (q or "").strip()
+        if mode not in ("auto", "name", "case"):
+            raise ValueError("mode must be name, case or auto")
+        if mode == "auto":        # (as `search` reads it)
+            mode = "case" if (not q or _URN.match(q) or not may_search_names(viewer)) else "name"
         if mode == "name" and not may_search_names(viewer):
             raise Forbidden("searching by name needs a verified media account")
+        facets = dict(court_id=court_id, date_from=date_from, date_to=date_to, offence_group=offence_group)
         sm = _search_module()
         if mode == "name":
-            res = sm.search_names(p.archive, q or "", limit=limit, offset=0,
-                                  hide=_withheld_names(p, viewer, "export"))
+            if not q:
+                raise ValueError("enter a name to search for")
+            res = sm.search_names(p.archive, q, limit=limit, offset=0,
+                                  hide=_withheld_names(p, viewer, "export"), **facets)
             hits = {h["party_id"] for h in res.get("hits", [])}
             return _named_in(p, viewer, ss.cases_for_parties(p.archive, sorted(hits)), hits)
         # (as the page's search: the cases the gate withholds whole from this viewer count nowhere, so
         # they cannot fill the export's `limit` in place of cases it may receive)
-        res = sm.search_cases(p.archive, q or "", limit=limit, offset=0, hide=_withheld_cases(p, viewer, "export"))
+        res = sm.search_cases(p.archive, q, limit=limit, offset=0, hide=_withheld_cases(p, viewer, "export"),
+                              **facets)
         return ss.cases_brief(p.archive, [h["case_id"] for h in res.get("hits", [])])
     raise ValueError(f"cannot export {what!r}: one of {', '.join(EXPORT_WHAT)}")
 
