@@ -108,6 +108,17 @@ def build(archive, request_id: int, *, party_ids: list[int] | None = None,
         since = sorted(set(sg.parties_of_persons(archive, persons)) - set(parties)) if persons else []
         parties = sorted(set(parties) | set(since))
     if not parties and not complainants:
+        found = req.get("found") or {}
+        maybe = [f"{what} {', '.join(map(str, ids))}" for what, ids in (
+            ("possible match(es) (party mentions)", found.get("possible_party_ids")),
+            ("complainant mention(s)", found.get("complainant_ids"))) if ids]
+        if maybe:
+            # not "nothing held": the subject's data may be there -- the answer is not a letter
+            # saying none is, but a check with the subject and the mentions named
+            raise AccessError(f"request {request_id} found no mention surely the subject's, but "
+                              f"{' and '.join(maybe)} by name only (a namesake's would match too): check them "
+                              "with the subject and name those that are theirs (--party ID, --complainant ID); "
+                              "nothing written")
         raise NothingHeld(f"request {request_id} found no mention of the subject: nothing to copy "
                           "(a letter saying no personal data is held is written by hand)")
     rows = sg.subject_rows(archive, parties)

@@ -432,10 +432,13 @@ def erase(archive, party_ids: list[int] | None = None, *, complainant_ids: list[
     else:
         targets = default if req["decision"] == "comply" else []
     if not targets and not complainants:
-        if found.get("complainant_ids"):
-            raise RightsError(f"request {request_id} found no party mention; its complainant mention(s) "
-                              f"{', '.join(map(str, found['complainant_ids']))} (found by name only: check with the "
-                              "subject) are erased when named: --complainant ID")
+        maybe = [f"{what} {', '.join(map(str, ids))}" for what, ids in (
+            ("possible match(es) (party mentions)", found.get("possible_party_ids")),
+            ("complainant mention(s)", found.get("complainant_ids"))) if ids]
+        if maybe:       # (not "nothing held": found by name only, a namesake's would match too)
+            raise RightsError(f"request {request_id} found no party mention surely the subject's; its "
+                              f"{' and '.join(maybe)} (found by name only: check with the subject) are erased "
+                              "when named: --party ID, --complainant ID")
         raise NotFound(f"request {request_id} found no mention to erase")
     prof = profile or load(home=home)
     actions = prof.field_actions()
