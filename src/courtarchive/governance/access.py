@@ -123,7 +123,11 @@ def build(archive, request_id: int, *, party_ids: list[int] | None = None,
                           "(a letter saying no personal data is held is written by hand)")
     rows = sg.subject_rows(archive, parties)
     pubs = sg.publication_info(archive, {p["publication_id"] for p in rows["party"]})
-    hearings = {h["id"]: h for h in rows["hearing"]}
+    # the court a list names for each hearing, else (a public list names it once, not per hearing)
+    # the court the hearing sits in
+    courts = sg.court_names(archive, {h["court_id"] for h in rows["hearing"] if not h.get("court_name")})
+    hearings = {h["id"]: {**h, "court_name": h.get("court_name") or courts.get(h.get("court_id"))}
+                for h in rows["hearing"]}
     cases = {c["id"]: c for c in rows["case"]}
     coarse = {c["party_id"]: c for c in rows["party_coarse"]}
     per_party: dict[str, dict[int, list[dict]]] = {t: {} for t in ("offence", "restriction", "conviction")}

@@ -609,6 +609,16 @@ def last_expiry_as_of(archive: Archive, conn) -> dt.date | None:
     return conn.execute(sa.select(sa.func.max(R.c.as_of)).where(R.c.kind == "expire")).scalar()
 
 
+def court_names(archive: Archive, court_ids: Iterable[int]) -> dict[int, str]:
+    """The names of these courts, by id."""
+    Ct = T["court"]
+    out: dict[int, str] = {}
+    with archive.engine.connect() as conn:
+        for chunk in _chunks(sorted({c for c in court_ids if c is not None})):
+            out.update({r.id: r.name for r in conn.execute(sa.select(Ct.c.id, Ct.c.name).where(Ct.c.id.in_(chunk)))})
+    return out
+
+
 def coarse_rows(archive: Archive, conn, party_ids: Sequence[int]) -> dict[int, dict]:
     """These parties' coarse rows, by party id (a party without one is absent): what they keep
     (`COARSE_KEPT`) and the day the run that wrote them started (``run_day``: the day an expiry
@@ -931,12 +941,14 @@ def complainant_mentions(archive: Archive, complainant_ids: Sequence[int]) -> li
     """For a subject access copy: each complainant mention with the offence it is in (code, title,
     legislation, wording, offence date), its hearing's date and court, and its list.  Nothing of the
     defendant: that is another person's data."""
-    Co, O, H, P = (T[n] for n in ("complainant", "offence", "hearing", "publication"))
+    Co, O, H, P, Ct = (T[n] for n in ("complainant", "offence", "hearing", "publication", "court"))
+    # (the court as the list names it, else the court the hearing sits in: a public list names it once)
     q = (sa.select(Co.c.id, Co.c.kind, Co.c.token, Co.c.json_path, O.c.code, O.c.title, O.c.legislation,
-                   O.c.wording, O.c.offence_date, H.c.sitting_date, H.c.court_name, H.c.hearing_type,
+                   O.c.wording, O.c.offence_date, H.c.sitting_date,
+                   sa.func.coalesce(H.c.court_name, Ct.c.name).label("court_name"), H.c.hearing_type,
                    P.c.list_type, P.c.content_date, P.c.source_name)
          .outerjoin(O, O.c.id == Co.c.offence_id).join(H, H.c.id == Co.c.hearing_id)
-         .join(P, P.c.id == Co.c.publication_id))
+         .join(P, P.c.id == Co.c.publication_id).outerjoin(Ct, Ct.c.id == H.c.court_id))
     with archive.engine.connect() as conn:
         return [r for chunk in _chunks(sorted(set(complainant_ids)))
                 for r in _rows(conn, q.where(Co.c.id.in_(chunk)).order_by(Co.c.id))]
