@@ -167,6 +167,9 @@ def find(archive, *, name: str, dob: dt.date | None = None, keyring, actor: str,
     possible -= matched
     persons = sg.persons_of(archive, matched)
     linked = set(sg.parties_of_persons(archive, set(persons.values()))) - matched if persons else set()
+    # a mention the link stage ties to the subject's person is theirs as a linked one (a request acts
+    # on it by default), not a possible match left to check with them
+    possible -= linked
     rows = sg.subject_rows(archive, sorted(matched | linked))
     # complainants: pseudonymised at intake under a keyed token of the full name, no date of birth --
     # so a name finds them, but only as possible matches (a namesake's would match as well)
