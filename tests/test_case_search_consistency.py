@@ -250,3 +250,51 @@ def test_the_search_export_is_the_filtered_search(world, web):
     # unfiltered: every case of the prefix the reporter may see (the s.4(2) case never)
     r = c.post("/api/v1/exports", json={"what": "search", "q": "06GT", "mode": "case"}, headers=auth)
     assert _exported_cases(r.text) == at_preston | {cases["private"]["case_id"]}
+
+
+# --------------------------------------------------------------------------- a case number several cases have
+@pytest.fixture
+def shared_number(world):
+    """The four cases of the world given one case number (as three Crown Courts' T20190001)."""
+    a = world["archive"]
+    with a.engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE \"case\" SET case_number = 'T20240001'")
+    return "T20240001"
+
+
+def _case_cli(archive, *args: str):
+    from courtarchive.serve.cli import app
+
+    return CliRunner().invoke(app, ["case", *args, "--db", archive.url])
+
+
+def test_a_case_number_of_several_cases_is_asked_about(world, shared_number):
+    """`courtarchive case T20240001` and /cases/T20240001 showed the lowest id of the cases with that
+    number, whichever the journalist meant; now: the URNs of those the account may see (the s.4(2)
+    case's never), or the one case it may see."""
+    a, cases = world["archive"], world["cases"]
+    seen = [cases[n]["urn"] for n in ("public", "classified", "private")]
+    r = _case_cli(a, shared_number, "--as", "reporter")
+    assert r.exit_code == 2, r.output
+    line = _words(r.output)
+    assert line.startswith(f"error: case number '{shared_number}' is that of 3 cases:"), line
+    assert all(u in line for u in seen) and cases["s4_2"]["urn"] not in line and "give the URN" in line
+    # the public role sees one of them: that one
+    r = _case_cli(a, shared_number, "--as", "nobody")
+    assert r.exit_code == 0 and f"case {cases['public']['urn']}" in _words(r.output), r.output
+    # by URN, or by the case id the search prints: that case
+    for ref in (cases["private"]["urn"], str(cases["private"]["case_id"])):
+        r = _case_cli(a, ref, "--as", "reporter", "--json")
+        assert r.exit_code == 0, r.output
+        assert json.loads(r.output)["case"]["id"] == cases["private"]["case_id"], ref
+
+
+def test_the_case_page_asks_too(world, shared_number, web):
+    c, auth = web
+    cases = world["cases"]
+    r = c.get(f"/api/v1/cases/{shared_number}", headers=auth)
+    assert r.status_code == 422 and "is that of 3 cases" in r.text and cases["s4_2"]["urn"] not in r.text, r.text
+    page = c.get(f"/cases/{shared_number}", headers=auth)
+    assert page.status_code == 422 and cases["classified"]["urn"] in page.text
+    r = c.get(f"/api/v1/cases/{shared_number}")                    # the public: the one it may see
+    assert r.status_code == 200 and r.json()["case_id"] == cases["public"]["case_id"], r.text

@@ -127,7 +127,7 @@ PurposeOpt = purpose_option()
 
 
 @app.command()
-def case(ref: str = typer.Argument(..., help="URN or case number"), db: Optional[str] = DbOpt,
+def case(ref: str = typer.Argument(..., help="URN or case number (or the case id `search --case` shows)"), db: Optional[str] = DbOpt,
          as_json: bool = typer.Option(False, "--json"), as_user: Optional[str] = AsOpt,
          purpose: Optional[str] = PurposeOpt) -> None:
     """A case's timeline across hearings and courts, as the account may see it (audited)."""
@@ -140,7 +140,15 @@ def case(ref: str = typer.Argument(..., help="URN or case number"), db: Optional
     if note := purpose_note(viewer, purpose):
         console.print(f"[yellow]{escape(note)}[/yellow]")
     purpose = purpose or default_purpose(viewer)
-    cid = outputs.find_case(a, ref)
+    # (read as the case page reads its route: URN, case number, else the case id `search --case`
+    # prints; a case number several cases share is asked about, not answered with one of them)
+    from . import views as V
+
+    try:
+        cid = V.the_case(V.Portal(a, home=Path(settings().home)), viewer, ref, output="view")
+    except V.Ambiguous as e:
+        console.print(f"[red]error[/red]: {escape(str(e))}", soft_wrap=True)
+        raise typer.Exit(2)
     rec = outputs.case_record(a, cid) if cid is not None else None
     if rec is None:
         console.print(f"no case {escape(repr(ref))} in the archive")

@@ -266,8 +266,28 @@ def search(p: Portal, viewer: Viewer, q: str, *, mode: str = "auto", court_id: i
 
 
 # --------------------------------------------------------------------------- cases, lists, courts
+class Ambiguous(ValueError):
+    """A case number several cases have (each Crown Court numbers its own): which one is meant?"""
+
+
+def the_case(p: Portal, viewer: Viewer, ref: str, *, output: str) -> int | None:
+    """The case ``ref`` names (URN, case number, or on a case route its id), or None.  A case number
+    several cases share named the lowest id of them, silently; now the one of them the viewer may
+    see, else `Ambiguous`, naming the URNs of those it may see (never a case withheld from it)."""
+    ids = ss.find_cases(p.archive, ref)
+    if len(ids) <= 1:
+        return ids[0] if ids else None
+    hidden = _withheld_cases(p, viewer, output)(ids)
+    seen = [i for i in ids if i not in hidden]
+    if len(seen) <= 1:
+        return seen[0] if seen else ids[0]       # (none seen: the gate withholds the one shown)
+    refs = [c.get("urn") or f"#{c['id']}" for c in ss.cases_brief(p.archive, seen)]
+    raise Ambiguous(f"case number {ref.strip()!r} is that of {len(refs)} cases: {', '.join(refs)} -- "
+                    "give the URN")
+
+
 def case(p: Portal, viewer: Viewer, ref: str, *, output: str = "web") -> dict:
-    cid = ss.find_case(p.archive, ref)
+    cid = the_case(p, viewer, ref, output=output)
     if cid is None:
         raise NotFound(f"no case {ref!r} in the archive")
     tree = ss.case_tree(p.archive, cid)

@@ -294,6 +294,26 @@ def find_case(archive: Archive, ref: str) -> int | None:
     return got[0]["id"] if got else None
 
 
+def find_cases(archive: Archive, ref: str) -> list[int]:
+    """Every case ``ref`` may name, as `find_case` reads it: the case of that URN; else those of that
+    case number (a Crown Court numbers its cases itself: T20190001 at three courts is three cases);
+    else, a number, the case of that id.  Ids in order."""
+    import re
+
+    ref = (ref or "").strip()
+    if not ref:
+        return []
+    C = T["case"]
+    key = re.sub(r"\s+", "", ref).upper()
+    with archive.engine.connect() as conn:
+        for cond in (C.c.urn == key, C.c.case_number == ref):
+            ids = list(conn.execute(sa.select(C.c.id).where(cond).order_by(C.c.id).limit(50)).scalars())
+            if ids:
+                return ids
+    cid = find_case(archive, ref)
+    return [cid] if cid is not None else []
+
+
 def case_tree(archive: Archive, case_id: int, *, current_only: bool = False) -> dict | None:
     """A case with every hearing of it (date order; superseded list versions marked), each with its
     parties and their offences -- tagged records for the gate."""
