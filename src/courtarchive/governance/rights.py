@@ -216,6 +216,11 @@ def decide(archive, request_id: int, *, decision: str, reasons: str, actor: str,
     req = sg.get_rights_request(archive, request_id)
     if req is None:
         raise NotFound(f"no rights request {request_id}")
+    if req["status"] == "done":
+        # carried out: deciding it again would put it back among those waiting ("decided", overdue
+        # in time) over the decision that was carried out -- a new request is a new request
+        raise Refused(f"request {request_id} was carried out ({req['decision']}, completed at "
+                      f"{str(req['completed_at'])[:19]}): its decision stands; open a new request for a new one")
     exemption = None
     if decision == "refuse_exempt":
         if not (with_view_to_publication and public_interest_belief and incompatible_with_journalism):
