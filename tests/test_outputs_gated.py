@@ -219,10 +219,11 @@ def test_export_per_role(planted, tmp_path, role):
 
 
 def test_export_rejects_bad_input_before_writing(planted, tmp_path):
+    # bad input (README: exit 2, nothing done), not a refusal by the policy (exit 3)
     r = cli("export", "--what", "complainant", "--format", "csv", "--out", tmp_path / "c.csv", "--as", "boss")
-    assert r.exit_code == 1 and not (tmp_path / "c.csv").exists()
+    assert r.exit_code == 2 and not (tmp_path / "c.csv").exists() and "refused" not in r.output
     r = cli("export", "--what", "party", "--format", "xlsx", "--out", tmp_path / "p.x", "--as", "boss")
-    assert r.exit_code == 1 and not rows(planted, "export_record")
+    assert r.exit_code == 2 and not rows(planted, "export_record")
 
 
 def test_expiry_purges_cli_exports(planted, tmp_path):

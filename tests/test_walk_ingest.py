@@ -224,7 +224,7 @@ def test_export_to_a_folder_or_nowhere_is_refused_in_one_line(cli_home, tmp_path
     folder = tmp_path / "out"
     folder.mkdir()
     r = _cli(["export", "--format", "csv", "--out", str(folder), "--as", "desk"], cli_home)
-    assert r.returncode == 1 and "Traceback" not in r.stderr and "folder" in r.stderr
+    assert r.returncode == 2 and "Traceback" not in r.stderr and "folder" in r.stderr     # bad input
     assert not any(folder.iterdir())
     blocker = tmp_path / "afile"
     blocker.write_text("x")

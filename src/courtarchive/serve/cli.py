@@ -213,19 +213,21 @@ def export(what: str = typer.Option("hearing", help="table: hearing, party, offe
     a = open_archive(db)
     viewer = operator(a, as_user)
     if out_path.is_dir():         # checked first: a failed write would leave an export recorded but not given
-        console.print(f"[red]export refused[/red]: {escape(str(out_path))} is a folder: give a file name")
-        raise typer.Exit(1)
+        console.print(f"[red]error[/red]: {escape(str(out_path))} is a folder: give a file name")
+        raise typer.Exit(2)             # bad input, nothing done
     try:
         if note := purpose_note(viewer, purpose):
             console.print(f"[yellow]{escape(note)}[/yellow]")
         res = export_table(a, what, fmt, out_path, viewer=viewer, purpose=purpose, all_versions=all_versions)
     except (ExportError, DistributionError) as e:     # (before OSError: a DistributionError is a PermissionError)
-        if isinstance(e, DistributionError):
-            from ..governance import audit
+        if not isinstance(e, DistributionError):     # a table or format we do not export: bad input
+            console.print(f"[red]error[/red]: {escape(str(e))}", soft_wrap=True)
+            raise typer.Exit(2)
+        from ..governance import audit
 
-            audit.refusal(a, viewer, reason=str(e), command="export")
+        audit.refusal(a, viewer, reason=str(e), command="export")
         console.print(f"[red]export refused[/red]: {escape(str(e))}")
-        raise typer.Exit(REFUSED if isinstance(e, DistributionError) else 1)
+        raise typer.Exit(REFUSED)
     except OSError as e:
         console.print(f"[red]export failed[/red]: cannot write {escape(str(out_path))}: "
                       f"{escape(e.strerror or type(e).__name__)}")
