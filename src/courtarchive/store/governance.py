@@ -497,20 +497,42 @@ def expiry_candidates(archive: Archive, *, cutoff: dt.date, after_id: int = 0, l
         return _rows(conn, q)
 
 
+def _identities_raw(P):
+    """The publications still holding raw identities: not fully expired (``raw_expired_at``) and
+    not every party of theirs pseudonymised.  The expiry of a publication's identities
+    pseudonymises each of its parties (organisations too) in the batch that rewrites its other
+    identity fields; it marks it ``raw_expired_at`` only once every data class has expired -- under
+    a profile keeping the wording (or any class) longer than the identities, a publication whose
+    identities expired stays unmarked until then, and is not raw.  (A publication of no party is
+    raw until marked.)"""
+    Pa = T["party"]
+    of = Pa.c.publication_id == P.c.id
+    return sa.and_(P.c.raw_expired_at.is_(None),
+                   sa.or_(~sa.exists().where(of), sa.exists().where(of, Pa.c.pseudonymised.is_not(True))))
+
+
 def oldest_raw(archive: Archive) -> dict | None:
-    """The oldest publication whose raw identities are still held."""
+    """The oldest publication whose raw identities are still held (`_identities_raw`)."""
     P = T["publication"]
     day = sa.func.coalesce(P.c.content_date_end, P.c.content_date)
+    raw = _identities_raw(P)
     with archive.engine.connect() as conn:
-        r = conn.execute(sa.select(P.c.id, day.label("day")).where(P.c.raw_expired_at.is_(None), day.is_not(None))
+        r = conn.execute(sa.select(P.c.id, day.label("day")).where(raw, day.is_not(None))
                          .order_by(day, P.c.id).limit(1)).first()
-        n = conn.execute(sa.select(sa.func.count()).select_from(P).where(P.c.raw_expired_at.is_(None))).scalar_one()
+        n = conn.execute(sa.select(sa.func.count()).select_from(P).where(raw)).scalar_one()
     return None if r is None else {"publication_id": r.id, "content_date": r.day, "raw_publications": n}
 
 
 def raw_beyond(archive: Archive, cutoff: dt.date, *, limit: int = 10_000) -> list[int]:
-    """Publications still holding raw identities although their content date is before ``cutoff``."""
-    return [r["id"] for r in expiry_candidates(archive, cutoff=cutoff, limit=limit)]
+    """Publications still holding raw identities (`_identities_raw`) although their content date is
+    before ``cutoff`` (as the expiry job reads it: `expiry_candidates`)."""
+    P = T["publication"]
+    day = sa.func.coalesce(P.c.content_date_end, P.c.content_date)
+    q = (sa.select(P.c.id).where(_identities_raw(P), sa.or_(
+        day < cutoff, sa.and_(day.is_(None), P.c.ingested_at < dt.datetime.combine(cutoff, dt.time()))))
+         .order_by(P.c.id).limit(limit))
+    with archive.engine.connect() as conn:
+        return [r[0] for r in conn.execute(q)]
 
 
 #: the columns of a party's coarse row an expiry or erasure reads with the party (``_coarse_<column>``)
