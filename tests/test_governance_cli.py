@@ -250,3 +250,16 @@ def test_narrowed_erasure_leaves_the_rest_pending(cli):
     r = cli("rights", "erase", req["id"], "--party", second)
     assert f"request {req['id']} done" in r.stderr
     assert rows(a, "party", id=other)[0]["surname"] == "OTHER"
+
+
+def test_expire_counts_persons_apart_from_organisations(cli):
+    """`expire` said "pseudonymised 4 part(y/ies)" for two people: each list's prosecuting
+    authority (an organisation, its name kept) was counted among them."""
+    plant(cli.archive, date=D(2024, 1, 10))
+    plant(cli.archive, date=D(2024, 1, 11), people=[person(surname="KEPT")])
+    dry = cli("expire", "--dry-run", "--now", "2025-06-01")
+    assert "would pseudonymise 2 person(s) (besides 2 organisation part(y/ies)" in dry.output, dry.output
+    rep = orjson.loads(cli("expire", "--now", "2025-06-01", "--json").stdout)
+    assert (rep["persons_pseudonymised"], rep["organisations_pseudonymised"], rep["parties_pseudonymised"]) == (2, 2, 4)
+    [run] = rows(cli.archive, "retention_run")
+    assert run["counts"]["persons_pseudonymised"] == 2 and run["counts"]["organisations_pseudonymised"] == 2

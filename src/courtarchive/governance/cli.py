@@ -188,7 +188,8 @@ def expire(dry_run: bool = typer.Option(False, "--dry-run", help="show what woul
         verb = "would pseudonymise" if dry_run else "pseudonymised"
         cutoffs = ", ".join(f"{cls} {d}" for cls, d in sorted((rep.get("cutoffs") or {}).items())) or "none"
         console.print(f"{'DRY RUN: ' if dry_run else ''}{rep['publications']} publication(s) due (cut-offs: "
-                      f"{cutoffs}); {verb} {rep['parties_pseudonymised']} part(y/ies); "
+                      f"{cutoffs}); {verb} {rep['persons_pseudonymised']} person(s) "
+                      f"(besides {rep['organisations_pseudonymised']} organisation part(y/ies): no personal data); "
                       f"{rep['publications_expired']} publication(s) fully expired; held rows: "
                       f"{sum(rep['held'].values())}")
         _table([{"field": k, "values": v} for k, v in sorted(rep["fields"].items())], ["field", "values"],
@@ -230,6 +231,13 @@ def retention(action: str = typer.Argument("status", help="status"), now: Option
                   f"{len(st['holds'])} active hold(s); people named {pc.get('people')} ({pc.get('pseudonymised')} "
                   f"pseudonymised, {pc.get('raw')} raw; besides {pc.get('organisations')} organisation parties)",
                   markup=False, soft_wrap=True)
+    for cls, c in st["classes"].items():
+        state = (f"OVERDUE: {c['overdue_publications']} list(s) past the cut-off" if c["overdue"]
+                 else "within limit")
+        console.print(f"  {cls}: limit {c['limit_months']} months (cut-off {c['cutoff']}); oldest list holding it "
+                      f"un-expired {c['oldest'] or 'none'} ({state}"
+                      f"{'; ' + str(c['held_publications']) + ' past it under legal hold' if c['held_publications'] else ''})",
+                      markup=False, soft_wrap=True)
 
 
 # --------------------------------------------------------------------------- audit

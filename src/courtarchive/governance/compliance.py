@@ -22,7 +22,7 @@ from ..store import governance as sg
 from . import audit
 from .policy import FIELD_POLICY, PUBLICATION_SENSITIVITY, ROLES
 from .profile import load
-from .retention import proof_step
+from .retention import class_status, proof_step
 from .rights import extension, overdue
 from .rules import RULES, classify_offence
 
@@ -92,6 +92,7 @@ def build(archive, *, profile=None, as_of: dt.date | None = None) -> dict:
                 held_pubs = {p["publication_id"] for p in rows["party"] if held.party(p)} | \
                     {h["publication_id"] for h in rows["hearing"] if held.place(h)}
                 beyond_unheld += [i for i in ids if i not in held_pubs]
+    classes = class_status(archive, prof, as_of)
     runs = sg.runs(archive)
     proofs = _chain_check(archive, runs)
     counts = sg.table_counts(archive)
@@ -173,6 +174,9 @@ def build(archive, *, profile=None, as_of: dt.date | None = None) -> dict:
                              "within_limit": not (oldest and oldest["content_date"] and oldest["content_date"] < cutoff),
                              "beyond_limit_held": len(beyond) - len(beyond_unheld),
                              "beyond_limit_unheld": beyond_unheld,
+                             # per data class the profile expires: the oldest list holding it
+                             # un-expired and not held, against its cut-off (`retention.class_status`)
+                             "classes": classes, "overdue": any(c["overdue"] for c in classes.values()),
                              "parties": parties, "holds": holds_active,
                              "holds_total": len(sg.holds(archive))},
         "rectifications": rectifications,
@@ -239,6 +243,9 @@ th{background:#f3f3f3}.ok{color:#070}.bad{color:#b00;font-weight:bold}code{font-
 <tr><th>Publications with raw identities</th><td>{{ r.retention_status.raw_publications }}
  (beyond the limit: {{ r.retention_status.beyond_limit_held }} under legal hold,
  {% if r.retention_status.beyond_limit_unheld %}<span class="bad">{{ r.retention_status.beyond_limit_unheld|length }} not held: run expiry</span>{% else %}<span class="ok">0 not held</span>{% endif %})</td></tr>
+<tr><th>Per data class</th><td><table><tr><th>Class</th><th>Limit</th><th>Oldest list holding it un-expired (not held)</th><th>Past the cut-off</th><th>Under legal hold</th></tr>
+{% for cls, c in r.retention_status.classes.items() %}<tr><td>{{ cls }}</td><td>{{ c.limit_months }} months (cut-off {{ c.cutoff }})</td><td>{{ c.oldest or "none" }}</td>
+<td>{% if c.overdue %}<span class="bad">{{ c.overdue_publications }} overdue: run expiry</span>{% else %}<span class="ok">0 overdue</span>{% endif %}</td><td>{{ c.held_publications }}</td></tr>{% endfor %}</table></td></tr>
 <tr><th>People named: raw / pseudonymised</th><td>{{ r.retention_status.parties.raw }} / {{ r.retention_status.parties.pseudonymised }}
  <small>(besides {{ r.retention_status.parties.organisations }} organisation parties: no personal data)</small></td></tr>
 <tr><th>Active legal holds</th><td>{{ r.retention_status.holds|length }}</td></tr></table>

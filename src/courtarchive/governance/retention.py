@@ -251,7 +251,8 @@ def expire(archive, *, keyring, profile: Profile | None = None, as_of: dt.date |
                                                profile=prof.retention_summary())
     report = {"run_id": run_id, "dry_run": dry_run, "as_of": as_of.isoformat(),
               "cutoffs": {c: d.isoformat() for c, d in cutoffs.items()}, "publications": 0,
-              "publications_expired": 0, "parties_pseudonymised": 0, "coarse_rows": 0, "fields": Counter(),
+              "publications_expired": 0, "parties_pseudonymised": 0, "persons_pseudonymised": 0,
+              "organisations_pseudonymised": 0, "coarse_rows": 0, "fields": Counter(),
               "held": Counter(), "held_publications": 0, "batches": 0, "restrictions_synced": len(synced["created"]),
               "oldest_content_date": None, "newest_content_date": None}
     touched = {k: set() for k in ("party", "hearing", "offence", "case", "publication")}
@@ -291,7 +292,12 @@ def expire(archive, *, keyring, profile: Profile | None = None, as_of: dt.date |
             report["batches"] += 1
             report["publications"] += len(cands)
             report["publications_expired"] += sum(1 for r in plan["updates"]["publication"] if r.get("raw_expired_at"))
-            report["parties_pseudonymised"] += sum(1 for r in plan["updates"]["party"] if r.get("pseudonymised"))
+            done = [r["id"] for r in plan["updates"]["party"] if r.get("pseudonymised")]
+            orgs = {p["id"] for p in rows["party"] if sg.is_organisation(p)}
+            report["parties_pseudonymised"] += len(done)
+            # (an organisation's row is marked done like a person's, its name kept: counted apart)
+            report["organisations_pseudonymised"] += sum(1 for i in done if i in orgs)
+            report["persons_pseudonymised"] += sum(1 for i in done if i not in orgs)
             report["coarse_rows"] += len(plan["coarse"])
             report["fields"].update(plan["fields"])
             report["held"].update(plan["held"])
@@ -323,6 +329,7 @@ def expire(archive, *, keyring, profile: Profile | None = None, as_of: dt.date |
             report["compaction"] = sg.compact(archive, [t for t in TOUCHED_TABLES])
         report["proof_hash"] = proof
         final = {k: report[k] for k in ("publications", "publications_expired", "parties_pseudonymised",
+                                        "persons_pseudonymised", "organisations_pseudonymised",
                                         "coarse_rows", "fields", "held", "held_publications", "batches",
                                         "restrictions_synced")}
         final["derived_stores"] = {k: v for k, v in report["derived_stores"].items()}
@@ -428,13 +435,47 @@ def retry_hooks(archive, runs: list[dict], *, by_run: int, actor: str, profile: 
     return still_failing
 
 
+#: the expiry actions that leave a field NULL: a value still there has not expired (a token, an
+#: outward code or a summary cannot be told from the value it replaced by the value alone)
+_CLEARED = ("delete", "band")
+
+
+def class_status(archive, prof: Profile, as_of: dt.date) -> dict[str, dict]:
+    """Per retention class the profile expires (`Profile.classes`): its limit and cut-off, the oldest
+    list still holding its data un-expired and not under a legal hold (``oldest``), how many such
+    lists (``publications``) and how many of them are before the cut-off (``overdue_publications``;
+    ``overdue`` when any), and the lists before it a hold keeps (``held_publications``: held, not
+    overdue).  One aggregate query per class (`sg.class_unexpired`): a list holds a class's data
+    while a field the profile deletes or bands in the class holds a value -- or, the identity class,
+    a party of it is not pseudonymised."""
+    with archive.engine.connect() as conn:
+        scopes = sg.hold_scopes(archive, conn)
+    out: dict[str, dict] = {}
+    actions = prof.field_actions()
+    for cls in prof.classes:
+        fields: dict[str, list[str]] = {}
+        for a in actions:
+            if a.cls == cls and a.action in _CLEARED and a.table in ("party", "hearing", "offence", "publication"):
+                fields.setdefault(a.table, []).append(a.field)
+        cut = prof.cutoff(cls, as_of)
+        u = sg.class_unexpired(archive, fields=fields, identity=cls == "identity", cutoff=cut, scopes=scopes)
+        out[cls] = {"limit_months": prof.months(cls), "cutoff": cut.isoformat(),
+                    "oldest": u["oldest"].isoformat() if u["oldest"] else None, "publications": u["publications"],
+                    "overdue_publications": u["due"], "held_publications": u["held_due"], "overdue": u["due"] > 0}
+    return out
+
+
 def status(archive, *, profile: Profile | None = None, as_of: dt.date | None = None) -> dict:
-    """Retention status: the oldest raw record against the limit, holds, last runs."""
+    """Retention status: the oldest raw record (raw identities, held or not) against the identity
+    limit, then per data class (``classes``: `class_status`) the oldest list still holding that
+    class's data un-expired and not held, against that class's cut-off; ``overdue`` when any class
+    is (data a legal hold keeps is counted held, not overdue); holds, last runs."""
     prof = profile or load()
     as_of = as_of or dt.date.today()
     oldest = sg.oldest_raw(archive)
     limit = prof.cutoff("identity", as_of)
-    overdue = bool(oldest and oldest["content_date"] and oldest["content_date"] < limit)
+    classes = class_status(archive, prof, as_of)
     return {"as_of": as_of.isoformat(), "limit_months": prof.months("identity"), "cutoff": limit.isoformat(),
-            "oldest_raw": oldest, "overdue": overdue, "holds": sg.holds(archive, active_only=True),
-            "runs": sg.runs(archive)[-5:], "parties": sg.party_counts(archive)}
+            "oldest_raw": oldest, "overdue": any(c["overdue"] for c in classes.values()), "classes": classes,
+            "holds": sg.holds(archive, active_only=True), "runs": sg.runs(archive)[-5:],
+            "parties": sg.party_counts(archive)}

@@ -535,6 +535,61 @@ def raw_beyond(archive: Archive, cutoff: dt.date, *, limit: int = 10_000) -> lis
         return [r[0] for r in conn.execute(q)]
 
 
+def class_unexpired(archive: Archive, *, fields: dict[str, Sequence[str]], identity: bool, cutoff: dt.date,
+                    scopes: dict) -> dict:
+    """One retention class's data still held un-expired, in one aggregate query over the
+    publications (each row's test an EXISTS on its ``publication_id`` index): a publication holds
+    it when it is not fully expired (``raw_expired_at``) and a row of it still holds a value in one
+    of ``fields`` ({table: [columns]}: those the profile deletes or bands in the class -- expired,
+    they are NULL) or, for the identity class (``identity``), a party of it is not pseudonymised
+    (`_identities_raw`).  A publication a legal hold reaches (``scopes``: `hold_scopes`; the
+    archive, its court, a case or party of it -- the expiry skips its held rows) is counted held,
+    apart.  Returns {"oldest": the earliest content date of those not held, "publications": how
+    many not held, "due": how many of those dated before ``cutoff`` (as `expiry_candidates` reads
+    it), "held_due": held ones dated before it}."""
+    P, Pa, H = T["publication"], T["party"], T["hearing"]
+    day = sa.func.coalesce(P.c.content_date_end, P.c.content_date)
+    raw = []
+    for table, cols in fields.items():
+        if not cols:
+            continue
+        t = T[table]
+        has = sa.or_(*(t.c[c].is_not(None) for c in cols))
+        raw.append(has if table == "publication" else sa.exists().where(t.c.publication_id == P.c.id, has))
+    if identity:
+        raw.append(_identities_raw(P))
+    if not raw:
+        return {"oldest": None, "publications": 0, "due": 0, "held_due": 0}
+    courts, cases, parties = list(scopes["court"]), list(scopes["case"]), list(scopes["party"])
+    if scopes["archive"]:
+        held = sa.true()
+    else:
+        h = []
+        if courts:
+            h += [P.c.court_id.in_(courts), sa.exists().where(H.c.publication_id == P.c.id, H.c.court_id.in_(courts))]
+        if cases:
+            h += [sa.exists().where(H.c.publication_id == P.c.id, H.c.case_id.in_(cases)),
+                  sa.exists().where(Pa.c.publication_id == P.c.id, Pa.c.case_id.in_(cases))]
+        if parties:
+            h.append(sa.exists().where(Pa.c.publication_id == P.c.id, Pa.c.id.in_(parties)))
+        held = sa.or_(*h) if h else sa.false()
+    due = sa.or_(day < cutoff, sa.and_(day.is_(None), P.c.ingested_at < dt.datetime.combine(cutoff, dt.time())))
+    # each test once per publication (a subquery, OFFSET 0: neither SQLite nor PostgreSQL folds it
+    # into the aggregates, each of which would run the hold tests again), then the aggregates
+    sub = (sa.select(day.label("day"), sa.case((due, 1), else_=0).label("due"),
+                     sa.case((held, 1), else_=0).label("held"))
+           .where(P.c.raw_expired_at.is_(None), sa.or_(*raw)).offset(0).subquery())
+    free, late = sub.c.held == 0, sub.c.due == 1
+    q = sa.select(sa.func.min(sub.c.day).filter(free), sa.func.count().filter(free),
+                  sa.func.count().filter(sa.and_(free, late)),
+                  sa.func.count().filter(sa.and_(sub.c.held == 1, late)))
+    with archive.engine.connect() as conn:
+        oldest, n, n_due, n_held = conn.execute(q).one()
+    if isinstance(oldest, str):                 # (SQLite: MIN over a COALESCE of dates)
+        oldest = dt.date.fromisoformat(oldest)
+    return {"oldest": oldest, "publications": n, "due": n_due, "held_due": n_held}
+
+
 #: the columns of a party's coarse row an expiry or erasure reads with the party (``_coarse_<column>``)
 COARSE_KEPT = ("token", "key_id", "age_band", "outward_postcode", "police_force_area")
 
@@ -1124,6 +1179,12 @@ def count(archive: Archive, table: str, *where) -> int:
 def table_counts(archive: Archive) -> dict[str, int]:
     with archive.engine.connect() as conn:
         return {n: conn.execute(sa.select(sa.func.count()).select_from(t)).scalar_one() for n, t in T.items()}
+
+
+def is_organisation(p: dict) -> bool:
+    """A party row of an organisation (a prosecuting authority, a company), not a person: an
+    organisation's name and no surname (as `party_counts` counts them)."""
+    return p.get("organisation_name") is not None and p.get("surname") is None
 
 
 def party_counts(archive: Archive) -> dict[str, int]:
