@@ -162,7 +162,6 @@ def test_rectified_name_leaves_the_search_index(cli):
     (["compliance", "report", "--out", "{tmp}/afile"], "is a file"),
     (["retention", "frob"], "unknown action 'frob'"),
     (["audit", "verify", "--anchor", "/nonexistent.json"], "cannot read the anchor"),
-    (["hold", "release", "99"], "no active hold 99"),         # (was audited as a hold_release)
     (["expire", "--dry-run", "--profile", "{tmp}/shoe.toml"], "unknown field 'party.shoe'"),   # (was a KeyError)
     (["expire", "--dry-run", "--profile", "{tmp}/six.toml"], "retention.raw_personal_months must be a whole number"),
     (["restrictions", "add", "--case", "1", "--rule", "cca_s11", "--start", "soon"], "--start must be a date"),
@@ -263,3 +262,18 @@ def test_expire_counts_persons_apart_from_organisations(cli):
     assert (rep["persons_pseudonymised"], rep["organisations_pseudonymised"], rep["parties_pseudonymised"]) == (2, 2, 4)
     [run] = rows(cli.archive, "retention_run")
     assert run["counts"]["persons_pseudonymised"] == 2 and run["counts"]["organisations_pseudonymised"] == 2
+
+
+def test_releasing_a_hold_that_does_not_exist_is_nothing_found(cli):
+    """`hold release 99` (no such hold) exited 2 (bad input); the README's exit codes say 1 is
+    nothing found.  One line, nothing audited, nothing released."""
+    plant(cli.archive, date=D(2024, 1, 10))
+    cli("hold", "add", "--scope", "archive", "--reason", "claim", "--authority", "court order", "--actor", "dpo")
+    events = len(rows(cli.archive, "audit_event"))
+    r = cli("hold", "release", "99", "--actor", "dpo", code=1)
+    assert "no active hold 99" in _error(r)
+    assert len(rows(cli.archive, "audit_event")) == events
+    assert [h["released_at"] for h in rows(cli.archive, "hold")] == [None]
+    cli("hold", "release", "1", "--actor", "dpo")
+    r = cli("hold", "release", "1", "--actor", "dpo", code=1)       # released already: none active
+    assert "no active hold 1" in _error(r)

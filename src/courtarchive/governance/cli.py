@@ -132,8 +132,8 @@ def hold(action: str = typer.Argument(..., help="add | list | release"),
             if hold_id is None:
                 _fail("hold release needs the hold ID")
             ok = holds.release(a, hold_id, actor=_actor(actor), reason=reason)
-            if not ok:
-                _fail(f"no active hold {hold_id}")
+            if not ok:          # nothing found (README: exit 1), as for a rights request that does not exist
+                _fail(f"no active hold {hold_id}", 1)
             _json({"released": hold_id}) if as_json else console.print(f"hold {hold_id} released")
         else:
             _fail("action must be add, list or release")
