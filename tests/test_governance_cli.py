@@ -277,3 +277,27 @@ def test_releasing_a_hold_that_does_not_exist_is_nothing_found(cli):
     cli("hold", "release", "1", "--actor", "dpo")
     r = cli("hold", "release", "1", "--actor", "dpo", code=1)       # released already: none active
     assert "no active hold 1" in _error(r)
+
+
+def test_erasure_under_a_hold_says_the_hold_once(cli, caplog):
+    """A legal hold keeping mentions was said twice on stderr: the command's message and the log
+    warning (printed by logging's last resort when no handler is configured, as on the command
+    line).  The command says it; the warning stays for whoever calls `rights.erase` itself."""
+    import logging
+
+    from courtarchive.governance import rights
+    from courtarchive.governance.pseudonym import Keyring
+
+    plant(cli.archive, date=D(2025, 5, 1))
+    plant(cli.archive, date=D(2025, 5, 2))
+    req = _request(cli, "erasure")
+    cli("hold", "add", "--scope", "case", "--ref", rows(cli.archive, "case")[0]["urn"], "--reason", "claim",
+        "--authority", "court order", "--actor", "dpo")
+    with caplog.at_level(logging.DEBUG, logger="courtarchive.governance"):
+        r = cli("rights", "erase", req["id"], "--actor", "dpo", code=1)
+    assert r.stderr.count("legal hold 1") == 1, r.stderr
+    assert not [x for x in caplog.records if "legal hold" in x.getMessage()]
+    caplog.clear()
+    with caplog.at_level(logging.DEBUG, logger="courtarchive.governance"):     # (the filter is gone)
+        rights.erase(cli.archive, keyring=Keyring(bytes(range(32))), actor="dpo", request_id=req["id"])
+    assert [x.levelno for x in caplog.records if "legal hold 1" in x.getMessage()] == [logging.WARNING]

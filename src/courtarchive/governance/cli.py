@@ -21,7 +21,9 @@ hook failed (the others ran; the next `expire`, or the same erasure or rectifica
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import logging
 import re
 from collections import Counter
 from pathlib import Path
@@ -432,9 +434,10 @@ def rights(action: str = typer.Argument(..., help="find | open | decide | extend
             if request_id is None:
                 _fail("rights erase needs the id of an erasure request decided comply or partial "
                       "(rights open --kind erasure ..., rights decide N ...); --party narrows it to some of its mentions")
-            res = R.erase(a, list(party or []) or None, complainant_ids=list(complainant or []) or None,
-                          keyring=_keyring(), actor=who, mode=mode, request_id=request_id, profile=_profile(None),
-                          home=_home())
+            with _said_by_the_command("hold_kept"):
+                res = R.erase(a, list(party or []) or None, complainant_ids=list(complainant or []) or None,
+                              keyring=_keyring(), actor=who, mode=mode, request_id=request_id,
+                              profile=_profile(None), home=_home())
             if as_json:
                 _json(res)
             _erase_outcome(res)
@@ -499,6 +502,23 @@ _RECTIFIED = (
     ("coarse_token_dropped", "the keyed person token of mention(s) {ids} is dropped (it cannot be made again "
                              "correctly); the identity's expiry makes it from what they hold"),
 )
+
+
+@contextlib.contextmanager
+def _said_by_the_command(tag: str):
+    """Drop the governance log records tagged ``tag`` (``extra={tag: True}``) while the block runs:
+    what the command's own message says (`_erase_outcome`: the mentions a legal hold keeps) -- a
+    warning reaches stderr through logging's last resort, and was said twice."""
+    class _Drop(logging.Filter):
+        def filter(self, record: logging.LogRecord) -> bool:
+            return not getattr(record, tag, False)
+
+    logger, f = logging.getLogger("courtarchive.governance"), _Drop()
+    logger.addFilter(f)
+    try:
+        yield
+    finally:
+        logger.removeFilter(f)
 
 
 def _erase_outcome(res: dict) -> None:

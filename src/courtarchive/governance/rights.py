@@ -491,7 +491,8 @@ def erase(archive, party_ids: list[int] | None = None, *, complainant_ids: list[
                          details={"mode": mode, "run_id": run_id, "batch": 1, "digest": digest, **counts}, conn=conn)
             sg.update_run(archive, run_id, conn=conn, proof_hash=proof, batches=1)
         for hold_id, n in (held_parties + held_complainants).items():
-            log.warning("erasure (request %s): %d mention(s) kept under legal hold %s", request_id, n, hold_id)
+            log.warning("erasure (request %s): %d mention(s) kept under legal hold %s", request_id, n, hold_id,
+                        extra={"hold_kept": True})      # (`rights erase` says it itself: `cli._said_by_the_command`)
         ev = hooks.ExpiryEvent(archive, run_id, "erase", started, party_ids=done,
                                hearing_ids=sorted({r["id"] for r in plan["updates"]["hearing"]}
                                                   | {c["hearing_id"] for c in comp["erased"]}),
