@@ -148,6 +148,7 @@ def test_retention_status_command_shows_each_class(cli_env, tmp_path):
     assert st["overdue"] is True and st["classes"]["personal"]["overdue"] is True
     r = runner.invoke(app, ["retention", "status", "--now", STAGED_AS_OF.isoformat(), "--profile", str(pf)])
     assert r.exit_code == 0, r.output
+    assert "; OVERDUE: personal; " in r.output.splitlines()[0], r.output       # (the identities are within theirs)
     line = next(x for x in r.output.splitlines() if x.strip().startswith("personal:"))
     assert "OVERDUE" in line and LISTED.isoformat() in line and "2025-03-01" in line, r.output
     out = tmp_path / "rep"

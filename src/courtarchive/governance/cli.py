@@ -217,7 +217,8 @@ def _hooks_failed(res: dict, again: str) -> None:
 @app.command()
 def retention(action: str = typer.Argument("status", help="status"), now: Optional[str] = NowOpt,
               profile: Optional[Path] = ProfileOpt, db: Optional[str] = DbOpt, as_json: bool = JsonOpt) -> None:
-    """Retention status: the oldest raw record against the limit, active holds, last runs."""
+    """Retention status: the oldest raw record against the limit and, per data class, the oldest list
+    holding it un-expired (not held) against its cut-off; active holds, last runs."""
     from . import retention as r
 
     if action != "status":
@@ -229,7 +230,8 @@ def retention(action: str = typer.Argument("status", help="status"), now: Option
         return
     o, pc = st["oldest_raw"] or {}, st["parties"] or {}
     console.print(f"limit {st['limit_months']} months (cut-off {st['cutoff']}); oldest raw record "
-                  f"{o.get('content_date')} ({'OVERDUE' if st['overdue'] else 'within limit'}); "
+                  f"{o.get('content_date')}; "
+                  f"{'OVERDUE: ' + ', '.join(c for c, x in st['classes'].items() if x['overdue']) if st['overdue'] else 'within limit'}; "
                   f"{len(st['holds'])} active hold(s); people named {pc.get('people')} ({pc.get('pseudonymised')} "
                   f"pseudonymised, {pc.get('raw')} raw; besides {pc.get('organisations')} organisation parties)",
                   markup=False, soft_wrap=True)

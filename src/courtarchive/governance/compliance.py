@@ -2,7 +2,8 @@
 ``compliance.html`` -- the evidence the licensor asked for ("demonstrate [it] will comply").
 
 Sections: record of processing and lawful bases (UK GDPR Art 10 / Art 30; DPA 2018 Sch 1 para 13,
-Sch 2 para 26), retention status (oldest raw record vs the limit, holds), deletions done with proof
+Sch 2 para 26), retention status (oldest raw record vs the limit; per data class the oldest list
+holding it un-expired and not held vs its cut-off; holds), deletions done with proof
 (per run: counts and the hash chain over the committed batches, re-verified from the audit log),
 access by role, recipients and their domains, processors (none external unless named), restriction
 rule coverage, audit chain verification, rights requests.  Every figure is read from the store.
