@@ -123,12 +123,12 @@ def test_past_the_window_the_rest_is_left_out_unchecked(world, monkeypatch):
     monkeypatch.setattr(S, "HIDE_CAP", 2)
     preston = world["cases"]["public"]["court_id"]
     asked = []
-    real = V._withheld_cases
+    real = V._seen_hearings             # (the case search's check, hearing by hearing)
 
     def counting(*args):
-        hide = real(*args)
-        return lambda ids: asked.append(len(ids)) or hide(ids)
-    monkeypatch.setattr(V, "_withheld_cases", counting)
+        seen = real(*args)
+        return lambda by_case: asked.append(len(by_case)) or seen(by_case)
+    monkeypatch.setattr(V, "_seen_hearings", counting)
     got = V.search(p, viewer(a, "nobody"), "", mode="case", court_id=preston, limit=1)
     # latest first: the classified case, the public one, then 06GV0000000 (of four): 3 read and asked about
     assert asked == [3] and got["total"] == 2 and got["total_exact"] is False

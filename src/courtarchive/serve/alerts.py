@@ -147,10 +147,10 @@ def _date(v, what: str) -> str:
         raise AlertError(f"{what}: expected YYYY-MM-DD, got {v!r}") from None
 
 
-def _validate(archive, kind: str, query: str, params: dict) -> tuple[str, dict, str]:
-    """(query as stored, params as stored, default label) -- or AlertError."""
+def _validate(archive, kind: str, query: str, params: dict, viewer) -> tuple[str, dict, str]:
+    """(query as stored, params as stored, default label) -- or AlertError.  ``viewer``: the
+    account's, for a case reference several cases share (which of them it may see)."""
     from ..governance.pseudonym import name_words
-    from ..store import outputs
 
     if kind not in KINDS:
         raise AlertError(f"unknown kind {kind!r}: one of {', '.join(KINDS)}")
@@ -232,10 +232,10 @@ def _validate(archive, kind: str, query: str, params: dict) -> tuple[str, dict, 
             raise AlertError(f"unknown offence group {q!r}: one of {', '.join(sorted(_offence_groups()))}")
         return q, p, f"offence group {q}"
     if kind == "case":
-        cid = outputs.find_case(archive, q)
+        cid = _the_case(archive, q, viewer)
         if cid is None:
             raise AlertError(f"no case {q!r} in the archive (give its URN or case number)")
-        c = store.resolve_case(archive, str(cid)) or {}
+        c = store.resolve_case(archive, int(cid)) or {}
         return q, {"case_id": cid}, f"case {c.get('urn') or c.get('case_number') or cid}"
     if kind == "person":
         pid = _id(q, "person")
@@ -248,6 +248,20 @@ def _validate(archive, kind: str, query: str, params: dict) -> tuple[str, dict, 
             raise AlertError(f"no network {q!r}")
         return str(nid), {**p, "network_id": nid}, f"network #{nid}"
     raise AlertError(kind)  # pragma: no cover
+
+
+def _the_case(archive, ref: str, viewer) -> int | None:
+    """The case ``ref`` names, read as the case page and `courtarchive case` read it
+    (`views.the_case`): a case number several cases share (each Crown Court numbers its own) is
+    asked about -- AlertError naming the URNs of those the account may see -- instead of following
+    the lowest id of them."""
+    from ..config import settings
+    from . import views as V
+
+    try:
+        return V.the_case(V.Portal(archive, home=Path(settings().home)), viewer, ref, output="digest")
+    except V.Ambiguous as e:
+        raise AlertError(str(e)) from None
 
 
 #: how a saved search reads its query: as a person's name (fuzzy), or as the search page's case
@@ -356,7 +370,7 @@ def subscribe(archive, *, username: str, kind: str, query: str, params: dict | N
         raise AlertRefused(why)
     if params is not None and not isinstance(params, dict):
         raise AlertError("params must be a JSON object")
-    q, p, default_label = _validate(archive, kind, query, params or {})
+    q, p, default_label = _validate(archive, kind, query, params or {}, Viewer.from_account(acc))
     # the same alert twice (an API client retrying, the CLI run again) is the one already there:
     # two would send every match twice
     same = same_subscription(archive, acc["id"], kind, q, p)
@@ -838,7 +852,8 @@ def _digest_items(matches: list[dict], cases: list[dict], flags: list[dict], bas
             "match_id": m["id"], "matched_at": m.get("matched_at"), "seen_at": m.get("seen_at"),
             "subscription_id": m["subscription_id"], "label": sec["label"],
             "event": m["event"], "event_text": EVENT_TEXT[m["event"]], "case_ref": ref,
-            "case_url": f"{base_url}/cases/{quote(str(c.get('urn') or c.get('id')), safe='')}",
+            # (the URN, else id:N: a bare id is read as a case number first on the case route)
+            "case_url": f"{base_url}/cases/{quote(str(c.get('urn') or 'id:' + str(c.get('id'))), safe=':')}",
             "date": str(h.get("sitting_date") or ""), "time": h.get("sitting_time") or "",
             "court": h.get("court") or h.get("court_name") or "", "room": h.get("room") or "",
             "hearing_type": h.get("hearing_type") or "", "list_type": h.get("list_type") or "",
@@ -1161,7 +1176,8 @@ def mark_seen(archive, viewer, match_ids: list[int] | None = None, *, purpose: s
 def _followed_path(m: dict) -> str | None:
     p = m.get("params") or {}
     if m["kind"] == "case":
-        return f"/cases/{quote(str(m['query']), safe='')}"
+        # (the case followed, by id: its query may be a case number several cases share)
+        return f"/cases/id:{p['case_id']}" if p.get("case_id") else f"/cases/{quote(str(m['query']), safe='')}"
     if m["kind"] == "person":
         return f"/persons/{p.get('person_id') or m['query']}"
     if m["kind"] == "network":

@@ -26,7 +26,7 @@ templates = Jinja2Templates(directory=str(HERE / "templates"))
 # the templates are package files: not checked for changes on disk at every render (a stat per
 # template and include, ~12 a page)
 templates.env.auto_reload = False
-templates.env.globals.update(display_name=V.display_name, restrictions=V.restrictions)
+templates.env.globals.update(display_name=V.display_name, restrictions=V.restrictions, case_path=V.case_path)
 templates.env.filters["json_script"] = lambda obj: orjson.dumps(obj, default=str).decode().replace("</", "<\\/")
 
 router = APIRouter(include_in_schema=False, default_response_class=HTMLResponse)
@@ -114,7 +114,8 @@ def logout(request: Request, who: WhoChecked):
 # --------------------------------------------------------------------------- home and search
 @router.get("/")
 def home(request: Request, who: Who):
-    return render(request, "home.html", who, q="", mode="auto", res=None, facets={})
+    return render(request, "home.html", who, q="", mode="auto", res=None, facets={},
+                  courts=V.court_choices(portal(request), who.viewer))
 
 
 def _id(s: str | None, what: str) -> int | None:
@@ -162,7 +163,7 @@ def search(request: Request, who: Who, q: Annotated[str, Query(max_length=200)] 
     tpl = "_results.html" if _hx(request) else "home.html"
     return render(request, tpl, who, q=q, mode=mode, res=res, message=message, next_url=nxt, prev_url=prev,
                   facets=dict(court_id=court_id, date_from=date_from, date_to=date_to, offence_group=offence_group),
-                  courts=None)
+                  courts=None if tpl == "_results.html" else V.court_choices(portal(request), who.viewer))
 
 
 # --------------------------------------------------------------------------- cases, courts, lists

@@ -527,9 +527,16 @@ def whole_ref_listed(archive, ref: str, *, court_id: int | None = None, offence_
     return bool(ss.cases_by_ref(archive, ref, filters=f, whole=True, cap=1))
 
 
+def _hid(row: tuple) -> dict:
+    """``hearing_id``: the hearing a case-search hit shows, when the viewer's check chose it
+    (``seen``); nothing otherwise."""
+    return {"hearing_id": row[6]} if len(row) > 6 else {}
+
+
 def search_cases(archive, q: str, *, court_id: int | None = None, date_from: dt.date | None = None,
                  date_to: dt.date | None = None, offence_group: str | None = None, limit: int = 20,
-                 offset: int = 0, hide: Callable[[list[int]], set[int]] | None = None) -> dict:
+                 offset: int = 0, hide: Callable[[list[int]], set[int]] | None = None,
+                 seen: Callable[[dict[int, list[tuple]]], dict[int, list[int]]] | None = None) -> dict:
     """Cases by URN or case number (the whole of one, else as a prefix; spaces and case ignored),
     else by offence title words (every word a prefix of a word of the title: "sexual ass" finds
     sexual assault); with no query, the cases the filters alone select (a court, dates, an offence
@@ -541,7 +548,15 @@ def search_cases(archive, q: str, *, court_id: int | None = None, date_from: dt.
     pages.  It is asked about the matches up to HIDE_CAP past the page's end (in the order
     given: the work grows with the page asked for, not with how common a court or offence is); the
     rest are left out unchecked (``total_exact`` false: "more than", and a next page while the
-    window held one); a whole reference's own cases are asked about first."""
+    window held one); a whole reference's own cases are asked about first.
+    ``seen`` (in place of ``hide``): given each matching case's current hearings that pass the
+    filters, as (hearing id, sitting date, court id, publication id), the ids of those the viewer
+    may see, per case -- the caller's disclosure check hearing by hearing.  A case with none is
+    left out as ``hide`` leaves it; each other hit shows the latest hearing the viewer may see
+    (``sitting_date``, ``court_id``, ``hearing_id``), counts those (``hearings``) and is ordered
+    by that date: a hit's latest listing on a list the viewer may not see (a CLASSIFIED list, for
+    the public) showed no court or date, counted in ``hearings`` and set the order -- each of them
+    saying that such a listing exists."""
     t0 = time.perf_counter()
     _check_paging(limit, offset)
     if q is not None and not isinstance(q, str):
@@ -551,31 +566,53 @@ def search_cases(archive, q: str, *, court_id: int | None = None, date_from: dt.
     if f["offence_group"]:
         f["offence_codes"], f["offence_titles"] = offence_groups()[f["offence_group"]]
     state = {"exact": True}
+    checked = hide is not None or seen is not None
 
     def disclosed(rows: list[tuple], total: int) -> tuple[list[tuple], int]:
-        """The rows read (of `total` matches in all) that ``hide`` leaves, and how many there are."""
-        if hide is None:
+        """The rows read (of `total` matches in all) that ``hide`` (``seen``) leaves, and how many
+        there are; with ``seen``, each as the viewer may see it, latest first."""
+        if not checked:
             return rows, total
-        gone = hide([r[0] for r in rows]) if rows else set()
         state["exact"] = total <= len(rows)
+        if seen is not None:
+            return (rows := _as_seen(rows)), len(rows)
+        gone = hide([r[0] for r in rows]) if rows else set()
         rows = [r for r in rows if r[0] not in gone]
         return rows, len(rows)
+
+    def _as_seen(rows: list[tuple]) -> list[tuple]:
+        """(case id, urn, case number, last date, hearings, court, hearing id) of the hearings the
+        viewer may see: the latest of them, how many; cases with none left out."""
+        if not rows:
+            return rows
+        hs = ss.case_hearings(archive, [r[0] for r in rows], filters=f)
+        ok = seen({r[0]: hs.get(r[0], []) for r in rows})
+        out = []
+        for r in rows:
+            mine = set(ok.get(r[0]) or ())
+            keep = [h for h in hs.get(r[0], []) if h[0] in mine]
+            if keep:
+                last = max(keep, key=lambda h: (h[1] or dt.date.min, h[0]))
+                out.append((r[0], r[1], r[2], last[1], len(keep), last[2], last[0]))
+        out.sort(key=lambda r: (-(r[3] or dt.date.min).toordinal(), r[0]))
+        return out
 
     def answer(how: str, total: int, hits: list[dict]) -> dict:
         return {"query": {"q": q, "court_id": f["court_id"], "date_from": f["date_from"], "date_to": f["date_to"],
                           "offence_group": f["offence_group"], "limit": limit, "offset": offset, "by": how},
-                "total": total, **({"total_exact": state["exact"]} if hide is not None else {}), "hits": hits,
+                "total": total, **({"total_exact": state["exact"]} if checked else {}), "hits": hits,
                 "took_ms": round((time.perf_counter() - t0) * 1000, 3)}
 
     # (with ``hide``, every match up to the cap is read and asked about: what is counted is what is shown)
-    cap = offset + limit if hide is None else offset + limit + HIDE_CAP
+    cap = offset + limit if not checked else offset + limit + HIDE_CAP
     if not q:
         if f["court_id"] is None and not f["date_from"] and not f["date_to"] and not f["offence_group"]:
             raise SearchError("give a URN, a case number or offence words to search for, or a court, dates "
                               "or an offence group")
         rows, total = disclosed(*ss.cases_by_filter(archive, filters=f, cap=cap))
         hits = [{"case_id": cid, "urn": urn, "case_number": cn, "court_id": court, "sitting_date": last,
-                 "hearings": n, "score": None, "matched_on": "filters"} for cid, urn, cn, last, n, court in rows]
+                 "hearings": n, "score": None, "matched_on": "filters", **_hid(r)}
+                for r in rows for cid, urn, cn, last, n, court in [r[:6]]]
         return answer("filters", total, hits[offset:offset + limit])
     ref = case_ref(q)
     hits, total, how = [], 0, None
@@ -586,13 +623,15 @@ def search_cases(archive, q: str, *, court_id: int | None = None, date_from: dt.
         # withheld case counts nowhere): the prefix's matches, as in an archive without it.
         for whole in (True, False):
             rows = ss.cases_by_ref(archive, ref, filters=f, whole=whole,
-                                   cap=offset + limit + 1000 if hide is None else cap + 1)
-            rows, _n = disclosed(rows[:cap] if hide is not None else rows, len(rows))
+                                   cap=offset + limit + 1000 if not checked else cap + 1)
+            rows, _n = disclosed(rows[:cap] if checked else rows, len(rows))
             if rows:
                 break
-        for cid, urn, cn, last, n, court in rows:
-            exact = ref in (urn, (cn or "").upper())
+        for r in rows:
+            cid, urn, cn, last, n, court = r[:6]
+            exact = ref in (urn, re.sub(r"\s+", "", cn or "").upper())
             hits.append({"case_id": cid, "urn": urn, "case_number": cn, "court_id": court, "sitting_date": last,
+                         **_hid(r),
                          "hearings": n, "score": 1.0 if exact else round(0.9 * len(ref) / max(len(urn or cn or ref), 1), 4),
                          "matched_on": "urn" if urn and urn.startswith(ref) else "case_number"})
         hits.sort(key=lambda h: (-h["score"], -(h["sitting_date"] or dt.date.min).toordinal(), h["case_id"]))
@@ -602,7 +641,8 @@ def search_cases(archive, q: str, *, court_id: int | None = None, date_from: dt.
         codes, _ws = _offence_codes(q)
         rows, total = disclosed(*ss.cases_by_codes(archive, codes, filters=f, cap=cap))
         hits = [{"case_id": cid, "urn": urn, "case_number": cn, "court_id": court, "sitting_date": last,
-                 "hearings": n, "score": 1.0, "matched_on": "offence"} for cid, urn, cn, last, n, court in rows]
+                 "hearings": n, "score": 1.0, "matched_on": "offence", **_hid(r)}
+                for r in rows for cid, urn, cn, last, n, court in [r[:6]]]
         hits = hits[offset:offset + limit]
         how = "offence"
     return answer(how, total, hits)

@@ -141,6 +141,22 @@ def _withheld_cases(p: Portal, viewer: Viewer, output: str):
     return hide
 
 
+def _seen_hearings(p: Portal, viewer: Viewer, output: str):
+    """For `search.search_cases(seen=...)`: `_withheld_cases`, hearing by hearing.  Each matching
+    case goes through the gate with its matching current hearings (bare records, not audited:
+    nothing of them is shown); the gate withholds a case whole as `_withheld_cases` says, and of
+    the others the hearings on lists this viewer may not see.  A hit then shows, counts and is
+    ordered by the hearings left: its latest listing on a CLASSIFIED list showed the public a hit
+    with no court or date, counted in its hearings and ordered by that listing's date."""
+    def seen(by_case: dict[int, list[tuple]]) -> dict[int, list[int]]:
+        probe = [{"_entity": "case", "id": cid,
+                  "hearings": [{"_entity": "hearing", "id": hid, "case_id": cid, "publication_id": pub}
+                               for hid, _day, _court, pub in hs]} for cid, hs in by_case.items()]
+        d = _gate(p, probe, viewer, output=output, audit=False)
+        return {c["id"]: [h["id"] for h in c.get("hearings") or []] for c in d.records}
+    return seen
+
+
 def _result(d: Disclosure, **extra) -> dict:
     return {"records": d.records, "flags": d.flags, "withheld": d.withheld, "role": d.role, **extra}
 
@@ -245,15 +261,17 @@ def search(p: Portal, viewer: Viewer, q: str, *, mode: str = "auto", court_id: i
         return _result(d, mode="name", q=q, hits=out, total=max(len(out), res.get("total", len(out))),
                        total_exact=res.get("total_exact", True), facets=res.get("facets", {}), limit=limit,
                        offset=offset)
-    hide = _withheld_cases(p, viewer, output)
+    # (each hit as this viewer may see it: its latest hearing the gate shows it, counted and ordered so)
     res = sm.search_cases(p.archive, q, court_id=court_id, date_from=date_from, date_to=date_to,
-                          offence_group=offence_group, limit=limit, offset=offset, hide=hide)
+                          offence_group=offence_group, limit=limit, offset=offset,
+                          seen=_seen_hearings(p, viewer, output))
     # (the engine's hits alone: a whole URN or case number finds its case first there, with the
     # filters.  A case looked up by `find_case` and put on top -- as it once was -- ignored the court,
     # dates and offence group asked for, and took a bare number for an internal case id: "12" found
     # case #12, whose URN has no 12 in it.  A case id is read only where a route names a case.)
     ids = [h["case_id"] for h in res.get("hits", [])]
-    d = _gate(p, ss.cases_brief(p.archive, ids), viewer, output=output)
+    d = _gate(p, ss.cases_brief(p.archive, ids, hearings={h["case_id"]: h.get("hearing_id") for h in res["hits"]}),
+              viewer, output=output)
     by_case = {c["id"]: c for c in d.records}
     scores = {h["case_id"]: h for h in res.get("hits", [])}
     out = [{"score": scores.get(i, {}).get("score"), "matched_on": scores.get(i, {}).get("matched_on", "urn"),
@@ -270,10 +288,28 @@ class Ambiguous(ValueError):
     """A case number several cases have (each Crown Court numbers its own): which one is meant?"""
 
 
+def case_path(case: dict | None = None, *, urn: str | None = None, case_id: int | None = None) -> str:
+    """The link to a case: /cases/URN, else /cases/id:N -- never its case number, which several
+    cases may share, nor its bare id, which the route reads as a case number first (CaTH case
+    numbers are often bare digits: /cases/12 could open another case)."""
+    from urllib.parse import quote
+
+    if case is not None:
+        urn, case_id = urn or case.get("urn"), case_id if case_id is not None else case.get("id")
+    return "/cases/" + quote(str(urn) if urn else f"{ss.CASE_ID_REF}{case_id}", safe=":")
+
+
+def case_ref_of(case: dict) -> str:
+    """What names a case unambiguously wherever a reference is read (the case route, `courtarchive
+    case`, alerts): its URN, else ``id:N``."""
+    return case.get("urn") or f"{ss.CASE_ID_REF}{case['id']}"
+
+
 def the_case(p: Portal, viewer: Viewer, ref: str, *, output: str) -> int | None:
-    """The case ``ref`` names (URN, case number, or on a case route its id), or None.  A case number
-    several cases share named the lowest id of them, silently; now the one of them the viewer may
-    see, else `Ambiguous`, naming the URNs of those it may see (never a case withheld from it)."""
+    """The case ``ref`` names (``id:N``, URN, case number, or on a case route its id), or None.  A
+    case number several cases share named the lowest id of them, silently; now the one of them the
+    viewer may see, else `Ambiguous`, naming the URNs (``id:N`` for a case with none) of those it
+    may see (never a case withheld from it)."""
     ids = ss.find_cases(p.archive, ref)
     if len(ids) <= 1:
         return ids[0] if ids else None
@@ -281,9 +317,10 @@ def the_case(p: Portal, viewer: Viewer, ref: str, *, output: str) -> int | None:
     seen = [i for i in ids if i not in hidden]
     if len(seen) <= 1:
         return seen[0] if seen else ids[0]       # (none seen: the gate withholds the one shown)
-    refs = [c.get("urn") or f"#{c['id']}" for c in ss.cases_brief(p.archive, seen)]
+    refs = [case_ref_of(c) for c in ss.cases_brief(p.archive, seen)]
     raise Ambiguous(f"case number {ref.strip()!r} is that of {len(refs)} cases: {', '.join(refs)} -- "
-                    "give the URN")
+                    "give the URN" + (" (id:N for a case with none)" if any(r.startswith(ss.CASE_ID_REF) for r in refs)
+                                      else ""))
 
 
 def case(p: Portal, viewer: Viewer, ref: str, *, output: str = "web") -> dict:
@@ -298,6 +335,13 @@ def case(p: Portal, viewer: Viewer, ref: str, *, output: str = "web") -> dict:
 def courts(p: Portal, viewer: Viewer, *, listed_only: bool = True, output: str = "web") -> dict:
     d = _gate(p, ss.courts(p.archive, listed_only=listed_only), viewer, output=output)
     return _result(d, courts=d.records)
+
+
+def court_choices(p: Portal, viewer: Viewer) -> list[dict]:
+    """The search form's courts to pick by name: ``{id, name}`` of each court with current lists,
+    by name, as the gate releases them (not audited: a form's options, no one's record)."""
+    d = _gate(p, ss.courts(p.archive, listed_only=True), viewer, output="web", audit=False)
+    return [{"id": c["id"], "name": c.get("name") or f"court {c['id']}"} for c in d.records if c.get("id")]
 
 
 def court(p: Portal, viewer: Viewer, ref: str | int, *, output: str = "web") -> dict:
@@ -486,7 +530,8 @@ def export_records(p: Portal, viewer: Viewer, what: str, *, q: str | None = None
     -- up to ``limit`` hits (a filtered page's "Export these results" once exported the query
     everywhere, and a search by filters alone could not be exported)."""
     if what == "case":
-        cid = ss.find_case(p.archive, ref or "")
+        # (as the case page reads its reference: a case number several cases share is asked about)
+        cid = the_case(p, viewer, ref or "", output="export")
         if cid is None:
             raise NotFound(f"no case {ref!r}")
         return [ss.case_tree(p.archive, cid)]
@@ -514,9 +559,10 @@ def export_records(p: Portal, viewer: Viewer, what: str, *, q: str | None = None
             return _named_in(p, viewer, ss.cases_for_parties(p.archive, sorted(hits)), hits)
         # (as the page's search: the cases the gate withholds whole from this viewer count nowhere, so
         # they cannot fill the export's `limit` in place of cases it may receive)
-        res = sm.search_cases(p.archive, q, limit=limit, offset=0, hide=_withheld_cases(p, viewer, "export"),
+        res = sm.search_cases(p.archive, q, limit=limit, offset=0, seen=_seen_hearings(p, viewer, "export"),
                               **facets)
-        return ss.cases_brief(p.archive, [h["case_id"] for h in res.get("hits", [])])
+        return ss.cases_brief(p.archive, [h["case_id"] for h in res.get("hits", [])],
+                              hearings={h["case_id"]: h.get("hearing_id") for h in res["hits"]})
     raise ValueError(f"cannot export {what!r}: one of {', '.join(EXPORT_WHAT)}")
 
 

@@ -15,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 
 from .archive import Archive
 from .tables import TABLES as T
-from .util import as_id, dicts, now, chunks as _chunks, rows as _rows, statement
+from .util import as_id, case_number_key_sql, dicts, now, chunks as _chunks, rows as _rows, statement
 
 _CHUNK = 500
 # =========================================================================== subscriptions
@@ -137,13 +137,18 @@ def case_listings(archive: Archive, case_ids: Iterable[int]) -> list[dict]:
     return out
 
 
-def resolve_case(archive: Archive, ref: str) -> dict | None:
-    """A case by URN, case number, case key or id: {id, urn, case_number}."""
+def resolve_case(archive: Archive, ref: str | int) -> dict | None:
+    """A case by URN, case number, case key or id: {id, urn, case_number}; an int: that id alone
+    (its digits as text may be another case's number)."""
     C = T["case"]
+    if isinstance(ref, int) and not isinstance(ref, bool):
+        with archive.engine.connect() as conn:
+            r = _rows(conn, sa.select(C.c.id, C.c.urn, C.c.case_number).where(C.c.id == ref))
+        return r[0] if r else None
     ref = (ref or "").strip()
     key = "".join(ref.split()).upper()
     with archive.engine.connect() as conn:
-        conds = [C.c.urn == key, C.c.case_number == ref]
+        conds = [C.c.urn == key, sa.literal_column(case_number_key_sql('"case".case_number')) == key]
         if (i := as_id(ref)) is not None:
             conds.append(C.c.id == i)
         r = _rows(conn, sa.select(C.c.id, C.c.urn, C.c.case_number).where(sa.or_(*conds))

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 
 from .archive import Archive
 from .tables import TABLES as T
-from .util import chunks as _chunks
+from .util import case_number_key_sql, chunks as _chunks
 
 _CHUNK = 500
 
@@ -90,6 +90,7 @@ def find_case(archive: Archive, ref: str) -> int | None:
     with archive.engine.connect() as conn:
         cid = conn.execute(sa.select(C.c.id).where(C.c.urn == key).order_by(C.c.id).limit(1)).scalar()
         if cid is None:
-            cid = conn.execute(sa.select(C.c.id).where(C.c.case_number == (ref or "").strip())
+            # (stored as listed, read as searches read it: migration 0017's expression index)
+            cid = conn.execute(sa.select(C.c.id).where(sa.literal_column(case_number_key_sql('"case".case_number')) == key)
                                .order_by(C.c.id).limit(1)).scalar()
     return cid

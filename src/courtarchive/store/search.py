@@ -35,6 +35,7 @@ import sqlalchemy as sa
 from ..model.declaration import ENTITIES
 from .archive import Archive
 from .tables import TABLES
+from .util import case_number_key_sql
 from .util import chunks as _chunks
 
 T = TABLES
@@ -533,19 +534,21 @@ def _cases_page(archive: Archive, base: str, case_col: str, params: list, cap: i
 def cases_by_ref(archive: Archive, prefix: str, *, filters: dict, cap: int, whole: bool = False) -> list[tuple]:
     """Cases whose URN or case number starts with `prefix` (already upper-cased, spaces removed),
     or with ``whole`` is `prefix`: (case_id, urn, case_number, last sitting date, court of the last
-    hearing, hearings).  B-tree range scans (or look-ups) on case.urn / case.case_number (no LIKE:
-    it would not use the index)."""
+    hearing, hearings).  B-tree range scans (or look-ups) on case.urn, which is stored normalised,
+    and on the case number as normalised (`util.case_number_key_sql`: its expression index,
+    migration 0017) -- a case number is stored as listed, "t 2019 0001" too (no LIKE: it would
+    not use the index)."""
     if not prefix:
         return []
-    ph = archive._ph
+    ph, cn = archive._ph, case_number_key_sql()
     if whole:
         params: list = [prefix, prefix]
-        refs = f"SELECT id FROM \"case\" WHERE urn = {ph} UNION SELECT id FROM \"case\" WHERE case_number = {ph}"
+        refs = f"SELECT id FROM \"case\" WHERE urn = {ph} UNION SELECT id FROM \"case\" WHERE {cn} = {ph}"
     else:
         hi = prefix[:-1] + chr(ord(prefix[-1]) + 1)
         params = [prefix, hi, prefix, hi]
         refs = (f"SELECT id FROM \"case\" WHERE urn >= {ph} AND urn < {ph} "
-                f"UNION SELECT id FROM \"case\" WHERE case_number >= {ph} AND case_number < {ph}")
+                f"UNION SELECT id FROM \"case\" WHERE {cn} >= {ph} AND {cn} < {ph}")
     flt = _case_filter(archive, filters, params)
     sql = (f"SELECT c.id, c.urn, c.case_number, max(h.sitting_date), count(h.id) FROM \"case\" c "
            f"JOIN hearing h ON h.case_id = c.id JOIN publication pub ON pub.id = h.publication_id "
@@ -568,6 +571,24 @@ def cases_by_codes(archive: Archive, codes: Sequence[str], *, filters: dict, cap
     base = (f"FROM offence o JOIN hearing h ON h.id = o.hearing_id JOIN publication pub ON pub.id = o.publication_id "
             f"WHERE o.code IN ({', '.join([ph] * len(codes))}) AND pub.superseded_by IS NULL{flt}")
     return _cases_page(archive, base, "o.case_id", params, cap)
+
+
+def case_hearings(archive: Archive, case_ids: Sequence[int], *, filters: dict) -> dict[int, list[tuple]]:
+    """The current hearings of these cases that pass the filters (court, dates, offence group), as
+    (hearing id, sitting date, court id, publication id), in date order: what a case-search hit
+    may show, before the viewer's disclosure check picks those it may see."""
+    ph = archive._ph
+    out: dict[int, list[tuple]] = {}
+    with archive.engine.connect() as conn:
+        for chunk in _chunks(sorted(set(case_ids))):
+            params: list = list(chunk)
+            sql = (f"SELECT h.case_id, h.id, h.sitting_date, h.court_id, h.publication_id FROM hearing h "
+                   f"JOIN publication pub ON pub.id = h.publication_id WHERE pub.superseded_by IS NULL "
+                   f"AND h.case_id IN ({', '.join([ph] * len(chunk))})")
+            sql += _case_filter(archive, filters, params) + " ORDER BY h.case_id, h.sitting_date, h.id"
+            for cid, hid, day, court, pub in conn.exec_driver_sql(sql, tuple(params)):
+                out.setdefault(cid, []).append((hid, _date(archive, day), court, pub))
+    return out
 
 
 def _with_last_court(archive: Archive, rows: list[tuple]) -> list[tuple]:

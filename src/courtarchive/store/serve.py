@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from .archive import Archive
 from .engine import unkept_write
 from .tables import TABLES as T
-from .util import as_id, chunks as _chunks, dicts, in_ids, now, statement
+from .util import as_id, case_number_key_sql, chunks as _chunks, dicts, in_ids, now, statement
 
 _CHUNK = 500
 
@@ -204,7 +204,7 @@ def _stmt(name: str, dialect: str):
         if name == "case":
             return sa.select(C).where(C.c.id == sa.bindparam("id"))
         if name == "case_by_ref":
-            return (sa.select(C.c.id).where(sa.or_(C.c.urn == sa.bindparam("key"), C.c.case_number == sa.bindparam("ref")))
+            return (sa.select(C.c.id).where(sa.or_(C.c.urn == sa.bindparam("key"), _case_number_key() == sa.bindparam("key")))
                     .order_by(C.c.id).limit(1))
         if name in ("hearings_of_case", "hearings_of_case_current"):
             q = _hearing_select().where(H.c.case_id == sa.bindparam("id"))
@@ -238,6 +238,12 @@ def _stmt(name: str, dialect: str):
                            PM.c.person_id != sa.bindparam("person")))
         raise KeyError(name)
     return statement(f"serve.{name}.{dialect}", build)
+
+
+def _case_number_key():
+    """case.case_number as searches read it (no spaces, upper case): the expression its index is on
+    (migration 0017).  A case number is stored as listed: "t 2019 0001" is found as T20190001."""
+    return sa.literal_column(case_number_key_sql('"case".case_number'))
 
 
 def _by_ids(conn, name: str, ids: Iterable, **extra) -> list[dict]:
@@ -288,25 +294,36 @@ def find_case(archive: Archive, ref: str) -> int | None:
         return None
     key = re.sub(r"\s+", "", ref).upper()
     with archive.engine.connect() as conn:
-        got = dicts(conn, _stmt("case_by_ref", conn.dialect.name), {"key": key, "ref": ref})
+        got = dicts(conn, _stmt("case_by_ref", conn.dialect.name), {"key": key})
         if not got and ref.isdigit() and len(ref) < 18:
             got = dicts(conn, _stmt("case", conn.dialect.name), {"id": int(ref)})
     return got[0]["id"] if got else None
 
 
+#: a case named by its id as links write it (`views.case_path`): ``id:123`` -- a form no case number
+#: has, where a bare number may be one (CaTH case numbers are often bare digits)
+CASE_ID_REF = "id:"
+
+
 def find_cases(archive: Archive, ref: str) -> list[int]:
-    """Every case ``ref`` may name, as `find_case` reads it: the case of that URN; else those of that
-    case number (a Crown Court numbers its cases itself: T20190001 at three courts is three cases);
-    else, a number, the case of that id.  Ids in order."""
+    """Every case ``ref`` may name, as `find_case` reads it: ``id:N``, the case of that id alone;
+    else the case of that URN; else those of that case number (a Crown Court numbers its cases
+    itself: T20190001 at three courts is three cases); else, a number, the case of that id.  Ids
+    in order."""
     import re
 
     ref = (ref or "").strip()
     if not ref:
         return []
     C = T["case"]
+    if ref[:len(CASE_ID_REF)].lower() == CASE_ID_REF:
+        if (i := as_id(ref[len(CASE_ID_REF):])) is None:
+            return []
+        with archive.engine.connect() as conn:
+            return list(conn.execute(sa.select(C.c.id).where(C.c.id == i)).scalars())
     key = re.sub(r"\s+", "", ref).upper()
     with archive.engine.connect() as conn:
-        for cond in (C.c.urn == key, C.c.case_number == ref):
+        for cond in (C.c.urn == key, _case_number_key() == key):
             ids = list(conn.execute(sa.select(C.c.id).where(cond).order_by(C.c.id).limit(50)).scalars())
             if ids:
                 return ids
@@ -365,8 +382,11 @@ def cases_for_parties(archive: Archive, party_ids: Sequence[int]) -> list[dict]:
     return list(cases.values()) + caseless
 
 
-def cases_brief(archive: Archive, case_ids: Sequence[int]) -> list[dict]:
-    """Cases with their latest current hearing (court, date) -- for case search results."""
+def cases_brief(archive: Archive, case_ids: Sequence[int], *, hearings: dict[int, int | None] | None = None) -> list[dict]:
+    """Cases with their latest current hearing (court, date) -- for case search results; or, for a
+    case in ``hearings`` (case id -> hearing id: the latest the viewer may see, as the search's
+    disclosure check chose it), that hearing."""
+    chosen = {c: h for c, h in (hearings or {}).items() if h is not None}
     C, H, P = T["case"], T["hearing"], T["publication"]
     ids = [int(i) for i in dict.fromkeys(case_ids)]
     out: dict[int, dict] = {}
@@ -377,7 +397,8 @@ def cases_brief(archive: Archive, case_ids: Sequence[int]) -> list[dict]:
             last: dict[int, dict] = {}
             for r in conn.execute(_hearing_select().where(H.c.case_id.in_(chunk), P.c.superseded_by.is_(None))
                                   .order_by(H.c.sitting_date, H.c.id)):
-                last[r.case_id] = _tag(r, "hearing")
+                if chosen.get(r.case_id, r.id) == r.id:
+                    last[r.case_id] = _tag(r, "hearing")
             names = _court_names(conn, [h["court_id"] for h in last.values()])
             for cid, h in last.items():
                 h["court"] = names.get(h["court_id"]) or h.get("court_name")

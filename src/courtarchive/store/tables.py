@@ -60,6 +60,14 @@ def _table(entity) -> sa.Table:
 
 TABLES: dict[str, sa.Table] = {name: _table(e) for name, e in ENTITIES.items()}
 
+# a case number as searches read it (`util.case_number_key_sql`: no spaces, tabs or line breaks,
+# upper case) -- an expression, which the declaration's indexes (columns only) cannot name; 0017
+_cn = TABLES["case"].c.case_number
+for _ch in (" ", "\t", "\n", "\r"):
+    _cn = sa.func.replace(_cn, _ch, "")
+sa.Index("ix_case_case_number_key", sa.func.upper(_cn))
+del _cn, _ch
+
 #: store-private: blocks of ids are handed out from here inside the writing transaction,
 #: so that bulk writes (executemany / COPY) need no RETURNING round trips
 id_sequence = sa.Table(

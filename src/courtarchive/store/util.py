@@ -36,6 +36,20 @@ def as_id(v) -> int | None:
     return v if 1 <= v <= MAX_ID else None
 
 
+def case_number_key_sql(column: str = "case_number") -> str:
+    """SQL for a case number as searches read one: without spaces, tabs or line breaks, upper case
+    (what `serve.search.case_ref` makes of a query).  Case numbers are stored as listed ("t 2019
+    0001"); the expression index ``ix_case_case_number_key`` (migration 0017) is on exactly this
+    expression, so an equality or a range on it is an index look-up on either engine.  (String
+    literals, not bound parameters: an index on an expression is matched only by that expression.)"""
+    return f"upper(replace(replace(replace(replace({column}, ' ', ''), '\t', ''), '\n', ''), '\r', ''))"
+
+
+def case_number_key(ref: str | None) -> str:
+    """`case_number_key_sql` in Python: the case number ``ref`` as the index holds it."""
+    return "".join(ch for ch in (ref or "") if ch not in " \t\n\r").upper()
+
+
 def now() -> dt.datetime:
     """UTC now, naive (the store's DATETIME columns hold UTC without a zone)."""
     return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
