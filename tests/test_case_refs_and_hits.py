@@ -310,3 +310,15 @@ def test_the_search_form_picks_a_court_by_name(world, web):
     page = c.get("/search", params={"q": "", "mode": "case", "court_id": str(preston)}, headers=auth)
     assert page.status_code == 200
     assert re.search(rf'<option value="{preston}"\s*selected>Preston', html.unescape(page.text)), page.text
+
+
+def test_a_prefix_scores_a_spaced_case_number_as_its_normalised_length(archive):
+    """A case number listed with spaces scored lower as a prefix's hit than the same number
+    listed without (its spaces counted as characters), so it ranked below it."""
+    spaced = _case_of(archive, plant(archive, date=DAY, no_urn=True))
+    plain = _case_of(archive, plant(archive, date=DAY + dt.timedelta(days=1), no_urn=True))
+    _set_number(archive, spaced, "t 2019 0001")
+    _set_number(archive, plain, "T20190002")
+    S.refresh(archive)
+    hits = {h["case_id"]: h["score"] for h in S.search_cases(archive, "T2019", limit=5)["hits"]}
+    assert hits[spaced] == hits[plain] == round(0.9 * 5 / 9, 4), hits

@@ -629,10 +629,11 @@ def search_cases(archive, q: str, *, court_id: int | None = None, date_from: dt.
                 break
         for r in rows:
             cid, urn, cn, last, n, court = r[:6]
-            exact = ref in (urn, re.sub(r"\s+", "", cn or "").upper())
+            key = re.sub(r"\s+", "", cn or "").upper()        # (as listed: "t 2019 0001" is T20190001)
+            exact = ref in (urn, key)
             hits.append({"case_id": cid, "urn": urn, "case_number": cn, "court_id": court, "sitting_date": last,
                          **_hid(r),
-                         "hearings": n, "score": 1.0 if exact else round(0.9 * len(ref) / max(len(urn or cn or ref), 1), 4),
+                         "hearings": n, "score": 1.0 if exact else round(0.9 * len(ref) / max(len(urn or key or ref), 1), 4),
                          "matched_on": "urn" if urn and urn.startswith(ref) else "case_number"})
         hits.sort(key=lambda h: (-h["score"], -(h["sitting_date"] or dt.date.min).toordinal(), h["case_id"]))
         total, how = len(hits), "reference"
