@@ -23,7 +23,6 @@ import datetime as dt
 
 import pytest
 import sqlalchemy as sa
-from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from courtarchive.governance.accounts import viewer
@@ -33,6 +32,7 @@ from courtarchive.serve import views as V
 from courtarchive.store import serve as store
 
 from test_alerts import env, media  # noqa: F401  (env: a fixture)
+from test_case_search_exact_ref import reporter_client
 from test_case_search_gated import DAY, LEEDS, PRESTON, world  # noqa: F401  (world: a fixture)
 from test_governance_support import plant, rows
 
@@ -122,16 +122,8 @@ def shared_number(world):
 
 @pytest.fixture
 def web(world, tmp_path):
-    from courtarchive.serve import auth
-    from courtarchive.serve.app import create_app
-    from courtarchive.serve.deps import WebSettings
-
-    a = world["archive"]
-    token = auth.create_token(a, "reporter", name="tests", actor="setup")["token"]
-    app = create_app(a.url, settings=WebSettings(db_url=a.url, home=tmp_path / "home",
-                                                 reports_dir=tmp_path / "reports"))
-    app.state.portal.keyring = Keyring(bytes(range(32)))
-    yield TestClient(app), {"Authorization": f"Bearer {token}"}
+    client, app, token = reporter_client(world, tmp_path)
+    yield client, {"Authorization": f"Bearer {token}"}
     app.state.portal.archive.close()
 
 

@@ -16,17 +16,15 @@ import datetime as dt
 import json
 
 import pytest
-from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from courtarchive.governance.accounts import viewer
-from courtarchive.governance.pseudonym import Keyring
 from courtarchive.serve import alerts
 from courtarchive.serve import search as S
 from courtarchive.serve import views as V
 
 from test_alerts import day, env, media, run  # noqa: F401  (fixtures)
-from test_case_search_exact_ref import LONGER, WHOLE, urns  # noqa: F401  (urns: a fixture)
+from test_case_search_exact_ref import LONGER, WHOLE, reporter_client, urns  # noqa: F401  (urns: a fixture)
 from test_case_search_gated import DAY, LEEDS, PRESTON, world  # noqa: F401  (world: a fixture)
 from test_governance_support import plant, rows
 
@@ -176,16 +174,8 @@ def test_a_bare_number_is_no_case_id_in_free_search(world):
 
 @pytest.fixture
 def web(world, tmp_path):
-    from courtarchive.serve import auth
-    from courtarchive.serve.app import create_app
-    from courtarchive.serve.deps import WebSettings
-
-    a = world["archive"]
-    token = auth.create_token(a, "reporter", name="tests", actor="setup")["token"]
-    app = create_app(a.url, settings=WebSettings(db_url=a.url, home=tmp_path / "home",
-                                                 reports_dir=tmp_path / "reports"))
-    app.state.portal.keyring = Keyring(bytes(range(32)))
-    yield TestClient(app), {"Authorization": f"Bearer {token}"}
+    client, app, token = reporter_client(world, tmp_path)
+    yield client, {"Authorization": f"Bearer {token}"}
     app.state.portal.archive.close()
 
 

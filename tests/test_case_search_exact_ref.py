@@ -43,8 +43,9 @@ def urns(world, monkeypatch):
     return {u: _case_id(a, u) for u in [WHOLE, *LONGER]}
 
 
-@pytest.fixture
-def web(world, tmp_path):
+def reporter_client(world, tmp_path):
+    """The portal over ``world``'s archive in a TestClient, the app (close its archive after), and
+    the Bearer token of the verified-media account ``reporter``."""
     from courtarchive.serve import auth
     from courtarchive.serve.app import create_app
     from courtarchive.serve.deps import WebSettings
@@ -54,7 +55,13 @@ def web(world, tmp_path):
     app = create_app(a.url, settings=WebSettings(db_url=a.url, home=tmp_path / "home",
                                                  reports_dir=tmp_path / "reports"))
     app.state.portal.keyring = Keyring(bytes(range(32)))
-    yield TestClient(app), {"public": {}, "verified_media": {"Authorization": f"Bearer {token}"}}
+    return TestClient(app), app, token
+
+
+@pytest.fixture
+def web(world, tmp_path):
+    client, app, token = reporter_client(world, tmp_path)
+    yield client, {"public": {}, "verified_media": {"Authorization": f"Bearer {token}"}}
     app.state.portal.archive.close()
 
 

@@ -35,6 +35,7 @@ import orjson
 from ..config import write_files
 from ..model.declaration import ENTITIES
 from ..store import governance as sg
+from ..store.search import court_names
 from . import audit
 from .coarse import TOKEN_PREFIX
 from .compliance import LAWFUL_BASES
@@ -125,7 +126,7 @@ def build(archive, request_id: int, *, party_ids: list[int] | None = None,
     pubs = sg.publication_info(archive, {p["publication_id"] for p in rows["party"]})
     # the court a list names for each hearing, else (a public list names it once, not per hearing)
     # the court the hearing sits in
-    courts = sg.court_names(archive, {h["court_id"] for h in rows["hearing"] if not h.get("court_name")})
+    courts = court_names(archive, {h["court_id"] for h in rows["hearing"] if not h.get("court_name")})
     hearings = {h["id"]: {**h, "court_name": h.get("court_name") or courts.get(h.get("court_id"))}
                 for h in rows["hearing"]}
     cases = {c["id"]: c for c in rows["case"]}

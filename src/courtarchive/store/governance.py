@@ -686,16 +686,6 @@ def last_expiry_as_of(archive: Archive, conn) -> dt.date | None:
     return conn.execute(sa.select(sa.func.max(R.c.as_of)).where(R.c.kind == "expire")).scalar()
 
 
-def court_names(archive: Archive, court_ids: Iterable[int]) -> dict[int, str]:
-    """The names of these courts, by id."""
-    Ct = T["court"]
-    out: dict[int, str] = {}
-    with archive.engine.connect() as conn:
-        for chunk in _chunks(sorted({c for c in court_ids if c is not None})):
-            out.update({r.id: r.name for r in conn.execute(sa.select(Ct.c.id, Ct.c.name).where(Ct.c.id.in_(chunk)))})
-    return out
-
-
 def coarse_rows(archive: Archive, conn, party_ids: Sequence[int]) -> dict[int, dict]:
     """These parties' coarse rows, by party id (a party without one is absent): what they keep
     (`COARSE_KEPT`) and the day the run that wrote them started (``run_day``: the day an expiry
