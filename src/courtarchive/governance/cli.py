@@ -571,7 +571,10 @@ def restrictions(action: str = typer.Argument(..., help="sync | list | add | lif
     from . import restrictions as Rs
 
     a = _archive(db)
-    case_id = sg.resolve_case(a, case) if case else None
+    try:
+        case_id = sg.resolve_case(a, case) if case else None
+    except sg.AmbiguousCase as e:
+        _fail(str(e))
     if case and case_id is None:
         _fail(f"no case {case!r}")
     try:

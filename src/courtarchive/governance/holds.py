@@ -28,7 +28,10 @@ def resolve(archive, scope: str, ref: str | None) -> str | None:
     if scope == "court":
         found = sg.resolve_court(archive, ref)
     elif scope == "case":
-        found = sg.resolve_case(archive, ref)
+        try:
+            found = sg.resolve_case(archive, ref)
+        except sg.AmbiguousCase as e:
+            raise HoldError(str(e)) from None
     else:
         found = sg.resolve_person(archive, ref)
     if found is None:

@@ -210,16 +210,30 @@ def resolve_court(archive: Archive, ref: str) -> int | None:
                             .order_by(C.c.id)).scalar()
 
 
+class AmbiguousCase(ValueError):
+    """A case reference several cases answer to (each Crown Court numbers its own cases)."""
+
+
 def resolve_case(archive: Archive, ref: str) -> int | None:
-    C = T["case"]
-    key = "".join(ref.split()).upper()
+    """The case ``ref`` names for governance commands (holds, restrictions): as every other reader
+    of a case reference reads it (`store.serve.find_cases`: ``id:N``; a URN; a case number in any
+    spacing or case; only then a bare number as an id), else the internal case key.  A case number
+    several cases share raises `AmbiguousCase` naming their URNs: a hold or an order placed on the
+    lowest id of them, silently, could keep the wrong case and leave the right one to erasure."""
+    from .serve import CASE_ID_REF, find_cases
+
+    ids = find_cases(archive, ref)
+    if len(ids) > 1:
+        C = T["case"]
+        with archive.engine.connect() as conn:
+            urns = {r.id: r.urn for r in conn.execute(sa.select(C.c.id, C.c.urn).where(C.c.id.in_(ids)))}
+        refs = [urns.get(i) or f"{CASE_ID_REF}{i}" for i in ids]
+        raise AmbiguousCase(f"case number {ref.strip()!r} is that of {len(ids)} cases: {', '.join(refs)} -- give the "
+                            "URN (id:N for a case with none)")
+    if ids:
+        return ids[0]
     with archive.engine.connect() as conn:
-        if (i := as_id(ref)) is not None:
-            r = conn.execute(sa.select(C.c.id).where(C.c.id == i)).scalar()
-            if r is not None:
-                return r
-        return conn.execute(sa.select(C.c.id).where(sa.or_(C.c.urn == key, C.c.case_number == ref.strip(),
-                                                           C.c.case_key == ref)).order_by(C.c.id)).scalar()
+        return conn.execute(sa.select(T["case"].c.id).where(T["case"].c.case_key == ref)).scalar()
 
 
 def resolve_person(archive: Archive, ref: str) -> str | None:
