@@ -288,3 +288,20 @@ def test_the_case_page_asks_too(world, shared_number, web):
     assert page.status_code == 422 and cases["classified"]["urn"] in page.text
     r = c.get(f"/api/v1/cases/{shared_number}")                    # the public: the one it may see
     assert r.status_code == 200 and r.json()["case_id"] == cases["public"]["case_id"], r.text
+
+
+def test_a_saved_search_reads_a_listed_case_number_as_the_search_index_does(archive, env):  # noqa: F811
+    """A case number listed with a tab or a line break in it ("T2019<tab>0009") is the case number
+    T20190009 to the search (`store.util.case_number_key`); the alert matcher took out spaces only."""
+    import sqlalchemy as sa
+
+    media(archive)
+    sub = alerts.subscribe(archive, username="reporter", kind="search", query="T20190009")
+    plant(archive, date=day(1), urn="06KQ77777")
+    with archive.engine.begin() as conn:
+        for table in ("case", "hearing"):
+            conn.execute(sa.text(f'UPDATE "{table}" SET case_number = :n'), {"n": "T2019\t00\n09"})
+    S.refresh(archive)
+    run(archive)
+    assert _alerted(archive).get(sub["id"]) == {"06KQ77777"}
+    assert _found(archive, "T20190009") == {"06KQ77777"}

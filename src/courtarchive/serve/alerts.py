@@ -311,8 +311,10 @@ def _case_hits(sub: dict, hs: list[dict], batch: "_Batch") -> list[dict]:
                                                      offence_group=p.get("offence_group"))
         whole = batch.whole_refs[key]
 
+    from ..store.util import case_number_key
+
     def by_ref(h: dict) -> bool:
-        refs = ((h.get("urn") or "").upper(), (h.get("case_number") or "").replace(" ", "").upper())
+        refs = ((h.get("urn") or "").upper(), case_number_key(h.get("case_number")))   # (as the search's index)
         return ref in refs if whole else any(r.startswith(ref) for r in refs)
 
     return [h for h in hs
