@@ -27,7 +27,24 @@ def _pick(page, day: dt.date) -> None:
     page.wait_for_selector("#digest")
 
 
+def _no_beat_subscriptions(site, username: str = "reporter") -> None:
+    """The site's archive is one per test process, shared by every file that process runs (in any
+    order under pytest-xdist): test_web_roles subscribes every role to the beat's digest.  This test
+    checks the page offers the subscription, so it starts from none."""
+    from courtarchive.serve import alerts
+    from courtarchive.store import Archive
+
+    a = Archive.open(site.url)
+    try:
+        for sub in alerts.list_subscriptions(a, username):
+            if sub["kind"] == "beat" and sub.get("active", True):
+                alerts.cancel(a, username=username, subscription_id=sub["id"], actor="tests")
+    finally:
+        a.close()
+
+
 def test_digest_ranked_with_restriction_banners(page, site):
+    _no_beat_subscriptions(site)
     sign_in(page)
     page.click("nav >> text=Digest")
     page.wait_for_url(re.compile(r"/digest$"))
