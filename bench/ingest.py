@@ -1,6 +1,7 @@
 """Ingest benchmark: hearing entries/s and peak memory, SQLite and PostgreSQL.
 
     uv run python bench/ingest.py [--cases 60000] [--workers 2] [--pg DSN] [--corpus DIR] [--cli] [--runs N]
+                                  [--bulk off|on|both]
 
 Generates a synthetic corpus once (cached in bench/out/corpus-<cases>), then ingests it into a
 fresh SQLite file and, when a PostgreSQL DSN is given or COURTARCHIVE_TEST_PG is set, into a fresh
@@ -8,7 +9,9 @@ PostgreSQL schema.  Each ingest runs as a child process: by default `ingest.pipe
 itself (what `courtarchive ingest` runs, without the CLI's after-ingest steps -- search index,
 alerts -- which are other stages); with `--cli`, the whole `courtarchive ingest` command.  Peak
 RSS is the sum over the process tree, sampled every 50 ms; CPU seconds are the tree's user+sys
-(the PostgreSQL server's own CPU is not in them).  The load average is printed with every row:
+(the PostgreSQL server's own CPU is not in them).  `--bulk on` times `ingest --bulk` (indexes and, on
+PostgreSQL, foreign keys taken off while writing and put back at the end: `store.bulk`; the
+seconds include putting them back), `both` runs each backend both ways.  The load average is printed with every row:
 on a shared machine entries/s depends on it.  Prints a Markdown table row per backend and run.
 """
 
@@ -39,7 +42,8 @@ from courtarchive.ingest.pipeline import ingest
 from courtarchive.store import Archive
 a = Archive.open()
 t0 = time.perf_counter()
-rep = ingest(a, [sys.argv[1]], keyring=Keyring.from_settings(settings()), workers=int(sys.argv[2]))
+rep = ingest(a, [sys.argv[1]], keyring=Keyring.from_settings(settings()), workers=int(sys.argv[2]),
+             bulk=sys.argv[3] == "1")
 print(json.dumps({**rep.as_dict(), "seconds": time.perf_counter() - t0}))
 """
 
@@ -79,6 +83,7 @@ def main() -> None:
     ap.add_argument("--skip-sqlite", action="store_true")
     ap.add_argument("--cli", action="store_true", help="time the whole `courtarchive ingest` command")
     ap.add_argument("--runs", type=int, default=1, help="fresh ingests per backend")
+    ap.add_argument("--bulk", choices=["off", "on", "both"], default="off", help="time `ingest --bulk` too / only")
     a = ap.parse_args()
 
     cli = [sys.executable, "-m", "courtarchive.serve.cli"]
@@ -103,12 +108,13 @@ def main() -> None:
         u = sa.make_url(a.pg)
         url = u.set(query={**u.query, "options": f"-csearch_path={schema}"}).render_as_string(hide_password=False)
         backends.append(("PostgreSQL", url, (eng, schema)))
-    def ingest_cmd() -> list[str]:
+    def ingest_cmd(bulk: bool) -> list[str]:
         if a.cli:
-            return cli + ["ingest", str(corpus / "lists"), "--json", "--workers", str(a.workers)]
-        return [sys.executable, "-c", CHILD, str(corpus / "lists"), str(a.workers)]
+            return cli + ["ingest", str(corpus / "lists"), "--json", "--workers", str(a.workers)] + (["--bulk"] if bulk else [])
+        return [sys.executable, "-c", CHILD, str(corpus / "lists"), str(a.workers), "1" if bulk else "0"]
 
-    for name, url, cleanup in backends:
+    modes = {"off": [False], "on": [True], "both": [False, True]}[a.bulk]
+    for (name, url, cleanup), bulk in ((b, m) for b in backends for m in modes):
         for _ in range(a.runs):
             env = dict(os.environ, COURTARCHIVE_DB=url, COURTARCHIVE_HOME=str(OUT / "home"))
             if name == "SQLite":
@@ -121,20 +127,21 @@ def main() -> None:
                     c.exec_driver_sql(f"CREATE SCHEMA {schema}")
             subprocess.run(cli + ["init"], env=env, check=True, capture_output=True)
             load0 = os.getloadavg()[0]
-            secs, peak, out, cpu = run_measured(ingest_cmd(), env)
+            secs, peak, out, cpu = run_measured(ingest_cmd(bulk), env)
             load1 = os.getloadavg()[0]
             rep = json.loads(out)
             rate = rep["hearings"] / secs
-            row = (name, files, rep["hearings"], secs, rate, peak, len(rep["rejected"]), cpu,
+            row = (name + (" --bulk" if bulk else ""), files, rep["hearings"], secs, rate, peak, len(rep["rejected"]), cpu,
                    f"{load0:.1f}-{load1:.1f}")
             # the second run: every file is a duplicate
-            secs2, _, out2, _ = run_measured(ingest_cmd(), env)
+            secs2, _, out2, _ = run_measured(ingest_cmd(False), env)
             rows.append(row + (secs2,))
             print("| " + " | ".join(_fmt(rows[-1])) + " |", file=sys.stderr)
+    for name, url, cleanup in backends:
         if cleanup:
             eng, schema = cleanup
             with eng.begin() as c:
-                c.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+                c.exec_driver_sql(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
     print(f"\nmachine: {platform.node()} {os.cpu_count()} cores, "
           f"{psutil.virtual_memory().total / 2**30:.0f} GiB; {time.strftime('%Y-%m-%d')}; workers={a.workers}")
     print(f"measured: {'courtarchive ingest (CLI, with after-ingest steps)' if a.cli else 'ingest.pipeline.ingest'}")

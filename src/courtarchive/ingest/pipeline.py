@@ -32,6 +32,7 @@ from ..governance.pseudonym import Keyring
 from ..model import ParsedList
 from ..model.records import Complainant, Hearing, Offence, Party, PublicationMeta, RawComplainant
 from ..store import Archive
+from ..store import bulk as store_bulk
 from . import gate
 from .cath import settle_court_codes
 from .errors import Rejected
@@ -72,6 +73,9 @@ class IngestReport:
     hearings: int = 0
     complainants: int = 0
     rejected: list[dict] = field(default_factory=list)
+    #: `--bulk`: what was taken off and put back (counts, seconds); else what an interrupted bulk
+    #: load had left off and this ingest put back first; None when neither
+    bulk: dict | None = None
 
     def add(self, o: FileOutcome) -> None:
         self.files += 1
@@ -85,8 +89,11 @@ class IngestReport:
             self.rejected.append({"file": o.file, "reason": o.reason, "json_path": o.json_path})
 
     def as_dict(self) -> dict:
-        return {"files": self.files, "accepted": self.accepted, "duplicates": self.duplicates,
-                "rejected": self.rejected, "hearings": self.hearings, "complainants": self.complainants}
+        d = {"files": self.files, "accepted": self.accepted, "duplicates": self.duplicates,
+             "rejected": self.rejected, "hearings": self.hearings, "complainants": self.complainants}
+        if self.bulk is not None:
+            d["bulk"] = self.bulk
+        return d
 
 
 def iter_input_files(paths: Iterable[str | Path]) -> Iterator[Path]:
@@ -463,18 +470,36 @@ WINDOW_PER_WORKER = 128
 def ingest(archive: Archive, paths: Iterable[str | Path], *, keyring: Keyring,
            headers: dict | None = None, list_type: str | None = None, workers: int = 1,
            max_bytes: int = 200 * 1024 * 1024,
-           on_file: Callable[[FileOutcome], None] | None = None) -> IngestReport:
+           on_file: Callable[[FileOutcome], None] | None = None, bulk: bool = False) -> IngestReport:
     """Ingest files or folders (or the files of an `InputFiles`, not walked again) into the
-    archive. Returns a report; never raises for bad input."""
+    archive. Returns a report; never raises for bad input.
+
+    ``bulk``: a first load or a backfill far larger than the archive -- the bulk tables' secondary
+    indexes (PostgreSQL: and foreign keys) are taken off while writing and built (checked) once at
+    the end (`store.bulk`; `BulkLoadBusy` when another process is bulk-loading the archive).
+    Without it, what a bulk load that died took off is put back first (`report.bulk`)."""
     archive.require_initialised()
     gc_before = gc.get_threshold()
     gc.set_threshold(*GC_THRESHOLD)
     try:
-        return _ingest(archive, paths, keyring=keyring, headers=headers, list_type=list_type,
-                       workers=workers, max_bytes=max_bytes, on_file=on_file)
+        if not bulk:
+            restored = store_bulk.restore_interrupted(archive)
+            report = _ingest(archive, paths, keyring=keyring, headers=headers, list_type=list_type,
+                             workers=workers, max_bytes=max_bytes, on_file=on_file)
+            if restored:
+                report.bulk = {"restored_interrupted": restored}
+        else:
+            with store_bulk.loading(archive) as state:
+                report = _ingest(archive, paths, keyring=keyring, headers=headers, list_type=list_type,
+                                 workers=workers, max_bytes=max_bytes, on_file=on_file)
+            report.bulk = state
     finally:
         gc.set_threshold(*gc_before)
         gate.forget()           # the gate's memos hold cleartext names: not kept past the ingest
+    # (PostgreSQL: planner statistics for the tables a bulk load filled -- after their indexes are
+    # back; SQLite: nothing)
+    archive.analyze(force=report.hearings >= ANALYZE_AFTER_HEARINGS)
+    return report
 
 
 def _ingest(archive: Archive, paths: Iterable[str | Path], *, keyring: Keyring, headers: dict | None,
@@ -544,6 +569,4 @@ def _ingest(archive: Archive, paths: Iterable[str | Path], *, keyring: Keyring, 
                 while pending:
                     handle(load_result(pending.popleft().result()))
         settle(w.flush())
-    # (PostgreSQL: planner statistics for the tables a bulk load filled; SQLite: nothing)
-    archive.analyze(force=report.hearings >= ANALYZE_AFTER_HEARINGS)
     return report

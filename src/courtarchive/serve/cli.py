@@ -60,12 +60,16 @@ def ingest(paths: List[Path] = typer.Argument(..., help="files or folders (recur
            display_from: Optional[str] = typer.Option(None, help="x-display-from (ISO date-time)"),
            display_to: Optional[str] = typer.Option(None, help="x-display-to (ISO date-time)"),
            workers: int = typer.Option(min(2, os.cpu_count() or 1), help="parser processes"),
+           bulk: bool = typer.Option(False, "--bulk", help="a first load or a backfill far larger than the archive: "
+                                     "secondary indexes (PostgreSQL: and foreign keys) are built (checked) once at "
+                                     "the end, not row by row; readers are slow meanwhile"),
            as_json: bool = typer.Option(False, "--json", help="print the report as JSON")) -> None:
     """Ingest CaTH JSON lists, CSV registers and PDF/Excel lists. Exit code 1 when any file was rejected
     or a step after the ingest failed (the search index refresh, alerts: said, with the command to run it again)."""
     from ..governance.pseudonym import Keyring
     from ..ingest.errors import Rejected
     from ..ingest.pipeline import InputFiles, check_options, ingest as run
+    from ..store import StoreError
 
     headers = {k: v for k, v in {"x-list-type": list_type, "x-sensitivity": sensitivity,
                                  "x-content-date": content_date, "x-court-id": court_id,
@@ -83,16 +87,21 @@ def ingest(paths: List[Path] = typer.Argument(..., help="files or folders (recur
                       TextColumn("{task.completed}/{task.total} files"), TimeElapsedColumn(),
                       console=console, disable=as_json or not console.is_terminal) as progress:
             task = progress.add_task("ingesting", total=len(files))
-            report = run(a, files, keyring=keyring, headers=headers, list_type=list_type, workers=workers,
-                         max_bytes=s.max_file_bytes, on_file=lambda o: progress.advance(task))
+            try:
+                report = run(a, files, keyring=keyring, headers=headers, list_type=list_type, workers=workers,
+                             max_bytes=s.max_file_bytes, on_file=lambda o: progress.advance(task), bulk=bulk)
+            except StoreError as e:   # another bulk load running; an index or key that could not be put back
+                progress.stop()
+                typer.echo(f"error: {e}", err=True)
+                raise typer.Exit(1) from None
     from .postingest import failures, run as after_ingest
 
     after = after_ingest(a, report) if report.accepted else {}
     failed = failures(after)        # a step that failed: the lists stay archived, the step is said (exit 1)
     d = report.as_dict()
     if as_json:
-        print_json({**{k: d[k] for k in ("files", "accepted", "duplicates", "rejected", "hearings")}, "after_ingest": after,
-                    "after_ingest_failed": list(failed)})
+        print_json({**{k: d[k] for k in ("files", "accepted", "duplicates", "rejected", "hearings", "bulk") if k in d},
+                    "after_ingest": after, "after_ingest_failed": list(failed)})
     else:
         # one line each, never wrapped at the console's width (a log or a pipe is 80 columns to Rich):
         # a file name or JSON path broken across lines cannot be searched for or copied
@@ -102,6 +111,14 @@ def ingest(paths: List[Path] = typer.Argument(..., help="files or folders (recur
             where = f" at {r['json_path']}" if r["json_path"] else ""
             console.print(f"[red]rejected[/red] {escape(str(r['file']))}{escape(where)}: {escape(str(r['reason']))}",
                           soft_wrap=True)
+        if b := d.get("bulk"):
+            if "restored_interrupted" in b:
+                r = b["restored_interrupted"]
+                console.print(f"put back what an interrupted bulk load took off: {r['indexes']} indexes, "
+                              f"{r['foreign_keys']} foreign keys", soft_wrap=True)
+            else:
+                console.print(f"bulk load: {b['indexes']} indexes and {b['foreign_keys']} foreign keys taken off "
+                              f"while writing, put back in {b['restore_seconds']:.1f} s", soft_wrap=True)
     for line in failed.values():
         typer.echo(line, err=True)      # (not Rich: one line, unwrapped)
     raise typer.Exit(1 if d["rejected"] or failed else 0)

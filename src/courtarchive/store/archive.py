@@ -197,6 +197,11 @@ class Archive:
         of courtarchive's name is refused, naming the tables (DatabaseError): nothing is created."""
         if migrate.current(self.engine) is None:
             self._refuse_foreign_tables()
+        else:
+            # what a bulk load that died took off goes back before any migration reads the schema
+            from .bulk import restore_interrupted
+
+            restore_interrupted(self)
         migrate.upgrade(self.engine)
         loaded = self._load_reference_courts()
         db = self.engine.url.database if self.sqlite else None

@@ -76,6 +76,19 @@ id_sequence = sa.Table(
     sa.Column("next_id", sa.BigInteger, nullable=False),
 )
 
+#: store-private: what a bulk load (`store.bulk`) has taken off the bulk tables to put back when it
+#: ends -- each secondary index and (PostgreSQL) foreign key as its database defined it, one row
+#: each, dropped and recorded in one transaction, restored and deleted in one.  Rows left by a bulk
+#: load that died are restored by the next ingest or `init`.
+bulk_load = sa.Table(
+    "bulk_load", metadata,
+    sa.Column("name", sa.String(128), primary_key=True),
+    sa.Column("kind", sa.String(16), nullable=False),
+    sa.Column("table_name", sa.String(64), nullable=False),
+    sa.Column("ddl", sa.Text, nullable=False),
+    sa.Column("dropped_at", sa.DateTime, nullable=False),
+)
+
 
 def table(name: str) -> sa.Table:
     return TABLES[name]

@@ -1,0 +1,243 @@
+"""Bulk load: an ingest far larger than what the archive holds (a first load, a backfill of years
+of lists) builds the bulk tables' secondary indexes once at the end instead of row by row and, on
+PostgreSQL, checks their foreign keys once, set-wise, instead of by a trigger per row -- what
+``pg_restore`` does (data first, then indexes and constraints).
+
+    with bulk.loading(archive) as state:      # (ingest.pipeline.ingest(..., bulk=True))
+        ... write ...
+    state -> {"indexes": N, "foreign_keys": N, "restore_seconds": s}
+
+What is taken off
+    The secondary (non-unique) indexes of the tables an ingest fills per hearing entry
+    (`BULK_TABLES`) and, on PostgreSQL, those tables' foreign keys.  Primary keys and unique
+    constraints stay: the writer's look-ups (content hash, case key) and its idempotency rest on
+    them; so does every index of ``publication`` (one row per list: its indexes cost little, and
+    superseding reads them).  SQLite checks a foreign key by a primary-key look-up as it inserts,
+    cheaply, and cannot drop one without rebuilding the table: it keeps them.
+
+Safety
+    Each object is recorded in ``bulk_load`` (its DDL as the database defined it) in the transaction
+    that drops it, and put back and its row deleted in one transaction, so the record is always
+    exactly what is missing.  A bulk load holds a lock for its whole run (SQLite: ``flock`` on
+    ``<archive>.bulk-lock``; PostgreSQL: a session advisory lock per schema), which the OS or the
+    server drops when its process dies however it dies.  Rows in ``bulk_load`` whose lock is free
+    were left by a load that died: `restore_interrupted` (every ingest and ``init`` call it) puts
+    them back.  While a load runs, readers (the portal, searches) work without those indexes:
+    correct, slower -- run it when the archive is not being served.  A foreign key that no longer
+    holds when it is checked again is an error naming it, and stays recorded (nothing is lost:
+    the rows are there; the check is what failed).
+
+When it pays
+    Rebuilding an index reads the whole table, so a bulk load costs in proportion to the archive
+    plus the load; row by row costs in proportion to the load.  Measured in bench/RESULTS.md
+    ("bulk load").
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import fcntl
+import logging
+import os
+import time
+from typing import Iterator
+
+import sqlalchemy as sa
+
+from .archive import Archive, StoreError
+from .tables import bulk_load as BL
+
+log = logging.getLogger(__name__)
+
+#: the tables an ingest fills per hearing entry (``publication`` is per list: left alone)
+BULK_TABLES = ("case", "hearing", "party", "offence", "complainant", "party_coarse")
+
+#: the advisory lock of a bulk load (PostgreSQL): per schema, as each archive has its own
+_PG_LOCK = "hashtextextended(current_schema() || '.bulk_load', 0)"
+
+
+class BulkLoadBusy(StoreError):
+    """Another process is bulk-loading this archive."""
+
+
+# ---------------------------------------------------------------------------------- the lock
+class _Lock:
+    """The bulk load's lock on one archive, held until `release` (or the process's death)."""
+
+    def __init__(self, archive: Archive):
+        self.archive = archive
+        self.fd: int | None = None
+        self.conn = None
+
+    def acquire(self) -> bool:
+        a = self.archive
+        if a.sqlite:
+            db = a.engine.url.database or ""
+            if not db or db == ":memory:" or db.startswith("file:"):
+                return True                 # (no other process sees this database)
+            fd = os.open(os.path.realpath(db) + ".bulk-lock", os.O_RDWR | os.O_CREAT, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                os.close(fd)
+                return False
+            self.fd = fd
+            return True
+        conn = a.engine.connect()           # (kept out of the pool while held: the lock is its session's)
+        try:
+            got = bool(conn.exec_driver_sql(f"SELECT pg_try_advisory_lock({_PG_LOCK})").scalar())
+            conn.commit()
+        except BaseException:
+            conn.invalidate()
+            conn.close()
+            raise
+        if not got:
+            conn.close()
+            return False
+        self.conn = conn
+        return True
+
+    def release(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)               # (the flock goes with the descriptor)
+            self.fd = None
+        if self.conn is not None:
+            try:
+                self.conn.exec_driver_sql(f"SELECT pg_advisory_unlock({_PG_LOCK})")
+                self.conn.commit()
+            except Exception:
+                self.conn.invalidate()      # (its session ends: the lock with it)
+            finally:
+                self.conn.close()
+                self.conn = None
+
+
+# ---------------------------------------------------------------------------------- what is dropped
+def _droppable(archive: Archive, conn) -> list[dict]:
+    """The objects a bulk load takes off, as the database defines them now (name, kind, table, ddl)."""
+    names = tuple(BULK_TABLES)
+    if archive.sqlite:
+        marks = ", ".join("?" * len(names))
+        rows = conn.exec_driver_sql(
+            f"SELECT name, tbl_name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL "
+            f"AND tbl_name IN ({marks}) ORDER BY tbl_name, name", names).all()
+        return [dict(name=n, kind="index", table_name=t, ddl=d) for n, t, d in rows
+                if not d.lstrip().upper().startswith("CREATE UNIQUE")]
+    q = archive.engine.dialect.identifier_preparer.quote
+    idx = conn.exec_driver_sql(
+        "SELECT i.relname, t.relname, pg_get_indexdef(i.oid) FROM pg_index x "
+        "JOIN pg_class i ON i.oid = x.indexrelid JOIN pg_class t ON t.oid = x.indrelid "
+        "WHERE t.relnamespace = current_schema()::regnamespace AND NOT x.indisunique "
+        "AND NOT x.indisprimary AND t.relname = ANY(%s) ORDER BY t.relname, i.relname", (list(names),)).all()
+    fks = conn.exec_driver_sql(
+        "SELECT c.conname, t.relname, pg_get_constraintdef(c.oid) FROM pg_constraint c "
+        "JOIN pg_class t ON t.oid = c.conrelid WHERE c.contype = 'f' "
+        "AND c.connamespace = current_schema()::regnamespace AND t.relname = ANY(%s) "
+        "ORDER BY t.relname, c.conname", (list(names),)).all()
+    return ([dict(name=n, kind="index", table_name=t, ddl=d) for n, t, d in idx]
+            + [dict(name=n, kind="foreign_key", table_name=t,
+                    ddl=f"ALTER TABLE {q(t)} ADD CONSTRAINT {q(n)} {d}") for n, t, d in fks])
+
+
+def _drop_sql(archive: Archive, obj: dict) -> str:
+    q = archive.engine.dialect.identifier_preparer.quote
+    if obj["kind"] == "index":
+        return f"DROP INDEX {q(obj['name'])}"
+    return f"ALTER TABLE {q(obj['table_name'])} DROP CONSTRAINT {q(obj['name'])}"
+
+
+def pending(archive: Archive) -> list[dict]:
+    """What ``bulk_load`` records as taken off (by a load running now, or one that died)."""
+    with archive.engine.connect() as conn:
+        if not sa.inspect(conn).has_table("bulk_load"):
+            return []                       # (an archive not yet at migration 0018: nothing was)
+        return [dict(r._mapping) for r in conn.execute(sa.select(BL).order_by(BL.c.kind.desc(), BL.c.name))]
+
+
+def _drop(archive: Archive) -> dict:
+    """Take the objects off, each recorded, in one transaction (all or none)."""
+    with archive.engine.connect().execution_options(writer=True) as conn, conn.begin():
+        if not archive.sqlite:
+            # DROP takes its tables' exclusive lock: a reader holding one would stall every
+            # other query behind this one -- give up instead, and say why
+            conn.exec_driver_sql("SET LOCAL lock_timeout = '10s'")
+        have = {r.name for r in conn.execute(sa.select(BL.c.name))}
+        objs = [o for o in _droppable(archive, conn) if o["name"] not in have]
+        now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+        for o in objs:
+            conn.execute(sa.insert(BL).values(**o, dropped_at=now))
+            conn.exec_driver_sql(_drop_sql(archive, o))
+    kinds = [o["kind"] for o in objs]
+    return {"indexes": kinds.count("index"), "foreign_keys": kinds.count("foreign_key")}
+
+
+def _restore(archive: Archive) -> dict:
+    """Put back what ``bulk_load`` records: indexes first (a foreign key's check reads the parent's
+    primary key, not them, but the tables' own look-ups do), each with its row deleted in one
+    transaction.  The caller holds the lock."""
+    t0 = time.perf_counter()
+    done = {"indexes": 0, "foreign_keys": 0}
+    failed: list[str] = []
+    for o in pending(archive):
+        try:
+            with archive.engine.connect().execution_options(writer=True) as conn, conn.begin():
+                if not archive.sqlite:
+                    conn.exec_driver_sql("SET LOCAL maintenance_work_mem = '256MB'")
+                else:
+                    # a pooled connection parses DDL against the schema it cached, which may predate
+                    # the DROP another connection made ("index ... already exists"): a read of the
+                    # catalogue inside the transaction makes it load the current one
+                    conn.exec_driver_sql("SELECT count(*) FROM sqlite_master").scalar()
+                conn.exec_driver_sql(o["ddl"])
+                conn.execute(sa.delete(BL).where(BL.c.name == o["name"]))
+        except sa.exc.DBAPIError as e:     # (the others are still put back: then each failure is named)
+            first = (str(e.orig).splitlines() or [""])[0] if e.orig is not None else str(e)
+            failed.append(f"{o['kind'].replace('_', ' ')} {o['name']} on {o['table_name']}: {first}")
+            continue
+        done["indexes" if o["kind"] == "index" else "foreign_keys"] += 1
+    if failed:
+        raise StoreError(f"bulk load: could not put back {'; '.join(failed)} -- still recorded in bulk_load; "
+                         "the next ingest or `courtarchive init` tries again")
+    done["restore_seconds"] = round(time.perf_counter() - t0, 3)
+    return done
+
+
+@contextlib.contextmanager
+def loading(archive: Archive) -> Iterator[dict]:
+    """Hold the bulk lock, take the objects off, yield a dict that gets the counts, and put
+    everything back when the block ends however it ends (an exception in the block: restored,
+    then re-raised).  `BulkLoadBusy` when another process is bulk-loading this archive."""
+    lock = _Lock(archive)
+    if not lock.acquire():
+        raise BulkLoadBusy("another process is bulk-loading this archive (`ingest --bulk`): "
+                           "wait for it to end, or ingest without --bulk")
+    state: dict = {}
+    try:
+        if pending(archive):                # a load that died left these: back first
+            log.warning("restoring what an interrupted bulk load took off")
+            _restore(archive)
+        state.update(_drop(archive))
+        try:
+            yield state
+        finally:
+            state.update({k: v for k, v in _restore(archive).items() if k == "restore_seconds"})
+    finally:
+        lock.release()
+
+
+def restore_interrupted(archive: Archive) -> dict | None:
+    """Put back what a bulk load that died took off (its lock is free, its rows are still in
+    ``bulk_load``).  None when nothing was missing, or when a bulk load is running now."""
+    if not pending(archive):
+        return None
+    lock = _Lock(archive)
+    if not lock.acquire():
+        return None                         # (running: it restores when it ends)
+    try:
+        if not pending(archive):
+            return None
+        log.warning("restoring the indexes and keys an interrupted bulk load took off")
+        return _restore(archive)
+    finally:
+        lock.release()
