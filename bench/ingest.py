@@ -131,7 +131,11 @@ def main() -> None:
             load1 = os.getloadavg()[0]
             rep = json.loads(out)
             rate = rep["hearings"] / secs
-            row = (name + (" --bulk" if bulk else ""), files, rep["hearings"], secs, rate, peak, len(rep["rejected"]), cpu,
+            label = name
+            if bulk:
+                b = rep.get("bulk") or {}
+                label += f" --bulk (put back in {b.get('restore_seconds', 0):.1f} s)"
+            row = (label, files, rep["hearings"], secs, rate, peak, len(rep["rejected"]), cpu,
                    f"{load0:.1f}-{load1:.1f}")
             # the second run: every file is a duplicate
             secs2, _, out2, _ = run_measured(ingest_cmd(False), env)

@@ -7,9 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
-import sys
 import time
 
 import pytest
@@ -19,7 +16,7 @@ from courtarchive.store import Archive, StoreError
 from courtarchive.store import bulk
 from courtarchive.store.migrate import check
 
-from test_ingest import _cli, _template, write_lists
+from test_ingest import _cli, _template, kill_once_writing, write_lists
 
 #: the tables an ingest fills, compared row by row (``publication`` has the ingest time in it)
 ROWS_OF = ("case", "hearing", "party", "offence", "complainant")
@@ -191,21 +188,7 @@ def test_kill_during_bulk_ingest_then_rerun(tmp_path, db_url, shared_cath):
     assert _cli(["init"], env).returncode == 0
     a = Archive.open(db_url)
     want = _schema(a)
-    proc = subprocess.Popen([sys.executable, "-m", "courtarchive.serve.cli", "ingest", "--bulk", str(tmp_path / "in"),
-                             "--workers", "1"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 60
-    n = 0
-    while time.time() < deadline:
-        try:
-            with a.engine.connect() as c:
-                n = c.execute(sa.text("SELECT count(*) FROM publication")).scalar_one()
-        except Exception:
-            n = 0
-        if n >= 1:
-            break
-        time.sleep(0.01)
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait()
+    n = kill_once_writing(["ingest", "--bulk", str(tmp_path / "in"), "--workers", "1"], env, a)
     assert 1 <= n < len(files), f"the kill should land mid-ingest (saw {n} publications)"
     assert bulk.pending(a), "the killed load's record of what it took off"
     assert _schema(a) != want

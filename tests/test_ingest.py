@@ -181,17 +181,11 @@ def test_cli_ingest_json_and_exit_code(cli_env, tmp_path, shared_cath):
     assert e.returncode == 0 and (tmp_path / "h.csv").read_text().count("\n") == 1 + json.loads(s2.stdout)["hearings"]
 
 
-def test_kill_during_ingest_then_rerun(tmp_path, db_url, shared_cath):
-    """kill -9 in the middle of an ingest; the re-run loses and duplicates nothing."""
-    # files are committed in groups (Archive.writer: 200 files or 1 s): enough files for several
-    files = write_lists(tmp_path / "in", _template(shared_cath), 600)
-    env = dict(os.environ, COURTARCHIVE_HOME=str(tmp_path / "home"), COURTARCHIVE_DB=db_url)
-    assert _cli(["init"], env).returncode == 0
-    proc = subprocess.Popen([sys.executable, "-m", "courtarchive.serve.cli", "ingest", str(tmp_path / "in"),
-                             "--workers", "1"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    from courtarchive.store import Archive
-
-    a = Archive.open(db_url)
+def kill_once_writing(args: list[str], env: dict, a) -> int:
+    """Run the CLI with ``args``, SIGKILL it as soon as archive ``a`` holds a publication (or after
+    60 s); the publications seen then."""
+    proc = subprocess.Popen([sys.executable, "-m", "courtarchive.serve.cli", *args], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 60
     n = 0
     while time.time() < deadline:
@@ -205,6 +199,19 @@ def test_kill_during_ingest_then_rerun(tmp_path, db_url, shared_cath):
         time.sleep(0.01)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
+    return n
+
+
+def test_kill_during_ingest_then_rerun(tmp_path, db_url, shared_cath):
+    """kill -9 in the middle of an ingest; the re-run loses and duplicates nothing."""
+    # files are committed in groups (Archive.writer: 200 files or 1 s): enough files for several
+    files = write_lists(tmp_path / "in", _template(shared_cath), 600)
+    env = dict(os.environ, COURTARCHIVE_HOME=str(tmp_path / "home"), COURTARCHIVE_DB=db_url)
+    assert _cli(["init"], env).returncode == 0
+    from courtarchive.store import Archive
+
+    a = Archive.open(db_url)
+    n = kill_once_writing(["ingest", str(tmp_path / "in"), "--workers", "1"], env, a)
     assert 1 <= n < len(files), f"the kill should land mid-ingest (saw {n} publications)"
     r = _cli(["ingest", str(tmp_path / "in"), "--json"], env)
     assert r.returncode == 0, r.stdout + r.stderr

@@ -104,10 +104,9 @@ def iter_input_files(paths: Iterable[str | Path]) -> Iterator[Path]:
         if p.is_dir():
             for root, dirs, files in os.walk(p):
                 dirs.sort()
-                for name in sorted(files):
-                    f = Path(root) / name
-                    if _wanted(f):
-                        yield f
+                for name in sorted(files):      # (tested on the name: a Path made only for a file kept)
+                    if not is_sidecar(name) and os.path.splitext(name)[1].lower() in FORMATS:
+                        yield Path(root, name)
         elif not is_sidecar(p.name):
             yield p
 
@@ -116,10 +115,6 @@ def is_sidecar(name: str) -> bool:
     """A sidecar's file name: ``<name>.meta.json``, the suffix in any case (``.META.JSON`` too, as
     `file_format` reads a list's suffix)."""
     return name.lower().endswith(SIDECAR)
-
-
-def _wanted(f: Path) -> bool:
-    return not is_sidecar(f.name) and f.suffix.lower() in FORMATS
 
 
 class InputFiles:
