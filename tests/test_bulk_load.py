@@ -229,3 +229,30 @@ def test_cli_bulk_says_what_it_did_and_refuses_a_second(tmp_path, db_url, shared
     finally:
         lock.release()
         a.close()
+
+
+
+def test_a_reader_holding_a_table_is_waited_for_then_refused_with_nothing_changed(archive, monkeypatch):
+    """PostgreSQL: dropping takes the tables' exclusive locks; a reader holding one past the lock
+    timeout makes the load give up -- one error saying so and what to do, the schema as it was,
+    nothing recorded, the lock free for the next."""
+    if archive.sqlite:
+        pytest.skip("SQLite's readers never block a writer in WAL mode")
+    monkeypatch.setattr(bulk, "LOCK_TIMEOUT", "300ms")
+    before = _schema(archive)
+    reader = archive.engine.connect()
+    reader.begin()
+    reader.exec_driver_sql("SELECT count(*) FROM party").scalar()      # (holds its ACCESS SHARE lock)
+    try:
+        with pytest.raises(StoreError, match=r"^bulk load: the indexes and keys could not be taken off \(canceling "
+                                             r"statement due to lock timeout\); nothing was changed -- ingest without "
+                                             r"--bulk, or run it as the owner of the archive's tables when nothing else "
+                                             r"is reading them$"):
+            with bulk.loading(archive):
+                pytest.fail("the load should not start")
+    finally:
+        reader.rollback()
+        reader.close()
+    assert _schema(archive) == before and bulk.pending(archive) == []
+    with bulk.loading(archive) as state:           # the reader gone, the next load goes ahead
+        assert state["indexes"] >= 15

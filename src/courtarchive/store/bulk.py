@@ -53,6 +53,9 @@ log = logging.getLogger(__name__)
 #: the tables an ingest fills per hearing entry (``publication`` is per list: left alone)
 BULK_TABLES = ("case", "hearing", "party", "offence", "complainant", "party_coarse")
 
+#: how long taking the tables' exclusive locks may wait for readers (PostgreSQL) before giving up
+LOCK_TIMEOUT = "10s"
+
 #: the advisory lock of a bulk load (PostgreSQL): per schema, as each archive has its own
 _PG_LOCK = "hashtextextended(current_schema() || '.bulk_load', 0)"
 
@@ -156,12 +159,24 @@ def pending(archive: Archive) -> list[dict]:
 
 
 def _drop(archive: Archive) -> dict:
-    """Take the objects off, each recorded, in one transaction (all or none)."""
+    """Take the objects off, each recorded, in one transaction (all or none).  A database that
+    refuses (PostgreSQL: a role that does not own the tables; a reader holding a table past the
+    lock timeout) is a StoreError saying so, with nothing changed."""
+    try:
+        return _drop_all(archive)
+    except sa.exc.DBAPIError as e:
+        first = (str(e.orig).splitlines() or [""])[0] if e.orig is not None else str(e)
+        raise StoreError(f"bulk load: the indexes and keys could not be taken off ({first}); nothing was "
+                         "changed -- ingest without --bulk, or run it as the owner of the archive's tables "
+                         "when nothing else is reading them") from None
+
+
+def _drop_all(archive: Archive) -> dict:
     with archive.engine.connect().execution_options(writer=True) as conn, conn.begin():
         if not archive.sqlite:
             # DROP takes its tables' exclusive lock: a reader holding one would stall every
             # other query behind this one -- give up instead, and say why
-            conn.exec_driver_sql("SET LOCAL lock_timeout = '10s'")
+            conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
         have = {r.name for r in conn.execute(sa.select(BL.c.name))}
         objs = [o for o in _droppable(archive, conn) if o["name"] not in have]
         now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
