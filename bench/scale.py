@@ -3,14 +3,15 @@ per stage, for the embedded mode (SQLite + DuckDB) and the server mode (PostgreS
 
     uv run python bench/scale.py --entries 100000 [--entries 1000000 ...]
                                  [--mode embedded|server|both] [--pg DSN] [--spark-master URL]
-                                 [--workers 2] [--keep] [--stages ingest,link,analyse] [--plot]
+                                 [--workers 2] [--keep] [--stages ingest,link,analyse] [--plot] [--bulk]
 
 Every stage runs the real CLI as a child process (what a user runs); peak RSS is the sum over the
 process tree (Spark's JVM included), sampled every 100 ms.  The number of cases is chosen from the
 target number of hearing entries (≈ 5.3 entries per case on the generator's default mix; the
 figure actually ingested is what is reported).  Corpora are cached in bench/out/scale-<entries>.
 Server mode ingests into a fresh PostgreSQL database (created and dropped on the server of --pg),
-then links and analyses with --engine spark.  Each run appends one JSON line per stage to
+then links and analyses with --engine spark.  `--bulk`: the ingest is `ingest --bulk` (a first load:
+indexes built and, on PostgreSQL, foreign keys checked once at the end).  Each run appends one JSON line per stage to
 bench/out/scale.jsonl; --plot draws bench/scale.png (Altair; time per stage against entries, log-log).
 """
 
@@ -125,8 +126,8 @@ def one(mode: str, entries: int, a, cli: list[str], emit) -> list[dict]:
     try:
         if "ingest" in stages:
             run_measured(cli + ["init"], env)
-            r = run_measured(cli + ["ingest", str(corpus / "lists"), "--json", "--workers", str(a.workers)], env,
-                             ok=(0, 1))
+            r = run_measured(cli + ["ingest", str(corpus / "lists"), "--json", "--workers", str(a.workers)]
+                             + (["--bulk"] if a.bulk else []), env, ok=(0, 1))
             rep = json.loads(r["stdout"])
             # the CLI's after-ingest steps (search index, alerts) are in the stage's time; shown apart
             after = {k.rsplit(":", 1)[-1].replace("refresh", "search_index"): v.get("seconds")
@@ -134,6 +135,7 @@ def one(mode: str, entries: int, a, cli: list[str], emit) -> list[dict]:
             rows.append({"stage": "ingest", "entries_ingested": rep["hearings"], "files": rep["files"],
                          "rejected": len(rep["rejected"]), "seconds": r["seconds"], "peak_rss_gib": r["peak_rss_gib"],
                          "entries_per_s": round(rep["hearings"] / max(r["seconds"], 1e-9)),
+                         **({"bulk_restore_s": rep["bulk"]["restore_seconds"]} if a.bulk else {}),
                          **{f"{k}_s": v for k, v in after.items()}})
         if "link" in stages:
             r = run_measured(cli + ["link", "run", "--full", "--engine", engine, "--json"], env)
@@ -181,6 +183,7 @@ def main() -> None:
     ap.add_argument("--stages", default="ingest,link,analyse",
                     help="comma-separated stages to run; without ingest, reuse the archive a --keep run left")
     ap.add_argument("--plot", action="store_true")
+    ap.add_argument("--bulk", action="store_true", help="ingest with --bulk (a first load)")
     a = ap.parse_args()
     cli = [sys.executable, "-m", "courtarchive.serve.cli"]
     modes = ("embedded", "server") if a.mode == "both" else (a.mode,)

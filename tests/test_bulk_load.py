@@ -256,3 +256,19 @@ def test_a_reader_holding_a_table_is_waited_for_then_refused_with_nothing_change
     assert _schema(archive) == before and bulk.pending(archive) == []
     with bulk.loading(archive) as state:           # the reader gone, the next load goes ahead
         assert state["indexes"] >= 15
+
+
+def test_init_while_a_bulk_load_runs_is_refused(archive, tmp_path):
+    """`init` beside a running bulk load: no restore under its feet, and no migration over a schema
+    with its indexes off -- refused, saying why; after the load, init goes ahead."""
+    with bulk.loading(archive):
+        other = Archive.open(archive.url)
+        with pytest.raises(StoreError, match=r"a bulk load \(`ingest --bulk`\) is running on this archive .*run init when it has ended"):
+            other.init()
+        other.close()
+        r = _cli(["init"], dict(os.environ, COURTARCHIVE_HOME=str(tmp_path / "home"), COURTARCHIVE_DB=archive.url))
+        assert r.returncode == 1 and r.stderr == ("error: a bulk load (`ingest --bulk`) is running on this archive with "
+                                                  "its indexes taken off: run init when it has ended\n")
+        assert bulk.pending(archive)
+    archive.init()
+    assert bulk.pending(archive) == []

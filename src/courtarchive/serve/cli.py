@@ -31,12 +31,17 @@ def init(db: Optional[str] = DbOpt,
          reset: bool = typer.Option(False, help="drop every table first (destroys the archive)")) -> None:
     """Create (or upgrade) the archive and the pseudonym key."""
     from ..governance.pseudonym import Keyring
+    from ..store import StoreError
 
     s = settings()
     a = open_archive(db, initialised=False)
     if reset:
         a.drop_all()
-    info = a.init()
+    try:
+        info = a.init()
+    except StoreError as e:             # (a bulk load running with the indexes off)
+        typer.echo(f"error: {e}", err=True)
+        raise typer.Exit(1) from None
     # never wrapped at the console's width (a pipe is 80 columns to Rich): the paths must copy whole
     if not s.key_hex and not s.key_file.exists():
         Keyring.create(s.key_file)

@@ -198,10 +198,13 @@ class Archive:
         if migrate.current(self.engine) is None:
             self._refuse_foreign_tables()
         else:
-            # what a bulk load that died took off goes back before any migration reads the schema
-            from .bulk import restore_interrupted
+            # what a bulk load that died took off goes back before any migration reads the schema;
+            # one still running has it off: no migration under its feet
+            from .bulk import pending, restore_interrupted
 
-            restore_interrupted(self)
+            if restore_interrupted(self) is None and pending(self):
+                raise StoreError("a bulk load (`ingest --bulk`) is running on this archive with its indexes "
+                                 "taken off: run init when it has ended")
         migrate.upgrade(self.engine)
         loaded = self._load_reference_courts()
         db = self.engine.url.database if self.sqlite else None
