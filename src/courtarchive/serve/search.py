@@ -124,13 +124,22 @@ def name_keys(ws: list[str]) -> str:
 @lru_cache(maxsize=200_000)
 def _name_keys(name_norm: str) -> str:
     """The keys a stored name is indexed under: every word's variant keys and trigram keys."""
-    keys: set[str] = set()
-    for w in name_norm.split():
-        wk = word_keys(w)
-        keys |= wk
-        keys.update(ss.TRIGRAM_KEY + w[i:i + 3] for i in range(len(w) - 2))
-        keys.update(ss.HEAD_KEY + k[1:3] for k in wk if k[0] == "e" and len(k) >= 3)
-    return " ".join(sorted(keys))
+    ws = name_norm.split()
+    if len(ws) == 1:
+        return " ".join(sorted(_stored_word_keys(ws[0])))
+    return " ".join(sorted(frozenset().union(*map(_stored_word_keys, ws))))
+
+
+@lru_cache(maxsize=200_000)
+def _stored_word_keys(w: str) -> frozenset[str]:
+    """One word's share of a stored name's keys: its variant keys, its trigram keys and the first
+    two letters of each ``e`` key -- per word, not per name: names share their words (the same
+    surnames and forenames in ~45k names per 25k cases), and these were most of an index build's
+    Python."""
+    wk = word_keys(w)
+    t, h = ss.TRIGRAM_KEY, ss.HEAD_KEY
+    return wk.union([t + w[i:i + 3] for i in range(len(w) - 2)],
+                    [h + k[1:3] for k in wk if k[0] == "e" and len(k) >= 3])
 
 
 @lru_cache(maxsize=65_536)
@@ -185,7 +194,10 @@ def _fill(archive, conn, **kw) -> int:
             rows = [x for r in batch if (x := _index_row(r)) is not None]
             n += ss.insert_rows(archive, conn, rows)
     finally:
-        _words_of.cache_clear()      # names are not kept in memory past the build
+        # names (and their words) are not kept in memory past the build
+        _words_of.cache_clear()
+        _name_keys.cache_clear()
+        _stored_word_keys.cache_clear()
     return n
 
 
