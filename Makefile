@@ -39,15 +39,22 @@ browser:
 	fi
 
 # PostgreSQL store tests run when the server answers (CI and this machine); else they skip visibly.
-test: install browser
+# (one recipe for both suites: `make test` the default run, `make test-slow` the slow one)
+define run_pytest
 	@if [ -z "$$COURTARCHIVE_TEST_PG" ] && $(UV) run --frozen python -c "import psycopg; psycopg.connect('host=127.0.0.1 port=5432 user=postgres dbname=test', connect_timeout=3).close()" 2>/dev/null; then \
 		export COURTARCHIVE_TEST_PG=$(PG_DSN); echo "PostgreSQL answers: store suite runs on SQLite and PostgreSQL"; \
 	fi; \
-	$(UV) run --frozen pytest -q -p no:cacheprovider -n $(PYTEST_WORKERS) --dist loadfile; rc=$$?; \
+	$(UV) run --frozen pytest -q -p no:cacheprovider -n $(2) --dist loadfile $(1); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
+endef
 
-test-slow: install
-	$(UV) run --frozen pytest -q -m slow
+test: install browser
+	$(call run_pytest,,$(PYTEST_WORKERS))
+
+# the scale and long-running tests (marked slow), on both backends like `make test`; in one
+# process: some of them time themselves, and Spark's JVM takes a core of its own
+test-slow: install browser
+	$(call run_pytest,-m slow,0)
 
 demo: install
 	@rm -rf $(DEMO_DIR) && mkdir -p $(DEMO_DIR)

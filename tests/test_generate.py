@@ -340,7 +340,9 @@ def test_seed_scale_under_a_minute(tmp_path):
     secs = time.perf_counter() - t0
     assert secs < 60, f"25k cases took {secs:.1f} s"
     f = s["findings"]["child-sexual-abuse"]
-    assert 600 <= f["victims_linked_to_2plus_defendants"] <= 1800
+    # (seed 1's truth is 568 on the current generator, bench/RESULTS.md; the bound of 600 dated
+    # from a generator that gave 1,079, and the slow run had not been run since it changed)
+    assert 400 <= f["victims_linked_to_2plus_defendants"] <= 1800
     assert 10 <= f["cases_with_network_3plus"] <= 120
     assert 5 <= f["cases_with_network_5plus"] <= f["cases_with_network_3plus"]
     top = f["multi_defendant_cases_by_location"]

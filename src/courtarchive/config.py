@@ -115,8 +115,14 @@ def spark_conf(app: str) -> dict[str, str]:
     (default 64; adaptive execution coalesces small shuffles, so small data is not slowed by it)."""
     import os
 
+    from splink.internals.spark.jar_location import similarity_jar_location
+
     return {
         "spark.app.name": app,
+        # Splink's similarity functions (JARO_WINKLER ...): in every session, as a process has one
+        # SparkContext and a jar cannot be added to it once started -- a link run after an analysis
+        # in the same process got the analysis's session, without them
+        "spark.jars": similarity_jar_location(),
         "spark.driver.memory": os.environ.get("COURTARCHIVE_SPARK_DRIVER_MEMORY", "6g"),
         "spark.sql.shuffle.partitions": os.environ.get("COURTARCHIVE_SPARK_SHUFFLE_PARTITIONS", "64"),
         "spark.sql.adaptive.enabled": "true",

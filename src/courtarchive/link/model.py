@@ -258,12 +258,11 @@ def _spark_session():
     import tempfile
 
     from pyspark.sql import SparkSession
-    from splink.internals.spark.jar_location import similarity_jar_location
 
     from ..config import spark_conf
 
     master = os.environ.get("COURTARCHIVE_SPARK_MASTER", "local[2]")
-    b = SparkSession.builder.master(master).config("spark.jars", similarity_jar_location())
+    b = SparkSession.builder.master(master)         # (Splink's jar: in spark_conf)
     for k, v in spark_conf("courtarchive-link").items():
         b = b.config(k, v)
     spark = b.getOrCreate()
