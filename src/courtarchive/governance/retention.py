@@ -445,9 +445,10 @@ def class_status(archive, prof: Profile, as_of: dt.date) -> dict[str, dict]:
     list still holding its data un-expired and not under a legal hold (``oldest``), how many such
     lists (``publications``) and how many of them are before the cut-off (``overdue_publications``;
     ``overdue`` when any), and the lists before it a hold keeps (``held_publications``: held, not
-    overdue).  One aggregate query per class (`sg.class_unexpired`): a list holds a class's data
-    while a field the profile deletes or bands in the class holds a value -- or, the identity class,
-    a party of it is not pseudonymised."""
+    overdue -- every row of them holding the class's data held, as `plan_batch` skips rows).  One
+    aggregate query per class (`sg.class_unexpired`): a list holds a class's data while a field the
+    profile deletes or bands in the class holds a value -- or, the identity class, a party of it is
+    not pseudonymised."""
     with archive.engine.connect() as conn:
         scopes = sg.hold_scopes(archive, conn)
     out: dict[str, dict] = {}

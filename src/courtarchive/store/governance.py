@@ -549,6 +549,56 @@ def raw_beyond(archive: Archive, cutoff: dt.date, *, limit: int = 10_000) -> lis
         return [r[0] for r in conn.execute(q)]
 
 
+def _row_holds(scopes: dict) -> dict:
+    """SQL tests of whether a row is held, by the rules the expiry job skips rows by
+    (`retention.plan_batch`, `retention._Held`), for holds other than the archive's (``scopes``:
+    `hold_scopes`; it holds everything): {"party": f(party table), "hearing": f(hearing table),
+    "offence": f(offence table), "publication": f(publication table)}, each test never NULL.
+
+    A party is held by a hold on it, its case, or its hearing's court; a hearing by its case, its
+    court or a held party of it; an offence with its hearing or its party; a publication's own
+    fields while any row of it is held (its held parties and hearings: an offence is held only with
+    one of those, of the same list).  Cases' keys are not a class's data here (`class_status`);
+    complainant holds reach no party, hearing or offence."""
+    H, Pa = T["hearing"], T["party"]
+    courts, cases, parties = sorted(scopes["court"]), sorted(scopes["case"]), sorted(scopes["party"])
+
+    def any_of(*tests):
+        tests = [t for t in tests if t is not None]
+        return sa.or_(*tests) if tests else sa.false()
+
+    def among(col, ids):            # (NULL is among none: the test stays false, never NULL)
+        return sa.and_(col.is_not(None), col.in_(ids)) if ids else None
+
+    def party_itself(pa):           # a hold on the party or its case
+        return any_of(pa.c.id.in_(parties) if parties else None, among(pa.c.case_id, cases))
+
+    def hearing_place(h):           # a hold on the hearing's case or court
+        return any_of(among(h.c.case_id, cases), among(h.c.court_id, courts))
+
+    def party(pa):
+        h = H.alias()
+        return any_of(party_itself(pa), sa.exists().where(h.c.id == pa.c.hearing_id, among(h.c.court_id, courts))
+                      if courts else None)
+
+    def hearing(h):
+        pa = Pa.alias()             # (a party of the hearing: its court is the hearing's)
+        return any_of(hearing_place(h), sa.exists().where(pa.c.hearing_id == h.c.id, party_itself(pa))
+                      if parties or cases else None)
+
+    def offence(o):
+        h, pa = H.alias(), Pa.alias()
+        return any_of(sa.exists().where(h.c.id == o.c.hearing_id, hearing(h)),
+                      sa.exists().where(pa.c.id == o.c.party_id, party(pa)))
+
+    def publication(p):
+        h, pa = H.alias(), Pa.alias()
+        return any_of(sa.exists().where(pa.c.publication_id == p.c.id, party_itself(pa)) if parties or cases else None,
+                      sa.exists().where(h.c.publication_id == p.c.id, hearing_place(h)) if courts or cases else None)
+
+    return {"party": party, "hearing": hearing, "offence": offence, "publication": publication}
+
+
 def class_unexpired(archive: Archive, *, fields: dict[str, Sequence[str]], identity: bool, cutoff: dt.date,
                     scopes: dict) -> dict:
     """One retention class's data still held un-expired, in one aggregate query over the
@@ -556,42 +606,42 @@ def class_unexpired(archive: Archive, *, fields: dict[str, Sequence[str]], ident
     it when it is not fully expired (``raw_expired_at``) and a row of it still holds a value in one
     of ``fields`` ({table: [columns]}: those the profile deletes or bands in the class -- expired,
     they are NULL) or, for the identity class (``identity``), a party of it is not pseudonymised
-    (`_identities_raw`).  A publication a legal hold reaches (``scopes``: `hold_scopes`; the
-    archive, its court, a case or party of it -- the expiry skips its held rows) is counted held,
-    apart.  Returns {"oldest": the earliest content date of those not held, "publications": how
-    many not held, "due": how many of those dated before ``cutoff`` (as `expiry_candidates` reads
-    it), "held_due": held ones dated before it}."""
-    P, Pa, H = T["publication"], T["party"], T["hearing"]
+    (`_identities_raw`).  It is held (counted apart) only when every such row is held by a legal
+    hold (``scopes``: `hold_scopes`) as the expiry job decides it, which skips held rows and
+    expires the rest (`_row_holds`): a hold on one party of a list keeps that party, its hearing
+    and the hearing's offences, and leaves the list due while another party's name or date of
+    birth is past the cut-off.  An archive hold holds every list.  Returns {"oldest": the earliest
+    content date of those not held, "publications": how many not held, "due": how many of those
+    dated before ``cutoff`` (as `expiry_candidates` reads it), "held_due": held ones dated before
+    it}."""
+    P, Pa = T["publication"], T["party"]
     day = sa.func.coalesce(P.c.content_date_end, P.c.content_date)
-    raw = []
-    for table, cols in fields.items():
-        if not cols:
-            continue
-        t = T[table]
-        has = sa.or_(*(t.c[c].is_not(None) for c in cols))
-        raw.append(has if table == "publication" else sa.exists().where(t.c.publication_id == P.c.id, has))
+    # per table, the test of a row still holding the class's data (the identity class: a party
+    # not pseudonymised too -- `_identities_raw`, which also counts a list of no party)
+    has = {table: sa.or_(*(T[table].c[c].is_not(None) for c in cols)) for table, cols in fields.items() if cols}
+    raw = [has[t] if t == "publication" else sa.exists().where(T[t].c.publication_id == P.c.id, has[t]) for t in has]
     if identity:
         raw.append(_identities_raw(P))
+        has["party"] = sa.or_(has["party"], Pa.c.pseudonymised.is_not(True)) if "party" in has \
+            else Pa.c.pseudonymised.is_not(True)
     if not raw:
         return {"oldest": None, "publications": 0, "due": 0, "held_due": 0}
-    courts, cases, parties = list(scopes["court"]), list(scopes["case"]), list(scopes["party"])
     if scopes["archive"]:
-        held = sa.true()
+        held = sa.literal(1)
+    elif not (scopes["court"] or scopes["case"] or scopes["party"]):
+        held = sa.literal(0)
     else:
-        h = []
-        if courts:
-            h += [P.c.court_id.in_(courts), sa.exists().where(H.c.publication_id == P.c.id, H.c.court_id.in_(courts))]
-        if cases:
-            h += [sa.exists().where(H.c.publication_id == P.c.id, H.c.case_id.in_(cases)),
-                  sa.exists().where(Pa.c.publication_id == P.c.id, Pa.c.case_id.in_(cases))]
-        if parties:
-            h.append(sa.exists().where(Pa.c.publication_id == P.c.id, Pa.c.id.in_(parties)))
-        held = sa.or_(*h) if h else sa.false()
+        rule = _row_holds(scopes)
+        # held: a row of it is held (then its own fields are kept: `plan_batch`) and no row of it
+        # still holding the data is not.  (A list of no party holds its identities in its own row
+        # until marked expired: held with it.)
+        free = [sa.exists().where(T[t].c.publication_id == P.c.id, has[t], ~rule[t](T[t]))
+                for t in has if t != "publication"]
+        held = sa.case((~rule["publication"](P), 0), (sa.or_(sa.false(), *free), 0), else_=1)
     due = sa.or_(day < cutoff, sa.and_(day.is_(None), P.c.ingested_at < dt.datetime.combine(cutoff, dt.time())))
     # each test once per publication (a subquery, OFFSET 0: neither SQLite nor PostgreSQL folds it
     # into the aggregates, each of which would run the hold tests again), then the aggregates
-    sub = (sa.select(day.label("day"), sa.case((due, 1), else_=0).label("due"),
-                     sa.case((held, 1), else_=0).label("held"))
+    sub = (sa.select(day.label("day"), sa.case((due, 1), else_=0).label("due"), held.label("held"))
            .where(P.c.raw_expired_at.is_(None), sa.or_(*raw)).offset(0).subquery())
     free, late = sub.c.held == 0, sub.c.due == 1
     q = sa.select(sa.func.min(sub.c.day).filter(free), sa.func.count().filter(free),
