@@ -85,10 +85,15 @@ def test_one_held_defendant_leaves_the_others_overdue(archive, prof):
     assert st["overdue"] is True
     rs = compliance.build(archive, profile=prof, as_of=AS_OF)["retention_status"]
     assert rs["overdue"] is True and rs["classes"]["identity"]["overdue_publications"] == 1
+    # the report's "raw identities beyond the limit" says the same: not held, run expiry
+    assert rs["beyond_limit_unheld"] == [pub] and rs["beyond_limit_held"] == 0
     # what the expiry job does with that list: BRAVO expired, ALPHA kept
     retention.expire(archive, keyring=KR, profile=prof, as_of=AS_OF, compact=False)
     assert _raw_surnames(archive) == ["ALPHA"]
     assert rows(archive, "publication", id=pub)[0]["raw_expired_at"] is None
+    # ... after which only the held party is raw: beyond the limit, held
+    rs = compliance.build(archive, profile=prof, as_of=AS_OF)["retention_status"]
+    assert rs["beyond_limit_unheld"] == [] and rs["beyond_limit_held"] == 1
 
 
 # --------------------------------------------------------------------------- (2) after the expiry

@@ -90,9 +90,16 @@ def build(archive, *, profile=None, as_of: dt.date | None = None) -> dict:
             for chunk in range(0, len(beyond), 200):
                 ids = beyond[chunk:chunk + 200]
                 rows = sg.batch_rows(archive, conn, ids)
-                held_pubs = {p["publication_id"] for p in rows["party"] if held.party(p)} | \
+                # raw identities past the limit are unheld when a party still named in clear is not
+                # itself held -- the expiry skips held parties only, and pseudonymises the rest (a
+                # hold on one defendant of a list does not keep the others'); a list of no party
+                # is held when any row of it is
+                raw_unheld = {p["publication_id"] for p in rows["party"]
+                              if p["pseudonymised"] is not True and not held.party(p)}
+                with_parties = {p["publication_id"] for p in rows["party"]}
+                held_rows = {p["publication_id"] for p in rows["party"] if held.party(p)} | \
                     {h["publication_id"] for h in rows["hearing"] if held.place(h)}
-                beyond_unheld += [i for i in ids if i not in held_pubs]
+                beyond_unheld += [i for i in ids if i in raw_unheld or (i not in with_parties and i not in held_rows)]
     classes = class_status(archive, prof, as_of)
     runs = sg.runs(archive)
     proofs = _chain_check(archive, runs)
