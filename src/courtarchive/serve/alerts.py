@@ -302,13 +302,20 @@ def _case_hits(sub: dict, hs: list[dict], batch: "_Batch") -> list[dict]:
     too, and on none of them ever being its case.)"""
     ref, codes = _ref_of(sub["query"]), _offence_codes_of(sub["query"])
     if ref:
+        from . import views as V
         from .search import whole_ref_listed
 
         p = sub.get("params") or {}
-        key = (ref, p.get("court_id"), p.get("offence_group"))
+        # a whole-reference case counts only when its subscriber may see a listing of it, as the search
+        # page counts it for its viewer (`views._seen_hearings`, the gate as a digest's): one withheld
+        # from them (a list their role may not see, a s.4(2) order) counts nowhere -- followed alone,
+        # the hidden case's hearings were withheld and the prefix's alerts stopped, which said it exists
+        viewer = batch.subscriber(sub)
+        key = (ref, p.get("court_id"), p.get("offence_group"), viewer.effective_role(batch.now), V.purpose_for(viewer))
         if key not in batch.whole_refs:     # (the archive as it is after this ingest: the new lists in it)
-            batch.whole_refs[key] = whole_ref_listed(batch.archive, ref, court_id=p.get("court_id"),
-                                                     offence_group=p.get("offence_group"))
+            batch.whole_refs[key] = whole_ref_listed(
+                batch.archive, ref, court_id=p.get("court_id"), offence_group=p.get("offence_group"),
+                seen=V._seen_hearings(batch.portal(), viewer, "digest", now=batch.now))
         whole = batch.whole_refs[key]
 
     from ..store.util import case_number_key
@@ -580,7 +587,8 @@ def _person_queries(archive, sub: dict, qid_base: int) -> tuple[list[dict], set[
 class _Batch:
     """The new hearings of one run and what matching reads about them."""
 
-    def __init__(self, archive, hearings: list[dict]):
+    def __init__(self, archive, hearings: list[dict], *, now: dt.datetime | None = None, viewer=None,
+                 keyring=None, profile=None):
         from ..data import reference
 
         self.hearings = {h["id"]: h for h in hearings}
@@ -600,9 +608,39 @@ class _Batch:
         for li in listings:
             self.listings.setdefault(li["case_id"], []).append(li)
         self._prev_offences: dict[int, list[dict]] = {}
-        #: (reference, court id, offence group) -> is it a whole URN / case number listed (`_case_hits`)
+        #: (reference, court id, offence group, the subscriber's role and purpose: what the gate's
+        #: answer depends on) -> is it the whole URN / case number of a listed case they may see (`_case_hits`)
         self.whole_refs: dict[tuple, bool] = {}
         self.archive = archive
+        #: the time matching is for (the run's: the gate reads orders and verifications as of then)
+        self.now = now
+        #: whom every subscription's matches are for (a rematch when they are released), else each
+        #: subscription's account
+        self.viewer = viewer
+        self._accounts: dict[int, dict] | None = None
+        self._gate_args = {"keyring": keyring, "profile": profile}
+        self._portal = None
+
+    def subscriber(self, sub: dict):
+        """The `Viewer` the gate applies for whom ``sub``'s matches are for (an unknown account: public)."""
+        from ..governance.policy import Viewer
+        from ..store import governance as sg
+
+        if self.viewer is not None:
+            return self.viewer
+        if self._accounts is None:
+            self._accounts = {a["id"]: a for a in sg.list_accounts(self.archive)}
+        acc = self._accounts.get(sub.get("account_id"))
+        return Viewer.from_account(acc) if acc else Viewer.public()
+
+    def portal(self):
+        """What the views' disclosure checks read (as `_the_case` reads the case page)."""
+        if self._portal is None:
+            from ..config import settings
+            from . import views as V
+
+            self._portal = V.Portal(self.archive, home=Path(settings().home), **self._gate_args)
+        return self._portal
 
     @staticmethod
     def sitting(h: dict) -> tuple:
@@ -757,7 +795,8 @@ def after_ingest(archive, report=None, *, now: dt.datetime | None = None, send: 
         res["hearings_scanned"] = len(hearings)
         rows: list[dict] = []
         if hearings:
-            batch = _Batch(archive, hearings)
+            batch = _Batch(archive, hearings, now=run_at, keyring=send_kw.get("keyring"),
+                           profile=send_kw.get("profile"))
             events: dict[int, str | None] = {}
             hearings.sort(key=lambda h: (h["ingested_at"], h["id"]))
             times = [h["ingested_at"] for h in hearings]
@@ -1047,7 +1086,7 @@ def releasable(archive, viewer, ms: list[dict], *, purpose: str, keyring, profil
             continue
         if m["kind"] in IDENTITY_KINDS:
             sub = {"id": m["subscription_id"], "kind": m["kind"], "query": m["query"], "params": m["params"]}
-            hits = _rematch(archive, sub, m["hearing_id"])
+            hits = _rematch(archive, sub, m["hearing_id"], viewer=viewer, now=now, keyring=keyring, profile=profile)
             parties = {p["id"]: p for p in h.get("parties") or []}
             if not hits or not all(_identity_disclosed(parties.get(pid)) for pid in hits if pid is not None):
                 held.append(m)
@@ -1187,12 +1226,15 @@ def _followed_path(m: dict) -> str | None:
     return None
 
 
-def _rematch(archive, sub: dict, hearing_id: int) -> list[int | None]:
-    """The party ids of a hearing that an identity-kind subscription matched (None: a facet-only search)."""
+def _rematch(archive, sub: dict, hearing_id: int, *, viewer=None, now: dt.datetime | None = None,
+             keyring=None, profile=None) -> list[int | None]:
+    """The party ids of a hearing that an identity-kind subscription matched (None: a facet-only
+    search), for ``viewer`` (a case search's whole reference counts as they may see it)."""
     hs = store.hearings_by_id(archive, [hearing_id])
     if not hs:
         return []
-    return [pid for _, _, _, pid in match(archive, [sub], {sub["id"]: hs}, _Batch(archive, hs))]
+    batch = _Batch(archive, hs, now=now, viewer=viewer, keyring=keyring, profile=profile)
+    return [pid for _, _, _, pid in match(archive, [sub], {sub["id"]: hs}, batch)]
 
 
 # =========================================================================== governance hook

@@ -527,16 +527,41 @@ def case_ref(q: str) -> str | None:
     return ref if _REF.fullmatch(ref) and re.search(r"\d", ref) else None
 
 
-def whole_ref_listed(archive, ref: str, *, court_id: int | None = None, offence_group: str | None = None) -> bool:
+def whole_ref_listed(archive, ref: str, *, court_id: int | None = None, offence_group: str | None = None,
+                     seen: Callable[[dict[int, list[tuple]]], dict[int, list[int]]] | None = None) -> bool:
     """Is ``ref`` (as `case_ref` gives it) the whole URN or case number of a case with a current
-    listing that passes these facets?  Then `search_cases` finds that case (cases) alone, else it
-    reads ``ref`` as the start of longer ones; a case-mode saved search follows the same rule
-    (`serve.alerts`).  (Without the viewer's disclosure check: an alert's matches meet the gate when
-    they are sent.)"""
+    listing that passes these facets -- with ``seen`` (as `search_cases` takes it: the viewer's
+    disclosure check, hearing by hearing), a listing the viewer may see?  Then `search_cases` finds
+    that case (cases) alone, else it reads ``ref`` as the start of longer ones; a case-mode saved
+    search follows the same rule (`serve.alerts`, with its subscriber's check).  A whole-reference
+    case the viewer may not see counts nowhere: the prefix's matches, as in an archive without it
+    (answered without that check, a saved search followed the hidden case alone -- whose hearings
+    the gate then withheld -- and the prefix alerts stopped: saying that such a case exists)."""
     f = _filters(court_id, None, None, offence_group, None)
     if f["offence_group"]:
         f["offence_codes"], f["offence_titles"] = offence_groups()[f["offence_group"]]
-    return bool(ss.cases_by_ref(archive, ref, filters=f, whole=True, cap=1))
+    rows = ss.cases_by_ref(archive, ref, filters=f, whole=True, cap=1 if seen is None else HIDE_CAP)
+    return bool(rows if seen is None else _as_seen(archive, rows, f, seen))
+
+
+def _as_seen(archive, rows: list[tuple], f: dict, seen: Callable[[dict[int, list[tuple]]], dict[int, list[int]]]
+             ) -> list[tuple]:
+    """Case rows (case id, urn, case number, ...) as (case id, urn, case number, last date,
+    hearings, court, hearing id) of their current hearings passing the filters ``f`` that ``seen``
+    (the viewer's check) leaves: the latest of them, how many; cases with none left out."""
+    if not rows:
+        return rows
+    hs = ss.case_hearings(archive, [r[0] for r in rows], filters=f)
+    ok = seen({r[0]: hs.get(r[0], []) for r in rows})
+    out = []
+    for r in rows:
+        mine = set(ok.get(r[0]) or ())
+        keep = [h for h in hs.get(r[0], []) if h[0] in mine]
+        if keep:
+            last = max(keep, key=lambda h: (h[1] or dt.date.min, h[0]))
+            out.append((r[0], r[1], r[2], last[1], len(keep), last[2], last[0]))
+    out.sort(key=lambda r: (-(r[3] or dt.date.min).toordinal(), r[0]))
+    return out
 
 
 def _hid(row: tuple) -> dict:
@@ -587,27 +612,10 @@ def search_cases(archive, q: str, *, court_id: int | None = None, date_from: dt.
             return rows, total
         state["exact"] = total <= len(rows)
         if seen is not None:
-            return (rows := _as_seen(rows)), len(rows)
+            return (rows := _as_seen(archive, rows, f, seen)), len(rows)
         gone = hide([r[0] for r in rows]) if rows else set()
         rows = [r for r in rows if r[0] not in gone]
         return rows, len(rows)
-
-    def _as_seen(rows: list[tuple]) -> list[tuple]:
-        """(case id, urn, case number, last date, hearings, court, hearing id) of the hearings the
-        viewer may see: the latest of them, how many; cases with none left out."""
-        if not rows:
-            return rows
-        hs = ss.case_hearings(archive, [r[0] for r in rows], filters=f)
-        ok = seen({r[0]: hs.get(r[0], []) for r in rows})
-        out = []
-        for r in rows:
-            mine = set(ok.get(r[0]) or ())
-            keep = [h for h in hs.get(r[0], []) if h[0] in mine]
-            if keep:
-                last = max(keep, key=lambda h: (h[1] or dt.date.min, h[0]))
-                out.append((r[0], r[1], r[2], last[1], len(keep), last[2], last[0]))
-        out.sort(key=lambda r: (-(r[3] or dt.date.min).toordinal(), r[0]))
-        return out
 
     def answer(how: str, total: int, hits: list[dict]) -> dict:
         return {"query": {"q": q, "court_id": f["court_id"], "date_from": f["date_from"], "date_to": f["date_to"],

@@ -141,18 +141,19 @@ def _withheld_cases(p: Portal, viewer: Viewer, output: str):
     return hide
 
 
-def _seen_hearings(p: Portal, viewer: Viewer, output: str):
+def _seen_hearings(p: Portal, viewer: Viewer, output: str, **ctx):
     """For `search.search_cases(seen=...)`: `_withheld_cases`, hearing by hearing.  Each matching
     case goes through the gate with its matching current hearings (bare records, not audited:
     nothing of them is shown); the gate withholds a case whole as `_withheld_cases` says, and of
     the others the hearings on lists this viewer may not see.  A hit then shows, counts and is
     ordered by the hearings left: its latest listing on a CLASSIFIED list showed the public a hit
-    with no court or date, counted in its hearings and ordered by that listing's date."""
+    with no court or date, counted in its hearings and ordered by that listing's date.  ``ctx``:
+    more of the gate's context (a saved search's run: its time, `serve.alerts`)."""
     def seen(by_case: dict[int, list[tuple]]) -> dict[int, list[int]]:
         probe = [{"_entity": "case", "id": cid,
                   "hearings": [{"_entity": "hearing", "id": hid, "case_id": cid, "publication_id": pub}
                                for hid, _day, _court, pub in hs]} for cid, hs in by_case.items()]
-        d = _gate(p, probe, viewer, output=output, audit=False)
+        d = _gate(p, probe, viewer, output=output, audit=False, **ctx)
         return {c["id"]: [h["id"] for h in c.get("hearings") or []] for c in d.records}
     return seen
 
