@@ -272,3 +272,19 @@ def test_init_while_a_bulk_load_runs_is_refused(archive, tmp_path):
         assert bulk.pending(archive)
     archive.init()
     assert bulk.pending(archive) == []
+
+
+def test_stats_warns_while_the_indexes_are_off(archive, tmp_path):
+    """An operator looking at the archive is told when a bulk load has its indexes off (a load
+    running, or one that died: `init` puts them back) -- on stderr, the counts as ever on stdout."""
+    env = dict(os.environ, COURTARCHIVE_HOME=str(tmp_path / "home"), COURTARCHIVE_DB=archive.url)
+    r = _cli(["stats", "--json"], env)
+    assert r.returncode == 0 and r.stderr == "" and json.loads(r.stdout)["publications"] == 0
+    dropped = bulk._drop(archive)                  # (as a load that died)
+    r = _cli(["stats", "--json"], env)
+    assert r.returncode == 0 and json.loads(r.stdout)["publications"] == 0
+    assert r.stderr == (f"warning: {dropped['indexes']} indexes and {dropped['foreign_keys']} foreign keys are off: "
+                        "a bulk load (`ingest --bulk`) is running, or was interrupted -- then `courtarchive init` "
+                        "puts them back\n")
+    assert _cli(["init"], env).returncode == 0
+    assert _cli(["stats"], env).stderr == ""

@@ -131,9 +131,16 @@ def ingest(paths: List[Path] = typer.Argument(..., help="files or folders (recur
 
 @app.command()
 def stats(db: Optional[str] = DbOpt, as_json: bool = typer.Option(False, "--json")) -> None:
-    """Counts of publications, courts, cases, hearings, parties and offences."""
+    """Counts of publications, courts, cases, hearings, parties and offences (and, on stderr, a
+    warning when a bulk load has the archive's indexes off)."""
+    from ..store.bulk import pending
+
     a = open_archive(db)
     st = a.stats()
+    if off := pending(a):
+        n_fk = sum(o["kind"] == "foreign_key" for o in off)
+        typer.echo(f"warning: {len(off) - n_fk} indexes and {n_fk} foreign keys are off: a bulk load (`ingest --bulk`) "
+                   "is running, or was interrupted -- then `courtarchive init` puts them back", err=True)
     if as_json:
         print_json(st)
         return
