@@ -16,10 +16,9 @@ import datetime as dt
 import pytest
 
 from courtarchive.governance import retention, rights
-from courtarchive.governance.profile import load
 from courtarchive.governance.pseudonym import Keyring, normalise_name
 from courtarchive.store import governance as sg
-from test_governance_support import person, plant, rows
+from test_governance_support import person, plant, retention_profile, rows
 
 KR = Keyring(bytes(range(32)))
 D = dt.date
@@ -29,24 +28,16 @@ PERSONAL_ONLY, BOTH = D(2025, 6, 1), D(2026, 6, 1)     # as-of days: 15 and 27 m
 KEPT = ("token", "key_id", "age_band", "outward_postcode", "police_force_area")
 
 
-def _profile(tmp_path, monkeypatch, name: str, classes: str):
-    monkeypatch.delenv("COURTARCHIVE_PROFILE", raising=False)
-    home = tmp_path / name
-    home.mkdir()
-    (home / "profile.toml").write_text(f"[retention.classes]\n{classes}\n", "utf-8")
-    return load(home=home)
-
-
 @pytest.fixture
 def staged(tmp_path, monkeypatch):
     """Personal fields expire after 6 months, identities after 24."""
-    return _profile(tmp_path, monkeypatch, "staged", "identity = 24\npersonal = 6")
+    return retention_profile(tmp_path, monkeypatch, "identity = 24\npersonal = 6", "staged")
 
 
 @pytest.fixture
 def at_once(tmp_path, monkeypatch):
     """Both expire after 6 months."""
-    return _profile(tmp_path, monkeypatch, "at_once", "identity = 6\npersonal = 6")
+    return retention_profile(tmp_path, monkeypatch, "identity = 6\npersonal = 6", "at_once")
 
 
 def _token(forenames="Zebedee", surname="QUIXLEY", dob: dt.date | None = DOB) -> str:

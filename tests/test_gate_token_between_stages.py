@@ -16,10 +16,9 @@ import datetime as dt
 import pytest
 
 from courtarchive.governance import disclose, retention
-from courtarchive.governance.profile import load
 from courtarchive.governance.pseudonym import Keyring, normalise_name
 from courtarchive.store import governance as sg
-from test_governance_support import PURPOSE, case_records, person, plant, rows, viewers
+from test_governance_support import PURPOSE, case_records, person, plant, retention_profile, rows, viewers
 
 KR = Keyring(bytes(range(32)))
 D = dt.date
@@ -32,11 +31,7 @@ IDENTITY = normalise_name("Zebedee QUIXLEY") + "|" + DOB.isoformat()
 @pytest.fixture
 def staged(tmp_path, monkeypatch):
     """Personal fields expire after 6 months, identities after 24."""
-    monkeypatch.delenv("COURTARCHIVE_PROFILE", raising=False)
-    home = tmp_path / "staged"
-    home.mkdir()
-    (home / "profile.toml").write_text("[retention.classes]\nidentity = 24\npersonal = 6\n", "utf-8")
-    return load(home=home)
+    return retention_profile(tmp_path, monkeypatch, "identity = 24\npersonal = 6", "staged")
 
 
 def _case(archive) -> int:

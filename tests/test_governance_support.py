@@ -36,6 +36,18 @@ def person(forenames="Zebedee", surname="QUIXLEY", dob=dt.date(1988, 7, 14),
                 town=town, age=age, role=role)
 
 
+def retention_profile(tmp_path, monkeypatch, classes: str, name: str = "home"):
+    """A profile whose ``[retention.classes]`` are ``classes`` ("identity = 24\npersonal = 6"), in a
+    home folder ``name`` of its own (``COURTARCHIVE_PROFILE`` unset so that it is the one read)."""
+    from courtarchive.governance.profile import load
+
+    monkeypatch.delenv("COURTARCHIVE_PROFILE", raising=False)
+    home = tmp_path / name
+    home.mkdir()
+    (home / "profile.toml").write_text(f"[retention.classes]\n{classes}\n", "utf-8")
+    return load(home=home)
+
+
 def plant(archive, *, date=dt.date(2024, 3, 4), sensitivity="CLASSIFIED", urn=None, people=None,
           code="TH68001", title="Theft", wording="Stole a bicycle worth £200", legislation=None,
           panel="ADULT", hearing_type="First hearing", detail=None, flagged=None, list_type="MAGISTRATES_STANDARD_LIST",

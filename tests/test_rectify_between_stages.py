@@ -21,7 +21,7 @@ from courtarchive.governance import retention, rights
 from courtarchive.governance.profile import load
 from courtarchive.governance.pseudonym import Keyring, normalise_name
 from courtarchive.store import governance as sg
-from test_governance_support import person, plant, rows
+from test_governance_support import person, plant, retention_profile, rows
 
 KR = Keyring(bytes(range(32)))
 D = dt.date
@@ -29,17 +29,13 @@ SITTING, RECENT = D(2024, 3, 4), D(2025, 5, 1)
 AS_OF = D(2025, 6, 1)                   # personal fields of SITTING's list expired, identities kept
 DOB = D(1988, 7, 14)                    # 35 on SITTING: "35-44"
 NEW_DOB = D(2006, 6, 1)                 # 17 on SITTING ("under 18"), 18 or more from 2024-06-01 on
-STAGED = "[retention.classes]\nidentity = 24\npersonal = 6\n"
+STAGED = "identity = 24\npersonal = 6"
 
 
 @pytest.fixture
 def prof(tmp_path, monkeypatch):
     """Personal fields expire after 6 months, identities after 24."""
-    monkeypatch.delenv("COURTARCHIVE_PROFILE", raising=False)
-    home = tmp_path / "home"
-    home.mkdir()
-    (home / "profile.toml").write_text(STAGED, "utf-8")
-    return load(home=home)
+    return retention_profile(tmp_path, monkeypatch, STAGED)
 
 
 def _token(dob: dt.date | None) -> str:
@@ -170,7 +166,7 @@ def test_the_cli_says_where_the_correction_went(tmp_path, monkeypatch, db_url):
     runner = CliRunner()
     assert runner.invoke(app, ["init"]).exit_code == 0
     (tmp_path / "clihome").mkdir(exist_ok=True)
-    (tmp_path / "clihome" / "profile.toml").write_text(STAGED, "utf-8")
+    (tmp_path / "clihome" / "profile.toml").write_text(f"[retention.classes]\n{STAGED}\n", "utf-8")
     a = Archive.open()
     try:
         req = _between_stages(a, load(home=tmp_path / "clihome"))

@@ -14,10 +14,9 @@ import datetime as dt
 import pytest
 
 from courtarchive.governance import retention, rights
-from courtarchive.governance.profile import load
 from courtarchive.governance.pseudonym import Keyring, normalise_name
 from courtarchive.store import governance as sg
-from test_governance_support import person, plant, rows
+from test_governance_support import person, plant, retention_profile, rows
 
 KR = Keyring(bytes(range(32)))
 D = dt.date
@@ -27,11 +26,7 @@ OLD, NEW = ("Ottoline", "GRISEDALE"), ("Ottoline", "GRISDALE")
 @pytest.fixture
 def prof(tmp_path, monkeypatch):
     """Personal fields expire after 6 months, identities after 24."""
-    monkeypatch.delenv("COURTARCHIVE_PROFILE", raising=False)
-    home = tmp_path / "home"
-    home.mkdir()
-    (home / "profile.toml").write_text("[retention.classes]\nidentity = 24\npersonal = 6\n", "utf-8")
-    return load(home=home)
+    return retention_profile(tmp_path, monkeypatch, "identity = 24\npersonal = 6")
 
 
 def _personal_expired(archive, prof, dob) -> tuple[int, dict]:

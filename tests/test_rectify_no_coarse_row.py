@@ -19,24 +19,19 @@ import pytest
 import sqlalchemy as sa
 
 from courtarchive.governance import holds, retention, rights
-from courtarchive.governance.profile import load
 from courtarchive.governance.pseudonym import Keyring
 from courtarchive.store.tables import TABLES
-from test_governance_support import person, plant, rows
+from test_governance_support import person, plant, retention_profile, rows
 
 KR = Keyring(bytes(range(32)))
 SITTING = dt.date(2024, 3, 4)
 AS_OF = dt.date(2025, 6, 1)             # personal fields of SITTING's list expired, identities kept
-STAGED = "[retention.classes]\nidentity = 240\npersonal = 6\n"
+STAGED = "identity = 240\npersonal = 6"
 
 
 @pytest.fixture
 def prof(tmp_path, monkeypatch):
-    monkeypatch.delenv("COURTARCHIVE_PROFILE", raising=False)
-    home = tmp_path / "home"
-    home.mkdir()
-    (home / "profile.toml").write_text(STAGED, "utf-8")
-    return load(home=home)
+    return retention_profile(tmp_path, monkeypatch, STAGED)
 
 
 def _sole_trader(archive, *, date=SITTING) -> int:

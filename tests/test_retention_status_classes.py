@@ -19,7 +19,7 @@ from courtarchive.governance import compliance, holds, retention
 from courtarchive.governance.profile import load
 from courtarchive.governance.pseudonym import Keyring
 from test_governance_compliance import cli_env  # noqa: F401  (the fixture: an initialised archive and the CLI)
-from test_governance_support import plant, rows
+from test_governance_support import plant, retention_profile, rows
 
 KR = Keyring(bytes(range(32)))
 D = dt.date
@@ -68,11 +68,7 @@ STAGED_AS_OF = D(2025, 9, 1)          # LISTED + 8 months: personal fields (6) d
 
 @pytest.fixture
 def staged(tmp_path, monkeypatch):
-    monkeypatch.delenv("COURTARCHIVE_PROFILE", raising=False)
-    home = tmp_path / "staged"
-    home.mkdir()
-    (home / "profile.toml").write_text("[retention.classes]\nidentity = 24\npersonal = 6\nwording = 24\n", "utf-8")
-    return load(home=home)
+    return retention_profile(tmp_path, monkeypatch, "identity = 24\npersonal = 6\nwording = 24", "staged")
 
 
 def test_personal_fields_kept_past_their_period_are_overdue(archive, staged):

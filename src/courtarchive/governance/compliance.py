@@ -97,9 +97,8 @@ def build(archive, *, profile=None, as_of: dt.date | None = None) -> dict:
                 raw_unheld = {p["publication_id"] for p in rows["party"]
                               if p["pseudonymised"] is not True and not held.party(p)}
                 with_parties = {p["publication_id"] for p in rows["party"]}
-                held_rows = {p["publication_id"] for p in rows["party"] if held.party(p)} | \
-                    {h["publication_id"] for h in rows["hearing"] if held.place(h)}
-                beyond_unheld += [i for i in ids if i in raw_unheld or (i not in with_parties and i not in held_rows)]
+                held_places = {h["publication_id"] for h in rows["hearing"] if held.place(h)}
+                beyond_unheld += [i for i in ids if i in raw_unheld or (i not in with_parties and i not in held_places)]
     classes = class_status(archive, prof, as_of)
     runs = sg.runs(archive)
     proofs = _chain_check(archive, runs)

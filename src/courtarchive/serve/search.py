@@ -124,10 +124,7 @@ def name_keys(ws: list[str]) -> str:
 @lru_cache(maxsize=200_000)
 def _name_keys(name_norm: str) -> str:
     """The keys a stored name is indexed under: every word's variant keys and trigram keys."""
-    ws = name_norm.split()
-    if len(ws) == 1:
-        return " ".join(sorted(_stored_word_keys(ws[0])))
-    return " ".join(sorted(frozenset().union(*map(_stored_word_keys, ws))))
+    return " ".join(sorted(frozenset().union(*map(_stored_word_keys, name_norm.split()))))
 
 
 @lru_cache(maxsize=200_000)

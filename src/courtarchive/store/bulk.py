@@ -46,6 +46,7 @@ from typing import Iterator
 import sqlalchemy as sa
 
 from .archive import Archive, StoreError
+from .governance import _lock_file
 from .tables import bulk_load as BL
 
 log = logging.getLogger(__name__)
@@ -76,10 +77,10 @@ class _Lock:
     def acquire(self) -> bool:
         a = self.archive
         if a.sqlite:
-            db = a.engine.url.database or ""
-            if not db or db == ":memory:" or db.startswith("file:"):
+            path = _lock_file(a, ".bulk-lock")
+            if path is None:
                 return True                 # (no other process sees this database)
-            fd = os.open(os.path.realpath(db) + ".bulk-lock", os.O_RDWR | os.O_CREAT, 0o600)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError:
@@ -150,6 +151,11 @@ def _drop_sql(archive: Archive, obj: dict) -> str:
     return f"ALTER TABLE {q(obj['table_name'])} DROP CONSTRAINT {q(obj['name'])}"
 
 
+def _said(e: sa.exc.DBAPIError) -> str:
+    """What the database said: the first line of its message (not SQLAlchemy's SQL and links)."""
+    return (str(e.orig if e.orig is not None else e).splitlines() or [""])[0]
+
+
 def pending(archive: Archive) -> list[dict]:
     """What ``bulk_load`` records as taken off (by a load running now, or one that died)."""
     with archive.engine.connect() as conn:
@@ -160,13 +166,12 @@ def pending(archive: Archive) -> list[dict]:
 
 def _drop(archive: Archive) -> dict:
     """Take the objects off, each recorded, in one transaction (all or none).  A database that
-    refuses (PostgreSQL: a role that does not own the tables; a reader holding a table past the
-    lock timeout) is a StoreError saying so, with nothing changed."""
+    refuses (PostgreSQL: a reader holding a table past the lock timeout) is a StoreError saying so,
+    with nothing changed."""
     try:
         return _drop_all(archive)
     except sa.exc.DBAPIError as e:
-        first = (str(e.orig).splitlines() or [""])[0] if e.orig is not None else str(e)
-        raise StoreError(f"bulk load: the indexes and keys could not be taken off ({first}); nothing was "
+        raise StoreError(f"bulk load: the indexes and keys could not be taken off ({_said(e)}); nothing was "
                          "changed -- ingest without --bulk, or run it as the owner of the archive's tables "
                          "when nothing else is reading them") from None
 
@@ -207,8 +212,7 @@ def _restore(archive: Archive) -> dict:
                 conn.exec_driver_sql(o["ddl"])
                 conn.execute(sa.delete(BL).where(BL.c.name == o["name"]))
         except sa.exc.DBAPIError as e:     # (the others are still put back: then each failure is named)
-            first = (str(e.orig).splitlines() or [""])[0] if e.orig is not None else str(e)
-            failed.append(f"{o['kind'].replace('_', ' ')} {o['name']} on {o['table_name']}: {first}")
+            failed.append(f"{o['kind'].replace('_', ' ')} {o['name']} on {o['table_name']}: {_said(e)}")
             continue
         done["indexes" if o["kind"] == "index" else "foreign_keys"] += 1
     if failed:

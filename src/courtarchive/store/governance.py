@@ -783,13 +783,14 @@ _OWNED_GUARD = threading.RLock()
 _PG_RUN_LOCK = "hashtextextended(current_schema() || '.retention_run.' || CAST(:rid AS text), 0)"
 
 
-def _lock_file(archive: Archive) -> str | None:
-    """SQLite: the run lock file beside the archive file; None for a database in memory (no other
-    process sees it: a run this process does not own is dead)."""
+def _lock_file(archive: Archive, suffix: str = ".runs-lock") -> str | None:
+    """SQLite: a lock file beside the archive file (the runs' here; `store.bulk` names its own);
+    None for a database in memory (no other process sees it: a run this process does not own is
+    dead)."""
     db = archive.engine.url.database or ""
     if not db or db == ":memory:" or db.startswith("file:"):
         return None
-    return os.path.realpath(db) + ".runs-lock"
+    return os.path.realpath(db) + suffix
 
 
 def _database(archive: Archive) -> str:
