@@ -200,3 +200,28 @@ def test_a_party_hold_on_another_list_changes_nothing_for_this_one(archive, prof
     assert _counts(st, "identity") == {"due": 2, "held": 0, "publications": 2}
     # wording of the second is all in CHARLIE's hearing: held
     assert _counts(st, "wording") == {"due": 1, "held": 1, "publications": 1}
+
+
+# --------------------------------------------------------------------------- (7) many held ids
+def test_tens_of_thousands_of_held_ids_fit_one_status_query(archive, prof, monkeypatch):
+    """An inquiry may hold thousands of cases, and a person hold reaches every mention of the
+    person: the hold tests name each id list up to five times in one statement.  Bound, 70,000 ids
+    passed PostgreSQL's 65,535 parameters and SQLite's 250,000 ("too many SQL variables"); the
+    status must be the same as with the one real hold."""
+    from courtarchive.store import governance as sg
+
+    plant(archive, date=LISTED, people=TWO)
+    _hold(archive, "person", f"party:{_party(archive, 'ALPHA')['id']}")
+    want = retention.status(archive, profile=prof, as_of=AS_OF)["classes"]
+    assert _counts({"classes": want}, "identity") == {"due": 1, "held": 0, "publications": 1}
+    real = sg.hold_scopes
+    far = 10_000_000                                    # ids no row has
+
+    def many(archive, conn):
+        s = real(archive, conn)
+        s["party"].update({far + i: 0 for i in range(70_000)})
+        s["case"].update({far + i: 0 for i in range(70_000)})
+        return s
+
+    monkeypatch.setattr(sg, "hold_scopes", many)
+    assert retention.status(archive, profile=prof, as_of=AS_OF)["classes"] == want

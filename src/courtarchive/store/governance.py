@@ -549,7 +549,7 @@ def raw_beyond(archive: Archive, cutoff: dt.date, *, limit: int = 10_000) -> lis
         return [r[0] for r in conn.execute(q)]
 
 
-def _row_holds(scopes: dict) -> dict:
+def _row_holds(scopes: dict, dialect: str) -> dict:
     """SQL tests of whether a row is held, by the rules the expiry job skips rows by
     (`retention.plan_batch`, `retention._Held`), for holds other than the archive's (``scopes``:
     `hold_scopes`; it holds everything): {"party": f(party table), "hearing": f(hearing table),
@@ -559,26 +559,33 @@ def _row_holds(scopes: dict) -> dict:
     court or a held party of it; an offence with its hearing or its party; a publication's own
     fields while any row of it is held (its held parties and hearings: an offence is held only with
     one of those, of the same list).  Cases' keys are not a class's data here (`class_status`);
-    complainant holds reach no party, hearing or offence."""
+    complainant holds reach no party, hearing or offence.
+
+    The held ids are parameters ``held_courts``, ``held_cases`` and ``held_parties`` (`held_ids`),
+    each one parameter whatever its length (`in_ids`): the tests name each list up to five times,
+    and bound id by id, thousands of held cases or a person's many mentions passed PostgreSQL's
+    65,535 parameters (written into the SQL instead, PostgreSQL took seconds to plan them)."""
     H, Pa = T["hearing"], T["party"]
-    courts, cases, parties = sorted(scopes["court"]), sorted(scopes["case"]), sorted(scopes["party"])
+    courts, cases, parties = scopes["court"], scopes["case"], scopes["party"]
 
     def any_of(*tests):
         tests = [t for t in tests if t is not None]
         return sa.or_(*tests) if tests else sa.false()
 
-    def among(col, ids):            # (NULL is among none: the test stays false, never NULL)
-        return sa.and_(col.is_not(None), col.in_(ids)) if ids else None
+    def among(col, ids, name):      # (NULL is among none: the test stays false, never NULL)
+        return sa.and_(col.is_not(None), in_ids(col, dialect, name)) if ids else None
 
     def party_itself(pa):           # a hold on the party or its case
-        return any_of(pa.c.id.in_(parties) if parties else None, among(pa.c.case_id, cases))
+        return any_of(in_ids(pa.c.id, dialect, "held_parties") if parties else None,
+                      among(pa.c.case_id, cases, "held_cases"))
 
     def hearing_place(h):           # a hold on the hearing's case or court
-        return any_of(among(h.c.case_id, cases), among(h.c.court_id, courts))
+        return any_of(among(h.c.case_id, cases, "held_cases"), among(h.c.court_id, courts, "held_courts"))
 
     def party(pa):
         h = H.alias()
-        return any_of(party_itself(pa), sa.exists().where(h.c.id == pa.c.hearing_id, among(h.c.court_id, courts))
+        return any_of(party_itself(pa), sa.exists().where(h.c.id == pa.c.hearing_id,
+                                                          among(h.c.court_id, courts, "held_courts"))
                       if courts else None)
 
     def hearing(h):
@@ -597,6 +604,12 @@ def _row_holds(scopes: dict) -> dict:
                       sa.exists().where(h.c.publication_id == p.c.id, hearing_place(h)) if courts or cases else None)
 
     return {"party": party, "hearing": hearing, "offence": offence, "publication": publication}
+
+
+def held_ids(scopes: dict) -> dict[str, list[int]]:
+    """The parameters of `_row_holds`'s tests, from ``scopes``."""
+    return {"held_courts": sorted(scopes["court"]), "held_cases": sorted(scopes["case"]),
+            "held_parties": sorted(scopes["party"])}
 
 
 def class_unexpired(archive: Archive, *, fields: dict[str, Sequence[str]], identity: bool, cutoff: dt.date,
@@ -631,7 +644,7 @@ def class_unexpired(archive: Archive, *, fields: dict[str, Sequence[str]], ident
     elif not (scopes["court"] or scopes["case"] or scopes["party"]):
         held = sa.literal(0)
     else:
-        rule = _row_holds(scopes)
+        rule = _row_holds(scopes, archive.engine.dialect.name)
         # held: a row of it is held (then its own fields are kept: `plan_batch`) and no row of it
         # still holding the data is not.  (A list of no party holds its identities in its own row
         # until marked expired: held with it.)
@@ -648,7 +661,7 @@ def class_unexpired(archive: Archive, *, fields: dict[str, Sequence[str]], ident
                   sa.func.count().filter(sa.and_(free, late)),
                   sa.func.count().filter(sa.and_(sub.c.held == 1, late)))
     with archive.engine.connect() as conn:
-        oldest, n, n_due, n_held = conn.execute(q).one()
+        oldest, n, n_due, n_held = conn.execute(q, held_ids(scopes)).one()
     if isinstance(oldest, str):                 # (SQLite: MIN over a COALESCE of dates)
         oldest = dt.date.fromisoformat(oldest)
     return {"oldest": oldest, "publications": n, "due": n_due, "held_due": n_held}
