@@ -48,3 +48,25 @@ def test_an_index_build_leaves_no_name_in_the_memos(archive, keyring, standard_l
     assert r["added"] > 0
     for memo in (search._words_of, search._name_keys, search._stored_word_keys):
         assert memo.cache_info().currsize == 0, memo.__name__
+
+
+def _search_keys(archive) -> dict[str, str]:
+    with archive.engine.connect() as conn:
+        return dict(conn.exec_driver_sql("SELECT name_norm, name_keys FROM search_key").fetchall())
+
+
+def test_names_already_indexed_are_kept_and_new_ones_added(archive):
+    """`_add_names` adds the names search_key lacks and leaves the others as they are (PostgreSQL:
+    INSERT ... ON CONFLICT DO NOTHING; SQLite: a look-up, then the rows and their FTS postings)."""
+    with ss.writer(archive) as conn, conn.begin():
+        assert ss._add_names(archive, conn, {"ann smith": "k1", "bob jones": "k2"}) == 2
+    with ss.writer(archive) as conn, conn.begin():
+        # "bob jones" is there: its keys stay; "cy lee" is new
+        assert ss._add_names(archive, conn, {"bob jones": "other", "cy lee": "k3"}) == 1
+        assert ss._add_names(archive, conn, {"cy lee": "k3"}) == 0
+    assert _search_keys(archive) == {"ann smith": "k1", "bob jones": "k2", "cy lee": "k3"}
+    if archive.sqlite:      # each name once in each FTS table, under its row's id
+        with archive.engine.connect() as conn:
+            ids = {r[0] for r in conn.exec_driver_sql("SELECT id FROM search_key")}
+            for t, _col in ss.FTS:
+                assert {r[0] for r in conn.exec_driver_sql(f"SELECT rowid FROM {t}")} == ids

@@ -156,8 +156,22 @@ def insert_rows(archive: Archive, conn, rows: list[tuple]) -> int:
 
 
 def _add_names(archive: Archive, conn, names: dict[str, str]) -> int:
-    """Put names (name_norm -> name_keys) not yet in search_key there (and into its FTS tables)."""
+    """Put names (name_norm -> name_keys) not yet in search_key there (and into its FTS tables).
+
+    PostgreSQL: one INSERT ... ON CONFLICT DO NOTHING, the unique index deciding.  A look-up of
+    which names are there first (``name_norm IN (...)``) was planned on the trigram index while
+    search_key had no statistics -- a fresh archive's first index build, inside its one
+    transaction -- at ~1.3 s a look-up of 1,000 names and growing with the table: 100k entries'
+    first build 154 s instead of 34 (bench/RESULTS.md, session 24).  Each name takes an id,
+    kept or not (ids are not dense)."""
     ph = archive._ph
+    if not archive.sqlite:
+        new = sorted(names)
+        first = archive._take_ids(conn, "search_key", len(new))
+        return max(conn.exec_driver_sql(
+            "INSERT INTO search_key (id, name_norm, name_keys) "
+            "SELECT * FROM unnest(%s::bigint[], %s::text[], %s::text[]) ON CONFLICT (name_norm) DO NOTHING",
+            (list(range(first, first + len(new))), new, [names[n] for n in new])).rowcount, 0)
     have: set[str] = set()
     for chunk in _chunks(sorted(names)):
         have.update(r[0] for r in conn.exec_driver_sql(
@@ -168,10 +182,9 @@ def _add_names(archive: Archive, conn, names: dict[str, str]) -> int:
     first = archive._take_ids(conn, "search_key", len(new))
     archive._bulk_insert(conn, SK, [(first + i, n, names[n]) for i, n in enumerate(new)],
                          ["id", "name_norm", "name_keys"])
-    if archive.sqlite:
-        for t, col in FTS:
-            conn.exec_driver_sql(f"INSERT INTO {t}(rowid, {col}) SELECT id, {col} FROM search_key "
-                                 f"WHERE id >= ? AND id < ?", (first, first + len(new)))
+    for t, col in FTS:
+        conn.exec_driver_sql(f"INSERT INTO {t}(rowid, {col}) SELECT id, {col} FROM search_key "
+                             f"WHERE id >= ? AND id < ?", (first, first + len(new)))
     return len(new)
 
 
