@@ -154,3 +154,41 @@ def test_retention_status_command_shows_each_class(cli_env, tmp_path):
     assert orjson.loads((out / "compliance.json").read_bytes())["retention_status"]["classes"]["personal"]["overdue"]
     html = (out / "compliance.html").read_text("utf-8")
     assert "Per data class" in html and "1 overdue: run expiry" in html
+
+
+# --------------------------------------------------------------------------- postcodes and order texts
+def _due(st, cls):
+    c = st["classes"][cls]
+    return c["overdue_publications"], c["publications"]
+
+
+def test_a_full_postcode_alone_is_personal_data_not_expired(archive, staged):
+    """The expiry shortens a postcode to its outward code (``outward``): a list whose only personal
+    field is a full postcode (no date of birth, age or address) still holds personal data past
+    its period.  Status counted only the fields an expiry empties and called the list expired."""
+    plant(archive, date=LISTED, people=[dict(forenames="Zebedee", surname="QUIXLEY", postcode="PR2 9ZQ",
+                                             town="Preston")])
+    # an outward code only (an SJP public list gives no more): nothing to expire
+    plant(archive, date=LISTED, people=[dict(forenames="Yvette", surname="ULLSWATER", postcode="PR2",
+                                             town="Preston")])
+    assert _due(retention.status(archive, profile=staged, as_of=STAGED_AS_OF), "personal") == (1, 1)
+    retention.expire(archive, keyring=KR, profile=staged, as_of=STAGED_AS_OF, compact=False)
+    assert sorted(p["postcode"] for p in rows(archive, "party") if p["postcode"]) == ["PR2", "PR2"]
+    st = retention.status(archive, profile=staged, as_of=STAGED_AS_OF)
+    assert _due(st, "personal") == (0, 0) and st["overdue"] is False
+
+
+def test_an_order_text_alone_is_wording_not_expired(archive, prof):
+    """The expiry replaces a reporting-restriction text by the citation of the orders read from it
+    (``summary``): a list with such a text and no offence wording or list note still holds
+    wording past its period (here 12 months)."""
+    late = D(2026, 2, 1)
+    plant(archive, date=LISTED, wording=None, detail="Section 45 order: the identity of the child witness, "
+                                                      "Poppy Quayle, must not be published")
+    plant(archive, date=LISTED, wording=None)                   # no text at all: nothing to expire
+    assert _due(retention.status(archive, profile=prof, as_of=late), "wording") == (1, 1)
+    retention.expire(archive, keyring=KR, profile=prof, as_of=late, compact=False)
+    [h] = [h for h in rows(archive, "hearing") if h["reporting_restriction_detail"]]
+    assert "Quayle" not in h["reporting_restriction_detail"]
+    st = retention.status(archive, profile=prof, as_of=late)
+    assert _due(st, "wording") == (0, 0) and st["overdue"] is False

@@ -435,9 +435,26 @@ def retry_hooks(archive, runs: list[dict], *, by_run: int, actor: str, profile: 
     return still_failing
 
 
-#: the expiry actions that leave a field NULL: a value still there has not expired (a token, an
-#: outward code or a summary cannot be told from the value it replaced by the value alone)
+#: the expiry actions that leave a field NULL: a value still there has not expired.  An outward
+#: code is told from a full postcode in SQL (`sg.still_outward`), a summary from the text it
+#: replaces by summarising it again (`_not_summarised`); a token is the identity class's, which a
+#: party not pseudonymised holds.
 _CLEARED = ("delete", "band")
+
+
+def _not_summarised(archive, table: str, column: str) -> list[int]:
+    """Ids of the rows of ``table`` (in lists not fully expired) whose ``column`` the ``summary``
+    action would still rewrite: a summary summarises to itself (`_summary`; a value memoised with
+    its sitting date, as lists repeat the same few order texts)."""
+    memo: dict[tuple[str, dt.date | None], bool] = {}
+    out = []
+    for rid, text, sitting in sg.texts_unexpired(archive, table, column):
+        raw = memo.get((text, sitting))
+        if raw is None:
+            raw = memo[text, sitting] = _summary(text, sitting) != text
+        if raw:
+            out.append(rid)
+    return out
 
 
 def class_status(archive, prof: Profile, as_of: dt.date) -> dict[str, dict]:
@@ -453,13 +470,25 @@ def class_status(archive, prof: Profile, as_of: dt.date) -> dict[str, dict]:
         scopes = sg.hold_scopes(archive, conn)
     out: dict[str, dict] = {}
     actions = prof.field_actions()
+    summarised: dict[tuple[str, str], list[int]] = {}
     for cls in prof.classes:
         fields: dict[str, list[str]] = {}
+        outward: dict[str, list[str]] = {}
+        raw_rows: dict[str, list[int]] = {}
         for a in actions:
-            if a.cls == cls and a.action in _CLEARED and a.table in ("party", "hearing", "offence", "publication"):
+            if a.cls != cls or a.table not in ("party", "hearing", "offence", "publication"):
+                continue
+            if a.action in _CLEARED:
                 fields.setdefault(a.table, []).append(a.field)
+            elif a.action == "outward":
+                outward.setdefault(a.table, []).append(a.field)
+            elif a.action == "summary" and a.table in ("hearing", "offence"):
+                if (a.table, a.field) not in summarised:
+                    summarised[a.table, a.field] = _not_summarised(archive, a.table, a.field)
+                raw_rows.setdefault(a.table, []).extend(summarised[a.table, a.field])
         cut = prof.cutoff(cls, as_of)
-        u = sg.class_unexpired(archive, fields=fields, identity=cls == "identity", cutoff=cut, scopes=scopes)
+        u = sg.class_unexpired(archive, fields=fields, identity=cls == "identity", cutoff=cut, scopes=scopes,
+                               outward=outward, raw_rows=raw_rows)
         out[cls] = {"limit_months": prof.months(cls), "cutoff": cut.isoformat(),
                     "oldest": u["oldest"].isoformat() if u["oldest"] else None, "publications": u["publications"],
                     "overdue_publications": u["due"], "held_publications": u["held_due"], "overdue": u["due"] > 0}

@@ -612,14 +612,39 @@ def held_ids(scopes: dict) -> dict[str, list[int]]:
             "held_parties": sorted(scopes["party"])}
 
 
+def still_outward(col):
+    """SQL: a postcode the ``outward`` expiry action would still shorten -- longer than any outward
+    code (2-4 characters), or with a space or a lower-case letter in it.  (A value of 4 characters
+    or fewer the action cannot read as a postcode, which it would delete, passes for expired.)"""
+    return sa.and_(col.is_not(None), sa.or_(sa.func.length(col) > 4, col.like("% %"), col != sa.func.upper(col)))
+
+
+def texts_unexpired(archive: Archive, table: str, column: str) -> Iterator[tuple[int, str, dt.date | None]]:
+    """(row id, value, its hearing's sitting date) of the rows of ``table`` (hearing or offence)
+    holding a value in ``column``, in lists not fully expired: what a retention status tests in
+    Python against an expiry action no SQL can apply (``summary``: `retention.class_status`)."""
+    t, P, H = T[table], T["publication"], T["hearing"]
+    sitting = t.c.sitting_date if table == "hearing" else H.c.sitting_date
+    q = (sa.select(t.c.id, t.c[column], sitting).join(P, P.c.id == t.c.publication_id)
+         .where(t.c[column].is_not(None), P.c.raw_expired_at.is_(None)).order_by(t.c.id))
+    if table != "hearing":
+        q = q.join(H, H.c.id == t.c.hearing_id)
+    with archive.engine.connect() as conn:
+        for r in conn.execute(q):
+            yield r[0], r[1], dt.date.fromisoformat(r[2]) if isinstance(r[2], str) else r[2]
+
+
 def class_unexpired(archive: Archive, *, fields: dict[str, Sequence[str]], identity: bool, cutoff: dt.date,
-                    scopes: dict) -> dict:
+                    scopes: dict, outward: dict[str, Sequence[str]] | None = None,
+                    raw_rows: dict[str, Sequence[int]] | None = None) -> dict:
     """One retention class's data still held un-expired, in one aggregate query over the
     publications (each row's test an EXISTS on its ``publication_id`` index): a publication holds
     it when it is not fully expired (``raw_expired_at``) and a row of it still holds a value in one
     of ``fields`` ({table: [columns]}: those the profile deletes or bands in the class -- expired,
-    they are NULL) or, for the identity class (``identity``), a party of it is not pseudonymised
-    (`_identities_raw`).  It is held (counted apart) only when every such row is held by a legal
+    they are NULL), a postcode of ``outward`` ({table: [columns]} the profile shortens) is still
+    longer than its outward code (`still_outward`), a row is one of ``raw_rows`` ({table: [ids]}:
+    those the caller found holding a value the expiry would still rewrite) or, for the identity
+    class (``identity``), a party of it is not pseudonymised (`_identities_raw`).  It is held (counted apart) only when every such row is held by a legal
     hold (``scopes``: `hold_scopes`) as the expiry job decides it, which skips held rows and
     expires the rest (`_row_holds`): a hold on one party of a list keeps that party, its hearing
     and the hearing's offences, and leaves the list due while another party's name or date of
@@ -631,7 +656,18 @@ def class_unexpired(archive: Archive, *, fields: dict[str, Sequence[str]], ident
     day = sa.func.coalesce(P.c.content_date_end, P.c.content_date)
     # per table, the test of a row still holding the class's data (the identity class: a party
     # not pseudonymised too -- `_identities_raw`, which also counts a list of no party)
-    has = {table: sa.or_(*(T[table].c[c].is_not(None) for c in cols)) for table, cols in fields.items() if cols}
+    dialect = archive.engine.dialect.name
+    tests: dict[str, list] = {}
+    for table, cols in fields.items():
+        tests.setdefault(table, []).extend(T[table].c[c].is_not(None) for c in cols)
+    for table, cols in (outward or {}).items():
+        tests.setdefault(table, []).extend(still_outward(T[table].c[c]) for c in cols)
+    params = {}
+    for table, ids in (raw_rows or {}).items():
+        if ids:
+            tests.setdefault(table, []).append(in_ids(T[table].c.id, dialect, f"raw_{table}"))
+            params[f"raw_{table}"] = sorted(ids)
+    has = {table: sa.or_(*ts) for table, ts in tests.items() if ts}
     raw = [has[t] if t == "publication" else sa.exists().where(T[t].c.publication_id == P.c.id, has[t]) for t in has]
     if identity:
         raw.append(_identities_raw(P))
@@ -644,7 +680,8 @@ def class_unexpired(archive: Archive, *, fields: dict[str, Sequence[str]], ident
     elif not (scopes["court"] or scopes["case"] or scopes["party"]):
         held = sa.literal(0)
     else:
-        rule = _row_holds(scopes, archive.engine.dialect.name)
+        rule = _row_holds(scopes, dialect)
+        params.update(held_ids(scopes))
         # held: a row of it is held (then its own fields are kept: `plan_batch`) and no row of it
         # still holding the data is not.  (A list of no party holds its identities in its own row
         # until marked expired: held with it.)
@@ -661,7 +698,7 @@ def class_unexpired(archive: Archive, *, fields: dict[str, Sequence[str]], ident
                   sa.func.count().filter(sa.and_(free, late)),
                   sa.func.count().filter(sa.and_(sub.c.held == 1, late)))
     with archive.engine.connect() as conn:
-        oldest, n, n_due, n_held = conn.execute(q, held_ids(scopes)).one()
+        oldest, n, n_due, n_held = conn.execute(q, params).one()
     if isinstance(oldest, str):                 # (SQLite: MIN over a COALESCE of dates)
         oldest = dt.date.fromisoformat(oldest)
     return {"oldest": oldest, "publications": n, "due": n_due, "held_due": n_held}
