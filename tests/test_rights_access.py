@@ -202,3 +202,32 @@ def test_rights_copy_from_the_command_line(cli, tmp_path):
     cli("rights", "decide", "2", "--decision", "comply", "--reasons", "ID seen", "--actor", "dpo")
     r = cli("rights", "copy", "2", "--out", tmp_path / "none", "--actor", "dpo", code=1)
     assert "found no mention of the subject" in r.output and not (tmp_path / "none").exists()
+
+
+@pytest.mark.parametrize("when", ["before", "overdue", "held"])
+def test_a_copy_tells_a_passed_pseudonymisation_date_as_passed(archive, when):
+    """A raw mention's copy gives the dates its name and other details are due to be pseudonymised.
+    Made after them, the copy said the name "is pseudonymised from" a day gone by; it now says
+    the day has passed and why the data is still held: a legal hold, or the next retention run."""
+    from courtarchive.governance import holds
+
+    plant(archive, date=D(2025, 5, 1))                      # due 2025-11-01 (6 months)
+    req = _request(archive)
+    if when == "held":
+        [p] = [p for p in rows(archive, "party") if p["surname"] == "QUIXLEY"]
+        holds.add(archive, scope="person", ref=f"party:{p['id']}", reason="claim", authority="court order",
+                  actor="dpo")
+    made = dt.datetime(2025, 10, 1) if when == "before" else dt.datetime(2025, 12, 1)
+    [m] = access.build(archive, req["id"], now=made)["mentions"]
+    assert m["pseudonymised_from"] == {"identity": D(2025, 11, 1), "personal": D(2025, 11, 1)}
+    want = {"before": None, "overdue": {"identity": "overdue", "personal": "overdue"},
+            "held": {"identity": "held", "personal": "held"}}[when]
+    assert m["past_due"] == want
+    html = access._HTML.render(c=access.build(archive, req["id"], now=made), sha256="x")
+    said = {"before": "Your name is pseudonymised from 2025-11-01.",
+            "overdue": "Your name was due to be pseudonymised on 2025-11-01; this is done at the archive's next "
+                       "retention run.",
+            "held": "Your name was due to be pseudonymised on 2025-11-01; it is kept past that date while a legal "
+                    "hold on this record lasts."}[when]
+    assert said in html.replace("&#39;", "'")
+    assert ("is pseudonymised from 2025-11-01" in html) is (when == "before")

@@ -41,6 +41,7 @@ from .coarse import TOKEN_PREFIX
 from .compliance import LAWFUL_BASES
 from .policy import ROLES
 from .profile import add_months, load
+from .retention import _Held
 from .rights import COMPLAINANT_LABEL, ERASED, NotFound, RightsError, _decided, _scope, _within, due
 
 #: the party fields a copy gives (the model's identity and personal classes: declared once)
@@ -95,6 +96,15 @@ def _targets(req: dict, party_ids: list[int] | None, complainant_ids: list[int] 
     return parties, sorted(set(complainant_ids or []))
 
 
+def _past_due(due_on: dict[str, dt.date] | None, today: dt.date, hold: int | None) -> dict[str, str] | None:
+    """Of the dates a raw mention's data is due to be pseudonymised (``pseudonymised_from``), those
+    passed: {class: "held"} when a legal hold keeps the mention past it, else {class: "overdue"}
+    (the archive's next retention run does it).  None when none has passed.  Without it, a copy
+    made after such a date told the subject their name "is pseudonymised from" a day gone by."""
+    passed = {cls: ("held" if hold else "overdue") for cls, d in (due_on or {}).items() if d <= today}
+    return passed or None
+
+
 def build(archive, request_id: int, *, party_ids: list[int] | None = None,
           complainant_ids: list[int] | None = None, profile=None, home: Path | None = None,
           now: dt.datetime | None = None) -> dict:
@@ -136,6 +146,8 @@ def build(archive, request_id: int, *, party_ids: list[int] | None = None,
         for r in rows[t]:
             per_party[t].setdefault(r["party_id"], []).append(r)
     months = {cls: prof.months(cls) for cls in ("identity", "personal")}
+    with archive.engine.connect() as conn:
+        held = _Held(sg.hold_scopes(archive, conn))
     mentions = []
     for p in sorted(rows["party"], key=lambda p: (hearings.get(p["hearing_id"], {}).get("sitting_date") or dt.date.min, p["id"])):
         h = hearings.get(p["hearing_id"]) or {}
@@ -157,8 +169,9 @@ def build(archive, request_id: int, *, party_ids: list[int] | None = None,
             "kept_after_pseudonymisation": ({k: coarse[p["id"]][k] for k in ("age_band", "outward_postcode",
                                                                                "police_force_area")
                                              if coarse[p["id"]].get(k)} if p["id"] in coarse else None),
-            "pseudonymised_from": (None if p["pseudonymised"] or listed is None else
+            "pseudonymised_from": (due_on := None if p["pseudonymised"] or listed is None else
                                    {cls: add_months(listed, n) for cls, n in months.items()}),
+            "past_due": _past_due(due_on, now.date(), held.party({**p, "_court_id": h.get("court_id")})),
             "charges": [{"code": o["code"], "title": o["title"], "legislation": o["legislation"],
                          "wording": _wording(o["wording"], set()), "offence_date": o["offence_date"],
                          "plea": o["plea"], "plea_date": o["plea_date"], "conviction_date": o["conviction_date"],
@@ -281,7 +294,7 @@ this copy made {{ c.made_at.strftime("%Y-%m-%d %H:%M") }}. Controller: {{ c.cont
 {% for m in c.mentions %}<section>
 <h3>{{ m.list.type or "list" }}, {{ m.list.court or "" }}, {{ m.list.date or "" }}{% if m.linked_since_request %} <small>(linked to you since your request)</small>{% endif %}</h3>
 <p>Role: {{ m.role }}. Hearing {{ m.hearing.date or "" }} {{ m.hearing.time or "" }} {{ m.hearing.type or "" }}{% if m.case %}; case {{ m.case.urn or m.case.case_number or "" }}{% endif %}.
-{% if m.erased %}Erased at your request.{% elif m.identity_pseudonymised %}Your identity in this record has been replaced by a keyed pseudonym.{% elif m.pseudonymised_from %}Your name is pseudonymised from {{ m.pseudonymised_from.identity }}, your other details from {{ m.pseudonymised_from.personal }}.{% endif %}</p>
+{% if m.erased %}Erased at your request.{% elif m.identity_pseudonymised %}Your identity in this record has been replaced by a keyed pseudonym.{% elif m.pseudonymised_from %}{% for cls, what in (("identity", "Your name"), ("personal", "Your other details")) %}{% set on = m.pseudonymised_from[cls] %}{% set past = (m.past_due or {}).get(cls) %}{{ what }} {% if past == "held" %}was due to be pseudonymised on {{ on }}; it is kept past that date while a legal hold on this record lasts.{% elif past %}was due to be pseudonymised on {{ on }}; this is done at the archive's next retention run.{% else %}is pseudonymised from {{ on }}.{% endif %} {% endfor %}{% endif %}</p>
 <table>{% for k, v in m.as_held.items() %}<tr><th>{{ k.replace("_", " ") }}</th><td>{{ v }}</td></tr>{% endfor %}
 {% if m.kept_after_pseudonymisation %}{% for k, v in m.kept_after_pseudonymisation.items() %}<tr><th>{{ k.replace("_", " ") }} (kept)</th><td>{{ v }}</td></tr>{% endfor %}{% endif %}</table>
 {% if m.charges %}<table><tr><th>code</th><th>offence</th><th>wording</th><th>offence date</th><th>plea</th><th>convicted</th><th>reporting restriction</th></tr>
