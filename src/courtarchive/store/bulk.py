@@ -118,9 +118,10 @@ class _Lock:
 
 
 # ---------------------------------------------------------------------------------- what is dropped
-def _droppable(archive: Archive, conn) -> list[dict]:
-    """The objects a bulk load takes off, as the database defines them now (name, kind, table, ddl)."""
-    names = tuple(BULK_TABLES)
+def droppable(archive: Archive, conn, tables: tuple[str, ...] = BULK_TABLES) -> list[dict]:
+    """The objects a bulk load takes off ``tables``, as the database defines them now (name, kind,
+    table, ddl): their non-unique indexes and, on PostgreSQL, their foreign keys."""
+    names = tuple(tables)
     if archive.sqlite:
         marks = ", ".join("?" * len(names))
         rows = conn.exec_driver_sql(
@@ -144,7 +145,7 @@ def _droppable(archive: Archive, conn) -> list[dict]:
                     ddl=f"ALTER TABLE {q(t)} ADD CONSTRAINT {q(n)} {d}") for n, t, d in fks])
 
 
-def _drop_sql(archive: Archive, obj: dict) -> str:
+def drop_sql(archive: Archive, obj: dict) -> str:
     q = archive.engine.dialect.identifier_preparer.quote
     if obj["kind"] == "index":
         return f"DROP INDEX {q(obj['name'])}"
@@ -183,11 +184,11 @@ def _drop_all(archive: Archive) -> dict:
             # other query behind this one -- give up instead, and say why
             conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
         have = {r.name for r in conn.execute(sa.select(BL.c.name))}
-        objs = [o for o in _droppable(archive, conn) if o["name"] not in have]
+        objs = [o for o in droppable(archive, conn) if o["name"] not in have]
         now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
         for o in objs:
             conn.execute(sa.insert(BL).values(**o, dropped_at=now))
-            conn.exec_driver_sql(_drop_sql(archive, o))
+            conn.exec_driver_sql(drop_sql(archive, o))
     kinds = [o["kind"] for o in objs]
     return {"indexes": kinds.count("index"), "foreign_keys": kinds.count("foreign_key")}
 
