@@ -470,7 +470,6 @@ def class_status(archive, prof: Profile, as_of: dt.date) -> dict[str, dict]:
         scopes = sg.hold_scopes(archive, conn)
     out: dict[str, dict] = {}
     actions = prof.field_actions()
-    summarised: dict[tuple[str, str], list[int]] = {}
     for cls in prof.classes:
         fields: dict[str, list[str]] = {}
         outward: dict[str, list[str]] = {}
@@ -483,9 +482,7 @@ def class_status(archive, prof: Profile, as_of: dt.date) -> dict[str, dict]:
             elif a.action == "outward":
                 outward.setdefault(a.table, []).append(a.field)
             elif a.action == "summary" and a.table in ("hearing", "offence"):
-                if (a.table, a.field) not in summarised:
-                    summarised[a.table, a.field] = _not_summarised(archive, a.table, a.field)
-                raw_rows.setdefault(a.table, []).extend(summarised[a.table, a.field])
+                raw_rows.setdefault(a.table, []).extend(_not_summarised(archive, a.table, a.field))
         cut = prof.cutoff(cls, as_of)
         u = sg.class_unexpired(archive, fields=fields, identity=cls == "identity", cutoff=cut, scopes=scopes,
                                outward=outward, raw_rows=raw_rows)

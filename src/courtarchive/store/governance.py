@@ -561,10 +561,10 @@ def _row_holds(scopes: dict, dialect: str) -> dict:
     one of those, of the same list).  Cases' keys are not a class's data here (`class_status`);
     complainant holds reach no party, hearing or offence.
 
-    The held ids are parameters ``held_courts``, ``held_cases`` and ``held_parties`` (`held_ids`),
-    each one parameter whatever its length (`in_ids`): the tests name each list up to five times,
-    and bound id by id, thousands of held cases or a person's many mentions passed PostgreSQL's
-    65,535 parameters (written into the SQL instead, PostgreSQL took seconds to plan them)."""
+    The held ids of each scope are one parameter (`held_ids`, `_HELD_PARAM`) whatever their number
+    (`in_ids`): the tests name each list up to five times, and bound id by id, thousands of held
+    cases or a person's many mentions passed PostgreSQL's 65,535 parameters (written into the SQL
+    instead, PostgreSQL took seconds to plan them)."""
     H, Pa = T["hearing"], T["party"]
     courts, cases, parties = scopes["court"], scopes["case"], scopes["party"]
 
@@ -572,20 +572,18 @@ def _row_holds(scopes: dict, dialect: str) -> dict:
         tests = [t for t in tests if t is not None]
         return sa.or_(*tests) if tests else sa.false()
 
-    def among(col, ids, name):      # (NULL is among none: the test stays false, never NULL)
-        return sa.and_(col.is_not(None), in_ids(col, dialect, name)) if ids else None
+    def among(col, scope):          # (NULL is among none: the test stays false, never NULL)
+        return sa.and_(col.is_not(None), in_ids(col, dialect, _HELD_PARAM[scope])) if scopes[scope] else None
 
     def party_itself(pa):           # a hold on the party or its case
-        return any_of(in_ids(pa.c.id, dialect, "held_parties") if parties else None,
-                      among(pa.c.case_id, cases, "held_cases"))
+        return any_of(among(pa.c.id, "party"), among(pa.c.case_id, "case"))
 
     def hearing_place(h):           # a hold on the hearing's case or court
-        return any_of(among(h.c.case_id, cases, "held_cases"), among(h.c.court_id, courts, "held_courts"))
+        return any_of(among(h.c.case_id, "case"), among(h.c.court_id, "court"))
 
     def party(pa):
         h = H.alias()
-        return any_of(party_itself(pa), sa.exists().where(h.c.id == pa.c.hearing_id,
-                                                          among(h.c.court_id, courts, "held_courts"))
+        return any_of(party_itself(pa), sa.exists().where(h.c.id == pa.c.hearing_id, among(h.c.court_id, "court"))
                       if courts else None)
 
     def hearing(h):
@@ -606,10 +604,13 @@ def _row_holds(scopes: dict, dialect: str) -> dict:
     return {"party": party, "hearing": hearing, "offence": offence, "publication": publication}
 
 
+#: the parameter of `_row_holds`'s tests holding each hold scope's ids
+_HELD_PARAM = {"court": "held_courts", "case": "held_cases", "party": "held_parties"}
+
+
 def held_ids(scopes: dict) -> dict[str, list[int]]:
     """The parameters of `_row_holds`'s tests, from ``scopes``."""
-    return {"held_courts": sorted(scopes["court"]), "held_cases": sorted(scopes["case"]),
-            "held_parties": sorted(scopes["party"])}
+    return {name: sorted(scopes[scope]) for scope, name in _HELD_PARAM.items()}
 
 
 def still_outward(col):
@@ -619,7 +620,7 @@ def still_outward(col):
     return sa.and_(col.is_not(None), sa.or_(sa.func.length(col) > 4, col.like("% %"), col != sa.func.upper(col)))
 
 
-def texts_unexpired(archive: Archive, table: str, column: str) -> Iterator[tuple[int, str, dt.date | None]]:
+def texts_unexpired(archive: Archive, table: str, column: str) -> Iterator[sa.Row]:
     """(row id, value, its hearing's sitting date) of the rows of ``table`` (hearing or offence)
     holding a value in ``column``, in lists not fully expired: what a retention status tests in
     Python against an expiry action no SQL can apply (``summary``: `retention.class_status`)."""
@@ -630,8 +631,7 @@ def texts_unexpired(archive: Archive, table: str, column: str) -> Iterator[tuple
     if table != "hearing":
         q = q.join(H, H.c.id == t.c.hearing_id)
     with archive.engine.connect() as conn:
-        for r in conn.execute(q):
-            yield r[0], r[1], dt.date.fromisoformat(r[2]) if isinstance(r[2], str) else r[2]
+        yield from conn.execute(q)
 
 
 def class_unexpired(archive: Archive, *, fields: dict[str, Sequence[str]], identity: bool, cutoff: dt.date,
@@ -666,7 +666,7 @@ def class_unexpired(archive: Archive, *, fields: dict[str, Sequence[str]], ident
     for table, ids in (raw_rows or {}).items():
         if ids:
             tests.setdefault(table, []).append(in_ids(T[table].c.id, dialect, f"raw_{table}"))
-            params[f"raw_{table}"] = sorted(ids)
+            params[f"raw_{table}"] = sorted(set(ids))
     has = {table: sa.or_(*ts) for table, ts in tests.items() if ts}
     raw = [has[t] if t == "publication" else sa.exists().where(T[t].c.publication_id == P.c.id, has[t]) for t in has]
     if identity:

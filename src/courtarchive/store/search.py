@@ -209,7 +209,6 @@ def _add_names(archive: Archive, conn, names: dict[str, str]) -> int:
     transaction -- at ~1.3 s a look-up of 1,000 names and growing with the table: 100k entries'
     first build 154 s instead of 34 (bench/RESULTS.md, session 24).  Each name takes an id,
     kept or not (ids are not dense)."""
-    ph = archive._ph
     if not archive.sqlite:
         new = sorted(names)
         first = archive._take_ids(conn, "search_key", len(new))
@@ -217,6 +216,7 @@ def _add_names(archive: Archive, conn, names: dict[str, str]) -> int:
             "INSERT INTO search_key (id, name_norm, name_keys) "
             "SELECT * FROM unnest(%s::bigint[], %s::text[], %s::text[]) ON CONFLICT (name_norm) DO NOTHING",
             (list(range(first, first + len(new))), new, [names[n] for n in new])).rowcount, 0)
+    ph = archive._ph
     have: set[str] = set()
     for chunk in _chunks(sorted(names)):
         have.update(r[0] for r in conn.exec_driver_sql(
