@@ -308,3 +308,11 @@ def test_initials_token_takes_the_printed_forename_not_its_canonical_form(keyrin
     assert len(by_offence) == 4
     assert by_offence[0].initials_token == by_offence[1].token
     assert by_offence[2].initials_token == by_offence[3].token
+
+
+def test_a_name_whose_folded_form_has_no_word_is_still_scrubbed():
+    """Hypothesis found '¹0¼': two words as listed, none once folded (IndexError in the gate)."""
+    from courtarchive.ingest.gate import _name_pattern
+
+    needed, pattern = _name_pattern.__wrapped__("¹0¼")
+    assert pattern and needed

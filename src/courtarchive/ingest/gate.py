@@ -302,6 +302,8 @@ def _name_pattern(cleartext: str) -> tuple[frozenset[str], str] | None:
         alts = set()
         for form in forms:
             w = _NAME_WORD.findall(form)
+            if not w:       # (folding can leave no word: '¹0¼' -> '10 1/4')
+                continue
             first, last = w[0], w[-1]
             for order in {tuple(w), (last, *w[:-1]), (first, last), (last, first)}:
                 alts.add(_TITLE + _JOIN.join(re.escape(x) for x in order))
