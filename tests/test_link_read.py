@@ -43,8 +43,6 @@ def _per_column_batches(self, query, schema: pa.Schema, *, batch_size: int = 100
 
 READS = {
     "defendant_mentions": lambda a: store.defendant_mentions(a),
-    "defendant_mentions_some": lambda a: store.defendant_mentions(
-        a, party_ids=store.defendant_mentions(a)["party_id"].to_pylist()[::3]),
     "complainant_mentions": lambda a: store.complainant_mentions(a),
     "complainant_case_offences": lambda a: store.complainant_case_offences(a),
     "provenance_defendant": lambda a: store.mention_provenance(a, "defendant"),

@@ -61,7 +61,7 @@ PARTY_COLS = ("forenames", "middle_names", "surname", "organisation_name", "name
                "date_of_birth", "age", "gender", "town", "postcode", "asn", "pnc_id", "is_masked")
 
 
-def defendant_mentions(archive: Archive, *, party_ids: Iterable[int] | None = None) -> pa.Table:
+def defendant_mentions(archive: Archive) -> pa.Table:
     """Current DEFENDANT party mentions with their hearing's sitting date (for age at hearing).
 
     Columns: party_id, case_id, hearing_id, publication_id, sitting_date, court_id and the party's
@@ -71,8 +71,6 @@ def defendant_mentions(archive: Archive, *, party_ids: Iterable[int] | None = No
                    H.c.court_id, *(Pa.c[c] for c in PARTY_COLS))
          .join(H, H.c.id == Pa.c.hearing_id)
          .where(Pa.c.role == "DEFENDANT", Pa.c.publication_id.in_(archive.current_publications())))
-    if party_ids is not None:
-        q = q.where(Pa.c.id.in_(sorted({int(i) for i in party_ids})))
     fields = ([("party_id", pa.int64()), ("case_id", pa.int64()), ("hearing_id", pa.int64()),
                ("publication_id", pa.int64()), ("sitting_date", pa.date32()), ("court_id", pa.int64())]
               + _typed("party", PARTY_COLS))
