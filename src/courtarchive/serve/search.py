@@ -206,7 +206,7 @@ def refresh(archive, report=None) -> dict:
     with ss.writer(archive) as conn, conn.begin():
         ss.lock(archive, conn)
         removed = ss.delete_stale(archive, conn)
-        with ss.unchecked_first_build(archive, conn):
+        with ss.first_build(archive, conn):
             added = _fill(archive, conn, missing_only=True)
         persons = ss.sync_persons(archive, conn)
         if added:

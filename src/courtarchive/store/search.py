@@ -143,44 +143,54 @@ def source_rows(archive: Archive, conn, *, party_ids: Sequence[int] | None = Non
 FTS = (("fts_search_key_name", "name_norm"), ("fts_search_key_keys", "name_keys"))
 
 
-#: PostgreSQL: a build into an empty search_name for at least this many parties writes without its
-#: foreign keys and checks each once at the end (`unchecked_first_build`)
+#: a build into an empty search_name for at least this many parties writes without its indexes
+#: (PostgreSQL: and foreign keys) and puts each back once at the end (`first_build`)
 FIRST_BUILD_PARTIES = 20_000
-#: how long the first build waits for the locks its foreign keys' removal takes, before building
-#: with them (a reader or writer holding search_name or a table it references)
+#: PostgreSQL: how long the first build waits for the locks taking its indexes and foreign keys
+#: off needs, before building with them (a reader or writer holding search_name or a table it references)
 FIRST_BUILD_LOCK_TIMEOUT = "2s"
 
 
 @contextlib.contextmanager
-def unchecked_first_build(archive: Archive, conn) -> Iterator[int]:
-    """PostgreSQL, inside the index writer's transaction: when search_name is empty and the
-    archive has `FIRST_BUILD_PARTIES` parties or more (an archive's first index build, after its
-    first load), take search_name's foreign keys off while the block writes, and put them back at
-    its end, each with one set-wise check (`bulk.droppable`: the DDL as the database defines it).
-    Per-row foreign-key triggers were ~40 % of a first build's writing: 1M entries 362 s
-    (bench/RESULTS.md, session 24).  All in the one transaction: an error or a crash rolls the
-    keys back with the rows, nothing to record.  Searches wait for the build to commit (their
-    table is locked), where they would have found nothing.  Yields how many keys are off (0: the
-    rows are written checked -- SQLite, an index already holding rows, a small archive, or locks
-    not had within `FIRST_BUILD_LOCK_TIMEOUT`)."""
+def first_build(archive: Archive, conn) -> Iterator[int]:
+    """Inside the index writer's transaction: when search_name is empty and the archive has
+    `FIRST_BUILD_PARTIES` parties or more (an archive's first index build, after its first load),
+    take search_name's non-unique indexes -- and on PostgreSQL its foreign keys -- off while the
+    block writes, and put them back at its end: each index built once from the sorted rows, each
+    key checked once set-wise (`bulk.droppable`: the DDL as the database defines it).  Per-row
+    foreign-key triggers were ~40 % of a first build's writing on PostgreSQL (1M entries 362 s,
+    bench/RESULTS.md, session 24); keeping six indexes up row by row (one of them covering nine
+    columns) most of the rest.  All in the one transaction: an error or a crash rolls the
+    objects back with the rows, nothing to record.  On PostgreSQL searches wait for the build to
+    commit (their table is locked), where they would have found nothing; SQLite's readers keep
+    reading the empty index they had.  Yields how many objects are off (0: the rows are written
+    with them on -- an index already holding rows, a small archive, or on PostgreSQL locks not
+    had within `FIRST_BUILD_LOCK_TIMEOUT`)."""
     from .bulk import droppable, drop_sql
 
-    keys: list[dict] = []
-    if (not archive.sqlite and conn.exec_driver_sql("SELECT NOT EXISTS (SELECT 1 FROM search_name)").scalar()
+    off: list[dict] = []
+    if (conn.exec_driver_sql("SELECT NOT EXISTS (SELECT 1 FROM search_name)").scalar()
             and conn.exec_driver_sql(f"SELECT count(*) >= {int(FIRST_BUILD_PARTIES)} FROM party").scalar()):
-        was = conn.exec_driver_sql("SHOW lock_timeout").scalar()
-        try:
-            with conn.begin_nested():
-                conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{FIRST_BUILD_LOCK_TIMEOUT}'")
-                found = [o for o in droppable(archive, conn, ("search_name",)) if o["kind"] == "foreign_key"]
-                for o in found:
-                    conn.exec_driver_sql(drop_sql(archive, o))
-            keys = found
-        except sa.exc.OperationalError as e:        # (lock timeout: rolled back to the savepoint)
-            log.info("search index: first build with its foreign keys on (%s)", str(e.orig).splitlines()[0])
-        conn.exec_driver_sql("SELECT set_config('lock_timeout', %s, true)", (was,))
-    yield len(keys)
-    for o in keys:
+        if archive.sqlite:                  # (the writer's transaction holds the database: no wait)
+            off = droppable(archive, conn, ("search_name",))
+            for o in off:
+                conn.exec_driver_sql(drop_sql(archive, o))
+        else:
+            was = conn.exec_driver_sql("SHOW lock_timeout").scalar()
+            try:
+                with conn.begin_nested():
+                    conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{FIRST_BUILD_LOCK_TIMEOUT}'")
+                    found = droppable(archive, conn, ("search_name",))
+                    for o in found:
+                        conn.exec_driver_sql(drop_sql(archive, o))
+                off = found
+            except sa.exc.OperationalError as e:        # (lock timeout: rolled back to the savepoint)
+                log.info("search index: first build with its indexes and foreign keys on (%s)",
+                         str(e.orig).splitlines()[0])
+            conn.exec_driver_sql("SELECT set_config('lock_timeout', %s, true)", (was,))
+    yield len(off)
+    # indexes first, then the keys (a key's check reads the referencing table once either way)
+    for o in sorted(off, key=lambda o: o["kind"] != "index"):
         conn.exec_driver_sql(o["ddl"])
 
 
