@@ -58,7 +58,7 @@ def _index(a) -> tuple[list, list]:
     return names, keys
 
 
-def _search_name_keys(a) -> set[str]:
+def _search_name_objects(a) -> set[tuple]:
     """search_name's foreign keys and indexes, as the database has them."""
     with a.engine.connect() as c:
         i = sa.inspect(c)
@@ -68,13 +68,13 @@ def _search_name_keys(a) -> set[str]:
 
 def test_first_build_gives_the_index_a_checked_build_gives(loaded, keys_off):
     a = loaded
-    before = _search_name_keys(a)
+    before = _search_name_objects(a)
     indexes = sum(1 for k in before if k[0] == "index" and not k[3])
     got = search.refresh(a)
     assert got["added"] > 100
     assert indexes == 6 and keys_off == [indexes + (0 if a.sqlite else 5)]
     first = _index(a)
-    assert _search_name_keys(a) == before and check(a.engine) == []
+    assert _search_name_objects(a) == before and check(a.engine) == []
     # a rebuild (keys on throughout) makes the same rows
     search.rebuild(a)
     assert _index(a) == first
@@ -85,7 +85,7 @@ def test_first_build_gives_the_index_a_checked_build_gives(loaded, keys_off):
 
 def test_a_first_build_that_fails_leaves_the_indexes_and_keys_on(loaded, keys_off, monkeypatch):
     a = loaded
-    before = _search_name_keys(a)
+    before = _search_name_objects(a)
 
     def fail(*_a, **_k):
         raise RuntimeError("disk full")
@@ -97,7 +97,7 @@ def test_a_first_build_that_fails_leaves_the_indexes_and_keys_on(loaded, keys_of
     with pytest.raises(RuntimeError):
         search.refresh(a)
     assert len(keys_off) == 2 and all(keys_off)
-    assert _search_name_keys(a) == before and check(a.engine) == []
+    assert _search_name_objects(a) == before and check(a.engine) == []
     with a.engine.connect() as c:
         assert c.exec_driver_sql("SELECT count(*) FROM search_name").scalar() == 0
 

@@ -456,7 +456,8 @@ def train(std: pa.Table | list[pa.Table], *, engine: str = "duckdb", seed: int =
     # seen 100 times: bounded memory on one machine (DuckDB); on Spark each chunk is a job, whose
     # fixed cost dominated (100k mentions, local[2]: 78 jobs, 115 s of a 276 s link; in one chunk
     # per comparison 72 s, the same persons) -- there the sample is scored whole, one job each
-    tr.estimate_u_using_random_sampling(max_pairs=u_max_pairs, seed=seed, num_chunks=1 if engine == "spark" else 10)
+    tr.estimate_u_using_random_sampling(max_pairs=u_max_pairs, seed=seed,
+                                     **({"num_chunks": 1} if engine == "spark" else {}))
     # a level never seen among u_max_pairs random pairs is rarer than 1 / u_max_pairs
     js = linker.misc.save_model_to_json()
     if _fill_unobserved_u(js, 1.0 / u_max_pairs):

@@ -118,6 +118,10 @@ class _Lock:
 
 
 # ---------------------------------------------------------------------------------- what is dropped
+#: PostgreSQL: the memory an index put back is built in (``maintenance_work_mem``)
+INDEX_BUILD_MEMORY = "256MB"
+
+
 def droppable(archive: Archive, conn, tables: tuple[str, ...] = BULK_TABLES) -> list[dict]:
     """The objects a bulk load takes off ``tables``, as the database defines them now (name, kind,
     table, ddl): their non-unique indexes and, on PostgreSQL, their foreign keys."""
@@ -204,7 +208,7 @@ def _restore(archive: Archive) -> dict:
         try:
             with archive.engine.connect().execution_options(writer=True) as conn, conn.begin():
                 if not archive.sqlite:
-                    conn.exec_driver_sql("SET LOCAL maintenance_work_mem = '256MB'")
+                    conn.exec_driver_sql(f"SET LOCAL maintenance_work_mem = '{INDEX_BUILD_MEMORY}'")
                 else:
                     # a pooled connection parses DDL against the schema it cached, which may predate
                     # the DROP another connection made ("index ... already exists"): a read of the

@@ -156,8 +156,8 @@ def first_build(archive: Archive, conn) -> Iterator[int]:
     """Inside the index writer's transaction: when search_name is empty and the archive has
     `FIRST_BUILD_PARTIES` parties or more (an archive's first index build, after its first load),
     take search_name's non-unique indexes -- and on PostgreSQL its foreign keys -- off while the
-    block writes, and put them back at its end: each index built once from the sorted rows, each
-    key checked once set-wise (`bulk.droppable`: the DDL as the database defines it).  Per-row
+    block writes, and put them back at its end: each index built once over the finished table,
+    each key checked once set-wise (`bulk.droppable`: the DDL as the database defines it).  Per-row
     foreign-key triggers were ~40 % of a first build's writing on PostgreSQL (1M entries 362 s,
     bench/RESULTS.md, session 24); keeping six indexes up row by row (one of them covering nine
     columns) most of the rest.  All in the one transaction: an error or a crash rolls the
@@ -166,31 +166,33 @@ def first_build(archive: Archive, conn) -> Iterator[int]:
     reading the empty index they had.  Yields how many objects are off (0: the rows are written
     with them on -- an index already holding rows, a small archive, or on PostgreSQL locks not
     had within `FIRST_BUILD_LOCK_TIMEOUT`)."""
-    from .bulk import droppable, drop_sql
+    from .bulk import INDEX_BUILD_MEMORY, droppable, drop_sql
+
+    def take_off() -> list[dict]:
+        found = droppable(archive, conn, ("search_name",))
+        for o in found:
+            conn.exec_driver_sql(drop_sql(archive, o))
+        return found
 
     off: list[dict] = []
     if (conn.exec_driver_sql("SELECT NOT EXISTS (SELECT 1 FROM search_name)").scalar()
             and conn.exec_driver_sql(f"SELECT count(*) >= {int(FIRST_BUILD_PARTIES)} FROM party").scalar()):
         if archive.sqlite:                  # (the writer's transaction holds the database: no wait)
-            off = droppable(archive, conn, ("search_name",))
-            for o in off:
-                conn.exec_driver_sql(drop_sql(archive, o))
+            off = take_off()
         else:
             was = conn.exec_driver_sql("SHOW lock_timeout").scalar()
             try:
                 with conn.begin_nested():
                     conn.exec_driver_sql(f"SET LOCAL lock_timeout = '{FIRST_BUILD_LOCK_TIMEOUT}'")
-                    found = droppable(archive, conn, ("search_name",))
-                    for o in found:
-                        conn.exec_driver_sql(drop_sql(archive, o))
-                off = found
+                    off = take_off()
             except sa.exc.OperationalError as e:        # (lock timeout: rolled back to the savepoint)
                 log.info("search index: first build with its indexes and foreign keys on (%s)",
                          str(e.orig).splitlines()[0])
             conn.exec_driver_sql("SELECT set_config('lock_timeout', %s, true)", (was,))
     yield len(off)
-    # indexes first, then the keys (a key's check reads the referencing table once either way)
-    for o in sorted(off, key=lambda o: o["kind"] != "index"):
+    if off and not archive.sqlite:          # (as a bulk load's put-back builds its indexes)
+        conn.exec_driver_sql(f"SET LOCAL maintenance_work_mem = '{INDEX_BUILD_MEMORY}'")
+    for o in off:
         conn.exec_driver_sql(o["ddl"])
 
 
