@@ -1,6 +1,6 @@
 """Where ingest time goes: read+hash, parse, gate and store timed separately, one process.
 
-    uv run python bench/ingest_profile.py CORPUS_LISTS_DIR [--files 2000] [--db URL] [--cprofile]
+    uv run python bench/ingest_profile.py CORPUS_LISTS_DIR [--files 2000] [--db URL] [--bulk] [--cprofile]
 
 Parses and gates every file first (timing each stage), then writes them all with the
 store's writer (timing the write side on its own), so the figures do not mix.  Wall time and CPU
@@ -11,6 +11,7 @@ is the worker -> writer trip (`pipeline.dump_result` + `load_result`, both sides
 from __future__ import annotations
 
 import argparse
+import contextlib
 import cProfile
 import pickle
 import pstats
@@ -20,7 +21,7 @@ from pathlib import Path
 
 from courtarchive.governance.pseudonym import Keyring
 from courtarchive.ingest import gate, pipeline
-from courtarchive.store import Archive
+from courtarchive.store import Archive, bulk
 
 
 # the gate's memos, as `ingest.pipeline` uses them (before they existed: nothing)
@@ -38,6 +39,8 @@ def main() -> None:
     ap.add_argument("--cprofile", choices=["parse", "gate", "parse+gate", "write"])
     ap.add_argument("--sort", default="cumulative")
     ap.add_argument("--per-file", action="store_true", help="Writer.write per file (the old path)")
+    ap.add_argument("--bulk", action="store_true", help="write as `ingest --bulk` does (secondary indexes "
+                    "off while writing; putting them back is not in the figures)")
     a = ap.parse_args()
     files = list(pipeline.iter_input_files([a.lists]))[: a.files]
     kr = Keyring(bytes(range(32)))
@@ -81,6 +84,8 @@ def main() -> None:
     url = a.db or f"sqlite:///{tempfile.mkdtemp()}/profile.db"
     arch = Archive.open(url)
     arch.init()
+    loading = bulk.loading(arch) if a.bulk else contextlib.nullcontext()
+    loading.__enter__()
     t0 = time.perf_counter()
     c0 = time.process_time()
     if a.cprofile == "write":
@@ -97,6 +102,7 @@ def main() -> None:
         prof.disable()
     t["write"] = time.perf_counter() - t0
     t["write_cpu"] = time.process_time() - c0
+    loading.__exit__(None, None, None)
     print(f"{len(files)} files, {entries} entries, "
           f"{sum(len(p.offences) for p, _ in docs)} offences, {sum(len(p.parties) for p, _ in docs)} parties")
     for k, v in t.items():
