@@ -69,3 +69,27 @@ def test_spark_on_generated_corpus(spark_engine, tmp_path):
         for f in (f1, f2):
             f.pop("timings"), f.pop("engine")
         assert json.dumps(f1, default=str, sort_keys=True) == json.dumps(f2, default=str, sort_keys=True)
+
+
+def test_created_tables_hold_rows_not_the_plans_before_them(spark_engine):
+    """Each derived table is kept as its rows (a local checkpoint): the next statement is planned
+    against them alone, not against every statement before it (with cache() the plan of `cases`
+    held all seventeen others, and planning dominated); close() drops the views and the rows."""
+    import pyarrow as pa
+
+    eng = spark_engine
+    spark = eng.spark
+    sc = spark.sparkContext._jsc.sc()
+    kept_before = len(sc.getRDDStorageInfo())
+    eng.register("t_raw", pa.table({"k": [1, 2, 2, 3], "v": ["a", "b", "c", "d"]}))
+    eng.create("t_one", "SELECT k, count(*) AS n FROM t_raw GROUP BY k")
+    eng.create("t_two", "SELECT o.k, o.n, r.v FROM t_one o JOIN t_raw r ON r.k = o.k WHERE o.n > 1")
+    eng.create("t_three", "SELECT k, max(v) AS v FROM t_two GROUP BY k")
+    assert eng.fetch("SELECT * FROM t_three").to_pylist() == [{"k": 2, "v": "c"}]
+    plan = spark.table("t_three")._jdf.queryExecution().optimizedPlan().toString()
+    for upstream in ("Join", "Aggregate", "t_raw", "t_one", "t_two"):
+        assert upstream not in plan, plan
+    assert len(sc.getRDDStorageInfo()) >= kept_before + 3        # the three tables' rows, kept
+    eng.close()
+    assert not any(spark.catalog.tableExists(t) for t in ("t_raw", "t_one", "t_two", "t_three"))
+    assert len(sc.getRDDStorageInfo()) <= kept_before             # and freed
