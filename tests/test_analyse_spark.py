@@ -93,3 +93,23 @@ def test_created_tables_hold_rows_not_the_plans_before_them(spark_engine):
     eng.close()
     assert not any(spark.catalog.tableExists(t) for t in ("t_raw", "t_one", "t_two", "t_three"))
     assert len(sc.getRDDStorageInfo()) <= kept_before             # and freed
+
+
+def test_tables_come_in_at_most_two_partitions_per_core(spark_engine):
+    """A large Arrow table (here 60 MB) arrives as one partition per 10,000 rows, and a statement
+    over it keeps them: every scan then ran a task per 10,000 rows.  Registered and derived tables
+    are narrowed to two partitions per core (no shuffle), with every row kept."""
+    import pyarrow as pa
+
+    eng = spark_engine
+    most = 2 * eng.spark.sparkContext.defaultParallelism
+    eng.register("t_wide", pa.table({"k": list(range(60_000)), "s": ["x" * 1000] * 60_000}))
+    eng.create("t_odd", "SELECT k, s FROM t_wide WHERE k % 2 = 1")
+    try:
+        for name in ("t_wide", "t_odd"):
+            plan = eng.spark.table(name)._jdf.queryExecution().executedPlan()
+            assert plan.execute().getNumPartitions() <= most, name
+        assert eng.fetch("SELECT count(*) AS n, sum(k) AS s FROM t_odd").to_pylist() == [
+            {"n": 30_000, "s": 30_000 ** 2}]
+    finally:
+        eng.close()
