@@ -52,7 +52,7 @@ test: install browser
 	$(call run_pytest,,$(PYTEST_WORKERS))
 
 # the scale and long-running tests (marked slow), on both backends like `make test`; in one
-# process: some of them time themselves, and Spark's JVM takes a core of its own
+# process: Spark's JVM takes a core of its own
 test-slow: install browser
 	$(call run_pytest,-m slow,0)
 

@@ -676,7 +676,7 @@ def test_bad_dates_are_warnings_not_crashes():
     assert pl.parties[0].age is None and any("age" in w for w in pl.warnings)
 
 
-# ------------------------------------------------------------------ speed (report, not CI)
+# ------------------------------------------------------------------ a large list (its speed: bench/parse_speed.py)
 def _synthetic_standard_list(n: int) -> bytes:
     hearing = {"hearingType": "First appearance", "panel": "ADULT", "case": [{
         "caseUrn": "", "reportingRestriction": False, "party": [
@@ -699,24 +699,18 @@ def _synthetic_standard_list(n: int) -> bytes:
 
 
 @pytest.mark.slow
-def test_parse_speed_magistrates_standard_list():
+def test_a_list_of_50k_entries_parses_every_entry():
+    """Every hearing and offence of a 50,000-entry list comes out, and it validates.  (How fast:
+    `bench/parse_speed.py`, which times this same list; a timed assertion here failed on a slow
+    day's VM, and speed is measured by the benchmarks, not asserted by the tests.)"""
     n = 50_000
-    data = _synthetic_standard_list(n)
-    doc = orjson.loads(data)
+    doc = orjson.loads(_synthetic_standard_list(n))
     lt = LIST_TYPES["MAGISTRATES_STANDARD_LIST"]
-    parse_s = float("inf")
-    for _ in range(3):          # best of three: the machine is shared
-        t0 = time.perf_counter()
-        b = cath._Builder(None, None, None)
-        lt.parser(doc, b)
-        parse_s = min(parse_s, time.perf_counter() - t0)
-    t0 = time.perf_counter()
+    b = cath._Builder(None, None, None)
+    lt.parser(doc, b)
     cath.validate(doc, lt.name)
-    validate_s = time.perf_counter() - t0
-    print(f"\nparse {n / parse_s:,.0f} entries/s; schema validation {n / validate_s:,.0f} entries/s "
-          f"({validate_s / (validate_s + parse_s):.0%} of parse+validate)")
     assert len(b.hearings) == n and len(b.offences) == n
-    assert n / parse_s >= 50_000
+    assert len({h.case_urn for h in b.hearings}) == n
 
 
 def test_fast_and_reference_validators_agree_on_every_example(shared_cath):

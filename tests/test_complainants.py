@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import random
 import re
-import time
 
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -270,10 +269,10 @@ def test_generated_names_never_survive(template, forename, surname, prefix):
     assert surname not in ex.redacted and forename not in ex.redacted
 
 
-@pytest.mark.slow
-def test_throughput():
-    """The figure for bench/RESULTS.md: wordings per second on a mixed corpus (run with -m slow -s)."""
-    rng = random.Random(1)
+def throughput_corpus(n: int = 100_000, seed: int = 1) -> list[tuple[str, str | None]]:
+    """(wording, the person it names or None): 80 % plain wordings, 20 % naming a person -- the
+    corpus whose extraction rate `bench/parse_speed.py` reports (bench/RESULTS.md)."""
+    rng = random.Random(seed)
     plain = ["On {d} at {t} drove a motor vehicle on a road, namely Oldham Road, without insurance. "
              "Contrary to section 143(2) of the Road Traffic Act 1988.",
              "On {d} at {t} stole meat to the value of £45.00 belonging to Tesco Stores Ltd. Contrary to "
@@ -283,12 +282,25 @@ def test_throughput():
     person = ["On {d} at {t} assaulted {n} by beating her. Contrary to section 39 of the Criminal Justice Act 1988.",
               "On {d} at {t} intentionally touched a girl under 16, namely {n}, and the touching was sexual. "
               "Contrary to section 9(1) of the Sexual Offences Act 2003."]
-    corpus = [rng.choice(person if rng.random() < 0.2 else plain).format(
-        d=f"{rng.randint(1, 28):02d}/05/2024", t=rng.choice(["Rochdale", "Oldham", "Leeds"]),
-        n=f"{rng.choice(_FORENAMES)} {rng.choice(_SURNAMES)}") for _ in range(100_000)]
-    t = time.perf_counter()
-    for w in corpus:
-        extract(w)
-    rate = len(corpus) / (time.perf_counter() - t)
-    print(f"\nextract: {rate:,.0f} wordings/s (80% plain, 20% naming a person)")
-    assert rate > 30_000
+    out = []
+    for _ in range(n):
+        names = rng.random() < 0.2
+        name = f"{rng.choice(_FORENAMES)} {rng.choice(_SURNAMES)}"
+        w = rng.choice(person if names else plain).format(
+            d=f"{rng.randint(1, 28):02d}/05/2024", t=rng.choice(["Rochdale", "Oldham", "Leeds"]), n=name)
+        out.append((w, name if names else None))
+    return out
+
+
+@pytest.mark.slow
+def test_the_throughput_corpus_is_extracted_right():
+    """Over the 100,000 wordings whose rate bench/parse_speed.py measures (the rate is the
+    benchmark's, not asserted here): each person named is found and redacted, and a wording that
+    names nobody comes back unchanged with no mention."""
+    for wording, name in throughput_corpus():
+        ex = extract(wording)
+        if name is None:
+            assert (ex.redacted, ex.mentions) == (wording, []), wording
+        else:
+            assert len(ex.mentions) == 1, wording
+            assert not any(part in ex.redacted for part in name.split()), ex.redacted

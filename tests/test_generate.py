@@ -7,7 +7,6 @@ import datetime as dt
 import hashlib
 import json
 import re
-import time
 from collections import Counter
 from pathlib import Path
 
@@ -334,11 +333,10 @@ def test_reissued_lists_supersede(variant_corpus):
 
 # ------------------------------------------------------------------ seed scale
 @pytest.mark.slow
-def test_seed_scale_under_a_minute(tmp_path):
-    t0 = time.perf_counter()
+def test_seed_scale_corpus(tmp_path):
+    """The 25k-case seed corpus has the shape issue 6 is about.  (How fast it is generated --
+    issue 4's minute -- is `bench/generate.py`'s figure, not a timed assertion here.)"""
     s = generate(tmp_path / "seed", cases=25_000, seed=1)
-    secs = time.perf_counter() - t0
-    assert secs < 60, f"25k cases took {secs:.1f} s"
     f = s["findings"]["child-sexual-abuse"]
     # (seed 1's truth is 568 on the current generator, bench/RESULTS.md; the bound of 600 dated
     # from a generator that gave 1,079, and the slow run had not been run since it changed)
