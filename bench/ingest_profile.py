@@ -84,25 +84,24 @@ def main() -> None:
     url = a.db or f"sqlite:///{tempfile.mkdtemp()}/profile.db"
     arch = Archive.open(url)
     arch.init()
-    loading = bulk.loading(arch) if a.bulk else contextlib.nullcontext()
-    loading.__enter__()
-    t0 = time.perf_counter()
-    c0 = time.process_time()
-    if a.cprofile == "write":
-        prof.enable()
-    with arch.writer() as w:
-        if a.per_file:
-            for parsed, h in docs:
-                w.write(parsed, content_hash=h)
-        else:
-            for parsed, h in docs:
-                w.add(parsed, content_hash=h)
-            w.flush()
-    if a.cprofile == "write":
-        prof.disable()
-    t["write"] = time.perf_counter() - t0
-    t["write_cpu"] = time.process_time() - c0
-    loading.__exit__(None, None, None)
+    # (--bulk: the objects are put back when the block ends, after the write is timed)
+    with bulk.loading(arch) if a.bulk else contextlib.nullcontext():
+        t0 = time.perf_counter()
+        c0 = time.process_time()
+        if a.cprofile == "write":
+            prof.enable()
+        with arch.writer() as w:
+            if a.per_file:
+                for parsed, h in docs:
+                    w.write(parsed, content_hash=h)
+            else:
+                for parsed, h in docs:
+                    w.add(parsed, content_hash=h)
+                w.flush()
+        if a.cprofile == "write":
+            prof.disable()
+        t["write"] = time.perf_counter() - t0
+        t["write_cpu"] = time.process_time() - c0
     print(f"{len(files)} files, {entries} entries, "
           f"{sum(len(p.offences) for p, _ in docs)} offences, {sum(len(p.parties) for p, _ in docs)} parties")
     for k, v in t.items():
