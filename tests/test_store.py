@@ -354,3 +354,18 @@ def test_ids_people_type_follow_on_from_process_to_process(db_url):
         a.close()
     assert [h for h, _ in got] == [1, 2, 3]
     assert [x for _, x in got] == [1, 1 + ID_BLOCK, 1 + 2 * ID_BLOCK]
+
+
+def test_opening_an_archive_imports_neither_alembic_nor_pyarrow(sqlite_archive):
+    """Every CLI command opens the archive; only migrations need Alembic and only Arrow reads and
+    writes need pyarrow (~0.1 s each of a command's start): opening it, checking it is initialised
+    and counting what it holds import neither."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from courtarchive.store import Archive; a = Archive.open(sys.argv[1]); "
+            "a.require_initialised(); a.stats(); "
+            "print(' '.join(m for m in ('alembic', 'pyarrow') if m in sys.modules) or 'neither')")
+    r = subprocess.run([sys.executable, "-c", code, sqlite_archive.url], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stdout.strip() == "neither"

@@ -17,11 +17,9 @@ import os
 import re
 import time
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
 import msgspec
-import pyarrow as pa
-import pyarrow.compute as pc
 import sqlalchemy as sa
 
 from ..data.reference import name_key as _norm
@@ -30,6 +28,9 @@ from ..model.declaration import Entity
 from . import migrate
 from .engine import DatabaseError, describe, is_sqlite, make_engine, probe
 from .tables import TABLES, id_sequence
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 T = TABLES
 
@@ -921,6 +922,8 @@ class Archive:
         """(select of ``columns`` of table ``name``, its Arrow schema, the id column or None)."""
         t = T[name]
         cols = [t.c[c] for c in columns] if columns else list(t.c)
+        import pyarrow as pa
+
         q = sa.select(*cols)
         if current_only and "publication_id" in t.c:
             q = q.where(t.c.publication_id.in_(self.current_publications()))
@@ -947,6 +950,8 @@ class Archive:
         column cost three times as much: 1.1M defendant mentions x 19 columns, 4.8 -> 3.7 s of
         CPU, most of what is left sqlite3 making its rows).  On SQLite, dates/times arrive as ISO
         text and booleans as integers, read as such and cast by Arrow."""
+        import pyarrow as pa
+
         compiled = query.compile(dialect=self.engine.dialect, compile_kwargs={"literal_binds": True})
         rows_type = pa.struct([pa.field(f.name, self._wire_type(f.type)) for f in schema])
         with self.engine.connect() as conn:
@@ -962,6 +967,8 @@ class Archive:
     def _wire_type(self, typ: pa.DataType) -> pa.DataType:
         """The Arrow type a column of ``typ`` arrives as from the driver (SQLite: ISO text for dates
         and times, integers for booleans)."""
+        import pyarrow as pa
+
         if self.sqlite and (pa.types.is_date(typ) or pa.types.is_timestamp(typ)):
             return pa.string()
         if self.sqlite and pa.types.is_boolean(typ):
@@ -980,6 +987,8 @@ class Archive:
         here = self.sqlite and at is not None
         if order is not None and not here:
             query = query.order_by(order)
+        import pyarrow as pa
+
         t = pa.Table.from_batches(list(self.query_batches(query, schema, batch_size=batch_size)), schema=schema)
         return sorted_by(t, schema.field(at).name) if here else t
 
@@ -996,6 +1005,8 @@ def sorted_by(t: pa.Table, col: str) -> pa.Table:
     if t.num_rows > 1:
         ids = t.column(col).to_numpy()
         if not (ids[1:] > ids[:-1]).all():
+            import pyarrow.compute as pc
+
             return t.take(pc.sort_indices(t.column(col)))
     return t
 
@@ -1160,13 +1171,15 @@ class Writer:
             self.conn.close()
 
 
-_ARROW = {"str": pa.string(), "text": pa.string(), "int": pa.int64(), "bigint": pa.int64(),
-          "float": pa.float64(), "bool": pa.bool_(), "date": pa.date32(), "datetime": pa.timestamp("us"),
-          "bytes": pa.binary(), "json": pa.string()}
-
-
+@functools.lru_cache(maxsize=None)
 def _arrow_type(kind: str) -> pa.DataType:
-    return _ARROW[kind]
+    """The Arrow type of a model field kind.  (pyarrow is imported where Arrow is read or written,
+    not by every command that opens an archive: ~0.1 s of each CLI start.)"""
+    import pyarrow as pa
+
+    return {"str": pa.string(), "text": pa.string(), "int": pa.int64(), "bigint": pa.int64(),
+            "float": pa.float64(), "bool": pa.bool_(), "date": pa.date32(), "datetime": pa.timestamp("us"),
+            "bytes": pa.binary(), "json": pa.string()}[kind]
 
 
 #: formats a list is rendered to for reading (docs/intake-layouts.md): a copy in one of them of a
