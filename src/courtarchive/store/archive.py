@@ -26,7 +26,7 @@ from ..data.reference import name_key as _norm
 from ..model import ENTITIES, RECORD_TYPES, ParsedList, PublicationMeta
 from ..model.declaration import Entity
 from . import migrate
-from .engine import DatabaseError, describe, is_sqlite, make_engine, probe
+from .engine import INGEST_WRITER, DatabaseError, describe, is_sqlite, make_engine, probe
 from .tables import TABLES, id_sequence
 
 if TYPE_CHECKING:
@@ -1047,7 +1047,7 @@ class Writer:
         self._group_started = 0.0
 
     def __enter__(self) -> "Writer":
-        self.conn = self.a.engine.connect().execution_options(writer=True)
+        self.conn = self.a.engine.connect().execution_options(**INGEST_WRITER)
         return self
 
     def _begin(self) -> None:

@@ -41,6 +41,15 @@ def describe(url) -> str:
 GENERATION = "data_generation"
 BUMP_GENERATION = f"UPDATE id_sequence SET next_id = next_id + 1 WHERE name = '{GENERATION}'"
 
+#: PostgreSQL: what an ingest writer's transaction takes first (see `make_engine`): a
+#: transaction-level advisory lock keyed on the archive's schema (two archives in one database do
+#: not queue on each other), released at commit or rollback
+WRITER_LOCK_KEY = 0x436F7572          # "Cour"
+WRITER_LOCK_SQL = f"SELECT pg_advisory_xact_lock({WRITER_LOCK_KEY}, hashtext(current_schema()))"
+#: the execution options of a connection that stores lists (`Archive.writer`): a writer (SQLite:
+#: BEGIN IMMEDIATE) that, on PostgreSQL, queues behind the archive's other ingest writers
+INGEST_WRITER = {"writer": True, "ingest": True}
+
 
 def _counts(conn) -> bool:
     """Whether this committing transaction moves the data generation on (`GENERATION`)."""
@@ -149,7 +158,17 @@ def make_engine(url: str) -> sa.Engine:
             # sequential scan, re-run on a table growing under it (a 1M-people index rebuild had
             # not finished after 15 minutes; 130 s so).  Such transactions plan every statement
             # for its values and the table's size at that moment; reads keep their prepared plans.
-            if conn.get_execution_options().get("bulk"):
+            options = conn.get_execution_options()
+            if options.get("ingest"):
+                # ingest writers queue, as SQLite's do on BEGIN IMMEDIATE: two ingests at once (a
+                # mailbox and a folder, two operators) each looked up case keys and content hashes,
+                # then wrote the same ones -- their case updates deadlocked and a list both were
+                # storing broke the content hash's unique key, and valid lists were quarantined.
+                # One lock per archive (its schema), held to the transaction's end.  Only theirs:
+                # readers, and writers with a lock of their own (the audit chain's appends, which
+                # every page and API answer makes; the search index's upkeep), never wait for it.
+                conn.exec_driver_sql(WRITER_LOCK_SQL)
+            if options.get("bulk"):
                 conn.exec_driver_sql("SET LOCAL plan_cache_mode = force_custom_plan")
 
         @event.listens_for(engine, "commit")

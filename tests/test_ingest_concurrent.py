@@ -1,0 +1,176 @@
+"""Two ingests into one archive at the same time (a mailbox's intake and an operator's folder, two
+operators): every list is stored once, none is rejected, and the archive ends as one ingest of
+the same lists leaves it -- on SQLite, whose writers queue on the database's write lock, and on
+PostgreSQL, whose writers queue on an advisory lock (`store.engine.WRITER_LOCK_SQL`).  Before that
+lock, PostgreSQL ingests at once deadlocked on the case rows both updated and broke the content
+hash's unique key on a list both were storing: valid lists were rejected and quarantined."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from courtarchive.store import Archive
+from courtarchive.store.engine import INGEST_WRITER
+
+from conftest import PG, pg_schema_url
+
+
+@pytest.fixture(scope="module")
+def halves(tmp_path_factory):
+    """A generated corpus's lists dealt alternately into two folders (a case's hearings fall in
+    both), and the stats of one ingest of them all."""
+    from courtarchive.generate.driver import generate
+
+    root = tmp_path_factory.mktemp("concurrent")
+    generate(root / "corpus", cases=800, seed=5, years=1.0, workers=0)
+    lists = sorted(p for p in (root / "corpus" / "lists").rglob("*.json") if not p.name.endswith(".meta.json"))
+    folders = [root / "a", root / "b"]
+    for i, f in enumerate(lists):
+        dest = folders[i % 2]
+        dest.mkdir(exist_ok=True)
+        shutil.copy(f, dest / f.name)
+        sidecar = f.with_name(f.stem + ".meta.json")
+        if sidecar.exists():
+            shutil.copy(sidecar, dest / sidecar.name)
+    env = _env(root / "reference", f"sqlite:///{root / 'reference.db'}")
+    assert _cli(["init"], env).returncode == 0
+    r = _cli(["ingest", *map(str, folders), "--json"], env)
+    assert r.returncode == 0, r.stderr[-2000:]
+    return folders, len(lists), _stats(env)
+
+
+def _env(home: Path, db: str) -> dict:
+    return dict(os.environ, COURTARCHIVE_HOME=str(home), COURTARCHIVE_DB=db)
+
+
+def _cli(args, env):
+    return subprocess.run([sys.executable, "-m", "courtarchive.serve.cli", *args], env=env,
+                          capture_output=True, text=True, timeout=600)
+
+
+def _stats(env) -> dict:
+    r = _cli(["stats", "--json"], env)
+    assert r.returncode == 0, r.stderr[-2000:]
+    return json.loads(r.stdout)
+
+
+def _at_once(env, *arg_lists) -> list[dict]:
+    procs = [subprocess.Popen([sys.executable, "-m", "courtarchive.serve.cli", "ingest", *args, "--json"],
+                              env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for args in arg_lists]
+    out = []
+    for p in procs:
+        stdout, stderr = p.communicate(timeout=600)
+        assert p.returncode == 0, stderr[-3000:]
+        out.append(json.loads(stdout))
+    return out
+
+
+@pytest.mark.parametrize("what", ["halves", "the same lists"])
+def test_two_ingests_at_once_store_every_list_once(halves, db_url, tmp_path, what):
+    folders, n_lists, reference = halves
+    env = _env(tmp_path / "home", db_url)
+    assert _cli(["init"], env).returncode == 0
+    both = list(map(str, folders))
+    runs = _at_once(env, *([[both[0]], [both[1]]] if what == "halves" else [both, both]))
+    assert all(not r["rejected"] for r in runs), [r["rejected"][:2] for r in runs]
+    assert sum(r["accepted"] for r in runs) == n_lists           # each list stored by one of them
+    if what == "the same lists":
+        assert all(r["files"] == n_lists for r in runs)
+        assert sum(r["duplicates"] for r in runs) == n_lists      # ... and found archived by the other
+    stats = _stats(env)
+    assert stats["quarantined"] == 0
+    assert stats == reference
+    a = Archive.open(db_url)
+    try:
+        with a.engine.connect() as c:
+            dup_keys = c.exec_driver_sql('SELECT count(*) - count(DISTINCT case_key) FROM "case"').scalar_one()
+        assert dup_keys == 0
+    finally:
+        a.close()
+
+
+def _begin_writer_in_thread(engine) -> tuple[threading.Thread, threading.Event, threading.Event]:
+    """A thread that begins an ingest writer's transaction (as `Archive.writer`'s) on ``engine``, sets ``entered`` once it is in,
+    and commits when ``done`` is set."""
+    entered, done = threading.Event(), threading.Event()
+
+    def run():
+        with engine.connect().execution_options(**INGEST_WRITER) as conn, conn.begin():
+            conn.exec_driver_sql("SELECT 1")
+            entered.set()
+            done.wait(30)
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    return t, entered, done
+
+
+def test_a_writer_waits_for_the_writer_before_it_and_readers_wait_for_none(archive):
+    """The mechanism under the test above, without timing luck: a second ingest writer's
+    transaction begins only when the first one's ends; a reader's begins and reads meanwhile, and
+    an audit event is appended meanwhile (every page and API answer appends one)."""
+    first = archive.engine.connect().execution_options(**INGEST_WRITER)
+    txn = first.begin()
+    first.exec_driver_sql("SELECT 1")
+    t, entered, done = _begin_writer_in_thread(archive.engine)
+    try:
+        assert not entered.wait(0.5), "a second writer began while the first was writing"
+        with archive.engine.connect() as reader:
+            assert reader.execute(sa.text('SELECT count(*) FROM "case"')).scalar_one() == 0
+        if not archive.sqlite:          # (SQLite: one writer at a time, of any kind)
+            from courtarchive.store.governance import append_audit
+
+            assert append_audit(archive, actor="desk", role="admin", action="search") >= 1
+        txn.commit()
+        assert entered.wait(10), "the second writer did not begin when the first committed"
+    finally:
+        done.set()
+        t.join(10)
+        first.close()
+
+
+@pytest.mark.skipif(not PG, reason="COURTARCHIVE_TEST_PG is not set: PostgreSQL store tests skipped")
+def test_writers_of_two_archives_in_one_database_do_not_queue_on_each_other():
+    """PostgreSQL's writer lock is the archive's (its schema's), not the database's."""
+    schemas = ["t_" + uuid.uuid4().hex[:12] for _ in range(2)]
+    admin = sa.create_engine(PG)
+    with admin.begin() as c:
+        for s in schemas:
+            c.exec_driver_sql(f"CREATE SCHEMA {s}")
+    from courtarchive.store.engine import make_engine
+
+    engines = [make_engine(pg_schema_url(PG, s)) for s in schemas]
+    first = engines[0].connect().execution_options(**INGEST_WRITER)
+    txn = first.begin()
+    first.exec_driver_sql("SELECT 1")
+    t, entered, done = _begin_writer_in_thread(engines[1])
+    try:
+        assert entered.wait(10), "a writer of another archive waited for this one's"
+        t2, entered2, done2 = _begin_writer_in_thread(engines[0])
+        assert not entered2.wait(0.5), "a second writer of the same archive did not wait"
+        txn.commit()
+        assert entered2.wait(10)
+        done2.set()
+        t2.join(10)
+    finally:
+        done.set()
+        t.join(10)
+        first.close()
+        for e in engines:
+            e.dispose()
+        with admin.begin() as c:
+            for s in schemas:
+                c.exec_driver_sql(f"DROP SCHEMA {s} CASCADE")
+        admin.dispose()
