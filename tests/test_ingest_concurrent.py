@@ -23,7 +23,7 @@ import pytest
 import sqlalchemy as sa
 
 from courtarchive.store import Archive
-from courtarchive.store.engine import INGEST_WRITER
+from courtarchive.store.engine import INGEST_WRITER, LINK_WRITER
 
 from conftest import PG, pg_schema_url
 
@@ -106,13 +106,13 @@ def test_two_ingests_at_once_store_every_list_once(halves, db_url, tmp_path, wha
         a.close()
 
 
-def _begin_writer_in_thread(engine) -> tuple[threading.Thread, threading.Event, threading.Event]:
-    """A thread that begins an ingest writer's transaction (as `Archive.writer`'s) on ``engine``, sets ``entered`` once it is in,
-    and commits when ``done`` is set."""
+def _begin_writer_in_thread(engine, options=INGEST_WRITER) -> tuple[threading.Thread, threading.Event, threading.Event]:
+    """A thread that begins a writer's transaction on ``engine`` (by default an ingest writer's, as
+    `Archive.writer`'s), sets ``entered`` once it is in, and commits when ``done`` is set."""
     entered, done = threading.Event(), threading.Event()
 
     def run():
-        with engine.connect().execution_options(**INGEST_WRITER) as conn, conn.begin():
+        with engine.connect().execution_options(**options) as conn, conn.begin():
             conn.exec_driver_sql("SELECT 1")
             entered.set()
             done.wait(30)
@@ -144,6 +144,64 @@ def test_a_writer_waits_for_the_writer_before_it_and_readers_wait_for_none(archi
         done.set()
         t.join(10)
         first.close()
+
+
+@pytest.mark.parametrize("options", [INGEST_WRITER, LINK_WRITER], ids=["ingest", "link"])
+def test_a_writer_of_one_queue_waits_for_its_own_not_the_others(archive, options):
+    """Link runs queue behind link runs, ingests behind ingests; on PostgreSQL neither waits for
+    the other (SQLite has one writer at a time, of any kind)."""
+    other = LINK_WRITER if options is INGEST_WRITER else INGEST_WRITER
+    first = archive.engine.connect().execution_options(**options)
+    txn = first.begin()
+    first.exec_driver_sql("SELECT 1")
+    same, same_in, same_done = _begin_writer_in_thread(archive.engine, options)
+    threads = [(same, same_done)]
+    try:
+        assert not same_in.wait(0.5), "a second writer of the same queue did not wait"
+        if not archive.sqlite:
+            diff, diff_in, diff_done = _begin_writer_in_thread(archive.engine, other)
+            threads.append((diff, diff_done))
+            assert diff_in.wait(10), "a writer of the other queue waited"
+        txn.commit()
+        assert same_in.wait(10)
+    finally:
+        for t, done in threads:
+            done.set()
+            t.join(20)
+        first.close()
+
+
+def test_two_transactions_taking_a_tables_first_ids_at_once_get_two_blocks(archive):
+    """A table's first ids (its `id_sequence` row made then): two processes doing so at once (two
+    link runs' persons, two accounts added) -- the second failed on the row's primary key
+    (PostgreSQL: UniqueViolation once the first committed); now it takes the block after the
+    first's."""
+    name = "person"
+    with archive.engine.connect() as c:
+        assert c.exec_driver_sql(f"SELECT count(*) FROM id_sequence WHERE name = '{name}'").scalar_one() == 0
+    first = archive.engine.connect().execution_options(writer=True)
+    txn = first.begin()
+    a = archive._take_ids(first, name, 5)
+    got: dict = {}
+
+    def second():
+        b_archive = Archive.open(archive.url)
+        try:
+            with b_archive.engine.connect().execution_options(writer=True) as conn, conn.begin():
+                got["first_id"] = b_archive._take_ids(conn, name, 5)
+        except Exception as e:           # noqa: BLE001 - reported below
+            got["error"] = repr(e)
+        finally:
+            b_archive.close()
+
+    t = threading.Thread(target=second, daemon=True)
+    t.start()
+    time.sleep(0.5)
+    txn.commit()
+    first.close()
+    t.join(30)
+    assert "error" not in got, got
+    assert a == 1 and got["first_id"] > a + 4       # the block after the first's (one of ID_BLOCK ids)
 
 
 @pytest.mark.skipif(not PG, reason="COURTARCHIVE_TEST_PG is not set: PostgreSQL store tests skipped")

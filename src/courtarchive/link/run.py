@@ -408,7 +408,9 @@ def run(archive: Archive, *, full: bool = False, engine: str = "duckdb", thresho
 
 @contextmanager
 def _one_transaction(archive: Archive):
-    with archive.engine.connect().execution_options(writer=True) as conn:
+    from ..store.engine import LINK_WRITER
+
+    with archive.engine.connect().execution_options(**LINK_WRITER) as conn:
         try:
             with conn.begin():
                 yield conn

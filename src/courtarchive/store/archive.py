@@ -317,15 +317,16 @@ class Archive:
         nxt, end = self._id_blocks.get(name, (0, 0))
         if nxt + n > end:
             size = n if name in ONE_AT_A_TIME else max(n, ID_BLOCK)
-            row = conn.exec_driver_sql(
-                f"UPDATE id_sequence SET next_id = next_id + {int(size)} WHERE name = {self._ph} RETURNING next_id",
-                (name,)).first()
+            take = f"UPDATE id_sequence SET next_id = next_id + {int(size)} WHERE name = {self._ph} RETURNING next_id"
+            row = conn.exec_driver_sql(take, (name,)).first()
             if row is None:
-                conn.exec_driver_sql(f"INSERT INTO id_sequence (name, next_id) VALUES ({self._ph}, {self._ph})",
-                                     (name, 1 + size))
-                nxt, end = 1, 1 + size
-            else:
-                nxt, end = row[0] - size, row[0]
+                # the table's first ids: its counter starts at 1 -- unless another process's
+                # transaction starts it at the same moment (two link runs, two accounts added):
+                # then that one's row stands and this one takes the next block from it
+                conn.exec_driver_sql(f"INSERT INTO id_sequence (name, next_id) VALUES ({self._ph}, 1) "
+                                     "ON CONFLICT (name) DO NOTHING", (name,))
+                row = conn.exec_driver_sql(take, (name,)).first()
+            nxt, end = row[0] - size, row[0]
         self._id_blocks[name] = (nxt + n, end)
         return nxt
 

@@ -41,14 +41,16 @@ def describe(url) -> str:
 GENERATION = "data_generation"
 BUMP_GENERATION = f"UPDATE id_sequence SET next_id = next_id + 1 WHERE name = '{GENERATION}'"
 
-#: PostgreSQL: what an ingest writer's transaction takes first (see `make_engine`): a
-#: transaction-level advisory lock keyed on the archive's schema (two archives in one database do
-#: not queue on each other), released at commit or rollback
+#: PostgreSQL: what the transaction of a writer with execution option ``queue`` takes first (see
+#: `make_engine`): a transaction-level advisory lock keyed on the archive's schema (two archives in
+#: one database do not queue on each other) and the queue's name, released at commit or rollback
 WRITER_LOCK_KEY = 0x436F7572          # "Cour"
-WRITER_LOCK_SQL = f"SELECT pg_advisory_xact_lock({WRITER_LOCK_KEY}, hashtext(current_schema()))"
+WRITER_LOCK_SQL = f"SELECT pg_advisory_xact_lock({WRITER_LOCK_KEY}, hashtext(current_schema() || ':' || %s))"
 #: the execution options of a connection that stores lists (`Archive.writer`): a writer (SQLite:
 #: BEGIN IMMEDIATE) that, on PostgreSQL, queues behind the archive's other ingest writers
-INGEST_WRITER = {"writer": True, "ingest": True}
+INGEST_WRITER = {"writer": True, "queue": "ingest"}
+#: ... and of a link run's writing (`link.run`): link runs queue behind each other
+LINK_WRITER = {"writer": True, "queue": "link"}
 
 
 def _counts(conn) -> bool:
@@ -159,15 +161,16 @@ def make_engine(url: str) -> sa.Engine:
             # not finished after 15 minutes; 130 s so).  Such transactions plan every statement
             # for its values and the table's size at that moment; reads keep their prepared plans.
             options = conn.get_execution_options()
-            if options.get("ingest"):
+            if options.get("queue"):
                 # ingest writers queue, as SQLite's do on BEGIN IMMEDIATE: two ingests at once (a
                 # mailbox and a folder, two operators) each looked up case keys and content hashes,
                 # then wrote the same ones -- their case updates deadlocked and a list both were
                 # storing broke the content hash's unique key, and valid lists were quarantined.
-                # One lock per archive (its schema), held to the transaction's end.  Only theirs:
-                # readers, and writers with a lock of their own (the audit chain's appends, which
-                # every page and API answer makes; the search index's upkeep), never wait for it.
-                conn.exec_driver_sql(WRITER_LOCK_SQL)
+                # Two link runs at once failed the same way.  One lock per archive (its schema)
+                # and queue, held to the transaction's end.  Only theirs: readers, and writers with
+                # a lock of their own (the audit chain's appends, which every page and API answer
+                # makes; the search index's upkeep), never wait for it.
+                conn.exec_driver_sql(WRITER_LOCK_SQL, (options["queue"],))
             if options.get("bulk"):
                 conn.exec_driver_sql("SET LOCAL plan_cache_mode = force_custom_plan")
 
