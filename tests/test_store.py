@@ -356,7 +356,7 @@ def test_ids_people_type_follow_on_from_process_to_process(db_url):
     assert [x for _, x in got] == [1, 1 + ID_BLOCK, 1 + 2 * ID_BLOCK]
 
 
-def test_opening_an_archive_imports_neither_alembic_nor_pyarrow(sqlite_archive):
+def test_opening_an_archive_imports_neither_alembic_nor_pyarrow(sqlite_archive, tmp_path):
     """Every CLI command opens the archive; only migrations need Alembic and only Arrow reads and
     writes need pyarrow (~0.1 s each of a command's start): opening it, checking it is initialised
     and counting what it holds import neither."""
@@ -369,3 +369,11 @@ def test_opening_an_archive_imports_neither_alembic_nor_pyarrow(sqlite_archive):
     r = subprocess.run([sys.executable, "-c", code, sqlite_archive.url], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr[-2000:]
     assert r.stdout.strip() == "neither"
+    # nor do the commands that read a case or count the archive (serve.export, which they import
+    # for the operator's name, imports pyarrow only to build an export)
+    cli = ("import atexit, sys; atexit.register(lambda: print('pyarrow' in sys.modules, file=sys.stderr)); "
+           "sys.argv = ['courtarchive', *sys.argv[1:]]; from courtarchive.serve.cli import main; main()")
+    env = dict(os.environ, COURTARCHIVE_DB=sqlite_archive.url, COURTARCHIVE_HOME=str(tmp_path / "home"))
+    for args in (["stats"], ["case", "NOSUCHURN"]):
+        r = subprocess.run([sys.executable, "-c", cli, *args], capture_output=True, text=True, timeout=60, env=env)
+        assert r.stderr.strip().splitlines()[-1] == "False", (args, r.stderr[-2000:])

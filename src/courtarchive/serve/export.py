@@ -24,14 +24,19 @@ import os
 import datetime as dt
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 import orjson
-import pyarrow as pa
-import pyarrow.csv as pacsv
-import pyarrow.parquet as pq
 
 from ..config import private_file
 from ..governance.policy import DEFAULT_PURPOSE
 from ..model.declaration import ENTITIES
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+# pyarrow is imported by the functions that build an export, not with this module: commands import
+# it for `operator` and `default_purpose` alone (case, search, beats, digests, analyse)
 
 # complainant rows are never exported (pseudonyms only, and no complainant-level output at all)
 EXPORTABLE = ("hearing", "party", "offence", "case", "publication", "court")
@@ -85,6 +90,8 @@ def _records(archive, what: str, *, current_only: bool = False):
 
 
 def _schema(archive, what: str) -> pa.Schema:
+    import pyarrow as pa
+
     from ..store.archive import _arrow_type
 
     fields = [pa.field(f.name, _arrow_type(f.kind)) for f in ENTITIES[what].columns]
@@ -96,6 +103,8 @@ def _schema(archive, what: str) -> pa.Schema:
 
 
 def _column(values: list, typ: pa.DataType) -> pa.Array:
+    import pyarrow as pa
+
     if pa.types.is_date(typ) or pa.types.is_timestamp(typ):
         return pa.array([None if v is None else str(v) for v in values], pa.string()).cast(typ)
     if pa.types.is_binary(typ):
@@ -114,6 +123,10 @@ def export_table(archive, what: str, fmt: str, out: Path, *, viewer, purpose: st
 
     Raises `ExportError` for a bad table/format and ``governance.distribution.DistributionError``
     when the account may not receive exports; nothing is written then."""
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
     from ..config import settings
     from ..governance import distribution
     from ..governance.profile import load as load_profile
