@@ -30,6 +30,7 @@ from collections import Counter
 from pathlib import Path
 
 from ..store import governance as sg
+from ..store.engine import GOVERNANCE_WRITER
 from . import audit, hooks, restrictions
 from .coarse import TOKEN_PREFIX, coarse_party, is_token, outward_postcode, person_token
 from .profile import Profile, load
@@ -208,7 +209,8 @@ def plan_batch(rows: dict, *, due: dict[int, set[str]], actions, keyring, held: 
         if pub["id"] in held_pubs:
             continue
         ch = change("publication", {**pub, "publication_id": pub["id"]}) if "identity" in due.get(pub["id"], set()) else {}
-        if pub["id"] in full:
+        if pub["id"] in full and pub.get("raw_expired_at") is None:
+            # (already set: another expiry run got to this publication first -- not counted twice)
             ch["raw_expired_at"] = now
         if ch:
             upd["publication"].append({"id": pub["id"], **ch})
@@ -270,7 +272,7 @@ def expire(archive, *, keyring, profile: Profile | None = None, as_of: dt.date |
                 lo, hi = min(days).isoformat(), max(days).isoformat()
                 report["oldest_content_date"] = min(filter(None, [report["oldest_content_date"], lo]))
                 report["newest_content_date"] = max(filter(None, [report["newest_content_date"], hi]))
-            with archive.engine.begin() as conn:
+            with archive.engine.connect().execution_options(**GOVERNANCE_WRITER) as conn, conn.begin():
                 sg.secure_delete_on(archive, conn)
                 rows = sg.batch_rows(archive, conn, [c["id"] for c in cands])
                 held = _Held(sg.hold_scopes(archive, conn))

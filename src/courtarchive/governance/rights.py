@@ -29,6 +29,7 @@ from pathlib import Path
 
 from ..store import governance as sg
 from ..store.linkage import PARTY_COLS as _LINK_COLS
+from ..store.engine import GOVERNANCE_WRITER
 from . import audit, hooks
 from .coarse import COARSE_FORM, full_name, is_token, outward_postcode, rectified_coarse
 from .profile import add_months, load
@@ -455,7 +456,7 @@ def erase(archive, party_ids: list[int] | None = None, *, complainant_ids: list[
     run_id = sg.start_run(archive, kind="erase", as_of=started.date(), actor=actor,
                           profile={"mode": mode, "request_id": request_id})
     try:
-        with archive.engine.begin() as conn:
+        with archive.engine.connect().execution_options(**GOVERNANCE_WRITER) as conn, conn.begin():
             sg.secure_delete_on(archive, conn)
             rows = sg.subject_batch(archive, conn, targets)
             held = _Held(sg.hold_scopes(archive, conn))

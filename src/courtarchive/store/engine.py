@@ -51,6 +51,17 @@ WRITER_LOCK_SQL = f"SELECT pg_advisory_xact_lock({WRITER_LOCK_KEY}, hashtext(cur
 INGEST_WRITER = {"writer": True, "queue": "ingest"}
 #: ... and of a link run's writing (`link.run`): link runs queue behind each other
 LINK_WRITER = {"writer": True, "queue": "link"}
+#: ... and of recording reporting restrictions (`governance.restrictions`): a restriction is looked
+#: up by its source before it is added, so two at once (two expiry runs syncing the lists' flags)
+#: added the same one -- PostgreSQL: a unique-key error; SQLite: "database is locked" (a read
+#: transaction that then wrote)
+RESTRICTIONS_WRITER = {"writer": True, "queue": "restrictions"}
+#: ... and of a batch of an expiry or erasure run (`governance.retention`, `governance.rights`): it
+#: reads a batch's rows and rewrites them from what it read, so it is a writer from its start
+#: (SQLite: a read transaction that then wrote failed "database is locked" whenever an ingest or
+#: another run had committed in between) and such batches queue behind each other (PostgreSQL: two
+#: expiry runs at once each rewrote, and counted, the other's rows)
+GOVERNANCE_WRITER = {"writer": True, "queue": "governance"}
 
 
 def _counts(conn) -> bool:

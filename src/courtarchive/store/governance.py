@@ -451,7 +451,9 @@ def convictions_of(archive: Archive, party_ids: Iterable[int], *, conn=None) -> 
 def save_restriction(archive: Archive, row: dict, conn=None) -> tuple[int, bool]:
     """Insert a restriction unless one with the same ``source_hash`` exists: (id, created)."""
     if conn is None:
-        with archive.engine.begin() as c:
+        from .engine import RESTRICTIONS_WRITER
+
+        with archive.engine.connect().execution_options(**RESTRICTIONS_WRITER) as c, c.begin():
             return save_restriction(archive, row, conn=c)
     R = T["restriction"]
     if row.get("source_hash"):
@@ -742,7 +744,7 @@ def batch_rows(archive: Archive, conn, pub_ids: Sequence[int]) -> dict[str, list
             .where(H.c.case_id.in_(chunk), P.c.raw_expired_at.is_(None), P.c.id.not_in(list(pub_ids))).distinct())}
     for c in cases:
         c["_other_raw"] = c["id"] in live
-    pubs = _rows(conn, sa.select(P.c.id, P.c.source_name, P.c.court_id).where(P.c.id.in_(pub_ids)))
+    pubs = _rows(conn, sa.select(P.c.id, P.c.source_name, P.c.court_id, P.c.raw_expired_at).where(P.c.id.in_(pub_ids)))
     return {"party": parties, "hearing": hearings, "offence": offences, "case": cases, "publication": pubs}
 
 
