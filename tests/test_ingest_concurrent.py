@@ -106,6 +106,27 @@ def test_two_ingests_at_once_store_every_list_once(halves, db_url, tmp_path, wha
         a.close()
 
 
+def on_another_archive(url: str, fn, *, wait: threading.Barrier | None = None) -> tuple[threading.Thread, dict]:
+    """Start a thread that runs ``fn(archive)`` on an `Archive` of its own opened on ``url`` (after
+    ``wait``, when given); the dict it returns gets ``result``, or ``error`` (its repr)."""
+    out: dict = {}
+
+    def run():
+        other = Archive.open(url)
+        try:
+            if wait is not None:
+                wait.wait(10)
+            out["result"] = fn(other)
+        except Exception as e:           # noqa: BLE001 - reported to the caller
+            out["error"] = repr(e)
+        finally:
+            other.close()
+
+    t = threading.Thread(target=run, daemon=True)
+    t.start()
+    return t, out
+
+
 def _begin_writer_in_thread(engine, options=INGEST_WRITER) -> tuple[threading.Thread, threading.Event, threading.Event]:
     """A thread that begins a writer's transaction on ``engine`` (by default an ingest writer's, as
     `Archive.writer`'s), sets ``entered`` once it is in, and commits when ``done`` is set."""
@@ -182,26 +203,18 @@ def test_two_transactions_taking_a_tables_first_ids_at_once_get_two_blocks(archi
     first = archive.engine.connect().execution_options(writer=True)
     txn = first.begin()
     a = archive._take_ids(first, name, 5)
-    got: dict = {}
 
-    def second():
-        b_archive = Archive.open(archive.url)
-        try:
-            with b_archive.engine.connect().execution_options(writer=True) as conn, conn.begin():
-                got["first_id"] = b_archive._take_ids(conn, name, 5)
-        except Exception as e:           # noqa: BLE001 - reported below
-            got["error"] = repr(e)
-        finally:
-            b_archive.close()
+    def second(b_archive):
+        with b_archive.engine.connect().execution_options(writer=True) as conn, conn.begin():
+            return b_archive._take_ids(conn, name, 5)
 
-    t = threading.Thread(target=second, daemon=True)
-    t.start()
+    t, got = on_another_archive(archive.url, second)
     time.sleep(0.5)
     txn.commit()
     first.close()
     t.join(30)
     assert "error" not in got, got
-    assert a == 1 and got["first_id"] > a + 4       # the block after the first's (one of ID_BLOCK ids)
+    assert a == 1 and got["result"] > a + 4         # the block after the first's (one of ID_BLOCK ids)
 
 
 @pytest.mark.skipif(not PG, reason="COURTARCHIVE_TEST_PG is not set: PostgreSQL store tests skipped")

@@ -14,10 +14,10 @@ import time
 
 from courtarchive.governance import retention
 from courtarchive.governance.pseudonym import Keyring
-from courtarchive.store import Archive
 from courtarchive.store.engine import INGEST_WRITER
 
 from test_governance_support import person, plant, rows
+from test_ingest_concurrent import on_another_archive
 
 KR = Keyring(bytes(range(32)))
 AS_OF = dt.date(2025, 6, 1)
@@ -36,50 +36,26 @@ def test_an_expiry_batch_whose_rows_an_ingest_changed_meanwhile_waits_and_goes_o
     writer = archive.engine.connect().execution_options(**INGEST_WRITER)
     txn = writer.begin()
     writer.exec_driver_sql("UPDATE id_sequence SET next_id = next_id + 1 WHERE name = 'publication'")
-    out: dict = {}
-
-    def run():
-        other = Archive.open(archive.url)
-        try:
-            out["report"] = retention.expire(other, keyring=KR, as_of=AS_OF, actor="ops")
-        except Exception as e:             # noqa: BLE001 - reported below
-            out["error"] = repr(e)
-        finally:
-            other.close()
-
-    t = threading.Thread(target=run, daemon=True)
-    t.start()
+    t, out = on_another_archive(archive.url, lambda a: retention.expire(a, keyring=KR, as_of=AS_OF, actor="ops"))
     time.sleep(0.7)                        # the run is under way (SQLite: its reads before this commit)
     txn.commit()
     writer.close()
     t.join(120)
     assert "error" not in out, out
-    assert out["report"]["publications_expired"] == 3 and out["report"]["persons_pseudonymised"] == 3
+    assert out["result"]["publications_expired"] == 3 and out["result"]["persons_pseudonymised"] == 3
     assert all(p["pseudonymised"] for p in rows(archive, "party") if p["role"] == "DEFENDANT")
 
 
 def test_two_expiry_runs_at_once_do_the_work_once_between_them(archive, tmp_path, monkeypatch):
     monkeypatch.setenv("COURTARCHIVE_HOME", str(tmp_path / "home"))
     _plant_due(archive, 6)
-    reports, errors = [], []
     start = threading.Barrier(2)
-
-    def run():
-        other = Archive.open(archive.url)
-        try:
-            start.wait(10)
-            reports.append(retention.expire(other, keyring=KR, as_of=AS_OF, actor="ops", batch_size=1))
-        except Exception as e:             # noqa: BLE001 - reported below
-            errors.append(repr(e))
-        finally:
-            other.close()
-
-    threads = [threading.Thread(target=run, daemon=True) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
+    runs = [on_another_archive(archive.url, wait=start, fn=lambda a: retention.expire(
+        a, keyring=KR, as_of=AS_OF, actor="ops", batch_size=1)) for _ in range(2)]
+    for t, _ in runs:
         t.join(180)
-    assert not errors, errors
+    assert not [out for _, out in runs if "error" in out], runs
+    reports = [out["result"] for _, out in runs]
     assert sum(r["publications_expired"] for r in reports) == 6
     assert sum(r["persons_pseudonymised"] for r in reports) == 6
     assert sum(r["restrictions_synced"] for r in reports) == 6       # each list's flag recorded once
