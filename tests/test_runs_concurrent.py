@@ -1,4 +1,4 @@
-"""Expiry runs beside other writers: an ingest committing between an expiry batch's read and its
+"""Expiry runs (and a rectification) beside other writers: an ingest committing between an expiry batch's read and its
 write (SQLite: the batch's read transaction then failed "database is locked" -- a snapshot older
 than the database cannot become a writer), and two expiry runs at once (PostgreSQL: each rewrote,
 and counted, the other's rows; their restriction syncs added the same restriction twice, one
@@ -12,7 +12,7 @@ import datetime as dt
 import threading
 import time
 
-from courtarchive.governance import retention
+from courtarchive.governance import retention, rights
 from courtarchive.governance.pseudonym import Keyring
 from courtarchive.store.engine import INGEST_WRITER
 
@@ -60,3 +60,22 @@ def test_two_expiry_runs_at_once_do_the_work_once_between_them(archive, tmp_path
     assert sum(r["persons_pseudonymised"] for r in reports) == 6
     assert sum(r["restrictions_synced"] for r in reports) == 6       # each list's flag recorded once
     assert len(rows(archive, "restriction")) == 6
+
+
+def test_a_rectification_whose_rows_an_ingest_changed_meanwhile_waits_and_goes_on(archive, tmp_path):
+    """The same for a rectification (it reads the subject's rows, then rewrites them)."""
+    plant(archive, date=dt.date(2025, 5, 1), case_name="R v Zebedee QUIXLEY")
+    req = rights.open_request(archive, kind="rectification", name="Zebedee Quixley", dob=dt.date(1988, 7, 14),
+                              keyring=KR, actor="dpo")
+    rights.decide(archive, req["id"], decision="comply", reasons="checked against the passport", actor="dpo")
+    writer = archive.engine.connect().execution_options(**INGEST_WRITER)
+    txn = writer.begin()
+    writer.exec_driver_sql("UPDATE id_sequence SET next_id = next_id + 1 WHERE name = 'publication'")
+    t, out = on_another_archive(archive.url, lambda a: rights.rectify(
+        a, req["party_ids"], field="surname", value="Abernathy", actor="dpo", request_id=req["id"], home=tmp_path))
+    time.sleep(0.7)
+    txn.commit()
+    writer.close()
+    t.join(120)
+    assert "error" not in out, out
+    assert [p["surname"] for p in rows(archive, "party") if p["role"] == "DEFENDANT"] == ["Abernathy"]

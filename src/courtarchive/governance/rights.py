@@ -738,7 +738,7 @@ def rectify(archive, party_ids, *, field: str, value=None, actor: str, request_i
     req = _decided(archive, request_id, "rectification")
     prof = profile or load(home=home)
     started = sg.now()
-    with archive.engine.begin() as conn:
+    with archive.engine.connect().execution_options(**GOVERNANCE_WRITER) as conn, conn.begin():
         batch = sg.subject_batch(archive, conn, ids)
         have = {p["id"]: p for p in batch["party"]}
         missing = [i for i in ids if i not in have]
