@@ -25,16 +25,13 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from test_ingest_concurrent import deal_alternately, ingests_at_once  # noqa: E402  (one definition)
+
 
 def cli(args: list[str], env: dict) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "courtarchive.serve.cli", *args], env=env,
                           capture_output=True, text=True)
-
-
-def at_once(env: dict, *arg_lists: list[str]) -> list[dict]:
-    procs = [subprocess.Popen([sys.executable, "-m", "courtarchive.serve.cli", "ingest", *args, "--json"], env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for args in arg_lists]
-    return [json.loads(p.communicate()[0] or "{}") for p in procs]
 
 
 def main() -> None:
@@ -49,15 +46,10 @@ def main() -> None:
     env0 = dict(os.environ, COURTARCHIVE_HOME=str(root / "home"))
     r = cli(["generate", "--cases", str(a.cases), "--seed", str(a.seed), "--out", str(root / "corpus")], env0)
     assert r.returncode == 0, r.stderr
-    lists = sorted(p for p in (root / "corpus" / "lists").rglob("*.json") if not p.name.endswith(".meta.json"))
     folders = [root / "a", root / "b"]
-    for i, f in enumerate(lists):
-        folders[i % 2].mkdir(exist_ok=True)
-        for g in (f, f.with_name(f.stem + ".meta.json")):
-            if g.exists():
-                shutil.copy(g, folders[i % 2] / g.name)
+    n_lists = deal_alternately(root / "corpus" / "lists", folders)
     both = list(map(str, folders))
-    print(f"{len(lists)} lists in two folders of {len(lists) // 2}+; {root}")
+    print(f"{n_lists} lists in two folders of {n_lists // 2}+; {root}")
 
     backends = [("sqlite", None)] + ([("postgresql", a.pg)] if a.pg else [])
     for backend, dsn in backends:
@@ -75,12 +67,8 @@ def main() -> None:
             try:
                 assert cli(["init"], env).returncode == 0
                 t0 = time.perf_counter()
-                if run == "reference":
-                    outs = at_once(env, both)
-                elif run == "halves":
-                    outs = at_once(env, [both[0]], [both[1]])
-                else:
-                    outs = at_once(env, both, both)
+                args = {"reference": [both], "halves": [[both[0]], [both[1]]], "same": [both, both]}[run]
+                outs = [report for _, _, report in ingests_at_once(env, *args)]
                 secs = time.perf_counter() - t0
                 stats = json.loads(cli(["stats", "--json"], env).stdout)
                 if run == "reference":

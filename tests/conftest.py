@@ -46,14 +46,18 @@ class _Templates:
         self.pg_refused = False
         self._admin = None
 
+    @staticmethod
+    def _initialise(url: str) -> None:
+        from courtarchive.store import Archive
+
+        a = Archive.open(url)
+        a.init()
+        a.close()     # no connection left: SQLite folds the WAL into the file; PostgreSQL copies only an unused template
+
     def sqlite(self) -> Path:
         if self.sqlite_file is None:
-            from courtarchive.store import Archive
-
             f = self.root / "template.db"
-            a = Archive.open(f"sqlite:///{f}")
-            a.init()
-            a.close()                   # the last connection gone: the WAL is folded into the file
+            self._initialise(f"sqlite:///{f}")
             self.sqlite_file = f
         return self.sqlite_file
 
@@ -70,8 +74,6 @@ class _Templates:
     def pg(self) -> str | None:
         """The template database's name; None where this server does not let us make databases."""
         if self.pg_db is None and not self.pg_refused:
-            from courtarchive.store import Archive
-
             name = f"ca_tmpl_{os.getpid()}_{uuid.uuid4().hex[:8]}"
             try:
                 with self.admin().connect() as c:
@@ -79,9 +81,7 @@ class _Templates:
             except sa.exc.DBAPIError:
                 self.pg_refused = True
                 return None
-            a = Archive.open(self.pg_url(name))
-            a.init()
-            a.close()                   # no connection may stay on a template that is copied
+            self._initialise(self.pg_url(name))
             self.pg_db = name
         return self.pg_db
 

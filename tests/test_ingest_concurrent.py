@@ -23,7 +23,7 @@ import pytest
 import sqlalchemy as sa
 
 from courtarchive.store import Archive
-from courtarchive.store.engine import INGEST_WRITER, LINK_WRITER
+from courtarchive.store.engine import QUEUES, queued_write, writer_options
 
 from conftest import PG, pg_schema_url
 
@@ -38,20 +38,26 @@ def halves(tmp_path_factory):
     # (the corpus on which two PostgreSQL ingests at once rejected valid lists in every run before the
     # lock -- bench/ingest_concurrent.py; at 800 cases they overlapped too little to)
     generate(root / "corpus", cases=3000, seed=3, workers=0)
-    lists = sorted(p for p in (root / "corpus" / "lists").rglob("*.json") if not p.name.endswith(".meta.json"))
     folders = [root / "a", root / "b"]
-    for i, f in enumerate(lists):
-        dest = folders[i % 2]
-        dest.mkdir(exist_ok=True)
-        shutil.copy(f, dest / f.name)
-        sidecar = f.with_name(f.stem + ".meta.json")
-        if sidecar.exists():
-            shutil.copy(sidecar, dest / sidecar.name)
+    n_lists = deal_alternately(root / "corpus" / "lists", folders)
     env = _env(root / "reference", f"sqlite:///{root / 'reference.db'}")
     assert _cli(["init"], env).returncode == 0
     r = _cli(["ingest", *map(str, folders), "--json"], env)
     assert r.returncode == 0, r.stderr[-2000:]
-    return folders, len(lists), _stats(env)
+    return folders, n_lists, _stats(env)
+
+
+def deal_alternately(lists: Path, folders: list[Path]) -> int:
+    """Copy the CaTH lists under ``lists`` (with their sidecars) into ``folders`` in turn, in name
+    order: a case's hearings fall in every folder.  How many lists."""
+    files = sorted(p for p in lists.rglob("*.json") if not p.name.endswith(".meta.json"))
+    for i, f in enumerate(files):
+        dest = folders[i % len(folders)]
+        dest.mkdir(parents=True, exist_ok=True)
+        for g in (f, f.with_name(f.stem + ".meta.json")):
+            if g.exists():
+                shutil.copy(g, dest / g.name)
+    return len(files)
 
 
 def _env(home: Path, db: str) -> dict:
@@ -69,15 +75,16 @@ def _stats(env) -> dict:
     return json.loads(r.stdout)
 
 
-def _at_once(env, *arg_lists) -> list[dict]:
+def ingests_at_once(env, *arg_lists) -> list[tuple[int, str, dict]]:
+    """Start `courtarchive ingest ARGS --json` for each of ``arg_lists`` at once; each one's exit
+    code, stderr and report."""
     procs = [subprocess.Popen([sys.executable, "-m", "courtarchive.serve.cli", "ingest", *args, "--json"],
                               env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
              for args in arg_lists]
     out = []
     for p in procs:
         stdout, stderr = p.communicate(timeout=600)
-        assert p.returncode == 0, stderr[-3000:]
-        out.append(json.loads(stdout))
+        out.append((p.returncode, stderr, json.loads(stdout or "{}")))
     return out
 
 
@@ -88,7 +95,9 @@ def test_two_ingests_at_once_store_every_list_once(halves, db_url, tmp_path, wha
     env = _env(tmp_path / "home", db_url)
     assert _cli(["init"], env).returncode == 0
     both = list(map(str, folders))
-    runs = _at_once(env, *([[both[0]], [both[1]]] if what == "halves" else [both, both]))
+    done = ingests_at_once(env, *([[both[0]], [both[1]]] if what == "halves" else [both, both]))
+    assert [code for code, _, _ in done] == [0, 0], [err[-3000:] for _, err, _ in done]
+    runs = [report for _, _, report in done]
     assert all(not r["rejected"] for r in runs), [r["rejected"][:2] for r in runs]
     assert sum(r["accepted"] for r in runs) == n_lists           # each list stored by one of them
     if what == "the same lists":
@@ -127,13 +136,14 @@ def on_another_archive(url: str, fn, *, wait: threading.Barrier | None = None) -
     return t, out
 
 
-def _begin_writer_in_thread(engine, options=INGEST_WRITER) -> tuple[threading.Thread, threading.Event, threading.Event]:
-    """A thread that begins a writer's transaction on ``engine`` (by default an ingest writer's, as
-    `Archive.writer`'s), sets ``entered`` once it is in, and commits when ``done`` is set."""
+def _begin_writer_in_thread(engine, queue: str = "ingest") -> tuple[threading.Thread, threading.Event, threading.Event]:
+    """A thread that begins a writer's transaction in ``queue`` on ``engine`` (by default an ingest
+    writer's, as `Archive.writer`'s), sets ``entered`` once it is in, and commits when ``done`` is
+    set."""
     entered, done = threading.Event(), threading.Event()
 
     def run():
-        with engine.connect().execution_options(**options) as conn, conn.begin():
+        with queued_write(engine, queue) as conn:
             conn.exec_driver_sql("SELECT 1")
             entered.set()
             done.wait(30)
@@ -143,48 +153,31 @@ def _begin_writer_in_thread(engine, options=INGEST_WRITER) -> tuple[threading.Th
     return t, entered, done
 
 
-def test_a_writer_waits_for_the_writer_before_it_and_readers_wait_for_none(archive):
-    """The mechanism under the test above, without timing luck: a second ingest writer's
-    transaction begins only when the first one's ends; a reader's begins and reads meanwhile, and
-    an audit event is appended meanwhile (every page and API answer appends one)."""
-    first = archive.engine.connect().execution_options(**INGEST_WRITER)
+@pytest.mark.parametrize("queue", sorted(QUEUES))
+def test_a_writer_waits_for_its_queue_and_readers_and_other_queues_do_not(archive, queue):
+    """The mechanism under the test above, without timing luck: a second writer's transaction in
+    a queue begins only when the first one's ends; meanwhile a reader begins and reads and, on
+    PostgreSQL, an audit event is appended (every page and API answer appends one) and a writer of
+    each other queue begins (SQLite has one writer at a time, of any kind)."""
+    first = archive.engine.connect().execution_options(**writer_options(queue))
     txn = first.begin()
     first.exec_driver_sql("SELECT 1")
-    t, entered, done = _begin_writer_in_thread(archive.engine)
+    same, same_in, same_done = _begin_writer_in_thread(archive.engine, queue)
+    threads = [(same, same_done)]
     try:
-        assert not entered.wait(0.5), "a second writer began while the first was writing"
+        assert not same_in.wait(0.5), "a second writer of the same queue began while the first was writing"
         with archive.engine.connect() as reader:
             assert reader.execute(sa.text('SELECT count(*) FROM "case"')).scalar_one() == 0
-        if not archive.sqlite:          # (SQLite: one writer at a time, of any kind)
+        if not archive.sqlite:
             from courtarchive.store.governance import append_audit
 
             assert append_audit(archive, actor="desk", role="admin", action="search") >= 1
+            for other in sorted(QUEUES - {queue}):
+                t, entered, done = _begin_writer_in_thread(archive.engine, other)
+                threads.append((t, done))
+                assert entered.wait(10), f"a writer of queue {other} waited for one of {queue}"
         txn.commit()
-        assert entered.wait(10), "the second writer did not begin when the first committed"
-    finally:
-        done.set()
-        t.join(10)
-        first.close()
-
-
-@pytest.mark.parametrize("options", [INGEST_WRITER, LINK_WRITER], ids=["ingest", "link"])
-def test_a_writer_of_one_queue_waits_for_its_own_not_the_others(archive, options):
-    """Link runs queue behind link runs, ingests behind ingests; on PostgreSQL neither waits for
-    the other (SQLite has one writer at a time, of any kind)."""
-    other = LINK_WRITER if options is INGEST_WRITER else INGEST_WRITER
-    first = archive.engine.connect().execution_options(**options)
-    txn = first.begin()
-    first.exec_driver_sql("SELECT 1")
-    same, same_in, same_done = _begin_writer_in_thread(archive.engine, options)
-    threads = [(same, same_done)]
-    try:
-        assert not same_in.wait(0.5), "a second writer of the same queue did not wait"
-        if not archive.sqlite:
-            diff, diff_in, diff_done = _begin_writer_in_thread(archive.engine, other)
-            threads.append((diff, diff_done))
-            assert diff_in.wait(10), "a writer of the other queue waited"
-        txn.commit()
-        assert same_in.wait(10)
+        assert same_in.wait(10), "the second writer did not begin when the first committed"
     finally:
         for t, done in threads:
             done.set()
@@ -228,7 +221,7 @@ def test_writers_of_two_archives_in_one_database_do_not_queue_on_each_other():
     from courtarchive.store.engine import make_engine
 
     engines = [make_engine(pg_schema_url(PG, s)) for s in schemas]
-    first = engines[0].connect().execution_options(**INGEST_WRITER)
+    first = engines[0].connect().execution_options(**writer_options("ingest"))
     txn = first.begin()
     first.exec_driver_sql("SELECT 1")
     t, entered, done = _begin_writer_in_thread(engines[1])

@@ -4,7 +4,7 @@ than the database cannot become a writer), and two expiry runs at once (PostgreS
 and counted, the other's rows; their restriction syncs added the same restriction twice, one
 failing on its unique key; SQLite: one or both failed "database is locked").  The batches and the
 restriction syncs are writers from their start now and queue on PostgreSQL
-(`store.engine.GOVERNANCE_WRITER`, `RESTRICTIONS_WRITER`)."""
+(`store.engine.QUEUES`: governance, restrictions)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import time
 
 from courtarchive.governance import retention, rights
 from courtarchive.governance.pseudonym import Keyring
-from courtarchive.store.engine import INGEST_WRITER
+from courtarchive.store.engine import writer_options
 
 from test_governance_support import person, plant, rows
 from test_ingest_concurrent import on_another_archive
@@ -33,7 +33,7 @@ def _plant_due(archive, n: int) -> None:
 def test_an_expiry_batch_whose_rows_an_ingest_changed_meanwhile_waits_and_goes_on(archive, tmp_path, monkeypatch):
     monkeypatch.setenv("COURTARCHIVE_HOME", str(tmp_path / "home"))
     _plant_due(archive, 3)
-    writer = archive.engine.connect().execution_options(**INGEST_WRITER)
+    writer = archive.engine.connect().execution_options(**writer_options("ingest"))
     txn = writer.begin()
     writer.exec_driver_sql("UPDATE id_sequence SET next_id = next_id + 1 WHERE name = 'publication'")
     t, out = on_another_archive(archive.url, lambda a: retention.expire(a, keyring=KR, as_of=AS_OF, actor="ops"))
@@ -68,7 +68,7 @@ def test_a_rectification_whose_rows_an_ingest_changed_meanwhile_waits_and_goes_o
     req = rights.open_request(archive, kind="rectification", name="Zebedee Quixley", dob=dt.date(1988, 7, 14),
                               keyring=KR, actor="dpo")
     rights.decide(archive, req["id"], decision="comply", reasons="checked against the passport", actor="dpo")
-    writer = archive.engine.connect().execution_options(**INGEST_WRITER)
+    writer = archive.engine.connect().execution_options(**writer_options("ingest"))
     txn = writer.begin()
     writer.exec_driver_sql("UPDATE id_sequence SET next_id = next_id + 1 WHERE name = 'publication'")
     t, out = on_another_archive(archive.url, lambda a: rights.rectify(

@@ -14,7 +14,7 @@ import datetime as dt
 import hashlib
 
 from ..store import governance as sg
-from ..store.engine import RESTRICTIONS_WRITER
+from ..store.engine import queued_write
 from . import audit
 from .rules import RULES, parse_detail
 
@@ -36,7 +36,7 @@ def sync(archive, *, actor: str = "system", batch: int = 5000) -> dict:
             if not rows:
                 break
             after = rows[-1]["id"]
-            with archive.engine.connect().execution_options(**RESTRICTIONS_WRITER) as conn, conn.begin():
+            with queued_write(archive.engine, "restrictions") as conn:
                 for r in rows:
                     for o in parse_detail(r.get("reporting_restriction_detail"),
                                           flagged=bool(r.get("reporting_restriction")) and entity == "hearing",
@@ -73,7 +73,7 @@ def add(archive, *, rule: str, case_id: int, actor: str, party_id: int | None = 
            "end_kind": "date" if end and r.lasts != "until_lifted" else _END_KIND[r.lasts], "end_date": end,
            "source": "manual", "created_by": actor,
            "source_hash": _hash(rule, case_id, party_id, "manual", start, end, note)}
-    with archive.engine.connect().execution_options(**RESTRICTIONS_WRITER) as conn, conn.begin():
+    with queued_write(archive.engine, "restrictions") as conn:
         rid, _ = sg.save_restriction(archive, row, conn=conn)
         audit.record(archive, actor=actor, role="admin", action="restriction_add", purpose="administration",
                      objects={"restriction": [rid], "case": [case_id]}, details={"rule": rule}, conn=conn)
@@ -86,7 +86,7 @@ def lift(archive, restriction_id: int, *, actor: str, reason: str) -> bool:
         raise ValueError("lifting a reporting restriction needs a named person (actor)")
     if not reason or not reason.strip():
         raise ValueError("lifting a reporting restriction needs a reason")
-    with archive.engine.connect().execution_options(**RESTRICTIONS_WRITER) as conn, conn.begin():
+    with queued_write(archive.engine, "restrictions") as conn:
         ok = sg.lift_restriction(archive, restriction_id, actor=actor, reason=reason, conn=conn)
         audit.record(archive, actor=actor, role="admin", action="restriction_lift", purpose="administration",
                      objects={"restriction": [restriction_id]}, details={"lifted": ok}, conn=conn)

@@ -30,7 +30,7 @@ from collections import Counter
 from pathlib import Path
 
 from ..store import governance as sg
-from ..store.engine import GOVERNANCE_WRITER
+from ..store.engine import queued_write
 from . import audit, hooks, restrictions
 from .coarse import TOKEN_PREFIX, coarse_party, is_token, outward_postcode, person_token
 from .profile import Profile, load
@@ -272,7 +272,7 @@ def expire(archive, *, keyring, profile: Profile | None = None, as_of: dt.date |
                 lo, hi = min(days).isoformat(), max(days).isoformat()
                 report["oldest_content_date"] = min(filter(None, [report["oldest_content_date"], lo]))
                 report["newest_content_date"] = max(filter(None, [report["newest_content_date"], hi]))
-            with archive.engine.connect().execution_options(**GOVERNANCE_WRITER) as conn, conn.begin():
+            with queued_write(archive.engine, "governance") as conn:
                 sg.secure_delete_on(archive, conn)
                 rows = sg.batch_rows(archive, conn, [c["id"] for c in cands])
                 held = _Held(sg.hold_scopes(archive, conn))

@@ -28,8 +28,8 @@ from collections import Counter
 from pathlib import Path
 
 from ..store import governance as sg
+from ..store.engine import queued_write
 from ..store.linkage import PARTY_COLS as _LINK_COLS
-from ..store.engine import GOVERNANCE_WRITER
 from . import audit, hooks
 from .coarse import COARSE_FORM, full_name, is_token, outward_postcode, rectified_coarse
 from .profile import add_months, load
@@ -456,7 +456,7 @@ def erase(archive, party_ids: list[int] | None = None, *, complainant_ids: list[
     run_id = sg.start_run(archive, kind="erase", as_of=started.date(), actor=actor,
                           profile={"mode": mode, "request_id": request_id})
     try:
-        with archive.engine.connect().execution_options(**GOVERNANCE_WRITER) as conn, conn.begin():
+        with queued_write(archive.engine, "governance") as conn:
             sg.secure_delete_on(archive, conn)
             rows = sg.subject_batch(archive, conn, targets)
             held = _Held(sg.hold_scopes(archive, conn))
@@ -738,7 +738,7 @@ def rectify(archive, party_ids, *, field: str, value=None, actor: str, request_i
     req = _decided(archive, request_id, "rectification")
     prof = profile or load(home=home)
     started = sg.now()
-    with archive.engine.connect().execution_options(**GOVERNANCE_WRITER) as conn, conn.begin():
+    with queued_write(archive.engine, "governance") as conn:
         batch = sg.subject_batch(archive, conn, ids)
         have = {p["id"]: p for p in batch["party"]}
         missing = [i for i in ids if i not in have]

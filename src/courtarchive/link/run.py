@@ -408,9 +408,9 @@ def run(archive: Archive, *, full: bool = False, engine: str = "duckdb", thresho
 
 @contextmanager
 def _one_transaction(archive: Archive):
-    from ..store.engine import LINK_WRITER
+    from ..store.engine import writer_options
 
-    with archive.engine.connect().execution_options(**LINK_WRITER) as conn:
+    with archive.engine.connect().execution_options(**writer_options("link")) as conn:
         try:
             with conn.begin():
                 yield conn

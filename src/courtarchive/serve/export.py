@@ -23,7 +23,6 @@ import getpass
 import os
 import datetime as dt
 from pathlib import Path
-
 from typing import TYPE_CHECKING
 
 import orjson
@@ -32,11 +31,8 @@ from ..config import private_file
 from ..governance.policy import DEFAULT_PURPOSE
 from ..model.declaration import ENTITIES
 
-if TYPE_CHECKING:
-    import pyarrow as pa
-
-# pyarrow is imported by the functions that build an export, not with this module: commands import
-# it for `operator` and `default_purpose` alone (case, search, beats, digests, analyse)
+if TYPE_CHECKING:      # (pyarrow is imported by the functions that build an export: commands import
+    import pyarrow as pa  # this module for `operator` and `default_purpose` alone -- case, search, ...)
 
 # complainant rows are never exported (pseudonyms only, and no complainant-level output at all)
 EXPORTABLE = ("hearing", "party", "offence", "case", "publication", "court")

@@ -26,7 +26,7 @@ from ..data.reference import name_key as _norm
 from ..model import ENTITIES, RECORD_TYPES, ParsedList, PublicationMeta
 from ..model.declaration import Entity
 from . import migrate
-from .engine import INGEST_WRITER, DatabaseError, describe, is_sqlite, make_engine, probe
+from .engine import DatabaseError, describe, is_sqlite, make_engine, probe, writer_options
 from .tables import TABLES, id_sequence
 
 if TYPE_CHECKING:
@@ -921,10 +921,10 @@ class Archive:
 
     def _table_select(self, name: str, columns: list[str] | None, current_only: bool):
         """(select of ``columns`` of table ``name``, its Arrow schema, the id column or None)."""
-        t = T[name]
-        cols = [t.c[c] for c in columns] if columns else list(t.c)
         import pyarrow as pa
 
+        t = T[name]
+        cols = [t.c[c] for c in columns] if columns else list(t.c)
         q = sa.select(*cols)
         if current_only and "publication_id" in t.c:
             q = q.where(t.c.publication_id.in_(self.current_publications()))
@@ -984,12 +984,12 @@ class Archive:
         (`sorted_by`; usually they already arrive in id order) when ``order`` is one of the selected
         columns: SQLite's ORDER BY sorter held ~650 bytes per row in the process (~7 GB for the 11M
         defendant mentions of a 10M-entry archive), far more than the Arrow table itself."""
+        import pyarrow as pa
+
         at = next((i for i, c in enumerate(query.selected_columns) if c is order), None) if order is not None else None
         here = self.sqlite and at is not None
         if order is not None and not here:
             query = query.order_by(order)
-        import pyarrow as pa
-
         t = pa.Table.from_batches(list(self.query_batches(query, schema, batch_size=batch_size)), schema=schema)
         return sorted_by(t, schema.field(at).name) if here else t
 
@@ -1048,7 +1048,7 @@ class Writer:
         self._group_started = 0.0
 
     def __enter__(self) -> "Writer":
-        self.conn = self.a.engine.connect().execution_options(**INGEST_WRITER)
+        self.conn = self.a.engine.connect().execution_options(**writer_options("ingest"))
         return self
 
     def _begin(self) -> None:

@@ -41,27 +41,39 @@ def describe(url) -> str:
 GENERATION = "data_generation"
 BUMP_GENERATION = f"UPDATE id_sequence SET next_id = next_id + 1 WHERE name = '{GENERATION}'"
 
-#: PostgreSQL: what the transaction of a writer with execution option ``queue`` takes first (see
-#: `make_engine`): a transaction-level advisory lock keyed on the archive's schema (two archives in
-#: one database do not queue on each other) and the queue's name, released at commit or rollback
+#: Write queues.  A writer's connection (execution option ``writer``) begins IMMEDIATE on SQLite,
+#: where every writer so waits for the one before it.  On PostgreSQL a writer in a queue (option
+#: ``queue``) first takes a transaction-level advisory lock keyed on the archive's schema (two
+#: archives in one database do not queue on each other) and the queue's name, held to the
+#: transaction's end; readers, and writers with a lock of their own (the audit chain's appends,
+#: which every page and API answer makes; the search index's upkeep), never wait for it.  Each
+#: queue's writers look rows up and then write from what they found, which two at once got wrong:
+#:   ingest        storing lists (`Archive.writer`): two ingests' case updates deadlocked and a list
+#:                 both were storing broke the content hash's unique key -- valid lists quarantined;
+#:   link          a link run's writing (`link.run`);
+#:   restrictions  recording reporting restrictions (`governance.restrictions`), looked up by their
+#:                 source before one is added: two expiry runs' syncs added the same one;
+#:   governance    a batch of an expiry, erasure or rectification (`governance.retention`, `.rights`),
+#:                 rewritten from the rows it read: two expiry runs rewrote and counted each other's
+#:                 rows.  (SQLite: such a batch begun as a reader failed "database is locked" when
+#:                 an ingest committed between its read and its write.)
+QUEUES = frozenset({"ingest", "link", "restrictions", "governance"})
 WRITER_LOCK_KEY = 0x436F7572          # "Cour"
 WRITER_LOCK_SQL = f"SELECT pg_advisory_xact_lock({WRITER_LOCK_KEY}, hashtext(current_schema() || ':' || %s))"
-#: the execution options of a connection that stores lists (`Archive.writer`): a writer (SQLite:
-#: BEGIN IMMEDIATE) that, on PostgreSQL, queues behind the archive's other ingest writers
-INGEST_WRITER = {"writer": True, "queue": "ingest"}
-#: ... and of a link run's writing (`link.run`): link runs queue behind each other
-LINK_WRITER = {"writer": True, "queue": "link"}
-#: ... and of recording reporting restrictions (`governance.restrictions`): a restriction is looked
-#: up by its source before it is added, so two at once (two expiry runs syncing the lists' flags)
-#: added the same one -- PostgreSQL: a unique-key error; SQLite: "database is locked" (a read
-#: transaction that then wrote)
-RESTRICTIONS_WRITER = {"writer": True, "queue": "restrictions"}
-#: ... and of a batch of an expiry or erasure run (`governance.retention`, `governance.rights`): it
-#: reads a batch's rows and rewrites them from what it read, so it is a writer from its start
-#: (SQLite: a read transaction that then wrote failed "database is locked" whenever an ingest or
-#: another run had committed in between) and such batches queue behind each other (PostgreSQL: two
-#: expiry runs at once each rewrote, and counted, the other's rows)
-GOVERNANCE_WRITER = {"writer": True, "queue": "governance"}
+
+
+def writer_options(queue: str) -> dict:
+    """The execution options of a writer's connection in ``queue`` (one of `QUEUES`)."""
+    if queue not in QUEUES:
+        raise ValueError(f"unknown write queue {queue!r}: one of {', '.join(sorted(QUEUES))}")
+    return {"writer": True, "queue": queue}
+
+
+@contextlib.contextmanager
+def queued_write(engine: sa.Engine, queue: str):
+    """A write transaction in ``queue`` (see `QUEUES`): the connection, begun; committed at the end."""
+    with engine.connect().execution_options(**writer_options(queue)) as conn, conn.begin():
+        yield conn
 
 
 def _counts(conn) -> bool:
@@ -172,15 +184,7 @@ def make_engine(url: str) -> sa.Engine:
             # not finished after 15 minutes; 130 s so).  Such transactions plan every statement
             # for its values and the table's size at that moment; reads keep their prepared plans.
             options = conn.get_execution_options()
-            if options.get("queue"):
-                # ingest writers queue, as SQLite's do on BEGIN IMMEDIATE: two ingests at once (a
-                # mailbox and a folder, two operators) each looked up case keys and content hashes,
-                # then wrote the same ones -- their case updates deadlocked and a list both were
-                # storing broke the content hash's unique key, and valid lists were quarantined.
-                # Two link runs at once failed the same way.  One lock per archive (its schema)
-                # and queue, held to the transaction's end.  Only theirs: readers, and writers with
-                # a lock of their own (the audit chain's appends, which every page and API answer
-                # makes; the search index's upkeep), never wait for it.
+            if options.get("queue"):          # a queued writer (`QUEUES`)
                 conn.exec_driver_sql(WRITER_LOCK_SQL, (options["queue"],))
             if options.get("bulk"):
                 conn.exec_driver_sql("SET LOCAL plan_cache_mode = force_custom_plan")

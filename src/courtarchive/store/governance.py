@@ -18,7 +18,7 @@ import orjson
 import sqlalchemy as sa
 
 from .archive import Archive
-from .engine import GENERATION, unkept_write
+from .engine import GENERATION, queued_write, unkept_write
 from .tables import TABLES as T, id_sequence
 from .util import as_id, chunks as _chunks, dicts, driver_args, driver_binds, in_ids, now, rows as _rows, statement
 
@@ -451,9 +451,7 @@ def convictions_of(archive: Archive, party_ids: Iterable[int], *, conn=None) -> 
 def save_restriction(archive: Archive, row: dict, conn=None) -> tuple[int, bool]:
     """Insert a restriction unless one with the same ``source_hash`` exists: (id, created)."""
     if conn is None:
-        from .engine import RESTRICTIONS_WRITER
-
-        with archive.engine.connect().execution_options(**RESTRICTIONS_WRITER) as c, c.begin():
+        with queued_write(archive.engine, "restrictions") as c:
             return save_restriction(archive, row, conn=c)
     R = T["restriction"]
     if row.get("source_hash"):
