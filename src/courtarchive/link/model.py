@@ -36,8 +36,9 @@ canonical forename + surname with overlapping (or unknown) birth years; forename
 same postcode + surname Soundex; same DOB + town; same ASN; same PNC id; same case; same surname,
 initial and postcode area when one forename is only an initial (SJP public lists); forename and surname Soundex
 with birth years within a year.
-Training: u by random sampling (fixed seed; a level never seen among the sampled pairs gets
-u = 1/pairs sampled), m by EM on two blocking rules (same DOB; same canonical forename +
+Training: on mentions carrying ids derived from their content (`content_ids`), so that the same
+lists give the same parameters whatever order they were ingested in; u by random sampling (fixed
+seed; a level never seen among the sampled pairs gets u = 1/pairs sampled), m by EM on two blocking rules (same DOB; same canonical forename +
 surname), m floored at `M_FLOOR` (a level never seen among the training matches -- "middle names
 similar", "PNC differs" -- would otherwise weigh -30 or less, and one typo in real data would
 then break a link), the prior (probability two random mentions match) from a deterministic rule
@@ -300,6 +301,40 @@ def model_input(std: pa.Table) -> pa.Table:
     return std.select(list(SPLINK_COLUMNS))
 
 
+#: what a mention's training id is derived from: every field the model compares but the ids
+CONTENT_COLUMNS = tuple(c for c in SPLINK_COLUMNS if c not in ("unique_id", "case_id"))
+
+
+def content_ids(std: pa.Table, seed: int = 42) -> pa.Array:
+    """Training ids for ``std``'s mentions (same order), derived from what they say rather than
+    from when their lists arrived.
+
+    Splink picks the pairs it samples for u, and any EM sample, by a hash of the unique id.  With
+    the archive's ids -- handed out in ingest order -- the same lists ingested in another order
+    trained other parameters (3,000-case corpus, halves ingested A-B and B-A: u of rare levels
+    up to 7x apart, 669 / 748 / 762 pairs queued for review).  A mention's training id hashes
+    its compared fields, its case's content (the sorted hashes of the case's mentions) and its
+    rank among mentions equal in both, ranked by their case's first mention: cases with equal
+    content then swap whole, which changes no compared pair.  Ids are non-negative, unique and,
+    for a mention, unchanged when others are added (a grown archive's sample grows with it).
+    Polars' hash is stable within a polars version (the lock pins one)."""
+    import polars as pl
+
+    df = pl.from_arrow(std.select(["unique_id", "case_id", *CONTENT_COLUMNS])).with_row_index("_row")
+    df = df.with_columns(_h=pl.struct(list(CONTENT_COLUMNS)).hash(seed),
+                         _first=pl.col("unique_id").min().over("case_id"))
+    cases = df.group_by("case_id").agg(_c=pl.col("_h").sort().implode().hash(seed))
+    df = (df.join(cases, on="case_id", how="left", nulls_equal=True)
+          .sort("_h", "_c", "_first", "unique_id")
+          .with_columns(_i=pl.int_range(pl.len()),
+                        _new=(pl.col("_h") != pl.col("_h").shift()) | (pl.col("_c") != pl.col("_c").shift()))
+          .with_columns(_n=pl.col("_i") - pl.when(pl.col("_new").fill_null(True)).then(pl.col("_i")).forward_fill())
+          .with_columns(_id=(pl.struct("_h", "_c", "_n").hash(seed) // 2).cast(pl.Int64)))
+    if df["_id"].n_unique() < df.height:       # a 63-bit collision (~n^2 / 2^64): rank instead
+        df = df.sort("_id", "_h", "_c", "_n").with_columns(_id=pl.int_range(pl.len(), dtype=pl.Int64))
+    return df.sort("_row")["_id"].to_arrow()
+
+
 @dataclass
 class Model:
     """A trained (or loaded) model over a registered table of standardised mentions."""
@@ -309,6 +344,8 @@ class Model:
     sdf: Any
     trained: bool = True
     rows: int = 0
+    #: (the ids the model was given, the archive's ids), when they differ (a trained model)
+    ids: tuple[pa.Array, pa.Array] | None = None
 
     def to_json(self) -> dict:
         return copy.deepcopy(self.linker.misc.save_model_to_json())
@@ -322,7 +359,21 @@ class Model:
                                            num_chunks_left=k, num_chunks_right=k)
         out = _pairs(df)
         df.drop_table_from_database_and_remove_from_cache()
-        return out
+        return self._archive_ids(out)
+
+    def _archive_ids(self, pairs: pa.Table) -> pa.Table:
+        """Pairs with the archive's ids (the smaller one left, as Splink gives them)."""
+        if self.ids is None:
+            return pairs
+        import polars as pl
+
+        ids = pl.from_arrow(pa.table({"k": self.ids[0], "v": self.ids[1]}))
+        p = pl.from_arrow(pairs)
+        p = (p.join(ids.rename({"k": "unique_id_l", "v": "a"}), on="unique_id_l", how="left")
+             .join(ids.rename({"k": "unique_id_r", "v": "b"}), on="unique_id_r", how="left")
+             .select(pl.min_horizontal("a", "b").alias("unique_id_l"), pl.max_horizontal("a", "b").alias("unique_id_r"),
+                     "match_weight", "match_probability"))
+        return p.to_arrow().cast(pairs.schema)
 
     def release(self) -> None:
         """Drop the tables Splink built (term frequencies, the mentions with them, predictions):
@@ -447,6 +498,11 @@ def train(std: pa.Table | list[pa.Table], *, engine: str = "duckdb", seed: int =
     if u_max_pairs is None:
         u_max_pairs = min(2e6, max(1e5, 20.0 * n_rows))
     _quiet()
+    ids = None
+    if not isinstance(std, list):
+        # trained on content-derived ids (see `content_ids`); its predictions give the archive's ids
+        ids = (content_ids(std, seed), std.column("unique_id"))
+        std = std.set_column(std.schema.get_field_index("unique_id"), "unique_id", ids[0])
     db = db or db_api(engine)
     sdf = [db.register(model_input(t)) for t in std] if isinstance(std, list) else db.register(model_input(std))
     linker = Linker(sdf, settings(link_type=link_type), log_level=logging.ERROR)
@@ -471,7 +527,7 @@ def train(std: pa.Table | list[pa.Table], *, engine: str = "duckdb", seed: int =
     js = linker.misc.save_model_to_json()
     if _floor_probabilities(js, M_FLOOR, keys=("m_probability",)):
         linker = Linker(sdf, js, log_level=logging.ERROR)
-    return Model(linker, db, engine, sdf, rows=_rows_of(std))
+    return Model(linker, db, engine, sdf, rows=_rows_of(std), ids=ids)
 
 
 #: mentions per prediction chunk (`Model.predict`)
@@ -494,11 +550,13 @@ def train_and_load(std: pa.Table, *, engine: str = "duckdb", seed: int = 42,
     `load` the trained parameters over all of ``std`` for prediction (term frequencies from all)."""
     if std.num_rows <= max_mentions:
         return train(std, engine=engine, seed=seed)
-    import polars as pl
+    import pyarrow.compute as pc
 
-    # the rows polars' DataFrame.sample(n, seed) would pick, taken from the Arrow table (no copy of it)
-    rows = pl.int_range(std.num_rows, eager=True).sample(n=max_mentions, seed=seed)
-    sample = std.take(pa.array(rows.to_numpy())).sort_by("unique_id")
+    # the mentions with the smallest content-derived ids (`content_ids`: hashes, so a uniform
+    # sample, and the same one whatever order the lists were ingested in), taken from the Arrow
+    # table (no copy of it)
+    rows = pc.sort_indices(content_ids(std, seed))[:max_mentions]
+    sample = std.take(rows).sort_by("unique_id")
     trained = train(sample, engine=engine, seed=seed, allow_default=False)
     js = trained.to_json()
     del trained                            # its DuckDB connection (the sample's tables) goes with it
