@@ -48,6 +48,26 @@ def test_equal_probabilities_resolve_the_same_in_any_row_order(db):
         assert lab == {1: 1, 2: 1, 3: 3}
 
 
+def test_equal_probabilities_resolve_by_the_tie_keys_whatever_the_ids(db):
+    """A mention scored equally against two people who cannot be one (session 28: an SJP press
+    entry, names swapped, age 40, and two Glen Booths born a year apart) went to whichever had the
+    smaller ids -- and ids follow ingest order.  With tie keys (content-derived, `link.model.
+    content_ids`) it goes the same way however the mentions were numbered."""
+    import polars as pl
+
+    # mention "x" ties between "a" and "b", which cannot be one; keys by content: b's is the smaller
+    key = {"x": 50, "a": 70, "b": 60}
+    for ids in ({"a": 1, "x": 2, "b": 3}, {"b": 1, "x": 2, "a": 3}, {"x": 1, "a": 2, "b": 3}):
+        p = pairs((ids["x"], ids["a"], 0.97), (ids["x"], ids["b"], 0.97))
+        keys = pl.DataFrame({"mention_id": [ids[m] for m in key], "key": list(key.values())})
+        lab = labels(cluster(sorted(ids.values()), p, threshold=0.9, cannot=[(ids["a"], ids["b"])], db_api=db,
+                             tie_keys=keys))
+        assert lab[ids["x"]] == lab[ids["b"]] != lab[ids["a"]], ids
+    # without tie keys: the ids decide (as before)
+    lab = labels(cluster([1, 2, 3], pairs((2, 1, 0.97), (2, 3, 0.97)), threshold=0.9, cannot=[(1, 3)], db_api=db))
+    assert lab[2] == lab[1] != lab[3]
+
+
 def test_must_link_joins_and_cannot_wins_over_must(db):
     p = pairs((1, 2, 0.99))
     lab = labels(cluster(range(1, 5), p, threshold=0.9, must=[(2, 3)], db_api=db))

@@ -75,6 +75,10 @@ def run_cmd(db: Optional[str] = DbOpt,
                      threshold=threshold if threshold is not None else M.MATCH_THRESHOLD,
                      complainant_rule=complainant_rule,
                      progress=lambda text: progress.update(task, description=text))
+    except store.LinkRunBusy as e:
+        console.print(f"[red]link run refused[/red]: {e}; nothing was done", soft_wrap=True, markup=True,
+                      highlight=False)
+        raise typer.Exit(1)
     except (Exception, KeyboardInterrupt) as e:
         # the run wrote nothing (`link.run.run`: all or nothing); say so on one line
         kept = (f"the link state of run {before['id']} ({before['finished_at']:%Y-%m-%d %H:%M}) is unchanged"

@@ -112,7 +112,8 @@ def cluster(ids, pairs: pa.Table | None, *, threshold: float,
             groups: dict[int, int] | pl.DataFrame | None = None, must: Iterable[tuple[int, int]] = (),
             cannot: Iterable[tuple[int, int]] = (), db_api=None,
             group_probability: dict[int, float] | pl.DataFrame | None = None,
-            conflicts: Callable[[pl.DataFrame], list[tuple[int, int]]] | None = None) -> pl.DataFrame:
+            conflicts: Callable[[pl.DataFrame], list[tuple[int, int]]] | None = None,
+            tie_keys: pl.DataFrame | None = None) -> pl.DataFrame:
     """Cluster mentions.  Returns a DataFrame mention_id, label (smallest mention id of the
     cluster), probability (highest edge probability joining the mention to its cluster; null alone).
 
@@ -124,6 +125,10 @@ def cluster(ids, pairs: pa.Table | None, *, threshold: float,
     ``conflicts(components)``: given the unconstrained components (mention_id, label),
     more cannot-link pairs (e.g. two different dates of birth chained together through a mention
     that has none); they are enforced like the reviewers' ones.
+    ``tie_keys``: mention_id, key -- what orders edges of equal probability in the constrained
+    pass before the ids do (`link.model.content_ids`: the same lists ingested in another order
+    get other ids, and a mention scored equally against two people who cannot be one went to
+    whichever had the smaller ids).
 
     Works on whole columns (numpy / polars): at 11M mentions and tens of millions of pairs a
     Python object per mention or pair would cost gigabytes."""
@@ -191,11 +196,18 @@ def cluster(ids, pairs: pa.Table | None, *, threshold: float,
         nodes = ids_arr[in_bad]
         uf = _UF(nodes.tolist())
         sub = (pl.concat([d.with_columns(pl.lit(k).alias("k")) for k, d in kinds])
-               .filter(pl.col("unique_id_l").is_in(nodes))
-               # ties broken by the ids: the same edges in any row order give the same clusters
-               .sort(["k", "match_probability", "unique_id_l", "unique_id_r"],
-                     descending=[False, True, False, False]))
-        for a, b, _p, k in sub.iter_rows():
+               .filter(pl.col("unique_id_l").is_in(nodes)))
+        tie = []
+        if tie_keys is not None:
+            key = tie_keys.select(pl.col("mention_id").cast(pl.Int64), pl.col("key").cast(pl.Int64))
+            sub = (sub.join(key.rename({"mention_id": "unique_id_l", "key": "_kl"}), on="unique_id_l", how="left")
+                   .join(key.rename({"mention_id": "unique_id_r", "key": "_kr"}), on="unique_id_r", how="left")
+                   .with_columns(_lo=pl.min_horizontal("_kl", "_kr"), _hi=pl.max_horizontal("_kl", "_kr")))
+            tie = ["_lo", "_hi"]
+        # ties broken by the tie keys, then the ids: the same edges in any row order give the same clusters
+        sub = sub.sort(["k", "match_probability", *tie, "unique_id_l", "unique_id_r"],
+                       descending=[False, True, *[False] * len(tie), False, False])
+        for a, b, _p, k in sub.select("unique_id_l", "unique_id_r", "match_probability", "k").iter_rows():
             uf.union(a, b, hard if k == 0 else cannot_map)
         new = {}
         for _root, mem in uf.members.items():

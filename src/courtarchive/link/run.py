@@ -115,6 +115,8 @@ def link_defendants(archive: Archive, run_id: int, *, full: bool, engine: str, t
     # the rest of the link stage needs these (clustering checks, masked mentions, the output)
     std = std.select("unique_id", "case_id", "hearing_id", "sitting_date", "masked")
     splink_in = persons.select(M.SPLINK_COLUMNS).to_arrow()
+    # what breaks ties in the clustering: content, not ingest order (`cluster`'s ``tie_keys``)
+    tie_keys = pl.DataFrame({"mention_id": splink_in.column("unique_id"), "key": M.content_ids(splink_in, seed)})
     if pseudo is not None:
         # age bands of pseudonymised mentions: for the clustering's checks (conflicts, the case
         # rules), never for the model's scores (a band is no age)
@@ -213,7 +215,8 @@ def link_defendants(archive: Archive, run_id: int, *, full: bool, engine: str, t
     t1 = time.perf_counter()
     step("defendants: clustering")
     lab = cluster(pid, pairs, threshold=threshold, groups=groups, must=must, cannot=cannot, db_api=db,
-                  group_probability=group_prob, conflicts=dob_conflicts(conflict_profile))
+                  group_probability=group_prob, conflicts=dob_conflicts(conflict_profile), tie_keys=tie_keys)
+    del tie_keys
     lab, stats["case_orphans_joined"] = reconcile_case_orphans(persons, lab, cannot)
     lab, stats["case_strays_moved"] = reconcile_case_strays(persons, lab, cannot, must)
     lab, stats["sjp_public_joined"] = reconcile_sjp_public(persons, lab, cannot)
@@ -371,7 +374,14 @@ def run(archive: Archive, *, full: bool = False, engine: str = "duckdb", thresho
     transaction at the end, with the run marked done; a run that fails is marked failed and the
     archive keeps the previous run's link state."""
     archive.require_initialised()
-    step = progress or (lambda _text: None)
+    with store.one_run(archive):              # (a second run at once: `LinkRunBusy`, before any work)
+        return _run(archive, full=full, engine=engine, threshold=threshold, review_band=review_band, seed=seed,
+                    complainant_scheme=complainant_scheme, review_max=review_max, complainant_rule=complainant_rule,
+                    keyring=keyring, step=progress or (lambda _text: None))
+
+
+def _run(archive: Archive, *, full: bool, engine: str, threshold: float, review_band: tuple[float, float], seed: int,
+         complainant_scheme: str, review_max: int, complainant_rule: str, keyring, step: Callable[[str], None]) -> dict:
     # the mode the run will take (`link_defendants`: incremental when a model is stored and persons
     # exist), recorded with the run as it is reported
     if not full and (store.latest_run(archive, with_model=True) is None

@@ -37,16 +37,14 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import fcntl
 import logging
-import os
 import time
 from typing import Iterator
 
 import sqlalchemy as sa
 
 from .archive import Archive, StoreError
-from .governance import _lock_file
+from .locks import ArchiveLock
 from .tables import bulk_load as BL
 
 log = logging.getLogger(__name__)
@@ -57,64 +55,13 @@ BULK_TABLES = ("case", "hearing", "party", "offence", "complainant", "party_coar
 #: how long taking the tables' exclusive locks may wait for readers (PostgreSQL) before giving up
 LOCK_TIMEOUT = "10s"
 
-#: the advisory lock of a bulk load (PostgreSQL): per schema, as each archive has its own
-_PG_LOCK = "hashtextextended(current_schema() || '.bulk_load', 0)"
-
-
 class BulkLoadBusy(StoreError):
     """Another process is bulk-loading this archive."""
 
 
-# ---------------------------------------------------------------------------------- the lock
-class _Lock:
-    """The bulk load's lock on one archive, held until `release` (or the process's death)."""
-
-    def __init__(self, archive: Archive):
-        self.archive = archive
-        self.fd: int | None = None
-        self.conn = None
-
-    def acquire(self) -> bool:
-        a = self.archive
-        if a.sqlite:
-            path = _lock_file(a, ".bulk-lock")
-            if path is None:
-                return True                 # (no other process sees this database)
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
-                os.close(fd)
-                return False
-            self.fd = fd
-            return True
-        conn = a.engine.connect()           # (kept out of the pool while held: the lock is its session's)
-        try:
-            got = bool(conn.exec_driver_sql(f"SELECT pg_try_advisory_lock({_PG_LOCK})").scalar())
-            conn.commit()
-        except BaseException:
-            conn.invalidate()
-            conn.close()
-            raise
-        if not got:
-            conn.close()
-            return False
-        self.conn = conn
-        return True
-
-    def release(self) -> None:
-        if self.fd is not None:
-            os.close(self.fd)               # (the flock goes with the descriptor)
-            self.fd = None
-        if self.conn is not None:
-            try:
-                self.conn.exec_driver_sql(f"SELECT pg_advisory_unlock({_PG_LOCK})")
-                self.conn.commit()
-            except Exception:
-                self.conn.invalidate()      # (its session ends: the lock with it)
-            finally:
-                self.conn.close()
-                self.conn = None
+def _Lock(archive: Archive) -> ArchiveLock:
+    """The bulk load's lock on one archive (`store.locks`)."""
+    return ArchiveLock(archive, "bulk", pg_key="bulk_load")
 
 
 # ---------------------------------------------------------------------------------- what is dropped

@@ -19,6 +19,7 @@ import sqlalchemy as sa
 
 from .archive import Archive
 from .engine import GENERATION, queued_write, unkept_write
+from .locks import lock_file
 from .tables import TABLES as T, id_sequence
 from .util import as_id, chunks as _chunks, dicts, driver_args, driver_binds, in_ids, now, rows as _rows, statement
 
@@ -833,14 +834,10 @@ _OWNED_GUARD = threading.RLock()
 _PG_RUN_LOCK = "hashtextextended(current_schema() || '.retention_run.' || CAST(:rid AS text), 0)"
 
 
-def _lock_file(archive: Archive, suffix: str = ".runs-lock") -> str | None:
-    """SQLite: a lock file beside the archive file (the runs' here; `store.bulk` names its own);
-    None for a database in memory (no other process sees it: a run this process does not own is
-    dead)."""
-    db = archive.engine.url.database or ""
-    if not db or db == ":memory:" or db.startswith("file:"):
-        return None
-    return os.path.realpath(db) + suffix
+def _lock_file(archive: Archive) -> str | None:
+    """SQLite: the runs' lock file beside the archive file (`store.locks.lock_file`); None for a
+    database in memory (no other process sees it: a run this process does not own is dead)."""
+    return lock_file(archive, ".runs-lock")
 
 
 def _database(archive: Archive) -> str:

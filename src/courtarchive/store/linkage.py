@@ -15,12 +15,13 @@ import pyarrow as pa
 import sqlalchemy as sa
 
 from ..model import ENTITIES
-from .archive import Archive, _arrow_type
+from .archive import Archive, StoreError, _arrow_type
+from .locks import ArchiveLock
 from .tables import TABLES as T
 
 __all__ = [
     "PARTY_COLS", "defendant_mentions", "complainant_mentions", "complainant_case_offences", "mention_provenance", "party_details",
-    "start_run", "finish_run", "latest_run", "person_assignments", "save_persons",
+    "LinkRunBusy", "one_run", "start_run", "finish_run", "latest_run", "person_assignments", "save_persons",
     "review_decisions", "add_review_decision", "replace_review_queue", "review_queue",
     "network_state", "save_networks", "take_ids", "person_summary",
 ]
@@ -157,6 +158,33 @@ def take_ids(archive: Archive, name: str, n: int) -> list[int]:
     with archive.engine.begin() as conn:
         first = archive._take_ids(conn, name, n)
     return list(range(first, first + n))
+
+
+class LinkRunBusy(StoreError):
+    """Another process is running the link stage on this archive."""
+
+
+@contextlib.contextmanager
+def one_run(archive: Archive):
+    """Hold the archive's link-run lock (`store.locks`) for the block: a second link run refuses
+    at once with `LinkRunBusy` instead of computing everything and then queueing to write the same.
+    Taken, it also marks ``interrupted`` the runs left ``running`` (their process died: its lock
+    went with it)."""
+    lock = ArchiveLock(archive, "link", pg_key="link_run")
+    if not lock.acquire():
+        R = T["link_run"]
+        with archive.engine.connect() as conn:
+            r = conn.execute(sa.select(R.c.id, R.c.started_at).where(R.c.status == "running")
+                             .order_by(R.c.id.desc()).limit(1)).first()
+        which = f" (run {r.id}, started {r.started_at:%Y-%m-%d %H:%M:%S} UTC)" if r else ""
+        raise LinkRunBusy(f"another link run is in progress on this archive{which}: wait for it to end")
+    try:
+        with archive.engine.begin() as conn:
+            R = T["link_run"]
+            conn.execute(sa.update(R).where(R.c.status == "running").values(status="interrupted"))
+        yield
+    finally:
+        lock.release()
 
 
 def start_run(archive: Archive, *, mode: str, engine: str, threshold: float, review_low: float,
