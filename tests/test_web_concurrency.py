@@ -146,10 +146,9 @@ def test_an_export_runs_in_its_own_lane_and_holds_up_no_other_request(server, mo
     th.start()
     try:
         assert entered.wait(30), "the export never started"
-        t = time.monotonic()
         r = httpx.get(base + f"/api/v1/cases/{site.urns['plain']}", headers=media, timeout=10)
-        assert r.status_code == 200 and time.monotonic() - t < 5
-        assert "r" not in out               # the export was still waiting all along
+        assert r.status_code == 200
+        assert "r" not in out               # answered while the export was still held
     finally:
         release.set()
         th.join(60)
