@@ -20,6 +20,7 @@ from pathlib import Path
 import orjson
 
 from ..store import governance as sg
+from ..store.engine import writing
 from . import audit
 from .gate import disclose
 from .policy import ROLES, Viewer
@@ -63,7 +64,7 @@ def check_recipient(archive, viewer: Viewer, recipient: str, *, profile, now: dt
 def approve_domain(archive, *, domain: str, actor: str, reason: str, organisation: str | None = None) -> int:
     if not reason.strip():
         raise DistributionError("approving a recipient domain needs a reason")
-    with archive.engine.begin() as conn:
+    with writing(archive.engine) as conn:
         did = sg.approve_domain(archive, domain=domain, organisation=organisation, approved_by=actor, reason=reason,
                                 conn=conn)
         audit.record(archive, actor=actor, role="admin", action="domain_approve", purpose="administration",

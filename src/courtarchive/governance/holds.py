@@ -7,6 +7,7 @@ for one mention).  Only its scope is held; releasing it lets the next expiry run
 from __future__ import annotations
 
 from ..store import governance as sg
+from ..store.engine import writing
 from . import audit
 
 SCOPES = ("archive", "court", "case", "person")
@@ -45,7 +46,7 @@ def add(archive, *, scope: str, ref: str | None, reason: str, authority: str, ac
     if not (actor or "").strip():
         raise HoldError("a hold is placed by a named person")
     resolved = resolve(archive, scope, ref)
-    with archive.engine.begin() as conn:
+    with writing(archive.engine) as conn:
         hid = sg.add_hold(archive, scope=scope, ref=resolved, reason=reason, authority=authority, actor=actor,
                           conn=conn)
         audit.record(archive, actor=actor, role="admin", action="hold_add", purpose="legal_hold",
@@ -56,7 +57,7 @@ def add(archive, *, scope: str, ref: str | None, reason: str, authority: str, ac
 def release(archive, hold_id: int, *, actor: str, reason: str | None = None) -> bool:
     if not (actor or "").strip():
         raise HoldError("a hold is released by a named person")
-    with archive.engine.begin() as conn:
+    with writing(archive.engine) as conn:
         ok = sg.release_hold(archive, hold_id, actor=actor, reason=reason, conn=conn)
         # no active hold of that id: nothing released, nothing audited (the compliance report
         # counted such a mistyped id as a hold released)

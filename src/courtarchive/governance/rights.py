@@ -28,7 +28,7 @@ from collections import Counter
 from pathlib import Path
 
 from ..store import governance as sg
-from ..store.engine import queued_write
+from ..store.engine import queued_write, writing
 from ..store.linkage import PARTY_COLS as _LINK_COLS
 from . import audit, hooks
 from .coarse import COARSE_FORM, full_name, is_token, outward_postcode, rectified_coarse
@@ -108,7 +108,7 @@ def extend(archive, request_id: int, *, reasons: str, actor: str, months: int = 
     found["extension"] = {"months": months, "reasons": reasons.strip(), "by": actor.strip(),
                           "at": sg.now().isoformat(timespec="seconds")}
     respond_by = due({**req, "found": found})
-    with archive.engine.begin() as conn:
+    with writing(archive.engine) as conn:
         sg.save_rights_request(archive, {"id": request_id, "found": found}, conn=conn)
         audit.record(archive, actor=actor, role="admin", action="rights_extend", purpose="rights_request",
                      objects={"rights_request": [request_id]},
@@ -400,7 +400,7 @@ def settle(archive, request_id: int, *, by_run: int, actor: str) -> bool:
     if (req is None or req["status"] != "decided" or not progress or not _covered(req, progress)
             or _failed_runs(archive, "erase", request_id)):
         return False
-    with archive.engine.begin() as conn:
+    with writing(archive.engine) as conn:
         sg.save_rights_request(archive, {"id": request_id, "status": "done", "completed_at": sg.now()}, conn=conn)
         audit.record(archive, actor=actor, role="admin", action="rights_done", purpose="rights_request",
                      objects={"rights_request": [request_id], "retention_run": [by_run]},

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from .archive import Archive
+from .engine import writing
 from .tables import TABLES as T
 from .util import as_id, case_number_key_sql, dicts, now, chunks as _chunks, rows as _rows, statement
 
@@ -21,7 +22,7 @@ _CHUNK = 500
 # =========================================================================== subscriptions
 def add_subscription(archive: Archive, row: dict) -> dict:
     S = T["subscription"]
-    with archive.engine.begin() as conn:
+    with writing(archive.engine) as conn:
         sid = archive._take_ids(conn, "subscription", 1)
         conn.execute(sa.insert(S).values(id=sid, active=True, created_at=row.pop("created_at", None) or now(), **row))
         return _rows(conn, sa.select(S).where(S.c.id == sid))[0]
@@ -63,7 +64,7 @@ def deactivate(archive: Archive, *, subscription_id: int | None = None, account_
         if as_id(subscription_id) is None:
             return None
         conds += [S.c.id == subscription_id, S.c.account_id == account_id]
-    with archive.engine.begin() as conn:
+    with writing(archive.engine) as conn:
         found = _rows(conn, sa.select(S).where(*conds))
         if not found:
             return None
@@ -81,7 +82,7 @@ def deactivate(archive: Archive, *, subscription_id: int | None = None, account_
 
 def set_last_run(archive: Archive, subscription_ids: Sequence[int], at: dt.datetime) -> None:
     S = T["subscription"]
-    with archive.engine.begin() as conn:
+    with writing(archive.engine) as conn:
         for chunk in _chunks(sorted(set(subscription_ids))):
             conn.execute(sa.update(S).where(S.c.id.in_(chunk)).values(last_run_at=at))
 
@@ -252,7 +253,7 @@ def insert_matches(archive: Archive, rows: list[dict]) -> list[dict]:
     M = T["alert_match"]
     for attempt in range(3):
         try:
-            with archive.engine.begin() as conn:
+            with writing(archive.engine) as conn:
                 have: set[tuple[int, int]] = set()
                 for chunk in _chunks(sorted({r["hearing_id"] for r in rows})):
                     have |= {(a, b) for a, b in conn.execute(
@@ -301,7 +302,7 @@ def claim(archive: Archive, match_ids: Sequence[int], marker: dt.datetime) -> li
     """Take unsent matches for one delivery (sent_at = marker); returns those this call took (a
     concurrent sender gets the others)."""
     M = T["alert_match"]
-    with archive.engine.begin() as conn:
+    with writing(archive.engine) as conn:
         for chunk in _chunks(sorted(set(match_ids))):
             conn.execute(sa.update(M).where(M.c.id.in_(chunk), M.c.sent_at.is_(None)).values(sent_at=marker))
         got: list[int] = []
@@ -313,14 +314,14 @@ def claim(archive: Archive, match_ids: Sequence[int], marker: dt.datetime) -> li
 def release(archive: Archive, match_ids: Sequence[int], marker: dt.datetime) -> None:
     """Give claimed matches back to the queue (the delivery failed)."""
     M = T["alert_match"]
-    with archive.engine.begin() as conn:
+    with writing(archive.engine) as conn:
         for chunk in _chunks(sorted(set(match_ids))):
             conn.execute(sa.update(M).where(M.c.id.in_(chunk), M.c.sent_at == marker).values(sent_at=None))
 
 
 def mark_sent(archive: Archive, match_ids: Sequence[int], *, at: dt.datetime, export_record_id: int | None) -> None:
     M = T["alert_match"]
-    with archive.engine.begin() as conn:
+    with writing(archive.engine) as conn:
         for chunk in _chunks(sorted(set(match_ids))):
             conn.execute(sa.update(M).where(M.c.id.in_(chunk)).values(sent_at=at, export_record_id=export_record_id))
 
@@ -330,7 +331,7 @@ def drop_unsent_for(archive: Archive, *, hearing_ids: Iterable[int] = (), case_i
     """Expiry / erasure: unsent matches about these hearings, cases or publications leave the queue."""
     M, H = T["alert_match"], T["hearing"]
     n = 0
-    with archive.engine.begin() as conn:
+    with writing(archive.engine) as conn:
         for chunk in _chunks(sorted(set(hearing_ids))):
             n += conn.execute(sa.delete(M).where(M.c.sent_at.is_(None), M.c.hearing_id.in_(chunk))).rowcount
         for chunk in _chunks(sorted(set(case_ids))):
@@ -414,7 +415,7 @@ def mark_seen(archive: Archive, account_id: int, match_ids: Sequence[int], *, at
     M, S = T["alert_match"], T["subscription"]
     mine = sa.select(S.c.id).where(S.c.account_id == account_id)
     n = 0
-    with archive.engine.begin() as conn:
+    with writing(archive.engine) as conn:
         for chunk in _chunks(sorted({i for i in match_ids if as_id(i) is not None})):
             n += conn.execute(sa.update(M).where(M.c.id.in_(chunk), M.c.seen_at.is_(None),
                                                  M.c.subscription_id.in_(mine)).values(seen_at=at)).rowcount

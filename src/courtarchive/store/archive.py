@@ -26,7 +26,7 @@ from ..data.reference import name_key as _norm
 from ..model import ENTITIES, RECORD_TYPES, ParsedList, PublicationMeta
 from ..model.declaration import Entity
 from . import migrate
-from .engine import DatabaseError, describe, is_sqlite, make_engine, probe, writer_options
+from .engine import DatabaseError, describe, is_sqlite, make_engine, probe, writer_options, writing
 from .tables import TABLES, id_sequence
 
 if TYPE_CHECKING:
@@ -300,7 +300,7 @@ class Archive:
 
         if migrate.current(self.engine) is None:
             self._refuse_foreign_tables()
-        with self.engine.begin() as conn:
+        with writing(self.engine) as conn:
             metadata.drop_all(conn)
             conn.exec_driver_sql("DROP TABLE IF EXISTS alembic_version")
 
@@ -375,7 +375,7 @@ class Archive:
 
     # ------------------------------------------------------------------ courts
     def _load_reference_courts(self) -> int:
-        with self.engine.begin() as conn:
+        with writing(self.engine) as conn:
             have = conn.execute(sa.select(sa.func.count()).select_from(T["court"])
                                 .where(T["court"].c.source == "reference")).scalar_one()
             if have:
@@ -839,7 +839,7 @@ class Archive:
     def quarantine(self, *, source_name: str, reason: str, json_path: str | None = None,
                    content_hash: str | None = None) -> int:
         try:
-            with self.engine.begin() as conn:
+            with writing(self.engine) as conn:
                 return self._quarantine(conn, source_name, reason, json_path, content_hash)
         except BaseException:
             self._forget_ids()   # a block reserved in the rolled-back transaction is not ours

@@ -17,6 +17,7 @@ from sqlalchemy.exc import IntegrityError
 
 from .alerts import _chunks, _rows, now
 from .archive import Archive
+from .engine import writing
 from .tables import TABLES as T
 
 
@@ -28,7 +29,7 @@ class BeatExists(ValueError):
 def add_beat(archive: Archive, row: dict) -> dict:
     B = T["beat"]
     try:
-        with archive.engine.begin() as conn:
+        with writing(archive.engine) as conn:
             if conn.execute(sa.select(B.c.id).where(B.c.name == row["name"])).first() is not None:
                 raise BeatExists(f"a beat named {row['name']!r} exists already")
             bid = archive._take_ids(conn, "beat", 1)
@@ -61,7 +62,7 @@ def remove_beat(archive: Archive, beat_id: int) -> int:
     """Delete a beat and switch off its subscriptions (their unsent nothing: digests are built when
     sent).  Returns the number of subscriptions switched off."""
     B, S = T["beat"], T["subscription"]
-    with archive.engine.begin() as conn:
+    with writing(archive.engine) as conn:
         rows = _rows(conn, sa.select(S.c.id, S.c.params).where(S.c.kind == "beat", S.c.active.is_(True)))
         off = [r["id"] for r in rows if int((r["params"] or {}).get("beat_id") or 0) == int(beat_id)]
         if off:
@@ -83,7 +84,7 @@ def beat_subscriptions(archive: Archive, *, beat_id: int | None = None) -> list[
 def mark_beat_sent(archive: Archive, subscription_ids: Sequence[int], day: dt.date, at: dt.datetime) -> None:
     """Remember that the digest of ``day`` went to these beat subscriptions."""
     S = T["subscription"]
-    with archive.engine.begin() as conn:
+    with writing(archive.engine) as conn:
         for r in _rows(conn, sa.select(S.c.id, S.c.params).where(S.c.id.in_(list(subscription_ids)))):
             params = dict(r["params"] or {})
             params["last_sent_date"] = day.isoformat()

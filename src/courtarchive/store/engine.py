@@ -70,10 +70,23 @@ def writer_options(queue: str) -> dict:
 
 
 @contextlib.contextmanager
+def writing(engine: sa.Engine, **options):
+    """A write transaction (execution option ``writer``): the connection, begun; committed at the end.
+
+    Every transaction that writes begins so.  On SQLite a transaction begun DEFERRED reads from a
+    snapshot, and when another writer commits between its first read and its first write it cannot
+    write at all: "database is locked", at once, whatever the busy timeout (session 28: with a
+    second writer committing, as an ingest does every second, 190 of 200 review decisions and 177
+    of 200 account saves -- every portal login -- failed so).  Begun IMMEDIATE it waits its turn
+    instead.  On PostgreSQL it is an ordinary transaction (READ COMMITTED reads what is committed
+    at each statement); ``queue`` makes it wait in a write queue (`queued_write`)."""
+    with engine.connect().execution_options(**{"writer": True, **options}) as conn, conn.begin():
+        yield conn
+
+
 def queued_write(engine: sa.Engine, queue: str):
     """A write transaction in ``queue`` (see `QUEUES`): the connection, begun; committed at the end."""
-    with engine.connect().execution_options(**writer_options(queue)) as conn, conn.begin():
-        yield conn
+    return writing(engine, **writer_options(queue))
 
 
 def _counts(conn) -> bool:

@@ -18,7 +18,7 @@ import orjson
 import sqlalchemy as sa
 
 from .archive import Archive
-from .engine import GENERATION, queued_write, unkept_write
+from .engine import GENERATION, queued_write, unkept_write, writing
 from .locks import lock_file
 from .tables import TABLES as T, id_sequence
 from .util import as_id, chunks as _chunks, dicts, driver_args, driver_binds, in_ids, now, rows as _rows, statement
@@ -147,7 +147,7 @@ def audit_summary(archive: Archive) -> dict:
 # =========================================================================== accounts
 def save_account(archive: Archive, row: dict, conn=None) -> int:
     if conn is None:
-        with archive.engine.begin() as c:
+        with writing(archive.engine) as c:
             return save_account(archive, row, conn=c)
     Acc = T["account"]
     have = conn.execute(sa.select(Acc.c.id).where(Acc.c.username == row["username"])).scalar()
@@ -951,7 +951,7 @@ def update_run(archive: Archive, run_id: int, conn=None, **values) -> None:
     the update (which holds the row: a run starting meanwhile waits, then sees it ended)."""
     R = T["retention_run"]
     if conn is None:
-        with archive.engine.begin() as c:
+        with writing(archive.engine) as c:
             return update_run(archive, run_id, conn=c, **values)
     conn.execute(sa.update(R).where(R.c.id == run_id).values(**values))
     if values.get("status", "running") != "running":
@@ -1169,7 +1169,7 @@ def subject_rows(archive: Archive, party_ids: Sequence[int]) -> dict[str, list[d
 
 def save_rights_request(archive: Archive, row: dict, conn=None) -> int:
     if conn is None:
-        with archive.engine.begin() as c:
+        with writing(archive.engine) as c:
             return save_rights_request(archive, row, conn=c)
     RR = T["rights_request"]
     if row.get("id"):
@@ -1196,7 +1196,7 @@ def get_rights_request(archive: Archive, rid: int) -> dict | None:
 # =========================================================================== convictions
 def save_conviction(archive: Archive, row: dict, conn=None) -> int:
     if conn is None:
-        with archive.engine.begin() as c:
+        with writing(archive.engine) as c:
             return save_conviction(archive, row, conn=c)
     Cv = T["conviction"]
     if row.get("id"):
@@ -1219,7 +1219,7 @@ def convictions(archive: Archive, *, party_ids: Iterable[int] | None = None) -> 
 # =========================================================================== exports and recipients
 def record_export(archive: Archive, row: dict, conn=None) -> int:
     if conn is None:
-        with archive.engine.begin() as c:
+        with writing(archive.engine) as c:
             return record_export(archive, row, conn=c)
     eid = archive._take_ids(conn, "export_record", 1)
     conn.execute(sa.insert(T["export_record"]).values(id=eid, created_at=row.pop("created_at", None) or now(), **row))
@@ -1229,7 +1229,7 @@ def record_export(archive: Archive, row: dict, conn=None) -> int:
 def update_export(archive: Archive, export_id: int, conn=None, **values) -> None:
     E = T["export_record"]
     if conn is None:
-        with archive.engine.begin() as c:
+        with writing(archive.engine) as c:
             c.execute(sa.update(E).where(E.c.id == export_id).values(**values))
         return
     conn.execute(sa.update(E).where(E.c.id == export_id).values(**values))
@@ -1328,7 +1328,7 @@ def party_identities(archive: Archive, party_ids: Iterable[int], *, conn=None) -
 def clear_review_notes(archive: Archive, party_ids: Iterable[int]) -> int:
     RD = T["review_decision"]
     n = 0
-    with archive.engine.begin() as conn:
+    with writing(archive.engine) as conn:
         secure_delete_on(archive, conn)
         for chunk in _chunks(sorted(set(party_ids))):
             n += conn.execute(sa.update(RD).where(sa.or_(RD.c.party_a.in_(chunk), RD.c.party_b.in_(chunk)),

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 
 from ..model import ENTITIES
 from .archive import Archive, StoreError, _arrow_type
+from .engine import writing
 from .locks import ArchiveLock
 from .tables import TABLES as T
 
@@ -47,7 +48,7 @@ def _begun(archive: Archive, conn=None):
     if conn is not None:
         yield conn
     else:
-        with archive.engine.begin() as c:
+        with writing(archive.engine) as c:
             yield c
 
 
@@ -155,7 +156,7 @@ def take_ids(archive: Archive, name: str, n: int) -> list[int]:
     """n fresh ids for table ``name`` (from the store's id blocks)."""
     if n <= 0:
         return []
-    with archive.engine.begin() as conn:
+    with writing(archive.engine) as conn:
         first = archive._take_ids(conn, name, n)
     return list(range(first, first + n))
 
@@ -179,7 +180,7 @@ def one_run(archive: Archive):
         which = f" (run {r.id}, started {r.started_at:%Y-%m-%d %H:%M:%S} UTC)" if r else ""
         raise LinkRunBusy(f"another link run is in progress on this archive{which}: wait for it to end")
     try:
-        with archive.engine.begin() as conn:
+        with writing(archive.engine) as conn:
             R = T["link_run"]
             conn.execute(sa.update(R).where(R.c.status == "running").values(status="interrupted"))
         yield
@@ -189,7 +190,7 @@ def one_run(archive: Archive):
 
 def start_run(archive: Archive, *, mode: str, engine: str, threshold: float, review_low: float,
               review_high: float) -> int:
-    with archive.engine.begin() as conn:
+    with writing(archive.engine) as conn:
         rid = archive._take_ids(conn, "link_run", 1)
         conn.execute(sa.insert(T["link_run"]).values(
             id=rid, mode=mode, engine=engine, started_at=_now(), status="running", threshold=threshold,
@@ -309,7 +310,7 @@ def add_review_decision(archive: Archive, a: int, b: int, decision: str, reviewe
         raise ValueError("a decision needs two different mentions")
     a, b = sorted((int(a), int(b)))
     Pa, D = T["party"], T["review_decision"]
-    with archive.engine.begin() as conn:
+    with writing(archive.engine) as conn:
         found = conn.execute(sa.select(sa.func.count()).select_from(Pa)
                              .where(Pa.c.id.in_([a, b]), Pa.c.role == "DEFENDANT")).scalar_one()
         if found != 2:

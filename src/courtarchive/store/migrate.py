@@ -46,7 +46,11 @@ def alembic_config(engine: sa.Engine | None = None, connection=None):
 def upgrade(engine: sa.Engine, revision: str = "head") -> None:
     from alembic import command
 
-    with engine.begin() as conn:
+    from .engine import writing
+
+    # (a writer from its start: it reads the recorded revision, then migrates -- on SQLite a reader's
+    # transaction could not write once another writer had committed since; `engine.writing`)
+    with writing(engine) as conn:
         command.upgrade(alembic_config(connection=conn), revision)
 
 

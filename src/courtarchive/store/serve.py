@@ -20,7 +20,7 @@ from typing import Iterable, Sequence
 import sqlalchemy as sa
 
 from .archive import Archive
-from .engine import unkept_write
+from .engine import unkept_write, writing
 from .tables import TABLES as T
 from .util import as_id, case_number_key_sql, chunks as _chunks, dicts, in_ids, now, statement
 
@@ -37,7 +37,7 @@ def _tag(row, entity: str, **extra) -> dict:
 # =========================================================================== accounts
 def set_password_hash(archive: Archive, username: str, password_hash: str | None) -> bool:
     Acc = T["account"]
-    with archive.engine.begin() as conn:
+    with writing(archive.engine) as conn:
         n = conn.execute(sa.update(Acc).where(Acc.c.username == username)
                          .values(password_hash=password_hash)).rowcount
     return n == 1
@@ -106,7 +106,7 @@ def delete_session(archive: Archive, token_hash: str) -> bool:
 
 def delete_sessions_of(archive: Archive, account_id: int) -> int:
     S = T["web_session"]
-    with archive.engine.begin() as conn:
+    with writing(archive.engine) as conn:
         return conn.execute(sa.delete(S).where(S.c.account_id == account_id)).rowcount
 
 
@@ -119,7 +119,7 @@ def purge_sessions(archive: Archive, before: dt.datetime | None = None) -> int:
 # =========================================================================== API tokens
 def create_token(archive: Archive, *, account_id: int, name: str, token_hash: str, prefix: str,
                  expires_at: dt.datetime | None) -> int:
-    with archive.engine.begin() as conn:
+    with writing(archive.engine) as conn:
         tid = archive._take_ids(conn, "api_token", 1)
         conn.execute(sa.insert(T["api_token"]).values(
             id=tid, account_id=account_id, name=name, token_hash=token_hash, prefix=prefix, created_at=now(),
@@ -154,7 +154,7 @@ def revoke_token(archive: Archive, token_id: int, *, account_id: int | None = No
     q = sa.update(K).where(K.c.id == token_id, K.c.revoked_at.is_(None))
     if account_id is not None:
         q = q.where(K.c.account_id == account_id)
-    with archive.engine.begin() as conn:
+    with writing(archive.engine) as conn:
         return conn.execute(q.values(revoked_at=now())).rowcount == 1
 
 
