@@ -195,3 +195,58 @@ def pytest_sessionfinish(session):
     inside those 5 s.  Frozen objects are not traversed again."""
     gc.collect()
     gc.freeze()
+
+
+# ------------------------------------------------------------ reads that turn into writes (SQLite)
+# A SQLite transaction begun as a reader (DEFERRED) whose first statement reads and a later one
+# writes fails "database is locked", at once, whenever another writer commits in between -- an
+# ingest commits every second (session 28: review decisions, account saves, holds... failed so).
+# The store begins every write transaction as a writer (`store.engine.writing`); this guard fails
+# any test in which courtarchive's own code opens such a transaction, naming the call site.
+# (The test's own SQL is not held to it.)
+_READ_THEN_WRITE: list[str] = []
+_WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE", "CREATE", "DROP", "ALTER")
+_READS = ("SELECT", "WITH", "PRAGMA")
+
+
+@sa.event.listens_for(sa.engine.Engine, "begin")
+def _rw_begin(conn):
+    if conn.engine.dialect.name == "sqlite":
+        conn.info["rw_first"] = "writer" if conn.get_execution_options().get("writer") else None
+
+
+@sa.event.listens_for(sa.engine.Engine, "before_cursor_execute")
+def _rw_statement(conn, cursor, statement, parameters, context, executemany):
+    first = conn.info.get("rw_first", "writer")
+    if first in ("writer", "w", "flagged"):
+        return
+    word = statement.lstrip()[:8].split(None, 1)[0].upper() if statement.strip() else ""
+    if first is None:
+        conn.info["rw_first"] = "r" if word in _READS else "w" if word in _WRITES else None
+    elif word in _WRITES:
+        import traceback
+
+        ours = [f for f in traceback.extract_stack()
+                if f"{os.sep}courtarchive{os.sep}" in f.filename and f"{os.sep}tests{os.sep}" not in f.filename
+                and f"{os.sep}migrations{os.sep}" not in f.filename]
+        conn.info["rw_first"] = "flagged"
+        if ours:
+            _READ_THEN_WRITE.append(" <- ".join(f"{Path(f.filename).name}:{f.lineno} {f.name}" for f in reversed(ours[-4:])))
+
+
+def _rw_end(conn):
+    if not conn.invalidated:        # (an invalidated connection's ``info`` would try to reconnect)
+        conn.info.pop("rw_first", None)
+
+
+for _name in ("commit", "rollback"):
+    sa.event.listen(sa.engine.Engine, _name, _rw_end)
+
+
+@pytest.fixture(autouse=True)
+def _no_read_then_write():
+    _READ_THEN_WRITE.clear()
+    yield
+    found, _READ_THEN_WRITE[:] = list(_READ_THEN_WRITE), []
+    assert not found, ("a SQLite transaction begun as a reader read, then wrote (begin it with "
+                       f"store.engine.writing): {found[0]}")
