@@ -121,7 +121,7 @@ def test_found_however_the_search_index_stands(archive):
     S.refresh(archive)
     assert S.status(archive)["rows"] == 2                                   # the superseded one is not in it
     assert found() == (first + again, [])
-    with ss.writer(archive) as c, c.begin():
+    with ss.writer(archive) as c:
         ss.clear(archive, c)
     assert found() == (first + again, [])
 

@@ -822,7 +822,7 @@ def test_index_writes_plan_for_the_table_as_it_grows(archive):
 
     archive.analyze(["search_key", "search_name"])     # the search tables' statistics now say: empty
     names = {f"name{i:05d} person": f"k{i}" for i in range(3000)}
-    with ss.writer(archive) as conn, conn.begin():
+    with ss.writer(archive) as conn:
         ss.lock(archive, conn)
         assert ss._add_names(archive, conn, names) == 3000        # 6 look-ups of 500, then the insert
         assert ss._add_names(archive, conn, names) == 0           # 6 more: every name found
@@ -850,6 +850,6 @@ def test_index_writers_leave_no_gin_pending_list(archive, people):
     S.rebuild(archive)
     assert pending() == 0
     if not archive.sqlite:                      # a writer that did not merge leaves pages behind
-        with ss.writer(archive) as conn, conn.begin():
+        with ss.writer(archive) as conn:
             ss._add_names(archive, conn, {"zebedee quill": "ezebedee equill"})
         assert pending() >= 1

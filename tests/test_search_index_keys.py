@@ -58,9 +58,9 @@ def _search_keys(archive) -> dict[str, str]:
 def test_names_already_indexed_are_kept_and_new_ones_added(archive):
     """`_add_names` adds the names search_key lacks and leaves the others as they are (PostgreSQL:
     INSERT ... ON CONFLICT DO NOTHING; SQLite: a look-up, then the rows and their FTS postings)."""
-    with ss.writer(archive) as conn, conn.begin():
+    with ss.writer(archive) as conn:
         assert ss._add_names(archive, conn, {"ann smith": "k1", "bob jones": "k2"}) == 2
-    with ss.writer(archive) as conn, conn.begin():
+    with ss.writer(archive) as conn:
         # "bob jones" is there: its keys stay; "cy lee" is new
         assert ss._add_names(archive, conn, {"bob jones": "other", "cy lee": "k3"}) == 1
         assert ss._add_names(archive, conn, {"cy lee": "k3"}) == 0

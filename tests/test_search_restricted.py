@@ -155,7 +155,7 @@ def test_engine_answers_as_if_the_hidden_mention_were_not_indexed(world, kind):
         hidden = S.search_names(a, q, exhaustive=exhaustive, hide=lambda pairs: {pid} & {x for x, _c in pairs})
         assert [h["party_id"] for h in hidden["hits"]] == [world["namesakes"][kind]["id"]]
         world.setdefault("answers", []).append({k: hidden[k] for k in keys})
-    with ss.writer(a) as conn, conn.begin():
+    with ss.writer(a) as conn:
         ss.lock(a, conn)
         assert ss.delete_parties(a, conn, [pid]) == 1
     a._forget_ids()

@@ -481,11 +481,12 @@ def build_default_model(n: int = 200_000, seed: int = 42) -> dict:
 
 def train(std: pa.Table | list[pa.Table], *, engine: str = "duckdb", seed: int = 42,
           u_max_pairs: float | None = None, em_max_pairs: float = 2e6, db=None, allow_default: bool = True,
-          link_type: str = "dedupe_only") -> Model:
+          link_type: str = "dedupe_only", ids: pa.Array | None = None) -> Model:
     """Train the model on standardised mentions: prior, u by sampling (``u_max_pairs``, default
     2M pairs, fewer for small inputs), m by EM.  Fewer than `MIN_TRAIN` mentions: the shipped
     default model instead (``Model.trained`` is False).  A list of tables with
-    ``link_type="link_only"`` links them to each other (benchmarks: FEBRL)."""
+    ``link_type="link_only"`` links them to each other (benchmarks: FEBRL).  ``ids``: ``std``'s
+    `content_ids`, when the caller has them already."""
     if isinstance(std, list):
         n_rows = sum(t.num_rows for t in std)
         allow_default = False
@@ -501,7 +502,7 @@ def train(std: pa.Table | list[pa.Table], *, engine: str = "duckdb", seed: int =
     ids = None
     if not isinstance(std, list):
         # trained on content-derived ids (see `content_ids`); its predictions give the archive's ids
-        ids = (content_ids(std, seed), std.column("unique_id"))
+        ids = (content_ids(std, seed) if ids is None else ids, std.column("unique_id"))
         std = std.set_column(std.schema.get_field_index("unique_id"), "unique_id", ids[0])
     db = db or db_api(engine)
     sdf = [db.register(model_input(t)) for t in std] if isinstance(std, list) else db.register(model_input(std))
@@ -545,17 +546,20 @@ MAX_TRAIN_MENTIONS = 1_000_000
 
 
 def train_and_load(std: pa.Table, *, engine: str = "duckdb", seed: int = 42,
-                   max_mentions: int = MAX_TRAIN_MENTIONS) -> Model:
+                   max_mentions: int = MAX_TRAIN_MENTIONS, ids: pa.Array | None = None) -> Model:
     """`train` on all of ``std``, or -- above ``max_mentions`` -- on a uniform sample of it, then
-    `load` the trained parameters over all of ``std`` for prediction (term frequencies from all)."""
+    `load` the trained parameters over all of ``std`` for prediction (term frequencies from all).
+    ``ids``: ``std``'s `content_ids`, when the caller has them already."""
+    if ids is None:
+        ids = content_ids(std, seed)
     if std.num_rows <= max_mentions:
-        return train(std, engine=engine, seed=seed)
+        return train(std, engine=engine, seed=seed, ids=ids)
     import pyarrow.compute as pc
 
     # the mentions with the smallest content-derived ids (`content_ids`: hashes, so a uniform
     # sample, and the same one whatever order the lists were ingested in), taken from the Arrow
     # table (no copy of it)
-    rows = pc.sort_indices(content_ids(std, seed))[:max_mentions]
+    rows = pc.sort_indices(ids)[:max_mentions]
     sample = std.take(rows).sort_by("unique_id")
     trained = train(sample, engine=engine, seed=seed, allow_default=False)
     js = trained.to_json()

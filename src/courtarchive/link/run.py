@@ -187,7 +187,7 @@ def link_defendants(archive: Archive, run_id: int, *, full: bool, engine: str, t
     elif persons.height == 0:
         pairs, db = _empty_pairs(), None
     else:
-        model = M.train_and_load(splink_in, engine=engine, seed=seed)
+        model = M.train_and_load(splink_in, engine=engine, seed=seed, ids=tie_keys["key"].to_arrow())
         del splink_in                       # above M.ON_DISK_ROWS the model holds its own copy
         model_json = model.to_json()
         stats["model"] = "trained" if model.trained else f"default (fewer than {M.MIN_TRAIN} mentions to train on)"
@@ -374,59 +374,52 @@ def run(archive: Archive, *, full: bool = False, engine: str = "duckdb", thresho
     transaction at the end, with the run marked done; a run that fails is marked failed and the
     archive keeps the previous run's link state."""
     archive.require_initialised()
+    step = progress or (lambda _text: None)
     with store.one_run(archive):              # (a second run at once: `LinkRunBusy`, before any work)
-        return _run(archive, full=full, engine=engine, threshold=threshold, review_band=review_band, seed=seed,
-                    complainant_scheme=complainant_scheme, review_max=review_max, complainant_rule=complainant_rule,
-                    keyring=keyring, step=progress or (lambda _text: None))
-
-
-def _run(archive: Archive, *, full: bool, engine: str, threshold: float, review_band: tuple[float, float], seed: int,
-         complainant_scheme: str, review_max: int, complainant_rule: str, keyring, step: Callable[[str], None]) -> dict:
-    # the mode the run will take (`link_defendants`: incremental when a model is stored and persons
-    # exist), recorded with the run as it is reported
-    if not full and (store.latest_run(archive, with_model=True) is None
-                     or not store.person_summary(archive).get("defendant")):
-        full = True
-    run_id = store.start_run(archive, mode="full" if full else "incremental", engine=engine, threshold=threshold,
-                             review_low=review_band[0], review_high=review_band[1])
-    t0 = time.perf_counter()
-    writes: list[Callable] = []
-    try:
-        # everything is computed first, then written at once: a run that fails (or is interrupted)
-        # at any stage leaves the previous run's persons, review queue and networks as they were
-        d, dmap = link_defendants(archive, run_id, full=full, engine=engine, threshold=threshold,
-                                  band=review_band, seed=seed, review_max=review_max, keyring=keyring,
-                                  writes=writes, step=step)
-        step("complainants: clustering")
-        v, vmap = link_victims(archive, run_id, dmap, scheme=complainant_scheme, rule=complainant_rule,
-                               writes=writes, read=d["read"])
-        step("networks")
-        n = link_networks(archive, run_id, dmap, vmap, writes=writes)
-        stats = {"run_id": run_id, "defendants": d["stats"], "complainants": v, "networks": n}
-        step("writing persons, review queue and networks")
-        with _one_transaction(archive) as conn:
-            for write in writes:
-                write(conn)
-            stats["seconds"] = round(time.perf_counter() - t0, 2)
-            store.finish_run(archive, run_id, model=d["model"], stats=stats, conn=conn)
-    except BaseException as e:
-        store.finish_run(archive, run_id, status="failed", stats={"error": f"{type(e).__name__}: {e}"})
-        raise
-    archive.analyze(force=full)      # (PostgreSQL: statistics for the rewritten person tables)
-    return stats
+        # the mode the run will take (`link_defendants`: incremental when a model is stored and persons
+        # exist), recorded with the run as it is reported
+        if not full and (store.latest_run(archive, with_model=True) is None
+                         or not store.person_summary(archive).get("defendant")):
+            full = True
+        run_id = store.start_run(archive, mode="full" if full else "incremental", engine=engine, threshold=threshold,
+                                 review_low=review_band[0], review_high=review_band[1])
+        t0 = time.perf_counter()
+        writes: list[Callable] = []
+        try:
+            # everything is computed first, then written at once: a run that fails (or is interrupted)
+            # at any stage leaves the previous run's persons, review queue and networks as they were
+            d, dmap = link_defendants(archive, run_id, full=full, engine=engine, threshold=threshold,
+                                      band=review_band, seed=seed, review_max=review_max, keyring=keyring,
+                                      writes=writes, step=step)
+            step("complainants: clustering")
+            v, vmap = link_victims(archive, run_id, dmap, scheme=complainant_scheme, rule=complainant_rule,
+                                   writes=writes, read=d["read"])
+            step("networks")
+            n = link_networks(archive, run_id, dmap, vmap, writes=writes)
+            stats = {"run_id": run_id, "defendants": d["stats"], "complainants": v, "networks": n}
+            step("writing persons, review queue and networks")
+            with _one_transaction(archive) as conn:
+                for write in writes:
+                    write(conn)
+                stats["seconds"] = round(time.perf_counter() - t0, 2)
+                store.finish_run(archive, run_id, model=d["model"], stats=stats, conn=conn)
+        except BaseException as e:
+            store.finish_run(archive, run_id, status="failed", stats={"error": f"{type(e).__name__}: {e}"})
+            raise
+        archive.analyze(force=full)      # (PostgreSQL: statistics for the rewritten person tables)
+        return stats
 
 
 @contextmanager
 def _one_transaction(archive: Archive):
-    from ..store.engine import writer_options
+    from ..store.engine import queued_write
 
-    with archive.engine.connect().execution_options(**writer_options("link")) as conn:
-        try:
-            with conn.begin():
-                yield conn
-        except BaseException:
-            archive._forget_ids()        # the id blocks taken in the rolled-back transaction
-            raise
+    try:
+        with queued_write(archive.engine, "link") as conn:
+            yield conn
+    except BaseException:
+        archive._forget_ids()        # the id blocks taken in the rolled-back transaction
+        raise
 
 
 def explain(archive: Archive, a: int, b: int, *, engine: str = "duckdb") -> dict:

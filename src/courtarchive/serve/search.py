@@ -203,7 +203,7 @@ def refresh(archive, report=None) -> dict:
     superseded publications and of pseudonymised/masked parties, add parties not yet indexed,
     set person ids from the latest linkage.  One transaction; bulk SQL throughout."""
     t0 = time.perf_counter()
-    with ss.writer(archive) as conn, conn.begin():
+    with ss.writer(archive) as conn:
         ss.lock(archive, conn)
         removed = ss.delete_stale(archive, conn)
         with ss.first_build(archive, conn):
@@ -222,7 +222,7 @@ def rebuild(archive) -> dict:
     """Empty the index and build it again from the archive (one transaction: searches read the
     old index until it commits; PostgreSQL then vacuums the old rows away)."""
     t0 = time.perf_counter()
-    with ss.writer(archive) as conn, conn.begin():
+    with ss.writer(archive) as conn:
         ss.lock(archive, conn)
         cleared = ss.clear(archive, conn)
         added = _fill(archive, conn, missing_only=False)
@@ -245,7 +245,7 @@ def governance_hook(ev) -> dict:
     if ev.dry_run or not ev.party_ids:
         return {"removed": 0, "reindexed": 0}
     archive = ev.archive
-    with ss.writer(archive) as conn, conn.begin():
+    with ss.writer(archive) as conn:
         ss.lock(archive, conn)
         if archive.sqlite:
             conn.exec_driver_sql("PRAGMA secure_delete=ON")

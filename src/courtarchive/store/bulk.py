@@ -44,6 +44,7 @@ from typing import Iterator
 import sqlalchemy as sa
 
 from .archive import Archive, StoreError
+from .engine import writing
 from .locks import ArchiveLock
 from .tables import bulk_load as BL
 
@@ -129,7 +130,7 @@ def _drop(archive: Archive) -> dict:
 
 
 def _drop_all(archive: Archive) -> dict:
-    with archive.engine.connect().execution_options(writer=True) as conn, conn.begin():
+    with writing(archive.engine) as conn:
         if not archive.sqlite:
             # DROP takes its tables' exclusive lock: a reader holding one would stall every
             # other query behind this one -- give up instead, and say why
@@ -153,7 +154,7 @@ def _restore(archive: Archive) -> dict:
     failed: list[str] = []
     for o in pending(archive):
         try:
-            with archive.engine.connect().execution_options(writer=True) as conn, conn.begin():
+            with writing(archive.engine) as conn:
                 if not archive.sqlite:
                     conn.exec_driver_sql(f"SET LOCAL maintenance_work_mem = '{INDEX_BUILD_MEMORY}'")
                 else:

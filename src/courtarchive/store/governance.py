@@ -963,7 +963,7 @@ def merge_run_counts(archive: Archive, run_id: int, counts: dict | None = None, 
     read and written in one writer transaction.  Returns the counts written."""
     R = T["retention_run"]
     gone = set(drop)
-    with archive.engine.connect().execution_options(writer=True) as conn, conn.begin():
+    with writing(archive.engine) as conn:
         have = conn.execute(sa.select(R.c.counts).where(R.c.id == run_id).with_for_update()).scalar()
         new = {**{k: v for k, v in (have or {}).items() if k not in gone}, **(counts or {})}
         conn.execute(sa.update(R).where(R.c.id == run_id).values(counts=new))

@@ -171,9 +171,9 @@ def one_run(archive: Archive):
     at once with `LinkRunBusy` instead of computing everything and then queueing to write the same.
     Taken, it also marks ``interrupted`` the runs left ``running`` (their process died: its lock
     went with it)."""
+    R = T["link_run"]
     lock = ArchiveLock(archive, "link", pg_key="link_run")
     if not lock.acquire():
-        R = T["link_run"]
         with archive.engine.connect() as conn:
             r = conn.execute(sa.select(R.c.id, R.c.started_at).where(R.c.status == "running")
                              .order_by(R.c.id.desc()).limit(1)).first()
@@ -181,7 +181,6 @@ def one_run(archive: Archive):
         raise LinkRunBusy(f"another link run is in progress on this archive{which}: wait for it to end")
     try:
         with writing(archive.engine) as conn:
-            R = T["link_run"]
             conn.execute(sa.update(R).where(R.c.status == "running").values(status="interrupted"))
         yield
     finally:

@@ -36,6 +36,7 @@ import sqlalchemy as sa
 
 from ..model.declaration import ENTITIES
 from .archive import Archive
+from .engine import writing
 from .tables import TABLES
 from .util import case_number_key_sql
 from .util import chunks as _chunks
@@ -90,9 +91,9 @@ def lock(archive: Archive, conn) -> None:
 
 
 def writer(archive: Archive):
-    """A connection for index writes: a writer (SQLite: BEGIN IMMEDIATE) that writes in bulk
+    """A write transaction for index writes (`store.engine.writing`) that writes in bulk
     (PostgreSQL: statements planned for the table as it is, see `store.engine`)."""
-    return archive.engine.connect().execution_options(writer=True, bulk=True)
+    return writing(archive.engine, bulk=True)
 
 
 def _eligible_where(alias: str = "p") -> str:
@@ -354,7 +355,7 @@ def purge_deleted(archive: Archive) -> dict:
     VACUUM then frees the pages); PostgreSQL: VACUUM FULL rewrites the table and its indexes
     without the dead tuples."""
     if archive.sqlite:
-        with writer(archive) as conn, conn.begin():
+        with writer(archive) as conn:
             conn.exec_driver_sql("PRAGMA secure_delete=ON")
             for t, _col in FTS:
                 conn.exec_driver_sql(f"INSERT INTO {t}({t}) VALUES ('optimize')")
